@@ -1,0 +1,167 @@
+//! What each subcommand does, in terms of the shop's library.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use caisse_shop::catalog;
+use caisse_shop::config::{self, Config, ConfigError, DevKeys, LogFormat, Mode, Source};
+use caisse_shop::{App, Store};
+
+/// How a command fails: a configuration problem (exit 2, one line per problem) or anything else.
+pub enum Failure {
+    Config(Vec<ConfigError>),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+type Result<T> = std::result::Result<T, Failure>;
+
+fn load(
+    file: Option<&Path>,
+    mode: Mode,
+    adjust: impl FnOnce(&mut Source),
+    dev: Option<&DevKeys>,
+) -> Result<Config> {
+    let mut source = Source::from_process(file).map_err(|e| Failure::Config(vec![e]))?;
+    adjust(&mut source);
+    Config::load(&source, mode, dev).map_err(Failure::Config)
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder.try_init(),
+    };
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(config.database_url.expose())
+        .await
+        .context("cannot open the database named by DATABASE_URL")?;
+    store.migrate().await.context("cannot apply migrations")?;
+    Ok(store)
+}
+
+pub async fn serve(file: Option<&Path>, listen: Option<&str>) -> Result<()> {
+    let config = load(
+        file,
+        Mode::Serve,
+        |s| {
+            if let Some(l) = listen {
+                s.set(config::LISTEN, l)
+            }
+        },
+        None,
+    )?;
+    init_logs(config.log_format);
+    let store = open_store(&config).await?;
+    run(App::new(config, store)).await
+}
+
+pub async fn dev(file: Option<&Path>, listen: &str, data_dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let keys = DevKeys::generate();
+    let database = format!("sqlite://{}", data_dir.join("caisse.db").display());
+    let config = load(
+        file,
+        Mode::Dev,
+        |s| {
+            s.set(config::LISTEN, listen);
+            if std::env::var_os(config::DATABASE_URL).is_none() {
+                s.set(config::DATABASE_URL, &database);
+            }
+        },
+        Some(&keys),
+    )?;
+    init_logs(config.log_format);
+    let store = open_store(&config).await?;
+    if catalog::load_demo_if_empty(&store, caisse_shop::store::unix_now())
+        .await
+        .map_err(anyhow::Error::from)?
+    {
+        tracing::info!("loaded the demo catalog");
+    }
+    run(App::new(config, store)).await
+}
+
+async fn run(app: App) -> Result<()> {
+    let addr: SocketAddr = app.config.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let addr = listener.local_addr().context("no local address")?;
+    let mode = app.config.mode;
+    println!("caisse is listening on http://{addr}");
+    println!("  products   http://{addr}/api/products");
+    println!("  health     http://{addr}/readyz");
+    println!("  metrics    http://{addr}/metrics");
+    if mode == Mode::Dev {
+        println!("  database   {}", app.config.database_url.expose());
+    }
+    caisse_shop::http::serve(app, listener, caisse_shop::http::shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
+    Ok(())
+}
+
+pub async fn migrate(file: Option<&Path>) -> Result<()> {
+    let config = load(file, Mode::Tool, |_| {}, None)?;
+    init_logs(config.log_format);
+    open_store(&config).await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+pub async fn catalog_import(file: Option<&Path>, path: &Path) -> Result<()> {
+    let config = load(file, Mode::Tool, |_| {}, None)?;
+    init_logs(config.log_format);
+    let format =
+        catalog::Format::from_path(path).context("the catalog file must end in .json or .csv")?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let products = catalog::parse(&text, format).map_err(anyhow::Error::from)?;
+    let store = open_store(&config).await?;
+    let report = catalog::import(
+        &store,
+        &products,
+        "cli:catalog-import",
+        caisse_shop::store::unix_now(),
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
+    println!(
+        "{} products: {} created, {} updated, {} unchanged",
+        products.len(),
+        report.created,
+        report.updated,
+        report.unchanged
+    );
+    Ok(())
+}
+
+pub fn config_check(file: Option<&Path>, purpose: &str) -> Result<()> {
+    let mode = match purpose {
+        "dev" => Mode::Dev,
+        "tool" => Mode::Tool,
+        _ => Mode::Serve,
+    };
+    let keys = DevKeys::generate();
+    let config = load(file, mode, |_| {}, (mode == Mode::Dev).then_some(&keys))?;
+    for (name, value, origin) in &config.report {
+        println!("{name:<40} {value}  ({origin})");
+    }
+    println!("configuration OK for {purpose}");
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! `caisse`: the one binary. Each subcommand wires the library crates together; no business rule
+//! lives here.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "caisse",
+    version,
+    about = "Payment back end for shops that sell through Stripe Checkout"
+)]
+struct Cli {
+    /// Settings file (default: ./caisse.toml when it exists). Environment variables override it.
+    #[arg(long, global = true, env = "CAISSE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything locally with no setup: SQLite in a data directory, the demo catalog, the
+    /// Stripe sandbox with webhooks wired back to caisse, the storefront and the dashboard.
+    Dev {
+        /// Address of caisse's HTTP server.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Where the SQLite database and dev files live.
+        #[arg(long, default_value = "caisse-data")]
+        data_dir: PathBuf,
+    },
+    /// Run in production: real Stripe keys required, migrations applied at start-up.
+    Serve {
+        /// Address to bind (overrides CAISSE_LISTEN).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage the product catalog.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Create or update products from a JSON or CSV file (all or nothing).
+    Import {
+        /// A .json file (a list, or {"products": [...]}) or a .csv file with a header row.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration, secrets masked; exit 2 on any problem.
+    Check {
+        /// Check for this use: serve (real keys required), dev, or tool (database only).
+        #[arg(long = "for", default_value = "serve", value_parser = ["serve", "dev", "tool"])]
+        purpose: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let config = cli.config.as_deref();
+        match cli.command {
+            Command::Dev { listen, data_dir } => commands::dev(config, &listen, &data_dir).await,
+            Command::Serve { listen } => commands::serve(config, listen.as_deref()).await,
+            Command::Migrate => commands::migrate(config).await,
+            Command::Catalog {
+                command: CatalogCommand::Import { file },
+            } => commands::catalog_import(config, &file).await,
+            Command::Config {
+                command: ConfigCommand::Check { purpose },
+            } => commands::config_check(config, &purpose),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(commands::Failure::Config(lines)) => {
+            for line in lines {
+                eprintln!("error: {line}");
+            }
+            ExitCode::from(2)
+        }
+        Err(commands::Failure::Other(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

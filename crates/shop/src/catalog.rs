@@ -1,0 +1,270 @@
+//! Catalog import: JSON or CSV files of products, upserted in one transaction, and the demo catalog
+//! that `caisse dev` loads into an empty database.
+//!
+//! A file is all or nothing: every row is validated before anything is written, and a row the
+//! database refuses (a new stock below what open checkouts hold) rolls the whole import back.
+
+use serde_json::json;
+
+use crate::domain::product::{ProductInput, ValidProduct};
+use crate::store::{AuditEntry, Product, Store, StoreError};
+
+/// The demo catalog: a handful of products, one with a single item in stock, one inactive.
+pub const DEMO_CATALOG: &str = include_str!("demo_catalog.json");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}")]
+    Parse(String),
+    #[error("row {row}: {message}")]
+    Invalid { row: usize, message: String },
+    #[error("product `{id}`: the database refused it ({source})")]
+    Refused { id: String, source: StoreError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+impl Format {
+    /// From a file name's extension.
+    pub fn from_path(path: &std::path::Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "json" => Some(Format::Json),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+}
+
+/// Parses and validates every row; the first bad row stops everything.
+pub fn parse(text: &str, format: Format) -> Result<Vec<ValidProduct>, ImportError> {
+    let inputs: Vec<ProductInput> = match format {
+        Format::Json => {
+            #[derive(serde::Deserialize)]
+            #[serde(untagged)]
+            enum File {
+                List(Vec<ProductInput>),
+                Wrapped { products: Vec<ProductInput> },
+            }
+            match serde_json::from_str::<File>(text) {
+                Ok(File::List(p)) | Ok(File::Wrapped { products: p }) => p,
+                Err(_) => {
+                    // Untagged enums hide the cause; ask the plain list for a precise message.
+                    let e = serde_json::from_str::<Vec<ProductInput>>(text).err();
+                    return Err(ImportError::Parse(format!(
+                        "not a JSON list of products (or {{\"products\": [...]}}): {}",
+                        e.map(|e| e.to_string()).unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        Format::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .from_reader(text.as_bytes());
+            let mut rows = Vec::new();
+            for (i, row) in reader.deserialize::<CsvRow>().enumerate() {
+                let row = row.map_err(|e| ImportError::Invalid {
+                    row: i + 1,
+                    message: e.to_string(),
+                })?;
+                rows.push(row.into());
+            }
+            rows
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.into_iter().enumerate() {
+        let product = input.validate().map_err(|message| ImportError::Invalid {
+            row: i + 1,
+            message,
+        })?;
+        if !seen.insert(product.id.clone()) {
+            return Err(ImportError::Invalid {
+                row: i + 1,
+                message: format!("product `{}` appears twice", product.id),
+            });
+        }
+        out.push(product);
+    }
+    Ok(out)
+}
+
+/// A CSV row: the same columns as the JSON objects, `active` and `stripe_price_id` optional.
+#[derive(serde::Deserialize)]
+struct CsvRow {
+    id: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+    unit_amount: i64,
+    currency: String,
+    #[serde(alias = "stock")]
+    stock_on_hand: i64,
+    #[serde(default)]
+    stripe_price_id: Option<String>,
+    #[serde(default)]
+    active: Option<String>,
+}
+
+impl From<CsvRow> for ProductInput {
+    fn from(r: CsvRow) -> Self {
+        let active = !matches!(
+            r.active.as_deref().map(str::to_ascii_lowercase).as_deref(),
+            Some("false" | "0" | "no")
+        );
+        ProductInput {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            unit_amount: r.unit_amount,
+            currency: r.currency,
+            stock_on_hand: r.stock_on_hand,
+            stripe_price_id: r.stripe_price_id,
+            active,
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// Upserts `products` in one transaction, with an audit entry for each change made by `actor`.
+pub async fn import(
+    store: &Store,
+    products: &[ValidProduct],
+    actor: &str,
+    now: i64,
+) -> Result<ImportReport, ImportError> {
+    let mut tx = store.begin().await?;
+    let mut report = ImportReport::default();
+    for p in products {
+        let before = tx.product_for_update(&p.id).await?;
+        if before.as_ref().is_some_and(|b| unchanged(b, p)) {
+            report.unchanged += 1;
+            continue;
+        }
+        let after = tx
+            .upsert_product(p, now)
+            .await
+            .map_err(|source| match source {
+                StoreError::Constraint { .. } => ImportError::Refused {
+                    id: p.id.clone(),
+                    source,
+                },
+                other => ImportError::Store(other),
+            })?;
+        let (action, message) = match &before {
+            None => {
+                report.created += 1;
+                (
+                    "product.created",
+                    format!("Product {} created by catalog import", p.id),
+                )
+            }
+            Some(_) => {
+                report.updated += 1;
+                (
+                    "product.updated",
+                    format!("Product {} updated by catalog import", p.id),
+                )
+            }
+        };
+        tx.audit(
+            AuditEntry {
+                actor,
+                action,
+                entity_type: "product",
+                entity_id: &p.id,
+                before: before.map(|b| json!(b)),
+                after: Some(json!(after)),
+                message,
+            },
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+fn unchanged(current: &Product, p: &ValidProduct) -> bool {
+    current.name == p.name
+        && current.description == p.description
+        && current.unit_amount == p.unit_amount
+        && current.currency == p.currency.as_str()
+        && current.stock_on_hand == p.stock_on_hand
+        && current.stripe_price_id == p.stripe_price_id
+        && current.active == p.active
+}
+
+/// Loads the demo catalog when the database has no product at all; true when it did.
+pub async fn load_demo_if_empty(store: &Store, now: i64) -> Result<bool, ImportError> {
+    if store.product_count().await? > 0 {
+        return Ok(false);
+    }
+    let products = parse(DEMO_CATALOG, Format::Json)?;
+    import(store, &products, "system:dev", now).await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_catalog_is_valid_and_has_the_promised_shapes() {
+        let p = parse(DEMO_CATALOG, Format::Json).unwrap();
+        assert!(p.len() >= 4);
+        assert!(p.iter().any(|p| p.stock_on_hand == 1 && p.active));
+        assert!(p.iter().any(|p| !p.active));
+    }
+
+    #[test]
+    fn csv_and_json_read_the_same_product() {
+        let csv = "id,name,unit_amount,currency,stock_on_hand,active\nmug,Mug,1200,EUR,4,no\n";
+        let json = r#"{"products":[{"id":"mug","name":"Mug","unit_amount":1200,"currency":"eur","stock":4,"active":false}]}"#;
+        assert_eq!(
+            parse(csv, Format::Csv).unwrap(),
+            parse(json, Format::Json).unwrap()
+        );
+    }
+
+    #[test]
+    fn bad_rows_name_their_row() {
+        let err = parse(
+            r#"[{"id":"a","name":"A","unit_amount":1,"currency":"eur","stock":1},
+                            {"id":"a","name":"A","unit_amount":1,"currency":"eur","stock":1}]"#,
+            Format::Json,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "row 2: product `a` appears twice");
+        let err = parse(
+            "id,name,unit_amount,currency,stock_on_hand\nb,B,-5,eur,1\n",
+            Format::Csv,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("row 1: product `b`: unit_amount"),
+            "{err}"
+        );
+        let err = parse(
+            r#"[{"id":"a","name":"A","unit_amount":1,"currency":"eur","stock":1,"price":3}]"#,
+            Format::Json,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `price`"), "{err}");
+    }
+}

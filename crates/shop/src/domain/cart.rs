@@ -1,0 +1,1 @@
+//! Cart validation (issue 4).

@@ -1,0 +1,7 @@
+//! The shop's rules as plain types and functions, with no I/O: money, the catalog's product rules,
+//! cart validation and the hold/order state machine. Everything here is tested exhaustively without
+//! a database.
+
+pub mod cart;
+pub mod money;
+pub mod product;

@@ -1,0 +1,136 @@
+//! What a product must be before it enters the catalog.
+
+use super::money::Currency;
+
+/// A product as an import file describes it, before validation.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub unit_amount: i64,
+    pub currency: String,
+    #[serde(alias = "stock")]
+    pub stock_on_hand: i64,
+    #[serde(default)]
+    pub stripe_price_id: Option<String>,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A product that satisfies every rule of the catalog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidProduct {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub unit_amount: i64,
+    pub currency: Currency,
+    pub stock_on_hand: i64,
+    pub stripe_price_id: Option<String>,
+    pub active: bool,
+}
+
+/// Largest unit price accepted: Stripe's own limit for a Checkout amount (99,999,999 minor units).
+pub const MAX_UNIT_AMOUNT: i64 = 99_999_999;
+
+impl ProductInput {
+    pub fn validate(self) -> Result<ValidProduct, String> {
+        let id = self.id.trim().to_string();
+        if id.is_empty()
+            || id.len() > 64
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!(
+                "product id `{id}` must be 1 to 64 letters, digits, - or _"
+            ));
+        }
+        let name = self.name.trim().to_string();
+        if name.is_empty() {
+            return Err(format!("product `{id}` has no name"));
+        }
+        if !(0..=MAX_UNIT_AMOUNT).contains(&self.unit_amount) {
+            return Err(format!(
+                "product `{id}`: unit_amount must be 0 to {MAX_UNIT_AMOUNT} minor units"
+            ));
+        }
+        let currency =
+            Currency::parse(&self.currency).map_err(|e| format!("product `{id}`: {e}"))?;
+        if self.stock_on_hand < 0 {
+            return Err(format!("product `{id}`: stock_on_hand cannot be negative"));
+        }
+        let stripe_price_id = self
+            .stripe_price_id
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty());
+        if let Some(price) = &stripe_price_id {
+            if !price.starts_with("price_") {
+                return Err(format!(
+                    "product `{id}`: stripe_price_id must start with price_"
+                ));
+            }
+        }
+        Ok(ValidProduct {
+            id,
+            name,
+            description: self.description.trim().to_string(),
+            unit_amount: self.unit_amount,
+            currency,
+            stock_on_hand: self.stock_on_hand,
+            stripe_price_id,
+            active: self.active,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> ProductInput {
+        ProductInput {
+            id: "tee".into(),
+            name: "T-shirt".into(),
+            description: String::new(),
+            unit_amount: 2500,
+            currency: "EUR".into(),
+            stock_on_hand: 3,
+            stripe_price_id: Some(" ".into()),
+            active: true,
+        }
+    }
+
+    #[test]
+    fn a_good_product_is_normalised() {
+        let p = input().validate().unwrap();
+        assert_eq!(p.currency.as_str(), "eur");
+        assert_eq!(p.stripe_price_id, None);
+    }
+
+    #[test]
+    fn each_rule_refuses() {
+        let cases: Vec<(fn(&mut ProductInput), &str)> = vec![
+            (|p| p.id = "a b".into(), "product id"),
+            (|p| p.name = " ".into(), "no name"),
+            (|p| p.unit_amount = -1, "unit_amount"),
+            (|p| p.unit_amount = MAX_UNIT_AMOUNT + 1, "unit_amount"),
+            (|p| p.currency = "euro".into(), "currency"),
+            (|p| p.stock_on_hand = -2, "negative"),
+            (|p| p.stripe_price_id = Some("prod_1".into()), "price_"),
+        ];
+        for (mutate, expected) in cases {
+            let mut p = input();
+            mutate(&mut p);
+            let err = p.validate().unwrap_err();
+            assert!(err.contains(expected), "{err} should mention {expected}");
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The storefront's read API: the catalog and the public configuration.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::error::ApiError;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/api/products", get(products))
+        .route("/api/config", get(config))
+}
+
+/// Active products with what can still be bought. Prices are the database's, in minor units.
+async fn products(State(app): State<App>) -> Result<Json<Value>, ApiError> {
+    let products = app.store.active_products().await?;
+    let list: Vec<Value> = products
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "name": p.name,
+                "description": p.description,
+                "unit_amount": p.unit_amount,
+                "currency": p.currency,
+                "available": p.available(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "products": list })))
+}
+
+/// What the browser may know: the publishable key and nothing else of Stripe's.
+async fn config(State(app): State<App>) -> Json<Value> {
+    let stripe = &app.config.stripe;
+    Json(json!({
+        "publishable_key": stripe.publishable_key,
+        "livemode": stripe.mode == crate::config::KeyMode::Live,
+    }))
+}

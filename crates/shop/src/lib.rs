@@ -1,0 +1,20 @@
+//! caisse's shop: everything between a storefront's cart and a paid order.
+//!
+//! Data flows one way: HTTP → service → store, and webhook → inbox → fulfilment → store. The
+//! [`domain`] module holds the rules as pure functions; [`store`] is the only code that speaks SQL.
+
+pub mod app;
+pub mod catalog;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod ratelimit;
+pub mod secret;
+pub mod store;
+pub mod telemetry;
+
+pub use app::App;
+pub use config::Config;
+pub use secret::Secret;
+pub use store::Store;

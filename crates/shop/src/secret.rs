@@ -1,0 +1,62 @@
+//! `Secret`: a string that never shows itself.
+//!
+//! Stripe keys, webhook secrets and signing keys live in this type from the moment they are read, so a
+//! stray `{:?}` in a log line or an error message prints a mask instead of the value. Only
+//! [`Secret::expose`] gives the value out, and every call of it is a place a reviewer should look at.
+
+use std::fmt;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value itself: for signing, for an `Authorization` header. Never for display.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// What may be shown: the key's kind (`sk_test_`, `whsec_`, …) and nothing of the key.
+    pub fn masked(&self) -> String {
+        let kind = KNOWN_PREFIXES
+            .iter()
+            .find(|p| self.0.starts_with(**p))
+            .copied()
+            .unwrap_or("");
+        format!("{kind}****")
+    }
+}
+
+/// Prefixes that say what a key is without saying anything about the key.
+const KNOWN_PREFIXES: &[&str] = &[
+    "sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_", "whsec_",
+];
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({})", self.masked())
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_never_show_the_value() {
+        let s = Secret::new("sk_test_51Habcdefghijklmnop");
+        assert_eq!(format!("{s:?}"), "Secret(sk_test_****)");
+        assert_eq!(s.to_string(), "sk_test_****");
+        assert_eq!(Secret::new("hunter2").to_string(), "****");
+        assert_eq!(s.expose(), "sk_test_51Habcdefghijklmnop");
+    }
+}

@@ -1,0 +1,99 @@
+//! Products: the catalog the shop sells from, and the only source of prices.
+
+use super::{on_conn, Store, StoreError, Tx};
+use crate::domain::product::ValidProduct;
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct Product {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub unit_amount: i64,
+    pub currency: String,
+    pub stock_on_hand: i64,
+    pub stock_reserved: i64,
+    pub stripe_price_id: Option<String>,
+    pub active: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Product {
+    /// What can still be sold: on hand minus what open checkouts hold.
+    pub fn available(&self) -> i64 {
+        self.stock_on_hand - self.stock_reserved
+    }
+}
+
+const COLUMNS: &str = "id, name, description, unit_amount, currency, stock_on_hand, \
+                       stock_reserved, stripe_price_id, active, created_at, updated_at";
+
+impl Store {
+    pub async fn active_products(&self) -> Result<Vec<Product>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM products WHERE active = TRUE ORDER BY name, id");
+        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).fetch_all(c).await)?)
+    }
+
+    pub async fn product(&self, id: &str) -> Result<Option<Product>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM products WHERE id = $1");
+        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?)
+    }
+
+    pub async fn product_count(&self) -> Result<i64, StoreError> {
+        Ok(
+            on_conn!(pool self, |c| sqlx::query_scalar("SELECT COUNT(*) FROM products")
+            .fetch_one(c)
+            .await)?,
+        )
+    }
+}
+
+impl Tx {
+    /// `" FOR UPDATE"` on PostgreSQL; nothing on SQLite, whose `BEGIN IMMEDIATE` already holds
+    /// the only write lock.
+    pub(crate) fn for_update(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
+    pub async fn product_for_update(&mut self, id: &str) -> Result<Option<Product>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM products WHERE id = $1{}",
+            self.for_update()
+        );
+        Ok(on_conn!(tx self, |c| sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?)
+    }
+
+    /// Inserts the product or updates every field the catalog owns. Stock held by open checkouts
+    /// is kept; a new `stock_on_hand` below it is refused by the database's CHECK.
+    pub async fn upsert_product(
+        &mut self,
+        p: &ValidProduct,
+        now: i64,
+    ) -> Result<Product, StoreError> {
+        let sql = format!(
+            "INSERT INTO products (id, name, description, unit_amount, currency, stock_on_hand, \
+                                   stock_reserved, stripe_price_id, active, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $9) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
+                 unit_amount = excluded.unit_amount, currency = excluded.currency, \
+                 stock_on_hand = excluded.stock_on_hand, stripe_price_id = excluded.stripe_price_id, \
+                 active = excluded.active, updated_at = excluded.updated_at \
+             RETURNING {COLUMNS}"
+        );
+        Ok(on_conn!(tx self, |c| sqlx::query_as(&sql)
+            .bind(&p.id)
+            .bind(&p.name)
+            .bind(&p.description)
+            .bind(p.unit_amount)
+            .bind(p.currency.as_str())
+            .bind(p.stock_on_hand)
+            .bind(&p.stripe_price_id)
+            .bind(p.active)
+            .bind(now)
+            .fetch_one(c)
+            .await)?)
+    }
+}
