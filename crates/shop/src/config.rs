@@ -337,9 +337,9 @@ impl Reader<'_> {
         value
     }
 
-    fn number<T: std::str::FromStr>(&mut self, name: &'static str, default: T) -> T
+    fn number<T>(&mut self, name: &'static str, default: T) -> T
     where
-        T: fmt::Display + Copy,
+        T: std::str::FromStr + fmt::Display + Copy,
     {
         let text = self.text(name, &default.to_string());
         match text.parse() {

@@ -117,7 +117,8 @@ mod tests {
 
     #[test]
     fn each_rule_refuses() {
-        let cases: Vec<(fn(&mut ProductInput), &str)> = vec![
+        type Mutation = fn(&mut ProductInput);
+        let cases: Vec<(Mutation, &str)> = vec![
             (|p| p.id = "a b".into(), "product id"),
             (|p| p.name = " ".into(), "no name"),
             (|p| p.unit_amount = -1, "unit_amount"),

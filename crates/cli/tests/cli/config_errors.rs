@@ -1,0 +1,148 @@
+//! Each bad configuration stops `caisse serve` with exit code 2 and one line naming the variable.
+
+use crate::support::{run, text, PK, SK, WH};
+
+fn serve_fails_with(vars: &[(&str, &str)], expected: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("c.db").display());
+    let mut all = vec![
+        ("DATABASE_URL", db.as_str()),
+        ("CAISSE_LISTEN", "127.0.0.1:0"),
+    ];
+    all.extend_from_slice(vars);
+    let out = run(dir.path(), &["serve"], &all);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected: {stderr}");
+    assert!(
+        lines[0].starts_with(&format!("error: {expected}")),
+        "{stderr}"
+    );
+    for secret in [SK, PK, WH, "sk_live_CLISECRET", "pk_live_CLIPUB"] {
+        assert!(
+            !stderr.contains(secret),
+            "the message shows a key: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn missing_secret_key() {
+    serve_fails_with(
+        &[("STRIPE_WEBHOOK_SECRET", WH)],
+        "STRIPE_SECRET_KEY: is missing",
+    );
+}
+
+#[test]
+fn missing_webhook_secret() {
+    serve_fails_with(
+        &[("STRIPE_SECRET_KEY", SK)],
+        "STRIPE_WEBHOOK_SECRET: is missing",
+    );
+}
+
+#[test]
+fn secret_key_in_the_publishable_variable() {
+    serve_fails_with(
+        &[
+            ("STRIPE_SECRET_KEY", SK),
+            ("STRIPE_WEBHOOK_SECRET", WH),
+            ("NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY", SK),
+        ],
+        "NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY: holds a secret key",
+    );
+    serve_fails_with(
+        &[
+            ("STRIPE_SECRET_KEY", SK),
+            ("STRIPE_WEBHOOK_SECRET", WH),
+            ("STRIPE_PUBLISHABLE_KEY", SK),
+        ],
+        "STRIPE_PUBLISHABLE_KEY: holds a secret key",
+    );
+}
+
+#[test]
+fn publishable_key_as_the_secret_key() {
+    serve_fails_with(
+        &[("STRIPE_SECRET_KEY", PK), ("STRIPE_WEBHOOK_SECRET", WH)],
+        "STRIPE_SECRET_KEY: holds a publishable key",
+    );
+}
+
+#[test]
+fn webhook_secret_without_whsec() {
+    serve_fails_with(
+        &[
+            ("STRIPE_SECRET_KEY", SK),
+            ("STRIPE_WEBHOOK_SECRET", "CLIWEBHOOKSECRETVALUE"),
+        ],
+        "STRIPE_WEBHOOK_SECRET: every comma-separated secret must start with whsec_",
+    );
+}
+
+#[test]
+fn test_and_live_keys_mixed() {
+    serve_fails_with(
+        &[
+            ("STRIPE_SECRET_KEY", SK),
+            ("STRIPE_WEBHOOK_SECRET", WH),
+            ("STRIPE_PUBLISHABLE_KEY", "pk_live_CLIPUB0123"),
+        ],
+        "STRIPE_SECRET_KEY: is a test key but STRIPE_PUBLISHABLE_KEY is a live key",
+    );
+    serve_fails_with(
+        &[
+            ("STRIPE_SECRET_KEY", "sk_live_CLISECRET0123"),
+            ("STRIPE_WEBHOOK_SECRET", WH),
+            ("STRIPE_PUBLISHABLE_KEY", PK),
+        ],
+        "STRIPE_SECRET_KEY: is a live key but STRIPE_PUBLISHABLE_KEY is a test key",
+    );
+}
+
+#[test]
+fn config_check_exits_non_zero_on_a_problem_and_zero_when_fine() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = run(
+        dir.path(),
+        &["config", "check"],
+        &[("STRIPE_SECRET_KEY", SK)],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let good = run(
+        dir.path(),
+        &["config", "check"],
+        &[("STRIPE_SECRET_KEY", SK), ("STRIPE_WEBHOOK_SECRET", WH)],
+    );
+    assert_eq!(good.status.code(), Some(0), "{:?}", text(&good));
+    let tool = run(dir.path(), &["config", "check", "--for", "tool"], &[]);
+    assert_eq!(tool.status.code(), Some(0));
+}
+
+#[test]
+fn a_toml_file_is_read_and_its_mistakes_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("caisse.toml"),
+        format!("stripe_secret_key = \"{SK}\"\nstripe_webhook_secret = \"{WH}\"\ncaisse_listen = \"127.0.0.1:9999\"\n"),
+    )
+    .unwrap();
+    let out = run(dir.path(), &["config", "check"], &[]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout.contains("127.0.0.1:9999  (caisse.toml)"), "{stdout}");
+
+    std::fs::write(dir.path().join("caisse.toml"), "stripe_secret = 1\n").unwrap();
+    let out = run(dir.path(), &["config", "check"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out).1.trim(),
+        "error: caisse.toml: unknown setting `stripe_secret`"
+    );
+}

@@ -1,0 +1,5 @@
+//! The `caisse` binary driven from outside: exit codes, messages, what it prints and logs.
+
+mod config_errors;
+mod secrets;
+mod support;

@@ -1,0 +1,92 @@
+//! Catalog import against a real database: upserts, audit entries, all-or-nothing.
+
+use caisse_shop::catalog::{self, Format, ImportError};
+
+use crate::support::{fresh, raw, scalar};
+
+#[tokio::test]
+async fn import_creates_then_updates_and_audits_each_change() {
+    let (_db, store) = fresh().await;
+    let first = catalog::parse(
+        "id,name,unit_amount,currency,stock_on_hand\nmug,Mug,1200,eur,4\ntee,Tee,2500,EUR,9\n",
+        Format::Csv,
+    )
+    .unwrap();
+    let report = catalog::import(&store, &first, "cli:test", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.created, report.updated, report.unchanged),
+        (2, 0, 0)
+    );
+
+    let second = catalog::parse(
+        r#"[{"id":"mug","name":"Mug","unit_amount":1300,"currency":"eur","stock":4},
+            {"id":"tee","name":"Tee","unit_amount":2500,"currency":"eur","stock":9}]"#,
+        Format::Json,
+    )
+    .unwrap();
+    let report = catalog::import(&store, &second, "cli:test", 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.created, report.updated, report.unchanged),
+        (0, 1, 1)
+    );
+    assert_eq!(
+        store.product("mug").await.unwrap().unwrap().unit_amount,
+        1300
+    );
+
+    let trail = store.audit_log(Some(("product", "mug")), 10).await.unwrap();
+    assert_eq!(trail.len(), 2);
+    assert_eq!(trail[0].action, "product.updated");
+    assert!(trail[0].before.as_deref().unwrap().contains("1200"));
+    assert!(trail[0].after.as_deref().unwrap().contains("1300"));
+    assert_eq!(trail[0].actor, "cli:test");
+}
+
+#[tokio::test]
+async fn an_import_below_reserved_stock_changes_nothing() {
+    let (_db, store) = fresh().await;
+    let products = catalog::parse(
+        "id,name,unit_amount,currency,stock_on_hand\na,A,100,eur,5\nb,B,100,eur,5\n",
+        Format::Csv,
+    )
+    .unwrap();
+    catalog::import(&store, &products, "cli:test", 0)
+        .await
+        .unwrap();
+    raw(
+        &store,
+        "UPDATE products SET stock_reserved = 3 WHERE id = 'b'",
+    )
+    .await
+    .unwrap();
+
+    let lower = catalog::parse(
+        "id,name,unit_amount,currency,stock_on_hand\na,A,999,eur,5\nb,B,100,eur,2\n",
+        Format::Csv,
+    )
+    .unwrap();
+    let err = catalog::import(&store, &lower, "cli:test", 1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ImportError::Refused { ref id, .. } if id == "b"),
+        "{err}"
+    );
+    // All or nothing: the valid change to `a` was rolled back with the refused one.
+    assert_eq!(store.product("a").await.unwrap().unwrap().unit_amount, 100);
+    assert_eq!(scalar(&store, "SELECT COUNT(*) FROM audit_log").await, 2);
+}
+
+#[tokio::test]
+async fn the_demo_catalog_loads_once() {
+    let (_db, store) = fresh().await;
+    assert!(catalog::load_demo_if_empty(&store, 0).await.unwrap());
+    assert!(!catalog::load_demo_if_empty(&store, 0).await.unwrap());
+    let active = store.active_products().await.unwrap();
+    assert!(active.iter().any(|p| p.available() == 1));
+    assert!(active.iter().all(|p| p.id != "cap-retired"));
+}

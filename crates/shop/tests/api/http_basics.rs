@@ -1,0 +1,104 @@
+//! The HTTP skeleton through a real server: catalog, config, probes, metrics, JSON errors.
+
+use crate::support::{raw, TestApp, PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET};
+
+#[tokio::test]
+async fn products_lists_active_products_with_availability() {
+    let app = TestApp::spawn().await;
+    raw(
+        &app.store,
+        "UPDATE products SET stock_reserved = 15 WHERE id = 'tee-classic'",
+    )
+    .await
+    .unwrap();
+    let (status, body) = app.get_json("/api/products").await;
+    assert_eq!(status, 200);
+    let products = body["products"].as_array().unwrap();
+    let tee = products.iter().find(|p| p["id"] == "tee-classic").unwrap();
+    assert_eq!(tee["available"], 35);
+    assert_eq!(tee["unit_amount"], 2500);
+    assert_eq!(tee["currency"], "eur");
+    assert!(
+        products.iter().all(|p| p["id"] != "cap-retired"),
+        "inactive products are hidden"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn config_serves_the_publishable_key_and_no_secret() {
+    let app = TestApp::spawn().await;
+    let r = app.http.get(app.url("/api/config")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.contains(PUBLISHABLE_KEY));
+    assert!(!text.contains(SECRET_KEY) && !text.contains(WEBHOOK_SECRET));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn probes_and_metrics_answer() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.get_json("/healthz").await.0, 200);
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ready")));
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("caisse_http_requests_total"), "{metrics}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn readyz_fails_when_the_database_is_gone() {
+    let app = TestApp::spawn().await;
+    app.store.close().await;
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"]["code"], "not_ready");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_json_errors_and_a_request_id() {
+    let app = TestApp::spawn().await;
+    let r = app.http.get(app.url("/api/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.headers().get("x-request-id").is_some());
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+
+    let r = app
+        .http
+        .delete(app.url("/api/products"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+
+    let r = app
+        .http
+        .get(app.url("/healthz"))
+        .header("x-request-id", "req-from-proxy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "req-from-proxy");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn graceful_stop_finishes_and_frees_the_port() {
+    let app = TestApp::spawn().await;
+    let base = app.base.clone();
+    app.stop().await;
+    assert!(reqwest::get(format!("{base}/healthz")).await.is_err());
+}

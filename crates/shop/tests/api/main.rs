@@ -1,0 +1,10 @@
+//! The shop's integration tests: one binary, real servers on random ports, real databases.
+//!
+//! Every test gets its own database: a fresh SQLite file, or, when `CAISSE_TEST_POSTGRES_URL` is
+//! set (as `.ci/run` does), a fresh PostgreSQL database created on that server. The same tests
+//! thus run against both backends.
+
+mod catalog;
+mod http_basics;
+mod store_constraints;
+mod support;

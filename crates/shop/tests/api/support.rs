@@ -1,0 +1,144 @@
+//! Test fixtures: a database per test and a running caisse on a random port.
+
+use caisse_shop::config::{self, Config, Mode, Source};
+use caisse_shop::store::StoreError;
+use caisse_shop::{App, Store};
+use sqlx::Connection;
+
+pub const SECRET_KEY: &str = "sk_test_caissetestsecretkey0123456789";
+pub const PUBLISHABLE_KEY: &str = "pk_test_caissetestpublishable0123456789";
+pub const WEBHOOK_SECRET: &str = "whsec_caissetestwebhooksecret0123456789";
+
+/// A database of its own: a SQLite file in a temporary directory, or a new PostgreSQL database.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        match std::env::var("CAISSE_TEST_POSTGRES_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                // Asked for PostgreSQL: a server that does not answer is a failure, not a skip.
+                let mut admin = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "CAISSE_TEST_POSTGRES_URL is set but PostgreSQL does not answer: {e}"
+                        )
+                    });
+                let name = format!("caisse_test_{}", uuid::Uuid::new_v4().simple());
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create the test database");
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(b, _)| b)
+                    .unwrap_or(&admin_url);
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("caisse.db").display());
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+
+    pub async fn store(&self) -> Store {
+        let store = Store::connect(&self.url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        store
+    }
+}
+
+/// A migrated store on a database of its own; keep the `TestDb` alive as long as the store.
+pub async fn fresh() -> (TestDb, Store) {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    (db, store)
+}
+
+/// Runs one raw statement, as a hostile or careless hand at the database would.
+pub async fn raw(store: &Store, sql: &str) -> Result<u64, StoreError> {
+    Ok(match store {
+        Store::Sqlite(p) => sqlx::query(sql).execute(p).await?.rows_affected(),
+        Store::Postgres(p) => sqlx::query(sql).execute(p).await?.rows_affected(),
+    })
+}
+
+pub async fn scalar(store: &Store, sql: &str) -> i64 {
+    match store {
+        Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        Store::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+    }
+}
+
+pub fn config(db: &TestDb, extra: &[(&str, &str)]) -> Config {
+    let mut source = Source::from_pairs([
+        (config::DATABASE_URL, db.url.as_str()),
+        (config::LISTEN, "127.0.0.1:0"),
+        (config::SECRET_KEY, SECRET_KEY),
+        (config::PUBLISHABLE_KEY, PUBLISHABLE_KEY),
+        (config::WEBHOOK_SECRET, WEBHOOK_SECRET),
+    ]);
+    for (k, v) in extra {
+        source.set(k, v);
+    }
+    Config::load(&source, Mode::Serve, None).expect("test configuration")
+}
+
+/// A caisse serving on a random port with the demo catalog loaded.
+pub struct TestApp {
+    pub base: String,
+    pub store: Store,
+    pub http: reqwest::Client,
+    pub _db: TestDb,
+    server: caisse_shop::http::RunningServer,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
+        let db = TestDb::new().await;
+        let store = db.store().await;
+        caisse_shop::catalog::load_demo_if_empty(&store, caisse_shop::store::unix_now())
+            .await
+            .unwrap();
+        let app = App::new(config(&db, extra), store.clone());
+        let server = caisse_shop::http::spawn(app, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        TestApp {
+            base: format!("http://{}", server.addr),
+            store,
+            http: reqwest::Client::new(),
+            _db: db,
+            server,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
+    pub async fn stop(self) {
+        self.server.stop().await.unwrap();
+    }
+}
