@@ -1,0 +1,125 @@
+//! The Stripe objects caisse reads, with only the fields it uses. Unknown fields are ignored and
+//! most fields are optional, so that newer API versions and expanded objects still parse.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// A field that is an id, or the object itself when expanded: either way, the id.
+fn id_or_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(id)) => Some(id),
+        Some(Value::Object(obj)) => obj.get("id").and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    })
+}
+
+fn metadata<'de, D: Deserializer<'de>>(d: D) -> Result<HashMap<String, String>, D::Error> {
+    Ok(Option::<HashMap<String, String>>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct CheckoutSession {
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub payment_status: Option<String>,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub payment_intent: Option<String>,
+    #[serde(default)]
+    pub amount_total: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default, deserialize_with = "metadata")]
+    pub metadata: HashMap<String, String>,
+    #[serde(default)]
+    pub client_reference_id: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub livemode: bool,
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub created: Option<i64>,
+}
+
+impl CheckoutSession {
+    pub fn is_open(&self) -> bool {
+        self.status.as_deref() == Some("open")
+    }
+    pub fn is_complete(&self) -> bool {
+        self.status.as_deref() == Some("complete")
+    }
+    pub fn is_expired(&self) -> bool {
+        self.status.as_deref() == Some("expired")
+    }
+    pub fn is_paid(&self) -> bool {
+        self.payment_status.as_deref() == Some("paid")
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct PaymentIntent {
+    pub id: String,
+    pub amount: i64,
+    #[serde(default)]
+    pub amount_received: Option<i64>,
+    pub currency: String,
+    pub status: String,
+    #[serde(default, deserialize_with = "metadata")]
+    pub metadata: HashMap<String, String>,
+    #[serde(default)]
+    pub last_payment_error: Option<PaymentError>,
+    #[serde(default)]
+    pub livemode: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct PaymentError {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub decline_code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Refund {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub payment_intent: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Product {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Price {
+    pub id: String,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub product: Option<String>,
+    #[serde(default)]
+    pub unit_amount: Option<i64>,
+    pub currency: String,
+}
+
+/// A page of a list endpoint.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub has_more: bool,
+}
