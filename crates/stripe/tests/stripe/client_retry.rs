@@ -24,7 +24,10 @@ impl RequestHook for Recorder {
 }
 
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(Option<String>, String, String)>>>);
+struct Seen(Arc<Mutex<Vec<Call>>>);
+
+/// What one call carried: its Idempotency-Key, Authorization and body.
+type Call = (Option<String>, String, String);
 
 /// A server whose n-th call (from 1) answers `script[n-1]`, remembering each call's key, auth, body.
 async fn stub(script: Vec<(u16, &'static str)>, delay: Duration) -> (String, Seen) {
