@@ -165,3 +165,51 @@ pub fn config_check(file: Option<&Path>, purpose: &str) -> Result<()> {
     println!("configuration OK for {purpose}");
     Ok(())
 }
+
+pub async fn sandbox(
+    listen: &str,
+    forward_to: Option<String>,
+    secrets: Vec<String>,
+    public_url: Option<String>,
+) -> Result<()> {
+    init_logs(LogFormat::Human);
+    let listen: SocketAddr = listen
+        .parse()
+        .context("--listen must be an address such as 127.0.0.1:12111")?;
+    if secrets.iter().any(|s| !s.starts_with("whsec_")) {
+        return Err(Failure::Config(vec![ConfigError {
+            variable: "--webhook-secret".into(),
+            problem: "must start with whsec_".into(),
+        }]));
+    }
+    let options = caisse_sandbox::SandboxOptions {
+        listen,
+        public_url,
+        forward_to: forward_to.clone(),
+        delivery: caisse_sandbox::DeliveryConfig {
+            secrets,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let sandbox = caisse_sandbox::start(options)
+        .await
+        .context("cannot start the sandbox")?;
+    println!("Stripe sandbox on {}", sandbox.url());
+    println!("  STRIPE_API_BASE={}", sandbox.url());
+    match forward_to {
+        Some(url) => println!("  webhooks -> {url}"),
+        None => println!("  webhooks are not delivered (no --forward-to); list them at /v1/events"),
+    }
+    caisse_shop::http::shutdown_signal().await;
+    sandbox.stop().await.context("sandbox stopped badly")?;
+    Ok(())
+}
+
+pub fn webhook_sign(secrets: &[String], timestamp: Option<i64>, file: &Path) -> Result<()> {
+    let payload = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let t = timestamp.unwrap_or_else(caisse_shop::store::unix_now);
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    println!("{}", caisse_stripe::signature_header(&secrets, t, &payload));
+    Ok(())
+}

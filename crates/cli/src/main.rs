@@ -52,6 +52,41 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Run the Stripe sandbox on its own: the API subset caisse uses, hosted payment pages, and
+    /// signed webhooks sent to --forward-to.
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1:12111")]
+        listen: String,
+        /// Where to deliver webhooks (caisse's /api/webhooks/stripe).
+        #[arg(long)]
+        forward_to: Option<String>,
+        /// Signing secret (whsec_…); repeat it to sign with several, as during a rotation.
+        #[arg(long = "webhook-secret", required = true)]
+        webhook_secrets: Vec<String>,
+        /// Base of the URLs handed out, when customers reach the sandbox at another address.
+        #[arg(long)]
+        public_url: Option<String>,
+    },
+    /// Webhook tools.
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Print a Stripe-Signature header for a payload file, for replaying a webhook with curl.
+    Sign {
+        /// Signing secret (whsec_…); repeat for one v1 per secret.
+        #[arg(long = "secret", required = true)]
+        secrets: Vec<String>,
+        /// Unix time to sign at (default: now).
+        #[arg(long)]
+        timestamp: Option<i64>,
+        /// The exact bytes that will be sent as the body.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -97,6 +132,20 @@ fn main() -> ExitCode {
             Command::Config {
                 command: ConfigCommand::Check { purpose },
             } => commands::config_check(config, &purpose),
+            Command::Sandbox {
+                listen,
+                forward_to,
+                webhook_secrets,
+                public_url,
+            } => commands::sandbox(&listen, forward_to, webhook_secrets, public_url).await,
+            Command::Webhook {
+                command:
+                    WebhookCommand::Sign {
+                        secrets,
+                        timestamp,
+                        file,
+                    },
+            } => commands::webhook_sign(&secrets, timestamp, &file),
         }
     });
     match result {

@@ -1,1 +1,248 @@
+//! A stateful emulator of the Stripe API subset caisse uses (DESIGN.md 1.10), for development and
+//! tests on machines that cannot reach Stripe: Checkout Sessions, PaymentIntents, Events, Refunds,
+//! Products and Prices with Stripe's form encoding, error shape, API keys and idempotency; a hosted
+//! payment page where test cards decide the outcome; sessions that expire on a clock tests can move;
+//! and signed webhooks delivered with Stripe's retries, plus chaos to duplicate, reorder or drop them.
+//!
+//! It depends on `caisse-stripe` for signing and encoding, never on the shop.
 
+mod api;
+mod control;
+pub mod delivery;
+mod error;
+mod page;
+mod sessions;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+pub use delivery::{Attempt, Chaos, DeliveryConfig};
+pub use error::ApiError;
+pub use state::{Method, Outcome, IBAN_FAILS, IBAN_SUCCEEDS};
+
+use delivery::Deliverer;
+use state::{Account, Cause};
+
+/// How to run a sandbox.
+#[derive(Clone, Debug)]
+pub struct SandboxOptions {
+    pub listen: SocketAddr,
+    /// Base of the URLs the sandbox hands out (hosted pages); default `http://{bound address}`.
+    pub public_url: Option<String>,
+    /// Where webhooks go; none keeps events listable but undelivered.
+    pub forward_to: Option<String>,
+    pub delivery: DeliveryConfig,
+    pub chaos: Chaos,
+    /// How often time acts on its own (expiries, SEPA settlements).
+    pub tick: Duration,
+    /// Sandbox seconds a SEPA debit takes to settle.
+    pub settle_after_secs: i64,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
+            forward_to: None,
+            delivery: DeliveryConfig::default(),
+            chaos: Chaos::default(),
+            tick: Duration::from_millis(500),
+            settle_after_secs: 3,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct Shared {
+    account: Arc<Mutex<Account>>,
+    pub(crate) base_url: Arc<str>,
+    events: mpsc::UnboundedSender<Value>,
+    pub(crate) deliverer: Deliverer,
+}
+
+impl Shared {
+    /// Runs `f` on the account under its lock, then hands the events it emitted to delivery, in
+    /// order, before the lock is released.
+    pub(crate) fn with_account<R>(&self, f: impl FnOnce(&mut Account) -> R) -> R {
+        let mut account = self.account.lock().unwrap_or_else(|p| p.into_inner());
+        let result = f(&mut account);
+        for event in account.outgoing.drain(..) {
+            let _ = self.events.send(event);
+        }
+        result
+    }
+
+    /// Consumes one injected failure, if any is armed.
+    pub(crate) fn take_fault(&self) -> Option<u16> {
+        self.with_account(|a| match a.faults {
+            Some((n, status)) => {
+                a.faults = (n > 1).then_some((n - 1, status));
+                Some(status)
+            }
+            None => None,
+        })
+    }
+}
+
+/// A sandbox serving in the background.
+pub struct RunningSandbox {
+    pub addr: SocketAddr,
+    shared: Shared,
+    stop: tokio::sync::oneshot::Sender<()>,
+    join: tokio::task::JoinHandle<std::io::Result<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningSandbox {
+    /// The API base to give a Stripe client (`STRIPE_API_BASE`).
+    pub fn url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    pub fn pay(&self, session_id: &str, method: Method) -> Result<Outcome, ApiError> {
+        self.shared.with_account(|a| {
+            a.pay(
+                session_id,
+                &method,
+                &self.shared.base_url,
+                &Cause::default(),
+            )
+        })
+    }
+
+    /// Moves the sandbox clock forward and lets expiries and settlements happen.
+    pub fn advance_clock(&self, seconds: i64) {
+        self.shared.with_account(|a| {
+            a.clock_offset += seconds;
+            a.expire_due(&self.shared.base_url);
+        });
+    }
+
+    pub fn now(&self) -> i64 {
+        self.shared.with_account(|a| a.now())
+    }
+
+    pub fn set_chaos(&self, chaos: Chaos) {
+        *self.shared.deliverer.chaos.lock().expect("lock") = chaos;
+    }
+
+    pub fn set_forward_to(&self, url: Option<String>) {
+        *self.shared.deliverer.forward_to.lock().expect("lock") = url;
+    }
+
+    /// The next `n` API calls answer `status`.
+    pub fn fail_next(&self, n: u32, status: u16) {
+        self.shared
+            .with_account(|a| a.faults = (n > 0).then_some((n, status)));
+    }
+
+    /// Every event, oldest first.
+    pub fn events(&self) -> Vec<Value> {
+        self.shared.with_account(|a| a.events.clone())
+    }
+
+    pub fn deliveries(&self) -> Vec<Attempt> {
+        self.shared.deliverer.log.lock().expect("lock").clone()
+    }
+
+    pub fn session(&self, id: &str) -> Option<Value> {
+        self.shared.with_account(|a| {
+            a.sessions
+                .get(id)
+                .map(|s| a.session_json(s, &self.shared.base_url))
+        })
+    }
+
+    pub async fn stop(self) -> std::io::Result<()> {
+        for t in &self.tasks {
+            t.abort();
+        }
+        let _ = self.stop.send(());
+        self.join
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Binds and serves a sandbox in the background.
+pub async fn start(options: SandboxOptions) -> std::io::Result<RunningSandbox> {
+    let listener = tokio::net::TcpListener::bind(options.listen).await?;
+    let addr = listener.local_addr()?;
+    let base_url: Arc<str> = options
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .into();
+    let (events, receiver) = mpsc::unbounded_channel();
+    let deliverer = Deliverer::new(
+        options.delivery.clone(),
+        options.forward_to.clone(),
+        options.chaos.clone(),
+    );
+    let account = Account {
+        settle_after: options.settle_after_secs,
+        ..Account::default()
+    };
+    let shared = Shared {
+        account: Arc::new(Mutex::new(account)),
+        base_url,
+        events,
+        deliverer: deliverer.clone(),
+    };
+
+    let ticker = {
+        let shared = shared.clone();
+        let tick = options.tick;
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(tick);
+            loop {
+                interval.tick().await;
+                shared.with_account(|a| a.expire_due(&shared.base_url));
+            }
+        })
+    };
+    let delivery = tokio::spawn(deliverer.run(receiver));
+
+    let app = router(shared.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let join = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningSandbox {
+        addr,
+        shared,
+        stop,
+        join,
+        tasks: vec![ticker, delivery],
+    })
+}
+
+fn router(shared: Shared) -> Router {
+    Router::new()
+        .merge(api::routes(shared.clone()))
+        .merge(page::routes())
+        .merge(control::routes())
+        .fallback(|| async {
+            ApiError {
+                status: axum::http::StatusCode::NOT_FOUND,
+                ..ApiError::invalid(
+                    "Unrecognized request URL. The sandbox emulates only the API caisse uses.",
+                    None,
+                )
+            }
+        })
+        .with_state(shared)
+}

@@ -1,0 +1,157 @@
+//! `/_sandbox/…`: what tests (and curious developers) use to drive the sandbox from outside: pay a
+//! session without the page, move the clock, inject failures, switch chaos on, read deliveries.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::delivery::Chaos;
+use crate::error::ApiError;
+use crate::state::{Cause, Method, Outcome};
+use crate::Shared;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/_sandbox/checkout/sessions/{id}/pay", post(pay))
+        .route("/_sandbox/clock", get(clock))
+        .route("/_sandbox/clock/advance", post(advance))
+        .route("/_sandbox/chaos", get(get_chaos).post(set_chaos))
+        .route("/_sandbox/faults", post(faults))
+        .route("/_sandbox/deliveries", get(deliveries))
+        .route("/_sandbox/webhook", post(webhook))
+}
+
+#[derive(serde::Deserialize)]
+struct Pay {
+    card: Option<String>,
+    iban: Option<String>,
+}
+
+pub fn outcome_json(o: &Outcome) -> Value {
+    match o {
+        Outcome::Paid {
+            redirect,
+            payment_intent,
+        } => json!({"outcome": "paid", "redirect": redirect, "payment_intent": payment_intent}),
+        Outcome::Processing {
+            redirect,
+            payment_intent,
+        } => {
+            json!({"outcome": "processing", "redirect": redirect, "payment_intent": payment_intent})
+        }
+        Outcome::Declined {
+            payment_intent,
+            code,
+            message,
+        } => {
+            json!({"outcome": "declined", "payment_intent": payment_intent, "decline_code": code, "message": message})
+        }
+    }
+}
+
+async fn pay(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    Json(body): Json<Pay>,
+) -> Result<Json<Value>, ApiError> {
+    let method = match (body.card, body.iban) {
+        (Some(card), None) => Method::Card(card),
+        (None, Some(iban)) => Method::Iban(iban),
+        _ => {
+            return Err(ApiError::invalid(
+                "Send exactly one of `card` or `iban`.",
+                None,
+            ))
+        }
+    };
+    let outcome =
+        shared.with_account(|a| a.pay(&id, &method, &shared.base_url, &Cause::default()))?;
+    Ok(Json(outcome_json(&outcome)))
+}
+
+async fn clock(State(shared): State<Shared>) -> Json<Value> {
+    Json(json!({ "now": shared.with_account(|a| a.now()) }))
+}
+
+#[derive(serde::Deserialize)]
+struct Advance {
+    seconds: i64,
+}
+
+/// Moves the sandbox's clock forward, then lets time act (expiries, settlements).
+async fn advance(
+    State(shared): State<Shared>,
+    Json(body): Json<Advance>,
+) -> Result<Json<Value>, ApiError> {
+    if body.seconds < 0 {
+        return Err(ApiError::invalid(
+            "The clock only moves forward.",
+            Some("seconds"),
+        ));
+    }
+    let now = shared.with_account(|a| {
+        a.clock_offset += body.seconds;
+        a.expire_due(&shared.base_url);
+        a.now()
+    });
+    Ok(Json(json!({ "now": now })))
+}
+
+async fn get_chaos(State(shared): State<Shared>) -> Json<Chaos> {
+    Json(shared.deliverer.chaos.lock().expect("lock").clone())
+}
+
+async fn set_chaos(
+    State(shared): State<Shared>,
+    Json(chaos): Json<Chaos>,
+) -> Result<Json<Chaos>, ApiError> {
+    if !(0.0..=1.0).contains(&chaos.drop_first) {
+        return Err(ApiError::invalid(
+            "drop_first is a probability, 0 to 1.",
+            Some("drop_first"),
+        ));
+    }
+    *shared.deliverer.chaos.lock().expect("lock") = chaos.clone();
+    Ok(Json(chaos))
+}
+
+#[derive(serde::Deserialize)]
+struct Faults {
+    fail_next: u32,
+    #[serde(default = "server_error")]
+    status: u16,
+}
+
+fn server_error() -> u16 {
+    500
+}
+
+/// The next `fail_next` API calls answer `status` (default 500) with Stripe's `api_error`.
+async fn faults(State(shared): State<Shared>, Json(f): Json<Faults>) -> Result<Response, ApiError> {
+    if !(400..600).contains(&f.status) {
+        return Err(ApiError::invalid(
+            "status must be 400 to 599.",
+            Some("status"),
+        ));
+    }
+    shared.with_account(|a| a.faults = (f.fail_next > 0).then_some((f.fail_next, f.status)));
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn deliveries(State(shared): State<Shared>) -> Json<Value> {
+    Json(json!({ "data": *shared.deliverer.log.lock().expect("lock") }))
+}
+
+#[derive(serde::Deserialize)]
+struct Webhook {
+    url: Option<String>,
+}
+
+/// Points delivery at another endpoint (or none).
+async fn webhook(State(shared): State<Shared>, Json(w): Json<Webhook>) -> Json<Value> {
+    *shared.deliverer.forward_to.lock().expect("lock") = w.url.clone();
+    Json(json!({ "url": w.url }))
+}

@@ -1,0 +1,177 @@
+//! Webhook delivery as Stripe does it: each event POSTed to the endpoint, signed afresh at every
+//! attempt (one `v1` per secret during a rotation), retried with back-off on a non-2xx answer or a
+//! time-out. Chaos switches make the sandbox a worse network on purpose: duplicate every delivery,
+//! delay each by a random time (which reorders them), or drop a share of first attempts.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+/// Where and how events are delivered.
+#[derive(Clone, Debug)]
+pub struct DeliveryConfig {
+    pub secrets: Vec<String>,
+    /// Wait before each retry; its length is the number of retries.
+    pub retry_schedule: Vec<Duration>,
+    pub timeout: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            secrets: Vec::new(),
+            // Test mode retries for a few hours; this is that, compressed.
+            retry_schedule: [5, 30, 120, 600, 3600].map(Duration::from_secs).to_vec(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize, Serialize)]
+pub struct Chaos {
+    /// Send every event twice, concurrently.
+    #[serde(default)]
+    pub duplicate: bool,
+    /// Delay each attempt by a random time up to this many milliseconds (reorders deliveries).
+    #[serde(default)]
+    pub max_delay_ms: u64,
+    /// Probability (0 to 1) that a first attempt is dropped, as if the network lost it.
+    #[serde(default)]
+    pub drop_first: f64,
+}
+
+/// One attempt, as `/_sandbox/deliveries` lists it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Attempt {
+    pub event_id: String,
+    pub event_type: String,
+    /// 0 for the original, 1 for the chaos duplicate.
+    pub copy: u32,
+    pub attempt: u32,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub dropped: bool,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Clone)]
+pub struct Deliverer {
+    pub config: Arc<DeliveryConfig>,
+    pub forward_to: Arc<Mutex<Option<String>>>,
+    pub chaos: Arc<Mutex<Chaos>>,
+    pub log: Arc<Mutex<Vec<Attempt>>>,
+    http: reqwest::Client,
+    started: Instant,
+}
+
+impl Deliverer {
+    pub fn new(config: DeliveryConfig, forward_to: Option<String>, chaos: Chaos) -> Deliverer {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .expect("an HTTP client with a timeout");
+        Deliverer {
+            config: Arc::new(config),
+            forward_to: Arc::new(Mutex::new(forward_to)),
+            chaos: Arc::new(Mutex::new(chaos)),
+            log: Arc::new(Mutex::new(Vec::new())),
+            http,
+            started: Instant::now(),
+        }
+    }
+
+    /// Takes events in creation order and delivers each on its own task.
+    pub async fn run(self, mut events: mpsc::UnboundedReceiver<Value>) {
+        while let Some(event) = events.recv().await {
+            let Some(url) = self.forward_to.lock().expect("lock").clone() else {
+                continue;
+            };
+            let copies = if self.chaos.lock().expect("lock").duplicate {
+                2
+            } else {
+                1
+            };
+            let payload = serde_json::to_vec(&event).expect("events serialise");
+            for copy in 0..copies {
+                let (me, url, payload, event) =
+                    (self.clone(), url.clone(), payload.clone(), event.clone());
+                tokio::spawn(async move { me.deliver(&url, &event, &payload, copy).await });
+            }
+        }
+    }
+
+    async fn deliver(&self, url: &str, event: &Value, payload: &[u8], copy: u32) {
+        let text = |k: &str| event[k].as_str().unwrap_or_default().to_string();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let (delay, drop) = {
+                let chaos = self.chaos.lock().expect("lock");
+                let mut rng = rand::thread_rng();
+                let delay = if chaos.max_delay_ms > 0 {
+                    rng.gen_range(0..=chaos.max_delay_ms)
+                } else {
+                    0
+                };
+                (
+                    delay,
+                    attempt == 1
+                        && chaos.drop_first > 0.0
+                        && rng.gen_bool(chaos.drop_first.min(1.0)),
+                )
+            };
+            if delay > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+            }
+            let (status, error) = if drop {
+                (None, Some("dropped by chaos".to_string()))
+            } else {
+                self.post(url, payload).await
+            };
+            let ok = status.is_some_and(|s| (200..300).contains(&s));
+            self.log.lock().expect("lock").push(Attempt {
+                event_id: text("id"),
+                event_type: text("type"),
+                copy,
+                attempt,
+                status,
+                error,
+                dropped: drop,
+                elapsed_ms: self.started.elapsed().as_millis() as u64,
+            });
+            let Some(wait) = self.config.retry_schedule.get(attempt as usize - 1) else {
+                return;
+            };
+            if ok {
+                return;
+            }
+            tokio::time::sleep(*wait).await;
+        }
+    }
+
+    async fn post(&self, url: &str, payload: &[u8]) -> (Option<u16>, Option<String>) {
+        let secrets: Vec<&str> = self.config.secrets.iter().map(String::as_str).collect();
+        let header = caisse_stripe::signature_header(&secrets, crate::state::system_now(), payload);
+        let result = self
+            .http
+            .post(url)
+            .header("content-type", "application/json; charset=utf-8")
+            .header("stripe-signature", header)
+            .header(
+                "user-agent",
+                "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            )
+            .body(payload.to_vec())
+            .send()
+            .await;
+        match result {
+            Ok(r) => (Some(r.status().as_u16()), None),
+            Err(e) if e.is_timeout() => (None, Some("timed out".into())),
+            Err(e) => (None, Some(e.without_url().to_string())),
+        }
+    }
+}

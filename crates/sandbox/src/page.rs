@@ -1,0 +1,151 @@
+//! The hosted payment page at each open session's `url`: the cart, a card field and a SEPA debit
+//! field; the test card or IBAN decides what happens, as on Stripe's test-mode page.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+
+use crate::state::{Cause, Method, Outcome, Session, SessionStatus, IBAN_FAILS, IBAN_SUCCEEDS};
+use crate::Shared;
+
+pub fn routes() -> Router<Shared> {
+    Router::new().route("/c/pay/{id}", get(show).post(submit))
+}
+
+#[derive(serde::Deserialize)]
+struct Submission {
+    #[serde(default)]
+    card: String,
+    #[serde(default)]
+    iban: String,
+}
+
+async fn show(State(shared): State<Shared>, Path(id): Path<String>) -> Response {
+    shared.with_account(|a| {
+        a.expire_due(&shared.base_url);
+        render(a.sessions.get(&id), None)
+    })
+}
+
+async fn submit(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    Form(form): Form<Submission>,
+) -> Response {
+    let method = if form.iban.trim().is_empty() {
+        Method::Card(form.card)
+    } else {
+        Method::Iban(form.iban)
+    };
+    shared.with_account(
+        |a| match a.pay(&id, &method, &shared.base_url, &Cause::default()) {
+            Ok(Outcome::Paid { redirect, .. }) | Ok(Outcome::Processing { redirect, .. }) => {
+                Redirect::to(&redirect).into_response()
+            }
+            Ok(Outcome::Declined { message, .. }) => {
+                render(a.sessions.get(&id), Some(message.to_string()))
+            }
+            Err(e) => render(a.sessions.get(&id), Some(e.message)),
+        },
+    )
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn money(amount: i64, currency: &str) -> String {
+    format!(
+        "{}.{:02} {}",
+        amount / 100,
+        amount % 100,
+        currency.to_uppercase()
+    )
+}
+
+fn render(session: Option<&Session>, error: Option<String>) -> Response {
+    let Some(s) = session else {
+        return (
+            StatusCode::NOT_FOUND,
+            Html(page("Not found", "<p>No such Checkout Session.</p>")),
+        )
+            .into_response();
+    };
+    if s.status != SessionStatus::Open {
+        let body = format!(
+            "<p>This checkout is {}.</p>{}",
+            if s.status == SessionStatus::Complete {
+                "complete"
+            } else {
+                "no longer available"
+            },
+            s.cancel_url
+                .as_deref()
+                .map(|u| format!("<p><a href=\"{}\">Back to the shop</a></p>", escape(u)))
+                .unwrap_or_default()
+        );
+        return (StatusCode::GONE, Html(page("Checkout", &body))).into_response();
+    }
+    let lines: String = s
+        .line_items
+        .iter()
+        .map(|li| {
+            format!(
+                "<tr><td>{} × {}</td><td>{}</td></tr>",
+                li.quantity,
+                escape(&li.description),
+                money(li.unit_amount * li.quantity, &li.currency)
+            )
+        })
+        .collect();
+    let error = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(&e)))
+        .unwrap_or_default();
+    let cancel = s
+        .cancel_url
+        .as_deref()
+        .map(|u| {
+            format!(
+                "<p><a href=\"{}\">Cancel and return to the shop</a></p>",
+                escape(u)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        r#"<table>{lines}<tr><th>Total</th><th>{total}</th></tr></table>
+{error}
+<form method="post"><label>Card number <input name="card" value="4242 4242 4242 4242" autocomplete="off"></label>
+<button type="submit">Pay {total}</button></form>
+<form method="post"><label>IBAN (SEPA debit) <input name="iban" value="{IBAN_SUCCEEDS}"></label>
+<button type="submit">Pay by SEPA debit</button></form>
+<p class="hint">Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 and 4000 0000 0000 9995 decline.
+IBAN {IBAN_SUCCEEDS} settles, {IBAN_FAILS} fails.</p>
+{cancel}"#,
+        total = money(s.amount_total, &s.currency),
+    );
+    let mut response = Html(page("Pay — caisse sandbox", &body)).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        "no-store".parse().expect("static header"),
+    );
+    response
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:30rem;margin:2rem auto;padding:0 1rem}}
+table{{width:100%;margin-bottom:1rem}}td:last-child,th:last-child{{text-align:right}}
+form{{margin:1rem 0}}input{{width:100%;padding:.4rem;margin:.3rem 0}}button{{padding:.5rem 1rem}}
+.error{{color:#b00020}}.hint{{color:#666;font-size:.85rem}}.banner{{background:#fff3cd;padding:.4rem}}</style></head>
+<body><p class="banner">caisse sandbox — test mode, no real payment</p><h1>{title}</h1>{body}</body></html>"#,
+        title = escape(title)
+    )
+}

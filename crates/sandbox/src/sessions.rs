@@ -1,0 +1,339 @@
+//! Creating Checkout Sessions, Products, Prices and Refunds from decoded form parameters, with
+//! Stripe's validation and error messages.
+
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::state::{new_id, Account, Cause, LineItem, Price, Product, Session, SessionStatus};
+
+/// Stripe's bounds on `expires_at`, from the session's creation.
+const MIN_EXPIRY: i64 = 30 * 60;
+const MAX_EXPIRY: i64 = 24 * 60 * 60;
+
+fn text<'a>(params: &'a Value, key: &str) -> Option<&'a str> {
+    params
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn integer(params: &Value, key: &str, param: &str) -> Result<Option<i64>, ApiError> {
+    match params.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => s.parse().map(Some).map_err(|_| {
+            ApiError::invalid(format!("Invalid integer: {s}"), Some(param))
+                .with_code("parameter_invalid_integer")
+        }),
+        Some(_) => Err(
+            ApiError::invalid(format!("Invalid integer for {param}"), Some(param))
+                .with_code("parameter_invalid_integer"),
+        ),
+    }
+}
+
+/// Metadata: a hash of strings, at most 50 keys of 40 characters, values of 500.
+pub fn metadata(params: &Value, key: &str) -> Result<Map<String, Value>, ApiError> {
+    match params.get(key) {
+        None => Ok(Map::new()),
+        Some(Value::Object(map)) => {
+            if map.len() > 50 {
+                return Err(ApiError::invalid(
+                    "Metadata can have at most 50 keys.",
+                    Some(key),
+                ));
+            }
+            for (k, v) in map {
+                let ok =
+                    k.chars().count() <= 40 && v.as_str().is_some_and(|v| v.chars().count() <= 500);
+                if !ok {
+                    return Err(ApiError::invalid(
+                        format!("Invalid metadata[{k}]: keys are at most 40 characters and values strings of at most 500."),
+                        Some(&format!("{key}[{k}]")),
+                    ));
+                }
+            }
+            Ok(map.clone())
+        }
+        Some(_) => {
+            Err(ApiError::invalid("Invalid hash", Some(key)).with_code("parameter_invalid_string"))
+        }
+    }
+}
+
+fn currency(value: Option<&str>, param: &str) -> Result<String, ApiError> {
+    let c = value.ok_or_else(|| ApiError::missing(param))?;
+    if c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(c.to_ascii_lowercase())
+    } else {
+        Err(ApiError::invalid(
+            format!("Invalid currency: {c}."),
+            Some(param),
+        ))
+    }
+}
+
+pub fn create_session(
+    account: &mut Account,
+    params: &Value,
+    base_url: &str,
+) -> Result<Value, ApiError> {
+    match text(params, "mode") {
+        None => return Err(ApiError::missing("mode")),
+        Some("payment") => {}
+        Some(other) => {
+            return Err(ApiError::invalid(
+                format!("The sandbox supports mode=payment only, not `{other}`."),
+                Some("mode"),
+            ))
+        }
+    }
+    let success_url =
+        text(params, "success_url").ok_or_else(|| ApiError::missing("success_url"))?;
+    for (key, url) in [
+        ("success_url", Some(success_url)),
+        ("cancel_url", text(params, "cancel_url")),
+    ] {
+        if let Some(url) = url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(
+                    ApiError::invalid("Not a valid URL", Some(key)).with_code("url_invalid")
+                );
+            }
+        }
+    }
+    let items = match params.get("line_items") {
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        _ => return Err(ApiError::missing("line_items")),
+    };
+    let mut line_items = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        line_items.push(line_item(account, item, i)?);
+    }
+    let currency = line_items[0].currency.clone();
+    if line_items.iter().any(|li| li.currency != currency) {
+        return Err(ApiError::invalid(
+            "All line items must use the same currency.",
+            Some("line_items"),
+        ));
+    }
+    let amount_total = line_items
+        .iter()
+        .try_fold(0i64, |sum, li| {
+            li.unit_amount
+                .checked_mul(li.quantity)
+                .and_then(|a| sum.checked_add(a))
+        })
+        .filter(|t| *t <= 99_999_999)
+        .ok_or_else(|| {
+            ApiError::invalid("The total amount is too large.", Some("line_items"))
+                .with_code("amount_too_large")
+        })?;
+
+    let now = account.now();
+    let expires_at = integer(params, "expires_at", "expires_at")?.unwrap_or(now + MAX_EXPIRY);
+    if expires_at < now + MIN_EXPIRY {
+        return Err(ApiError::invalid(
+            "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.",
+            Some("expires_at"),
+        ));
+    }
+    if expires_at > now + MAX_EXPIRY {
+        return Err(ApiError::invalid(
+            "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
+            Some("expires_at"),
+        ));
+    }
+    let payment_intent_data = params
+        .get("payment_intent_data")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let session = Session {
+        id: new_id("cs_test_"),
+        created: now,
+        expires_at,
+        status: SessionStatus::Open,
+        paid: false,
+        amount_total,
+        currency,
+        line_items,
+        metadata: metadata(params, "metadata")?,
+        payment_intent_metadata: metadata(&payment_intent_data, "metadata")?,
+        client_reference_id: text(params, "client_reference_id").map(str::to_string),
+        customer_email: text(params, "customer_email").map(str::to_string),
+        success_url: success_url.to_string(),
+        cancel_url: text(params, "cancel_url").map(str::to_string),
+        payment_intent: None,
+        settlement: None,
+    };
+    let json = account.session_json(&session, base_url);
+    account.sessions.insert(session.id.clone(), session);
+    Ok(json)
+}
+
+fn line_item(account: &Account, item: &Value, i: usize) -> Result<LineItem, ApiError> {
+    let param = |k: &str| format!("line_items[{i}][{k}]");
+    let quantity = integer(item, "quantity", &param("quantity"))?
+        .ok_or_else(|| ApiError::missing(&param("quantity")))?;
+    if !(1..=999_999).contains(&quantity) {
+        return Err(ApiError::invalid(
+            "Quantity must be between 1 and 999999.",
+            Some(&param("quantity")),
+        )
+        .with_code("parameter_invalid_integer"));
+    }
+    if let Some(price_id) = text(item, "price") {
+        let price = account
+            .prices
+            .get(price_id)
+            .ok_or_else(|| ApiError::no_such("price", price_id, &param("price")))?;
+        let name = account
+            .products
+            .get(&price.product)
+            .map(|p| p.name.clone())
+            .unwrap_or_default();
+        return Ok(LineItem {
+            id: new_id("li_"),
+            price_id: price.id.clone(),
+            product_id: price.product.clone(),
+            description: name,
+            unit_amount: price.unit_amount,
+            currency: price.currency.clone(),
+            quantity,
+        });
+    }
+    let data = item.get("price_data").ok_or_else(|| {
+        ApiError::invalid(
+            "You must specify either `price` or `price_data` for each line item.",
+            Some(&param("price")),
+        )
+    })?;
+    let pd = |k: &str| format!("line_items[{i}][price_data][{k}]");
+    let currency = currency(text(data, "currency"), &pd("currency"))?;
+    let unit_amount = integer(data, "unit_amount", &pd("unit_amount"))?
+        .ok_or_else(|| ApiError::missing(&pd("unit_amount")))?;
+    if unit_amount < 0 {
+        return Err(ApiError::invalid(
+            "This value must be greater than or equal to 0.",
+            Some(&pd("unit_amount")),
+        ));
+    }
+    let (product_id, description) = if let Some(id) = text(data, "product") {
+        let product = account
+            .products
+            .get(id)
+            .ok_or_else(|| ApiError::no_such("product", id, &pd("product")))?;
+        (product.id.clone(), product.name.clone())
+    } else {
+        let name = data
+            .get("product_data")
+            .and_then(|p| text(p, "name"))
+            .ok_or_else(|| ApiError::missing(&pd("product_data][name")))?;
+        (new_id("prod_"), name.to_string())
+    };
+    Ok(LineItem {
+        id: new_id("li_"),
+        price_id: new_id("price_"),
+        product_id,
+        description,
+        unit_amount,
+        currency,
+        quantity,
+    })
+}
+
+pub fn create_product(account: &mut Account, params: &Value) -> Result<Value, ApiError> {
+    let name = text(params, "name").ok_or_else(|| ApiError::missing("name"))?;
+    let product = Product {
+        id: new_id("prod_"),
+        name: name.to_string(),
+        created: account.now(),
+    };
+    let json = Account::product_json(&product);
+    account.products.insert(product.id.clone(), product);
+    Ok(json)
+}
+
+pub fn create_price(account: &mut Account, params: &Value) -> Result<Value, ApiError> {
+    let currency = currency(text(params, "currency"), "currency")?;
+    let unit_amount = integer(params, "unit_amount", "unit_amount")?
+        .ok_or_else(|| ApiError::missing("unit_amount"))?;
+    if unit_amount < 0 {
+        return Err(ApiError::invalid(
+            "This value must be greater than or equal to 0.",
+            Some("unit_amount"),
+        ));
+    }
+    let product = match (
+        text(params, "product"),
+        params.get("product_data").and_then(|p| text(p, "name")),
+    ) {
+        (Some(id), _) => account
+            .products
+            .get(id)
+            .map(|p| p.id.clone())
+            .ok_or_else(|| ApiError::no_such("product", id, "product"))?,
+        (None, Some(name)) => {
+            let p = Product {
+                id: new_id("prod_"),
+                name: name.to_string(),
+                created: account.now(),
+            };
+            let id = p.id.clone();
+            account.products.insert(id.clone(), p);
+            id
+        }
+        (None, None) => return Err(ApiError::missing("product")),
+    };
+    let price = Price {
+        id: new_id("price_"),
+        product,
+        unit_amount,
+        currency,
+        created: account.now(),
+    };
+    let json = Account::price_json(&price);
+    account.prices.insert(price.id.clone(), price);
+    Ok(json)
+}
+
+pub fn create_refund(
+    account: &mut Account,
+    params: &Value,
+    cause: &Cause,
+) -> Result<Value, ApiError> {
+    let pi_id =
+        text(params, "payment_intent").ok_or_else(|| ApiError::missing("payment_intent"))?;
+    let now = account.now();
+    let pi = account
+        .payment_intents
+        .get_mut(pi_id)
+        .ok_or_else(|| ApiError::no_such("payment_intent", pi_id, "payment_intent"))?;
+    if pi.status != "succeeded" {
+        return Err(ApiError::invalid(
+            format!("This PaymentIntent ({pi_id}) does not have a successful charge to refund."),
+            Some("payment_intent"),
+        )
+        .with_code("charge_not_refundable"));
+    }
+    let refundable = pi.amount_received - pi.refunded;
+    let amount = integer(params, "amount", "amount")?.unwrap_or(refundable);
+    if amount <= 0 || amount > refundable {
+        return Err(ApiError::invalid(
+            format!("Refund amount ({amount}) is greater than unrefunded amount on charge ({refundable})."),
+            Some("amount"),
+        )
+        .with_code("amount_too_large"));
+    }
+    pi.refunded += amount;
+    let refund = serde_json::json!({
+        "id": new_id("re_"), "object": "refund", "amount": amount, "created": now, "currency": pi.currency,
+        "metadata": metadata(params, "metadata")?, "payment_intent": pi_id, "reason": text(params, "reason"),
+        "status": "succeeded",
+    });
+    account.refunds.insert(
+        refund["id"].as_str().unwrap_or_default().to_string(),
+        refund.clone(),
+    );
+    account.emit("refund.created", refund.clone(), cause);
+    Ok(refund)
+}

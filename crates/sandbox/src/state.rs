@@ -1,0 +1,569 @@
+//! The emulated Stripe account: its objects, its clock, its event log, and every state change a
+//! payment goes through. All of it sits behind one mutex, and each API call or payment runs
+//! entirely under it, so the sandbox's own behaviour is serial and easy to reason about.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use serde_json::{json, Map, Value};
+
+use crate::error::ApiError;
+
+pub type Metadata = Map<String, Value>;
+
+/// A fresh Stripe-looking id: `cs_test_…`, `pi_…`, `evt_…`.
+pub fn new_id(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let random: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect();
+    // The counter keeps ids unique and sortable by creation within one sandbox.
+    format!("{prefix}{n:06}{random}")
+}
+
+pub fn system_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionStatus {
+    Open,
+    Complete,
+    Expired,
+}
+
+impl SessionStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Open => "open",
+            SessionStatus::Complete => "complete",
+            SessionStatus::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct LineItem {
+    pub id: String,
+    pub price_id: String,
+    pub product_id: String,
+    pub description: String,
+    pub unit_amount: i64,
+    pub currency: String,
+    pub quantity: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub id: String,
+    pub created: i64,
+    pub expires_at: i64,
+    pub status: SessionStatus,
+    pub paid: bool,
+    pub amount_total: i64,
+    pub currency: String,
+    pub line_items: Vec<LineItem>,
+    pub metadata: Metadata,
+    pub payment_intent_metadata: Metadata,
+    pub client_reference_id: Option<String>,
+    pub customer_email: Option<String>,
+    pub success_url: String,
+    pub cancel_url: Option<String>,
+    pub payment_intent: Option<String>,
+    /// A delayed payment (SEPA debit) settles at this sandbox time, to success or failure.
+    pub settlement: Option<(i64, bool)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PaymentIntent {
+    pub id: String,
+    pub created: i64,
+    pub amount: i64,
+    pub amount_received: i64,
+    pub currency: String,
+    pub status: &'static str,
+    pub metadata: Metadata,
+    pub last_payment_error: Option<Value>,
+    pub method: &'static str,
+    pub refunded: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Price {
+    pub id: String,
+    pub product: String,
+    pub unit_amount: i64,
+    pub currency: String,
+    pub created: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Product {
+    pub id: String,
+    pub name: String,
+    pub created: i64,
+}
+
+/// The first answer to an idempotent request, replayed for the same key.
+#[derive(Clone, Debug)]
+pub struct Saved {
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: Value,
+}
+
+#[derive(Default)]
+pub struct Account {
+    pub clock_offset: i64,
+    pub sessions: BTreeMap<String, Session>,
+    pub payment_intents: HashMap<String, PaymentIntent>,
+    pub prices: HashMap<String, Price>,
+    pub products: HashMap<String, Product>,
+    pub refunds: HashMap<String, Value>,
+    /// Every event, oldest first.
+    pub events: Vec<Value>,
+    pub idempotency: HashMap<String, Saved>,
+    /// Events created but not yet handed to the delivery worker.
+    pub outgoing: Vec<Value>,
+    /// Seconds a delayed payment takes to settle.
+    pub settle_after: i64,
+    /// Failures to inject: the next `n` API calls answer `status`.
+    pub faults: Option<(u32, u16)>,
+}
+
+/// The context of the request that caused an event (Stripe's `request` field).
+#[derive(Clone, Debug, Default)]
+pub struct Cause {
+    pub request_id: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+impl Account {
+    pub fn now(&self) -> i64 {
+        system_now() + self.clock_offset
+    }
+
+    /// Records an event about `object` and queues it for delivery.
+    pub fn emit(&mut self, kind: &str, object: Value, cause: &Cause) {
+        let event = json!({
+            "id": new_id("evt_"),
+            "object": "event",
+            "api_version": caisse_stripe::API_VERSION,
+            "created": self.now(),
+            "data": { "object": object },
+            "livemode": false,
+            "pending_webhooks": 1,
+            "request": { "id": cause.request_id, "idempotency_key": cause.idempotency_key },
+            "type": kind,
+        });
+        self.events.push(event.clone());
+        self.outgoing.push(event);
+    }
+
+    pub fn session_json(&self, s: &Session, base_url: &str) -> Value {
+        json!({
+            "id": s.id,
+            "object": "checkout.session",
+            "amount_subtotal": s.amount_total,
+            "amount_total": s.amount_total,
+            "cancel_url": s.cancel_url,
+            "client_reference_id": s.client_reference_id,
+            "created": s.created,
+            "currency": s.currency,
+            "customer_email": s.customer_email,
+            "expires_at": s.expires_at,
+            "livemode": false,
+            "metadata": s.metadata,
+            "mode": "payment",
+            "payment_intent": s.payment_intent,
+            "payment_method_types": ["card", "sepa_debit"],
+            "payment_status": if s.paid { "paid" } else { "unpaid" },
+            "status": s.status.as_str(),
+            "success_url": s.success_url,
+            "url": (s.status == SessionStatus::Open).then(|| format!("{base_url}/c/pay/{}", s.id)),
+        })
+    }
+
+    pub fn line_items_json(s: &Session) -> Value {
+        let data: Vec<Value> = s
+            .line_items
+            .iter()
+            .map(|li| {
+                json!({
+                    "id": li.id,
+                    "object": "item",
+                    "amount_subtotal": li.unit_amount * li.quantity,
+                    "amount_total": li.unit_amount * li.quantity,
+                    "currency": li.currency,
+                    "description": li.description,
+                    "quantity": li.quantity,
+                    "price": {
+                        "id": li.price_id,
+                        "object": "price",
+                        "currency": li.currency,
+                        "product": li.product_id,
+                        "unit_amount": li.unit_amount,
+                    },
+                })
+            })
+            .collect();
+        json!({ "object": "list", "data": data, "has_more": false, "url": format!("/v1/checkout/sessions/{}/line_items", s.id) })
+    }
+
+    pub fn payment_intent_json(pi: &PaymentIntent) -> Value {
+        json!({
+            "id": pi.id,
+            "object": "payment_intent",
+            "amount": pi.amount,
+            "amount_received": pi.amount_received,
+            "currency": pi.currency,
+            "created": pi.created,
+            "last_payment_error": pi.last_payment_error,
+            "livemode": false,
+            "metadata": pi.metadata,
+            "payment_method_types": [pi.method],
+            "status": pi.status,
+        })
+    }
+
+    pub fn price_json(p: &Price) -> Value {
+        json!({
+            "id": p.id, "object": "price", "active": true, "created": p.created, "currency": p.currency,
+            "livemode": false, "product": p.product, "type": "one_time", "unit_amount": p.unit_amount,
+        })
+    }
+
+    pub fn product_json(p: &Product) -> Value {
+        json!({ "id": p.id, "object": "product", "active": true, "created": p.created, "livemode": false, "name": p.name })
+    }
+
+    /// The session's PaymentIntent, created (with its event) on the first confirmation as Stripe
+    /// does since API version 2022-08-01.
+    fn ensure_payment_intent(
+        &mut self,
+        session_id: &str,
+        method: &'static str,
+        cause: &Cause,
+    ) -> String {
+        let session = &self.sessions[session_id];
+        if let Some(id) = &session.payment_intent {
+            return id.clone();
+        }
+        let pi = PaymentIntent {
+            id: new_id("pi_"),
+            created: self.now(),
+            amount: session.amount_total,
+            amount_received: 0,
+            currency: session.currency.clone(),
+            status: "requires_payment_method",
+            metadata: session.payment_intent_metadata.clone(),
+            last_payment_error: None,
+            method,
+            refunded: 0,
+        };
+        let id = pi.id.clone();
+        self.emit(
+            "payment_intent.created",
+            Self::payment_intent_json(&pi),
+            cause,
+        );
+        self.payment_intents.insert(id.clone(), pi);
+        if let Some(s) = self.sessions.get_mut(session_id) {
+            s.payment_intent = Some(id.clone());
+        }
+        id
+    }
+
+    /// The customer submits a payment method on the hosted page (or the control API).
+    pub fn pay(
+        &mut self,
+        session_id: &str,
+        method: &Method,
+        base_url: &str,
+        cause: &Cause,
+    ) -> Result<Outcome, ApiError> {
+        self.expire_due(base_url);
+        let session = self
+            .sessions
+            .get(session_id)
+            .ok_or_else(|| ApiError::not_found("checkout.session", session_id, "session"))?;
+        if session.status != SessionStatus::Open {
+            return Err(ApiError::invalid(
+                format!(
+                    "This Checkout Session is {} and can no longer be paid.",
+                    session.status.as_str()
+                ),
+                None,
+            )
+            .with_code("checkout_session_not_open"));
+        }
+        let behaviour = method.behaviour()?;
+        let pi_id = self.ensure_payment_intent(session_id, method.kind(), cause);
+        let redirect = self.sessions[session_id]
+            .success_url
+            .replace("{CHECKOUT_SESSION_ID}", session_id);
+        match behaviour {
+            Behaviour::Succeed => {
+                self.succeed_payment_intent(&pi_id, cause);
+                self.complete_session(session_id, true, base_url, cause);
+                Ok(Outcome::Paid {
+                    redirect,
+                    payment_intent: pi_id,
+                })
+            }
+            Behaviour::Decline(code, decline_code, message) => {
+                self.fail_payment_intent(&pi_id, code, decline_code, message, cause);
+                Ok(Outcome::Declined {
+                    payment_intent: pi_id,
+                    code: decline_code.unwrap_or(code),
+                    message,
+                })
+            }
+            Behaviour::Delayed(succeeds) => {
+                let pi = self.payment_intents.get_mut(&pi_id).expect("created above");
+                pi.status = "processing";
+                pi.method = "sepa_debit";
+                let snapshot = Self::payment_intent_json(pi);
+                self.emit("payment_intent.processing", snapshot, cause);
+                let settle_at = self.now() + self.settle_after;
+                if let Some(s) = self.sessions.get_mut(session_id) {
+                    s.settlement = Some((settle_at, succeeds));
+                }
+                self.complete_session(session_id, false, base_url, cause);
+                Ok(Outcome::Processing {
+                    redirect,
+                    payment_intent: pi_id,
+                })
+            }
+        }
+    }
+
+    fn succeed_payment_intent(&mut self, pi_id: &str, cause: &Cause) {
+        let pi = self
+            .payment_intents
+            .get_mut(pi_id)
+            .expect("payment intent exists");
+        pi.status = "succeeded";
+        pi.amount_received = pi.amount;
+        pi.last_payment_error = None;
+        let snapshot = Self::payment_intent_json(pi);
+        self.emit("payment_intent.succeeded", snapshot, cause);
+    }
+
+    fn fail_payment_intent(
+        &mut self,
+        pi_id: &str,
+        code: &str,
+        decline_code: Option<&str>,
+        message: &str,
+        cause: &Cause,
+    ) {
+        let pi = self
+            .payment_intents
+            .get_mut(pi_id)
+            .expect("payment intent exists");
+        pi.status = "requires_payment_method";
+        pi.last_payment_error = Some(json!({
+            "type": "card_error", "code": code, "decline_code": decline_code, "message": message,
+        }));
+        let snapshot = Self::payment_intent_json(pi);
+        self.emit("payment_intent.payment_failed", snapshot, cause);
+    }
+
+    fn complete_session(&mut self, session_id: &str, paid: bool, base_url: &str, cause: &Cause) {
+        let s = self.sessions.get_mut(session_id).expect("session exists");
+        s.status = SessionStatus::Complete;
+        s.paid = paid;
+        let snapshot = self.session_json(&self.sessions[session_id], base_url);
+        self.emit("checkout.session.completed", snapshot, cause);
+    }
+
+    /// Expires an open session (API call, or its `expires_at` passed); cancels its unpaid
+    /// PaymentIntent as Stripe does.
+    pub fn expire(
+        &mut self,
+        session_id: &str,
+        base_url: &str,
+        cause: &Cause,
+    ) -> Result<Value, ApiError> {
+        let s = self
+            .sessions
+            .get_mut(session_id)
+            .ok_or_else(|| ApiError::not_found("checkout.session", session_id, "session"))?;
+        if s.status != SessionStatus::Open {
+            return Err(ApiError::invalid(
+                "Only Checkout Sessions with a status in [\"open\"] can be expired.",
+                Some("session"),
+            ));
+        }
+        s.status = SessionStatus::Expired;
+        let pi_id = s.payment_intent.clone();
+        let snapshot = self.session_json(&self.sessions[session_id], base_url);
+        if let Some(pi) = pi_id.and_then(|id| self.payment_intents.get_mut(&id)) {
+            if pi.status != "succeeded" {
+                pi.status = "canceled";
+                let pi_snapshot = Self::payment_intent_json(pi);
+                self.emit("payment_intent.canceled", pi_snapshot, cause);
+            }
+        }
+        self.emit("checkout.session.expired", snapshot.clone(), cause);
+        Ok(snapshot)
+    }
+
+    /// What time does on its own: sessions past `expires_at` expire, delayed payments settle.
+    pub fn expire_due(&mut self, base_url: &str) {
+        let now = self.now();
+        let due: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| s.status == SessionStatus::Open && s.expires_at <= now)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in due {
+            let _ = self.expire(&id, base_url, &Cause::default());
+        }
+        let settling: Vec<(String, bool)> = self
+            .sessions
+            .values()
+            .filter_map(|s| match s.settlement {
+                Some((at, ok)) if at <= now => Some((s.id.clone(), ok)),
+                _ => None,
+            })
+            .collect();
+        for (id, succeeds) in settling {
+            self.settle(&id, succeeds, base_url);
+        }
+    }
+
+    fn settle(&mut self, session_id: &str, succeeds: bool, base_url: &str) {
+        let cause = Cause::default();
+        let Some(session) = self.sessions.get_mut(session_id) else {
+            return;
+        };
+        session.settlement = None;
+        let Some(pi_id) = session.payment_intent.clone() else {
+            return;
+        };
+        if succeeds {
+            self.succeed_payment_intent(&pi_id, &cause);
+            if let Some(s) = self.sessions.get_mut(session_id) {
+                s.paid = true;
+            }
+            let snapshot = self.session_json(&self.sessions[session_id], base_url);
+            self.emit("checkout.session.async_payment_succeeded", snapshot, &cause);
+        } else {
+            self.fail_payment_intent(
+                &pi_id,
+                "payment_method_not_available",
+                None,
+                "The SEPA debit failed.",
+                &cause,
+            );
+            let snapshot = self.session_json(&self.sessions[session_id], base_url);
+            self.emit("checkout.session.async_payment_failed", snapshot, &cause);
+        }
+    }
+}
+
+/// What the customer pays with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Method {
+    Card(String),
+    Iban(String),
+}
+
+enum Behaviour {
+    Succeed,
+    /// code, decline_code, message
+    Decline(&'static str, Option<&'static str>, &'static str),
+    /// A delayed method: settles later, to success (true) or failure.
+    Delayed(bool),
+}
+
+/// IBANs of Stripe's SEPA debit test mode.
+pub const IBAN_SUCCEEDS: &str = "DE89370400440532013000";
+pub const IBAN_FAILS: &str = "DE62370400440532013001";
+
+impl Method {
+    fn kind(&self) -> &'static str {
+        match self {
+            Method::Card(_) => "card",
+            Method::Iban(_) => "sepa_debit",
+        }
+    }
+
+    fn behaviour(&self) -> Result<Behaviour, ApiError> {
+        let digits = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        Ok(match self {
+            Method::Card(number) => match digits(number).as_str() {
+                "4242424242424242" | "5555555555554444" => Behaviour::Succeed,
+                "4000000000000002" => Behaviour::Decline(
+                    "card_declined",
+                    Some("generic_decline"),
+                    "Your card was declined.",
+                ),
+                "4000000000009995" => Behaviour::Decline(
+                    "card_declined",
+                    Some("insufficient_funds"),
+                    "Your card has insufficient funds.",
+                ),
+                "4000000000000069" => {
+                    Behaviour::Decline("expired_card", None, "Your card has expired.")
+                }
+                "4000000000000119" => Behaviour::Decline(
+                    "processing_error",
+                    None,
+                    "An error occurred while processing your card. Try again in a little bit.",
+                ),
+                "4000002760003184" => Behaviour::Decline(
+                    "authentication_required",
+                    None,
+                    "Your card was declined. This transaction requires authentication.",
+                ),
+                _ => {
+                    return Err(ApiError::invalid(
+                        "Your card number is incorrect.",
+                        Some("card[number]"),
+                    )
+                    .with_code("incorrect_number"))
+                }
+            },
+            Method::Iban(iban) => match digits(iban).to_ascii_uppercase().as_str() {
+                IBAN_SUCCEEDS => Behaviour::Delayed(true),
+                IBAN_FAILS => Behaviour::Delayed(false),
+                _ => {
+                    return Err(
+                        ApiError::invalid("The IBAN you entered is invalid.", Some("iban"))
+                            .with_code("invalid_bank_account_iban"),
+                    )
+                }
+            },
+        })
+    }
+}
+
+/// What a payment attempt led to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Paid {
+        redirect: String,
+        payment_intent: String,
+    },
+    Declined {
+        payment_intent: String,
+        code: &'static str,
+        message: &'static str,
+    },
+    Processing {
+        redirect: String,
+        payment_intent: String,
+    },
+}

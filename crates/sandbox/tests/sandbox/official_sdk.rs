@@ -1,0 +1,124 @@
+//! Stripe's official Python SDK, installed from PyPI into a throwaway virtual environment, pointed
+//! at a running sandbox: if the sandbox's shapes, encoding, errors or signatures drift from
+//! Stripe's, this is where it shows.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{fast_options, KEY, SECRET};
+
+/// The SDK version the sandbox is checked against.
+const STRIPE_PYTHON: &str = "stripe==16.1.0";
+
+fn venv() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stripe-python-16.1.0");
+    let python = dir.join("bin/python");
+    if !python.exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&dir)
+            .status()
+            .expect("python3 is needed for the SDK test");
+        assert!(ok.success(), "python3 -m venv failed");
+        let ok = Command::new(dir.join("bin/pip"))
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                STRIPE_PYTHON,
+            ])
+            .status()
+            .expect("pip");
+        assert!(ok.success(), "pip install {STRIPE_PYTHON} failed");
+    }
+    python
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_official_python_sdk_works_unchanged() {
+    let python = tokio::task::spawn_blocking(venv).await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let options = fast_options(
+        Some(format!("http://127.0.0.1:{port}/hook")),
+        vec![SECRET.into()],
+    );
+    let sandbox = caisse_sandbox::start(options).await.unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sandbox/sdk/check_sdk.py");
+    let out = tokio::process::Command::new(&python)
+        .arg(&script)
+        .args([sandbox.url(), KEY, SECRET, &port.to_string()])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "SDK script failed:\n{stdout}\n{stderr}"
+    );
+    let s: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+
+    assert_eq!(s["price_data_session"]["amount_total"], 5000);
+    assert_eq!(s["price_data_session"]["status"], "open");
+    assert_eq!(s["price_data_session"]["hold_id"], "hold_sdk");
+    assert!(s["price_data_session"]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with(sandbox.url()));
+    assert_eq!(
+        s["price_session"],
+        serde_json::json!({"amount_total": 4800, "currency": "eur"})
+    );
+    assert_eq!(s["expired_status"], "expired");
+    assert_eq!(s["error"]["code"], "resource_missing");
+    assert_eq!(s["error"]["param"], "line_items[0][price]");
+    assert_eq!(s["error"]["http_status"], 400);
+    assert_eq!(
+        s["paid"],
+        serde_json::json!({"status": "complete", "payment_status": "paid"})
+    );
+    assert_eq!(
+        s["payment_intent"],
+        serde_json::json!({"status": "succeeded", "amount": 5000, "hold_id": "hold_sdk"})
+    );
+    assert_eq!(
+        s["sessions_for_intent"],
+        serde_json::json!([s["price_data_session"]["id"]])
+    );
+    assert_eq!(
+        s["refund"],
+        serde_json::json!({"amount": 1000, "status": "succeeded"})
+    );
+    let listed: Vec<&str> = s["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            "refund.created",
+            "checkout.session.completed",
+            "payment_intent.succeeded",
+            "payment_intent.created",
+            "checkout.session.expired"
+        ]
+    );
+    let mut expected: Vec<&str> = listed.clone();
+    expected.sort();
+    assert_eq!(
+        s["received"],
+        serde_json::json!(expected),
+        "every webhook verified by construct_event"
+    );
+    assert_eq!(s["rejected"], serde_json::json!([]));
+    sandbox.stop().await.unwrap();
+}

@@ -1,0 +1,103 @@
+"""Drives the caisse sandbox with Stripe's official Python SDK, unchanged, and receives its
+webhooks with the SDK's own construct_event. Prints one JSON summary line for the Rust test.
+
+usage: check_sdk.py API_BASE API_KEY WEBHOOK_SECRET RECEIVER_PORT
+"""
+import json
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import stripe
+
+api_base, api_key, webhook_secret, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+stripe.api_key = api_key
+stripe.api_base = api_base
+stripe.max_network_retries = 0
+
+received, rejected = [], []
+
+
+class Hook(BaseHTTPRequestHandler):
+    def do_POST(self):
+        payload = self.rfile.read(int(self.headers["Content-Length"]))
+        try:
+            event = stripe.Webhook.construct_event(payload, self.headers["Stripe-Signature"], webhook_secret)
+            received.append({"id": event.id, "type": event.type, "object_id": event.data.object.id})
+            self.send_response(200)
+        except (ValueError, stripe.SignatureVerificationError) as e:
+            rejected.append(str(e))
+            self.send_response(400)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+server = HTTPServer(("127.0.0.1", port), Hook)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+summary = {"sdk_version": stripe.VERSION}
+
+# A session with price_data, retrieved back.
+with_data = stripe.checkout.Session.create(
+    mode="payment",
+    success_url="https://shop.test/ok?session_id={CHECKOUT_SESSION_ID}",
+    cancel_url="https://shop.test/cancel",
+    line_items=[{"price_data": {"currency": "eur", "unit_amount": 2500, "product_data": {"name": "Tee"}}, "quantity": 2}],
+    metadata={"hold_id": "hold_sdk"},
+    payment_intent_data={"metadata": {"hold_id": "hold_sdk"}},
+    expires_at=int(time.time()) + 3600,
+    idempotency_key="sdk-session-1",
+)
+again = stripe.checkout.Session.retrieve(with_data.id)
+summary["price_data_session"] = {
+    "id": with_data.id, "amount_total": again.amount_total, "status": again.status,
+    "hold_id": again.metadata["hold_id"], "url": again.url,
+}
+
+# A session with a created Price.
+product = stripe.Product.create(name="Poster")
+price = stripe.Price.create(product=product.id, unit_amount=4800, currency="eur")
+with_price = stripe.checkout.Session.create(
+    mode="payment", success_url="https://shop.test/ok", line_items=[{"price": price.id, "quantity": 1}],
+)
+summary["price_session"] = {"amount_total": with_price.amount_total, "currency": with_price.currency}
+
+# Another session, expired.
+expired = stripe.checkout.Session.expire(with_price.id)
+summary["expired_status"] = expired.status
+
+# An error for a bad request.
+try:
+    stripe.checkout.Session.create(mode="payment", success_url="https://shop.test/ok",
+                                   line_items=[{"price": "price_missing", "quantity": 1}])
+    summary["error"] = None
+except stripe.InvalidRequestError as e:
+    summary["error"] = {"code": e.code, "param": e.param, "http_status": e.http_status, "message": e.user_message}
+
+# Pay the first session through the sandbox's control API, then read it back.
+request = urllib.request.Request(
+    f"{api_base}/_sandbox/checkout/sessions/{with_data.id}/pay",
+    data=json.dumps({"card": "4242424242424242"}).encode(), headers={"Content-Type": "application/json"},
+)
+urllib.request.urlopen(request).read()
+paid = stripe.checkout.Session.retrieve(with_data.id)
+summary["paid"] = {"status": paid.status, "payment_status": paid.payment_status}
+intent = stripe.PaymentIntent.retrieve(paid.payment_intent)
+summary["payment_intent"] = {"status": intent.status, "amount": intent.amount, "hold_id": intent.metadata["hold_id"]}
+summary["sessions_for_intent"] = [s.id for s in stripe.checkout.Session.list(payment_intent=paid.payment_intent).data]
+refund = stripe.Refund.create(payment_intent=paid.payment_intent, amount=1000)
+summary["refund"] = {"amount": refund.amount, "status": refund.status}
+
+# Events, listed and auto-paginated.
+summary["events"] = [e.type for e in stripe.Event.list(limit=3).auto_paging_iter()]
+
+deadline = time.time() + 10
+while len(received) < len(summary["events"]) and time.time() < deadline:
+    time.sleep(0.05)
+summary["received"] = sorted(r["type"] for r in received)
+summary["rejected"] = rejected
+print(json.dumps(summary))
