@@ -65,22 +65,47 @@ pub async fn serve(file: Option<&Path>, listen: Option<&str>) -> Result<()> {
         None,
     )?;
     init_logs(config.log_format);
+    let listener = bind(config.listen).await?;
     let store = open_store(&config).await?;
-    run(App::new(config, store)).await
+    run(App::new(config, store)?, listener, None).await
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
 }
 
 pub async fn dev(file: Option<&Path>, listen: &str, data_dir: &Path) -> Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let addr: SocketAddr = listen
+        .parse()
+        .context("--listen must be an address such as 127.0.0.1:8080")?;
+    let listener = bind(addr).await?;
+    let addr = listener.local_addr().context("no local address")?;
     let keys = DevKeys::generate();
+    let sandbox = caisse_sandbox::start(caisse_sandbox::SandboxOptions {
+        forward_to: Some(format!("http://{addr}/api/webhooks/stripe")),
+        delivery: caisse_sandbox::DeliveryConfig {
+            secrets: vec![keys.webhook_secret.clone()],
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .context("cannot start the Stripe sandbox")?;
     let database = format!("sqlite://{}", data_dir.join("caisse.db").display());
     let config = load(
         file,
         Mode::Dev,
         |s| {
-            s.set(config::LISTEN, listen);
+            s.set(config::LISTEN, &addr.to_string());
             if std::env::var_os(config::DATABASE_URL).is_none() {
                 s.set(config::DATABASE_URL, &database);
+            }
+            if std::env::var_os(config::API_BASE).is_none() {
+                s.set(config::API_BASE, sandbox.url());
             }
         },
         Some(&keys),
@@ -93,26 +118,45 @@ pub async fn dev(file: Option<&Path>, listen: &str, data_dir: &Path) -> Result<(
     {
         tracing::info!("loaded the demo catalog");
     }
-    run(App::new(config, store)).await
+    let sandbox_url = sandbox.url().to_string();
+    run(App::new(config, store)?, listener, Some(sandbox_url)).await?;
+    sandbox.stop().await.context("sandbox stopped badly")?;
+    Ok(())
 }
 
-async fn run(app: App) -> Result<()> {
-    let addr: SocketAddr = app.config.listen;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+async fn run(app: App, listener: tokio::net::TcpListener, sandbox: Option<String>) -> Result<()> {
     let addr = listener.local_addr().context("no local address")?;
-    let mode = app.config.mode;
     println!("caisse is listening on http://{addr}");
     println!("  products   http://{addr}/api/products");
+    println!("  checkout   POST http://{addr}/api/checkout");
     println!("  health     http://{addr}/readyz");
     println!("  metrics    http://{addr}/metrics");
-    if mode == Mode::Dev {
+    if app.config.mode == Mode::Dev {
         println!("  database   {}", app.config.database_url.expose());
     }
-    caisse_shop::http::serve(app, listener, caisse_shop::http::shutdown_signal())
+    if let Some(url) = sandbox {
+        println!("  sandbox    {url} (Stripe emulator; webhooks signed and sent to caisse)");
+    }
+    let sweeper = tokio::spawn(caisse_shop::sweeper::run(app.clone()));
+    let served =
+        caisse_shop::http::serve(app, listener, caisse_shop::http::shutdown_signal()).await;
+    sweeper.abort();
+    served.context("HTTP server failed")?;
+    Ok(())
+}
+
+pub async fn sweep(file: Option<&Path>) -> Result<()> {
+    let config = load(file, Mode::Serve, |_| {}, None)?;
+    init_logs(config.log_format);
+    let store = open_store(&config).await?;
+    let app = App::new(config, store)?;
+    let report = caisse_shop::sweeper::sweep(&app, caisse_shop::store::unix_now())
         .await
-        .context("HTTP server failed")?;
+        .map_err(anyhow::Error::from)?;
+    println!(
+        "expired holds: {} released, {} paid at the last second, {} left for later",
+        report.released, report.paid, report.deferred
+    );
     Ok(())
 }
 

@@ -42,6 +42,8 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Release the stock of expired holds once (after expiring their Stripe sessions), and exit.
+    Sweep,
     /// Manage the product catalog.
     Catalog {
         #[command(subcommand)]
@@ -126,6 +128,7 @@ fn main() -> ExitCode {
             Command::Dev { listen, data_dir } => commands::dev(config, &listen, &data_dir).await,
             Command::Serve { listen } => commands::serve(config, listen.as_deref()).await,
             Command::Migrate => commands::migrate(config).await,
+            Command::Sweep => commands::sweep(config).await,
             Command::Catalog {
                 command: CatalogCommand::Import { file },
             } => commands::catalog_import(config, &file).await,

@@ -1,10 +1,14 @@
-//! The running application's shared state: configuration, store and metrics, handed to every
-//! handler and worker.
+//! The running application's shared state: configuration, store, Stripe client, rate limiter and
+//! metrics, handed to every handler and worker.
 
 use std::sync::Arc;
 
+use caisse_stripe::{Client, ClientOptions};
+
 use crate::config::Config;
+use crate::ratelimit::{RateLimiter, RedisLimiter};
 use crate::store::Store;
+use crate::stripe_log::StripeLog;
 use crate::telemetry;
 
 /// Everything a request handler or a background job needs. Cheap to clone.
@@ -12,15 +16,28 @@ use crate::telemetry;
 pub struct App {
     pub config: Arc<Config>,
     pub store: Store,
+    pub stripe: Client,
+    pub limiter: Arc<RateLimiter>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 impl App {
-    pub fn new(config: Config, store: Store) -> App {
-        App {
+    pub fn new(config: Config, store: Store) -> anyhow::Result<App> {
+        let options =
+            ClientOptions::new(&config.stripe.api_base, config.stripe.secret_key.expose());
+        let stripe = Client::new(options)?.with_hook(Arc::new(StripeLog {
+            store: store.clone(),
+        }));
+        let limiter = match &config.redis_url {
+            Some(url) => RateLimiter::with_redis(RedisLimiter::new(url.expose())?),
+            None => RateLimiter::in_process(),
+        };
+        Ok(App {
             config: Arc::new(config),
             store,
+            stripe,
+            limiter: Arc::new(limiter),
             metrics: telemetry::metrics_handle(),
-        }
+        })
     }
 }

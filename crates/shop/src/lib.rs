@@ -5,13 +5,17 @@
 
 pub mod app;
 pub mod catalog;
+pub mod checkout;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod identity;
 pub mod ratelimit;
 pub mod secret;
 pub mod store;
+pub mod stripe_log;
+pub mod sweeper;
 pub mod telemetry;
 
 pub use app::App;

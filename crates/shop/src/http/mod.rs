@@ -2,6 +2,7 @@
 //! metrics, body limit, time limit), JSON fallbacks, and a server with graceful shutdown.
 
 mod api;
+mod checkout;
 mod health;
 mod json;
 
@@ -30,6 +31,7 @@ pub fn router(app: App) -> Router {
     let body_limit = app.config.max_body_bytes;
     Router::new()
         .merge(api::routes())
+        .merge(checkout::routes())
         .merge(health::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {

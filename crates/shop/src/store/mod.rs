@@ -10,6 +10,9 @@
 mod audit;
 mod catalog;
 mod error;
+mod holds;
+mod orders;
+mod stripe_requests;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,6 +25,9 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 pub use audit::{AuditEntry, AuditRecord};
 pub use catalog::Product;
 pub use error::StoreError;
+pub use holds::{Hold, HoldItem, NewHold, Shortage};
+pub use orders::OrderSummary;
+pub use stripe_requests::StripeRequestRow;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

@@ -115,7 +115,7 @@ impl TestApp {
         caisse_shop::catalog::load_demo_if_empty(&store, caisse_shop::store::unix_now())
             .await
             .unwrap();
-        let app = App::new(config(&db, extra), store.clone());
+        let app = App::new(config(&db, extra), store.clone()).unwrap();
         let server = caisse_shop::http::spawn(app, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();

@@ -1,0 +1,458 @@
+//! Checkout (DESIGN.md 1.4): a validated cart becomes a stock hold and a Stripe Checkout Session,
+//! or nothing at all.
+//!
+//! The hold is committed before Stripe is called, so a crash in between leaves a hold without a
+//! session, which expires and is swept like any other; a Stripe failure releases the hold in the
+//! same request. The session's `expires_at` is the hold's expiry, and both carry the hold id
+//! (`metadata[hold_id]` on the session and on its PaymentIntent), so every later event finds it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::app::App;
+use crate::domain::cart::{self, CartError, CatalogEntry, Limits, RequestedLine, ValidCart};
+use crate::domain::money::{Currency, Money};
+use crate::identity::Customer;
+use crate::store::{AuditEntry, Hold, HoldItem, NewHold, StoreError};
+
+/// What the storefront sends: product ids and quantities, an optional email. Nothing else — a
+/// price field is refused, not ignored.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    pub items: Vec<RequestedLine>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CheckoutCreated {
+    pub hold_id: String,
+    pub checkout_session_id: String,
+    pub url: String,
+    pub expires_at: i64,
+    pub amount_total: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error(transparent)]
+    Cart(#[from] CartError),
+    #[error("invalid email address")]
+    InvalidEmail,
+    #[error("{open} checkouts are already open for this customer (at most {max})")]
+    TooManyOpenHolds { open: i64, max: i64 },
+    #[error("this Idempotency-Key was used for another cart")]
+    KeyReused,
+    #[error("the checkout with this Idempotency-Key is still being created")]
+    InProgress,
+    #[error("the payment provider is unavailable")]
+    ProviderUnavailable,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Stripe refuses an `expires_at` less than 30 minutes or more than 24 hours after it creates the
+/// session; keeping 30 s inside both bounds absorbs latency and clock skew.
+fn session_lifetime(ttl: Duration) -> i64 {
+    (ttl.as_secs() as i64).clamp(1800 + 30, 86_400 - 30)
+}
+
+/// How long a repeated request waits for the first one to reach Stripe.
+const REPLAY_WAIT: Duration = Duration::from_secs(10);
+
+pub async fn create(
+    app: &App,
+    customer: &Customer,
+    client_ip: &str,
+    request: CheckoutRequest,
+    idempotency_key: Option<&str>,
+    now: i64,
+) -> Result<CheckoutCreated, CheckoutError> {
+    let email = match request.email.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(e) if is_plausible_email(e) => Some(e.to_string()),
+        Some(_) => return Err(CheckoutError::InvalidEmail),
+    };
+    if let Some(key) = idempotency_key {
+        if let Some(hold) = app.store.hold_by_idempotency_key(&customer.id, key).await? {
+            return replay(app, hold, &request.items).await;
+        }
+    }
+
+    let cart = validate(app, &request.items).await?;
+    let hold_id = format!("hold_{}", uuid::Uuid::now_v7().simple());
+    let expires_at = now + session_lifetime(app.config.checkout.hold_ttl);
+    let items: Vec<HoldItem> = cart
+        .lines
+        .iter()
+        .map(|l| HoldItem {
+            product_id: l.product_id.clone(),
+            quantity: l.quantity,
+            unit_amount: l.unit_amount,
+        })
+        .collect();
+
+    let mut tx = app.store.begin().await?;
+    tx.lock_customer(&customer.id).await?;
+    let open = tx.open_hold_count(&customer.id, now).await?;
+    let max = app.config.checkout.max_open_holds;
+    if open >= max {
+        return Err(CheckoutError::TooManyOpenHolds { open, max });
+    }
+    let new_hold = NewHold {
+        id: &hold_id,
+        customer_id: &customer.id,
+        client_ip: Some(client_ip),
+        email: email.as_deref(),
+        amount_total: cart.amount_total,
+        currency: &cart.currency,
+        expires_at,
+        idempotency_key,
+        items: &items,
+    };
+    match tx.create_hold(&new_hold, now).await {
+        Ok(Ok(())) => {}
+        Ok(Err(shortage)) => {
+            return Err(CartError::InsufficientStock {
+                product_id: shortage.product_id,
+                requested: shortage.requested,
+                available: shortage.available,
+            }
+            .into())
+        }
+        // Two clicks raced past the lookup above: the other one owns the key.
+        Err(e) if e.is_unique_violation() && idempotency_key.is_some() => {
+            drop(tx);
+            let key = idempotency_key.unwrap_or_default();
+            let hold = app.store.hold_by_idempotency_key(&customer.id, key).await?;
+            return match hold {
+                Some(hold) => replay(app, hold, &request.items).await,
+                None => Err(CheckoutError::InProgress),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tx.audit(
+        AuditEntry {
+            actor: &format!("customer:{}", customer.id),
+            action: "hold.created",
+            entity_type: "hold",
+            entity_id: &hold_id,
+            before: None,
+            after: Some(json!({ "items": items, "amount_total": cart.amount_total, "currency": cart.currency, "expires_at": expires_at })),
+            message: format!("Hold {hold_id} created: {}, expires at {expires_at}", describe(&cart)),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+
+    let form = session_params(app, &hold_id, &cart, email.as_deref(), expires_at);
+    let session = app
+        .stripe
+        .create_checkout_session(&form, &format!("caisse-{hold_id}-create"))
+        .await;
+    let session = match session {
+        Ok(s) if s.url.is_some() => s,
+        outcome => {
+            match &outcome {
+                Err(e) => {
+                    tracing::warn!(hold_id, error = %e, "Stripe refused or failed the Checkout Session")
+                }
+                Ok(s) => {
+                    tracing::warn!(hold_id, session = %s.id, "Stripe returned a session without a URL")
+                }
+            }
+            release_failed(app, &hold_id, now).await?;
+            metrics::counter!("caisse_checkouts_total", "outcome" => "provider_unavailable")
+                .increment(1);
+            return Err(CheckoutError::ProviderUnavailable);
+        }
+    };
+    let url = session.url.clone().unwrap_or_default();
+    let mut tx = app.store.begin().await?;
+    tx.set_hold_session(&hold_id, &session.id, &url, now)
+        .await?;
+    tx.commit().await?;
+    metrics::counter!("caisse_checkouts_total", "outcome" => "created").increment(1);
+    Ok(CheckoutCreated {
+        hold_id,
+        checkout_session_id: session.id,
+        url,
+        expires_at,
+        amount_total: cart.amount_total,
+        currency: cart.currency,
+    })
+}
+
+async fn validate(app: &App, requested: &[RequestedLine]) -> Result<ValidCart, CheckoutError> {
+    let mut catalog = BTreeMap::new();
+    for line in requested {
+        if catalog.contains_key(&line.product_id) {
+            continue;
+        }
+        if let Some(p) = app.store.product(&line.product_id).await? {
+            catalog.insert(
+                p.id.clone(),
+                CatalogEntry {
+                    available: p.available(),
+                    id: p.id,
+                    name: p.name,
+                    unit_amount: p.unit_amount,
+                    currency: p.currency,
+                    active: p.active,
+                    stripe_price_id: p.stripe_price_id,
+                },
+            );
+        }
+    }
+    let limits = Limits {
+        max_line_quantity: app.config.checkout.max_line_quantity,
+        max_cart_quantity: app.config.checkout.max_cart_quantity,
+    };
+    let result = cart::validate(requested, &catalog, limits);
+    if let Err(e) = &result {
+        metrics::counter!("caisse_checkouts_total", "outcome" => cart_outcome(e)).increment(1);
+    }
+    Ok(result?)
+}
+
+fn cart_outcome(e: &CartError) -> &'static str {
+    match e {
+        CartError::InsufficientStock { .. } => "insufficient_stock",
+        _ => "invalid_cart",
+    }
+}
+
+/// The Checkout Session for a hold: prices from the database (a Stripe Price when the product has
+/// one), the hold id on the session and its PaymentIntent, the hold's expiry.
+fn session_params(
+    app: &App,
+    hold_id: &str,
+    cart: &ValidCart,
+    email: Option<&str>,
+    expires_at: i64,
+) -> caisse_stripe::Form {
+    let c = &app.config.checkout;
+    let mut form = caisse_stripe::Form::new();
+    form.push("mode", "payment")
+        .push("success_url", &c.success_url)
+        .push("cancel_url", &c.cancel_url)
+        .push("client_reference_id", hold_id)
+        .push("metadata[hold_id]", hold_id)
+        .push("payment_intent_data[metadata][hold_id]", hold_id)
+        .push("expires_at", expires_at);
+    if let Some(email) = email {
+        form.push("customer_email", email);
+    }
+    for (i, line) in cart.lines.iter().enumerate() {
+        match &line.stripe_price_id {
+            Some(price) => {
+                form.push(format!("line_items[{i}][price]"), price);
+            }
+            None => {
+                form.push(
+                    format!("line_items[{i}][price_data][currency]"),
+                    &cart.currency,
+                )
+                .push(
+                    format!("line_items[{i}][price_data][unit_amount]"),
+                    line.unit_amount,
+                )
+                .push(
+                    format!("line_items[{i}][price_data][product_data][name]"),
+                    &line.name,
+                )
+                .push(
+                    format!("line_items[{i}][price_data][product_data][metadata][product_id]"),
+                    &line.product_id,
+                );
+            }
+        }
+        form.push(format!("line_items[{i}][quantity]"), line.quantity);
+    }
+    form
+}
+
+/// A checkout Stripe would not take: its stock goes back now, and its key is freed so the same
+/// request can be retried.
+async fn release_failed(app: &App, hold_id: &str, now: i64) -> Result<(), StoreError> {
+    let mut tx = app.store.begin().await?;
+    if tx
+        .release_hold(hold_id, "payment_provider_unavailable", now)
+        .await?
+    {
+        tx.audit(
+            AuditEntry {
+                actor: "system:checkout",
+                action: "hold.released",
+                entity_type: "hold",
+                entity_id: hold_id,
+                before: Some(json!({"status": "active"})),
+                after: Some(
+                    json!({"status": "released", "reason": "payment_provider_unavailable"}),
+                ),
+                message: format!(
+                    "Hold {hold_id} released: Stripe did not create its Checkout Session"
+                ),
+            },
+            now,
+        )
+        .await?;
+    }
+    tx.clear_hold_idempotency_key(hold_id).await?;
+    tx.commit().await
+}
+
+/// A repeated request with the same key: the same answer once the first request has its session.
+async fn replay(
+    app: &App,
+    hold: Hold,
+    requested: &[RequestedLine],
+) -> Result<CheckoutCreated, CheckoutError> {
+    let items = app.store.hold_items(&hold.id).await?;
+    let mut asked: BTreeMap<&str, i64> = BTreeMap::new();
+    for line in requested {
+        *asked.entry(line.product_id.as_str()).or_default() += line.quantity;
+    }
+    let held: BTreeMap<&str, i64> = items
+        .iter()
+        .map(|i| (i.product_id.as_str(), i.quantity))
+        .collect();
+    if asked != held {
+        return Err(CheckoutError::KeyReused);
+    }
+    let deadline = tokio::time::Instant::now() + REPLAY_WAIT;
+    let mut hold = hold;
+    loop {
+        if let (Some(session), Some(url)) = (&hold.checkout_session_id, &hold.checkout_url) {
+            return Ok(CheckoutCreated {
+                hold_id: hold.id.clone(),
+                checkout_session_id: session.clone(),
+                url: url.clone(),
+                expires_at: hold.expires_at,
+                amount_total: hold.amount_total,
+                currency: hold.currency.clone(),
+            });
+        }
+        if hold.status != "active" {
+            return Err(CheckoutError::ProviderUnavailable);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(CheckoutError::InProgress);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        hold = app
+            .store
+            .hold(&hold.id)
+            .await?
+            .ok_or(CheckoutError::InProgress)?;
+    }
+}
+
+fn describe(cart: &ValidCart) -> String {
+    let currency = Currency::parse(&cart.currency).ok();
+    let money = |amount| match &currency {
+        Some(c) => Money {
+            amount,
+            currency: c.clone(),
+        }
+        .to_string(),
+        None => amount.to_string(),
+    };
+    let lines: Vec<String> = cart
+        .lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{} × {} at {}",
+                l.quantity,
+                l.product_id,
+                money(l.unit_amount)
+            )
+        })
+        .collect();
+    format!("{} (total {})", lines.join(", "), money(cart.amount_total))
+}
+
+fn is_plausible_email(e: &str) -> bool {
+    e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+}
+
+/// What the success page shows while it polls.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CheckoutStatus {
+    pub status: &'static str,
+    pub hold_id: String,
+    pub checkout_session_id: String,
+    pub order_id: Option<String>,
+    pub order_number: Option<i64>,
+}
+
+/// The status of `session_id` for `customer`; `None` when it does not exist or is someone else's
+/// (the two are indistinguishable on purpose).
+pub async fn status(
+    app: &App,
+    customer: &Customer,
+    session_id: &str,
+) -> Result<Option<CheckoutStatus>, StoreError> {
+    let Some(hold) = app.store.hold_by_session(session_id).await? else {
+        return Ok(None);
+    };
+    if hold.customer_id != customer.id {
+        return Ok(None);
+    }
+    let order = app.store.order_for_hold(&hold.id).await?;
+    let status = match (&order, hold.status.as_str(), hold.release_reason.as_deref()) {
+        (Some(o), _, _) if o.status == "needs_attention" => "needs_attention",
+        (Some(_), _, _) => "paid",
+        (None, "released", Some("payment_failed")) => "failed",
+        (None, "released", _) => "expired",
+        _ => "pending",
+    };
+    Ok(Some(CheckoutStatus {
+        status,
+        hold_id: hold.id,
+        checkout_session_id: session_id.to_string(),
+        order_id: order.as_ref().map(|o| o.id.clone()),
+        order_number: order.map(|o| o.number),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_lifetimes_stay_inside_stripes_bounds() {
+        assert_eq!(session_lifetime(Duration::from_secs(1800)), 1830);
+        assert_eq!(session_lifetime(Duration::from_secs(3600)), 3600);
+        assert_eq!(session_lifetime(Duration::from_secs(86_400)), 86_370);
+    }
+
+    #[test]
+    fn emails_are_checked_loosely() {
+        assert!(is_plausible_email("ada@example.com"));
+        for bad in [
+            "ada",
+            "@example.com",
+            "ada@example",
+            "ada @example.com",
+            "ada@.com",
+            "ada@example.com.",
+        ] {
+            assert!(!is_plausible_email(bad), "{bad}");
+        }
+    }
+}

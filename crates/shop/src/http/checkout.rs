@@ -1,0 +1,190 @@
+//! `POST /api/checkout` and `GET /api/checkout/{session_id}`: who is asking, how often, then the
+//! checkout service; its errors become the API's stable codes.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::app::App;
+use crate::checkout::{self, CheckoutError};
+use crate::domain::cart::CartError;
+use crate::error::ApiError;
+use crate::identity::{self, Customer, IdentityError};
+use crate::ratelimit::{self, Decision, Scope};
+use crate::store::unix_now;
+
+use super::ApiJson;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/api/checkout", post(create))
+        .route("/api/checkout/{session_id}", get(status))
+}
+
+fn who(app: &App, headers: &HeaderMap) -> Result<Customer, ApiError> {
+    identity::identify(headers, &app.config.identity, unix_now()).map_err(|e| match e {
+        IdentityError::NoJwtSecret | IdentityError::InvalidToken(_) => {
+            ApiError::unauthorized(e.to_string())
+        }
+    })
+}
+
+/// Sets the guest cookie on any answer, error or not, so a browser keeps one identity.
+fn with_cookie(app: &App, customer: &Customer, mut response: Response) -> Response {
+    if let Some(cookie) = &customer.new_guest_cookie {
+        let secure = app.config.public_url.starts_with("https://");
+        if let Ok(v) = HeaderValue::from_str(&identity::guest_set_cookie(cookie, secure)) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+fn rate_headers(response: &mut Response, limit: u32, d: &Decision) {
+    let h = response.headers_mut();
+    let secs = |ms: i64| ((ms.max(0) + 999) / 1000).to_string();
+    for (name, value) in [
+        ("ratelimit-limit", limit.to_string()),
+        ("ratelimit-remaining", d.remaining.to_string()),
+        ("ratelimit-reset", secs(d.reset_ms)),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+}
+
+async fn create(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let customer = match who(&app, req.headers()) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let response = create_for(&app, &customer, peer, req).await;
+    with_cookie(&app, &customer, response)
+}
+
+async fn create_for(app: &App, customer: &Customer, peer: SocketAddr, req: Request) -> Response {
+    let ip =
+        identity::client_ip(peer, req.headers(), &app.config.identity.trusted_proxies).to_string();
+    let now_ms = ratelimit::now_ms();
+    let limits = [
+        (
+            Scope::Customer,
+            customer.id.as_str(),
+            app.config.checkout.rate_per_customer,
+        ),
+        (Scope::Ip, ip.as_str(), app.config.checkout.rate_per_ip),
+    ];
+    let mut tightest: Option<(u32, Decision)> = None;
+    for (scope, id, rate) in limits {
+        let d = app.limiter.check(scope, id, rate, now_ms).await;
+        if !d.allowed {
+            metrics::counter!("caisse_rate_limited_total", "scope" => scope.as_str()).increment(1);
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "too many checkouts from this {}; try again later",
+                    scope.as_str()
+                ),
+            );
+            e.retry_after_secs = Some(((d.retry_after_ms + 999) / 1000).max(1) as u64);
+            let mut response = e.into_response();
+            rate_headers(&mut response, rate.count, &d);
+            return response;
+        }
+        if tightest
+            .as_ref()
+            .is_none_or(|(_, t)| d.remaining < t.remaining)
+        {
+            tightest = Some((rate.count, d));
+        }
+    }
+    let key = match req.headers().get("idempotency-key").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => Some(k.to_string()),
+        Some(_) => {
+            return ApiError::invalid_request(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+            .into_response()
+        }
+    };
+    let ApiJson(body) = match ApiJson::<checkout::CheckoutRequest>::from_request(req, app).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let mut response =
+        match checkout::create(app, customer, &ip, body, key.as_deref(), unix_now()).await {
+            Ok(created) => (StatusCode::CREATED, Json(created)).into_response(),
+            Err(e) => checkout_error(e).into_response(),
+        };
+    if let Some((limit, d)) = tightest {
+        rate_headers(&mut response, limit, &d);
+    }
+    response
+}
+
+fn checkout_error(e: CheckoutError) -> ApiError {
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    let message = e.to_string();
+    match e {
+        CheckoutError::Cart(cart) => match cart {
+            CartError::Empty => ApiError::new(unprocessable, "empty_cart", message),
+            CartError::UnknownProduct(id) => {
+                ApiError::new(unprocessable, "unknown_product", message).with_details(json!({"product_id": id}))
+            }
+            CartError::Inactive(id) => {
+                ApiError::new(unprocessable, "product_inactive", message).with_details(json!({"product_id": id}))
+            }
+            CartError::QuantityOutOfRange { product_id, max } => ApiError::new(unprocessable, "quantity_out_of_range", message)
+                .with_details(json!({"product_id": product_id, "max": max})),
+            CartError::CartTooLarge { max } => {
+                ApiError::new(unprocessable, "cart_too_large", message).with_details(json!({"max": max}))
+            }
+            CartError::MixedCurrencies(..) => ApiError::new(unprocessable, "mixed_currencies", message),
+            CartError::AmountTooLarge => ApiError::new(unprocessable, "amount_too_large", message),
+            CartError::InsufficientStock { product_id, requested, available } => {
+                ApiError::new(StatusCode::CONFLICT, "insufficient_stock", message)
+                    .with_details(json!({"product_id": product_id, "requested": requested, "available": available}))
+            }
+        },
+        CheckoutError::InvalidEmail => ApiError::invalid_request(message),
+        CheckoutError::TooManyOpenHolds { max, .. } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_open_holds", message)
+            .with_details(json!({"max": max})),
+        CheckoutError::KeyReused => ApiError::new(unprocessable, "idempotency_key_reused", message),
+        CheckoutError::InProgress => ApiError::new(StatusCode::CONFLICT, "checkout_in_progress", message),
+        CheckoutError::ProviderUnavailable => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "payment_provider_unavailable",
+            "the payment provider is unavailable; nothing was charged and no stock is held — try again in a moment",
+        ),
+        CheckoutError::Store(e) => e.into(),
+    }
+}
+
+async fn status(
+    State(app): State<App>,
+    Path(session_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let customer = match who(&app, &headers) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let response = match checkout::status(&app, &customer, &session_id).await {
+        Ok(Some(s)) => Json(s).into_response(),
+        Ok(None) => ApiError::not_found("no checkout with this session id for you").into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    };
+    with_cookie(&app, &customer, response)
+}

@@ -1,0 +1,288 @@
+//! Holds: stock set aside for one checkout until it is paid, released or expired.
+//!
+//! Reserving is one conditional `UPDATE … WHERE stock_on_hand - stock_reserved >= $n` per line, so
+//! the check and the write are a single step on both databases: concurrent checkouts can never hold
+//! more than is on hand, and the CHECK constraints back that up. Releasing is a conditional update
+//! of the hold's status (`WHERE status = 'active'`), so two releasers (a webhook and the sweeper, two
+//! instances) give stock back once.
+
+use super::{on_conn, Store, StoreError, Tx};
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct Hold {
+    pub id: String,
+    pub customer_id: String,
+    pub client_ip: Option<String>,
+    pub email: Option<String>,
+    pub status: String,
+    pub amount_total: i64,
+    pub currency: String,
+    pub expires_at: i64,
+    pub checkout_session_id: Option<String>,
+    pub checkout_url: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub release_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub released_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct HoldItem {
+    pub product_id: String,
+    pub quantity: i64,
+    pub unit_amount: i64,
+}
+
+/// A hold about to be written.
+#[derive(Clone, Debug)]
+pub struct NewHold<'a> {
+    pub id: &'a str,
+    pub customer_id: &'a str,
+    pub client_ip: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub amount_total: i64,
+    pub currency: &'a str,
+    pub expires_at: i64,
+    pub idempotency_key: Option<&'a str>,
+    pub items: &'a [HoldItem],
+}
+
+/// Why stock could not be reserved: the product that ran short and what is left of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shortage {
+    pub product_id: String,
+    pub requested: i64,
+    pub available: i64,
+}
+
+const COLUMNS: &str = "id, customer_id, client_ip, email, status, amount_total, currency, expires_at, \
+                       checkout_session_id, checkout_url, payment_intent_id, idempotency_key, release_reason, \
+                       created_at, updated_at, released_at";
+
+impl Tx {
+    /// Serialises one customer's checkouts, so that counting their open holds and adding one is a
+    /// single step. SQLite's `BEGIN IMMEDIATE` already serialises every writer.
+    pub async fn lock_customer(&mut self, customer_id: &str) -> Result<(), StoreError> {
+        if let Tx::Postgres(tx) = self {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(customer_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn open_hold_count(
+        &mut self,
+        customer_id: &str,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(on_conn!(tx self, |c| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM holds WHERE customer_id = $1 AND status = 'active' AND expires_at > $2",
+        )
+        .bind(customer_id)
+        .bind(now)
+        .fetch_one(c)
+        .await)?)
+    }
+
+    /// Reserves every item and writes the hold, or reserves nothing and names the first product
+    /// that ran short. Items must be sorted by product id (one lock order for every checkout).
+    pub async fn create_hold(
+        &mut self,
+        hold: &NewHold<'_>,
+        now: i64,
+    ) -> Result<Result<(), Shortage>, StoreError> {
+        for item in hold.items {
+            let reserved = on_conn!(tx self, |c| sqlx::query(
+                "UPDATE products SET stock_reserved = stock_reserved + $1, updated_at = $2 \
+                 WHERE id = $3 AND active = TRUE AND stock_on_hand - stock_reserved >= $1",
+            )
+            .bind(item.quantity)
+            .bind(now)
+            .bind(&item.product_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+            if reserved == 0 {
+                let available: Option<i64> = on_conn!(tx self, |c| sqlx::query_scalar(
+                    "SELECT stock_on_hand - stock_reserved FROM products WHERE id = $1 AND active = TRUE",
+                )
+                .bind(&item.product_id)
+                .fetch_optional(c)
+                .await)?;
+                return Ok(Err(Shortage {
+                    product_id: item.product_id.clone(),
+                    requested: item.quantity,
+                    available: available.unwrap_or(0).max(0),
+                }));
+            }
+        }
+        on_conn!(tx self, |c| sqlx::query(
+            "INSERT INTO holds (id, customer_id, client_ip, email, status, amount_total, currency, \
+                                expires_at, idempotency_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(hold.id)
+        .bind(hold.customer_id)
+        .bind(hold.client_ip)
+        .bind(hold.email)
+        .bind(hold.amount_total)
+        .bind(hold.currency)
+        .bind(hold.expires_at)
+        .bind(hold.idempotency_key)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        for item in hold.items {
+            on_conn!(tx self, |c| sqlx::query(
+                "INSERT INTO hold_items (hold_id, product_id, quantity, unit_amount) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(hold.id)
+            .bind(&item.product_id)
+            .bind(item.quantity)
+            .bind(item.unit_amount)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        }
+        Ok(Ok(()))
+    }
+
+    pub async fn set_hold_session(
+        &mut self,
+        hold_id: &str,
+        session_id: &str,
+        url: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_conn!(tx self, |c| sqlx::query(
+            "UPDATE holds SET checkout_session_id = $1, checkout_url = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(session_id)
+        .bind(url)
+        .bind(now)
+        .bind(hold_id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Frees the key of a checkout that failed before reaching Stripe, so a retry with the same
+    /// key starts afresh instead of replaying the failure.
+    pub async fn clear_hold_idempotency_key(&mut self, hold_id: &str) -> Result<(), StoreError> {
+        on_conn!(tx self, |c| sqlx::query("UPDATE holds SET idempotency_key = NULL WHERE id = $1")
+            .bind(hold_id)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn hold_for_update(&mut self, hold_id: &str) -> Result<Option<Hold>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM holds WHERE id = $1{}",
+            self.for_update()
+        );
+        Ok(on_conn!(tx self, |c| sqlx::query_as(&sql).bind(hold_id).fetch_optional(c).await)?)
+    }
+
+    pub async fn hold_items_tx(&mut self, hold_id: &str) -> Result<Vec<HoldItem>, StoreError> {
+        Ok(on_conn!(tx self, |c| sqlx::query_as(
+            "SELECT product_id, quantity, unit_amount FROM hold_items WHERE hold_id = $1 ORDER BY product_id",
+        )
+        .bind(hold_id)
+        .fetch_all(c)
+        .await)?)
+    }
+
+    /// Gives the hold's stock back if it is still active; false when someone else already moved
+    /// it on (released, or turned into an order).
+    pub async fn release_hold(
+        &mut self,
+        hold_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let changed = on_conn!(tx self, |c| sqlx::query(
+            "UPDATE holds SET status = 'released', release_reason = $1, released_at = $2, updated_at = $2 \
+             WHERE id = $3 AND status = 'active'",
+        )
+        .bind(reason)
+        .bind(now)
+        .bind(hold_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        for item in self.hold_items_tx(hold_id).await? {
+            on_conn!(tx self, |c| sqlx::query(
+                "UPDATE products SET stock_reserved = stock_reserved - $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(item.quantity)
+            .bind(now)
+            .bind(&item.product_id)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        }
+        Ok(true)
+    }
+}
+
+impl Store {
+    pub async fn hold(&self, hold_id: &str) -> Result<Option<Hold>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM holds WHERE id = $1");
+        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).bind(hold_id).fetch_optional(c).await)?)
+    }
+
+    pub async fn hold_by_session(&self, session_id: &str) -> Result<Option<Hold>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM holds WHERE checkout_session_id = $1");
+        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).bind(session_id).fetch_optional(c).await)?)
+    }
+
+    pub async fn hold_by_idempotency_key(
+        &self,
+        customer_id: &str,
+        key: &str,
+    ) -> Result<Option<Hold>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM holds WHERE customer_id = $1 AND idempotency_key = $2");
+        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql)
+            .bind(customer_id)
+            .bind(key)
+            .fetch_optional(c)
+            .await)?)
+    }
+
+    pub async fn hold_items(&self, hold_id: &str) -> Result<Vec<HoldItem>, StoreError> {
+        Ok(on_conn!(pool self, |c| sqlx::query_as(
+            "SELECT product_id, quantity, unit_amount FROM hold_items WHERE hold_id = $1 ORDER BY product_id",
+        )
+        .bind(hold_id)
+        .fetch_all(c)
+        .await)?)
+    }
+
+    /// Active holds whose expiry has passed, oldest first.
+    pub async fn expired_holds(&self, now: i64, limit: i64) -> Result<Vec<Hold>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM holds WHERE status = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT $2"
+        );
+        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).bind(now).bind(limit).fetch_all(c).await)?)
+    }
+
+    pub async fn active_hold_count(&self) -> Result<i64, StoreError> {
+        Ok(
+            on_conn!(pool self, |c| sqlx::query_scalar("SELECT COUNT(*) FROM holds WHERE status = 'active'")
+            .fetch_one(c)
+            .await)?,
+        )
+    }
+}
