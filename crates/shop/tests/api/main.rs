@@ -5,6 +5,9 @@
 //! thus run against both backends.
 
 mod catalog;
+mod checkout;
+mod holds;
 mod http_basics;
+mod ratelimits;
 mod store_constraints;
 mod support;

@@ -10,9 +10,10 @@ pub const PUBLISHABLE_KEY: &str = "pk_test_caissetestpublishable0123456789";
 pub const WEBHOOK_SECRET: &str = "whsec_caissetestwebhooksecret0123456789";
 
 /// A database of its own: a SQLite file in a temporary directory, or a new PostgreSQL database.
+#[derive(Clone)]
 pub struct TestDb {
     pub url: String,
-    _dir: Option<tempfile::TempDir>,
+    _dir: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl TestDb {
@@ -46,7 +47,7 @@ impl TestDb {
                 let url = format!("sqlite://{}", dir.path().join("caisse.db").display());
                 TestDb {
                     url,
-                    _dir: Some(dir),
+                    _dir: Some(std::sync::Arc::new(dir)),
                 }
             }
         }
@@ -95,33 +96,53 @@ pub fn config(db: &TestDb, extra: &[(&str, &str)]) -> Config {
     Config::load(&source, Mode::Serve, None).expect("test configuration")
 }
 
-/// A caisse serving on a random port with the demo catalog loaded.
+/// A caisse serving on a random port with the demo catalog loaded, talking to its own sandbox.
 pub struct TestApp {
     pub base: String,
     pub store: Store,
+    pub app: App,
+    pub sandbox: caisse_sandbox::RunningSandbox,
     pub http: reqwest::Client,
     pub _db: TestDb,
     server: caisse_shop::http::RunningServer,
 }
 
+/// Limits loose enough that only the tests about limits meet them.
+pub const LOOSE: &[(&str, &str)] = &[
+    (config::RATE_PER_CUSTOMER, "1000/sec"),
+    (config::RATE_PER_IP, "1000/sec"),
+    (config::MAX_OPEN_HOLDS, "1000"),
+];
+
 impl TestApp {
     pub async fn spawn() -> TestApp {
-        TestApp::spawn_with(&[]).await
+        TestApp::spawn_with(LOOSE).await
     }
 
     pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
-        let db = TestDb::new().await;
+        TestApp::spawn_on(TestDb::new().await, extra).await
+    }
+
+    /// Another instance on the same database (and sandbox settings).
+    pub async fn spawn_on(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
         let store = db.store().await;
         caisse_shop::catalog::load_demo_if_empty(&store, caisse_shop::store::unix_now())
             .await
             .unwrap();
-        let app = App::new(config(&db, extra), store.clone()).unwrap();
-        let server = caisse_shop::http::spawn(app, "127.0.0.1:0".parse().unwrap())
+        let mut options = caisse_sandbox::SandboxOptions::default();
+        options.delivery.secrets = vec![WEBHOOK_SECRET.into()];
+        let sandbox = caisse_sandbox::start(options).await.unwrap();
+        let mut all: Vec<(&str, &str)> = vec![(config::API_BASE, sandbox.url())];
+        all.extend_from_slice(extra);
+        let app = App::new(config(&db, &all), store.clone()).unwrap();
+        let server = caisse_shop::http::spawn(app.clone(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
         TestApp {
             base: format!("http://{}", server.addr),
             store,
+            app,
+            sandbox,
             http: reqwest::Client::new(),
             _db: db,
             server,
@@ -138,7 +159,48 @@ impl TestApp {
         (status, r.json().await.unwrap())
     }
 
+    /// `POST /api/checkout` with `body`, as a fresh guest unless `headers` say otherwise.
+    pub async fn checkout(
+        &self,
+        body: serde_json::Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
+        let mut req = self.http.post(self.url("/api/checkout")).json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, r.json().await.unwrap(), headers)
+    }
+
+    pub async fn reserved(&self, product: &str) -> i64 {
+        self.store
+            .product(product)
+            .await
+            .unwrap()
+            .unwrap()
+            .stock_reserved
+    }
+
     pub async fn stop(self) {
         self.server.stop().await.unwrap();
+        self.sandbox.stop().await.unwrap();
     }
+}
+
+pub fn cart(lines: &[(&str, i64)]) -> serde_json::Value {
+    serde_json::json!({ "items": lines.iter().map(|(id, q)| serde_json::json!({"product_id": id, "quantity": q})).collect::<Vec<_>>() })
+}
+
+/// The `caisse_guest` cookie a response set, as a `Cookie` header value.
+pub fn guest_cookie(headers: &reqwest::header::HeaderMap) -> String {
+    headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
 }

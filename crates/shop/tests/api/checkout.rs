@@ -1,0 +1,448 @@
+//! `POST /api/checkout` through a real server, a real database and the sandbox.
+
+use serde_json::json;
+
+use crate::support::{cart, guest_cookie, raw, scalar, TestApp, LOOSE};
+
+#[tokio::test]
+async fn a_checkout_holds_stock_and_opens_a_stripe_session_priced_by_the_database() {
+    let app = TestApp::spawn().await;
+    let (status, body, headers) = app
+        .checkout(json!({"items": [{"product_id": "tee-classic", "quantity": 2}, {"product_id": "mug-enamel", "quantity": 1}], "email": "ada@example.com"}), &[])
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(headers
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("caisse_guest="));
+    assert!(headers.contains_key("ratelimit-remaining"));
+    let hold_id = body["hold_id"].as_str().unwrap();
+    let session_id = body["checkout_session_id"].as_str().unwrap();
+    assert_eq!(
+        (body["amount_total"].as_i64(), body["currency"].as_str()),
+        (Some(2 * 2500 + 1200), Some("eur"))
+    );
+    assert_eq!(
+        body["url"].as_str().unwrap(),
+        format!("{}/c/pay/{session_id}", app.sandbox.url())
+    );
+    assert_eq!(
+        (
+            app.reserved("tee-classic").await,
+            app.reserved("mug-enamel").await
+        ),
+        (2, 1)
+    );
+
+    // What Stripe got: the database's prices, the hold on the session and its PaymentIntent.
+    let session = app.sandbox.session(session_id).unwrap();
+    assert_eq!(session["amount_total"], 6200);
+    assert_eq!(session["metadata"]["hold_id"], hold_id);
+    assert_eq!(session["client_reference_id"], hold_id);
+    assert_eq!(session["customer_email"], "ada@example.com");
+    assert_eq!(session["expires_at"], body["expires_at"]);
+    let line_items: serde_json::Value = app
+        .http
+        .get(format!(
+            "{}/v1/checkout/sessions/{session_id}/line_items",
+            app.sandbox.url()
+        ))
+        .bearer_auth(crate::support::SECRET_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lines: Vec<(i64, i64)> = line_items["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["price"]["unit_amount"].as_i64().unwrap(),
+                l["quantity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(lines, vec![(1200, 1), (2500, 2)]);
+    let paid = app
+        .sandbox
+        .pay(
+            session_id,
+            caisse_sandbox::Method::Card("4242424242424242".into()),
+        )
+        .unwrap();
+    let caisse_sandbox::Outcome::Paid { payment_intent, .. } = paid else {
+        panic!("{paid:?}")
+    };
+    let pi: serde_json::Value = app
+        .http
+        .get(format!(
+            "{}/v1/payment_intents/{payment_intent}",
+            app.sandbox.url()
+        ))
+        .bearer_auth(crate::support::SECRET_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        pi["metadata"]["hold_id"], hold_id,
+        "PaymentIntent events carry the hold too"
+    );
+
+    // Traced: the hold in the audit log, the Stripe call in stripe_requests (without the key).
+    let trail = app
+        .store
+        .audit_log(Some(("hold", hold_id)), 10)
+        .await
+        .unwrap();
+    assert_eq!(trail[0].action, "hold.created");
+    assert!(trail[0].actor.starts_with("customer:guest:"));
+    assert!(
+        trail[0].message.contains("2 × tee-classic at 25.00 EUR"),
+        "{}",
+        trail[0].message
+    );
+    let calls = app.store.stripe_requests(10).await.unwrap();
+    let create = calls
+        .iter()
+        .find(|c| c.path == "/v1/checkout/sessions")
+        .unwrap();
+    assert_eq!((create.method.as_str(), create.status), ("POST", Some(200)));
+    assert_eq!(
+        create.idempotency_key.as_deref(),
+        Some(format!("caisse-{hold_id}-create").as_str())
+    );
+    assert!(create.request_id.as_deref().unwrap().starts_with("req_"));
+    assert_eq!(scalar(&app.store, "SELECT COUNT(*) FROM stripe_requests WHERE path LIKE '%sk_test%' OR error LIKE '%sk_test%'").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn each_bad_cart_gets_its_code_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    raw(&app.store, "INSERT INTO products (id, name, unit_amount, currency, stock_on_hand, created_at, updated_at) VALUES ('usd-hat', 'Hat', 900, 'usd', 5, 0, 0)").await.unwrap();
+    let cases = [
+        (json!({"items": []}), 422, "empty_cart"),
+        (cart(&[("nope", 1)]), 422, "unknown_product"),
+        (cart(&[("cap-retired", 1)]), 422, "product_inactive"),
+        (cart(&[("tee-classic", 0)]), 422, "quantity_out_of_range"),
+        (cart(&[("tee-classic", 11)]), 422, "quantity_out_of_range"),
+        (
+            cart(&[("tee-classic", 6), ("tee-classic", 6)]),
+            422,
+            "quantity_out_of_range",
+        ),
+        (
+            cart(&[
+                ("tee-classic", 10),
+                ("mug-enamel", 10),
+                ("tote-bag", 10),
+                ("sticker-pack", 10),
+                ("poster-a2", 1),
+                ("mug-enamel", 0),
+            ]),
+            422,
+            "quantity_out_of_range",
+        ),
+        (
+            cart(&[
+                ("tee-classic", 10),
+                ("mug-enamel", 10),
+                ("tote-bag", 10),
+                ("sticker-pack", 10),
+                ("poster-a2", 1),
+            ]),
+            201,
+            "",
+        ),
+        (
+            cart(&[("tee-classic", 1), ("usd-hat", 1)]),
+            422,
+            "mixed_currencies",
+        ),
+        (cart(&[("poster-a2", 2)]), 409, "insufficient_stock"),
+        (
+            json!({"items": [{"product_id": "tee-classic", "quantity": 1, "unit_amount": 1}]}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"items": [{"product_id": "tee-classic", "quantity": 1}], "amount_total": 1}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"items": [{"product_id": "tee-classic", "quantity": "1"}]}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"items": [{"product_id": "tee-classic", "quantity": 1}], "email": "not-an-email"}),
+            400,
+            "invalid_request",
+        ),
+        (json!([1, 2]), 400, "invalid_request"),
+    ];
+    for (i, (body, status, code)) in cases.iter().enumerate() {
+        let before = scalar(
+            &app.store,
+            "SELECT CAST(SUM(stock_reserved) AS BIGINT) FROM products",
+        )
+        .await;
+        let holds_before = scalar(&app.store, "SELECT COUNT(*) FROM holds").await;
+        let (s, answer, _) = app.checkout(body.clone(), &[]).await;
+        assert_eq!(s, *status, "case {i}: {answer}");
+        if *status == 201 {
+            continue;
+        }
+        assert_eq!(answer["error"]["code"], *code, "case {i}: {answer}");
+        assert!(answer["error"]["message"].is_string());
+        assert_eq!(
+            scalar(
+                &app.store,
+                "SELECT CAST(SUM(stock_reserved) AS BIGINT) FROM products"
+            )
+            .await,
+            before,
+            "case {i} changed stock"
+        );
+        assert_eq!(
+            scalar(&app.store, "SELECT COUNT(*) FROM holds").await,
+            holds_before,
+            "case {i} wrote a hold"
+        );
+    }
+    let (_, answer, _) = app.checkout(cart(&[("poster-a2", 1)]), &[]).await;
+    assert_eq!(
+        answer["error"]["code"], "insufficient_stock",
+        "the poster is held by the large cart above"
+    );
+    assert_eq!(
+        (
+            answer["error"]["product_id"].as_str(),
+            answer["error"]["available"].as_i64()
+        ),
+        (Some("poster-a2"), Some(0))
+    );
+
+    let r = app
+        .http
+        .post(app.url("/api/checkout"))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let huge = format!(
+        "{{\"items\":[{}]}}",
+        vec![r#"{"product_id":"tee-classic","quantity":1}"#; 40_000].join(",")
+    );
+    let r = app
+        .http
+        .post(app.url("/api/checkout"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "payload_too_large"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_double_click_makes_one_hold_and_one_session() {
+    let app = TestApp::spawn().await;
+    let (_, first, headers) = app.checkout(cart(&[("tee-classic", 1)]), &[]).await;
+    let cookie = guest_cookie(&headers);
+    assert_eq!(app.reserved("tee-classic").await, 1);
+    let key = "click-7f3a";
+    let headers = [("cookie", cookie.as_str()), ("idempotency-key", key)];
+    let send = || app.checkout(cart(&[("tee-classic", 2)]), &headers);
+    let (a, b) = tokio::join!(send(), send());
+    assert_eq!((a.0, b.0), (201, 201), "{} {}", a.1, b.1);
+    assert_eq!(a.1, b.1, "both clicks get the same answer");
+    let (c, again, _) = send().await;
+    assert_eq!((c, &again), (201, &a.1));
+    assert_eq!(
+        app.reserved("tee-classic").await,
+        3,
+        "the first checkout's 1 and one hold of 2"
+    );
+    assert_ne!(a.1["hold_id"], first["hold_id"]);
+    assert_eq!(app.sandbox.events().len(), 0);
+    let sessions = crate::support::scalar(
+        &app.store,
+        "SELECT COUNT(*) FROM holds WHERE checkout_session_id IS NOT NULL",
+    )
+    .await;
+    assert_eq!(sessions, 2);
+
+    let (s, other, _) = app
+        .checkout(
+            cart(&[("mug-enamel", 1)]),
+            &[("cookie", cookie.as_str()), ("idempotency-key", key)],
+        )
+        .await;
+    assert_eq!(
+        (s, other["error"]["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn when_stripe_fails_the_hold_is_released_at_once() {
+    let app = TestApp::spawn().await;
+    app.sandbox.fail_next(3, 500);
+    let (status, body, headers) = app
+        .checkout(
+            cart(&[("mug-enamel", 2)]),
+            &[("idempotency-key", "retry-me")],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("payment_provider_unavailable"))
+    );
+    assert_eq!(
+        app.reserved("mug-enamel").await,
+        0,
+        "no hold without a session"
+    );
+    let hold = scalar(&app.store, "SELECT COUNT(*) FROM holds WHERE status = 'released' AND release_reason = 'payment_provider_unavailable'").await;
+    assert_eq!(hold, 1);
+    let attempts = scalar(
+        &app.store,
+        "SELECT COUNT(*) FROM stripe_requests WHERE status = 500",
+    )
+    .await;
+    assert_eq!(
+        attempts, 3,
+        "the client retried twice with one key, each try recorded"
+    );
+
+    // Stripe is back: the same request (same key) now goes through.
+    let cookie = guest_cookie(&headers);
+    let (status, body, _) = app
+        .checkout(
+            cart(&[("mug-enamel", 2)]),
+            &[("cookie", cookie.as_str()), ("idempotency-key", "retry-me")],
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(app.reserved("mug-enamel").await, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn when_stripe_is_unreachable_the_hold_is_released_at_once() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("http://127.0.0.1:{port}");
+    let mut extra = LOOSE.to_vec();
+    extra.push((caisse_shop::config::API_BASE, dead.as_str()));
+    let app = TestApp::spawn_with(&extra).await;
+    let (status, body, _) = app.checkout(cart(&[("poster-a2", 1)]), &[]).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("payment_provider_unavailable"))
+    );
+    assert_eq!(app.reserved("poster-a2").await, 0);
+    let trail = app.store.audit_log(None, 10).await.unwrap();
+    assert_eq!(trail[0].action, "hold.released");
+    assert!(trail[0].message.contains("Stripe did not create"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_customer_sees_only_their_own_checkout() {
+    let app = TestApp::spawn().await;
+    let (_, body, headers) = app.checkout(cart(&[("tote-bag", 1)]), &[]).await;
+    let session = body["checkout_session_id"].as_str().unwrap();
+    let mine = guest_cookie(&headers);
+    let r = app
+        .http
+        .get(app.url(&format!("/api/checkout/{session}")))
+        .header("cookie", &mine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let status: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (status["status"].as_str(), status["order_id"].is_null()),
+        (Some("pending"), true)
+    );
+
+    let (_, _, other_headers) = app.checkout(cart(&[("tote-bag", 1)]), &[]).await;
+    let theirs = guest_cookie(&other_headers);
+    for cookie in [Some(theirs.as_str()), None, Some("caisse_guest=forged.00")] {
+        let mut req = app.http.get(app.url(&format!("/api/checkout/{session}")));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 404, "{cookie:?}");
+    }
+    assert_eq!(app.get_json("/api/checkout/cs_test_unknown").await.0, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn signed_in_customers_are_identified_by_their_token() {
+    let secret = "jwt-secret-for-tests-0123456789abcdef";
+    let mut extra = LOOSE.to_vec();
+    extra.push((caisse_shop::config::JWT_SECRET, secret));
+    let app = TestApp::spawn_with(&extra).await;
+    let token = caisse_shop::identity::sign_jwt(&json!({"sub": "ada"}), secret.as_bytes());
+    let auth = format!("Bearer {token}");
+    let (status, body, headers) = app
+        .checkout(
+            cart(&[("tote-bag", 1)]),
+            &[("authorization", auth.as_str())],
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert!(
+        headers.get("set-cookie").is_none(),
+        "no guest cookie for a signed-in customer"
+    );
+    let hold = app
+        .store
+        .hold(body["hold_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hold.customer_id, "user:ada");
+    let forged = caisse_shop::identity::sign_jwt(
+        &json!({"sub": "ada"}),
+        b"not-the-secret-not-the-secret-xx",
+    );
+    let (status, body, _) = app
+        .checkout(
+            cart(&[("tote-bag", 1)]),
+            &[("authorization", &format!("Bearer {forged}"))],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    assert_eq!(app.reserved("tote-bag").await, 1);
+    app.stop().await;
+}

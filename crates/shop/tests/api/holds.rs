@@ -1,0 +1,164 @@
+//! Holds under contention and over time: never more held than on hand, and the sweeper gives
+//! expired holds back only after Stripe has expired their sessions.
+
+use std::collections::HashMap;
+
+use caisse_sandbox::Method;
+
+use crate::support::{cart, raw, scalar, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_checkouts_for_ten_items() {
+    let app = TestApp::spawn().await;
+    raw(
+        &app.store,
+        "UPDATE products SET stock_on_hand = 10 WHERE id = 'tee-classic'",
+    )
+    .await
+    .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let (http, url) = (app.http.clone(), app.url("/api/checkout"));
+        tasks.push(tokio::spawn(async move {
+            let r = http
+                .post(url)
+                .json(&cart(&[("tee-classic", 1)]))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap();
+            (status, body)
+        }));
+    }
+    let mut outcomes: HashMap<(u16, String), usize> = HashMap::new();
+    let mut sessions = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        if status == 201 {
+            sessions.push(body["checkout_session_id"].as_str().unwrap().to_string());
+        }
+        let code = body["error"]["code"]
+            .as_str()
+            .unwrap_or("created")
+            .to_string();
+        *outcomes.entry((status, code)).or_default() += 1;
+    }
+    assert_eq!(
+        outcomes.get(&(201, "created".into())),
+        Some(&10),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes.get(&(409, "insufficient_stock".into())),
+        Some(&190),
+        "{outcomes:?}"
+    );
+    assert_eq!(app.reserved("tee-classic").await, 10);
+    assert_eq!(
+        scalar(
+            &app.store,
+            "SELECT COUNT(*) FROM holds WHERE status = 'active'"
+        )
+        .await,
+        10
+    );
+
+    // Nothing happens before the holds expire…
+    let now = caisse_shop::store::unix_now();
+    let early = caisse_shop::sweeper::sweep(&app.app, now).await.unwrap();
+    assert_eq!(early, caisse_shop::sweeper::SweepReport::default());
+    // …then the sweeper expires each session at Stripe and gives the stock back.
+    let later = now + 1830 + 1;
+    let report = caisse_shop::sweeper::sweep(&app.app, later).await.unwrap();
+    assert_eq!(report.released, 10);
+    assert_eq!(app.reserved("tee-classic").await, 0);
+    for id in &sessions {
+        assert_eq!(
+            app.sandbox.session(id).unwrap()["status"],
+            "expired",
+            "{id}"
+        );
+    }
+    let released = app
+        .store
+        .audit_log(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "hold.released" && e.actor == "system:sweeper")
+        .count();
+    assert_eq!(released, 10);
+    // A second pass, or a second instance, finds nothing left to do.
+    assert_eq!(
+        caisse_shop::sweeper::sweep(&app.app, later).await.unwrap(),
+        caisse_shop::sweeper::SweepReport::default()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_paid_at_the_last_second_is_left_to_the_payment_path() {
+    let app = TestApp::spawn().await;
+    let (_, paid, _) = app.checkout(cart(&[("mug-enamel", 1)]), &[]).await;
+    let (_, unpaid, _) = app.checkout(cart(&[("mug-enamel", 2)]), &[]).await;
+    app.sandbox
+        .pay(
+            paid["checkout_session_id"].as_str().unwrap(),
+            Method::Card("4242424242424242".into()),
+        )
+        .unwrap();
+    let report = caisse_shop::sweeper::sweep(&app.app, caisse_shop::store::unix_now() + 4000)
+        .await
+        .unwrap();
+    assert_eq!((report.released, report.paid), (1, 1));
+    assert_eq!(
+        app.reserved("mug-enamel").await,
+        1,
+        "the paid hold keeps its stock"
+    );
+    assert_eq!(
+        app.store
+            .hold(paid["hold_id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "active"
+    );
+    assert_eq!(
+        app.store
+            .hold(unpaid["hold_id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "released"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_sweepers_at_once_release_each_hold_once() {
+    let app = TestApp::spawn().await;
+    for _ in 0..5 {
+        assert_eq!(app.checkout(cart(&[("sticker-pack", 3)]), &[]).await.0, 201);
+    }
+    let later = caisse_shop::store::unix_now() + 4000;
+    let (a, b) = tokio::join!(
+        caisse_shop::sweeper::sweep(&app.app, later),
+        caisse_shop::sweeper::sweep(&app.app, later)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.released + b.released, 5, "{a:?} {b:?}");
+    assert_eq!(app.reserved("sticker-pack").await, 0);
+    assert_eq!(
+        scalar(
+            &app.store,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'hold.released'"
+        )
+        .await,
+        5
+    );
+    app.stop().await;
+}
