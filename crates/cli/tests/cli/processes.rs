@@ -1,0 +1,160 @@
+//! Whole commands as a developer runs them: `caisse dev` end to end, `caisse sandbox`,
+//! `caisse webhook sign`.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{caisse, run, text};
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_for(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reqwest::get(url)
+        .await
+        .map(|r| r.status().is_success())
+        .unwrap_or(false)
+    {
+        assert!(Instant::now() < deadline, "{url} never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The README's run command: no setup, the demo catalog, and a checkout that lands on the
+/// sandbox's hosted page for the database's prices.
+#[tokio::test]
+async fn caisse_dev_serves_the_catalog_and_a_checkout_reaches_the_hosted_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let _dev = Running(
+        caisse(dir.path(), &["dev", "--listen", &listen], &[])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://{listen}");
+    wait_for(&format!("{base}/readyz")).await;
+    let products: serde_json::Value = reqwest::get(format!("{base}/api/products"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tee = products["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "tee-classic")
+        .unwrap()
+        .clone();
+    assert_eq!(tee["unit_amount"], 2500);
+
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{base}/api/checkout"))
+        .json(&serde_json::json!({"items": [{"product_id": "tee-classic", "quantity": 2}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: serde_json::Value = r.json().await.unwrap();
+    let url = created["url"].as_str().unwrap();
+    assert!(!url.starts_with(&base), "the hosted page is the sandbox's");
+    let page = http.get(url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("50.00 EUR") && page.contains("2 × Classic T-shirt"),
+        "{page}"
+    );
+    assert!(dir.path().join("caisse-data/caisse.db").exists());
+}
+
+#[tokio::test]
+async fn caisse_sandbox_runs_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _sandbox = Running(
+        caisse(
+            dir.path(),
+            &[
+                "sandbox",
+                "--listen",
+                &listen,
+                "--webhook-secret",
+                "whsec_cli_test_0123",
+            ],
+            &[],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let http = reqwest::Client::new();
+    loop {
+        if let Ok(r) = http
+            .get(format!("http://{listen}/v1/events"))
+            .bearer_auth("sk_test_cli")
+            .send()
+            .await
+        {
+            assert_eq!(r.status(), 200);
+            let list: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(list["object"], "list");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sandbox never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn webhook_sign_prints_the_header_stripe_would_send() {
+    let vectors =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../stripe/tests/stripe/data");
+    let out = run(
+        &vectors,
+        &[
+            "webhook",
+            "sign",
+            "--secret",
+            "webhook_secret",
+            "--timestamp",
+            "1533204620",
+            "tv1_payload.json",
+        ],
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        "t=1533204620,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7"
+    );
+}
