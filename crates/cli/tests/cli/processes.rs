@@ -158,3 +158,47 @@ fn webhook_sign_prints_the_header_stripe_would_send() {
         "t=1533204620,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7"
     );
 }
+
+#[test]
+fn migrate_then_catalog_import_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("shop.db").display());
+    let vars = [("DATABASE_URL", db.as_str())];
+    let out = run(dir.path(), &["migrate"], &vars);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(text(&out).0.trim(), "migrations applied");
+
+    std::fs::write(
+        dir.path().join("catalog.csv"),
+        "id,name,unit_amount,currency,stock_on_hand\nmug,Mug,1200,eur,4\ntee,Tee,2500,eur,9\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["catalog", "import", "catalog.csv"], &vars);
+    assert_eq!(
+        text(&out).0.trim(),
+        "2 products: 2 created, 0 updated, 0 unchanged",
+        "{:?}",
+        text(&out)
+    );
+    let out = run(dir.path(), &["catalog", "import", "catalog.csv"], &vars);
+    assert_eq!(
+        text(&out).0.trim(),
+        "2 products: 0 created, 0 updated, 2 unchanged"
+    );
+
+    std::fs::write(
+        dir.path().join("bad.json"),
+        r#"[{"id":"mug","name":"Mug","unit_amount":-1,"currency":"eur","stock":1}]"#,
+    )
+    .unwrap();
+    let out = run(dir.path(), &["catalog", "import", "bad.json"], &vars);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).1.contains("row 1: product `mug`: unit_amount"),
+        "{:?}",
+        text(&out)
+    );
+    std::fs::write(dir.path().join("catalog.txt"), "").unwrap();
+    let out = run(dir.path(), &["catalog", "import", "catalog.txt"], &vars);
+    assert!(text(&out).1.contains("must end in .json or .csv"));
+}
