@@ -97,182 +97,183 @@ fn decode(body: &str) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::invalid(format!("Invalid request body: {e}"), None))
 }
 
-/// Runs a POST once per `Idempotency-Key`: the first answer (even an error) is saved and replayed;
-/// the same key with other parameters is an `idempotency_error`.
-fn idempotent(
-    shared: &Shared,
-    headers: &HeaderMap,
-    request_id: &str,
-    route: &str,
-    body: &str,
-    action: impl FnOnce(&mut Account, &Value, &Cause) -> Result<Value, ApiError>,
-) -> Response {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    if key.as_ref().is_some_and(|k| k.len() > 255) {
-        return ApiError::invalid("Idempotency keys may be at most 255 characters long.", None)
-            .into_response();
+/// A POST to run once per `Idempotency-Key`: the first answer (even an error) is saved and
+/// replayed; the same key with other parameters is an `idempotency_error`.
+struct IdempotentPost {
+    shared: Shared,
+    headers: HeaderMap,
+    request_id: String,
+    /// Method and path: the same key on another endpoint is another request.
+    route: String,
+    body: String,
+}
+
+impl axum::extract::FromRequest<Shared> for IdempotentPost {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, shared: &Shared) -> Result<Self, ApiError> {
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let route = format!("{} {}", req.method(), req.uri().path());
+        let headers = req.headers().clone();
+        let body = String::from_request(req, shared)
+            .await
+            .map_err(|_| ApiError::invalid("Invalid request body: not UTF-8.", None))?;
+        Ok(IdempotentPost {
+            shared: shared.clone(),
+            headers,
+            request_id,
+            route,
+            body,
+        })
     }
-    let auth = api_key(headers).unwrap_or_default();
-    let fingerprint = format!("{route}\n{body}");
-    let cause = Cause {
-        request_id: Some(request_id.to_string()),
-        idempotency_key: key.clone(),
-    };
-    let (status, value, replayed) = shared.with_account(|account| {
-        let slot = key.as_ref().map(|k| format!("{auth}\n{k}"));
-        if let Some(saved) = slot.as_ref().and_then(|s| account.idempotency.get(s)) {
-            if saved.fingerprint != fingerprint {
-                let e = ApiError {
-                    kind: "idempotency_error",
-                    ..ApiError::invalid(
-                        format!(
-                            "Keys for idempotent requests can only be used with the same parameters they were first \
-                             used with. Try using a key other than '{}' if you meant to execute a different request.",
-                            key.as_deref().unwrap_or_default()
-                        ),
-                        None,
-                    )
-                };
-                return (e.status.as_u16(), e.body(), false);
-            }
-            return (saved.status, saved.body.clone(), true);
+}
+
+impl IdempotentPost {
+    fn run(
+        self,
+        action: impl FnOnce(&mut Account, &Value, &Cause) -> Result<Value, ApiError>,
+    ) -> Response {
+        let key = self
+            .headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if key.as_ref().is_some_and(|k| k.len() > 255) {
+            return ApiError::invalid("Idempotency keys may be at most 255 characters long.", None)
+                .into_response();
         }
-        let (status, value) = match decode(body).and_then(|params| action(account, &params, &cause)) {
-            Ok(v) => (200, v),
-            Err(e) => (e.status.as_u16(), e.body()),
+        let auth = api_key(&self.headers).unwrap_or_default();
+        let fingerprint = format!("{}\n{}", self.route, self.body);
+        let cause = Cause {
+            request_id: Some(self.request_id.clone()),
+            idempotency_key: key.clone(),
         };
-        if let Some(slot) = slot {
-            account.idempotency.insert(
-                slot,
-                crate::state::Saved { fingerprint: fingerprint.clone(), status, body: value.clone() },
-            );
+        let body = &self.body;
+        let (status, value, replayed) = self.shared.with_account(|account| {
+            let slot = key.as_ref().map(|k| format!("{auth}\n{k}"));
+            if let Some(saved) = slot.as_ref().and_then(|s| account.idempotency.get(s)) {
+                if saved.fingerprint != fingerprint {
+                    let e = ApiError {
+                        kind: "idempotency_error",
+                        ..ApiError::invalid(
+                            format!(
+                                "Keys for idempotent requests can only be used with the same parameters they were first \
+                                 used with. Try using a key other than '{}' if you meant to execute a different request.",
+                                key.as_deref().unwrap_or_default()
+                            ),
+                            None,
+                        )
+                    };
+                    return (e.status.as_u16(), e.body(), false);
+                }
+                return (saved.status, saved.body.clone(), true);
+            }
+            let (status, value) = match decode(body).and_then(|params| action(account, &params, &cause)) {
+                Ok(v) => (200, v),
+                Err(e) => (e.status.as_u16(), e.body()),
+            };
+            if let Some(slot) = slot {
+                account.idempotency.insert(
+                    slot,
+                    crate::state::Saved { fingerprint: fingerprint.clone(), status, body: value.clone() },
+                );
+            }
+            (status, value, false)
+        });
+        let mut response = (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            Json(value),
+        )
+            .into_response();
+        if replayed {
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
         }
-        (status, value, false)
-    });
-    let mut response = (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
-        Json(value),
-    )
-        .into_response();
-    if replayed {
         response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    response
 }
 
-async fn create_session(
-    State(shared): State<Shared>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    let base = shared.base_url.clone();
-    idempotent(
-        &shared,
-        &headers,
-        &rid,
-        "POST /v1/checkout/sessions",
-        &body,
-        |account, params, _| sessions::create_session(account, params, &base),
-    )
+async fn create_session(post: IdempotentPost) -> Response {
+    let base = post.shared.base_url.clone();
+    post.run(|account, params, _| sessions::create_session(account, params, &base))
 }
 
-async fn expire_session(
-    State(shared): State<Shared>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    let base = shared.base_url.clone();
-    let route = format!("POST /v1/checkout/sessions/{id}/expire");
-    idempotent(
-        &shared,
-        &headers,
-        &rid,
-        &route,
-        &body,
-        |account, _, cause| account.expire(&id, &base, cause),
-    )
+async fn expire_session(Path(id): Path<String>, post: IdempotentPost) -> Response {
+    let base = post.shared.base_url.clone();
+    post.run(|account, _, cause| account.expire(&id, &base, cause))
 }
 
-async fn create_refund(
-    State(shared): State<Shared>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    idempotent(
-        &shared,
-        &headers,
-        &rid,
-        "POST /v1/refunds",
-        &body,
-        sessions::create_refund,
-    )
+async fn create_refund(post: IdempotentPost) -> Response {
+    post.run(sessions::create_refund)
 }
 
-async fn create_product(
-    State(shared): State<Shared>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    idempotent(
-        &shared,
-        &headers,
-        &rid,
-        "POST /v1/products",
-        &body,
-        |a, p, _| sessions::create_product(a, p),
-    )
+async fn create_product(post: IdempotentPost) -> Response {
+    post.run(|a, p, _| sessions::create_product(a, p))
 }
 
-async fn create_price(
-    State(shared): State<Shared>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    idempotent(
-        &shared,
-        &headers,
-        &rid,
-        "POST /v1/prices",
-        &body,
-        |a, p, _| sessions::create_price(a, p),
-    )
+async fn create_price(post: IdempotentPost) -> Response {
+    post.run(|a, p, _| sessions::create_price(a, p))
+}
+
+/// One object by id, or Stripe's 404 for it.
+fn found(
+    object: Option<Value>,
+    kind: &str,
+    id: &str,
+    param: &str,
+) -> Result<Json<Value>, ApiError> {
+    object
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(kind, id, param))
 }
 
 async fn retrieve_session(
     State(shared): State<Shared>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    shared.with_account(|a| {
-        let s = a
-            .sessions
+    let session = shared.with_account(|a| {
+        a.sessions
             .get(&id)
-            .ok_or_else(|| ApiError::not_found("checkout.session", &id, "session"))?;
-        Ok(Json(a.session_json(s, &shared.base_url)))
-    })
+            .map(|s| a.session_json(s, &shared.base_url))
+    });
+    found(session, "checkout.session", &id, "session")
 }
 
 async fn session_line_items(
     State(shared): State<Shared>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    shared.with_account(|a| {
-        let s = a
-            .sessions
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("checkout.session", &id, "session"))?;
-        Ok(Json(Account::line_items_json(s)))
-    })
+    let items = shared.with_account(|a| a.sessions.get(&id).map(Account::line_items_json));
+    found(items, "checkout.session", &id, "session")
+}
+
+async fn retrieve_payment_intent(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let pi = shared.with_account(|a| a.payment_intents.get(&id).map(Account::payment_intent_json));
+    found(pi, "payment_intent", &id, "intent")
+}
+
+async fn retrieve_price(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let price = shared.with_account(|a| a.prices.get(&id).map(Account::price_json));
+    found(price, "price", &id, "price")
+}
+
+async fn retrieve_event(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let event = shared.with_account(|a| a.events.iter().find(|e| e["id"] == id.as_str()).cloned());
+    found(event, "event", &id, "id")
 }
 
 fn query(raw: Option<String>) -> Result<Value, ApiError> {
@@ -339,46 +340,6 @@ async fn list_sessions(
             .collect::<Vec<_>>()
     });
     page(items, &q, "/v1/checkout/sessions")
-}
-
-async fn retrieve_payment_intent(
-    State(shared): State<Shared>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    shared.with_account(|a| {
-        let pi = a
-            .payment_intents
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("payment_intent", &id, "intent"))?;
-        Ok(Json(Account::payment_intent_json(pi)))
-    })
-}
-
-async fn retrieve_price(
-    State(shared): State<Shared>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    shared.with_account(|a| {
-        let p = a
-            .prices
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("price", &id, "price"))?;
-        Ok(Json(Account::price_json(p)))
-    })
-}
-
-async fn retrieve_event(
-    State(shared): State<Shared>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    shared.with_account(|a| {
-        a.events
-            .iter()
-            .find(|e| e["id"] == id.as_str())
-            .cloned()
-            .map(Json)
-            .ok_or_else(|| ApiError::not_found("event", &id, "id"))
-    })
 }
 
 /// `type` (with `*` wildcards), `types[]`, `created` or `created[gt|gte|lt|lte]`, cursors, limit.

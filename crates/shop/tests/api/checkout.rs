@@ -43,19 +43,9 @@ async fn a_checkout_holds_stock_and_opens_a_stripe_session_priced_by_the_databas
     assert_eq!(session["client_reference_id"], hold_id);
     assert_eq!(session["customer_email"], "ada@example.com");
     assert_eq!(session["expires_at"], body["expires_at"]);
-    let line_items: serde_json::Value = app
-        .http
-        .get(format!(
-            "{}/v1/checkout/sessions/{session_id}/line_items",
-            app.sandbox.url()
-        ))
-        .bearer_auth(crate::support::SECRET_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let line_items = app
+        .stripe_get(&format!("/v1/checkout/sessions/{session_id}/line_items"))
+        .await;
     let lines: Vec<(i64, i64)> = line_items["data"]
         .as_array()
         .unwrap()
@@ -78,19 +68,9 @@ async fn a_checkout_holds_stock_and_opens_a_stripe_session_priced_by_the_databas
     let caisse_sandbox::Outcome::Paid { payment_intent, .. } = paid else {
         panic!("{paid:?}")
     };
-    let pi: serde_json::Value = app
-        .http
-        .get(format!(
-            "{}/v1/payment_intents/{payment_intent}",
-            app.sandbox.url()
-        ))
-        .bearer_auth(crate::support::SECRET_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pi = app
+        .stripe_get(&format!("/v1/payment_intents/{payment_intent}"))
+        .await;
     assert_eq!(
         pi["metadata"]["hold_id"], hold_id,
         "PaymentIntent events carry the hold too"

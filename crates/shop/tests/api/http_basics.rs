@@ -42,15 +42,7 @@ async fn probes_and_metrics_answer() {
     assert_eq!(app.get_json("/healthz").await.0, 200);
     let (status, body) = app.get_json("/readyz").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ready")));
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.text("/metrics").await;
     assert!(metrics.contains("caisse_http_requests_total"), "{metrics}");
     app.stop().await;
 }

@@ -175,6 +175,30 @@ impl TestApp {
         (status, r.json().await.unwrap(), headers)
     }
 
+    pub async fn text(&self, path: &str) -> String {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// A GET on the sandbox's API, as Stripe's client would make it.
+    pub async fn stripe_get(&self, path: &str) -> serde_json::Value {
+        self.http
+            .get(format!("{}{path}", self.sandbox.url()))
+            .bearer_auth(SECRET_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn reserved(&self, product: &str) -> i64 {
         self.store
             .product(product)
