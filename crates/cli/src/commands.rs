@@ -132,7 +132,10 @@ async fn run(app: App, listener: tokio::net::TcpListener, sandbox: Option<String
     println!("  health     http://{addr}/readyz");
     println!("  metrics    http://{addr}/metrics");
     if app.config.mode == Mode::Dev {
-        println!("  database   {}", app.config.database_url.expose());
+        println!(
+            "  database   {}",
+            caisse_shop::secret::redact_url(app.config.database_url.expose())
+        );
     }
     if let Some(url) = sandbox {
         println!("  sandbox    {url} (Stripe emulator; webhooks signed and sent to caisse)");

@@ -77,6 +77,10 @@ async fn authenticate(State(shared): State<Shared>, req: Request, next: Next) ->
             }
             .into_response(),
             None => {
+                let latency = shared.with_account(|a| a.latency_ms);
+                if latency > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+                }
                 let mut req = req;
                 req.extensions_mut().insert(RequestId(request_id.clone()));
                 next.run(req).await

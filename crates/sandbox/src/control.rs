@@ -120,7 +120,11 @@ async fn set_chaos(
 
 #[derive(serde::Deserialize)]
 struct Faults {
+    #[serde(default)]
     fail_next: u32,
+    /// Milliseconds added to every API answer from now on (0 to stop).
+    #[serde(default)]
+    latency_ms: Option<u64>,
     #[serde(default = "server_error")]
     status: u16,
 }
@@ -129,7 +133,8 @@ fn server_error() -> u16 {
     500
 }
 
-/// The next `fail_next` API calls answer `status` (default 500) with Stripe's `api_error`.
+/// The next `fail_next` API calls answer `status` (default 500) with Stripe's `api_error`;
+/// `latency_ms` slows every call down.
 async fn faults(State(shared): State<Shared>, Json(f): Json<Faults>) -> Result<Response, ApiError> {
     if !(400..600).contains(&f.status) {
         return Err(ApiError::invalid(
@@ -137,7 +142,12 @@ async fn faults(State(shared): State<Shared>, Json(f): Json<Faults>) -> Result<R
             Some("status"),
         ));
     }
-    shared.with_account(|a| a.faults = (f.fail_next > 0).then_some((f.fail_next, f.status)));
+    shared.with_account(|a| {
+        a.faults = (f.fail_next > 0).then_some((f.fail_next, f.status));
+        if let Some(ms) = f.latency_ms {
+            a.latency_ms = ms;
+        }
+    });
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -144,6 +144,11 @@ impl RunningSandbox {
             .with_account(|a| a.faults = (n > 0).then_some((n, status)));
     }
 
+    /// Every API call answers `ms` milliseconds later than it would.
+    pub fn set_latency(&self, ms: u64) {
+        self.shared.with_account(|a| a.latency_ms = ms);
+    }
+
     /// Every event, oldest first.
     pub fn events(&self) -> Vec<Value> {
         self.shared.with_account(|a| a.events.clone())

@@ -137,6 +137,8 @@ pub struct Account {
     pub settle_after: i64,
     /// Failures to inject: the next `n` API calls answer `status`.
     pub faults: Option<(u32, u16)>,
+    /// Added to every API call's answer time, to exercise callers' timeouts.
+    pub latency_ms: u64,
 }
 
 /// The context of the request that caused an event (Stripe's `request` field).

@@ -23,8 +23,9 @@ pub struct App {
 
 impl App {
     pub fn new(config: Config, store: Store) -> anyhow::Result<App> {
-        let options =
+        let mut options =
             ClientOptions::new(&config.stripe.api_base, config.stripe.secret_key.expose());
+        options.timeout = config.stripe.timeout;
         let stripe = Client::new(options)?.with_hook(Arc::new(StripeLog {
             store: store.clone(),
         }));

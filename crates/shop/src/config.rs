@@ -48,6 +48,7 @@ pub const PUBLISHABLE_KEY: &str = "NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY";
 pub const PUBLISHABLE_KEY_ALIAS: &str = "STRIPE_PUBLISHABLE_KEY";
 pub const WEBHOOK_SECRET: &str = "STRIPE_WEBHOOK_SECRET";
 pub const API_BASE: &str = "STRIPE_API_BASE";
+pub const STRIPE_TIMEOUT: &str = "CAISSE_STRIPE_TIMEOUT_SECS";
 pub const WEBHOOK_TOLERANCE: &str = "CAISSE_WEBHOOK_TOLERANCE_SECS";
 pub const MAX_BODY: &str = "CAISSE_MAX_BODY_BYTES";
 pub const REQUEST_TIMEOUT: &str = "CAISSE_REQUEST_TIMEOUT_SECS";
@@ -75,6 +76,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(PUBLISHABLE_KEY, "", false, "pk_…; served by GET /api/config (alias STRIPE_PUBLISHABLE_KEY)"),
     setting(WEBHOOK_SECRET, "", true, "whsec_…[,whsec_…] (several during a rotation); required by serve"),
     setting(API_BASE, "https://api.stripe.com", false, "Stripe API base URL (the sandbox in dev)"),
+    setting(STRIPE_TIMEOUT, "8", false, "time limit of one call to Stripe, in seconds (two retries follow a failure)"),
     setting(WEBHOOK_TOLERANCE, "300", false, "webhook timestamp tolerance in seconds, both ways; never 0"),
     setting(MAX_BODY, "1048576", false, "largest request body accepted (413 above)"),
     setting(REQUEST_TIMEOUT, "30", false, "time limit of one HTTP request, in seconds"),
@@ -250,6 +252,7 @@ pub struct StripeConfig {
     pub webhook_secrets: Vec<Secret>,
     pub api_base: String,
     pub mode: KeyMode,
+    pub timeout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -328,7 +331,9 @@ impl Reader<'_> {
             .raw(name)
             .unwrap_or_else(|| (default.to_string(), Origin::Default));
         let secret = SETTINGS.iter().any(|s| s.name == name && s.secret);
-        let shown = if secret {
+        let shown = if secret && value.contains("://") {
+            crate::secret::redact_url(&value)
+        } else if secret {
             Secret::new(value.clone()).masked()
         } else {
             value.clone()
@@ -602,7 +607,12 @@ fn stripe_keys(r: &mut Reader<'_>, mode: Mode) -> StripeConfig {
         r.fail(API_BASE, "must be https:// with a live key");
     }
 
+    let timeout = r.number(STRIPE_TIMEOUT, 8u64);
+    if !(1..=60).contains(&timeout) {
+        r.fail(STRIPE_TIMEOUT, "must be 1 to 60 seconds");
+    }
     StripeConfig {
+        timeout: Duration::from_secs(timeout),
         secret_key: Secret::new(secret),
         publishable_key: publishable,
         webhook_secrets,

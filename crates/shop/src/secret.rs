@@ -30,6 +30,27 @@ impl Secret {
     }
 }
 
+/// A connection URL fit for display: any password replaced by `****`
+/// (`postgres://caisse:****@db/caisse`).
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let shown = if userinfo.contains(':') {
+                format!("{user}:****")
+            } else {
+                user.to_string()
+            };
+            format!("{scheme}://{shown}@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
 /// Prefixes that say what a key is without saying anything about the key.
 const KNOWN_PREFIXES: &[&str] = &[
     "sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_", "whsec_",
@@ -50,6 +71,20 @@ impl fmt::Display for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_keep_everything_but_the_password() {
+        assert_eq!(
+            redact_url("postgres://caisse:p%40ss@db:5432/caisse"),
+            "postgres://caisse:****@db:5432/caisse"
+        );
+        assert_eq!(
+            redact_url("redis://:hunter2@cache:6379"),
+            "redis://:****@cache:6379"
+        );
+        assert_eq!(redact_url("sqlite://caisse.db"), "sqlite://caisse.db");
+        assert_eq!(redact_url("postgres://user@db/x"), "postgres://user@db/x");
+    }
 
     #[test]
     fn debug_and_display_never_show_the_value() {

@@ -123,11 +123,22 @@ async fn create_for(app: &App, customer: &Customer, peer: SocketAddr, req: Reque
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let mut response =
-        match checkout::create(app, customer, &ip, body, key.as_deref(), unix_now()).await {
-            Ok(created) => (StatusCode::CREATED, Json(created)).into_response(),
-            Err(e) => checkout_error(e).into_response(),
-        };
+    // On its own task: a client that hangs up, or the request time limit, must not cut a checkout
+    // between its hold and its Stripe session; it finishes (or releases its hold) regardless.
+    let (task_app, task_customer) = (app.clone(), customer.clone());
+    let outcome = tokio::spawn(async move {
+        let key = key.as_deref();
+        checkout::create(&task_app, &task_customer, &ip, body, key, unix_now()).await
+    })
+    .await;
+    let mut response = match outcome {
+        Ok(Ok(created)) => (StatusCode::CREATED, Json(created)).into_response(),
+        Ok(Err(e)) => checkout_error(e).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "checkout task failed");
+            ApiError::internal().into_response()
+        }
+    };
     if let Some((limit, d)) = tightest {
         rate_headers(&mut response, limit, &d);
     }

@@ -426,3 +426,60 @@ async fn signed_in_customers_are_identified_by_their_token() {
     assert_eq!(app.reserved("tote-bag").await, 1);
     app.stop().await;
 }
+
+/// A Stripe slower than the configured limit is a failure like any other: the customer hears
+/// `payment_provider_unavailable` and the stock is back at once.
+#[tokio::test]
+async fn when_stripe_is_too_slow_the_hold_is_released() {
+    let mut extra = LOOSE.to_vec();
+    extra.push((caisse_shop::config::STRIPE_TIMEOUT, "1"));
+    let app = TestApp::spawn_with(&extra).await;
+    app.sandbox.set_latency(1500);
+    let (status, body, _) = app.checkout(cart(&[("tote-bag", 3)]), &[]).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("payment_provider_unavailable"))
+    );
+    assert_eq!(app.reserved("tote-bag").await, 0);
+    let timeouts = scalar(
+        &app.store,
+        "SELECT COUNT(*) FROM stripe_requests WHERE status IS NULL AND error LIKE '%in time%'",
+    )
+    .await;
+    assert_eq!(timeouts, 3, "one try and two retries, each recorded");
+    app.stop().await;
+}
+
+/// A customer who hangs up mid-checkout does not leave a hold without a session behind.
+#[tokio::test]
+async fn a_client_that_hangs_up_does_not_strand_a_hold() {
+    let app = TestApp::spawn().await;
+    app.sandbox.set_latency(700);
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let r = client
+        .post(app.url("/api/checkout"))
+        .json(&cart(&[("tote-bag", 2)]))
+        .send()
+        .await;
+    assert!(r.is_err(), "the client gave up");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let with_session = scalar(
+        &app.store,
+        "SELECT COUNT(*) FROM holds WHERE status = 'active' AND checkout_session_id IS NOT NULL",
+    )
+    .await;
+    let without = scalar(
+        &app.store,
+        "SELECT COUNT(*) FROM holds WHERE checkout_session_id IS NULL",
+    )
+    .await;
+    assert_eq!(
+        (with_session, without),
+        (1, 0),
+        "the checkout finished on its own"
+    );
+    app.stop().await;
+}
