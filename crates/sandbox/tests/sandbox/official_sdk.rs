@@ -15,7 +15,10 @@ const STRIPE_PYTHON: &str = "stripe==16.1.0";
 fn venv() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stripe-python-16.1.0");
     let python = dir.join("bin/python");
-    if !python.exists() {
+    // Written only after a complete install, so a half-made environment is made again.
+    let done = dir.join("installed.ok");
+    if !done.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
         let ok = Command::new("python3")
             .args(["-m", "venv"])
             .arg(&dir)
@@ -32,6 +35,7 @@ fn venv() -> PathBuf {
             .status()
             .expect("pip");
         assert!(ok.success(), "pip install {STRIPE_PYTHON} failed");
+        std::fs::write(&done, STRIPE_PYTHON).expect("mark the environment complete");
     }
     python
 }

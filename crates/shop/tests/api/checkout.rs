@@ -101,6 +101,11 @@ async fn a_checkout_holds_stock_and_opens_a_stripe_session_priced_by_the_databas
     );
     assert!(create.request_id.as_deref().unwrap().starts_with("req_"));
     assert_eq!(scalar(&app.store, "SELECT COUNT(*) FROM stripe_requests WHERE path LIKE '%sk_test%' OR error LIKE '%sk_test%'").await, 0);
+    let metrics = app.text("/metrics").await;
+    assert!(
+        metrics.contains("caisse_checkouts_total{outcome=\"created\"}"),
+        "{metrics}"
+    );
     app.stop().await;
 }
 
@@ -481,5 +486,29 @@ async fn a_client_that_hangs_up_does_not_strand_a_hold() {
         (1, 0),
         "the checkout finished on its own"
     );
+    app.stop().await;
+}
+
+/// The request time limit answers the customer; the checkout itself still completes behind it.
+#[tokio::test]
+async fn a_request_over_the_time_limit_gets_a_json_503() {
+    let mut extra = LOOSE.to_vec();
+    extra.push((caisse_shop::config::REQUEST_TIMEOUT, "1"));
+    let app = TestApp::spawn_with(&extra).await;
+    app.sandbox.set_latency(1500);
+    let started = std::time::Instant::now();
+    let (status, body, _) = app.checkout(cart(&[("mug-enamel", 1)]), &[]).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("timeout"))
+    );
+    assert!(started.elapsed() < std::time::Duration::from_millis(1400));
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let done = scalar(
+        &app.store,
+        "SELECT COUNT(*) FROM holds WHERE status = 'active' AND checkout_session_id IS NOT NULL",
+    )
+    .await;
+    assert_eq!(done, 1);
     app.stop().await;
 }
