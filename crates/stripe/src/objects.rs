@@ -49,9 +49,6 @@ pub struct CheckoutSession {
 }
 
 impl CheckoutSession {
-    pub fn is_open(&self) -> bool {
-        self.status.as_deref() == Some("open")
-    }
     pub fn is_complete(&self) -> bool {
         self.status.as_deref() == Some("complete")
     }

@@ -56,14 +56,6 @@ impl RateLimiter {
         }
     }
 
-    pub fn backend(&self) -> &'static str {
-        if self.redis.is_some() {
-            "redis"
-        } else {
-            "in-process"
-        }
-    }
-
     /// One request by `id` under `scope` at `now_ms`.
     pub async fn check(&self, scope: Scope, id: &str, rate: Rate, now_ms: i64) -> Decision {
         let key = format!("caisse:rl:checkout:{}:{id}", scope.as_str());

@@ -49,15 +49,6 @@ impl Store {
 }
 
 impl Tx {
-    /// `" FOR UPDATE"` on PostgreSQL; nothing on SQLite, whose `BEGIN IMMEDIATE` already holds
-    /// the only write lock.
-    pub(crate) fn for_update(&self) -> &'static str {
-        match self {
-            Tx::Sqlite(_) => "",
-            Tx::Postgres(_) => " FOR UPDATE",
-        }
-    }
-
     pub async fn product_for_update(&mut self, id: &str) -> Result<Option<Product>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM products WHERE id = $1{}",

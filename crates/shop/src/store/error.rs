@@ -17,8 +17,6 @@ pub enum StoreError {
     Migration(String),
     #[error("{0}")]
     Config(String),
-    #[error("{0}")]
-    Invalid(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

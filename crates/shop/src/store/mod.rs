@@ -32,13 +32,6 @@ pub use stripe_requests::StripeRequestRow;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
-/// Which database a store talks to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
 /// A pool on one of the two databases. Cheap to clone.
 #[derive(Clone, Debug)]
 pub enum Store {
@@ -119,13 +112,6 @@ impl Store {
         }
     }
 
-    pub fn backend(&self) -> Backend {
-        match self {
-            Store::Sqlite(_) => Backend::Sqlite,
-            Store::Postgres(_) => Backend::Postgres,
-        }
-    }
-
     fn migrator(&self) -> &'static Migrator {
         match self {
             Store::Sqlite(_) => &SQLITE_MIGRATIONS,
@@ -179,6 +165,15 @@ impl Store {
 }
 
 impl Tx {
+    /// `" FOR UPDATE"` on PostgreSQL; nothing on SQLite, whose `BEGIN IMMEDIATE` already holds
+    /// the only write lock.
+    pub(crate) fn for_update(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await?,
