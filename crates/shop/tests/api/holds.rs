@@ -162,3 +162,44 @@ async fn two_sweepers_at_once_release_each_hold_once() {
     );
     app.stop().await;
 }
+
+/// A process killed between committing a hold and hearing from Stripe leaves a hold with no
+/// session: it expires like any other and its stock comes back.
+#[tokio::test]
+async fn a_hold_stranded_by_a_crash_is_swept_after_its_expiry() {
+    let app = TestApp::spawn().await;
+    let now = caisse_shop::store::unix_now();
+    let items = [caisse_shop::store::HoldItem {
+        product_id: "poster-a2".into(),
+        quantity: 1,
+        unit_amount: 4800,
+    }];
+    let hold = caisse_shop::store::NewHold {
+        id: "hold_stranded",
+        customer_id: "guest:crashed",
+        client_ip: None,
+        email: None,
+        amount_total: 4800,
+        currency: "eur",
+        expires_at: now + 1830,
+        idempotency_key: None,
+        items: &items,
+    };
+    let mut tx = app.store.begin().await.unwrap();
+    tx.create_hold(&hold, now).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(app.reserved("poster-a2").await, 1);
+    assert_eq!(app.checkout(cart(&[("poster-a2", 1)]), &[]).await.0, 409);
+
+    let report = caisse_shop::sweeper::sweep(&app.app, now + 1831)
+        .await
+        .unwrap();
+    assert_eq!(report.released, 1);
+    assert_eq!(app.reserved("poster-a2").await, 0);
+    assert_eq!(
+        app.checkout(cart(&[("poster-a2", 1)]), &[]).await.0,
+        201,
+        "the poster is for sale again"
+    );
+    app.stop().await;
+}
