@@ -4,7 +4,7 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{caisse, run, text};
+use crate::support::{caisse, free_port, run, text};
 
 struct Running(Child);
 
@@ -22,14 +22,6 @@ impl Drop for Running {
         }
         let _ = self.0.kill();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn wait_for(url: &str) {

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{caisse, run, text, PK, SK, WH};
+use crate::support::{caisse, free_port, run, text, PK, SK, WH};
 
 #[test]
 fn config_check_masks_every_secret() {
@@ -136,14 +136,6 @@ fn serve_logs_no_secret_and_stops_on_sigterm() {
         assert!(!logs.contains(secret), "secret in logs:\n{logs}");
         assert!(!answers.contains(secret), "secret in a response");
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait(child: &mut std::process::Child, limit: Duration) -> Option<i32> {

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{cart, guest_cookie, raw, scalar, TestApp, LOOSE};
+use crate::support::{cart, dead_address, guest_cookie, raw, scalar, TestApp};
 
 #[tokio::test]
 async fn a_checkout_holds_stock_and_opens_a_stripe_session_priced_by_the_database() {
@@ -333,15 +333,8 @@ async fn when_stripe_fails_the_hold_is_released_at_once() {
 
 #[tokio::test]
 async fn when_stripe_is_unreachable_the_hold_is_released_at_once() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dead = format!("http://127.0.0.1:{port}");
-    let mut extra = LOOSE.to_vec();
-    extra.push((caisse_shop::config::API_BASE, dead.as_str()));
-    let app = TestApp::spawn_with(&extra).await;
+    let dead = format!("http://{}", dead_address());
+    let app = TestApp::spawn_setting(caisse_shop::config::API_BASE, &dead).await;
     let (status, body, _) = app.checkout(cart(&[("poster-a2", 1)]), &[]).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -391,9 +384,7 @@ async fn a_customer_sees_only_their_own_checkout() {
 #[tokio::test]
 async fn signed_in_customers_are_identified_by_their_token() {
     let secret = "jwt-secret-for-tests-0123456789abcdef";
-    let mut extra = LOOSE.to_vec();
-    extra.push((caisse_shop::config::JWT_SECRET, secret));
-    let app = TestApp::spawn_with(&extra).await;
+    let app = TestApp::spawn_setting(caisse_shop::config::JWT_SECRET, secret).await;
     let token = caisse_shop::identity::sign_jwt(&json!({"sub": "ada"}), secret.as_bytes());
     let auth = format!("Bearer {token}");
     let (status, body, headers) = app
@@ -436,9 +427,7 @@ async fn signed_in_customers_are_identified_by_their_token() {
 /// `payment_provider_unavailable` and the stock is back at once.
 #[tokio::test]
 async fn when_stripe_is_too_slow_the_hold_is_released() {
-    let mut extra = LOOSE.to_vec();
-    extra.push((caisse_shop::config::STRIPE_TIMEOUT, "1"));
-    let app = TestApp::spawn_with(&extra).await;
+    let app = TestApp::spawn_setting(caisse_shop::config::STRIPE_TIMEOUT, "1").await;
     app.sandbox.set_latency(1500);
     let (status, body, _) = app.checkout(cart(&[("tote-bag", 3)]), &[]).await;
     assert_eq!(
@@ -492,9 +481,7 @@ async fn a_client_that_hangs_up_does_not_strand_a_hold() {
 /// The request time limit answers the customer; the checkout itself still completes behind it.
 #[tokio::test]
 async fn a_request_over_the_time_limit_gets_a_json_503() {
-    let mut extra = LOOSE.to_vec();
-    extra.push((caisse_shop::config::REQUEST_TIMEOUT, "1"));
-    let app = TestApp::spawn_with(&extra).await;
+    let app = TestApp::spawn_setting(caisse_shop::config::REQUEST_TIMEOUT, "1").await;
     app.sandbox.set_latency(1500);
     let started = std::time::Instant::now();
     let (status, body, _) = app.checkout(cart(&[("mug-enamel", 1)]), &[]).await;

@@ -2,7 +2,7 @@
 
 use caisse_shop::config;
 
-use crate::support::{cart, guest_cookie, TestApp, TestDb};
+use crate::support::{cart, dead_address, guest_cookie, TestApp, TestDb};
 
 #[tokio::test]
 async fn a_customer_over_the_rate_gets_429_with_retry_after() {
@@ -136,12 +136,7 @@ async fn two_instances_share_one_budget_through_redis() {
 /// The documented choice: with Redis unreachable, each instance limits on its own.
 #[tokio::test]
 async fn an_unreachable_redis_falls_back_to_the_in_process_limit() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dead = format!("redis://127.0.0.1:{port}");
+    let dead = format!("redis://{}", dead_address());
     let app = TestApp::spawn_with(&[
         (config::REDIS_URL, dead.as_str()),
         (config::RATE_PER_CUSTOMER, "2/min"),

@@ -119,6 +119,13 @@ impl TestApp {
         TestApp::spawn_with(LOOSE).await
     }
 
+    /// The loose limits plus one more setting.
+    pub async fn spawn_setting(name: &str, value: &str) -> TestApp {
+        let mut extra = LOOSE.to_vec();
+        extra.push((name, value));
+        TestApp::spawn_with(&extra).await
+    }
+
     pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
         TestApp::spawn_on(TestDb::new().await, extra).await
     }
@@ -227,4 +234,14 @@ pub fn guest_cookie(headers: &reqwest::header::HeaderMap) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// An address where nothing listens: a service that is down.
+pub fn dead_address() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
 }
