@@ -295,3 +295,29 @@ async fn the_hosted_page_takes_a_card_and_redirects() {
         Some("checkout.session.completed")
     );
 }
+
+#[tokio::test]
+async fn the_hosted_page_escapes_what_the_merchant_sent() {
+    let (sandbox, _) = with_receiver().await;
+    let form = session_params()
+        .with(
+            "line_items[0][price_data][product_data][name]",
+            "<script>alert(1)</script>",
+        )
+        .with("cancel_url", "https://shop.test/\"><img src=x>");
+    let session = client(&sandbox)
+        .create_checkout_session(&form, "xss")
+        .await
+        .unwrap();
+    let page = reqwest::get(session.url.unwrap())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("<script>alert") && page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(!page.contains("\"><img"), "{page}");
+}

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use caisse_sandbox::Method;
 
-use crate::support::{cart, raw, scalar, TestApp};
+use crate::support::{cart, raw, scalar, TestApp, TestDb, LOOSE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_concurrent_checkouts_for_ten_items() {
@@ -202,4 +202,49 @@ async fn a_hold_stranded_by_a_crash_is_swept_after_its_expiry() {
         "the poster is for sale again"
     );
     app.stop().await;
+}
+
+/// Two instances on one database, 60 checkouts each at once, for 7 items: 7 holds in all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_never_hold_more_than_is_on_hand() {
+    let db = TestDb::new().await;
+    let a = TestApp::spawn_on(db.clone(), LOOSE).await;
+    let b = TestApp::spawn_on(db, LOOSE).await;
+    raw(
+        &a.store,
+        "UPDATE products SET stock_on_hand = 7 WHERE id = 'mug-enamel'",
+    )
+    .await
+    .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..120 {
+        let url = if i % 2 == 0 {
+            a.url("/api/checkout")
+        } else {
+            b.url("/api/checkout")
+        };
+        let http = a.http.clone();
+        tasks.push(tokio::spawn(async move {
+            http.post(url)
+                .json(&cart(&[("mug-enamel", 1)]))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            201 => created += 1,
+            409 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(created, 7);
+    assert_eq!(a.reserved("mug-enamel").await, 7);
+    assert_eq!(b.reserved("mug-enamel").await, 7);
+    a.stop().await;
+    b.stop().await;
 }
