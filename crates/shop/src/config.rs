@@ -64,6 +64,7 @@ pub const GUEST_SECRET: &str = "CAISSE_GUEST_COOKIE_SECRET";
 pub const TRUSTED_PROXIES: &str = "CAISSE_TRUSTED_PROXIES";
 pub const REDIS_URL: &str = "REDIS_URL";
 pub const SWEEP_INTERVAL: &str = "CAISSE_SWEEP_INTERVAL_SECS";
+pub const CORS_ORIGINS: &str = "CAISSE_CORS_ORIGINS";
 
 /// Every setting caisse reads, in the order `config check` prints them.
 pub const SETTINGS: &[Setting] = &[
@@ -92,6 +93,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(TRUSTED_PROXIES, "", false, "comma-separated proxy IPs whose X-Forwarded-For is believed"),
     setting(REDIS_URL, "", true, "redis://… to share the rate limit between instances"),
     setting(SWEEP_INTERVAL, "30", false, "how often the hold-expiry sweeper runs, in seconds"),
+    setting(CORS_ORIGINS, "", false, "comma-separated browser origins allowed to call the API (a storefront on another origin)"),
 ];
 
 /// What the configuration is for: `serve` needs real keys, `dev` fills in sandbox ones, tools
@@ -290,6 +292,8 @@ pub struct Config {
     pub checkout: CheckoutConfig,
     pub identity: IdentityConfig,
     pub redis_url: Option<Secret>,
+    /// Browser origins allowed to call the API with credentials; empty: same origin only.
+    pub cors_origins: Vec<String>,
     /// Each setting's shown value and origin, secrets masked: what `config check` prints.
     pub report: Vec<(&'static str, String, Origin)>,
 }
@@ -451,6 +455,7 @@ impl Config {
             }
         }
 
+        let cors_origins = cors(&mut r);
         let mut report = r.report;
         for entry in report.iter_mut() {
             if dev_origin.contains(&entry.0) {
@@ -473,6 +478,7 @@ impl Config {
             checkout,
             identity,
             redis_url,
+            cors_origins,
             report,
         })
     }
@@ -672,6 +678,27 @@ fn checkout_settings(
         max_open_holds,
         sweep_interval: Duration::from_secs(sweep),
     }
+}
+
+fn cors(r: &mut Reader<'_>) -> Vec<String> {
+    let text = r.text(CORS_ORIGINS, "");
+    let mut origins = Vec::new();
+    for origin in text.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let origin = origin.trim_end_matches('/');
+        let rest = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains('/') && origin != "*" => {
+                origins.push(origin.to_string())
+            }
+            _ => r.fail(
+                CORS_ORIGINS,
+                "each origin is scheme://host[:port], without a path or *",
+            ),
+        }
+    }
+    origins
 }
 
 fn identity_settings(r: &mut Reader<'_>) -> IdentityConfig {
