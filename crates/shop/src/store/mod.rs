@@ -24,7 +24,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use catalog::Product;
-pub use error::StoreError;
+pub use error::{ConstraintKind, StoreError};
 pub use holds::{Hold, HoldItem, NewHold, Shortage};
 pub use orders::OrderSummary;
 pub use stripe_requests::StripeRequestRow;

@@ -196,3 +196,56 @@ async fn migrations_are_idempotent_and_readiness_follows_them() {
     store.migrate().await.unwrap();
     assert!(store.is_ready().await.unwrap());
 }
+
+#[tokio::test]
+async fn foreign_keys_are_enforced() {
+    let (_db, store) = seeded().await;
+    let r = raw(&store, "INSERT INTO hold_items (hold_id, product_id, quantity, unit_amount) VALUES ('no-such-hold', 'p1', 1, 100)").await;
+    assert!(
+        matches!(
+            r,
+            Err(StoreError::Constraint {
+                kind: caisse_shop::store::ConstraintKind::ForeignKey,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    let r = raw(&store, "INSERT INTO hold_items (hold_id, product_id, quantity, unit_amount) VALUES ('h2', 'no-such-product', 1, 100)").await;
+    assert!(r.is_err());
+}
+
+/// A 2xx to Stripe is a promise: commits are durable before it leaves.
+#[tokio::test]
+async fn connections_are_set_for_durable_commits() {
+    let (_db, store) = fresh().await;
+    let pool = match &store {
+        caisse_shop::Store::Postgres(pool) => {
+            let sync: String = sqlx::query_scalar("SHOW synchronous_commit")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(sync, "on");
+            return;
+        }
+        caisse_shop::Store::Sqlite(pool) => pool,
+    };
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1));
+    assert!(busy >= 5_000, "{busy}");
+}
