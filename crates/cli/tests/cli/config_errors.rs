@@ -23,7 +23,7 @@ fn serve_fails_with(vars: &[(&str, &str)], expected: &str) {
         lines[0].starts_with(&format!("error: {expected}")),
         "{stderr}"
     );
-    for secret in [SK, PK, WH, "sk_live_CLISECRET", "pk_live_CLIPUB"] {
+    for secret in [SK, PK, WH, "sk_live_CLI_SECRET", "pk_live_CLIPUB"] {
         assert!(
             !stderr.contains(secret),
             "the message shows a key: {stderr}"
@@ -98,7 +98,7 @@ fn test_and_live_keys_mixed() {
     );
     serve_fails_with(
         &[
-            ("STRIPE_SECRET_KEY", "sk_live_CLISECRET0123"),
+            ("STRIPE_SECRET_KEY", "sk_live_CLI_SECRET_0123"),
             ("STRIPE_WEBHOOK_SECRET", WH),
             ("STRIPE_PUBLISHABLE_KEY", PK),
         ],

@@ -17,7 +17,7 @@ fn config_check_masks_every_secret() {
             ("STRIPE_SECRET_KEY", SK),
             (
                 "STRIPE_WEBHOOK_SECRET",
-                &format!("{WH},whsec_CLIROTATEDSECRET0123"),
+                &format!("{WH},whsec_CLI_ROTATED_SECRET_0123"),
             ),
             ("STRIPE_PUBLISHABLE_KEY", PK),
             ("CAISSE_JWT_SECRET", jwt),
@@ -37,7 +37,7 @@ fn config_check_masks_every_secret() {
         stdout.contains(PK),
         "the publishable key is public and shown"
     );
-    for secret in [SK, WH, "CLIROTATEDSECRET", jwt, "CLIDBPASSWORD"] {
+    for secret in [SK, WH, "CLI_ROTATED_SECRET", jwt, "CLIDBPASSWORD"] {
         assert!(
             !stdout.contains(secret) && !stderr.contains(secret),
             "{secret} leaked:\n{stdout}{stderr}"

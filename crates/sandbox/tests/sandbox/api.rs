@@ -58,7 +58,7 @@ async fn the_api_key_is_required_and_must_be_a_test_key() {
         &sandbox,
         Method::GET,
         "/v1/events",
-        Some("sk_live_abcdefghijklmnopqrstuvwxyz"),
+        Some("sk_live_abc_defghijklmnop_qrstuvwxyz"),
         "",
     )
     .await;
@@ -66,7 +66,7 @@ async fn the_api_key_is_required_and_must_be_a_test_key() {
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
         message.starts_with("Invalid API Key provided: sk_live_")
-            && !message.contains("abcdefghijklmnop"),
+            && !message.contains("defghijklmnop"),
         "{message}"
     );
 }

@@ -13,7 +13,7 @@ use caisse_stripe::{Client, ClientOptions, Form};
 use serde_json::Value;
 
 pub const KEY: &str = "sk_test_sandboxtests0123456789";
-pub const SECRET: &str = "whsec_sandboxtests0123456789";
+pub const SECRET: &str = "whsec_sandbox_tests_0123456789";
 
 #[derive(Clone, Debug)]
 pub struct Received {

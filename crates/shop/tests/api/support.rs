@@ -7,7 +7,7 @@ use sqlx::Connection;
 
 pub const SECRET_KEY: &str = "sk_test_caissetestsecretkey0123456789";
 pub const PUBLISHABLE_KEY: &str = "pk_test_caissetestpublishable0123456789";
-pub const WEBHOOK_SECRET: &str = "whsec_caissetestwebhooksecret0123456789";
+pub const WEBHOOK_SECRET: &str = "whsec_caisse_test_webhook_secret_0123456789";
 
 /// A database of its own: a SQLite file in a temporary directory, or a new PostgreSQL database.
 #[derive(Clone)]
