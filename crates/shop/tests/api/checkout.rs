@@ -499,3 +499,30 @@ async fn a_request_over_the_time_limit_gets_a_json_503() {
     assert_eq!(done, 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_cart_over_the_total_quantity_is_refused() {
+    let app = TestApp::spawn_setting(caisse_shop::config::MAX_CART_QUANTITY, "12").await;
+    let (status, body, _) = app
+        .checkout(cart(&[("tee-classic", 10), ("mug-enamel", 3)]), &[])
+        .await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["code"].as_str(),
+            body["error"]["max"].as_i64()
+        ),
+        (422, Some("cart_too_large"), Some(12))
+    );
+    assert_eq!(
+        app.reserved("tee-classic").await + app.reserved("mug-enamel").await,
+        0
+    );
+    assert_eq!(
+        app.checkout(cart(&[("tee-classic", 10), ("mug-enamel", 2)]), &[])
+            .await
+            .0,
+        201
+    );
+    app.stop().await;
+}
