@@ -93,8 +93,7 @@ async fn advance(
         ));
     }
     let now = shared.with_account(|a| {
-        a.clock_offset += body.seconds;
-        a.expire_due(&shared.base_url);
+        a.advance(body.seconds, &shared.base_url);
         a.now()
     });
     Ok(Json(json!({ "now": now })))

@@ -120,10 +120,8 @@ impl RunningSandbox {
 
     /// Moves the sandbox clock forward and lets expiries and settlements happen.
     pub fn advance_clock(&self, seconds: i64) {
-        self.shared.with_account(|a| {
-            a.clock_offset += seconds;
-            a.expire_due(&self.shared.base_url);
-        });
+        self.shared
+            .with_account(|a| a.advance(seconds, &self.shared.base_url));
     }
 
     pub fn now(&self) -> i64 {

@@ -420,6 +420,12 @@ impl Account {
         Ok(snapshot)
     }
 
+    /// Moves the clock forward and lets time act.
+    pub fn advance(&mut self, seconds: i64, base_url: &str) {
+        self.clock_offset += seconds;
+        self.expire_due(base_url);
+    }
+
     /// What time does on its own: sessions past `expires_at` expire, delayed payments settle.
     pub fn expire_due(&mut self, base_url: &str) {
         let now = self.now();

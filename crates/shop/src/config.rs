@@ -447,13 +447,11 @@ impl Config {
 
         let checkout = checkout_settings(&mut r, success_url, cancel_url);
         let identity = identity_settings(&mut r);
-        let redis_url = r.raw(REDIS_URL).map(|(v, _)| Secret::new(v));
-        r.text(REDIS_URL, "");
-        if let Some(url) = &redis_url {
-            if !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://")) {
-                r.fail(REDIS_URL, "must start with redis:// or rediss://");
-            }
+        let redis = r.text(REDIS_URL, "");
+        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+            r.fail(REDIS_URL, "must start with redis:// or rediss://");
         }
+        let redis_url = (!redis.is_empty()).then(|| Secret::new(redis));
 
         let cors_origins = cors(&mut r);
         let mut report = r.report;
@@ -804,6 +802,12 @@ mod tests {
             first_error(&[(SECRET_KEY, SK), (WEBHOOK_SECRET, WH), (HOLD_TTL, "60")])
                 .starts_with("CAISSE_HOLD_TTL_SECS")
         );
+        assert!(first_error(&[
+            (SECRET_KEY, SK),
+            (WEBHOOK_SECRET, WH),
+            (REDIS_URL, "http://cache")
+        ])
+        .starts_with("REDIS_URL: must start with redis://"));
     }
 
     #[test]

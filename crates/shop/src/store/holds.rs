@@ -57,6 +57,10 @@ pub struct Shortage {
     pub available: i64,
 }
 
+/// A hold's items in lock order (by product id).
+const ITEMS: &str =
+    "SELECT product_id, quantity, unit_amount FROM hold_items WHERE hold_id = $1 ORDER BY product_id";
+
 const COLUMNS: &str = "id, customer_id, client_ip, email, status, amount_total, currency, expires_at, \
                        checkout_session_id, checkout_url, payment_intent_id, idempotency_key, release_reason, \
                        created_at, updated_at, released_at";
@@ -193,7 +197,7 @@ impl Tx {
 
     pub async fn hold_items_tx(&mut self, hold_id: &str) -> Result<Vec<HoldItem>, StoreError> {
         Ok(on_conn!(tx self, |c| sqlx::query_as(
-            "SELECT product_id, quantity, unit_amount FROM hold_items WHERE hold_id = $1 ORDER BY product_id",
+            ITEMS,
         )
         .bind(hold_id)
         .fetch_all(c)
@@ -263,7 +267,7 @@ impl Store {
 
     pub async fn hold_items(&self, hold_id: &str) -> Result<Vec<HoldItem>, StoreError> {
         Ok(on_conn!(pool self, |c| sqlx::query_as(
-            "SELECT product_id, quantity, unit_amount FROM hold_items WHERE hold_id = $1 ORDER BY product_id",
+            ITEMS,
         )
         .bind(hold_id)
         .fetch_all(c)
