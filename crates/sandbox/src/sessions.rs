@@ -326,7 +326,8 @@ pub fn create_refund(
     }
     pi.refunded += amount;
     let refund = serde_json::json!({
-        "id": new_id("re_"), "object": "refund", "amount": amount, "created": now, "currency": pi.currency,
+        "id": new_id("re_"), "object": "refund", "amount": amount, "charge": Account::charge_id(pi),
+        "created": now, "currency": pi.currency,
         "metadata": metadata(params, "metadata")?, "payment_intent": pi_id, "reason": text(params, "reason"),
         "status": "succeeded",
     });
@@ -334,6 +335,8 @@ pub fn create_refund(
         refund["id"].as_str().unwrap_or_default().to_string(),
         refund.clone(),
     );
+    let charge = Account::charge_json(pi);
     account.emit("refund.created", refund.clone(), cause);
+    account.emit("charge.refunded", charge, cause);
     Ok(refund)
 }

@@ -236,6 +236,32 @@ impl Account {
         })
     }
 
+    /// The one charge of a succeeded PaymentIntent, named after it (the sandbox keeps no charge
+    /// objects of its own: a PaymentIntent here succeeds at its first successful attempt).
+    pub fn charge_id(pi: &PaymentIntent) -> String {
+        format!("ch_{}", pi.id.trim_start_matches("pi_"))
+    }
+
+    /// The charge as `charge.refunded` carries it.
+    pub fn charge_json(pi: &PaymentIntent) -> Value {
+        json!({
+            "id": Self::charge_id(pi),
+            "object": "charge",
+            "amount": pi.amount_received,
+            "amount_captured": pi.amount_received,
+            "amount_refunded": pi.refunded,
+            "captured": true,
+            "created": pi.created,
+            "currency": pi.currency,
+            "livemode": false,
+            "metadata": pi.metadata,
+            "paid": true,
+            "payment_intent": pi.id,
+            "refunded": pi.refunded >= pi.amount_received,
+            "status": "succeeded",
+        })
+    }
+
     pub fn price_json(p: &Price) -> Value {
         json!({
             "id": p.id, "object": "price", "active": true, "created": p.created, "currency": p.currency,

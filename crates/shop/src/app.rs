@@ -10,6 +10,7 @@ use crate::ratelimit::{RateLimiter, RedisLimiter};
 use crate::store::Store;
 use crate::stripe_log::StripeLog;
 use crate::telemetry;
+use crate::webhooks::alarm::SignatureAlarm;
 
 /// Everything a request handler or a background job needs. Cheap to clone.
 #[derive(Clone)]
@@ -19,6 +20,7 @@ pub struct App {
     pub stripe: Client,
     pub limiter: Arc<RateLimiter>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    pub signature_alarm: Arc<SignatureAlarm>,
 }
 
 impl App {
@@ -39,6 +41,7 @@ impl App {
             stripe,
             limiter: Arc::new(limiter),
             metrics: telemetry::metrics_handle(),
+            signature_alarm: Arc::new(SignatureAlarm::default()),
         })
     }
 }

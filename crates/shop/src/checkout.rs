@@ -13,9 +13,9 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::domain::cart::{self, CartError, CatalogEntry, Limits, RequestedLine, ValidCart};
-use crate::domain::money::{Currency, Money};
+use crate::domain::money::format_amount;
 use crate::identity::Customer;
-use crate::store::{AuditEntry, Hold, HoldItem, NewHold, StoreError};
+use crate::store::{AuditEntry, Hold, HoldItem, NewAlert, NewHold, Severity, StoreError};
 
 /// What the storefront sends: product ids and quantities, an optional email. Nothing else — a
 /// price field is refused, not ignored.
@@ -44,7 +44,12 @@ pub enum CheckoutError {
     #[error("invalid email address")]
     InvalidEmail,
     #[error("{open} checkouts are already open for this customer (at most {max})")]
-    TooManyOpenHolds { open: i64, max: i64 },
+    TooManyOpenHolds {
+        open: i64,
+        max: i64,
+        /// Seconds until the oldest open hold expires and frees a place.
+        retry_after: i64,
+    },
     #[error("this Idempotency-Key was used for another cart")]
     KeyReused,
     #[error("the checkout with this Idempotency-Key is still being created")]
@@ -101,7 +106,12 @@ pub async fn create(
     let open = tx.open_hold_count(&customer.id, now).await?;
     let max = app.config.checkout.max_open_holds;
     if open >= max {
-        return Err(CheckoutError::TooManyOpenHolds { open, max });
+        let first_expiry = tx.first_open_hold_expiry(&customer.id, now).await?;
+        return Err(CheckoutError::TooManyOpenHolds {
+            open,
+            max,
+            retry_after: first_expiry.map_or(1, |t| (t - now).max(1)),
+        });
     }
     let new_hold = NewHold {
         id: &hold_id,
@@ -178,6 +188,11 @@ pub async fn create(
     tx.set_hold_session(&hold_id, &session.id, &url, now)
         .await?;
     tx.commit().await?;
+    if !prices_agree(&cart, &session) {
+        refuse_mispriced(app, &hold_id, &cart, &session, now).await?;
+        metrics::counter!("caisse_checkouts_total", "outcome" => "price_mismatch").increment(1);
+        return Err(CheckoutError::ProviderUnavailable);
+    }
     metrics::counter!("caisse_checkouts_total", "outcome" => "created").increment(1);
     Ok(CheckoutCreated {
         hold_id,
@@ -282,30 +297,81 @@ fn session_params(
 /// request can be retried.
 async fn release_failed(app: &App, hold_id: &str, now: i64) -> Result<(), StoreError> {
     let mut tx = app.store.begin().await?;
-    if tx
-        .release_hold(hold_id, "payment_provider_unavailable", now)
-        .await?
-    {
-        tx.audit(
-            AuditEntry {
-                actor: "system:checkout",
-                action: "hold.released",
-                entity_type: "hold",
-                entity_id: hold_id,
-                before: Some(json!({"status": "active"})),
-                after: Some(
-                    json!({"status": "released", "reason": "payment_provider_unavailable"}),
-                ),
-                message: format!(
-                    "Hold {hold_id} released: Stripe did not create its Checkout Session"
-                ),
+    crate::release::release_in(
+        &mut tx,
+        hold_id,
+        "payment_provider_unavailable",
+        "system:checkout",
+        "Stripe did not create its Checkout Session",
+        now,
+    )
+    .await?;
+    tx.clear_hold_idempotency_key(hold_id).await?;
+    tx.commit().await
+}
+
+/// Stripe prices a line with a Stripe Price id itself: its total must be the database's, or the
+/// customer would pay another amount than the hold (and the order) says.
+fn prices_agree(cart: &ValidCart, session: &caisse_stripe::objects::CheckoutSession) -> bool {
+    if cart.lines.iter().all(|l| l.stripe_price_id.is_none()) {
+        return true;
+    }
+    let currency = session.currency.as_deref().unwrap_or_default();
+    session.amount_total.is_some_and(|amount| {
+        crate::domain::lifecycle::amount_matches(
+            (cart.amount_total, &cart.currency),
+            (amount, currency),
+        )
+    })
+}
+
+/// A session whose Stripe Prices disagree with the database: expire it at Stripe, release the
+/// hold, alert the operators (the catalog and Stripe's Prices have drifted apart).
+async fn refuse_mispriced(
+    app: &App,
+    hold_id: &str,
+    cart: &ValidCart,
+    session: &caisse_stripe::objects::CheckoutSession,
+    now: i64,
+) -> Result<(), StoreError> {
+    let stripe_total = format_amount(
+        session.amount_total.unwrap_or_default(),
+        session.currency.as_deref().unwrap_or_default(),
+    );
+    let message = format!(
+        "Checkout Session {} totals {stripe_total} at Stripe but {} in caisse's catalog: the products' Stripe Prices disagree with the database; the checkout was refused",
+        session.id,
+        format_amount(cart.amount_total, &cart.currency)
+    );
+    tracing::error!(hold_id, session = %session.id, "{message}");
+    if let Some(hold) = app.store.hold(hold_id).await? {
+        let verdict = crate::release::expire_at_stripe(app, &hold).await;
+        if verdict == crate::release::Verdict::Expired {
+            crate::release::release(
+                app,
+                &hold,
+                "price_mismatch",
+                "system:checkout",
+                &message,
+                now,
+            )
+            .await?;
+        }
+        // Otherwise the session could not be expired now: the sweeper ends it at its expiry.
+    }
+    app.store
+        .raise_alert(
+            &NewAlert {
+                kind: "price_mismatch",
+                severity: Severity::Critical,
+                message,
+                entity: Some(("hold", hold_id)),
+                dedup_key: format!("price_mismatch:{hold_id}"),
             },
             now,
         )
         .await?;
-    }
-    tx.clear_hold_idempotency_key(hold_id).await?;
-    tx.commit().await
+    Ok(())
 }
 
 /// A repeated request with the same key: the same answer once the first request has its session.
@@ -355,15 +421,6 @@ async fn replay(
 }
 
 fn describe(cart: &ValidCart) -> String {
-    let currency = Currency::parse(&cart.currency).ok();
-    let money = |amount| match &currency {
-        Some(c) => Money {
-            amount,
-            currency: c.clone(),
-        }
-        .to_string(),
-        None => amount.to_string(),
-    };
     let lines: Vec<String> = cart
         .lines
         .iter()
@@ -372,11 +429,15 @@ fn describe(cart: &ValidCart) -> String {
                 "{} × {} at {}",
                 l.quantity,
                 l.product_id,
-                money(l.unit_amount)
+                format_amount(l.unit_amount, &cart.currency)
             )
         })
         .collect();
-    format!("{} (total {})", lines.join(", "), money(cart.amount_total))
+    format!(
+        "{} (total {})",
+        lines.join(", "),
+        format_amount(cart.amount_total, &cart.currency)
+    )
 }
 
 fn is_plausible_email(e: &str) -> bool {
@@ -393,11 +454,14 @@ fn is_plausible_email(e: &str) -> bool {
 /// What the success page shows while it polls.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CheckoutStatus {
+    /// `pending`, `paid`, `failed`, `expired`, `needs_attention` or `refunded`.
     pub status: &'static str,
     pub hold_id: String,
     pub checkout_session_id: String,
     pub order_id: Option<String>,
     pub order_number: Option<i64>,
+    /// Why the hold was released (`payment_failed`, `expired`, `canceled`, `cancelled`, …).
+    pub release_reason: Option<String>,
 }
 
 /// The status of `session_id` for `customer`; `None` when it does not exist or is someone else's
@@ -413,21 +477,78 @@ pub async fn status(
     if hold.customer_id != customer.id {
         return Ok(None);
     }
+    Ok(Some(status_of(app, hold).await?))
+}
+
+async fn status_of(app: &App, hold: Hold) -> Result<CheckoutStatus, StoreError> {
     let order = app.store.order_for_hold(&hold.id).await?;
     let status = match (&order, hold.status.as_str(), hold.release_reason.as_deref()) {
-        (Some(o), _, _) if o.status == "needs_attention" => "needs_attention",
-        (Some(_), _, _) => "paid",
+        (Some(o), _, _) => match o.status.as_str() {
+            "needs_attention" => "needs_attention",
+            "refunded" => "refunded",
+            _ => "paid",
+        },
         (None, "released", Some("payment_failed")) => "failed",
         (None, "released", _) => "expired",
         _ => "pending",
     };
-    Ok(Some(CheckoutStatus {
+    Ok(CheckoutStatus {
         status,
         hold_id: hold.id,
-        checkout_session_id: session_id.to_string(),
+        checkout_session_id: hold.checkout_session_id.unwrap_or_default(),
         order_id: order.as_ref().map(|o| o.id.clone()),
         order_number: order.map(|o| o.number),
-    }))
+        release_reason: hold.release_reason,
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("no checkout with this session id for you")]
+    NotFound,
+    #[error("this checkout is paid; it cannot be cancelled")]
+    AlreadyPaid,
+    #[error("the payment provider is unavailable")]
+    ProviderUnavailable,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The shop's cancel page: the customer gave up. Stripe is asked to expire the session first, so
+/// that nobody can pay on it afterwards; then the stock goes back. A session that completed
+/// meanwhile is paid: the payment path owns it. Cancelling twice answers the same.
+pub async fn cancel(
+    app: &App,
+    customer: &Customer,
+    session_id: &str,
+    now: i64,
+) -> Result<CheckoutStatus, CancelError> {
+    let hold = match app.store.hold_by_session(session_id).await? {
+        Some(h) if h.customer_id == customer.id => h,
+        _ => return Err(CancelError::NotFound),
+    };
+    if app.store.order_for_hold(&hold.id).await?.is_some() {
+        return Err(CancelError::AlreadyPaid);
+    }
+    // A released hold's session may still be open (a declined card can be retried): expire it
+    // too, so that nobody pays for a checkout the customer cancelled.
+    if hold.status != "converted" {
+        match crate::release::expire_at_stripe(app, &hold).await {
+            crate::release::Verdict::Expired => {
+                let actor = format!("customer:{}", customer.id);
+                let why = "the customer cancelled the checkout";
+                crate::release::release(app, &hold, "cancelled", &actor, why, now).await?;
+            }
+            crate::release::Verdict::Complete => return Err(CancelError::AlreadyPaid),
+            crate::release::Verdict::Unknown => return Err(CancelError::ProviderUnavailable),
+        }
+    }
+    let hold = app
+        .store
+        .hold(&hold.id)
+        .await?
+        .ok_or(CancelError::NotFound)?;
+    Ok(status_of(app, hold).await?)
 }
 
 #[cfg(test)]

@@ -65,6 +65,10 @@ pub const TRUSTED_PROXIES: &str = "CAISSE_TRUSTED_PROXIES";
 pub const REDIS_URL: &str = "REDIS_URL";
 pub const SWEEP_INTERVAL: &str = "CAISSE_SWEEP_INTERVAL_SECS";
 pub const CORS_ORIGINS: &str = "CAISSE_CORS_ORIGINS";
+pub const RELEASE_ON_PAYMENT_FAILURE: &str = "CAISSE_RELEASE_ON_PAYMENT_FAILURE";
+pub const REFUND_UNFULFILLABLE: &str = "CAISSE_REFUND_UNFULFILLABLE";
+pub const SIGNATURE_ALERT_THRESHOLD: &str = "CAISSE_SIGNATURE_ALERT_THRESHOLD";
+pub const SIGNATURE_ALERT_WINDOW: &str = "CAISSE_SIGNATURE_ALERT_WINDOW_SECS";
 
 /// Every setting caisse reads, in the order `config check` prints them.
 pub const SETTINGS: &[Setting] = &[
@@ -94,6 +98,10 @@ pub const SETTINGS: &[Setting] = &[
     setting(REDIS_URL, "", true, "redis://… to share the rate limit between instances"),
     setting(SWEEP_INTERVAL, "30", false, "how often the hold-expiry sweeper runs, in seconds"),
     setting(CORS_ORIGINS, "", false, "comma-separated browser origins allowed to call the API (a storefront on another origin)"),
+    setting(RELEASE_ON_PAYMENT_FAILURE, "true", false, "true: a failed payment releases the hold at once; false: the hold waits for the session to expire"),
+    setting(REFUND_UNFULFILLABLE, "false", false, "true: a payment that arrives when its stock is gone is refunded through Stripe"),
+    setting(SIGNATURE_ALERT_THRESHOLD, "10", false, "webhook signature failures within the window that raise a signature_failures alert"),
+    setting(SIGNATURE_ALERT_WINDOW, "300", false, "window of the signature-failure alert, in seconds"),
 ];
 
 /// What the configuration is for: `serve` needs real keys, `dev` fills in sandbox ones, tools
@@ -270,6 +278,15 @@ pub struct CheckoutConfig {
     pub sweep_interval: Duration,
 }
 
+/// What webhooks do beyond DESIGN.md's fixed rules: the policies of 1.5 and the signature alarm.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    pub release_on_payment_failure: bool,
+    pub refund_unfulfillable: bool,
+    pub signature_alert_threshold: u32,
+    pub signature_alert_window: Duration,
+}
+
 #[derive(Clone, Debug)]
 pub struct IdentityConfig {
     pub jwt_secret: Option<Secret>,
@@ -290,6 +307,7 @@ pub struct Config {
     pub request_timeout: Duration,
     pub log_format: LogFormat,
     pub checkout: CheckoutConfig,
+    pub webhooks: WebhookConfig,
     pub identity: IdentityConfig,
     pub redis_url: Option<Secret>,
     /// Browser origins allowed to call the API with credentials; empty: same origin only.
@@ -355,6 +373,21 @@ impl Reader<'_> {
             Ok(v) => v,
             Err(_) => {
                 self.errors.push(problem(name, "must be a whole number"));
+                default
+            }
+        }
+    }
+
+    fn flag(&mut self, name: &'static str, default: bool) -> bool {
+        match self
+            .text(name, &default.to_string())
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => {
+                self.errors.push(problem(name, "must be true or false"));
                 default
             }
         }
@@ -446,6 +479,7 @@ impl Config {
         };
 
         let checkout = checkout_settings(&mut r, success_url, cancel_url);
+        let webhooks = webhook_settings(&mut r);
         let identity = identity_settings(&mut r);
         let redis = r.text(REDIS_URL, "");
         if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
@@ -474,6 +508,7 @@ impl Config {
             request_timeout: Duration::from_secs(request_timeout),
             log_format,
             checkout,
+            webhooks,
             identity,
             redis_url,
             cors_origins,
@@ -675,6 +710,25 @@ fn checkout_settings(
         rate_per_ip,
         max_open_holds,
         sweep_interval: Duration::from_secs(sweep),
+    }
+}
+
+fn webhook_settings(r: &mut Reader<'_>) -> WebhookConfig {
+    let release_on_payment_failure = r.flag(RELEASE_ON_PAYMENT_FAILURE, true);
+    let refund_unfulfillable = r.flag(REFUND_UNFULFILLABLE, false);
+    let threshold = r.number(SIGNATURE_ALERT_THRESHOLD, 10u32);
+    if threshold == 0 {
+        r.fail(SIGNATURE_ALERT_THRESHOLD, "must be at least 1");
+    }
+    let window = r.number(SIGNATURE_ALERT_WINDOW, 300u64);
+    if !(1..=86_400).contains(&window) {
+        r.fail(SIGNATURE_ALERT_WINDOW, "must be 1 to 86400 seconds");
+    }
+    WebhookConfig {
+        release_on_payment_failure,
+        refund_unfulfillable,
+        signature_alert_threshold: threshold,
+        signature_alert_window: Duration::from_secs(window),
     }
 }
 

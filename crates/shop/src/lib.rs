@@ -9,14 +9,18 @@ pub mod checkout;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod fulfilment;
 pub mod http;
 pub mod identity;
 pub mod ratelimit;
+pub mod refunds;
+pub mod release;
 pub mod secret;
 pub mod store;
 pub mod stripe_log;
 pub mod sweeper;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use app::App;
 pub use config::Config;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::objects::{CheckoutSession, PaymentIntent};
+use crate::objects::{Charge, CheckoutSession, PaymentIntent};
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Event {
@@ -42,6 +42,7 @@ pub struct EventRequest {
 pub enum EventObject {
     CheckoutSession(CheckoutSession),
     PaymentIntent(PaymentIntent),
+    Charge(Charge),
     Other,
 }
 
@@ -54,6 +55,9 @@ impl Event {
             }
             Some("payment_intent") => {
                 serde_json::from_value(self.data.object.clone()).map(EventObject::PaymentIntent)
+            }
+            Some("charge") => {
+                serde_json::from_value(self.data.object.clone()).map(EventObject::Charge)
             }
             _ => Ok(EventObject::Other),
         }

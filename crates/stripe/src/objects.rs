@@ -46,6 +46,19 @@ pub struct CheckoutSession {
     pub mode: Option<String>,
     #[serde(default)]
     pub created: Option<i64>,
+    #[serde(default)]
+    pub customer_email: Option<String>,
+    #[serde(default)]
+    pub customer_details: Option<CustomerDetails>,
+}
+
+/// What the customer entered on the hosted page.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct CustomerDetails {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 impl CheckoutSession {
@@ -55,8 +68,20 @@ impl CheckoutSession {
     pub fn is_expired(&self) -> bool {
         self.status.as_deref() == Some("expired")
     }
+    /// Paid, or nothing to pay (a fully discounted session).
     pub fn is_paid(&self) -> bool {
-        self.payment_status.as_deref() == Some("paid")
+        matches!(
+            self.payment_status.as_deref(),
+            Some("paid") | Some("no_payment_required")
+        )
+    }
+
+    /// The address the customer gave on Stripe's page, else the one the session was created with.
+    pub fn email(&self) -> Option<&str> {
+        self.customer_details
+            .as_ref()
+            .and_then(|d| d.email.as_deref())
+            .or(self.customer_email.as_deref())
     }
 }
 
@@ -72,6 +97,24 @@ pub struct PaymentIntent {
     pub metadata: HashMap<String, String>,
     #[serde(default)]
     pub last_payment_error: Option<PaymentError>,
+    #[serde(default)]
+    pub livemode: bool,
+    #[serde(default)]
+    pub receipt_email: Option<String>,
+}
+
+/// A charge, as `charge.refunded` carries it: how much of it has been refunded so far.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Charge {
+    pub id: String,
+    pub amount: i64,
+    #[serde(default)]
+    pub amount_refunded: i64,
+    pub currency: String,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub payment_intent: Option<String>,
+    #[serde(default)]
+    pub refunded: bool,
     #[serde(default)]
     pub livemode: bool,
 }

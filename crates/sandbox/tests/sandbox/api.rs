@@ -303,6 +303,7 @@ async fn prices_products_refunds_and_lists() {
     assert_eq!(
         types,
         vec![
+            "charge.refunded",
             "refund.created",
             "checkout.session.completed",
             "payment_intent.succeeded",

@@ -109,6 +109,7 @@ async fn the_official_python_sdk_works_unchanged() {
     assert_eq!(
         listed,
         vec![
+            "charge.refunded",
             "refund.created",
             "checkout.session.completed",
             "payment_intent.succeeded",

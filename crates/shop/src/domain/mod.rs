@@ -3,5 +3,6 @@
 //! a database.
 
 pub mod cart;
+pub mod lifecycle;
 pub mod money;
 pub mod product;

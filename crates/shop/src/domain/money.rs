@@ -42,6 +42,15 @@ impl fmt::Display for Currency {
     }
 }
 
+/// `50.00 EUR` for sentences (audit trail, alerts); the raw figures when the code is not a
+/// currency.
+pub fn format_amount(amount: i64, currency: &str) -> String {
+    match Currency::parse(currency) {
+        Ok(currency) => Money { amount, currency }.to_string(),
+        Err(_) => format!("{amount} {currency}"),
+    }
+}
+
 /// An amount in minor units of a currency.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Money {

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::app::App;
-use crate::checkout::{self, CheckoutError};
+use crate::checkout::{self, CancelError, CheckoutError};
 use crate::domain::cart::CartError;
 use crate::error::ApiError;
 use crate::identity::{self, Customer, IdentityError};
@@ -24,6 +24,7 @@ pub fn routes() -> Router<App> {
     Router::new()
         .route("/api/checkout", post(create))
         .route("/api/checkout/{session_id}", get(status))
+        .route("/api/checkout/{session_id}/cancel", post(cancel))
 }
 
 fn who(app: &App, headers: &HeaderMap) -> Result<Customer, ApiError> {
@@ -170,13 +171,15 @@ fn checkout_error(e: CheckoutError) -> ApiError {
             }
         },
         CheckoutError::InvalidEmail => ApiError::invalid_request(message),
-        CheckoutError::TooManyOpenHolds { max, .. } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_open_holds", message)
-            .with_details(json!({"max": max})),
+        CheckoutError::TooManyOpenHolds { max, retry_after, .. } => {
+            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_open_holds", message)
+                .with_details(json!({"max": max}));
+            e.retry_after_secs = Some(retry_after.max(1) as u64);
+            e
+        }
         CheckoutError::KeyReused => ApiError::new(unprocessable, "idempotency_key_reused", message),
         CheckoutError::InProgress => ApiError::new(StatusCode::CONFLICT, "checkout_in_progress", message),
-        CheckoutError::ProviderUnavailable => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "payment_provider_unavailable",
+        CheckoutError::ProviderUnavailable => provider_unavailable(
             "the payment provider is unavailable; nothing was charged and no stock is held — try again in a moment",
         ),
         CheckoutError::Store(e) => e.into(),
@@ -196,6 +199,44 @@ async fn status(
         Ok(Some(s)) => Json(s).into_response(),
         Ok(None) => ApiError::not_found("no checkout with this session id for you").into_response(),
         Err(e) => ApiError::from(e).into_response(),
+    };
+    with_cookie(&app, &customer, response)
+}
+
+fn provider_unavailable(message: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "payment_provider_unavailable",
+        message,
+    )
+}
+
+/// `POST /api/checkout/{session_id}/cancel`, for the shop's cancel page.
+async fn cancel(
+    State(app): State<App>,
+    Path(session_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let customer = match who(&app, &headers) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let response = match checkout::cancel(&app, &customer, &session_id, unix_now()).await {
+        Ok(s) => Json(s).into_response(),
+        Err(e) => {
+            let message = e.to_string();
+            match e {
+                CancelError::NotFound => ApiError::not_found(message),
+                CancelError::AlreadyPaid => {
+                    ApiError::new(StatusCode::CONFLICT, "already_paid", message)
+                }
+                CancelError::ProviderUnavailable => provider_unavailable(
+                    "the payment provider is unavailable; the checkout is still open — try again in a moment",
+                ),
+                CancelError::Store(e) => e.into(),
+            }
+            .into_response()
+        }
     };
     with_cookie(&app, &customer, response)
 }

@@ -5,6 +5,7 @@ mod api;
 mod checkout;
 mod health;
 mod json;
+mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,6 +35,7 @@ pub fn router(app: App) -> Router {
         .merge(api::routes())
         .merge(checkout::routes())
         .merge(health::routes())
+        .merge(webhooks::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed here")

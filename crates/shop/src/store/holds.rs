@@ -240,6 +240,158 @@ impl Tx {
     }
 }
 
+impl Tx {
+    /// The hold of a Checkout Session or of a PaymentIntent, locked (for the events whose object
+    /// lacks `metadata[hold_id]`).
+    pub async fn hold_by_reference_for_update(
+        &mut self,
+        column: HoldReference,
+        value: &str,
+    ) -> Result<Option<Hold>, StoreError> {
+        let column = match column {
+            HoldReference::Session => "checkout_session_id",
+            HoldReference::PaymentIntent => "payment_intent_id",
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM holds WHERE {column} = $1{}",
+            self.for_update()
+        );
+        Ok(on_conn!(tx self, |c| sqlx::query_as(&sql).bind(value).fetch_optional(c).await)?)
+    }
+
+    /// Records what Stripe's events tell about a hold — its session (when the request that
+    /// created it died before storing it), its PaymentIntent, the customer's email — without
+    /// overwriting what is already known.
+    pub async fn link_hold(
+        &mut self,
+        hold_id: &str,
+        session_id: Option<&str>,
+        payment_intent_id: Option<&str>,
+        email: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_conn!(tx self, |c| sqlx::query(
+            "UPDATE holds SET checkout_session_id = COALESCE(checkout_session_id, $1), \
+                              payment_intent_id = COALESCE(payment_intent_id, $2), \
+                              email = COALESCE(email, $3), updated_at = $4 WHERE id = $5",
+        )
+        .bind(session_id)
+        .bind(payment_intent_id)
+        .bind(email)
+        .bind(now)
+        .bind(hold_id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Turns an active hold's reserved stock into sold stock (`stock_on_hand -= q`,
+    /// `stock_reserved -= q`); false when the hold was no longer active.
+    pub async fn convert_active_hold(
+        &mut self,
+        hold_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        if !self.set_converted(hold_id, "active", now).await? {
+            return Ok(false);
+        }
+        for item in self.hold_items_tx(hold_id).await? {
+            on_conn!(tx self, |c| sqlx::query(
+                "UPDATE products SET stock_on_hand = stock_on_hand - $1, \
+                                     stock_reserved = stock_reserved - $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(item.quantity)
+            .bind(now)
+            .bind(&item.product_id)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        }
+        Ok(true)
+    }
+
+    /// A payment for a hold that was already released: takes its stock again from what is free
+    /// (products locked in id order, as checkout locks them), all lines or none. False, and
+    /// nothing changed, when a line is short.
+    pub async fn convert_released_hold(
+        &mut self,
+        hold_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let items = self.hold_items_tx(hold_id).await?;
+        let lock = format!(
+            "SELECT stock_on_hand - stock_reserved FROM products WHERE id = $1{}",
+            self.for_update()
+        );
+        for item in &items {
+            let free: Option<i64> = on_conn!(tx self, |c| sqlx::query_scalar(&lock)
+                .bind(&item.product_id)
+                .fetch_optional(c)
+                .await)?;
+            if free.unwrap_or(0) < item.quantity {
+                return Ok(false);
+            }
+        }
+        if !self.set_converted(hold_id, "released", now).await? {
+            return Ok(false);
+        }
+        for item in &items {
+            on_conn!(tx self, |c| sqlx::query(
+                "UPDATE products SET stock_on_hand = stock_on_hand - $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(item.quantity)
+            .bind(now)
+            .bind(&item.product_id)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        }
+        Ok(true)
+    }
+
+    async fn set_converted(
+        &mut self,
+        hold_id: &str,
+        from: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let rows = on_conn!(tx self, |c| sqlx::query(
+            "UPDATE holds SET status = 'converted', updated_at = $1 WHERE id = $2 AND status = $3",
+        )
+        .bind(now)
+        .bind(hold_id)
+        .bind(from)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(rows == 1)
+    }
+
+    /// When the customer's oldest open hold expires: the earliest a new checkout can pass the
+    /// open-holds cap.
+    pub async fn first_open_hold_expiry(
+        &mut self,
+        customer_id: &str,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(on_conn!(tx self, |c| sqlx::query_scalar(
+            "SELECT MIN(expires_at) FROM holds WHERE customer_id = $1 AND status = 'active' AND expires_at > $2",
+        )
+        .bind(customer_id)
+        .bind(now)
+        .fetch_one(c)
+        .await)?)
+    }
+}
+
+/// A Stripe id a hold can be found by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldReference {
+    Session,
+    PaymentIntent,
+}
+
 impl Store {
     pub async fn hold(&self, hold_id: &str) -> Result<Option<Hold>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM holds WHERE id = $1");

@@ -7,12 +7,15 @@
 //! fails half-way with `SQLITE_BUSY`; on PostgreSQL the conditional `UPDATE … WHERE` and `SELECT … FOR
 //! UPDATE` statements of the submodules make each check-and-write one step.
 
+mod alerts;
 mod audit;
 mod catalog;
 mod error;
 mod holds;
 mod orders;
+mod outbox;
 mod stripe_requests;
+mod webhook_events;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,12 +25,15 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
+pub use alerts::{Alert, NewAlert, Severity};
 pub use audit::{AuditEntry, AuditRecord};
 pub use catalog::Product;
 pub use error::{ConstraintKind, StoreError};
-pub use holds::{Hold, HoldItem, NewHold, Shortage};
-pub use orders::OrderSummary;
+pub use holds::{Hold, HoldItem, HoldReference, NewHold, Shortage};
+pub use orders::{NewOrder, NewPayment, OrderSummary, PaymentRow};
+pub use outbox::OutboxRow;
 pub use stripe_requests::StripeRequestRow;
+pub use webhook_events::{Claim, EventRow, NewEvent};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

@@ -1,21 +1,211 @@
-//! Orders as the checkout status page needs them; creating them is fulfilment's job.
+//! Orders and their payments. Only fulfilment creates them (one per hold: `orders.hold_id` and
+//! `payments.payment_intent_id` are unique), and only `charge.refunded` marks them refunded.
 
-use super::{on_conn, Store, StoreError};
+use super::{on_conn, HoldItem, Store, StoreError, Tx};
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct OrderSummary {
     pub id: String,
     pub number: i64,
     pub status: String,
+    pub attention_reason: Option<String>,
+    pub email: Option<String>,
+    pub amount_total: i64,
+    pub currency: String,
+}
+
+/// An order about to be written, with its payment.
+#[derive(Clone, Debug)]
+pub struct NewOrder<'a> {
+    pub id: &'a str,
+    pub hold_id: &'a str,
+    pub customer_id: &'a str,
+    pub email: Option<&'a str>,
+    pub attention_reason: Option<&'a str>,
+    pub amount_total: i64,
+    pub currency: &'a str,
+    pub items: &'a [HoldItem],
+    pub payment: NewPayment<'a>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewPayment<'a> {
+    pub id: &'a str,
+    pub payment_intent_id: &'a str,
+    pub checkout_session_id: Option<&'a str>,
+    /// What Stripe collected, which may differ from the order's total (then the order needs
+    /// attention).
+    pub amount: i64,
+    pub currency: &'a str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct PaymentRow {
+    pub id: String,
+    pub order_id: String,
+    pub payment_intent_id: String,
+    pub checkout_session_id: Option<String>,
+    pub amount: i64,
+    pub amount_refunded: i64,
+    pub currency: String,
+    pub status: String,
+}
+
+const ORDER: &str =
+    "SELECT id, number, status, attention_reason, email, amount_total, currency FROM orders";
+const PAYMENT: &str = "SELECT id, order_id, payment_intent_id, checkout_session_id, amount, \
+                       amount_refunded, currency, status FROM payments";
+
+impl Tx {
+    pub async fn order_for_hold_tx(
+        &mut self,
+        hold_id: &str,
+    ) -> Result<Option<OrderSummary>, StoreError> {
+        let sql = format!("{ORDER} WHERE hold_id = $1");
+        Ok(on_conn!(tx self, |c| sqlx::query_as(&sql).bind(hold_id).fetch_optional(c).await)?)
+    }
+
+    /// Writes the order, its items and its payment; returns the order's sequential number.
+    pub async fn insert_order(&mut self, o: &NewOrder<'_>, now: i64) -> Result<i64, StoreError> {
+        let status = if o.attention_reason.is_some() {
+            "needs_attention"
+        } else {
+            "paid"
+        };
+        let number: i64 = on_conn!(tx self, |c| sqlx::query_scalar(
+            "INSERT INTO orders (id, hold_id, customer_id, email, status, attention_reason, \
+                                 amount_total, currency, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING number",
+        )
+        .bind(o.id)
+        .bind(o.hold_id)
+        .bind(o.customer_id)
+        .bind(o.email)
+        .bind(status)
+        .bind(o.attention_reason)
+        .bind(o.amount_total)
+        .bind(o.currency)
+        .bind(now)
+        .fetch_one(c)
+        .await)?;
+        for item in o.items {
+            on_conn!(tx self, |c| sqlx::query(
+                "INSERT INTO order_items (order_id, product_id, quantity, unit_amount) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(o.id)
+            .bind(&item.product_id)
+            .bind(item.quantity)
+            .bind(item.unit_amount)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        }
+        let p = &o.payment;
+        on_conn!(tx self, |c| sqlx::query(
+            "INSERT INTO payments (id, order_id, payment_intent_id, checkout_session_id, amount, currency, \
+                                   status, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'succeeded', $7)",
+        )
+        .bind(p.id)
+        .bind(o.id)
+        .bind(p.payment_intent_id)
+        .bind(p.checkout_session_id)
+        .bind(p.amount)
+        .bind(p.currency)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        Ok(number)
+    }
+
+    /// Fills in the order's email when it had none (the PaymentIntent came before the session
+    /// that carries the address the customer typed).
+    pub async fn set_order_email_if_missing(
+        &mut self,
+        order_id: &str,
+        email: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let rows = on_conn!(tx self, |c| sqlx::query(
+            "UPDATE orders SET email = $1, updated_at = $2 WHERE id = $3 AND email IS NULL",
+        )
+        .bind(email)
+        .bind(now)
+        .bind(order_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(rows == 1)
+    }
+
+    pub async fn payment_by_intent_for_update(
+        &mut self,
+        payment_intent_id: &str,
+    ) -> Result<Option<PaymentRow>, StoreError> {
+        let sql = format!(
+            "{PAYMENT} WHERE payment_intent_id = $1{}",
+            self.for_update()
+        );
+        Ok(
+            on_conn!(tx self, |c| sqlx::query_as(&sql).bind(payment_intent_id).fetch_optional(c).await)?,
+        )
+    }
+
+    /// Raises the refunded amount to `amount_refunded` (never lowers it: `charge.refunded` events
+    /// may arrive out of order); a full refund makes the payment and its order `refunded`.
+    pub async fn record_refund(
+        &mut self,
+        payment: &PaymentRow,
+        amount_refunded: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let refunded = amount_refunded.clamp(payment.amount_refunded, payment.amount);
+        let full = refunded >= payment.amount;
+        on_conn!(tx self, |c| sqlx::query(
+            "UPDATE payments SET amount_refunded = $1, status = $2 WHERE id = $3",
+        )
+        .bind(refunded)
+        .bind(if full { "refunded" } else { "succeeded" })
+        .bind(&payment.id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        if full {
+            on_conn!(tx self, |c| sqlx::query(
+                "UPDATE orders SET status = 'refunded', updated_at = $1 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(&payment.order_id)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        }
+        Ok(())
+    }
+
+    pub async fn order_number(&mut self, order_id: &str) -> Result<i64, StoreError> {
+        Ok(
+            on_conn!(tx self, |c| sqlx::query_scalar("SELECT number FROM orders WHERE id = $1")
+            .bind(order_id)
+            .fetch_one(c)
+            .await)?,
+        )
+    }
 }
 
 impl Store {
     pub async fn order_for_hold(&self, hold_id: &str) -> Result<Option<OrderSummary>, StoreError> {
-        Ok(on_conn!(pool self, |c| sqlx::query_as(
-            "SELECT id, number, status FROM orders WHERE hold_id = $1",
+        let sql = format!("{ORDER} WHERE hold_id = $1");
+        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).bind(hold_id).fetch_optional(c).await)?)
+    }
+
+    pub async fn payment_by_intent(
+        &self,
+        payment_intent_id: &str,
+    ) -> Result<Option<PaymentRow>, StoreError> {
+        let sql = format!("{PAYMENT} WHERE payment_intent_id = $1");
+        Ok(
+            on_conn!(pool self, |c| sqlx::query_as(&sql).bind(payment_intent_id).fetch_optional(c).await)?,
         )
-        .bind(hold_id)
-        .fetch_optional(c)
-        .await)?)
     }
 }

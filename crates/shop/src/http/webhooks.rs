@@ -1,0 +1,124 @@
+//! `POST /api/webhooks/stripe`: the signature is verified on the raw bytes before anything is
+//! parsed; then the event goes to the inbox. Status contract (DESIGN.md 1.3): `200` for processed,
+//! duplicate, ignored and foreign events; `400` only for a bad signature or a body that is not an
+//! event; `413` over the body limit; `5xx` only for a transient failure, so that Stripe retries.
+//! None of the refusals writes a row (but for the alert a burst of bad signatures raises).
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use caisse_stripe::{Event, SignatureError};
+use serde_json::json;
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::store::{unix_now, NewAlert, Severity};
+use crate::webhooks::{self, Outcome, Received, Source};
+
+use super::json::read_body;
+
+pub fn routes() -> Router<App> {
+    Router::new().route("/api/webhooks/stripe", post(receive))
+}
+
+async fn receive(State(app): State<App>, req: Request) -> Response {
+    let header = req
+        .headers()
+        .get("stripe-signature")
+        .map(|v| v.to_str().map(str::to_string));
+    let body = match read_body(req, app.config.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let now = unix_now();
+    let verified = match header {
+        None => Err(SignatureError::MissingHeader),
+        Some(Err(_)) => Err(SignatureError::Malformed("not visible ASCII")),
+        Some(Ok(h)) => {
+            let secrets: Vec<&str> = app
+                .config
+                .stripe
+                .webhook_secrets
+                .iter()
+                .map(|s| s.expose())
+                .collect();
+            caisse_stripe::verify(&h, &body, &secrets, app.config.webhook_tolerance, now)
+        }
+    };
+    if let Err(e) = verified {
+        signature_failed(&app, &e, now).await;
+        return ApiError::new(StatusCode::BAD_REQUEST, "invalid_signature", e.to_string())
+            .into_response();
+    }
+    let (event, payload) = match parse(&body) {
+        Ok(parsed) => parsed,
+        Err(why) => {
+            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_payload", why).into_response()
+        }
+    };
+    match webhooks::receive(&app, &event, payload, Source::Webhook).await {
+        Ok(Received::Duplicate) => Json(json!({"status": "duplicate"})).into_response(),
+        Ok(Received::Applied(Outcome::Processed(what))) => {
+            Json(json!({"status": "processed", "detail": what})).into_response()
+        }
+        Ok(Received::Applied(Outcome::Ignored(why))) => {
+            Json(json!({"status": "ignored", "reason": why})).into_response()
+        }
+        // Nothing was applied: Stripe retries. Every store failure is worth a retry here, as a
+        // 2xx would lose the event.
+        Err(e) if e.is_transient() => ApiError::from(e).into_response(),
+        Err(e) => {
+            tracing::error!(event = %event.id, error = %e, "webhook event failed");
+            ApiError::internal().into_response()
+        }
+    }
+}
+
+/// The verified body as an event: a JSON object with an `evt_` id, a type, `created` and
+/// `data.object`.
+fn parse(body: &[u8]) -> Result<(Event, &str), String> {
+    let payload = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_string())?;
+    let event: Event = serde_json::from_str(payload)
+        .map_err(|e| format!("the body is not a Stripe event: {e}"))?;
+    if !event.id.starts_with("evt_") || event.id.len() > 255 {
+        return Err("the event id is not a Stripe event id (evt_…)".into());
+    }
+    if event.kind.is_empty() || event.kind.len() > 255 || !event.data.object.is_object() {
+        return Err("the event has no type or no data.object".into());
+    }
+    Ok((event, payload))
+}
+
+async fn signature_failed(app: &App, e: &SignatureError, now: i64) {
+    let reason = match e {
+        SignatureError::MissingHeader => "missing",
+        SignatureError::Malformed(_) | SignatureError::NoV1 => "malformed",
+        SignatureError::NoMatch => "no_match",
+        SignatureError::OutsideTolerance { .. } => "tolerance",
+    };
+    metrics::counter!("caisse_webhook_signature_failures_total", "reason" => reason).increment(1);
+    tracing::warn!(reason, error = %e, "webhook refused: bad signature");
+    let policy = &app.config.webhooks;
+    let window = policy.signature_alert_window.as_secs() as i64;
+    if !app
+        .signature_alarm
+        .record(now, window, policy.signature_alert_threshold)
+    {
+        return;
+    }
+    let alert = NewAlert {
+        kind: "signature_failures",
+        severity: Severity::Critical,
+        message: format!(
+            "{} or more webhook deliveries with a bad signature within {window} s: check STRIPE_WEBHOOK_SECRET and the endpoint registered at Stripe",
+            policy.signature_alert_threshold
+        ),
+        entity: None,
+        dedup_key: format!("signature_failures:{}", now / window),
+    };
+    if let Err(e) = app.store.raise_alert(&alert, now).await {
+        tracing::warn!(error = %e, "could not raise the signature-failure alert");
+    }
+}

@@ -1,0 +1,100 @@
+//! Ending a checkout that will not be paid through caisse's hold: the sweeper (past expiry), the
+//! cancel endpoint (the customer gave up) and a price mismatch at checkout all ask Stripe to expire
+//! the session **first**, and give the stock back only once Stripe says the session is expired. A
+//! session Stripe reports complete was paid: its hold is left to the payment path.
+
+use serde_json::json;
+
+use crate::app::App;
+use crate::store::{AuditEntry, Hold, StoreError, Tx};
+
+/// What Stripe says of a hold's session after the request to expire it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Expired (now or earlier), or never created: the stock can go back.
+    Expired,
+    /// Complete: the customer paid (or a delayed payment is under way).
+    Complete,
+    /// Stripe did not answer or answered something else: try again later.
+    Unknown,
+}
+
+/// Asks Stripe to expire the hold's session, with one idempotency key per hold (shared by every
+/// instance and caller), and reads the session when Stripe refuses because it is not open.
+pub async fn expire_at_stripe(app: &App, hold: &Hold) -> Verdict {
+    // No session: the request that made the hold died before Stripe answered (or Stripe failed),
+    // and a session it may have created carries the same expiry, so it is over too.
+    let Some(session_id) = &hold.checkout_session_id else {
+        return Verdict::Expired;
+    };
+    let key = format!("caisse-{}-expire", hold.id);
+    let session = match app.stripe.expire_checkout_session(session_id, &key).await {
+        Ok(s) => s,
+        // Not open any more (expired by Stripe itself, or paid): ask what it is.
+        Err(e) if e.status() == Some(400) => {
+            match app.stripe.retrieve_checkout_session(session_id).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(hold_id = %hold.id, error = %e, "cannot read the session of a hold to release");
+                    return Verdict::Unknown;
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(hold_id = %hold.id, error = %e, "cannot expire the session of a hold to release");
+            return Verdict::Unknown;
+        }
+    };
+    if session.is_expired() {
+        Verdict::Expired
+    } else if session.is_complete() {
+        Verdict::Complete
+    } else {
+        Verdict::Unknown
+    }
+}
+
+/// Gives the hold's stock back in its own transaction; false when it was no longer active
+/// (another instance, a webhook, or an order got there first).
+pub async fn release(
+    app: &App,
+    hold: &Hold,
+    reason: &str,
+    actor: &str,
+    why: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let mut tx = app.store.begin().await?;
+    let released = release_in(&mut tx, &hold.id, reason, actor, why, now).await?;
+    tx.commit().await?;
+    Ok(released)
+}
+
+/// Gives the hold's stock back in the caller's transaction, with the audit sentence "Hold … released:
+/// {why}"; false when it was no longer active.
+pub async fn release_in(
+    tx: &mut Tx,
+    hold_id: &str,
+    reason: &str,
+    actor: &str,
+    why: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if !tx.release_hold(hold_id, reason, now).await? {
+        return Ok(false);
+    }
+    tx.audit(
+        AuditEntry {
+            actor,
+            action: "hold.released",
+            entity_type: "hold",
+            entity_id: hold_id,
+            before: Some(json!({"status": "active"})),
+            after: Some(json!({"status": "released", "reason": reason})),
+            message: format!("Hold {hold_id} released: {why}"),
+        },
+        now,
+    )
+    .await?;
+    Ok(true)
+}

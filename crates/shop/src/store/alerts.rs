@@ -1,0 +1,110 @@
+//! `alerts`: what operators must look at, shown on the dashboard until acknowledged. One row per
+//! cause: the dedup key is unique, so a cause raised twice (a redelivered event, two instances) is
+//! one alert.
+
+use super::{on_conn, Store, StoreError, Tx};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NewAlert<'a> {
+    /// `payment_failed`, `amount_mismatch`, `paid_without_stock`, `price_mismatch`,
+    /// `livemode_mismatch`, `signature_failures`, `refund_failed`.
+    pub kind: &'a str,
+    pub severity: Severity,
+    pub message: String,
+    pub entity: Option<(&'a str, &'a str)>,
+    /// One alert per distinct key.
+    pub dedup_key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct Alert {
+    pub id: i64,
+    pub kind: String,
+    pub severity: String,
+    pub message: String,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub dedup_key: Option<String>,
+    pub created_at: i64,
+    pub acknowledged_at: Option<i64>,
+    pub acknowledged_by: Option<String>,
+}
+
+const INSERT: &str =
+    "INSERT INTO alerts (kind, severity, message, entity_type, entity_id, dedup_key, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dedup_key) DO NOTHING";
+
+fn counted(kind: &str, rows: u64) -> bool {
+    if rows > 0 {
+        metrics::counter!("caisse_alerts_total", "kind" => kind.to_string()).increment(1);
+    }
+    rows > 0
+}
+
+impl Tx {
+    /// Raises `a` with the effect it belongs to; true when it is new.
+    pub async fn raise_alert(&mut self, a: &NewAlert<'_>, now: i64) -> Result<bool, StoreError> {
+        let (entity_type, entity_id) = a.entity.unzip();
+        let rows = on_conn!(tx self, |c| sqlx::query(INSERT)
+            .bind(a.kind)
+            .bind(a.severity.as_str())
+            .bind(&a.message)
+            .bind(entity_type)
+            .bind(entity_id)
+            .bind(&a.dedup_key)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(counted(a.kind, rows))
+    }
+}
+
+impl Store {
+    /// Raises `a` on its own, outside any effect; true when it is new.
+    pub async fn raise_alert(&self, a: &NewAlert<'_>, now: i64) -> Result<bool, StoreError> {
+        let (entity_type, entity_id) = a.entity.unzip();
+        let rows = on_conn!(pool self, |c| sqlx::query(INSERT)
+            .bind(a.kind)
+            .bind(a.severity.as_str())
+            .bind(&a.message)
+            .bind(entity_type)
+            .bind(entity_id)
+            .bind(&a.dedup_key)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(counted(a.kind, rows))
+    }
+
+    /// The newest alerts first, unacknowledged only when `open_only`.
+    pub async fn alerts(&self, open_only: bool, limit: i64) -> Result<Vec<Alert>, StoreError> {
+        Ok(on_conn!(pool self, |c| sqlx::query_as(
+            "SELECT id, kind, severity, message, entity_type, entity_id, dedup_key, created_at, \
+                    acknowledged_at, acknowledged_by \
+             FROM alerts WHERE ($1 = FALSE OR acknowledged_at IS NULL) ORDER BY id DESC LIMIT $2",
+        )
+        .bind(open_only)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?)
+    }
+}

@@ -1,0 +1,399 @@
+//! What each event does (DESIGN.md 1.5), inside the inbox's transaction. Every handler finds the
+//! hold the event is about, locks it, and asks [`crate::domain::lifecycle`] what to do; the paid
+//! paths all go through [`crate::fulfilment::fulfil`]. Nothing here calls Stripe.
+
+use caisse_stripe::objects::{Charge, CheckoutSession, PaymentIntent};
+use caisse_stripe::{Event, EventObject};
+use serde_json::json;
+
+use crate::app::App;
+use crate::config::KeyMode;
+use crate::domain::lifecycle::{self, Decision, HoldState, Signal};
+use crate::domain::money::format_amount;
+use crate::fulfilment::{self, Fulfilment, Paid};
+use crate::store::{AuditEntry, Hold, HoldReference, NewAlert, Severity, StoreError, Tx};
+
+/// What an event did, recorded on its `webhook_events` row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied; the text says what it did.
+    Processed(String),
+    /// Nothing to do for caisse, and why (unknown type or session, other livemode).
+    Ignored(String),
+}
+
+/// The effect of an event, and whether it queued a refund to ask Stripe for after the commit.
+pub struct Effect {
+    pub outcome: Outcome,
+    pub refund_queued: bool,
+}
+
+impl From<Outcome> for Effect {
+    fn from(outcome: Outcome) -> Effect {
+        Effect {
+            outcome,
+            refund_queued: false,
+        }
+    }
+}
+
+fn processed(what: impl Into<String>) -> Result<Effect, StoreError> {
+    Ok(Outcome::Processed(what.into()).into())
+}
+
+fn ignored(why: impl Into<String>) -> Result<Effect, StoreError> {
+    Ok(Outcome::Ignored(why.into()).into())
+}
+
+/// One event's handling: the app, the transaction, who acts (`webhook:evt_…`) and when.
+struct Ctx<'a> {
+    app: &'a App,
+    tx: &'a mut Tx,
+    event: &'a Event,
+    actor: String,
+    now: i64,
+}
+
+pub async fn apply(app: &App, tx: &mut Tx, event: &Event, now: i64) -> Result<Effect, StoreError> {
+    let live = app.config.stripe.mode == KeyMode::Live;
+    if event.livemode != live {
+        let mode = |l: bool| if l { "live" } else { "test" };
+        tx.raise_alert(
+            &NewAlert {
+                kind: "livemode_mismatch",
+                severity: Severity::Warning,
+                message: format!(
+                    "Event {} is a {} event but caisse runs with {} keys: this endpoint is registered in the wrong Stripe mode",
+                    event.id,
+                    mode(event.livemode),
+                    mode(live)
+                ),
+                entity: Some(("webhook_event", &event.id)),
+                // One per day: enough to be seen, not a flood.
+                dedup_key: format!("livemode_mismatch:{}", now / 86_400),
+            },
+            now,
+        )
+        .await?;
+        return ignored(format!(
+            "livemode {} differs from the keys' mode",
+            event.livemode
+        ));
+    }
+    let object = match event.object() {
+        Ok(o) => o,
+        Err(e) => return ignored(format!("its object does not parse: {e}")),
+    };
+    let mut cx = Ctx {
+        app,
+        tx,
+        event,
+        actor: format!("webhook:{}", event.id),
+        now,
+    };
+    match (event.kind.as_str(), object) {
+        (
+            "checkout.session.completed" | "checkout.session.async_payment_succeeded",
+            EventObject::CheckoutSession(s),
+        ) => session_paid(&mut cx, &s).await,
+        ("checkout.session.async_payment_failed", EventObject::CheckoutSession(s)) => {
+            let Some(hold) = session_hold(&mut cx, &s).await? else {
+                return ignored(format!("no hold of caisse's has session {}", s.id));
+            };
+            let why = "the delayed payment (SEPA debit) failed";
+            payment_failed(&mut cx, &hold, s.payment_intent.as_deref(), why).await
+        }
+        ("checkout.session.expired", EventObject::CheckoutSession(s)) => {
+            let Some(hold) = session_hold(&mut cx, &s).await? else {
+                return ignored(format!("no hold of caisse's has session {}", s.id));
+            };
+            release(&mut cx, &hold, "expired", "its Checkout Session expired").await
+        }
+        ("payment_intent.succeeded", EventObject::PaymentIntent(pi)) => {
+            let Some(hold) = intent_hold(&mut cx, &pi).await? else {
+                return ignored(format!("no hold of caisse's has PaymentIntent {}", pi.id));
+            };
+            let email = hold.email.clone().or(pi.receipt_email.clone());
+            let paid = Paid {
+                payment_intent_id: &pi.id,
+                checkout_session_id: None,
+                amount: pi.amount_received.unwrap_or(pi.amount),
+                currency: &pi.currency,
+                email: email.as_deref(),
+            };
+            fulfil(&mut cx, &hold, &paid).await
+        }
+        ("payment_intent.payment_failed", EventObject::PaymentIntent(pi)) => {
+            let Some(hold) = intent_hold(&mut cx, &pi).await? else {
+                return ignored(format!("no hold of caisse's has PaymentIntent {}", pi.id));
+            };
+            let why = pi
+                .last_payment_error
+                .as_ref()
+                .map(|e| {
+                    let code = e.decline_code.as_deref().or(e.code.as_deref());
+                    match (code, e.message.as_deref()) {
+                        (Some(c), Some(m)) => format!("{m} ({c})"),
+                        (Some(c), None) => c.to_string(),
+                        (None, Some(m)) => m.to_string(),
+                        (None, None) => "no reason given".to_string(),
+                    }
+                })
+                .unwrap_or_else(|| "no reason given".to_string());
+            let why = format!("payment {} failed: {why}", pi.id);
+            payment_failed(&mut cx, &hold, Some(&pi.id), &why).await
+        }
+        ("payment_intent.canceled", EventObject::PaymentIntent(pi)) => {
+            let Some(hold) = intent_hold(&mut cx, &pi).await? else {
+                return ignored(format!("no hold of caisse's has PaymentIntent {}", pi.id));
+            };
+            release(&mut cx, &hold, "canceled", "its PaymentIntent was canceled").await
+        }
+        ("charge.refunded", EventObject::Charge(charge)) => refunded(&mut cx, &charge).await,
+        (kind, _) if HANDLED.contains(&kind) => ignored(format!(
+            "a {kind} event whose object is not the expected type"
+        )),
+        (kind, _) => ignored(format!("caisse does not act on {kind} events")),
+    }
+}
+
+/// The event types caisse acts on.
+pub const HANDLED: &[&str] = &[
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "charge.refunded",
+];
+
+/// The hold a session is about, locked: by `metadata[hold_id]`, else by session id. A hold that
+/// already belongs to another session is not this session's.
+async fn session_hold(cx: &mut Ctx<'_>, s: &CheckoutSession) -> Result<Option<Hold>, StoreError> {
+    let hold = find_hold(cx, s.metadata.get("hold_id"), HoldReference::Session, &s.id).await?;
+    Ok(hold.filter(|h| h.checkout_session_id.as_deref().is_none_or(|id| id == s.id)))
+}
+
+/// The hold a PaymentIntent is about, locked: by `metadata[hold_id]` (set through
+/// `payment_intent_data`), else by the PaymentIntent id a session event linked.
+async fn intent_hold(cx: &mut Ctx<'_>, pi: &PaymentIntent) -> Result<Option<Hold>, StoreError> {
+    let hold = find_hold(
+        cx,
+        pi.metadata.get("hold_id"),
+        HoldReference::PaymentIntent,
+        &pi.id,
+    )
+    .await?;
+    Ok(hold.filter(|h| h.payment_intent_id.as_deref().is_none_or(|id| id == pi.id)))
+}
+
+async fn find_hold(
+    cx: &mut Ctx<'_>,
+    hold_id: Option<&String>,
+    reference: HoldReference,
+    value: &str,
+) -> Result<Option<Hold>, StoreError> {
+    if let Some(id) = hold_id {
+        if let Some(hold) = cx.tx.hold_for_update(id).await? {
+            return Ok(Some(hold));
+        }
+    }
+    cx.tx.hold_by_reference_for_update(reference, value).await
+}
+
+/// `checkout.session.completed` and `…async_payment_succeeded`: link the session to its
+/// PaymentIntent, and fulfil when it is paid (a delayed method completes unpaid first).
+async fn session_paid(cx: &mut Ctx<'_>, s: &CheckoutSession) -> Result<Effect, StoreError> {
+    let Some(hold) = session_hold(cx, s).await? else {
+        return ignored(format!("no hold of caisse's has session {}", s.id));
+    };
+    let email = s.email().map(str::to_string).or(hold.email.clone());
+    cx.tx
+        .link_hold(
+            &hold.id,
+            Some(&s.id),
+            s.payment_intent.as_deref(),
+            email.as_deref(),
+            cx.now,
+        )
+        .await?;
+    if !s.is_paid() {
+        return processed(format!(
+            "session {} complete, payment pending (delayed method); waiting for it",
+            s.id
+        ));
+    }
+    let currency = s.currency.clone().unwrap_or_default();
+    let paid = Paid {
+        // A session with nothing to pay has no PaymentIntent: the session stands for it.
+        payment_intent_id: s.payment_intent.as_deref().unwrap_or(&s.id),
+        checkout_session_id: Some(&s.id),
+        amount: s.amount_total.unwrap_or(0),
+        currency: &currency,
+        email: email.as_deref(),
+    };
+    fulfil(cx, &hold, &paid).await
+}
+
+async fn fulfil(cx: &mut Ctx<'_>, hold: &Hold, paid: &Paid<'_>) -> Result<Effect, StoreError> {
+    let result = fulfilment::fulfil(
+        cx.tx,
+        &cx.app.config.webhooks,
+        hold,
+        paid,
+        &cx.actor,
+        cx.now,
+    )
+    .await?;
+    Ok(match result {
+        Fulfilment::Created { order, refund } => {
+            if refund {
+                crate::refunds::queue(cx.tx, &order, paid.payment_intent_id, cx.now).await?;
+            }
+            Effect {
+                outcome: Outcome::Processed(format!(
+                    "order #{} created ({})",
+                    order.number, order.status
+                )),
+                refund_queued: refund,
+            }
+        }
+        Fulfilment::AlreadyDone(order) => {
+            Outcome::Processed(format!("order #{} already exists", order.number)).into()
+        }
+    })
+}
+
+/// A failed payment: an alert for the operators, and the hold released when the policy says so
+/// (the customer may still retry on the same Stripe page; a later success takes the stock again).
+async fn payment_failed(
+    cx: &mut Ctx<'_>,
+    hold: &Hold,
+    payment_intent: Option<&str>,
+    why: &str,
+) -> Result<Effect, StoreError> {
+    if let Some(order) = cx.tx.order_for_hold_tx(&hold.id).await? {
+        // A decline that reaches us after the success: the order stands.
+        return keep_order(cx, hold, order.number, why).await;
+    }
+    cx.tx
+        .raise_alert(
+            &NewAlert {
+                kind: "payment_failed",
+                severity: Severity::Warning,
+                message: format!(
+                    "Payment failed for hold {} ({}): {why}",
+                    hold.id,
+                    format_amount(hold.amount_total, &hold.currency)
+                ),
+                entity: Some(("hold", &hold.id)),
+                // One per PaymentIntent: a SEPA failure comes as two events, and a customer who
+                // tries three cards is one failing payment.
+                dedup_key: format!("payment_failed:{}", payment_intent.unwrap_or(&cx.event.id)),
+            },
+            cx.now,
+        )
+        .await?;
+    if cx.app.config.webhooks.release_on_payment_failure {
+        release(cx, hold, "payment_failed", why).await
+    } else {
+        processed(format!(
+            "{why}; hold kept until its session expires (CAISSE_RELEASE_ON_PAYMENT_FAILURE=false)"
+        ))
+    }
+}
+
+/// Gives a hold's stock back, unless an order already has it.
+async fn release(
+    cx: &mut Ctx<'_>,
+    hold: &Hold,
+    reason: &str,
+    why: &str,
+) -> Result<Effect, StoreError> {
+    let order = cx.tx.order_for_hold_tx(&hold.id).await?;
+    let state = HoldState::parse(&hold.status).unwrap_or(HoldState::Converted);
+    match lifecycle::decide(state, order.is_some(), Signal::Release) {
+        Decision::Release => {
+            crate::release::release_in(cx.tx, &hold.id, reason, &cx.actor, why, cx.now).await?;
+            processed(format!("hold {} released ({reason})", hold.id))
+        }
+        Decision::KeepOrder => keep_order(cx, hold, order.map_or(0, |o| o.number), why).await,
+        _ => processed(format!("hold {} was already released", hold.id)),
+    }
+}
+
+/// A release or failure that arrives after the order: nothing changes, and the trail says so.
+async fn keep_order(
+    cx: &mut Ctx<'_>,
+    hold: &Hold,
+    number: i64,
+    why: &str,
+) -> Result<Effect, StoreError> {
+    cx.tx
+        .audit(
+            AuditEntry {
+                actor: &cx.actor,
+                action: "hold.release_ignored",
+                entity_type: "hold",
+                entity_id: &hold.id,
+                before: None,
+                after: None,
+                message: format!(
+                    "{} arrived after order #{number} was created for hold {} ({why}): nothing changed",
+                    cx.event.kind, hold.id
+                ),
+            },
+            cx.now,
+        )
+        .await?;
+    processed(format!("order #{number} already exists; nothing released"))
+}
+
+/// `charge.refunded`: the refunded amount on the payment (partial refunds recorded), the order
+/// `refunded` once all of it is.
+async fn refunded(cx: &mut Ctx<'_>, charge: &Charge) -> Result<Effect, StoreError> {
+    let Some(pi) = charge.payment_intent.as_deref() else {
+        return ignored(format!("charge {} has no PaymentIntent", charge.id));
+    };
+    let Some(payment) = cx.tx.payment_by_intent_for_update(pi).await? else {
+        return ignored(format!("no payment of caisse's has PaymentIntent {pi}"));
+    };
+    if charge.amount_refunded <= payment.amount_refunded {
+        return processed(format!(
+            "refund of {} already recorded",
+            format_amount(charge.amount_refunded, &charge.currency)
+        ));
+    }
+    cx.tx
+        .record_refund(&payment, charge.amount_refunded, cx.now)
+        .await?;
+    let number = cx.tx.order_number(&payment.order_id).await?;
+    let full = charge.amount_refunded >= payment.amount;
+    let refunded = format_amount(
+        charge.amount_refunded.min(payment.amount),
+        &payment.currency,
+    );
+    let message = format!(
+        "Order #{number} {} refunded: {refunded} of {} (Stripe charge {}, payment {pi})",
+        if full { "fully" } else { "partially" },
+        format_amount(payment.amount, &payment.currency),
+        charge.id
+    );
+    cx.tx
+        .audit(
+            AuditEntry {
+                actor: &cx.actor,
+                action: "payment.refunded",
+                entity_type: "order",
+                entity_id: &payment.order_id,
+                before: Some(json!({"amount_refunded": payment.amount_refunded, "status": payment.status})),
+                after: Some(json!({"amount_refunded": charge.amount_refunded.min(payment.amount), "status": if full { "refunded" } else { "succeeded" }})),
+                message,
+            },
+            cx.now,
+        )
+        .await?;
+    processed(format!("order #{number}: {refunded} refunded"))
+}
