@@ -157,8 +157,8 @@ pub async fn sweep(file: Option<&Path>) -> Result<()> {
         .await
         .map_err(anyhow::Error::from)?;
     println!(
-        "expired holds: {} released, {} paid at the last second, {} left for later",
-        report.released, report.paid, report.deferred
+        "expired holds: {} released, {} released meanwhile by a webhook or another instance, {} paid at the last second, {} left for later",
+        report.released, report.released_elsewhere, report.paid, report.deferred
     );
     Ok(())
 }

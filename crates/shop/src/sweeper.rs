@@ -16,7 +16,9 @@ pub struct SweepReport {
     pub released: usize,
     /// Sessions found complete: the payment path owns them.
     pub paid: usize,
-    /// Holds left for the next pass (Stripe unreachable, or another instance won the release).
+    /// Holds another instance or a webhook released first.
+    pub released_elsewhere: usize,
+    /// Holds left for the next pass (Stripe unreachable or undecided).
     pub deferred: usize,
 }
 
@@ -32,7 +34,7 @@ pub async fn sweep(app: &App, now: i64) -> Result<SweepReport, StoreError> {
                 if release::release(app, &hold, "expired", "system:sweeper", &why, now).await? {
                     report.released += 1;
                 } else {
-                    report.deferred += 1;
+                    report.released_elsewhere += 1;
                 }
             }
             Verdict::Complete => {

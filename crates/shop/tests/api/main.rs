@@ -11,3 +11,4 @@ mod http_basics;
 mod ratelimits;
 mod store_constraints;
 mod support;
+mod webhooks;

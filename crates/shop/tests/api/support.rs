@@ -145,6 +145,8 @@ impl TestApp {
         let server = caisse_shop::http::spawn(app.clone(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
+        // The sandbox's webhooks reach this instance, as Stripe's reach a deployed caisse.
+        sandbox.set_forward_to(Some(format!("http://{}/api/webhooks/stripe", server.addr)));
         TestApp {
             base: format!("http://{}", server.addr),
             store,
@@ -244,4 +246,110 @@ pub fn dead_address() -> String {
         .unwrap()
         .port();
     format!("127.0.0.1:{port}")
+}
+
+/// A Stripe event around `object`, with a fresh id, as Stripe would send it.
+pub fn event(kind: &str, object: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
+        "object": "event",
+        "api_version": caisse_stripe::API_VERSION,
+        "created": caisse_shop::store::unix_now(),
+        "data": { "object": object },
+        "livemode": false,
+        "pending_webhooks": 1,
+        "request": { "id": null, "idempotency_key": null },
+        "type": kind,
+    })
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, for at most `secs` seconds.
+pub async fn wait_for<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+impl TestApp {
+    /// POSTs `body` to the webhook endpoint with `signature` as the `Stripe-Signature` header.
+    pub async fn post_webhook(
+        &self,
+        body: impl Into<reqwest::Body>,
+        signature: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self
+            .http
+            .post(self.url("/api/webhooks/stripe"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(sig) = signature {
+            req = req.header("stripe-signature", sig);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Delivers `event` signed with the configured secret, now.
+    pub async fn deliver(&self, event: &serde_json::Value) -> (u16, serde_json::Value) {
+        let body = event.to_string();
+        let sig = caisse_stripe::signature_header(
+            &[WEBHOOK_SECRET],
+            caisse_shop::store::unix_now(),
+            body.as_bytes(),
+        );
+        self.post_webhook(body, Some(&sig)).await
+    }
+
+    /// `GET /api/checkout/{session}` with the guest cookie that created it.
+    pub async fn checkout_status(&self, session: &str, cookie: &str) -> serde_json::Value {
+        self.http
+            .get(self.url(&format!("/api/checkout/{session}")))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the status page says `status`, and returns its answer.
+    pub async fn wait_status(
+        &self,
+        session: &str,
+        cookie: &str,
+        status: &str,
+    ) -> serde_json::Value {
+        wait_for(
+            20,
+            &format!("checkout {session} to be {status}"),
+            || async {
+                let body = self.checkout_status(session, cookie).await;
+                (body["status"] == status).then_some(body)
+            },
+        )
+        .await
+    }
+
+    pub async fn product_stock(&self, product: &str) -> (i64, i64) {
+        let p = self.store.product(product).await.unwrap().unwrap();
+        (p.stock_on_hand, p.stock_reserved)
+    }
+}
+
+/// Counts rows of `table` (a fixed name from the test itself).
+pub async fn count(store: &Store, table: &str) -> i64 {
+    scalar(store, &format!("SELECT COUNT(*) FROM {table}")).await
 }
