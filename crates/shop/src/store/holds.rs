@@ -311,9 +311,9 @@ impl Tx {
         Ok(true)
     }
 
-    /// A payment for a hold that was already released: takes its stock again from what is free
-    /// (products locked in id order, as checkout locks them), all lines or none. False, and
-    /// nothing changed, when a line is short.
+    /// A payment for a hold that was already released: the hold becomes `converted`, and its
+    /// stock is taken again from what is free (products locked in id order, as checkout locks
+    /// them), all lines or none. False when a line is short: no stock was taken.
     pub async fn convert_released_hold(
         &mut self,
         hold_id: &str,
@@ -330,6 +330,7 @@ impl Tx {
                 .fetch_optional(c)
                 .await)?;
             if free.unwrap_or(0) < item.quantity {
+                self.set_converted(hold_id, "released", now).await?;
                 return Ok(false);
             }
         }

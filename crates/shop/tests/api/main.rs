@@ -8,6 +8,7 @@ mod catalog;
 mod checkout;
 mod holds;
 mod http_basics;
+mod lifecycle;
 mod ratelimits;
 mod store_constraints;
 mod support;
