@@ -15,6 +15,7 @@ use crate::app::App;
 use crate::domain::cart::{self, CartError, CatalogEntry, Limits, RequestedLine, ValidCart};
 use crate::domain::money::format_amount;
 use crate::identity::Customer;
+use crate::release::Purpose;
 use crate::store::{AuditEntry, Hold, HoldItem, NewAlert, NewHold, Severity, StoreError};
 
 /// What the storefront sends: product ids and quantities, an optional email. Nothing else — a
@@ -345,7 +346,7 @@ async fn refuse_mispriced(
     );
     tracing::error!(hold_id, session = %session.id, "{message}");
     if let Some(hold) = app.store.hold(hold_id).await? {
-        let verdict = crate::release::expire_at_stripe(app, &hold).await;
+        let verdict = crate::release::expire_at_stripe(app, &hold, Purpose::PriceMismatch).await;
         if verdict == crate::release::Verdict::Expired {
             crate::release::release(
                 app,
@@ -533,11 +534,11 @@ pub async fn cancel(
     // A released hold's session may still be open (a declined card can be retried): expire it
     // too, so that nobody pays for a checkout the customer cancelled.
     if hold.status != "converted" {
-        match crate::release::expire_at_stripe(app, &hold).await {
+        match crate::release::expire_at_stripe(app, &hold, Purpose::Cancel).await {
             crate::release::Verdict::Expired => {
                 let actor = format!("customer:{}", customer.id);
-                let why = "the customer cancelled the checkout";
-                crate::release::release(app, &hold, "cancelled", &actor, why, now).await?;
+                let (reason, why) = Purpose::Cancel.reason();
+                crate::release::release(app, &hold, reason, &actor, why, now).await?;
             }
             crate::release::Verdict::Complete => return Err(CancelError::AlreadyPaid),
             crate::release::Verdict::Unknown => return Err(CancelError::ProviderUnavailable),

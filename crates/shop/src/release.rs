@@ -19,15 +19,60 @@ pub enum Verdict {
     Unknown,
 }
 
-/// Asks Stripe to expire the hold's session, with one idempotency key per hold (shared by every
-/// instance and caller), and reads the session when Stripe refuses because it is not open.
-pub async fn expire_at_stripe(app: &App, hold: &Hold) -> Verdict {
+/// Why caisse ends a session: it names the idempotency key (`caisse-{hold}-{why}`, one per hold
+/// and purpose, shared by every instance), which Stripe echoes in the `checkout.session.expired`
+/// event, so that the webhook records the same reason as the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Past its expiry (the sweeper).
+    Expire,
+    /// The customer cancelled.
+    Cancel,
+    /// Refused at checkout: Stripe's Prices disagree with the database.
+    PriceMismatch,
+}
+
+impl Purpose {
+    const ALL: [Purpose; 3] = [Purpose::Expire, Purpose::Cancel, Purpose::PriceMismatch];
+
+    pub fn key(self, hold_id: &str) -> String {
+        let what = match self {
+            Purpose::Expire => "expire",
+            Purpose::Cancel => "cancel",
+            Purpose::PriceMismatch => "refuse",
+        };
+        format!("caisse-{hold_id}-{what}")
+    }
+
+    /// The hold's `release_reason` and the audit trail's words.
+    pub fn reason(self) -> (&'static str, &'static str) {
+        match self {
+            Purpose::Expire => ("expired", "its Checkout Session expired"),
+            Purpose::Cancel => ("cancelled", "the customer cancelled the checkout"),
+            Purpose::PriceMismatch => (
+                "price_mismatch",
+                "Stripe's Prices disagree with the catalog; the checkout was refused",
+            ),
+        }
+    }
+
+    /// Which of caisse's requests expired a session, from the idempotency key an event echoes;
+    /// none when Stripe expired it on its own.
+    pub fn from_key(hold_id: &str, key: Option<&str>) -> Option<Purpose> {
+        let key = key?;
+        Purpose::ALL.into_iter().find(|p| p.key(hold_id) == key)
+    }
+}
+
+/// Asks Stripe to expire the hold's session, and reads the session when Stripe refuses because it
+/// is not open.
+pub async fn expire_at_stripe(app: &App, hold: &Hold, purpose: Purpose) -> Verdict {
     // No session: the request that made the hold died before Stripe answered (or Stripe failed),
     // and a session it may have created carries the same expiry, so it is over too.
     let Some(session_id) = &hold.checkout_session_id else {
         return Verdict::Expired;
     };
-    let key = format!("caisse-{}-expire", hold.id);
+    let key = purpose.key(&hold.id);
     let session = match app.stripe.expire_checkout_session(session_id, &key).await {
         Ok(s) => s,
         // Not open any more (expired by Stripe itself, or paid): ask what it is.

@@ -7,7 +7,7 @@
 //! (one key per hold), and the release is a conditional update that only one of them wins.
 
 use crate::app::App;
-use crate::release::{self, Verdict};
+use crate::release::{self, Purpose, Verdict};
 use crate::store::StoreError;
 
 /// What one pass did.
@@ -28,7 +28,7 @@ const BATCH: i64 = 200;
 pub async fn sweep(app: &App, now: i64) -> Result<SweepReport, StoreError> {
     let mut report = SweepReport::default();
     for hold in app.store.expired_holds(now, BATCH).await? {
-        match release::expire_at_stripe(app, &hold).await {
+        match release::expire_at_stripe(app, &hold, Purpose::Expire).await {
             Verdict::Expired => {
                 let why = format!("expired at {} without payment", hold.expires_at);
                 if release::release(app, &hold, "expired", "system:sweeper", &why, now).await? {

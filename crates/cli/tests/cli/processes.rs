@@ -36,10 +36,10 @@ async fn wait_for(url: &str) {
     }
 }
 
-/// The README's run command: no setup, the demo catalog, and a checkout that lands on the
-/// sandbox's hosted page for the database's prices.
+/// The README's run command: no setup, the demo catalog, a checkout that lands on the sandbox's
+/// hosted page for the database's prices, and a payment there that becomes order #1.
 #[tokio::test]
-async fn caisse_dev_serves_the_catalog_and_a_checkout_reaches_the_hosted_page() {
+async fn caisse_dev_turns_a_payment_on_the_hosted_page_into_an_order() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
@@ -75,6 +75,7 @@ async fn caisse_dev_serves_the_catalog_and_a_checkout_reaches_the_hosted_page() 
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    let created_cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
     let created: serde_json::Value = r.json().await.unwrap();
     let url = created["url"].as_str().unwrap();
     assert!(!url.starts_with(&base), "the hosted page is the sandbox's");
@@ -84,6 +85,46 @@ async fn caisse_dev_serves_the_catalog_and_a_checkout_reaches_the_hosted_page() 
         "{page}"
     );
     assert!(dir.path().join("caisse-data/caisse.db").exists());
+
+    // Paying on the hosted page: the sandbox's signed webhooks turn the hold into an order that
+    // the success page (the guest who made the checkout) can see.
+    let cookie = cookie_pair(&created_cookie);
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let paid = no_redirect
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("card=4242+4242+4242+4242&iban=")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303);
+    let session = created["checkout_session_id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        let status: serde_json::Value = http
+            .get(format!("{base}/api/checkout/{session}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["status"] == "paid" || std::time::Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(status["status"], "paid", "{status}");
+    assert_eq!(status["order_number"], 1);
+}
+
+/// The `name=value` part of a `Set-Cookie` header.
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap_or_default().to_string()
 }
 
 #[tokio::test]

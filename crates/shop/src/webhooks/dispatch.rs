@@ -11,6 +11,7 @@ use crate::config::KeyMode;
 use crate::domain::lifecycle::{self, Decision, HoldState, Signal};
 use crate::domain::money::format_amount;
 use crate::fulfilment::{self, Fulfilment, Paid};
+use crate::release::Purpose;
 use crate::store::{AuditEntry, Hold, HoldReference, NewAlert, Severity, StoreError, Tx};
 
 /// What an event did, recorded on its `webhook_events` row.
@@ -107,7 +108,15 @@ pub async fn apply(app: &App, tx: &mut Tx, event: &Event, now: i64) -> Result<Ef
             let Some(hold) = session_hold(&mut cx, &s).await? else {
                 return ignored(format!("no hold of caisse's has session {}", s.id));
             };
-            release(&mut cx, &hold, "expired", "its Checkout Session expired").await
+            // Expired by Stripe at `expires_at`, or by one of caisse's requests, whose key the
+            // event echoes: the hold records the same reason as the request's own release.
+            let key = event
+                .request
+                .as_ref()
+                .and_then(|r| r.idempotency_key.as_deref());
+            let purpose = Purpose::from_key(&hold.id, key).unwrap_or(Purpose::Expire);
+            let (reason, why) = purpose.reason();
+            release(&mut cx, &hold, reason, why).await
         }
         ("payment_intent.succeeded", EventObject::PaymentIntent(pi)) => {
             let Some(hold) = intent_hold(&mut cx, &pi).await? else {

@@ -526,3 +526,142 @@ async fn a_cart_over_the_total_quantity_is_refused() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_cancel_page_expires_the_session_then_releases_and_only_for_its_owner() {
+    let app = TestApp::spawn().await;
+    let (_, body, headers) = app.checkout(cart(&[("tote-bag", 2)]), &[]).await;
+    let cookie = guest_cookie(&headers);
+    let session = body["checkout_session_id"].as_str().unwrap();
+    let cancel = |cookie: Option<&str>| {
+        let mut req = app
+            .http
+            .post(app.url(&format!("/api/checkout/{session}/cancel")));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, _) = cancel(None).await;
+    assert_eq!(status, 404, "someone else's checkout is not found");
+    assert_eq!(app.reserved("tote-bag").await, 2);
+
+    let (status, answer) = cancel(Some(&cookie)).await;
+    assert_eq!(
+        (
+            status,
+            answer["status"].as_str(),
+            answer["release_reason"].as_str()
+        ),
+        (200, Some("expired"), Some("cancelled")),
+        "{answer}"
+    );
+    assert_eq!(app.reserved("tote-bag").await, 0);
+    assert_eq!(
+        app.sandbox.session(session).unwrap()["status"],
+        "expired",
+        "nobody can pay it now"
+    );
+    let (status, again) = cancel(Some(&cookie)).await;
+    assert_eq!(
+        (status, again["status"].as_str()),
+        (200, Some("expired")),
+        "cancelling twice answers the same"
+    );
+
+    // A paid checkout cannot be cancelled.
+    let (_, body, headers) = app.checkout(cart(&[("tote-bag", 1)]), &[]).await;
+    let cookie = guest_cookie(&headers);
+    let paid = body["checkout_session_id"].as_str().unwrap().to_string();
+    app.sandbox
+        .pay(
+            &paid,
+            caisse_sandbox::Method::Card("4242424242424242".into()),
+        )
+        .unwrap();
+    let r = app
+        .http
+        .post(app.url(&format!("/api/checkout/{paid}/cancel")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    let answer: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "already_paid");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_stripe_price_that_disagrees_with_the_database_refuses_the_checkout() {
+    let app = TestApp::spawn().await;
+    // The mug's Stripe Price says 13.00 EUR; caisse's catalog says 12.00.
+    let product = app
+        .app
+        .stripe
+        .create_product("Enamel mug", "product-test")
+        .await
+        .unwrap();
+    let price = app
+        .app
+        .stripe
+        .create_price(&product.id, 1300, "eur", "price-mismatch-test")
+        .await
+        .unwrap();
+    raw(
+        &app.store,
+        &format!(
+            "UPDATE products SET stripe_price_id = '{}' WHERE id = 'mug-enamel'",
+            price.id
+        ),
+    )
+    .await
+    .unwrap();
+    let (status, body, _) = app.checkout(cart(&[("mug-enamel", 2)]), &[]).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("payment_provider_unavailable")),
+        "{body}"
+    );
+    assert_eq!(app.reserved("mug-enamel").await, 0, "the hold is released");
+    let alerts = app.store.alerts(true, 10).await.unwrap();
+    assert_eq!(
+        alerts.iter().map(|a| a.kind.as_str()).collect::<Vec<_>>(),
+        ["price_mismatch"]
+    );
+    assert!(
+        alerts[0].message.contains("26.00 EUR") && alerts[0].message.contains("24.00 EUR"),
+        "{}",
+        alerts[0].message
+    );
+    let session = scalar(
+        &app.store,
+        "SELECT COUNT(*) FROM holds WHERE release_reason = 'price_mismatch'",
+    )
+    .await;
+    assert_eq!(session, 1);
+    // A Price that agrees goes through.
+    let fair = app
+        .app
+        .stripe
+        .create_price(&product.id, 1200, "eur", "price-fair-test")
+        .await
+        .unwrap();
+    raw(
+        &app.store,
+        &format!(
+            "UPDATE products SET stripe_price_id = '{}' WHERE id = 'mug-enamel'",
+            fair.id
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.checkout(cart(&[("mug-enamel", 2)]), &[]).await.0, 201);
+    app.stop().await;
+}

@@ -89,8 +89,16 @@ async fn open_holds_are_capped_per_customer() {
         (status, body["error"]["code"].as_str()),
         (429, Some("too_many_open_holds"))
     );
+    // Retry when the oldest open hold expires (the hold lifetime, 1830 s by default).
+    let retry: i64 = headers_of(&app, &with).await;
+    assert!((1820..=1830).contains(&retry), "{retry}");
     assert_eq!(app.reserved("tote-bag").await, 2);
     app.stop().await;
+}
+
+async fn headers_of(app: &TestApp, with: &[(&str, &str)]) -> i64 {
+    let (_, _, headers) = app.checkout(cart(&[("tote-bag", 1)]), with).await;
+    headers["retry-after"].to_str().unwrap().parse().unwrap()
 }
 
 fn redis_url() -> Option<String> {
