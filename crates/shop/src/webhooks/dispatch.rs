@@ -219,16 +219,16 @@ async fn session_paid(cx: &mut Ctx<'_>, s: &CheckoutSession) -> Result<Effect, S
         return ignored(format!("no hold of caisse's has session {}", s.id));
     };
     let email = s.email().map(str::to_string).or(hold.email.clone());
-    cx.tx
-        .link_hold(
-            &hold.id,
-            Some(&s.id),
-            s.payment_intent.as_deref(),
-            email.as_deref(),
-            cx.now,
-        )
-        .await?;
     if !s.is_paid() {
+        cx.tx
+            .link_hold(
+                &hold.id,
+                Some(&s.id),
+                s.payment_intent.as_deref(),
+                email.as_deref(),
+                cx.now,
+            )
+            .await?;
         return processed(format!(
             "session {} complete, payment pending (delayed method); waiting for it",
             s.id

@@ -138,6 +138,13 @@ impl TestApp {
             .unwrap();
         let mut options = caisse_sandbox::SandboxOptions::default();
         options.delivery.secrets = vec![WEBHOOK_SECRET.into()];
+        // Stripe keeps no order between events and may send one twice: so does every test's
+        // sandbox.
+        options.chaos = caisse_sandbox::Chaos {
+            duplicate: true,
+            max_delay_ms: 150,
+            drop_first: 0.0,
+        };
         let sandbox = caisse_sandbox::start(options).await.unwrap();
         let mut all: Vec<(&str, &str)> = vec![(config::API_BASE, sandbox.url())];
         all.extend_from_slice(extra);
