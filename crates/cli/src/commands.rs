@@ -96,6 +96,7 @@ pub async fn dev(file: Option<&Path>, listen: &str, data_dir: &Path) -> Result<(
     .await
     .context("cannot start the Stripe sandbox")?;
     let database = format!("sqlite://{}", data_dir.join("caisse.db").display());
+    let mail_dir = data_dir.join("mail").display().to_string();
     let config = load(
         file,
         Mode::Dev,
@@ -106,6 +107,11 @@ pub async fn dev(file: Option<&Path>, listen: &str, data_dir: &Path) -> Result<(
             }
             if std::env::var_os(config::API_BASE).is_none() {
                 s.set(config::API_BASE, sandbox.url());
+            }
+            if std::env::var_os(config::SMTP_URL).is_none()
+                && std::env::var_os(config::MAIL_DIR).is_none()
+            {
+                s.set(config::MAIL_DIR, &mail_dir);
             }
         },
         Some(&keys),
@@ -140,10 +146,25 @@ async fn run(app: App, listener: tokio::net::TcpListener, sandbox: Option<String
     if let Some(url) = sandbox {
         println!("  sandbox    {url} (Stripe emulator; webhooks signed and sent to caisse)");
     }
-    let sweeper = tokio::spawn(caisse_shop::sweeper::run(app.clone()));
+    match &app.config.mail.transport {
+        caisse_shop::config::MailTransport::Files(dir) => {
+            println!(
+                "  mail       {} (each email as an .eml file)",
+                dir.display()
+            )
+        }
+        caisse_shop::config::MailTransport::Smtp(url) => println!(
+            "  mail       {}",
+            caisse_shop::secret::redact_url(url.expose())
+        ),
+        caisse_shop::config::MailTransport::Off => println!("  mail       off (CAISSE_MAIL=off)"),
+    }
+    let workers = caisse_shop::workers::spawn(&app);
     let served =
         caisse_shop::http::serve(app, listener, caisse_shop::http::shutdown_signal()).await;
-    sweeper.abort();
+    for w in workers {
+        w.abort();
+    }
     served.context("HTTP server failed")?;
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod delivery;
 mod error;
 mod page;
 mod sessions;
+pub mod smtp;
 pub mod state;
 
 use std::net::SocketAddr;

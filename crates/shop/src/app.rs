@@ -6,6 +6,7 @@ use std::sync::Arc;
 use caisse_stripe::{Client, ClientOptions};
 
 use crate::config::Config;
+use crate::email::Mailer;
 use crate::ratelimit::{RateLimiter, RedisLimiter};
 use crate::store::Store;
 use crate::stripe_log::StripeLog;
@@ -21,6 +22,9 @@ pub struct App {
     pub limiter: Arc<RateLimiter>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     pub signature_alarm: Arc<SignatureAlarm>,
+    pub mailer: Mailer,
+    /// Wakes the outbox worker when an effect queued a message.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -35,6 +39,7 @@ impl App {
             Some(url) => RateLimiter::with_redis(RedisLimiter::new(url.expose())?),
             None => RateLimiter::in_process(),
         };
+        let mailer = Mailer::new(&config.mail.transport)?;
         Ok(App {
             config: Arc::new(config),
             store,
@@ -42,6 +47,8 @@ impl App {
             limiter: Arc::new(limiter),
             metrics: telemetry::metrics_handle(),
             signature_alarm: Arc::new(SignatureAlarm::default()),
+            mailer,
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 }

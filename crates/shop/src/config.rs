@@ -13,6 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::domain::money::Locale;
 use crate::ratelimit::Rate;
 use crate::secret::Secret;
 
@@ -69,6 +70,14 @@ pub const RELEASE_ON_PAYMENT_FAILURE: &str = "CAISSE_RELEASE_ON_PAYMENT_FAILURE"
 pub const REFUND_UNFULFILLABLE: &str = "CAISSE_REFUND_UNFULFILLABLE";
 pub const SIGNATURE_ALERT_THRESHOLD: &str = "CAISSE_SIGNATURE_ALERT_THRESHOLD";
 pub const SIGNATURE_ALERT_WINDOW: &str = "CAISSE_SIGNATURE_ALERT_WINDOW_SECS";
+pub const SMTP_URL: &str = "SMTP_URL";
+pub const MAIL_FROM: &str = "CAISSE_MAIL_FROM";
+pub const SHOP_NAME: &str = "CAISSE_SHOP_NAME";
+pub const MAIL: &str = "CAISSE_MAIL";
+pub const MAIL_DIR: &str = "CAISSE_MAIL_DIR";
+pub const MAIL_LANG: &str = "CAISSE_MAIL_LANG";
+pub const OUTBOX_MAX_ATTEMPTS: &str = "CAISSE_OUTBOX_MAX_ATTEMPTS";
+pub const OUTBOX_LEASE: &str = "CAISSE_OUTBOX_LEASE_SECS";
 
 /// Every setting caisse reads, in the order `config check` prints them.
 pub const SETTINGS: &[Setting] = &[
@@ -102,6 +111,14 @@ pub const SETTINGS: &[Setting] = &[
     setting(REFUND_UNFULFILLABLE, "false", false, "true: a payment that arrives when its stock is gone is refunded through Stripe"),
     setting(SIGNATURE_ALERT_THRESHOLD, "10", false, "webhook signature failures within the window that raise a signature_failures alert"),
     setting(SIGNATURE_ALERT_WINDOW, "300", false, "window of the signature-failure alert, in seconds"),
+    setting(SMTP_URL, "", true, "smtp://host:port, smtps://user:pass@host, smtp://host:587?tls=required: where confirmation emails go"),
+    setting(MAIL_FROM, "", false, "the From address of emails (required with SMTP_URL), e.g. Shop <orders@shop.example>"),
+    setting(SHOP_NAME, "caisse", false, "the shop's name in emails"),
+    setting(MAIL, "on", false, "on, or off to send no email at all (serve refuses to start without a transport otherwise)"),
+    setting(MAIL_DIR, "", false, "write each email as an .eml file in this folder instead of sending it (caisse dev: caisse-data/mail)"),
+    setting(MAIL_LANG, "fr", false, "language of emails: fr or en"),
+    setting(OUTBOX_MAX_ATTEMPTS, "10", false, "attempts before an outbox message (email, refund) is marked failed, with an alert"),
+    setting(OUTBOX_LEASE, "120", false, "how long a worker owns an outbox message it is sending; a killed worker's message is due again after it"),
 ];
 
 /// What the configuration is for: `serve` needs real keys, `dev` fills in sandbox ones, tools
@@ -287,6 +304,24 @@ pub struct WebhookConfig {
     pub signature_alert_window: Duration,
 }
 
+/// Where emails go.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MailTransport {
+    Smtp(Secret),
+    Files(PathBuf),
+    Off,
+}
+
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    pub transport: MailTransport,
+    pub from: String,
+    pub shop_name: String,
+    pub lang: Locale,
+    pub max_attempts: i64,
+    pub lease: Duration,
+}
+
 #[derive(Clone, Debug)]
 pub struct IdentityConfig {
     pub jwt_secret: Option<Secret>,
@@ -308,6 +343,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub checkout: CheckoutConfig,
     pub webhooks: WebhookConfig,
+    pub mail: MailConfig,
     pub identity: IdentityConfig,
     pub redis_url: Option<Secret>,
     /// Browser origins allowed to call the API with credentials; empty: same origin only.
@@ -480,6 +516,7 @@ impl Config {
 
         let checkout = checkout_settings(&mut r, success_url, cancel_url);
         let webhooks = webhook_settings(&mut r);
+        let mail = mail_settings(&mut r, mode);
         let identity = identity_settings(&mut r);
         let redis = r.text(REDIS_URL, "");
         if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
@@ -509,6 +546,7 @@ impl Config {
             log_format,
             checkout,
             webhooks,
+            mail,
             identity,
             redis_url,
             cors_origins,
@@ -732,6 +770,79 @@ fn webhook_settings(r: &mut Reader<'_>) -> WebhookConfig {
     }
 }
 
+fn mail_settings(r: &mut Reader<'_>, mode: Mode) -> MailConfig {
+    let smtp = r.text(SMTP_URL, "");
+    let from = r.text(MAIL_FROM, "");
+    let shop_name = r.text(SHOP_NAME, "caisse");
+    let on = match r.text(MAIL, "on").to_ascii_lowercase().as_str() {
+        "on" | "true" => true,
+        "off" | "false" => false,
+        _ => {
+            r.fail(MAIL, "must be on or off");
+            true
+        }
+    };
+    let dir = r.text(MAIL_DIR, "");
+    let lang = match r.text(MAIL_LANG, "fr").as_str() {
+        "fr" => Locale::Fr,
+        "en" => Locale::En,
+        _ => {
+            r.fail(MAIL_LANG, "must be fr or en");
+            Locale::Fr
+        }
+    };
+    let max_attempts = r.number(OUTBOX_MAX_ATTEMPTS, 10i64);
+    if !(1..=100).contains(&max_attempts) {
+        r.fail(OUTBOX_MAX_ATTEMPTS, "must be 1 to 100");
+    }
+    let lease = r.number(OUTBOX_LEASE, 120u64);
+    if !(1..=3600).contains(&lease) {
+        r.fail(OUTBOX_LEASE, "must be 1 to 3600 seconds");
+    }
+    if !smtp.is_empty() && !["smtp://", "smtps://"].iter().any(|s| smtp.starts_with(s)) {
+        r.fail(SMTP_URL, "must start with smtp:// or smtps://");
+    }
+    if !smtp.is_empty() && from.is_empty() {
+        r.fail(
+            MAIL_FROM,
+            "is required with SMTP_URL (the From address of emails)",
+        );
+    }
+    if !from.is_empty() && from.parse::<lettre::message::Mailbox>().is_err() {
+        r.fail(
+            MAIL_FROM,
+            "must be an address such as Shop <orders@shop.example>",
+        );
+    }
+    let transport = if !on {
+        MailTransport::Off
+    } else if !smtp.is_empty() {
+        MailTransport::Smtp(Secret::new(smtp))
+    } else if !dir.is_empty() {
+        MailTransport::Files(PathBuf::from(dir))
+    } else {
+        if mode == Mode::Serve {
+            r.fail(
+                SMTP_URL,
+                format!("is missing: caisse serve needs a mail transport for order confirmations (or {MAIL}=off to send none)"),
+            );
+        }
+        MailTransport::Off
+    };
+    MailConfig {
+        transport,
+        from: if from.is_empty() {
+            format!("{shop_name} <orders@localhost>")
+        } else {
+            from
+        },
+        shop_name,
+        lang,
+        max_attempts,
+        lease: Duration::from_secs(lease),
+    }
+}
+
 fn cors(r: &mut Reader<'_>) -> Vec<String> {
     let text = r.text(CORS_ORIGINS, "");
     let mut origins = Vec::new();
@@ -797,8 +908,11 @@ mod tests {
         Config::load(&Source::from_pairs(pairs.iter().copied()), mode, None)
     }
 
+    /// The first problem of a serve configuration that sends no email unless `pairs` say so.
     fn first_error(pairs: &[(&str, &str)]) -> String {
-        load(pairs, Mode::Serve).unwrap_err()[0].to_string()
+        let mut all = vec![(MAIL, "off")];
+        all.extend_from_slice(pairs);
+        load(&all, Mode::Serve).unwrap_err()[0].to_string()
     }
 
     const SK: &str = "sk_test_abcdefghijklmnop";
@@ -812,15 +926,57 @@ mod tests {
                 (SECRET_KEY, SK),
                 (PUBLISHABLE_KEY_ALIAS, PK),
                 (WEBHOOK_SECRET, &format!("{WH}, whsec_second")),
+                (SMTP_URL, "smtps://shop:MAILPASSWORD@mail.example:465"),
+                (MAIL_FROM, "Shop <orders@shop.example>"),
             ],
             Mode::Serve,
         )
         .unwrap();
+        assert!(matches!(c.mail.transport, MailTransport::Smtp(_)));
         assert_eq!(c.stripe.webhook_secrets.len(), 2);
         assert_eq!(c.stripe.publishable_key.as_deref(), Some(PK));
         assert_eq!(c.webhook_tolerance, Duration::from_secs(300));
         let debug = format!("{c:?}");
         assert!(!debug.contains(SK) && !debug.contains(WH), "{debug}");
+        assert!(!debug.contains("MAILPASSWORD"), "{debug}");
+        assert!(c
+            .report
+            .iter()
+            .all(|(_, shown, _)| !shown.contains("MAILPASSWORD")));
+    }
+
+    #[test]
+    fn serve_needs_a_mail_transport_or_mail_off() {
+        let keys = [(SECRET_KEY, SK), (WEBHOOK_SECRET, WH)];
+        let errors = load(&keys, Mode::Serve).unwrap_err();
+        assert_eq!(errors[0].variable, SMTP_URL);
+        assert!(errors[0].problem.contains("CAISSE_MAIL=off"));
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut all = keys.to_vec();
+            all.extend_from_slice(extra);
+            load(&all, Mode::Serve)
+        };
+        assert_eq!(
+            with(&[(MAIL, "off")]).unwrap().mail.transport,
+            MailTransport::Off
+        );
+        assert_eq!(
+            with(&[(SMTP_URL, "smtp://127.0.0.1:25")]).unwrap_err()[0].variable,
+            MAIL_FROM,
+            "SMTP_URL without a From address"
+        );
+        assert_eq!(
+            with(&[(SMTP_URL, "http://mail"), (MAIL_FROM, "a@b.example")]).unwrap_err()[0].variable,
+            SMTP_URL
+        );
+        assert_eq!(
+            with(&[(MAIL_DIR, "/tmp/mail")]).unwrap().mail.transport,
+            MailTransport::Files(PathBuf::from("/tmp/mail"))
+        );
+        assert_eq!(
+            with(&[(MAIL, "off"), (MAIL_LANG, "de")]).unwrap_err()[0].variable,
+            MAIL_LANG
+        );
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub async fn sweep(app: &App, now: i64) -> Result<SweepReport, StoreError> {
     Ok(report)
 }
 
-/// Sweeps every `interval` until the process stops, and retries the refunds still due.
+/// Sweeps every `interval` until the process stops.
 pub async fn run(app: App) {
     let mut ticker = tokio::time::interval(app.config.checkout.sweep_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -60,6 +60,5 @@ pub async fn run(app: App) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweep failed; retrying at the next tick"),
         }
-        crate::refunds::run_due(&app, now).await;
     }
 }

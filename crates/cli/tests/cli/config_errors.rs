@@ -8,6 +8,7 @@ fn serve_fails_with(vars: &[(&str, &str)], expected: &str) {
     let mut all = vec![
         ("DATABASE_URL", db.as_str()),
         ("CAISSE_LISTEN", "127.0.0.1:0"),
+        ("CAISSE_MAIL", "off"),
     ];
     all.extend_from_slice(vars);
     let out = run(dir.path(), &["serve"], &all);

@@ -73,6 +73,61 @@ impl fmt::Display for Money {
     }
 }
 
+/// A language's way of writing amounts, for what customers read (emails).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Locale {
+    /// `1 234,50 €`
+    Fr,
+    /// `€1,234.50`
+    En,
+}
+
+impl Money {
+    /// The amount as a customer of `locale` writes it: grouped thousands, the locale's decimal
+    /// mark, the currency's symbol where it has a common one, else its code.
+    pub fn localized(&self, locale: Locale) -> String {
+        let (group, decimal) = match locale {
+            // Narrow no-break space between thousands, as French typography has it.
+            Locale::Fr => ('\u{202f}', ','),
+            Locale::En => (',', '.'),
+        };
+        let abs = self.amount.unsigned_abs();
+        let exponent = self.currency.exponent();
+        let scale = 10u64.pow(exponent);
+        let digits = (abs / scale).to_string();
+        let mut number = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                number.push(group);
+            }
+            number.push(c);
+        }
+        if exponent > 0 {
+            number.push(decimal);
+            number.push_str(&format!(
+                "{:0width$}",
+                abs % scale,
+                width = exponent as usize
+            ));
+        }
+        let sign = if self.amount < 0 { "-" } else { "" };
+        let symbol = match self.currency.as_str() {
+            "eur" => Some("€"),
+            "usd" => Some("$"),
+            "gbp" => Some("£"),
+            "jpy" => Some("¥"),
+            _ => None,
+        };
+        let code = self.currency.as_str().to_ascii_uppercase();
+        match (locale, symbol) {
+            (Locale::Fr, Some(s)) => format!("{sign}{number}\u{a0}{s}"),
+            (Locale::Fr, None) => format!("{sign}{number}\u{a0}{code}"),
+            (Locale::En, Some(s)) => format!("{sign}{s}{number}"),
+            (Locale::En, None) => format!("{sign}{code}\u{a0}{number}"),
+        }
+    }
+}
+
 /// `quantity × unit` summed over lines, refusing overflow rather than wrapping.
 pub fn line_total(unit_amount: i64, quantity: i64) -> Option<i64> {
     unit_amount.checked_mul(quantity)
@@ -87,6 +142,14 @@ mod tests {
         assert_eq!(Currency::parse("EUR").unwrap().as_str(), "eur");
         assert!(Currency::parse("euro").is_err());
         assert!(Currency::parse("e1r").is_err());
+    }
+
+    fn m_loc(amount: i64, currency: &str, locale: Locale) -> String {
+        Money {
+            amount,
+            currency: Currency::parse(currency).unwrap(),
+        }
+        .localized(locale)
     }
 
     #[test]
@@ -107,6 +170,19 @@ mod tests {
             currency: Currency::parse("jpy").unwrap(),
         };
         assert_eq!(jpy.to_string(), "1200 JPY");
+        let big = Money {
+            amount: 123_456_750,
+            currency: eur.clone(),
+        };
+        assert_eq!(
+            big.localized(Locale::Fr),
+            "1\u{202f}234\u{202f}567,50\u{a0}€"
+        );
+        assert_eq!(big.localized(Locale::En), "€1,234,567.50");
+        assert_eq!(m_loc(5, "eur", Locale::Fr), "0,05\u{a0}€");
+        assert_eq!(m_loc(1200, "jpy", Locale::En), "¥1,200");
+        assert_eq!(m_loc(990, "chf", Locale::En), "CHF\u{a0}9.90");
+        assert_eq!(m_loc(990, "chf", Locale::Fr), "9,90\u{a0}CHF");
         assert_eq!(line_total(i64::MAX, 2), None);
     }
 }

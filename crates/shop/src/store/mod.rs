@@ -30,7 +30,7 @@ pub use audit::{AuditEntry, AuditRecord};
 pub use catalog::Product;
 pub use error::{ConstraintKind, StoreError};
 pub use holds::{Hold, HoldItem, HoldReference, NewHold, Shortage};
-pub use orders::{NewOrder, NewPayment, OrderSummary, PaymentRow};
+pub use orders::{NewOrder, NewPayment, OrderLine, OrderSummary, PaymentRow};
 pub use outbox::OutboxRow;
 pub use stripe_requests::StripeRequestRow;
 pub use webhook_events::{Claim, EventRow, NewEvent};
@@ -130,7 +130,27 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = self.migrator();
         match self {
-            Store::Sqlite(pool) => migrator.run(pool).await?,
+            Store::Sqlite(pool) => {
+                // SQLite changes a table's constraints by rebuilding it, which needs foreign keys
+                // off (a PRAGMA that is ignored inside the migration's transaction). The
+                // connection is detached afterwards, so the pool never gets it back in that state.
+                let mut conn = pool.acquire().await?.detach();
+                sqlx::query("PRAGMA foreign_keys = OFF")
+                    .execute(&mut conn)
+                    .await?;
+                let result = migrator.run(&mut conn).await;
+                let checked: Result<Vec<(String,)>, sqlx::Error> =
+                    sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+                        .fetch_all(&mut conn)
+                        .await;
+                let _ = sqlx::Connection::close(conn).await;
+                result?;
+                if let Some((table,)) = checked?.into_iter().next() {
+                    return Err(StoreError::Migration(format!(
+                        "a migration left rows of {table} without their parent"
+                    )));
+                }
+            }
             Store::Postgres(pool) => migrator.run(pool).await?,
         }
         Ok(())

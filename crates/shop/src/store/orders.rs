@@ -209,3 +209,31 @@ impl Store {
         )
     }
 }
+
+/// A line of an order as the customer reads it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct OrderLine {
+    pub product_id: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_amount: i64,
+}
+
+impl Store {
+    pub async fn order(&self, order_id: &str) -> Result<Option<OrderSummary>, StoreError> {
+        let sql = format!("{ORDER} WHERE id = $1");
+        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).bind(order_id).fetch_optional(c).await)?)
+    }
+
+    /// The order's lines with the products' names, in product order.
+    pub async fn order_lines(&self, order_id: &str) -> Result<Vec<OrderLine>, StoreError> {
+        Ok(on_conn!(pool self, |c| sqlx::query_as(
+            "SELECT i.product_id, p.name, i.quantity, i.unit_amount \
+             FROM order_items i JOIN products p ON p.id = i.product_id \
+             WHERE i.order_id = $1 ORDER BY i.product_id",
+        )
+        .bind(order_id)
+        .fetch_all(c)
+        .await)?)
+    }
+}

@@ -45,38 +45,79 @@ const ROW: &str =
     "SELECT id, kind, dedup_key, payload, status, attempts, next_attempt_at, last_error FROM outbox";
 
 impl Tx {
-    /// Marks a pending message sent; false when another worker already did.
-    pub async fn outbox_sent(&mut self, id: i64, now: i64) -> Result<bool, StoreError> {
+    /// Takes up to `limit` due messages for this worker: each gets `token` and is pushed
+    /// `lease` seconds into the future, so that no other worker takes it meanwhile and a worker
+    /// killed mid-send leaves it due again once the lease is over. On PostgreSQL rows another
+    /// worker is claiming are skipped (`SKIP LOCKED`); SQLite serialises the claims.
+    pub async fn claim_outbox(
+        &mut self,
+        now: i64,
+        lease: i64,
+        token: &str,
+        skip_kind: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let skip_locked = match self {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE outbox SET next_attempt_at = $1, lease_token = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 \
+                          AND kind <> COALESCE($5, '') ORDER BY next_attempt_at, id LIMIT $4{skip_locked}) \
+             RETURNING id, kind, dedup_key, payload, status, attempts, next_attempt_at, last_error"
+        );
+        Ok(on_conn!(tx self, |c| sqlx::query_as(&sql)
+            .bind(now + lease)
+            .bind(token)
+            .bind(now)
+            .bind(limit)
+            .bind(skip_kind)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    /// Marks a claimed message sent; false when the lease was lost (another worker took it after
+    /// this one's lease ran out).
+    pub async fn outbox_sent(
+        &mut self,
+        id: i64,
+        token: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let rows = on_conn!(tx self, |c| sqlx::query(
-            "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL \
-             WHERE id = $2 AND status = 'pending'",
+            "UPDATE outbox SET status = 'sent', sent_at = $1, lease_token = NULL, last_error = NULL \
+             WHERE id = $2 AND lease_token = $3 AND status = 'pending'",
         )
         .bind(now)
         .bind(id)
+        .bind(token)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
         Ok(rows == 1)
     }
 
-    /// Records a failed attempt: due again at `retry_at`, or `failed` for good when `None`. False
-    /// when the message was no longer pending.
+    /// Records a failed attempt of a claimed message: due again at `retry_at`, or `failed` for
+    /// good when `None`. False when the lease was lost.
     pub async fn outbox_attempt_failed(
         &mut self,
         id: i64,
+        token: &str,
         error: &str,
         retry_at: Option<i64>,
     ) -> Result<bool, StoreError> {
         let rows = on_conn!(tx self, |c| sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, \
+            "UPDATE outbox SET last_error = $1, lease_token = NULL, \
                  status = CASE WHEN $2 THEN 'pending' ELSE 'failed' END, \
                  next_attempt_at = COALESCE($3, next_attempt_at) \
-             WHERE id = $4 AND status = 'pending'",
+             WHERE id = $4 AND lease_token = $5 AND status = 'pending'",
         )
         .bind(error)
         .bind(retry_at.is_some())
         .bind(retry_at)
         .bind(id)
+        .bind(token)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
@@ -85,24 +126,17 @@ impl Tx {
 }
 
 impl Store {
-    /// Pending messages of `kind` that are due, oldest first.
-    pub async fn outbox_due(
-        &self,
-        kind: &str,
-        now: i64,
-        limit: i64,
-    ) -> Result<Vec<OutboxRow>, StoreError> {
-        let sql = format!(
-            "{ROW} WHERE status = 'pending' AND kind = $1 AND next_attempt_at <= $2 \
-             ORDER BY next_attempt_at, id LIMIT $3"
-        );
-        Ok(
-            on_conn!(pool self, |c| sqlx::query_as(&sql).bind(kind).bind(now).bind(limit).fetch_all(c).await)?,
-        )
-    }
-
     pub async fn outbox_by_key(&self, dedup_key: &str) -> Result<Option<OutboxRow>, StoreError> {
         let sql = format!("{ROW} WHERE dedup_key = $1");
         Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).bind(dedup_key).fetch_optional(c).await)?)
+    }
+
+    /// Messages waiting to be sent (the `caisse_outbox_pending` gauge).
+    pub async fn outbox_pending(&self) -> Result<i64, StoreError> {
+        Ok(on_conn!(pool self, |c| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE status = 'pending'",
+        )
+        .fetch_one(c)
+        .await)?)
     }
 }

@@ -23,17 +23,18 @@ pub enum Outcome {
     Ignored(String),
 }
 
-/// The effect of an event, and whether it queued a refund to ask Stripe for after the commit.
+/// The effect of an event, and whether it queued outbox messages (an email, a refund) for the
+/// worker to send after the commit.
 pub struct Effect {
     pub outcome: Outcome,
-    pub refund_queued: bool,
+    pub outbox_queued: bool,
 }
 
 impl From<Outcome> for Effect {
     fn from(outcome: Outcome) -> Effect {
         Effect {
             outcome,
-            refund_queued: false,
+            outbox_queued: false,
         }
     }
 }
@@ -266,7 +267,7 @@ async fn fulfil(cx: &mut Ctx<'_>, hold: &Hold, paid: &Paid<'_>) -> Result<Effect
                     "order #{} created ({})",
                     order.number, order.status
                 )),
-                refund_queued: refund,
+                outbox_queued: true,
             }
         }
         Fulfilment::AlreadyDone(order) => {

@@ -63,17 +63,15 @@ pub async fn receive(
     };
     let now = unix_now();
     match apply(app, event, &record, now).await {
-        Ok((received, refund_queued)) => {
+        Ok((received, outbox_queued)) => {
             let outcome = match &received {
                 Received::Applied(Outcome::Processed(_)) => "processed",
                 Received::Applied(Outcome::Ignored(_)) => "ignored",
                 Received::Duplicate => "duplicate",
             };
             count(&event.kind, outcome);
-            if refund_queued {
-                // The refund is due now; a failure here is retried by the worker, the event
-                // itself is done.
-                crate::refunds::run_due(app, now).await;
+            if outbox_queued {
+                app.outbox_wake.notify_one();
             }
             Ok(received)
         }
@@ -105,7 +103,7 @@ async fn apply(
     }
     let dispatch::Effect {
         outcome,
-        refund_queued,
+        outbox_queued,
     } = dispatch::apply(app, &mut tx, event, now).await?;
     let (status, reason) = match &outcome {
         Outcome::Processed(what) => ("processed", what.as_str()),
@@ -114,7 +112,7 @@ async fn apply(
     tx.finish_event(&event.id, status, Some(reason), now)
         .await?;
     tx.commit().await?;
-    Ok((Received::Applied(outcome), refund_queued))
+    Ok((Received::Applied(outcome), outbox_queued))
 }
 
 /// Types caisse does not act on are counted as `other`, so that the metric's labels stay bounded

@@ -6,6 +6,7 @@
 
 mod catalog;
 mod checkout;
+mod email;
 mod holds;
 mod http_basics;
 mod lifecycle;

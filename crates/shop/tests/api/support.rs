@@ -89,6 +89,8 @@ pub fn config(db: &TestDb, extra: &[(&str, &str)]) -> Config {
         (config::SECRET_KEY, SECRET_KEY),
         (config::PUBLISHABLE_KEY, PUBLISHABLE_KEY),
         (config::WEBHOOK_SECRET, WEBHOOK_SECRET),
+        // Tests about email set SMTP_URL; the others send none.
+        (config::MAIL, "off"),
     ]);
     for (k, v) in extra {
         source.set(k, v);
@@ -105,6 +107,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub _db: TestDb,
     server: caisse_shop::http::RunningServer,
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Limits loose enough that only the tests about limits meet them.
@@ -152,6 +155,7 @@ impl TestApp {
         let server = caisse_shop::http::spawn(app.clone(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
+        let workers = caisse_shop::workers::spawn(&app);
         // The sandbox's webhooks reach this instance, as Stripe's reach a deployed caisse.
         sandbox.set_forward_to(Some(format!("http://{}/api/webhooks/stripe", server.addr)));
         TestApp {
@@ -162,6 +166,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             _db: db,
             server,
+            workers,
         }
     }
 
@@ -225,6 +230,9 @@ impl TestApp {
     }
 
     pub async fn stop(self) {
+        for w in &self.workers {
+            w.abort();
+        }
         self.server.stop().await.unwrap();
         self.sandbox.stop().await.unwrap();
     }

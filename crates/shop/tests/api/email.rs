@@ -1,0 +1,154 @@
+//! The confirmation email through a real SMTP conversation (the sandbox's SMTP server): one email
+//! per order, temporary refusals retried, a permanent refusal marked failed with an alert, and two
+//! workers on one database sending each email once.
+
+use caisse_sandbox::smtp::{Behaviour, SmtpServer};
+use caisse_shop::config;
+use serde_json::json;
+
+use crate::support::{scalar, wait_for, TestApp, TestDb, LOOSE};
+
+/// A caisse sending its mail to `smtp`, in English (ASCII subjects are easy to read raw).
+async fn app_with_mail(db: Option<TestDb>, smtp: &SmtpServer) -> TestApp {
+    let url = smtp.url();
+    let mut extra = LOOSE.to_vec();
+    extra.extend_from_slice(&[
+        (config::MAIL, "on"),
+        (config::SMTP_URL, url.as_str()),
+        (config::MAIL_FROM, "Shop <orders@shop.example>"),
+        (config::MAIL_LANG, "en"),
+    ]);
+    match db {
+        Some(db) => TestApp::spawn_on(db, &extra).await,
+        None => TestApp::spawn_with(&extra).await,
+    }
+}
+
+/// A paid checkout for `email`; returns the session id.
+async fn buy(app: &TestApp, email: &str) -> String {
+    let (status, body, _) = app
+        .checkout(
+            json!({"items": [{"product_id": "mug-enamel", "quantity": 1}], "email": email}),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let session = body["checkout_session_id"].as_str().unwrap().to_string();
+    app.sandbox
+        .pay(
+            &session,
+            caisse_sandbox::Method::Card("4242424242424242".into()),
+        )
+        .unwrap();
+    session
+}
+
+async fn outbox_status(app: &TestApp, status: &str) -> i64 {
+    scalar(
+        &app.store,
+        &format!(
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'order_confirmation' AND status = '{status}'"
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn each_order_gets_one_confirmation_email() {
+    let smtp = SmtpServer::start().await.unwrap();
+    let app = app_with_mail(None, &smtp).await;
+    buy(&app, "ada@example.com").await;
+    buy(&app, "grace@example.com").await;
+    wait_for(20, "two emails", || async {
+        (smtp.mails().len() >= 2).then_some(())
+    })
+    .await;
+    // Duplicated deliveries (the sandbox sends each event twice) and later passes add nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 2, "{mails:#?}");
+    let mut to: Vec<&str> = mails.iter().map(|m| m.to[0].as_str()).collect();
+    to.sort();
+    assert_eq!(to, ["ada@example.com", "grace@example.com"]);
+    for m in &mails {
+        assert_eq!(m.from, "orders@shop.example");
+        assert!(m.data.contains("Subject: Order #"), "{}", m.data);
+        assert!(m.data.contains("Message-ID: <order-ord_"), "{}", m.data);
+    }
+    assert_eq!(outbox_status(&app, "sent").await, 2);
+    let trail = scalar(
+        &app.store,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'email.sent'",
+    )
+    .await;
+    assert_eq!(trail, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_temporary_refusal_is_retried_and_sends_once() {
+    let smtp = SmtpServer::start().await.unwrap();
+    smtp.set_behaviour(Behaviour::Refuse { code: 451, n: 1 });
+    let app = app_with_mail(None, &smtp).await;
+    buy(&app, "ada@example.com").await;
+    // The first retry comes within 10 s.
+    wait_for(15, "the email after a retry", || async {
+        (!smtp.mails().is_empty()).then_some(())
+    })
+    .await;
+    wait_for(5, "the email marked sent", || async {
+        (outbox_status(&app, "sent").await == 1).then_some(())
+    })
+    .await;
+    assert_eq!(smtp.refused(), 1);
+    assert_eq!(smtp.mails().len(), 1);
+    let attempts = scalar(
+        &app.store,
+        "SELECT attempts FROM outbox WHERE kind = 'order_confirmation'",
+    )
+    .await;
+    assert_eq!(attempts, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_marks_the_email_failed_with_an_alert() {
+    let smtp = SmtpServer::start().await.unwrap();
+    smtp.set_behaviour(Behaviour::Refuse { code: 550, n: 100 });
+    let app = app_with_mail(None, &smtp).await;
+    buy(&app, "nobody@example.com").await;
+    wait_for(15, "the email marked failed", || async {
+        (outbox_status(&app, "failed").await == 1).then_some(())
+    })
+    .await;
+    assert_eq!(smtp.refused(), 1, "a 5xx is not retried");
+    assert!(smtp.mails().is_empty());
+    let alerts = app.store.alerts(true, 10).await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        (alerts[0].kind.as_str(), alerts[0].severity.as_str()),
+        ("email_failed", "critical")
+    );
+    assert!(alerts[0].message.contains("550"), "{}", alerts[0].message);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_workers_on_one_database_send_each_email_once() {
+    let smtp = SmtpServer::start().await.unwrap();
+    let first = app_with_mail(None, &smtp).await;
+    let second = app_with_mail(Some(first._db.clone()), &smtp).await;
+    // Orders made through the first instance; both instances' workers poll the same outbox.
+    for i in 0..8 {
+        buy(&first, &format!("customer{i}@example.com")).await;
+    }
+    wait_for(20, "eight emails", || async {
+        (smtp.mails().len() >= 8).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(smtp.mails().len(), 8);
+    assert_eq!(outbox_status(&first, "sent").await, 8);
+    second.stop().await;
+    first.stop().await;
+}
