@@ -119,7 +119,11 @@ fn config_check_exits_non_zero_on_a_problem_and_zero_when_fine() {
     let good = run(
         dir.path(),
         &["config", "check"],
-        &[("STRIPE_SECRET_KEY", SK), ("STRIPE_WEBHOOK_SECRET", WH)],
+        &[
+            ("STRIPE_SECRET_KEY", SK),
+            ("STRIPE_WEBHOOK_SECRET", WH),
+            ("CAISSE_MAIL", "off"),
+        ],
     );
     assert_eq!(good.status.code(), Some(0), "{:?}", text(&good));
     let tool = run(dir.path(), &["config", "check", "--for", "tool"], &[]);
@@ -131,7 +135,7 @@ fn a_toml_file_is_read_and_its_mistakes_named() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("caisse.toml"),
-        format!("stripe_secret_key = \"{SK}\"\nstripe_webhook_secret = \"{WH}\"\ncaisse_listen = \"127.0.0.1:9999\"\n"),
+        format!("stripe_secret_key = \"{SK}\"\nstripe_webhook_secret = \"{WH}\"\ncaisse_listen = \"127.0.0.1:9999\"\ncaisse_mail = \"off\"\n"),
     )
     .unwrap();
     let out = run(dir.path(), &["config", "check"], &[]);
@@ -145,5 +149,26 @@ fn a_toml_file_is_read_and_its_mistakes_named() {
     assert_eq!(
         text(&out).1.trim(),
         "error: caisse.toml: unknown setting `stripe_secret`"
+    );
+}
+
+#[test]
+fn serve_without_a_mail_transport() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("c.db").display());
+    let out = run(
+        dir.path(),
+        &["serve"],
+        &[
+            ("DATABASE_URL", &db),
+            ("STRIPE_SECRET_KEY", SK),
+            ("STRIPE_WEBHOOK_SECRET", WH),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).1.starts_with("error: SMTP_URL: is missing"),
+        "{:?}",
+        text(&out)
     );
 }

@@ -25,6 +25,8 @@ fn config_check_masks_every_secret() {
                 "DATABASE_URL",
                 "postgres://caisse:CLIDBPASSWORD@db.internal/caisse",
             ),
+            ("SMTP_URL", "smtps://shop:CLISMTPPASSWORD@mail.internal:465"),
+            ("CAISSE_MAIL_FROM", "Shop <orders@shop.example>"),
         ],
     );
     let (stdout, stderr) = text(&out);
@@ -37,7 +39,18 @@ fn config_check_masks_every_secret() {
         stdout.contains(PK),
         "the publishable key is public and shown"
     );
-    for secret in [SK, WH, "CLI_ROTATED_SECRET", jwt, "CLIDBPASSWORD"] {
+    assert!(
+        stdout.contains("smtps://shop:****@mail.internal:465"),
+        "{stdout}"
+    );
+    for secret in [
+        SK,
+        WH,
+        "CLI_ROTATED_SECRET",
+        jwt,
+        "CLIDBPASSWORD",
+        "CLISMTPPASSWORD",
+    ] {
         assert!(
             !stdout.contains(secret) && !stderr.contains(secret),
             "{secret} leaked:\n{stdout}{stderr}"
@@ -63,6 +76,8 @@ fn serve_logs_no_secret_and_stops_on_sigterm() {
             ("CAISSE_LISTEN", &listen),
             ("CAISSE_LOG_FORMAT", "json"),
             ("RUST_LOG", "debug"),
+            ("SMTP_URL", "smtp://shop:CLISMTPPASSWORD@127.0.0.1:1"),
+            ("CAISSE_MAIL_FROM", "orders@shop.example"),
         ],
     )
     .stdout(Stdio::piped())
