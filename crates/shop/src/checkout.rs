@@ -498,8 +498,13 @@ async fn status_of(app: &App, hold: Hold) -> Result<CheckoutStatus, StoreError> 
         hold_id: hold.id,
         checkout_session_id: hold.checkout_session_id.unwrap_or_default(),
         order_id: order.as_ref().map(|o| o.id.clone()),
-        order_number: order.map(|o| o.number),
-        release_reason: hold.release_reason,
+        order_number: order.as_ref().map(|o| o.number),
+        // A release that a later payment overrode is history, not the checkout's state.
+        release_reason: if order.is_some() {
+            None
+        } else {
+            hold.release_reason
+        },
     })
 }
 

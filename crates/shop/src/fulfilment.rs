@@ -39,6 +39,10 @@ pub enum Fulfilment {
         refund: bool,
     },
     AlreadyDone(OrderSummary),
+    /// The PaymentIntent already paid another hold's order: nothing is done.
+    PaymentTaken {
+        order_id: String,
+    },
 }
 
 /// The confirmation email's outbox kind; its key is the order id, so an order gets one.
@@ -56,6 +60,16 @@ pub async fn fulfil(
     let state = HoldState::parse(&hold.status).ok_or_else(|| StoreError::Database {
         message: format!("hold {} has an unknown status", hold.id),
     })?;
+    if existing.is_none() {
+        if let Some(taken) = tx
+            .payment_by_intent_for_update(paid.payment_intent_id)
+            .await?
+        {
+            return Ok(Fulfilment::PaymentTaken {
+                order_id: taken.order_id,
+            });
+        }
+    }
     let stock_taken = match lifecycle::decide(state, existing.is_some(), Signal::Paid) {
         Decision::FulfilFromHold => tx.convert_active_hold(&hold.id, now).await?,
         Decision::FulfilAfterRelease => tx.convert_released_hold(&hold.id, now).await?,

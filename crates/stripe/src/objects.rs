@@ -117,6 +117,8 @@ pub struct Charge {
     pub refunded: bool,
     #[serde(default)]
     pub livemode: bool,
+    #[serde(default, deserialize_with = "metadata")]
+    pub metadata: HashMap<String, String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

@@ -24,7 +24,7 @@ pub enum SignatureError {
     NoV1,
     #[error("no v1 signature matches the payload with any configured secret")]
     NoMatch,
-    #[error("timestamp is {skew_secs} s away from now, outside the {tolerance_secs} s tolerance")]
+    #[error("timestamp is {} s {}, outside the {tolerance_secs} s tolerance", skew_secs.unsigned_abs(), if *skew_secs < 0 { "in the future" } else { "old" })]
     OutsideTolerance { skew_secs: i64, tolerance_secs: u64 },
 }
 
@@ -68,7 +68,8 @@ pub fn parse_header(header: &str) -> Result<ParsedHeader, SignatureError> {
     }
     let mut timestamp = None;
     let mut v1 = Vec::new();
-    for item in header.split(',') {
+    // Empty items (a trailing comma) are skipped, as Stripe's own libraries do.
+    for item in header.split(',').filter(|i| !i.trim().is_empty()) {
         let (key, value) = item
             .trim()
             .split_once('=')
@@ -207,7 +208,16 @@ mod tests {
         let v1 = sign("whsec_x", T, b"");
         assert_eq!(
             parse_header(""),
+            Err(SignatureError::Malformed("no timestamp"))
+        );
+        assert_eq!(
+            parse_header("t=1,garbage"),
             Err(SignatureError::Malformed("an item is not key=value"))
+        );
+        // A trailing comma is tolerated, as Stripe's libraries tolerate it.
+        assert_eq!(
+            parse_header(&format!("t={T},v1={v1},")).map(|p| p.timestamp),
+            Ok(T)
         );
         assert_eq!(
             parse_header(&format!("v1={v1}")),

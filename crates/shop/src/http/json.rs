@@ -42,8 +42,17 @@ impl<T: DeserializeOwned> FromRequest<App> for ApiJson<T> {
     }
 }
 
-/// The raw body, refusing more than `limit` bytes with a JSON 413.
+/// The raw body, refusing more than `limit` bytes with a JSON 413 — at once when the declared
+/// `Content-Length` is already over, without waiting for a body that may never come.
 pub async fn read_body(req: Request, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::payload_too_large(limit));
+    }
     axum::body::to_bytes(req.into_body(), limit)
         .await
         .map_err(|_| ApiError::payload_too_large(limit))

@@ -57,6 +57,7 @@ pub fn router(app: App) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::from_fn(sanitize_request_id))
         .with_state(app)
 }
 
@@ -84,6 +85,21 @@ fn cors(origins: &[String]) -> CorsLayer {
         ])
         .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(600))
+}
+
+/// Keeps a client's `X-Request-Id` only when it is `[A-Za-z0-9._-]{1,64}`; anything else is
+/// replaced by a fresh one, so that no client can write what it likes into the logs.
+async fn sanitize_request_id(mut req: Request, next: Next) -> Response {
+    let valid = |v: &HeaderValue| {
+        let b = v.as_bytes();
+        (1..=64).contains(&b.len())
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+    };
+    if req.headers().get(&REQUEST_ID).is_some_and(|v| !valid(v)) {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    next.run(req).await
 }
 
 /// Ends a request that runs past the configured limit with a JSON 503 instead of hanging.

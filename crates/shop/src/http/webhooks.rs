@@ -58,6 +58,12 @@ async fn receive(State(app): State<App>, req: Request) -> Response {
             return ApiError::new(StatusCode::BAD_REQUEST, "invalid_payload", why).into_response()
         }
     };
+    if let Err(why) = webhooks::typed_object(&event) {
+        // Signed, so from Stripe: either Stripe changed a shape caisse reads (a bug of ours,
+        // fixed by a deploy, after which Stripe's retry goes through) or something is very wrong.
+        unparseable(&app, &event, &why, now).await;
+        return ApiError::new(StatusCode::BAD_REQUEST, "invalid_payload", why).into_response();
+    }
     match webhooks::receive(&app, &event, payload, Source::Webhook).await {
         Ok(Received::Duplicate) => Json(json!({"status": "duplicate"})).into_response(),
         Ok(Received::Applied(Outcome::Processed(what))) => {
@@ -80,15 +86,53 @@ async fn receive(State(app): State<App>, req: Request) -> Response {
 /// `data.object`.
 fn parse(body: &[u8]) -> Result<(Event, &str), String> {
     let payload = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_string())?;
-    let event: Event = serde_json::from_str(payload)
-        .map_err(|e| format!("the body is not a Stripe event: {e}"))?;
-    if !event.id.starts_with("evt_") || event.id.len() > 255 {
-        return Err("the event id is not a Stripe event id (evt_…)".into());
+    // No Stripe object carries a NUL, and PostgreSQL cannot store one in text: refused here
+    // rather than failing the same way at every redelivery.
+    if payload.contains("\\u0000") {
+        return Err("the body contains a NUL character, which no Stripe event has".into());
     }
-    if event.kind.is_empty() || event.kind.len() > 255 || !event.data.object.is_object() {
-        return Err("the event has no type or no data.object".into());
+    let event: Event = serde_json::from_str(payload).map_err(|e| {
+        format!(
+            "the body is not a Stripe event (id, type, created, data.object): {}",
+            e.to_string().split(" at line").next().unwrap_or_default()
+        )
+    })?;
+    let id_ok = event.id.len() <= 255
+        && event.id.starts_with("evt_")
+        && event
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !id_ok {
+        return Err("the event id is not a Stripe event id (evt_ and letters, digits, _)".into());
+    }
+    let kind_ok = !event.kind.is_empty()
+        && event.kind.len() <= 255
+        && event
+            .kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_');
+    if !kind_ok || !event.data.object.is_object() {
+        return Err("the event has no valid type or no data.object".into());
     }
     Ok((event, payload))
+}
+
+async fn unparseable(app: &App, event: &Event, why: &str, now: i64) {
+    tracing::error!(event = %event.id, kind = %event.kind, why, "signed event refused");
+    let alert = NewAlert {
+        kind: "event_unparseable",
+        severity: Severity::Critical,
+        message: format!(
+            "Stripe event {} ({}) was refused: {why}. Stripe retries it; check caisse's version against the endpoint's API version",
+            event.id, event.kind
+        ),
+        entity: Some(("webhook_event", &event.id)),
+        dedup_key: format!("event_unparseable:{}", event.id),
+    };
+    if let Err(e) = app.store.raise_alert(&alert, now).await {
+        tracing::warn!(error = %e, "could not raise the alert");
+    }
 }
 
 async fn signature_failed(app: &App, e: &SignatureError, now: i64) {

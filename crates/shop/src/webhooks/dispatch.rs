@@ -82,9 +82,10 @@ pub async fn apply(app: &App, tx: &mut Tx, event: &Event, now: i64) -> Result<Ef
             event.livemode
         ));
     }
-    let object = match event.object() {
+    let object = match typed_object(event) {
         Ok(o) => o,
-        Err(e) => return ignored(format!("its object does not parse: {e}")),
+        // The endpoint refuses these before the inbox; a replayed one fails loudly too.
+        Err(why) => return Err(StoreError::Database { message: why }),
     };
     let mut cx = Ctx {
         app,
@@ -164,6 +165,51 @@ pub async fn apply(app: &App, tx: &mut Tx, event: &Event, now: i64) -> Result<Ef
             "a {kind} event whose object is not the expected type"
         )),
         (kind, _) => ignored(format!("caisse does not act on {kind} events")),
+    }
+}
+
+/// The object of an event caisse acts on, parsed and checked for what Stripe never sends (an
+/// empty id, a negative amount): such an event is refused, not applied. Events caisse does not
+/// act on pass whatever their object.
+pub fn typed_object(event: &Event) -> Result<EventObject, String> {
+    let object = event.object();
+    if !HANDLED.contains(&event.kind.as_str()) {
+        return Ok(object.unwrap_or(EventObject::Other));
+    }
+    let object = object.map_err(|e| format!("the {} object does not parse: {e}", event.kind))?;
+    let id_ok = |id: &str, prefix: &str| {
+        id.starts_with(prefix)
+            && id.len() <= 255
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    let amount_ok = |a: Option<i64>| a.is_none_or(|a| (0..=99_999_999_999).contains(&a));
+    let valid = match &object {
+        EventObject::CheckoutSession(s) => {
+            id_ok(&s.id, "cs_")
+                && amount_ok(s.amount_total)
+                && s.payment_intent
+                    .as_deref()
+                    .is_none_or(|pi| id_ok(pi, "pi_"))
+        }
+        EventObject::PaymentIntent(pi) => {
+            id_ok(&pi.id, "pi_") && amount_ok(Some(pi.amount)) && amount_ok(pi.amount_received)
+        }
+        EventObject::Charge(c) => {
+            amount_ok(Some(c.amount))
+                && amount_ok(Some(c.amount_refunded))
+                && c.payment_intent
+                    .as_deref()
+                    .is_none_or(|pi| id_ok(pi, "pi_"))
+        }
+        EventObject::Other => false,
+    };
+    if valid {
+        Ok(object)
+    } else {
+        Err(format!(
+            "the {} object is not one Stripe sends (ids, amounts)",
+            event.kind
+        ))
     }
 }
 
@@ -273,6 +319,11 @@ async fn fulfil(cx: &mut Ctx<'_>, hold: &Hold, paid: &Paid<'_>) -> Result<Effect
         Fulfilment::AlreadyDone(order) => {
             Outcome::Processed(format!("order #{} already exists", order.number)).into()
         }
+        Fulfilment::PaymentTaken { order_id } => Outcome::Ignored(format!(
+            "PaymentIntent {} already paid order {order_id} of another hold",
+            paid.payment_intent_id
+        ))
+        .into(),
     })
 }
 
@@ -368,6 +419,21 @@ async fn refunded(cx: &mut Ctx<'_>, charge: &Charge) -> Result<Effect, StoreErro
         return ignored(format!("charge {} has no PaymentIntent", charge.id));
     };
     let Some(payment) = cx.tx.payment_by_intent_for_update(pi).await? else {
+        let hold = find_hold(
+            cx,
+            charge.metadata.get("hold_id"),
+            HoldReference::PaymentIntent,
+            pi,
+        )
+        .await?;
+        if hold.is_some_and(|h| h.status != "converted") {
+            // The refund overtook the payment's own events: fail this delivery so that Stripe
+            // brings it back once the order exists, rather than lose it.
+            return Err(StoreError::Unavailable(format!(
+                "charge {} refunds PaymentIntent {pi}, whose order is not recorded yet",
+                charge.id
+            )));
+        }
         return ignored(format!("no payment of caisse's has PaymentIntent {pi}"));
     };
     if charge.amount_refunded <= payment.amount_refunded {

@@ -13,9 +13,9 @@ mod dispatch;
 use caisse_stripe::Event;
 
 use crate::app::App;
-use crate::store::{unix_now, Claim, NewEvent, StoreError};
+use crate::store::{unix_now, Claim, NewAlert, NewEvent, Severity, StoreError};
 
-pub use dispatch::Outcome;
+pub use dispatch::{typed_object, Outcome};
 
 /// Where a verified event came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +84,20 @@ pub async fn receive(
                 .await
             {
                 tracing::warn!(event = %event.id, error = %again, "could not record the failed attempt");
+            }
+            if !e.is_transient() {
+                // Not a passing outage: it will fail again at every redelivery until someone
+                // looks.
+                let alert = NewAlert {
+                    kind: "webhook_failed",
+                    severity: Severity::Critical,
+                    message: format!("Event {} ({}) fails: {e}", event.id, event.kind),
+                    entity: Some(("webhook_event", &event.id)),
+                    dedup_key: format!("webhook_failed:{}", event.id),
+                };
+                if let Err(again) = app.store.raise_alert(&alert, now).await {
+                    tracing::warn!(event = %event.id, error = %again, "could not raise the alert");
+                }
             }
             Err(e)
         }

@@ -84,6 +84,18 @@ async fn unknown_routes_and_methods_get_json_errors_and_a_request_id() {
         .await
         .unwrap();
     assert_eq!(r.headers()["x-request-id"], "req-from-proxy");
+    // One that could forge log lines (or is merely too long) is replaced.
+    for forged in ["a b\" level=error msg=forged", &"x".repeat(65)] {
+        let r = app
+            .http
+            .get(app.url("/healthz"))
+            .header("x-request-id", forged)
+            .send()
+            .await
+            .unwrap();
+        let id = r.headers()["x-request-id"].to_str().unwrap();
+        assert!(id != forged && id.len() == 36, "{id}");
+    }
     app.stop().await;
 }
 

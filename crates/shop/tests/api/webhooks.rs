@@ -133,7 +133,23 @@ async fn bad_deliveries_get_clear_errors_and_write_nothing() {
             "{name}: {answer}"
         );
     }
-    // Signed right, but not an event.
+    // Signed right, but not an event (a NUL anywhere: no Stripe object has one, and PostgreSQL
+    // could not store it).
+    let nul = body.replace("pi_bad", "pi_b\\u0000d");
+    let bad_id = body.replacen("evt_", "evt_\\u00e9", 1);
+    for payload in [nul.as_str(), bad_id.as_str()] {
+        let (got, answer) = app
+            .post_webhook(
+                payload.to_string(),
+                Some(&sign(WEBHOOK_SECRET, now(), payload)),
+            )
+            .await;
+        assert_eq!(
+            (got, answer["error"]["code"].as_str()),
+            (400, Some("invalid_payload")),
+            "{payload}"
+        );
+    }
     for payload in [
         "not json",
         "[1,2]",
@@ -322,6 +338,11 @@ async fn a_decline_releases_and_a_retry_on_the_same_page_takes_the_stock_again()
 
     app.sandbox.pay(session, card("4242424242424242")).unwrap();
     let paid = app.wait_status(session, &cookie, "paid").await;
+    assert_eq!(
+        paid["release_reason"],
+        Value::Null,
+        "the paid order is the state now"
+    );
     assert_eq!(app.product_stock("mug-enamel").await, (17, 0));
     let order = app
         .store
@@ -851,5 +872,137 @@ async fn the_policy_can_keep_a_hold_after_a_failed_payment() {
         "pending"
     );
     assert_eq!(app.product_stock("mug-enamel").await, (20, 2));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_signed_object_stripe_never_sends_is_refused_with_an_alert() {
+    let app = TestApp::spawn().await;
+    app.sandbox.set_forward_to(None);
+    let (held, _) = hold(&app, &[("mug-enamel", 1)]).await;
+    let before = count(&app.store, "orders").await;
+    let empty_id = intent_succeeded(&held, "", 1200, "eur");
+    let negative = intent_succeeded(&held, "pi_negative", -1200, "eur");
+    let mut no_amount = intent_succeeded(&held, "pi_no_amount", 1200, "eur");
+    no_amount["data"]["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("amount");
+    for e in [&empty_id, &negative, &no_amount] {
+        let (status, answer) = app.deliver(e).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("invalid_payload")),
+            "{answer}"
+        );
+        assert!(app
+            .store
+            .webhook_event(e["id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .is_none());
+    }
+    assert_eq!(count(&app.store, "orders").await, before);
+    assert_eq!(app.product_stock("mug-enamel").await, (20, 1));
+    let kinds: Vec<String> = app
+        .store
+        .alerts(true, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.kind)
+        .collect();
+    assert_eq!(kinds, ["event_unparseable"; 3]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_refused_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    for path in ["/api/webhooks/stripe", "/api/checkout"] {
+        let mut stream = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n{{}}"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = vec![0u8; 1024];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+            .await
+            .expect("an answer without waiting for the body")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refund_that_overtakes_its_payment_is_retried_not_lost() {
+    let app = TestApp::spawn().await;
+    app.sandbox.set_forward_to(None);
+    let (held, cookie) = hold(&app, &[("tee-classic", 1)]).await;
+    let refund = event(
+        "charge.refunded",
+        json!({"id": "ch_early", "object": "charge", "amount": 2500, "amount_refunded": 2500,
+               "currency": "eur", "payment_intent": "pi_early", "refunded": true,
+               "metadata": {"hold_id": held["hold_id"]}}),
+    );
+    let (status, _) = app.deliver(&refund).await;
+    assert_eq!(status, 503, "Stripe must bring it back later");
+    let (status, _) = app
+        .deliver(&intent_succeeded(&held, "pi_early", 2500, "eur"))
+        .await;
+    assert_eq!(status, 200);
+    let (status, answer) = app.deliver(&refund).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("processed")),
+        "{answer}"
+    );
+    let session = held["checkout_session_id"].as_str().unwrap();
+    assert_eq!(
+        app.checkout_status(session, &cookie).await["status"],
+        "refunded"
+    );
+    // A refund of a payment caisse never saw is somebody else's.
+    let foreign = event(
+        "charge.refunded",
+        json!({"id": "ch_x", "object": "charge", "amount": 100, "amount_refunded": 100,
+               "currency": "eur", "payment_intent": "pi_someone_else", "refunded": true}),
+    );
+    let (status, answer) = app.deliver(&foreign).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_payment_intent_cannot_pay_two_holds() {
+    let app = TestApp::spawn().await;
+    app.sandbox.set_forward_to(None);
+    let (first, _) = hold(&app, &[("mug-enamel", 1)]).await;
+    let (second, _) = hold(&app, &[("mug-enamel", 1)]).await;
+    assert_eq!(
+        app.deliver(&intent_succeeded(&first, "pi_once", 1200, "eur"))
+            .await
+            .0,
+        200
+    );
+    let (status, answer) = app
+        .deliver(&intent_succeeded(&second, "pi_once", 1200, "eur"))
+        .await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("ignored")),
+        "{answer}"
+    );
+    assert_eq!(count(&app.store, "orders").await, 1);
+    assert_eq!(
+        app.product_stock("mug-enamel").await,
+        (19, 1),
+        "the second hold still holds"
+    );
     app.stop().await;
 }
