@@ -169,18 +169,59 @@ async fn run(app: App, listener: tokio::net::TcpListener, sandbox: Option<String
     Ok(())
 }
 
-pub async fn sweep(file: Option<&Path>) -> Result<()> {
-    let config = load(file, Mode::Serve, |_| {}, None)?;
+/// The configuration and store of a one-shot command that talks to Stripe (`serve`'s rules,
+/// without needing a mail transport).
+async fn tool_app(file: Option<&Path>) -> Result<App> {
+    let config = load(
+        file,
+        Mode::Serve,
+        |s| {
+            if s.get_raw(config::SMTP_URL).is_none() && s.get_raw(config::MAIL_DIR).is_none() {
+                s.set(config::MAIL, "off");
+            }
+        },
+        None,
+    )?;
     init_logs(config.log_format);
     let store = open_store(&config).await?;
-    let app = App::new(config, store)?;
-    let report = caisse_shop::sweeper::sweep(&app, caisse_shop::store::unix_now())
+    Ok(App::new(config, store)?)
+}
+
+pub async fn reconcile(file: Option<&Path>) -> Result<()> {
+    let app = tool_app(file).await?;
+    let r = caisse_shop::reconciler::reconcile(&app, caisse_shop::store::unix_now())
         .await
         .map_err(anyhow::Error::from)?;
     println!(
-        "expired holds: {} released, {} released meanwhile by a webhook or another instance, {} paid at the last second, {} left for later",
-        report.released, report.released_elsewhere, report.paid, report.deferred
+        "holds past their expiry: {} released, {} fulfilled, {} awaiting a delayed payment, {} unknown to Stripe (released), {} settled elsewhere, {} left for later",
+        r.released, r.fulfilled, r.awaiting, r.missing, r.settled_elsewhere, r.deferred
     );
+    Ok(())
+}
+
+pub async fn events_replay(file: Option<&Path>, since: &str, types: &[String]) -> Result<()> {
+    let now = caisse_shop::store::unix_now();
+    let since = caisse_shop::replay::parse_since(since, now).map_err(|problem| {
+        Failure::Config(vec![ConfigError {
+            variable: "--since".into(),
+            problem,
+        }])
+    })?;
+    let app = tool_app(file).await?;
+    let r = caisse_shop::replay::replay(&app, since, types)
+        .await
+        .context("cannot read Stripe's events")?;
+    println!(
+        "{} events fetched: {} processed, {} duplicate, {} ignored, {} failed",
+        r.fetched, r.processed, r.duplicate, r.ignored, r.failed
+    );
+    if r.failed > 0 {
+        return Err(anyhow::anyhow!(
+            "{} events could not be applied now; they are recorded as failed — run the replay again",
+            r.failed
+        )
+        .into());
+    }
     Ok(())
 }
 

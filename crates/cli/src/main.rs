@@ -42,8 +42,15 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Release the stock of expired holds once (after expiring their Stripe sessions), and exit.
-    Sweep,
+    /// Settle every open hold past its expiry once (expire its session at Stripe, then release,
+    /// fulfil a paid one, or wait for a delayed payment), and exit. The server does it on its own.
+    #[command(alias = "sweep")]
+    Reconcile,
+    /// Stripe's events.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Manage the product catalog.
     Catalog {
         #[command(subcommand)]
@@ -73,6 +80,20 @@ enum Command {
     Webhook {
         #[command(subcommand)]
         command: WebhookCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Read Stripe's Events API and feed each event through the same inbox as the webhook
+    /// endpoint: what an outage of the endpoint missed is applied, the rest are duplicates.
+    Replay {
+        /// How far back: a duration (1h, 30m, 3d) or an RFC 3339 time; at most 30 days.
+        #[arg(long, default_value = "3d")]
+        since: String,
+        /// Only events of this type (repeat for several).
+        #[arg(long = "type")]
+        types: Vec<String>,
     },
 }
 
@@ -128,7 +149,10 @@ fn main() -> ExitCode {
             Command::Dev { listen, data_dir } => commands::dev(config, &listen, &data_dir).await,
             Command::Serve { listen } => commands::serve(config, listen.as_deref()).await,
             Command::Migrate => commands::migrate(config).await,
-            Command::Sweep => commands::sweep(config).await,
+            Command::Reconcile => commands::reconcile(config).await,
+            Command::Events {
+                command: EventsCommand::Replay { since, types },
+            } => commands::events_replay(config, &since, &types).await,
             Command::Catalog {
                 command: CatalogCommand::Import { file },
             } => commands::catalog_import(config, &file).await,

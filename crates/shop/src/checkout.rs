@@ -347,7 +347,10 @@ async fn refuse_mispriced(
     tracing::error!(hold_id, session = %session.id, "{message}");
     if let Some(hold) = app.store.hold(hold_id).await? {
         let verdict = crate::release::expire_at_stripe(app, &hold, Purpose::PriceMismatch).await;
-        if verdict == crate::release::Verdict::Expired {
+        if matches!(
+            verdict,
+            crate::release::Verdict::Expired | crate::release::Verdict::Missing
+        ) {
             crate::release::release(
                 app,
                 &hold,
@@ -545,8 +548,14 @@ pub async fn cancel(
                 let (reason, why) = Purpose::Cancel.reason();
                 crate::release::release(app, &hold, reason, &actor, why, now).await?;
             }
-            crate::release::Verdict::Complete => return Err(CancelError::AlreadyPaid),
+            crate::release::Verdict::Complete(_) => return Err(CancelError::AlreadyPaid),
             crate::release::Verdict::Unknown => return Err(CancelError::ProviderUnavailable),
+            // Stripe forgot it: nobody can pay it, the stock can go back.
+            crate::release::Verdict::Missing => {
+                let actor = format!("customer:{}", customer.id);
+                let (reason, why) = Purpose::Cancel.reason();
+                crate::release::release(app, &hold, reason, &actor, why, now).await?;
+            }
         }
     }
     let hold = app

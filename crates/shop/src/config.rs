@@ -219,6 +219,11 @@ impl Source {
         }
     }
 
+    /// The value of `name`, from the environment or the file, when set and not empty.
+    pub fn get_raw(&self, name: &str) -> Option<String> {
+        self.get(name).map(|(v, _)| v)
+    }
+
     pub fn set(&mut self, name: &str, value: &str) {
         self.env.insert(name.to_string(), value.to_string());
     }

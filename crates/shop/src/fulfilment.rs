@@ -6,7 +6,7 @@
 //! In that one transaction: the order (sequential number) with the hold's items at the hold's
 //! prices, its payment, the stock taken for good, the hold `converted`, one confirmation email in
 //! the outbox and the audit sentence. Nothing here calls Stripe: a refund of an unfulfillable
-//! payment is handed back to the caller, to be asked for after the commit.
+//! payment is an outbox message too, sent after the commit.
 
 use serde_json::json;
 
@@ -34,8 +34,7 @@ pub struct Paid<'a> {
 pub enum Fulfilment {
     Created {
         order: OrderSummary,
-        /// The stock was gone and the policy asks for a refund: the caller requests it after
-        /// the commit.
+        /// The stock was gone and the policy asks for a refund: it is queued in the outbox.
         refund: bool,
     },
     AlreadyDone(OrderSummary),
@@ -198,9 +197,13 @@ pub async fn fulfil(
         now,
     )
     .await?;
+    let refund = attention == Some(Attention::PaidWithoutStock) && policy.refund_unfulfillable;
+    if refund {
+        crate::refunds::queue(tx, &order_id, number, paid.payment_intent_id, now).await?;
+    }
     metrics::counter!("caisse_orders_total", "status" => status).increment(1);
     Ok(Fulfilment::Created {
-        refund: attention == Some(Attention::PaidWithoutStock) && policy.refund_unfulfillable,
+        refund,
         order: OrderSummary {
             id: order_id,
             number,

@@ -12,21 +12,22 @@ use crate::app::App;
 use crate::domain::money::format_amount;
 use crate::email::SendError;
 use crate::outbox::{Attempt, Audit};
-use crate::store::{OrderSummary, OutboxRow, StoreError, Tx};
+use crate::store::{OutboxRow, StoreError, Tx};
 
 pub const KIND: &str = "stripe_refund";
 
-/// Queues a full refund of `order`'s payment, in the caller's transaction.
+/// Queues a full refund of an order's payment, in the caller's transaction.
 pub async fn queue(
     tx: &mut Tx,
-    order: &OrderSummary,
+    order_id: &str,
+    number: i64,
     payment_intent: &str,
     now: i64,
 ) -> Result<(), StoreError> {
     tx.enqueue(
         KIND,
-        &format!("{KIND}:{}", order.id),
-        &json!({ "order_id": order.id, "number": order.number, "payment_intent": payment_intent }),
+        &format!("{KIND}:{order_id}"),
+        &json!({ "order_id": order_id, "number": number, "payment_intent": payment_intent }),
         now,
     )
     .await

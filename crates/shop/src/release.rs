@@ -9,12 +9,14 @@ use crate::app::App;
 use crate::store::{AuditEntry, Hold, StoreError, Tx};
 
 /// What Stripe says of a hold's session after the request to expire it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
     /// Expired (now or earlier), or never created: the stock can go back.
     Expired,
     /// Complete: the customer paid (or a delayed payment is under way).
-    Complete,
+    Complete(Box<caisse_stripe::objects::CheckoutSession>),
+    /// Stripe does not know the session (404).
+    Missing,
     /// Stripe did not answer or answered something else: try again later.
     Unknown,
 }
@@ -76,9 +78,11 @@ pub async fn expire_at_stripe(app: &App, hold: &Hold, purpose: Purpose) -> Verdi
     let session = match app.stripe.expire_checkout_session(session_id, &key).await {
         Ok(s) => s,
         // Not open any more (expired by Stripe itself, or paid): ask what it is.
+        Err(e) if e.status() == Some(404) => return Verdict::Missing,
         Err(e) if e.status() == Some(400) => {
             match app.stripe.retrieve_checkout_session(session_id).await {
                 Ok(s) => s,
+                Err(e) if e.status() == Some(404) => return Verdict::Missing,
                 Err(e) => {
                     tracing::warn!(hold_id = %hold.id, error = %e, "cannot read the session of a hold to release");
                     return Verdict::Unknown;
@@ -93,7 +97,7 @@ pub async fn expire_at_stripe(app: &App, hold: &Hold, purpose: Purpose) -> Verdi
     if session.is_expired() {
         Verdict::Expired
     } else if session.is_complete() {
-        Verdict::Complete
+        Verdict::Complete(Box::new(session))
     } else {
         Verdict::Unknown
     }

@@ -1,4 +1,4 @@
-//! The background jobs every server runs beside its HTTP listener: the hold sweeper and the outbox
+//! The background jobs every server runs beside its HTTP listener: the hold reconciler and the outbox
 //! worker. Each is safe with any number of instances running it at once.
 
 use tokio::task::JoinHandle;
@@ -8,7 +8,7 @@ use crate::app::App;
 /// Starts the jobs; abort the handles to stop them.
 pub fn spawn(app: &App) -> Vec<JoinHandle<()>> {
     vec![
-        tokio::spawn(crate::sweeper::run(app.clone())),
+        tokio::spawn(crate::reconciler::run(app.clone())),
         tokio::spawn(crate::outbox::run(app.clone())),
     ]
 }

@@ -6,7 +6,8 @@
 /// Where a hold stands in the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HoldState {
-    /// Stock set aside, waiting for the payment.
+    /// Stock set aside, waiting for the payment (`active`, or `awaiting_payment` once the
+    /// session completed and a delayed payment such as a SEPA debit is under way).
     Active,
     /// Stock given back (payment failed, session expired or cancelled).
     Released,
@@ -17,7 +18,7 @@ pub enum HoldState {
 impl HoldState {
     pub fn parse(status: &str) -> Option<HoldState> {
         match status {
-            "active" => Some(HoldState::Active),
+            "active" | "awaiting_payment" => Some(HoldState::Active),
             "released" => Some(HoldState::Released),
             "converted" => Some(HoldState::Converted),
             _ => None,

@@ -3,7 +3,7 @@
 //! Reserving is one conditional `UPDATE … WHERE stock_on_hand - stock_reserved >= $n` per line, so
 //! the check and the write are a single step on both databases: concurrent checkouts can never hold
 //! more than is on hand, and the CHECK constraints back that up. Releasing is a conditional update
-//! of the hold's status (`WHERE status = 'active'`), so two releasers (a webhook and the sweeper, two
+//! of the hold's status (`WHERE status IN ('active', 'awaiting_payment')`), so two releasers (a webhook and the sweeper, two
 //! instances) give stock back once.
 
 use super::{on_conn, Store, StoreError, Tx};
@@ -26,6 +26,8 @@ pub struct Hold {
     pub created_at: i64,
     pub updated_at: i64,
     pub released_at: Option<i64>,
+    pub next_check_at: Option<i64>,
+    pub checks: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
@@ -63,7 +65,7 @@ const ITEMS: &str =
 
 const COLUMNS: &str = "id, customer_id, client_ip, email, status, amount_total, currency, expires_at, \
                        checkout_session_id, checkout_url, payment_intent_id, idempotency_key, release_reason, \
-                       created_at, updated_at, released_at";
+                       created_at, updated_at, released_at, next_check_at, checks";
 
 impl Tx {
     /// Serialises one customer's checkouts, so that counting their open holds and adding one is a
@@ -84,7 +86,7 @@ impl Tx {
         now: i64,
     ) -> Result<i64, StoreError> {
         Ok(on_conn!(tx self, |c| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM holds WHERE customer_id = $1 AND status = 'active' AND expires_at > $2",
+            "SELECT COUNT(*) FROM holds WHERE customer_id = $1 AND status IN ('active', 'awaiting_payment') AND expires_at > $2",
         )
         .bind(customer_id)
         .bind(now)
@@ -214,7 +216,7 @@ impl Tx {
     ) -> Result<bool, StoreError> {
         let changed = on_conn!(tx self, |c| sqlx::query(
             "UPDATE holds SET status = 'released', release_reason = $1, released_at = $2, updated_at = $2 \
-             WHERE id = $3 AND status = 'active'",
+             WHERE id = $3 AND status IN ('active', 'awaiting_payment')",
         )
         .bind(reason)
         .bind(now)
@@ -293,7 +295,10 @@ impl Tx {
         hold_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        if !self.set_converted(hold_id, "active", now).await? {
+        if !self
+            .set_converted(hold_id, &["active", "awaiting_payment"], now)
+            .await?
+        {
             return Ok(false);
         }
         for item in self.hold_items_tx(hold_id).await? {
@@ -330,11 +335,11 @@ impl Tx {
                 .fetch_optional(c)
                 .await)?;
             if free.unwrap_or(0) < item.quantity {
-                self.set_converted(hold_id, "released", now).await?;
+                self.set_converted(hold_id, &["released"], now).await?;
                 return Ok(false);
             }
         }
-        if !self.set_converted(hold_id, "released", now).await? {
+        if !self.set_converted(hold_id, &["released"], now).await? {
             return Ok(false);
         }
         for item in &items {
@@ -354,15 +359,34 @@ impl Tx {
     async fn set_converted(
         &mut self,
         hold_id: &str,
-        from: &str,
+        from: &[&str],
         now: i64,
     ) -> Result<bool, StoreError> {
         let rows = on_conn!(tx self, |c| sqlx::query(
-            "UPDATE holds SET status = 'converted', updated_at = $1 WHERE id = $2 AND status = $3",
+            "UPDATE holds SET status = 'converted', updated_at = $1 \
+             WHERE id = $2 AND (status = $3 OR status = $4)",
         )
         .bind(now)
         .bind(hold_id)
-        .bind(from)
+        .bind(from[0])
+        .bind(from.last().copied().unwrap_or(from[0]))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(rows == 1)
+    }
+
+    /// A session complete without its money yet (a delayed method): the hold keeps its stock.
+    pub async fn mark_awaiting_payment(
+        &mut self,
+        hold_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let rows = on_conn!(tx self, |c| sqlx::query(
+            "UPDATE holds SET status = 'awaiting_payment', updated_at = $1 WHERE id = $2 AND status = 'active'",
+        )
+        .bind(now)
+        .bind(hold_id)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
@@ -377,7 +401,7 @@ impl Tx {
         now: i64,
     ) -> Result<Option<i64>, StoreError> {
         Ok(on_conn!(tx self, |c| sqlx::query_scalar(
-            "SELECT MIN(expires_at) FROM holds WHERE customer_id = $1 AND status = 'active' AND expires_at > $2",
+            "SELECT MIN(expires_at) FROM holds WHERE customer_id = $1 AND status IN ('active', 'awaiting_payment') AND expires_at > $2",
         )
         .bind(customer_id)
         .bind(now)
@@ -427,17 +451,42 @@ impl Store {
         .await)?)
     }
 
-    /// Active holds whose expiry has passed, oldest first.
-    pub async fn expired_holds(&self, now: i64, limit: i64) -> Result<Vec<Hold>, StoreError> {
+    /// Open holds past their expiry whose next check is due, the least recently checked first.
+    pub async fn holds_to_check(&self, now: i64, limit: i64) -> Result<Vec<Hold>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM holds WHERE status = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT $2"
+            "SELECT {COLUMNS} FROM holds WHERE status IN ('active', 'awaiting_payment') \
+             AND expires_at <= $1 AND COALESCE(next_check_at, expires_at) <= $1 \
+             ORDER BY COALESCE(next_check_at, expires_at), id LIMIT $2"
         );
         Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).bind(now).bind(limit).fetch_all(c).await)?)
     }
 
+    /// Takes a hold for one check and puts its next one at `next`: false when another instance
+    /// took it first. A hold that cannot be settled now thus goes to the back of the queue, and
+    /// no number of them can starve the others.
+    pub async fn claim_hold_check(
+        &self,
+        hold: &Hold,
+        now: i64,
+        next: i64,
+    ) -> Result<bool, StoreError> {
+        let rows = on_conn!(pool self, |c| sqlx::query(
+            "UPDATE holds SET next_check_at = $1, checks = checks + 1 \
+             WHERE id = $2 AND status IN ('active', 'awaiting_payment') \
+             AND COALESCE(next_check_at, expires_at) <= $3",
+        )
+        .bind(next)
+        .bind(&hold.id)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(rows == 1)
+    }
+
     pub async fn active_hold_count(&self) -> Result<i64, StoreError> {
         Ok(
-            on_conn!(pool self, |c| sqlx::query_scalar("SELECT COUNT(*) FROM holds WHERE status = 'active'")
+            on_conn!(pool self, |c| sqlx::query_scalar("SELECT COUNT(*) FROM holds WHERE status IN ('active', 'awaiting_payment')")
             .fetch_one(c)
             .await)?,
         )

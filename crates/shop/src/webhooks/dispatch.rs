@@ -267,6 +267,7 @@ async fn session_paid(cx: &mut Ctx<'_>, s: &CheckoutSession) -> Result<Effect, S
     };
     let email = s.email().map(str::to_string).or(hold.email.clone());
     if !s.is_paid() {
+        cx.tx.mark_awaiting_payment(&hold.id, cx.now).await?;
         cx.tx
             .link_hold(
                 &hold.id,
@@ -304,18 +305,13 @@ async fn fulfil(cx: &mut Ctx<'_>, hold: &Hold, paid: &Paid<'_>) -> Result<Effect
     )
     .await?;
     Ok(match result {
-        Fulfilment::Created { order, refund } => {
-            if refund {
-                crate::refunds::queue(cx.tx, &order, paid.payment_intent_id, cx.now).await?;
-            }
-            Effect {
-                outcome: Outcome::Processed(format!(
-                    "order #{} created ({})",
-                    order.number, order.status
-                )),
-                outbox_queued: true,
-            }
-        }
+        Fulfilment::Created { order, .. } => Effect {
+            outcome: Outcome::Processed(format!(
+                "order #{} created ({})",
+                order.number, order.status
+            )),
+            outbox_queued: true,
+        },
         Fulfilment::AlreadyDone(order) => {
             Outcome::Processed(format!("order #{} already exists", order.number)).into()
         }

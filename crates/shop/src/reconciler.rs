@@ -1,0 +1,205 @@
+//! The reconciler: settles holds whose events never came, so that none stays open for ever.
+//!
+//! It looks at open holds (`active`, `awaiting_payment`) past their expiry, asks Stripe to expire
+//! each session **first** (one idempotency key per hold) and acts on what Stripe says:
+//! - expired → the stock goes back;
+//! - complete and paid → the order, through the same fulfilment as the webhooks (the customer paid
+//!   at the last second, or the webhook was lost);
+//! - complete and unpaid (a SEPA debit under way) → `awaiting_payment`, checked again later; a
+//!   payment that failed meanwhile releases the hold;
+//! - unknown to Stripe (404: a sandbox restarted, a session deleted) → the stock goes back, with an
+//!   audit entry and a warning alert;
+//! - no answer → checked again later.
+//!
+//! Every hold it takes gets a next check time, with back-off, in a conditional update that only
+//! one instance wins: several instances can reconcile at once, and however many holds cannot be
+//! settled now, they go to the back of the queue instead of starving the others.
+
+use caisse_stripe::objects::CheckoutSession;
+
+use crate::app::App;
+use crate::fulfilment::{self, Fulfilment, Paid};
+use crate::release::{self, Purpose, Verdict};
+use crate::store::{Hold, NewAlert, Severity, StoreError};
+
+/// What one pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub released: usize,
+    /// Paid sessions turned into orders here.
+    pub fulfilled: usize,
+    /// Complete sessions whose delayed payment is still under way.
+    pub awaiting: usize,
+    /// Sessions Stripe does not know (released, with an alert).
+    pub missing: usize,
+    /// Holds a webhook or another instance settled first.
+    pub settled_elsewhere: usize,
+    /// Holds left for a later check (Stripe unreachable or undecided).
+    pub deferred: usize,
+}
+
+/// How many holds one pass looks at.
+const BATCH: i64 = 200;
+
+/// Seconds until a hold's next check: a minute, doubling, at most an hour.
+fn next_check(checks: i64) -> i64 {
+    (60i64 << checks.clamp(0, 6)).min(3600)
+}
+
+pub async fn reconcile(app: &App, now: i64) -> Result<Report, StoreError> {
+    let mut report = Report::default();
+    for hold in app.store.holds_to_check(now, BATCH).await? {
+        if !app
+            .store
+            .claim_hold_check(&hold, now, now + next_check(hold.checks))
+            .await?
+        {
+            continue;
+        }
+        match release::expire_at_stripe(app, &hold, Purpose::Expire).await {
+            Verdict::Expired => {
+                let why = format!("expired at {} without payment", hold.expires_at);
+                count(
+                    &mut report,
+                    release::release(app, &hold, "expired", ACTOR, &why, now).await?,
+                    |r| &mut r.released,
+                );
+            }
+            Verdict::Missing => {
+                let released = release::release(
+                    app,
+                    &hold,
+                    "session_missing",
+                    ACTOR,
+                    "Stripe does not know its Checkout Session",
+                    now,
+                )
+                .await?;
+                if released {
+                    missing_alert(app, &hold, now).await?;
+                }
+                count(&mut report, released, |r| &mut r.missing);
+            }
+            Verdict::Complete(session) => {
+                settle_complete(app, &hold, &session, now, &mut report).await?
+            }
+            Verdict::Unknown => report.deferred += 1,
+        }
+    }
+    metrics::gauge!("caisse_active_holds").set(app.store.active_hold_count().await? as f64);
+    Ok(report)
+}
+
+const ACTOR: &str = "system:reconciler";
+
+fn count(report: &mut Report, done_here: bool, field: impl Fn(&mut Report) -> &mut usize) {
+    if done_here {
+        *field(report) += 1;
+    } else {
+        report.settled_elsewhere += 1;
+    }
+}
+
+/// A complete session: fulfil it when paid; else look at its PaymentIntent.
+async fn settle_complete(
+    app: &App,
+    hold: &Hold,
+    session: &CheckoutSession,
+    now: i64,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let email = session.email().map(str::to_string).or(hold.email.clone());
+    let currency = session.currency.clone().unwrap_or_default();
+    let pi_id = session.payment_intent.clone();
+    let mut amount = session.amount_total.unwrap_or(0);
+    if !session.is_paid() {
+        let Some(pi_id) = &pi_id else {
+            return awaiting(app, hold, now, report).await;
+        };
+        let pi = match app.stripe.retrieve_payment_intent(pi_id).await {
+            Ok(pi) => pi,
+            Err(e) => {
+                tracing::warn!(hold_id = %hold.id, error = %e, "cannot read the PaymentIntent of a complete session");
+                report.deferred += 1;
+                return Ok(());
+            }
+        };
+        match pi.status.as_str() {
+            "succeeded" => amount = pi.amount_received.unwrap_or(pi.amount),
+            "requires_payment_method" | "canceled" => {
+                let why = format!("its delayed payment {pi_id} failed ({})", pi.status);
+                count(
+                    report,
+                    release::release(app, hold, "payment_failed", ACTOR, &why, now).await?,
+                    |r| &mut r.released,
+                );
+                return Ok(());
+            }
+            _ => return awaiting(app, hold, now, report).await,
+        }
+    }
+    let paid = Paid {
+        payment_intent_id: pi_id.as_deref().unwrap_or(&session.id),
+        checkout_session_id: Some(&session.id),
+        amount,
+        currency: &currency,
+        email: email.as_deref(),
+    };
+    let mut tx = app.store.begin().await?;
+    let Some(locked) = tx.hold_for_update(&hold.id).await? else {
+        return Ok(());
+    };
+    let result =
+        fulfilment::fulfil(&mut tx, &app.config.webhooks, &locked, &paid, ACTOR, now).await?;
+    tx.commit().await?;
+    match result {
+        Fulfilment::Created { order, .. } => {
+            tracing::info!(hold_id = %hold.id, number = order.number, "order created by the reconciler: its payment's webhooks never came");
+            app.outbox_wake.notify_one();
+            report.fulfilled += 1;
+        }
+        Fulfilment::AlreadyDone(_) | Fulfilment::PaymentTaken { .. } => {
+            report.settled_elsewhere += 1
+        }
+    }
+    Ok(())
+}
+
+async fn awaiting(app: &App, hold: &Hold, now: i64, report: &mut Report) -> Result<(), StoreError> {
+    let mut tx = app.store.begin().await?;
+    tx.mark_awaiting_payment(&hold.id, now).await?;
+    tx.commit().await?;
+    report.awaiting += 1;
+    Ok(())
+}
+
+async fn missing_alert(app: &App, hold: &Hold, now: i64) -> Result<(), StoreError> {
+    let alert = NewAlert {
+        kind: "session_missing",
+        severity: Severity::Warning,
+        message: format!(
+            "Stripe does not know Checkout Session {} of hold {}: its stock was released",
+            hold.checkout_session_id.as_deref().unwrap_or("-"),
+            hold.id
+        ),
+        entity: Some(("hold", &hold.id)),
+        dedup_key: format!("session_missing:{}", hold.id),
+    };
+    app.store.raise_alert(&alert, now).await.map(|_| ())
+}
+
+/// Reconciles every `interval` until the process stops.
+pub async fn run(app: App) {
+    let mut ticker = tokio::time::interval(app.config.checkout.sweep_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match reconcile(&app, crate::store::unix_now()).await {
+            Ok(r) if r != Report::default() => tracing::info!(?r, "reconciled expired holds"),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "reconciliation failed; retrying at the next tick")
+            }
+        }
+    }
+}
