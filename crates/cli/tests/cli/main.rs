@@ -2,5 +2,6 @@
 
 mod config_errors;
 mod processes;
+mod recovery;
 mod secrets;
 mod support;

@@ -1,40 +1,10 @@
 //! Whole commands as a developer runs them: `caisse dev` end to end, `caisse sandbox`,
 //! `caisse webhook sign`.
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{caisse, free_port, run, text};
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-    }
-}
-
-async fn wait_for(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !reqwest::get(url)
-        .await
-        .map(|r| r.status().is_success())
-        .unwrap_or(false)
-    {
-        assert!(Instant::now() < deadline, "{url} never answered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use crate::support::{caisse, free_port, run, text, wait_for, Running};
 
 /// The README's run command: no setup, the demo catalog, a checkout that lands on the sandbox's
 /// hosted page for the database's prices, and a payment there that becomes order #1.

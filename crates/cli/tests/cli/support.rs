@@ -1,6 +1,7 @@
 //! Runs the real `caisse` binary with a clean environment.
 
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 pub const SK: &str = "sk_test_CLISECRETKEYVALUE0123456789";
 pub const PK: &str = "pk_test_CLIPUBLISHABLE0123456789";
@@ -37,4 +38,47 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A child process stopped with SIGTERM (then killed) when dropped.
+pub struct Running(pub Child);
+
+impl Running {
+    /// SIGKILL: the process dies at once, mid-whatever it was doing.
+    pub fn kill_now(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.0.try_wait() {
+            return;
+        }
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+    }
+}
+
+/// Waits until `url` answers 2xx, for at most 30 s.
+pub async fn wait_for(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reqwest::get(url)
+        .await
+        .map(|r| r.status().is_success())
+        .unwrap_or(false)
+    {
+        assert!(Instant::now() < deadline, "{url} never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
