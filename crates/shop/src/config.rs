@@ -105,7 +105,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(GUEST_SECRET, "", true, "key that signs guest cookies; random per process when unset (set it when running several instances)"),
     setting(TRUSTED_PROXIES, "", false, "comma-separated proxy IPs whose X-Forwarded-For is believed"),
     setting(REDIS_URL, "", true, "redis://… to share the rate limit between instances"),
-    setting(SWEEP_INTERVAL, "30", false, "how often the hold-expiry sweeper runs, in seconds"),
+    setting(SWEEP_INTERVAL, "30", false, "how often the reconciler looks at holds past their expiry, in seconds"),
     setting(CORS_ORIGINS, "", false, "comma-separated browser origins allowed to call the API (a storefront on another origin)"),
     setting(RELEASE_ON_PAYMENT_FAILURE, "true", false, "true: a failed payment releases the hold at once; false: the hold waits for the session to expire"),
     setting(REFUND_UNFULFILLABLE, "false", false, "true: a payment that arrives when its stock is gone is refunded through Stripe"),
