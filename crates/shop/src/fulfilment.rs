@@ -32,11 +32,7 @@ pub struct Paid<'a> {
 /// What fulfilment did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fulfilment {
-    Created {
-        order: OrderSummary,
-        /// The stock was gone and the policy asks for a refund: it is queued in the outbox.
-        refund: bool,
-    },
+    Created(OrderSummary),
     AlreadyDone(OrderSummary),
     /// The PaymentIntent already paid another hold's order: nothing is done.
     PaymentTaken {
@@ -197,21 +193,17 @@ pub async fn fulfil(
         now,
     )
     .await?;
-    let refund = attention == Some(Attention::PaidWithoutStock) && policy.refund_unfulfillable;
-    if refund {
+    if attention == Some(Attention::PaidWithoutStock) && policy.refund_unfulfillable {
         crate::refunds::queue(tx, &order_id, number, paid.payment_intent_id, now).await?;
     }
     metrics::counter!("caisse_orders_total", "status" => status).increment(1);
-    Ok(Fulfilment::Created {
-        refund,
-        order: OrderSummary {
-            id: order_id,
-            number,
-            status: status.to_string(),
-            attention_reason: attention.map(|a| a.as_str().to_string()),
-            email: email.map(str::to_string),
-            amount_total: hold.amount_total,
-            currency: hold.currency.clone(),
-        },
-    })
+    Ok(Fulfilment::Created(OrderSummary {
+        id: order_id,
+        number,
+        status: status.to_string(),
+        attention_reason: attention.map(|a| a.as_str().to_string()),
+        email: email.map(str::to_string),
+        amount_total: hold.amount_total,
+        currency: hold.currency.clone(),
+    }))
 }

@@ -153,7 +153,7 @@ async fn settle_complete(
         fulfilment::fulfil(&mut tx, &app.config.webhooks, &locked, &paid, ACTOR, now).await?;
     tx.commit().await?;
     match result {
-        Fulfilment::Created { order, .. } => {
+        Fulfilment::Created(order) => {
             tracing::info!(hold_id = %hold.id, number = order.number, "order created by the reconciler: its payment's webhooks never came");
             app.outbox_wake.notify_one();
             report.fulfilled += 1;

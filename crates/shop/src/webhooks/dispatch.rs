@@ -305,7 +305,7 @@ async fn fulfil(cx: &mut Ctx<'_>, hold: &Hold, paid: &Paid<'_>) -> Result<Effect
     )
     .await?;
     Ok(match result {
-        Fulfilment::Created { order, .. } => Effect {
+        Fulfilment::Created(order) => Effect {
             outcome: Outcome::Processed(format!(
                 "order #{} created ({})",
                 order.number, order.status
