@@ -170,7 +170,7 @@ async fn run(app: App, listener: tokio::net::TcpListener, sandbox: Option<String
 }
 
 /// The configuration and store of a one-shot command that talks to Stripe (`serve`'s rules,
-/// without needing a mail transport).
+/// without needing a mail transport or a guest-cookie key).
 async fn tool_app(file: Option<&Path>) -> Result<App> {
     let config = load(
         file,
@@ -178,6 +178,10 @@ async fn tool_app(file: Option<&Path>) -> Result<App> {
         |s| {
             if s.get_raw(config::SMTP_URL).is_none() && s.get_raw(config::MAIL_DIR).is_none() {
                 s.set(config::MAIL, "off");
+            }
+            // A one-shot command serves no guest: any key will do.
+            if s.get_raw(config::GUEST_SECRET).is_none() {
+                s.set(config::GUEST_SECRET, &DevKeys::generate().webhook_secret);
             }
         },
         None,

@@ -16,7 +16,7 @@ use crate::domain::cart::{self, CartError, CatalogEntry, Limits, RequestedLine, 
 use crate::domain::money::format_amount;
 use crate::identity::Customer;
 use crate::release::Purpose;
-use crate::store::{AuditEntry, Hold, HoldItem, NewAlert, NewHold, Severity, StoreError};
+use crate::store::{AuditEntry, Hold, HoldItem, NewAlert, NewHold, Owner, Severity, StoreError};
 
 /// What the storefront sends: product ids and quantities, an optional email. Nothing else — a
 /// price field is refused, not ignored.
@@ -44,9 +44,10 @@ pub enum CheckoutError {
     Cart(#[from] CartError),
     #[error("invalid email address")]
     InvalidEmail,
-    #[error("{open} checkouts are already open for this customer (at most {max})")]
+    #[error("{what}")]
     TooManyOpenHolds {
-        open: i64,
+        /// Which cap, in a sentence.
+        what: String,
         max: i64,
         /// Seconds until the oldest open hold expires and frees a place.
         retry_after: i64,
@@ -73,7 +74,7 @@ const REPLAY_WAIT: Duration = Duration::from_secs(10);
 pub async fn create(
     app: &App,
     customer: &Customer,
-    client_ip: &str,
+    client_ip: std::net::IpAddr,
     request: CheckoutRequest,
     idempotency_key: Option<&str>,
     now: i64,
@@ -102,22 +103,54 @@ pub async fn create(
         })
         .collect();
 
+    // The network first: a client that drops its cookie is a new guest every time, but not a
+    // new network (DESIGN.md 1.7). Then the customer's own budget.
+    let net = crate::identity::network_key(client_ip);
+    let client_text = client_ip.to_string();
+    let units: i64 = items.iter().map(|i| i.quantity).sum();
+    let c = &app.config.checkout;
     let mut tx = app.store.begin().await?;
-    tx.lock_customer(&customer.id).await?;
-    let open = tx.open_hold_count(&customer.id, now).await?;
-    let max = app.config.checkout.max_open_holds;
-    if open >= max {
-        let first_expiry = tx.first_open_hold_expiry(&customer.id, now).await?;
-        return Err(CheckoutError::TooManyOpenHolds {
-            open,
-            max,
-            retry_after: first_expiry.map_or(1, |t| (t - now).max(1)),
-        });
+    let caps = [
+        (
+            Owner::Network(&net),
+            c.max_open_holds_per_ip,
+            Some(c.max_held_units_per_ip),
+            "client network",
+        ),
+        (
+            Owner::Customer(&customer.id),
+            c.max_open_holds,
+            None,
+            "customer",
+        ),
+    ];
+    for (owner, max_holds, max_units, name) in caps {
+        tx.lock_owner(&owner).await?;
+        let open = tx.open_holds(&owner, now).await?;
+        let over_units = max_units.filter(|max| open.units + units > *max);
+        if open.holds >= max_holds || over_units.is_some() {
+            let (what, max) = match over_units {
+                Some(max) if open.holds < max_holds => (
+                    format!("this {name} already holds {} units; {units} more would pass the limit of {max}", open.units),
+                    max,
+                ),
+                _ => (
+                    format!("{} checkouts are already open for this {name} (at most {max_holds})", open.holds),
+                    max_holds,
+                ),
+            };
+            return Err(CheckoutError::TooManyOpenHolds {
+                what,
+                max,
+                retry_after: open.first_expiry.map_or(1, |t| (t - now).max(1)),
+            });
+        }
     }
     let new_hold = NewHold {
         id: &hold_id,
         customer_id: &customer.id,
-        client_ip: Some(client_ip),
+        client_ip: Some(&client_text),
+        client_net: Some(&net),
         email: email.as_deref(),
         amount_total: cart.amount_total,
         currency: &cart.currency,

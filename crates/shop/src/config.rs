@@ -62,6 +62,11 @@ pub const RATE_PER_IP: &str = "CAISSE_CHECKOUT_RATE_PER_IP";
 pub const MAX_OPEN_HOLDS: &str = "CAISSE_MAX_OPEN_HOLDS_PER_CUSTOMER";
 pub const JWT_SECRET: &str = "CAISSE_JWT_SECRET";
 pub const GUEST_SECRET: &str = "CAISSE_GUEST_COOKIE_SECRET";
+pub const JWT_LEEWAY: &str = "CAISSE_JWT_LEEWAY_SECS";
+pub const JWT_ISSUER: &str = "CAISSE_JWT_ISSUER";
+pub const JWT_AUDIENCE: &str = "CAISSE_JWT_AUDIENCE";
+pub const MAX_OPEN_HOLDS_PER_IP: &str = "CAISSE_MAX_OPEN_HOLDS_PER_IP";
+pub const MAX_HELD_UNITS_PER_IP: &str = "CAISSE_MAX_HELD_UNITS_PER_IP";
 pub const TRUSTED_PROXIES: &str = "CAISSE_TRUSTED_PROXIES";
 pub const REDIS_URL: &str = "REDIS_URL";
 pub const SWEEP_INTERVAL: &str = "CAISSE_SWEEP_INTERVAL_SECS";
@@ -101,8 +106,13 @@ pub const SETTINGS: &[Setting] = &[
     setting(RATE_PER_CUSTOMER, "5/min", false, "checkout creations per customer (N/sec|min|hour)"),
     setting(RATE_PER_IP, "30/min", false, "checkout creations per client IP (N/sec|min|hour)"),
     setting(MAX_OPEN_HOLDS, "3", false, "open holds one customer may have at once"),
+    setting(MAX_OPEN_HOLDS_PER_IP, "10", false, "open holds one client IP (IPv6: one /64) may have at once, whatever its cookies"),
+    setting(MAX_HELD_UNITS_PER_IP, "50", false, "units one client IP (IPv6: one /64) may hold at once"),
     setting(JWT_SECRET, "", true, "HS256 secret of the shop's sign-in tokens; without it, bearer tokens are refused"),
-    setting(GUEST_SECRET, "", true, "key that signs guest cookies; random per process when unset (set it when running several instances)"),
+    setting(JWT_LEEWAY, "60", false, "seconds of clock difference forgiven on a token's exp and nbf"),
+    setting(JWT_ISSUER, "", false, "when set, a token's iss must be this"),
+    setting(JWT_AUDIENCE, "", false, "when set, a token's aud must name this"),
+    setting(GUEST_SECRET, "", true, "key that signs guest cookies (>= 32 chars); required by serve, so that a restart or a second instance knows its guests (caisse dev makes one per run)"),
     setting(TRUSTED_PROXIES, "", false, "comma-separated proxy IPs whose X-Forwarded-For is believed"),
     setting(REDIS_URL, "", true, "redis://… to share the rate limit between instances"),
     setting(SWEEP_INTERVAL, "30", false, "how often the reconciler looks at holds past their expiry, in seconds"),
@@ -297,6 +307,8 @@ pub struct CheckoutConfig {
     pub rate_per_customer: Rate,
     pub rate_per_ip: Rate,
     pub max_open_holds: i64,
+    pub max_open_holds_per_ip: i64,
+    pub max_held_units_per_ip: i64,
     pub sweep_interval: Duration,
 }
 
@@ -332,6 +344,7 @@ pub struct IdentityConfig {
     pub jwt_secret: Option<Secret>,
     pub guest_secret: Secret,
     pub trusted_proxies: Vec<IpAddr>,
+    pub jwt_rules: crate::identity::JwtRules,
 }
 
 /// The effective configuration. `Debug` is safe to print: every secret is a [`Secret`].
@@ -501,6 +514,18 @@ impl Config {
                 WEBHOOK_TOLERANCE,
                 "must be at least 1 second (0 would accept replays forever)",
             );
+        } else if tolerance > 600 {
+            r.fail(
+                WEBHOOK_TOLERANCE,
+                "must be at most 600 seconds (a longer window lets a captured delivery be replayed longer)",
+            );
+        }
+        if mode == Mode::Serve && stripe.mode == KeyMode::Live && public_url.starts_with("http://")
+        {
+            r.fail(
+                PUBLIC_URL,
+                "must be https:// with live keys (cookies and payment pages must not travel in clear)",
+            );
         }
         let max_body_bytes = r.number(MAX_BODY, 1_048_576usize);
         if max_body_bytes < 1024 {
@@ -522,7 +547,7 @@ impl Config {
         let checkout = checkout_settings(&mut r, success_url, cancel_url);
         let webhooks = webhook_settings(&mut r);
         let mail = mail_settings(&mut r, mode);
-        let identity = identity_settings(&mut r);
+        let identity = identity_settings(&mut r, mode);
         let redis = r.text(REDIS_URL, "");
         if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             r.fail(REDIS_URL, "must start with redis:// or rediss://");
@@ -560,10 +585,15 @@ impl Config {
     }
 }
 
+/// Test or live from the key's prefix (`sk_test_`, `rk_live_`, `pk_test_` …), never from a
+/// `_test_` somewhere inside it.
 fn key_mode(key: &str) -> Option<KeyMode> {
-    if key.contains("_test_") {
+    let rest = ["sk_", "rk_", "pk_"]
+        .iter()
+        .find_map(|p| key.strip_prefix(p))?;
+    if rest.starts_with("test_") {
         Some(KeyMode::Test)
-    } else if key.contains("_live_") {
+    } else if rest.starts_with("live_") {
         Some(KeyMode::Live)
     } else {
         None
@@ -739,6 +769,14 @@ fn checkout_settings(
     if max_open_holds < 1 {
         r.fail(MAX_OPEN_HOLDS, "must be at least 1");
     }
+    let max_open_holds_per_ip = r.number(MAX_OPEN_HOLDS_PER_IP, 10i64);
+    if max_open_holds_per_ip < 1 {
+        r.fail(MAX_OPEN_HOLDS_PER_IP, "must be at least 1");
+    }
+    let max_held_units_per_ip = r.number(MAX_HELD_UNITS_PER_IP, 50i64);
+    if max_held_units_per_ip < 1 {
+        r.fail(MAX_HELD_UNITS_PER_IP, "must be at least 1");
+    }
     let sweep = r.number(SWEEP_INTERVAL, 30u64);
     if sweep == 0 {
         r.fail(SWEEP_INTERVAL, "must be at least 1 second");
@@ -752,6 +790,8 @@ fn checkout_settings(
         rate_per_customer,
         rate_per_ip,
         max_open_holds,
+        max_open_holds_per_ip,
+        max_held_units_per_ip,
         sweep_interval: Duration::from_secs(sweep),
     }
 }
@@ -869,7 +909,7 @@ fn cors(r: &mut Reader<'_>) -> Vec<String> {
     origins
 }
 
-fn identity_settings(r: &mut Reader<'_>) -> IdentityConfig {
+fn identity_settings(r: &mut Reader<'_>, mode: Mode) -> IdentityConfig {
     let jwt = r.text(JWT_SECRET, "");
     if !jwt.is_empty() && jwt.len() < 32 {
         r.fail(JWT_SECRET, "must be at least 32 characters");
@@ -877,6 +917,12 @@ fn identity_settings(r: &mut Reader<'_>) -> IdentityConfig {
     let guest = r.text(GUEST_SECRET, "");
     if !guest.is_empty() && guest.len() < 32 {
         r.fail(GUEST_SECRET, "must be at least 32 characters");
+    }
+    if guest.is_empty() && mode == Mode::Serve {
+        r.fail(
+            GUEST_SECRET,
+            "is required by serve: without it every restart, and every other instance, forgets the guests",
+        );
     }
     let guest = if guest.is_empty() {
         format!(
@@ -898,10 +944,21 @@ fn identity_settings(r: &mut Reader<'_>) -> IdentityConfig {
             ),
         }
     }
+    let leeway = r.number(JWT_LEEWAY, 60i64);
+    if !(0..=600).contains(&leeway) {
+        r.fail(JWT_LEEWAY, "must be 0 to 600 seconds");
+    }
+    let optional = |r: &mut Reader<'_>, name| Some(r.text(name, "")).filter(|v| !v.is_empty());
+    let jwt_rules = crate::identity::JwtRules {
+        leeway,
+        issuer: optional(r, JWT_ISSUER),
+        audience: optional(r, JWT_AUDIENCE),
+    };
     IdentityConfig {
         jwt_secret: (!jwt.is_empty()).then(|| Secret::new(jwt)),
         guest_secret: Secret::new(guest),
         trusted_proxies,
+        jwt_rules,
     }
 }
 
@@ -909,8 +966,53 @@ fn identity_settings(r: &mut Reader<'_>) -> IdentityConfig {
 mod tests {
     use super::*;
 
+    /// Loads `pairs` with a guest-cookie secret (required by serve) unless they set one.
     fn load(pairs: &[(&str, &str)], mode: Mode) -> Result<Config, Vec<ConfigError>> {
-        Config::load(&Source::from_pairs(pairs.iter().copied()), mode, None)
+        let mut all = vec![(GUEST_SECRET, "guest-cookie-secret-0123456789abcdef")];
+        all.extend_from_slice(pairs);
+        Config::load(&Source::from_pairs(all), mode, None)
+    }
+
+    #[test]
+    fn hardened_rules() {
+        let keys = [(SECRET_KEY, SK), (WEBHOOK_SECRET, WH), (MAIL, "off")];
+        let bare = Config::load(&Source::from_pairs(keys), Mode::Serve, None).unwrap_err();
+        assert_eq!(
+            bare[0].variable, GUEST_SECRET,
+            "serve needs the guest secret"
+        );
+        assert!(Config::load(&Source::from_pairs(keys), Mode::Dev, None).is_ok());
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut all = keys.to_vec();
+            all.extend_from_slice(extra);
+            load(&all, Mode::Serve)
+        };
+        let live = [
+            (SECRET_KEY, "sk_live_abcdefghijklmnop"),
+            (API_BASE, "https://api.stripe.com"),
+        ];
+        assert_eq!(
+            with(&live).unwrap_err()[0].variable,
+            PUBLIC_URL,
+            "live keys over http://"
+        );
+        let mut live_https = live.to_vec();
+        live_https.push((PUBLIC_URL, "https://shop.example"));
+        assert!(with(&live_https).is_ok());
+        // By prefix: a test key whose body happens to contain `_live_` is a test key.
+        assert_eq!(
+            with(&[(SECRET_KEY, "sk_test_abc_live_def")])
+                .unwrap()
+                .stripe
+                .mode,
+            KeyMode::Test
+        );
+        assert!(with(&[(SECRET_KEY, "sk_abc_test_def")]).is_err());
+        assert_eq!(
+            with(&[(WEBHOOK_TOLERANCE, "601")]).unwrap_err()[0].variable,
+            WEBHOOK_TOLERANCE
+        );
+        assert!(with(&[(WEBHOOK_TOLERANCE, "600")]).is_ok());
     }
 
     /// The first problem of a serve configuration that sends no email unless `pairs` say so.

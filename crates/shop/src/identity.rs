@@ -39,10 +39,11 @@ pub fn identify(
     config: &IdentityConfig,
     now: i64,
 ) -> Result<Customer, IdentityError> {
-    if let Some(auth) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(auth) = headers.get(header::AUTHORIZATION) {
+        // Present but unreadable is refused like any bad token, never taken for a guest.
+        let auth = auth
+            .to_str()
+            .map_err(|_| IdentityError::InvalidToken("the Authorization header is not ASCII"))?;
         let token = auth
             .strip_prefix("Bearer ")
             .ok_or(IdentityError::InvalidToken("use the Bearer scheme"))?;
@@ -50,7 +51,12 @@ pub fn identify(
             .jwt_secret
             .as_ref()
             .ok_or(IdentityError::NoJwtSecret)?;
-        let sub = verify_jwt(token.trim(), secret.expose().as_bytes(), now)?;
+        let sub = verify_jwt(
+            token.trim(),
+            secret.expose().as_bytes(),
+            &config.jwt_rules,
+            now,
+        )?;
         return Ok(Customer {
             id: format!("user:{sub}"),
             new_guest_cookie: None,
@@ -106,9 +112,39 @@ pub fn guest_set_cookie(value: &str, secure: bool) -> String {
     )
 }
 
+/// What a token must say beyond its signature.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JwtRules {
+    /// Seconds of clock difference forgiven on `exp` and `nbf`.
+    pub leeway: i64,
+    /// The `iss` the shop's sign-in puts in its tokens, when set.
+    pub issuer: Option<String>,
+    /// An `aud` the token must name, when set.
+    pub audience: Option<String>,
+}
+
+/// A NumericDate claim (RFC 7519): a JSON number of seconds, possibly fractional; anything else
+/// (a string, an object) makes the token invalid.
+fn numeric_date(claims: &serde_json::Value, name: &str) -> Result<Option<f64>, IdentityError> {
+    match claims.get(name) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .filter(|t| t.is_finite())
+            .map(Some)
+            .ok_or(IdentityError::InvalidToken("a time claim is not a number")),
+    }
+}
+
 /// Checks an HS256 JWT and returns its `sub`. Only HS256 is accepted (never `none`, never a
-/// public-key algorithm a confused verifier would key with the secret); `exp` and `nbf` are honoured.
-pub fn verify_jwt(token: &str, secret: &[u8], now: i64) -> Result<String, IdentityError> {
+/// public-key algorithm a confused verifier would key with the secret); `exp` is required, `exp`
+/// and `nbf` are compared as numbers with the leeway, `iss` and `aud` when the rules name them.
+pub fn verify_jwt(
+    token: &str,
+    secret: &[u8],
+    rules: &JwtRules,
+    now: i64,
+) -> Result<String, IdentityError> {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let mut parts = token.split('.');
     let (Some(head), Some(body), Some(sig), None) =
@@ -138,19 +174,29 @@ pub fn verify_jwt(token: &str, secret: &[u8], now: i64) -> Result<String, Identi
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or(IdentityError::InvalidToken("unreadable claims"))?;
-    if claims
-        .get("exp")
-        .and_then(|e| e.as_i64())
-        .is_some_and(|exp| now >= exp)
-    {
-        return Err(IdentityError::InvalidToken("expired"));
+    let (now, leeway) = (now as f64, rules.leeway as f64);
+    match numeric_date(&claims, "exp")? {
+        None => return Err(IdentityError::InvalidToken("no exp claim")),
+        Some(exp) if now >= exp + leeway => return Err(IdentityError::InvalidToken("expired")),
+        Some(_) => {}
     }
-    if claims
-        .get("nbf")
-        .and_then(|e| e.as_i64())
-        .is_some_and(|nbf| now < nbf)
-    {
+    if numeric_date(&claims, "nbf")?.is_some_and(|nbf| now + leeway < nbf) {
         return Err(IdentityError::InvalidToken("not valid yet"));
+    }
+    if let Some(issuer) = &rules.issuer {
+        if claims.get("iss").and_then(|i| i.as_str()) != Some(issuer.as_str()) {
+            return Err(IdentityError::InvalidToken("wrong issuer"));
+        }
+    }
+    if let Some(audience) = &rules.audience {
+        let named = match claims.get("aud") {
+            Some(serde_json::Value::String(a)) => a == audience,
+            Some(serde_json::Value::Array(all)) => all.iter().any(|a| a.as_str() == Some(audience)),
+            _ => false,
+        };
+        if !named {
+            return Err(IdentityError::InvalidToken("wrong audience"));
+        }
     }
     match claims.get("sub").and_then(|s| s.as_str()) {
         Some(sub) if !sub.is_empty() && sub.len() <= 200 => Ok(sub.to_string()),
@@ -169,24 +215,61 @@ pub fn sign_jwt(claims: &serde_json::Value, secret: &[u8]) -> String {
 }
 
 /// The client's address: the socket peer, or — only when the peer is a trusted proxy — the
-/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
+/// `X-Forwarded-For` entry left of the last trusted hop, walking right to left. Addresses are
+/// compared in canonical form (an IPv4 peer on a `[::]` listener is `::ffff:a.b.c.d`); entries may
+/// carry a port (`1.2.3.4:5678`, `[2001:db8::1]:443`). An entry that is not an address stops the
+/// walk: nothing left of it can be believed, so the last trusted hop is the client.
 pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    let peer_ip = peer.ip();
-    if !trusted.contains(&peer_ip) {
-        return peer_ip;
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *ip);
+    let mut client = peer.ip().to_canonical();
+    if !is_trusted(&client) {
+        return client;
     }
-    let forwarded: Vec<IpAddr> = headers
+    let entries: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
+        .map(str::trim)
         .collect();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-        .unwrap_or(peer_ip)
+    for entry in entries.into_iter().rev() {
+        let Some(ip) = parse_forwarded(entry) else {
+            return client;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    entry
+        .parse::<SocketAddr>()
+        .ok()
+        .map(|s| s.ip().to_canonical())
+        .or_else(|| {
+            entry
+                .strip_prefix('[')
+                .and_then(|e| e.strip_suffix(']'))
+                .and_then(|e| e.parse::<IpAddr>().ok())
+        })
+}
+
+/// The key rate limits and hold caps count a client under: its IPv4 address, or its IPv6 /64
+/// (one subscriber gets a whole /64 and can pick any address in it).
+pub fn network_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
 }
 
 #[cfg(test)]
@@ -202,6 +285,10 @@ mod tests {
             jwt_secret: Some(Secret::new(String::from_utf8(KEY.to_vec()).unwrap())),
             guest_secret: Secret::new("guest-secret-0123456789abcdef0123"),
             trusted_proxies: vec!["10.0.0.1".parse().unwrap()],
+            jwt_rules: JwtRules {
+                leeway: 60,
+                ..JwtRules::default()
+            },
         }
     }
 
@@ -225,14 +312,20 @@ mod tests {
 
     #[test]
     fn bad_tokens_are_refused() {
+        let rules = config().jwt_rules;
+        let verify = |t: &str, now| verify_jwt(t, KEY, &rules, now);
         let expired = sign_jwt(&json!({"sub": "42", "exp": 1000}), KEY);
         assert_eq!(
-            verify_jwt(&expired, KEY, 1000),
+            verify(&expired, 1060),
             Err(IdentityError::InvalidToken("expired"))
         );
-        let forged = sign_jwt(&json!({"sub": "42"}), b"another-secret-another-secret-xx");
+        assert_eq!(verify(&expired, 1059), Ok("42".into()), "within the leeway");
+        let forged = sign_jwt(
+            &json!({"sub": "42", "exp": 2000}),
+            b"another-secret-another-secret-xx",
+        );
         assert_eq!(
-            verify_jwt(&forged, KEY, 0),
+            verify(&forged, 0),
             Err(IdentityError::InvalidToken("bad signature"))
         );
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -242,25 +335,120 @@ mod tests {
             b64.encode(r#"{"sub":"42"}"#)
         );
         assert_eq!(
-            verify_jwt(&none, KEY, 0),
+            verify(&none, 0),
             Err(IdentityError::InvalidToken("only HS256 is accepted"))
         );
         assert_eq!(
-            verify_jwt("a.b", KEY, 0),
+            verify("a.b", 0),
             Err(IdentityError::InvalidToken("not a JWT"))
         );
-        let no_sub = sign_jwt(&json!({"name": "x"}), KEY);
+        let no_sub = sign_jwt(&json!({"name": "x", "exp": 2000}), KEY);
         assert_eq!(
-            verify_jwt(&no_sub, KEY, 0),
+            verify(&no_sub, 0),
             Err(IdentityError::InvalidToken("no sub claim"))
         );
         let mut c = config();
         c.jwt_secret = None;
-        let token = sign_jwt(&json!({"sub": "42"}), KEY);
+        let token = sign_jwt(&json!({"sub": "42", "exp": 2000}), KEY);
         assert_eq!(
             identify(&bearer(&token), &c, 0),
             Err(IdentityError::NoJwtSecret)
         );
+    }
+
+    #[test]
+    fn time_claims_are_numbers_and_exp_is_required() {
+        let rules = config().jwt_rules;
+        let verify =
+            |claims: serde_json::Value, now| verify_jwt(&sign_jwt(&claims, KEY), KEY, &rules, now);
+        let invalid = |why| Err(IdentityError::InvalidToken(why));
+        assert_eq!(verify(json!({"sub": "1"}), 0), invalid("no exp claim"));
+        assert_eq!(
+            verify(json!({"sub": "1", "exp": 999.5}), 1060),
+            invalid("expired")
+        );
+        assert_eq!(
+            verify(json!({"sub": "1", "exp": 1100.5}), 1060),
+            Ok("1".into())
+        );
+        assert_eq!(
+            verify(json!({"sub": "1", "exp": "1000"}), 0),
+            invalid("a time claim is not a number")
+        );
+        assert_eq!(
+            verify(json!({"sub": "1", "exp": 5000, "nbf": 1100.5}), 1000),
+            invalid("not valid yet")
+        );
+        assert_eq!(
+            verify(json!({"sub": "1", "exp": 5000, "nbf": "0"}), 1000),
+            invalid("a time claim is not a number")
+        );
+        let strict = JwtRules {
+            leeway: 0,
+            issuer: Some("https://shop.example".into()),
+            audience: Some("caisse".into()),
+        };
+        let check =
+            |claims: serde_json::Value| verify_jwt(&sign_jwt(&claims, KEY), KEY, &strict, 0);
+        assert_eq!(
+            check(
+                json!({"sub": "1", "exp": 9, "iss": "https://shop.example", "aud": ["x", "caisse"]})
+            ),
+            Ok("1".into())
+        );
+        assert_eq!(
+            check(json!({"sub": "1", "exp": 9, "iss": "https://evil.example", "aud": "caisse"})),
+            invalid("wrong issuer")
+        );
+        assert_eq!(
+            check(json!({"sub": "1", "exp": 9, "iss": "https://shop.example"})),
+            invalid("wrong audience")
+        );
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            axum::http::HeaderValue::from_bytes(b"Bearer \xc3\xa9t\xc3\xa9").unwrap(),
+        );
+        assert!(identify(&h, &config(), 0).is_err(), "never a guest");
+    }
+
+    #[test]
+    fn forwarded_addresses_with_ports_mapped_v4_and_garbage() {
+        let trusted = vec!["127.0.0.1".parse().unwrap()];
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
+        let xff = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-for", v.parse().unwrap());
+            h
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            client_ip(mapped, &xff("1.2.3.4"), &trusted),
+            ip("1.2.3.4"),
+            "a mapped proxy is trusted"
+        );
+        assert_eq!(
+            client_ip(mapped, &xff("1.2.3.4:5678"), &trusted),
+            ip("1.2.3.4")
+        );
+        assert_eq!(
+            client_ip(mapped, &xff("[2001:db8::1]:443"), &trusted),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            client_ip(mapped, &xff("6.6.6.6, unknown"), &trusted),
+            ip("127.0.0.1"),
+            "nothing left of garbage is believed"
+        );
+        assert_eq!(
+            client_ip(mapped, &xff("6.6.6.6, 1.2.3.4:99, 127.0.0.1"), &trusted),
+            ip("1.2.3.4")
+        );
+        assert_eq!(
+            network_key(ip("2001:db8:1:2:aaaa::1")),
+            network_key(ip("2001:db8:1:2:bbbb::2"))
+        );
+        assert_eq!(network_key(ip("::ffff:1.2.3.4")), "1.2.3.4");
     }
 
     #[test]

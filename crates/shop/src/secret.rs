@@ -33,6 +33,32 @@ impl Secret {
 /// A connection URL fit for display: any password replaced by `****`
 /// (`postgres://caisse:****@db/caisse`).
 pub fn redact_url(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((u, q)) => (u, Some(q)),
+        None => (url, None),
+    };
+    // `?password=…` (and `pass=`, `pwd=`) is a password too.
+    let query = query.map(|q| {
+        q.split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _))
+                    if ["password", "pass", "pwd"].contains(&k.to_ascii_lowercase().as_str()) =>
+                {
+                    format!("{k}=****")
+                }
+                _ => pair.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    let shown = redact_authority(url);
+    match query {
+        Some(q) => format!("{shown}?{q}"),
+        None => shown,
+    }
+}
+
+fn redact_authority(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -84,6 +110,10 @@ mod tests {
         );
         assert_eq!(redact_url("sqlite://caisse.db"), "sqlite://caisse.db");
         assert_eq!(redact_url("postgres://user@db/x"), "postgres://user@db/x");
+        assert_eq!(
+            redact_url("postgres://db/x?user=u&password=hunter2&sslmode=require"),
+            "postgres://db/x?user=u&password=****&sslmode=require"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Each bad configuration stops `caisse serve` with exit code 2 and one line naming the variable.
 
-use crate::support::{run, text, PK, SK, WH};
+use crate::support::{run, text, GUEST, PK, SK, WH};
 
 fn serve_fails_with(vars: &[(&str, &str)], expected: &str) {
     let dir = tempfile::tempdir().unwrap();
@@ -9,6 +9,7 @@ fn serve_fails_with(vars: &[(&str, &str)], expected: &str) {
         ("DATABASE_URL", db.as_str()),
         ("CAISSE_LISTEN", "127.0.0.1:0"),
         ("CAISSE_MAIL", "off"),
+        ("CAISSE_GUEST_COOKIE_SECRET", GUEST),
     ];
     all.extend_from_slice(vars);
     let out = run(dir.path(), &["serve"], &all);
@@ -102,6 +103,7 @@ fn test_and_live_keys_mixed() {
             ("STRIPE_SECRET_KEY", "sk_live_CLI_SECRET_0123"),
             ("STRIPE_WEBHOOK_SECRET", WH),
             ("STRIPE_PUBLISHABLE_KEY", PK),
+            ("CAISSE_PUBLIC_URL", "https://shop.example"),
         ],
         "STRIPE_SECRET_KEY: is a live key but STRIPE_PUBLISHABLE_KEY is a test key",
     );
@@ -123,6 +125,7 @@ fn config_check_exits_non_zero_on_a_problem_and_zero_when_fine() {
             ("STRIPE_SECRET_KEY", SK),
             ("STRIPE_WEBHOOK_SECRET", WH),
             ("CAISSE_MAIL", "off"),
+            ("CAISSE_GUEST_COOKIE_SECRET", GUEST),
         ],
     );
     assert_eq!(good.status.code(), Some(0), "{:?}", text(&good));
@@ -135,7 +138,7 @@ fn a_toml_file_is_read_and_its_mistakes_named() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("caisse.toml"),
-        format!("stripe_secret_key = \"{SK}\"\nstripe_webhook_secret = \"{WH}\"\ncaisse_listen = \"127.0.0.1:9999\"\ncaisse_mail = \"off\"\n"),
+        format!("stripe_secret_key = \"{SK}\"\nstripe_webhook_secret = \"{WH}\"\ncaisse_listen = \"127.0.0.1:9999\"\ncaisse_mail = \"off\"\ncaisse_guest_cookie_secret = \"{GUEST}\"\n"),
     )
     .unwrap();
     let out = run(dir.path(), &["config", "check"], &[]);
@@ -163,6 +166,7 @@ fn serve_without_a_mail_transport() {
             ("DATABASE_URL", &db),
             ("STRIPE_SECRET_KEY", SK),
             ("STRIPE_WEBHOOK_SECRET", WH),
+            ("CAISSE_GUEST_COOKIE_SECRET", GUEST),
         ],
     );
     assert_eq!(out.status.code(), Some(2));
@@ -170,5 +174,43 @@ fn serve_without_a_mail_transport() {
         text(&out).1.starts_with("error: SMTP_URL: is missing"),
         "{:?}",
         text(&out)
+    );
+}
+
+#[test]
+fn serve_without_a_guest_cookie_secret() {
+    serve_fails_with_env(
+        &[
+            ("STRIPE_SECRET_KEY", SK),
+            ("STRIPE_WEBHOOK_SECRET", WH),
+            ("CAISSE_MAIL", "off"),
+        ],
+        "CAISSE_GUEST_COOKIE_SECRET: is required by serve",
+    );
+}
+
+/// `serve` with exactly `vars` (and a database): one line naming the variable, exit 2.
+fn serve_fails_with_env(vars: &[(&str, &str)], expected: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("c.db").display());
+    let mut all = vec![("DATABASE_URL", db.as_str())];
+    all.extend_from_slice(vars);
+    let out = run(dir.path(), &["serve"], &all);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: {expected}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn live_keys_with_a_plain_http_public_url() {
+    serve_fails_with(
+        &[
+            ("STRIPE_SECRET_KEY", "sk_live_CLI_SECRET_0123"),
+            ("STRIPE_WEBHOOK_SECRET", WH),
+        ],
+        "CAISSE_PUBLIC_URL: must be https:// with live keys",
     );
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use caisse_sandbox::smtp::{Behaviour, SmtpServer};
 
-use crate::support::{caisse, free_port, run, text, wait_for, Running, SK, WH};
+use crate::support::{caisse, free_port, run, text, wait_for, Running, GUEST, SK, WH};
 
 /// `caisse serve` on `port` with the sandbox at `api_base` and extra settings.
 fn serve(dir: &std::path::Path, port: u16, api_base: &str, extra: &[(&str, &str)]) -> Running {
@@ -18,6 +18,7 @@ fn serve(dir: &std::path::Path, port: u16, api_base: &str, extra: &[(&str, &str)
         ("STRIPE_SECRET_KEY", SK),
         ("STRIPE_WEBHOOK_SECRET", WH),
         ("STRIPE_API_BASE", api_base),
+        ("CAISSE_GUEST_COOKIE_SECRET", GUEST),
     ];
     vars.extend_from_slice(extra);
     Running(

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{caisse, free_port, run, text, PK, SK, WH};
+use crate::support::{caisse, free_port, run, text, GUEST, PK, SK, WH};
 
 #[test]
 fn config_check_masks_every_secret() {
@@ -26,6 +26,7 @@ fn config_check_masks_every_secret() {
                 "postgres://caisse:CLIDBPASSWORD@db.internal/caisse",
             ),
             ("SMTP_URL", "smtps://shop:CLISMTPPASSWORD@mail.internal:465"),
+            ("CAISSE_GUEST_COOKIE_SECRET", GUEST),
             ("CAISSE_MAIL_FROM", "Shop <orders@shop.example>"),
         ],
     );
@@ -77,6 +78,7 @@ fn serve_logs_no_secret_and_stops_on_sigterm() {
             ("CAISSE_LOG_FORMAT", "json"),
             ("RUST_LOG", "debug"),
             ("SMTP_URL", "smtp://shop:CLISMTPPASSWORD@127.0.0.1:1"),
+            ("CAISSE_GUEST_COOKIE_SECRET", GUEST),
             ("CAISSE_MAIL_FROM", "orders@shop.example"),
         ],
     )

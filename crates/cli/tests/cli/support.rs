@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 pub const SK: &str = "sk_test_CLISECRETKEYVALUE0123456789";
 pub const PK: &str = "pk_test_CLIPUBLISHABLE0123456789";
 pub const WH: &str = "whsec_CLI_WEBHOOK_SECRET_VALUE_0123456789";
+pub const GUEST: &str = "CLI-GUEST-COOKIE-SECRET-VALUE-0123456789";
 
 /// `caisse` with only `vars` set (plus PATH), in `dir`.
 pub fn caisse(dir: &std::path::Path, args: &[&str], vars: &[(&str, &str)]) -> Command {

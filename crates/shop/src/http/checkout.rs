@@ -74,8 +74,8 @@ async fn create(
 }
 
 async fn create_for(app: &App, customer: &Customer, peer: SocketAddr, req: Request) -> Response {
-    let ip =
-        identity::client_ip(peer, req.headers(), &app.config.identity.trusted_proxies).to_string();
+    let client = identity::client_ip(peer, req.headers(), &app.config.identity.trusted_proxies);
+    let ip = identity::network_key(client);
     let now_ms = ratelimit::now_ms();
     let limits = [
         (
@@ -129,7 +129,7 @@ async fn create_for(app: &App, customer: &Customer, peer: SocketAddr, req: Reque
     let (task_app, task_customer) = (app.clone(), customer.clone());
     let outcome = tokio::spawn(async move {
         let key = key.as_deref();
-        checkout::create(&task_app, &task_customer, &ip, body, key, unix_now()).await
+        checkout::create(&task_app, &task_customer, client, body, key, unix_now()).await
     })
     .await;
     let mut response = match outcome {

@@ -43,6 +43,7 @@ pub struct NewHold<'a> {
     pub id: &'a str,
     pub customer_id: &'a str,
     pub client_ip: Option<&'a str>,
+    pub client_net: Option<&'a str>,
     pub email: Option<&'a str>,
     pub amount_total: i64,
     pub currency: &'a str,
@@ -68,30 +69,48 @@ const COLUMNS: &str = "id, customer_id, client_ip, email, status, amount_total, 
                        created_at, updated_at, released_at, next_check_at, checks";
 
 impl Tx {
-    /// Serialises one customer's checkouts, so that counting their open holds and adding one is a
-    /// single step. SQLite's `BEGIN IMMEDIATE` already serialises every writer.
-    pub async fn lock_customer(&mut self, customer_id: &str) -> Result<(), StoreError> {
+    /// Serialises the checkouts of one owner (a customer, a client network), so that counting
+    /// its open holds and adding one is a single step. SQLite's `BEGIN IMMEDIATE` already
+    /// serialises every writer.
+    pub async fn lock_owner(&mut self, owner: &Owner<'_>) -> Result<(), StoreError> {
         if let Tx::Postgres(tx) = self {
+            let key = match owner {
+                Owner::Customer(id) => format!("customer:{id}"),
+                Owner::Network(net) => format!("network:{net}"),
+            };
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(customer_id)
+                .bind(key)
                 .execute(&mut **tx)
                 .await?;
         }
         Ok(())
     }
 
-    pub async fn open_hold_count(
+    /// What an owner holds right now: open holds, their units, and when the first expires.
+    pub async fn open_holds(
         &mut self,
-        customer_id: &str,
+        owner: &Owner<'_>,
         now: i64,
-    ) -> Result<i64, StoreError> {
-        Ok(on_conn!(tx self, |c| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM holds WHERE customer_id = $1 AND status IN ('active', 'awaiting_payment') AND expires_at > $2",
-        )
-        .bind(customer_id)
-        .bind(now)
-        .fetch_one(c)
-        .await)?)
+    ) -> Result<OpenHolds, StoreError> {
+        let (column, value) = match owner {
+            Owner::Customer(id) => ("customer_id", *id),
+            Owner::Network(net) => ("client_net", *net),
+        };
+        let sql = format!(
+            "SELECT COUNT(DISTINCT h.id), CAST(COALESCE(SUM(i.quantity), 0) AS BIGINT), MIN(h.expires_at) \
+             FROM holds h JOIN hold_items i ON i.hold_id = h.id \
+             WHERE h.{column} = $1 AND h.status IN ('active', 'awaiting_payment') AND h.expires_at > $2"
+        );
+        let (holds, units, first_expiry): (i64, i64, Option<i64>) = on_conn!(tx self, |c| sqlx::query_as(&sql)
+            .bind(value)
+            .bind(now)
+            .fetch_one(c)
+            .await)?;
+        Ok(OpenHolds {
+            holds,
+            units,
+            first_expiry,
+        })
     }
 
     /// Reserves every item and writes the hold, or reserves nothing and names the first product
@@ -128,8 +147,8 @@ impl Tx {
         }
         on_conn!(tx self, |c| sqlx::query(
             "INSERT INTO holds (id, customer_id, client_ip, email, status, amount_total, currency, \
-                                expires_at, idempotency_key, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9)",
+                                expires_at, idempotency_key, created_at, updated_at, client_net) \
+             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10)",
         )
         .bind(hold.id)
         .bind(hold.customer_id)
@@ -140,6 +159,7 @@ impl Tx {
         .bind(hold.expires_at)
         .bind(hold.idempotency_key)
         .bind(now)
+        .bind(hold.client_net)
         .execute(c)
         .await
         .map(|_| ()))?;
@@ -392,22 +412,22 @@ impl Tx {
         .map(|r| r.rows_affected()))?;
         Ok(rows == 1)
     }
+}
 
-    /// When the customer's oldest open hold expires: the earliest a new checkout can pass the
-    /// open-holds cap.
-    pub async fn first_open_hold_expiry(
-        &mut self,
-        customer_id: &str,
-        now: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        Ok(on_conn!(tx self, |c| sqlx::query_scalar(
-            "SELECT MIN(expires_at) FROM holds WHERE customer_id = $1 AND status IN ('active', 'awaiting_payment') AND expires_at > $2",
-        )
-        .bind(customer_id)
-        .bind(now)
-        .fetch_one(c)
-        .await)?)
-    }
+/// Whose open holds are counted.
+#[derive(Clone, Copy, Debug)]
+pub enum Owner<'a> {
+    Customer(&'a str),
+    /// A client network: an IPv4 address or an IPv6 /64 ([`crate::identity::network_key`]).
+    Network(&'a str),
+}
+
+/// What an owner holds at a moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenHolds {
+    pub holds: i64,
+    pub units: i64,
+    pub first_expiry: Option<i64>,
 }
 
 /// A Stripe id a hold can be found by.

@@ -29,7 +29,7 @@ pub use alerts::{Alert, NewAlert, Severity};
 pub use audit::{AuditEntry, AuditRecord};
 pub use catalog::Product;
 pub use error::{ConstraintKind, StoreError};
-pub use holds::{Hold, HoldItem, HoldReference, NewHold, Shortage};
+pub use holds::{Hold, HoldItem, HoldReference, NewHold, OpenHolds, Owner, Shortage};
 pub use orders::{NewOrder, NewPayment, OrderLine, OrderSummary, PaymentRow};
 pub use outbox::OutboxRow;
 pub use stripe_requests::StripeRequestRow;

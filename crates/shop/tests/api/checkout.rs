@@ -385,7 +385,9 @@ async fn a_customer_sees_only_their_own_checkout() {
 async fn signed_in_customers_are_identified_by_their_token() {
     let secret = "jwt-secret-for-tests-0123456789abcdef";
     let app = TestApp::spawn_setting(caisse_shop::config::JWT_SECRET, secret).await;
-    let token = caisse_shop::identity::sign_jwt(&json!({"sub": "ada"}), secret.as_bytes());
+    let exp = caisse_shop::store::unix_now() + 600;
+    let token =
+        caisse_shop::identity::sign_jwt(&json!({"sub": "ada", "exp": exp}), secret.as_bytes());
     let auth = format!("Bearer {token}");
     let (status, body, headers) = app
         .checkout(
@@ -406,7 +408,7 @@ async fn signed_in_customers_are_identified_by_their_token() {
         .unwrap();
     assert_eq!(hold.customer_id, "user:ada");
     let forged = caisse_shop::identity::sign_jwt(
-        &json!({"sub": "ada"}),
+        &json!({"sub": "ada", "exp": exp}),
         b"not-the-secret-not-the-secret-xx",
     );
     let (status, body, _) = app
@@ -418,6 +420,44 @@ async fn signed_in_customers_are_identified_by_their_token() {
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (401, Some("unauthorized"))
+    );
+    assert_eq!(app.reserved("tote-bag").await, 1);
+    // Time claims are numbers compared as numbers, and exp is required (RFC 7519).
+    let now = caisse_shop::store::unix_now();
+    for claims in [
+        json!({"sub": "ada", "exp": now as f64 - 120.5}),
+        json!({"sub": "ada", "exp": (now - 3600).to_string()}),
+        json!({"sub": "ada"}),
+        json!({"sub": "ada", "exp": now + 600, "nbf": now as f64 + 3600.5}),
+    ] {
+        let token = caisse_shop::identity::sign_jwt(&claims, secret.as_bytes());
+        let (status, body, _) = app
+            .checkout(
+                cart(&[("tote-bag", 1)]),
+                &[("authorization", &format!("Bearer {token}"))],
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("unauthorized")),
+            "{claims}"
+        );
+    }
+    let r = app
+        .http
+        .post(app.url("/api/checkout"))
+        .header(
+            "authorization",
+            reqwest::header::HeaderValue::from_bytes(b"Bearer \xc3\xa9").unwrap(),
+        )
+        .json(&cart(&[("tote-bag", 1)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "a non-ASCII Authorization is refused, never a guest"
     );
     assert_eq!(app.reserved("tote-bag").await, 1);
     app.stop().await;

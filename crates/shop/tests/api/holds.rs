@@ -283,6 +283,7 @@ async fn a_hold_stranded_by_a_crash_is_swept_after_its_expiry() {
         id: "hold_stranded",
         customer_id: "guest:crashed",
         client_ip: None,
+        client_net: None,
         email: None,
         amount_total: 4800,
         currency: "eur",

@@ -165,3 +165,98 @@ async fn an_unreachable_redis_falls_back_to_the_in_process_limit() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_that_drops_its_cookie_cannot_hold_more_than_its_network_may() {
+    let app = TestApp::spawn_with(&[
+        (config::RATE_PER_CUSTOMER, "100/min"),
+        (config::RATE_PER_IP, "100/min"),
+        (config::MAX_OPEN_HOLDS, "100"),
+        (config::MAX_OPEN_HOLDS_PER_IP, "3"),
+        (config::MAX_HELD_UNITS_PER_IP, "5"),
+    ])
+    .await;
+    // Cookieless: a new guest every time, the same network.
+    assert_eq!(app.checkout(cart(&[("poster-a2", 1)]), &[]).await.0, 201);
+    assert_eq!(app.checkout(cart(&[("mug-enamel", 2)]), &[]).await.0, 201);
+    let (status, body, headers) = app.checkout(cart(&[("mug-enamel", 3)]), &[]).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("too_many_open_holds")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("units"),
+        "{body}"
+    );
+    let retry: i64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1800..=1830).contains(&retry), "{retry}");
+    assert_eq!(
+        app.checkout(cart(&[("mug-enamel", 2)]), &[]).await.0,
+        201,
+        "within both caps"
+    );
+    let (status, body, _) = app.checkout(cart(&[("tote-bag", 1)]), &[]).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("too_many_open_holds"))
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("3 checkouts"),
+        "{body}"
+    );
+    assert_eq!(app.reserved("tote-bag").await, 0);
+    assert_eq!(app.reserved("mug-enamel").await, 4);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn behind_a_proxy_a_spoofed_forwarded_entry_is_not_believed() {
+    let app = TestApp::spawn_with(&[
+        (config::RATE_PER_CUSTOMER, "100/min"),
+        (config::RATE_PER_IP, "2/min"),
+        (config::MAX_OPEN_HOLDS, "100"),
+        (config::TRUSTED_PROXIES, "127.0.0.1"),
+    ])
+    .await;
+    // The proxy appends what it saw; a client puts whatever it likes further left, and an entry
+    // the proxy could not read stops the walk.
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let xff = format!("10.9.8.{i}, unknown");
+        statuses.push(
+            app.checkout(
+                cart(&[("sticker-pack", 1)]),
+                &[("x-forwarded-for", xff.as_str())],
+            )
+            .await
+            .0,
+        );
+    }
+    assert_eq!(
+        statuses,
+        [201, 201, 429, 429],
+        "one client, whatever it claims"
+    );
+    // A proxy that writes ip:port is read right: these are two different clients.
+    for xff in ["203.0.113.7:4711", "203.0.113.8:4711"] {
+        assert_eq!(
+            app.checkout(cart(&[("sticker-pack", 1)]), &[("x-forwarded-for", xff)])
+                .await
+                .0,
+            201,
+            "{xff}"
+        );
+    }
+    let nets: Vec<String> = {
+        let rows =
+            crate::support::scalar(&app.store, "SELECT COUNT(DISTINCT client_net) FROM holds")
+                .await;
+        vec![rows.to_string()]
+    };
+    assert_eq!(nets, ["3"], "127.0.0.1, 203.0.113.7 and 203.0.113.8");
+    app.stop().await;
+}

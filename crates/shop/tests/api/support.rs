@@ -8,6 +8,8 @@ use sqlx::Connection;
 pub const SECRET_KEY: &str = "sk_test_caissetestsecretkey0123456789";
 pub const PUBLISHABLE_KEY: &str = "pk_test_caissetestpublishable0123456789";
 pub const WEBHOOK_SECRET: &str = "whsec_caisse_test_webhook_secret_0123456789";
+/// One guest secret for every instance, as a deployment of several sets it.
+pub const GUEST_SECRET: &str = "caisse-test-guest-cookie-secret-0123456789";
 
 /// A database of its own: a SQLite file in a temporary directory, or a new PostgreSQL database.
 #[derive(Clone)]
@@ -91,6 +93,7 @@ pub fn config(db: &TestDb, extra: &[(&str, &str)]) -> Config {
         (config::WEBHOOK_SECRET, WEBHOOK_SECRET),
         // Tests about email set SMTP_URL; the others send none.
         (config::MAIL, "off"),
+        (config::GUEST_SECRET, GUEST_SECRET),
     ]);
     for (k, v) in extra {
         source.set(k, v);
@@ -115,6 +118,8 @@ pub const LOOSE: &[(&str, &str)] = &[
     (config::RATE_PER_CUSTOMER, "1000/sec"),
     (config::RATE_PER_IP, "1000/sec"),
     (config::MAX_OPEN_HOLDS, "1000"),
+    (config::MAX_OPEN_HOLDS_PER_IP, "100000"),
+    (config::MAX_HELD_UNITS_PER_IP, "1000000"),
 ];
 
 impl TestApp {
