@@ -136,7 +136,18 @@ async fn run(app: App, listener: tokio::net::TcpListener, sandbox: Option<String
     println!("  products   http://{addr}/api/products");
     println!("  checkout   POST http://{addr}/api/checkout");
     println!("  health     http://{addr}/readyz");
-    println!("  metrics    http://{addr}/metrics");
+    // In serve, metrics answer on their own (private) listener only.
+    let metrics = if app.config.mode == Mode::Serve {
+        let listen = app.config.metrics_listen;
+        let server = caisse_shop::http::spawn_metrics(app.clone(), listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen} (CAISSE_METRICS_LISTEN)"))?;
+        println!("  metrics    http://{}/metrics", server.addr);
+        Some(server)
+    } else {
+        println!("  metrics    http://{addr}/metrics");
+        None
+    };
     if app.config.mode == Mode::Dev {
         println!(
             "  database   {}",
@@ -164,6 +175,9 @@ async fn run(app: App, listener: tokio::net::TcpListener, sandbox: Option<String
         caisse_shop::http::serve(app, listener, caisse_shop::http::shutdown_signal()).await;
     for w in workers {
         w.abort();
+    }
+    if let Some(m) = metrics {
+        let _ = m.stop().await;
     }
     served.context("HTTP server failed")?;
     Ok(())

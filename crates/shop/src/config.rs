@@ -41,6 +41,7 @@ const fn setting(
 
 pub const DATABASE_URL: &str = "DATABASE_URL";
 pub const LISTEN: &str = "CAISSE_LISTEN";
+pub const METRICS_LISTEN: &str = "CAISSE_METRICS_LISTEN";
 pub const PUBLIC_URL: &str = "CAISSE_PUBLIC_URL";
 pub const SUCCESS_URL: &str = "CAISSE_SUCCESS_URL";
 pub const CANCEL_URL: &str = "CAISSE_CANCEL_URL";
@@ -88,6 +89,7 @@ pub const OUTBOX_LEASE: &str = "CAISSE_OUTBOX_LEASE_SECS";
 pub const SETTINGS: &[Setting] = &[
     setting(DATABASE_URL, "sqlite://caisse.db", true, "sqlite://PATH or postgres://…; picks the backend"),
     setting(LISTEN, "127.0.0.1:8080", false, "address the HTTP server binds"),
+    setting(METRICS_LISTEN, "127.0.0.1:9464", false, "address of the Prometheus /metrics listener in serve (never the public one)"),
     setting(PUBLIC_URL, "http://{CAISSE_LISTEN}", false, "base URL customers reach caisse at"),
     setting(SUCCESS_URL, "{CAISSE_PUBLIC_URL}/?checkout=success&session_id={CHECKOUT_SESSION_ID}", false, "where Stripe sends a customer who paid"),
     setting(CANCEL_URL, "{CAISSE_PUBLIC_URL}/?checkout=cancelled", false, "where Stripe sends a customer who gave up"),
@@ -353,6 +355,8 @@ pub struct Config {
     pub mode: Mode,
     pub database_url: Secret,
     pub listen: SocketAddr,
+    /// Where `serve` answers `/metrics`; `caisse dev` also answers it on the public listener.
+    pub metrics_listen: SocketAddr,
     pub public_url: String,
     pub stripe: StripeConfig,
     pub webhook_tolerance: Duration,
@@ -493,6 +497,11 @@ impl Config {
             r.fail(LISTEN, "must be an address such as 127.0.0.1:8080");
             SocketAddr::from(([127, 0, 0, 1], 8080))
         });
+        let metrics_text = r.text(METRICS_LISTEN, "127.0.0.1:9464");
+        let metrics_listen = metrics_text.parse().unwrap_or_else(|_| {
+            r.fail(METRICS_LISTEN, "must be an address such as 127.0.0.1:9464");
+            SocketAddr::from(([127, 0, 0, 1], 9464))
+        });
         let public_url = r
             .text(PUBLIC_URL, &format!("http://{listen}"))
             .trim_end_matches('/')
@@ -568,6 +577,7 @@ impl Config {
             mode,
             database_url: Secret::new(database_url),
             listen,
+            metrics_listen,
             public_url,
             stripe,
             webhook_tolerance: Duration::from_secs(tolerance),

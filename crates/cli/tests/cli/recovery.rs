@@ -19,6 +19,7 @@ fn serve(dir: &std::path::Path, port: u16, api_base: &str, extra: &[(&str, &str)
         ("STRIPE_WEBHOOK_SECRET", WH),
         ("STRIPE_API_BASE", api_base),
         ("CAISSE_GUEST_COOKIE_SECRET", GUEST),
+        ("CAISSE_METRICS_LISTEN", "127.0.0.1:0"),
     ];
     vars.extend_from_slice(extra);
     Running(

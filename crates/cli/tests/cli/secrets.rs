@@ -67,6 +67,7 @@ fn serve_logs_no_secret_and_stops_on_sigterm() {
     let db = format!("sqlite://{}", dir.path().join("c.db").display());
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
+    let metrics_listen = format!("127.0.0.1:{}", free_port());
     let mut child = caisse(
         dir.path(),
         &["serve"],
@@ -78,6 +79,7 @@ fn serve_logs_no_secret_and_stops_on_sigterm() {
             ("CAISSE_LOG_FORMAT", "json"),
             ("RUST_LOG", "debug"),
             ("SMTP_URL", "smtp://shop:CLISMTPPASSWORD@127.0.0.1:1"),
+            ("CAISSE_METRICS_LISTEN", &metrics_listen),
             ("CAISSE_GUEST_COOKIE_SECRET", GUEST),
             ("CAISSE_MAIL_FROM", "orders@shop.example"),
         ],
@@ -101,13 +103,7 @@ fn serve_logs_no_secret_and_stops_on_sigterm() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut all = String::new();
-        for path in [
-            "/api/config",
-            "/api/products",
-            "/readyz",
-            "/metrics",
-            "/nope",
-        ] {
+        for path in ["/api/config", "/api/products", "/readyz", "/nope"] {
             all += &client
                 .get(format!("http://{listen}{path}"))
                 .send()
@@ -117,6 +113,16 @@ fn serve_logs_no_secret_and_stops_on_sigterm() {
                 .await
                 .unwrap();
         }
+        // Metrics only on the operators' listener.
+        all += &client
+            .get(format!("http://{metrics_listen}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(all.contains("caisse_http_requests_total"), "{all}");
         all
     });
 

@@ -1,5 +1,5 @@
 //! Probes and metrics: `/healthz` (the process answers), `/readyz` (the database answers and is
-//! migrated), `/metrics` (Prometheus text).
+//! migrated), `/metrics` (Prometheus text, on its own listener in `serve`).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -18,7 +18,12 @@ pub fn routes() -> Router<App> {
             get(|| async { Json(json!({ "status": "ok" })) }),
         )
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+}
+
+/// `/metrics` alone: the router of `CAISSE_METRICS_LISTEN` (and merged into the public one by
+/// `caisse dev`).
+pub fn metrics_routes() -> Router<App> {
+    Router::new().route("/metrics", get(metrics))
 }
 
 async fn readyz(State(app): State<App>) -> Result<impl IntoResponse, ApiError> {

@@ -55,5 +55,17 @@ pub async fn read_body(req: Request, limit: usize) -> Result<axum::body::Bytes, 
     }
     axum::body::to_bytes(req.into_body(), limit)
         .await
-        .map_err(|_| ApiError::payload_too_large(limit))
+        .map_err(|e| {
+            let too_large =
+                std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::payload_too_large(limit)
+            } else {
+                // A body cut short or malformed on the wire is the client's error, not a size.
+                ApiError::invalid_request("the request body could not be read")
+            }
+        })
 }

@@ -31,11 +31,18 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole application as one router.
 pub fn router(app: App) -> Router {
     let body_limit = app.config.max_body_bytes;
+    // In serve, metrics live on their own listener only: what they tell is for operators.
+    let metrics = if app.config.mode == crate::config::Mode::Serve {
+        Router::new()
+    } else {
+        health::metrics_routes()
+    };
     Router::new()
         .merge(api::routes())
         .merge(checkout::routes())
         .merge(health::routes())
         .merge(webhooks::routes())
+        .merge(metrics)
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed here")
@@ -44,6 +51,7 @@ pub fn router(app: App) -> Router {
         .layer(cors(&app.config.cors_origins))
         .layer(middleware::from_fn_with_state(app.clone(), time_limit))
         .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn_with_state(app.clone(), security_headers))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 let id = req
@@ -115,13 +123,45 @@ async fn time_limit(State(app): State<App>, req: Request, next: Next) -> Respons
     }
 }
 
+/// Headers every answer carries: no content sniffing; no caching of API answers (they carry
+/// payment URLs and personal data); HSTS when caisse is reached over https.
+async fn security_headers(State(app): State<App>, req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if api {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if app.config.public_url.starts_with("https://") {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
+}
+
 async fn record_metrics(req: Request, next: Next) -> Response {
+    // Labels from closed sets only: the route template (never the raw path) and a known method.
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let method = match *req.method() {
+        Method::GET
+        | Method::POST
+        | Method::HEAD
+        | Method::OPTIONS
+        | Method::PUT
+        | Method::DELETE
+        | Method::PATCH => req.method().as_str().to_string(),
+        _ => "other".to_string(),
+    };
     let started = Instant::now();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
@@ -171,6 +211,26 @@ pub async fn spawn(app: App, addr: SocketAddr) -> std::io::Result<RunningServer>
     let join = tokio::spawn(serve(app, listener, async {
         let _ = stopped.await;
     }));
+    Ok(RunningServer { addr, stop, join })
+}
+
+/// The operators' listener: `/metrics` only.
+pub fn metrics_router(app: App) -> Router {
+    health::metrics_routes().with_state(app)
+}
+
+/// Serves [`metrics_router`] on `addr` in the background.
+pub async fn spawn_metrics(app: App, addr: SocketAddr) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let join = tokio::spawn(async move {
+        axum::serve(listener, metrics_router(app))
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
     Ok(RunningServer { addr, stop, join })
 }
 

@@ -101,7 +101,7 @@ async fn a_checkout_holds_stock_and_opens_a_stripe_session_priced_by_the_databas
     );
     assert!(create.request_id.as_deref().unwrap().starts_with("req_"));
     assert_eq!(scalar(&app.store, "SELECT COUNT(*) FROM stripe_requests WHERE path LIKE '%sk_test%' OR error LIKE '%sk_test%'").await, 0);
-    let metrics = app.text("/metrics").await;
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("caisse_checkouts_total{outcome=\"created\"}"),
         "{metrics}"

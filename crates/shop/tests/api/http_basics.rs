@@ -42,8 +42,64 @@ async fn probes_and_metrics_answer() {
     assert_eq!(app.get_json("/healthz").await.0, 200);
     let (status, body) = app.get_json("/readyz").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ready")));
-    let metrics = app.text("/metrics").await;
+    let metrics = app.metrics_text().await;
     assert!(metrics.contains("caisse_http_requests_total"), "{metrics}");
+    // Not on the public listener in serve.
+    let (status, body) = app.get_json("/metrics").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn invented_methods_do_not_grow_the_metrics() {
+    let app = TestApp::spawn().await;
+    for i in 0..50 {
+        let method = reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
+        app.http
+            .request(method, app.url(&format!("/api/x{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let metrics = app.metrics_text().await;
+    assert!(!metrics.contains("INVENTED"), "methods are a closed set");
+    assert!(
+        !metrics.contains("/api/x1"),
+        "routes are templates, never raw paths"
+    );
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn answers_carry_the_hygiene_headers() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_setting(caisse_shop::config::PUBLIC_URL, "https://shop.example").await;
+    let r = app.http.get(app.url("/api/products")).send().await.unwrap();
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
+    let r = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.headers().get("cache-control").is_none());
+    // A body broken on the wire (a bad chunk) is a 400, not a 413.
+    let mut stream = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"POST /api/webhooks/stripe HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     app.stop().await;
 }
 

@@ -158,7 +158,7 @@ async fn an_unreachable_redis_falls_back_to_the_in_process_limit() {
     let s2 = app.checkout(cart(&[("sticker-pack", 1)]), &with).await.0;
     let s3 = app.checkout(cart(&[("sticker-pack", 1)]), &with).await.0;
     assert_eq!((s1, s2, s3), (201, 201, 429));
-    let metrics = app.text("/metrics").await;
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("caisse_ratelimit_backend_errors_total"),
         "{metrics}"

@@ -110,6 +110,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub _db: TestDb,
     server: caisse_shop::http::RunningServer,
+    metrics: caisse_shop::http::RunningServer,
     workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -161,6 +162,9 @@ impl TestApp {
             .await
             .unwrap();
         let workers = caisse_shop::workers::spawn(&app);
+        let metrics = caisse_shop::http::spawn_metrics(app.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
         // The sandbox's webhooks reach this instance, as Stripe's reach a deployed caisse.
         sandbox.set_forward_to(Some(format!("http://{}/api/webhooks/stripe", server.addr)));
         TestApp {
@@ -171,6 +175,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             _db: db,
             server,
+            metrics,
             workers,
         }
     }
@@ -199,6 +204,18 @@ impl TestApp {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         (status, r.json().await.unwrap(), headers)
+    }
+
+    /// `/metrics` from the operators' listener (the public one answers 404 in serve).
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(format!("http://{}/metrics", self.metrics.addr))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     pub async fn text(&self, path: &str) -> String {
@@ -239,6 +256,7 @@ impl TestApp {
             w.abort();
         }
         self.server.stop().await.unwrap();
+        self.metrics.stop().await.unwrap();
         self.sandbox.stop().await.unwrap();
     }
 }

@@ -177,7 +177,7 @@ async fn bad_deliveries_get_clear_errors_and_write_nothing() {
         "a refused delivery writes nothing"
     );
     assert_eq!(app.product_stock("mug-enamel").await, (20, 1));
-    let metrics = app.text("/metrics").await;
+    let metrics = app.metrics_text().await;
     // One recorder per test process: the figures add up across tests; the series must exist.
     for reason in ["missing", "malformed", "no_match", "tolerance"] {
         let series = format!("caisse_webhook_signature_failures_total{{reason=\"{reason}\"}}");
