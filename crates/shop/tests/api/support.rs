@@ -218,17 +218,6 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn text(&self, path: &str) -> String {
-        self.http
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
     /// A GET on the sandbox's API, as Stripe's client would make it.
     pub async fn stripe_get(&self, path: &str) -> serde_json::Value {
         self.http
