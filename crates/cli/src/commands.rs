@@ -251,7 +251,7 @@ pub async fn migrate(file: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-pub async fn catalog_import(file: Option<&Path>, path: &Path) -> Result<()> {
+pub async fn catalog_import(file: Option<&Path>, path: &Path, set_stock: bool) -> Result<()> {
     let config = load(file, Mode::Tool, |_| {}, None)?;
     init_logs(config.log_format);
     let format =
@@ -260,9 +260,15 @@ pub async fn catalog_import(file: Option<&Path>, path: &Path) -> Result<()> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let products = catalog::parse(&text, format).map_err(anyhow::Error::from)?;
     let store = open_store(&config).await?;
+    let stock = if set_stock {
+        catalog::Stock::Set
+    } else {
+        catalog::Stock::Keep
+    };
     let report = catalog::import(
         &store,
         &products,
+        stock,
         "cli:catalog-import",
         caisse_shop::store::unix_now(),
     )
@@ -275,6 +281,20 @@ pub async fn catalog_import(file: Option<&Path>, path: &Path) -> Result<()> {
         report.updated,
         report.unchanged
     );
+    Ok(())
+}
+
+pub async fn catalog_export(file: Option<&Path>, path: &Path) -> Result<()> {
+    let config = load(file, Mode::Tool, |_| {}, None)?;
+    init_logs(config.log_format);
+    let store = open_store(&config).await?;
+    let text = catalog::export(&store).await.map_err(anyhow::Error::from)?;
+    if path == Path::new("-") {
+        println!("{text}");
+    } else {
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(())
 }
 

@@ -118,6 +118,15 @@ enum CatalogCommand {
     Import {
         /// A .json file (a list, or {"products": [...]}) or a .csv file with a header row.
         file: PathBuf,
+        /// Also set existing products' stock on hand to the file's figures (after a stock
+        /// count); without it, only new products take the file's stock.
+        #[arg(long)]
+        set_stock: bool,
+    },
+    /// Write today's catalog, stock included, as a JSON file `import` reads (`-` for stdout).
+    Export {
+        #[arg(default_value = "-")]
+        file: PathBuf,
     },
 }
 
@@ -154,8 +163,11 @@ fn main() -> ExitCode {
                 command: EventsCommand::Replay { since, types },
             } => commands::events_replay(config, &since, &types).await,
             Command::Catalog {
-                command: CatalogCommand::Import { file },
-            } => commands::catalog_import(config, &file).await,
+                command: CatalogCommand::Import { file, set_stock },
+            } => commands::catalog_import(config, &file, set_stock).await,
+            Command::Catalog {
+                command: CatalogCommand::Export { file },
+            } => commands::catalog_export(config, &file).await,
             Command::Config {
                 command: ConfigCommand::Check { purpose },
             } => commands::config_check(config, &purpose),

@@ -141,22 +141,36 @@ pub struct ImportReport {
 }
 
 /// Upserts `products` in one transaction, with an audit entry for each change made by `actor`.
+/// What an import does to the stock of products that already exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stock {
+    /// Keep it: once orders have sold units, the file's figure is stale, and re-importing the
+    /// same file must not bring sold units back (new products take the file's figure).
+    Keep,
+    /// Set it to the file's figure (`--set-stock`: after a count of the shelves).
+    Set,
+}
+
 pub async fn import(
     store: &Store,
     products: &[ValidProduct],
+    stock: Stock,
     actor: &str,
     now: i64,
 ) -> Result<ImportReport, ImportError> {
+    // Locked in id order, as checkout locks them: two writers never wait on each other in a cycle.
+    let mut sorted: Vec<&ValidProduct> = products.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
     let mut tx = store.begin().await?;
     let mut report = ImportReport::default();
-    for p in products {
+    for p in sorted {
         let before = tx.product_for_update(&p.id).await?;
-        if before.as_ref().is_some_and(|b| unchanged(b, p)) {
+        if before.as_ref().is_some_and(|b| unchanged(b, p, stock)) {
             report.unchanged += 1;
             continue;
         }
         let after = tx
-            .upsert_product(p, now)
+            .upsert_product(p, stock == Stock::Set, now)
             .await
             .map_err(|source| match source {
                 StoreError::Constraint { .. } => ImportError::Refused {
@@ -199,14 +213,32 @@ pub async fn import(
     Ok(report)
 }
 
-fn unchanged(current: &Product, p: &ValidProduct) -> bool {
+fn unchanged(current: &Product, p: &ValidProduct, stock: Stock) -> bool {
     current.name == p.name
         && current.description == p.description
         && current.unit_amount == p.unit_amount
         && current.currency == p.currency.as_str()
-        && current.stock_on_hand == p.stock_on_hand
+        && (stock == Stock::Keep || current.stock_on_hand == p.stock_on_hand)
         && current.stripe_price_id == p.stripe_price_id
         && current.active == p.active
+}
+
+/// Today's catalog as an import file (JSON), stock included: `caisse catalog export`.
+pub async fn export(store: &Store) -> Result<String, StoreError> {
+    let products: Vec<serde_json::Value> = store
+        .all_products()
+        .await?
+        .into_iter()
+        .map(|p| {
+            json!({
+                "id": p.id, "name": p.name, "description": p.description,
+                "unit_amount": p.unit_amount, "currency": p.currency,
+                "stock_on_hand": p.stock_on_hand, "stripe_price_id": p.stripe_price_id,
+                "active": p.active,
+            })
+        })
+        .collect();
+    Ok(serde_json::to_string_pretty(&json!({ "products": products })).unwrap_or_default())
 }
 
 /// Loads the demo catalog when the database has no product at all; true when it did.
@@ -215,7 +247,7 @@ pub async fn load_demo_if_empty(store: &Store, now: i64) -> Result<bool, ImportE
         return Ok(false);
     }
     let products = parse(DEMO_CATALOG, Format::Json)?;
-    import(store, &products, "system:dev", now).await?;
+    import(store, &products, Stock::Set, "system:dev", now).await?;
     Ok(true)
 }
 

@@ -239,31 +239,35 @@ pub async fn create(
 }
 
 async fn validate(app: &App, requested: &[RequestedLine]) -> Result<ValidCart, CheckoutError> {
-    let mut catalog = BTreeMap::new();
-    for line in requested {
-        if catalog.contains_key(&line.product_id) {
-            continue;
-        }
-        if let Some(p) = app.store.product(&line.product_id).await? {
-            catalog.insert(
-                p.id.clone(),
-                CatalogEntry {
-                    available: p.available(),
-                    id: p.id,
-                    name: p.name,
-                    unit_amount: p.unit_amount,
-                    currency: p.currency,
-                    active: p.active,
-                    stripe_price_id: p.stripe_price_id,
-                },
-            );
-        }
-    }
     let limits = Limits {
         max_line_quantity: app.config.checkout.max_line_quantity,
         max_cart_quantity: app.config.checkout.max_cart_quantity,
     };
-    let result = cart::validate(requested, &catalog, limits);
+    let result = match cart::check_size(requested, limits) {
+        Err(e) => Err(e),
+        Ok(ids) => {
+            // One query for the whole cart, bounded by the size rules above.
+            let catalog: BTreeMap<String, CatalogEntry> = app
+                .store
+                .products_by_ids(&ids)
+                .await?
+                .into_iter()
+                .map(|p| {
+                    let entry = CatalogEntry {
+                        available: p.available(),
+                        id: p.id.clone(),
+                        name: p.name,
+                        unit_amount: p.unit_amount,
+                        currency: p.currency,
+                        active: p.active,
+                        stripe_price_id: p.stripe_price_id,
+                    };
+                    (p.id, entry)
+                })
+                .collect();
+            cart::validate(requested, &catalog, limits)
+        }
+    };
     if let Err(e) = &result {
         metrics::counter!("caisse_checkouts_total", "outcome" => cart_outcome(e)).increment(1);
     }

@@ -82,6 +82,39 @@ pub const MAX_AMOUNT: i64 = 99_999_999;
 
 /// Merges duplicate lines and checks each against the catalog. `catalog` holds at least every
 /// product the cart names that exists.
+/// The size rules alone, which need no catalog: a cart that breaks them is refused before any
+/// product is looked up, however many ids it names. Returns the distinct product ids.
+pub fn check_size(requested: &[RequestedLine], limits: Limits) -> Result<Vec<&str>, CartError> {
+    if requested.is_empty() {
+        return Err(CartError::Empty);
+    }
+    let mut merged: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut total = 0i64;
+    for line in requested {
+        if line.quantity < 1 || line.quantity > limits.max_line_quantity {
+            return Err(CartError::QuantityOutOfRange {
+                product_id: line.product_id.clone(),
+                max: limits.max_line_quantity,
+            });
+        }
+        let merged_quantity = merged.entry(line.product_id.as_str()).or_default();
+        *merged_quantity += line.quantity;
+        if *merged_quantity > limits.max_line_quantity {
+            return Err(CartError::QuantityOutOfRange {
+                product_id: line.product_id.clone(),
+                max: limits.max_line_quantity,
+            });
+        }
+        total += line.quantity;
+        if total > limits.max_cart_quantity {
+            return Err(CartError::CartTooLarge {
+                max: limits.max_cart_quantity,
+            });
+        }
+    }
+    Ok(merged.into_keys().collect())
+}
+
 pub fn validate(
     requested: &[RequestedLine],
     catalog: &BTreeMap<String, CatalogEntry>,

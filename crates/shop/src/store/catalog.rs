@@ -39,6 +39,31 @@ impl Store {
         Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?)
     }
 
+    /// The products among `ids` that exist, in one query.
+    pub async fn products_by_ids(&self, ids: &[&str]) -> Result<Vec<Product>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM products WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        Ok(on_conn!(pool self, |c| {
+            let mut q = sqlx::query_as(&sql);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(c).await
+        })?)
+    }
+
+    /// Every product, active or not, by id.
+    pub async fn all_products(&self) -> Result<Vec<Product>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM products ORDER BY id");
+        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).fetch_all(c).await)?)
+    }
+
     pub async fn product_count(&self) -> Result<i64, StoreError> {
         Ok(
             on_conn!(pool self, |c| sqlx::query_scalar("SELECT COUNT(*) FROM products")
@@ -57,11 +82,13 @@ impl Tx {
         Ok(on_conn!(tx self, |c| sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?)
     }
 
-    /// Inserts the product or updates every field the catalog owns. Stock held by open checkouts
-    /// is kept; a new `stock_on_hand` below it is refused by the database's CHECK.
+    /// Inserts the product or updates every field the catalog owns; an existing product's
+    /// `stock_on_hand` only when `set_stock`. Stock held by open checkouts is kept; a new
+    /// `stock_on_hand` below it is refused by the database's CHECK.
     pub async fn upsert_product(
         &mut self,
         p: &ValidProduct,
+        set_stock: bool,
         now: i64,
     ) -> Result<Product, StoreError> {
         let sql = format!(
@@ -70,7 +97,8 @@ impl Tx {
              VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $9) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
                  unit_amount = excluded.unit_amount, currency = excluded.currency, \
-                 stock_on_hand = excluded.stock_on_hand, stripe_price_id = excluded.stripe_price_id, \
+                 stock_on_hand = CASE WHEN $10 THEN excluded.stock_on_hand ELSE products.stock_on_hand END, \
+                 stripe_price_id = excluded.stripe_price_id, \
                  active = excluded.active, updated_at = excluded.updated_at \
              RETURNING {COLUMNS}"
         );
@@ -84,6 +112,7 @@ impl Tx {
             .bind(&p.stripe_price_id)
             .bind(p.active)
             .bind(now)
+            .bind(set_stock)
             .fetch_one(c)
             .await)?)
     }

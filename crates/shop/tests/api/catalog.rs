@@ -1,6 +1,6 @@
 //! Catalog import against a real database: upserts, audit entries, all-or-nothing.
 
-use caisse_shop::catalog::{self, Format, ImportError};
+use caisse_shop::catalog::{self, Format, ImportError, Stock};
 
 use crate::support::{fresh, raw, scalar};
 
@@ -12,7 +12,7 @@ async fn import_creates_then_updates_and_audits_each_change() {
         Format::Csv,
     )
     .unwrap();
-    let report = catalog::import(&store, &first, "cli:test", 10)
+    let report = catalog::import(&store, &first, Stock::Set, "cli:test", 10)
         .await
         .unwrap();
     assert_eq!(
@@ -26,7 +26,7 @@ async fn import_creates_then_updates_and_audits_each_change() {
         Format::Json,
     )
     .unwrap();
-    let report = catalog::import(&store, &second, "cli:test", 20)
+    let report = catalog::import(&store, &second, Stock::Set, "cli:test", 20)
         .await
         .unwrap();
     assert_eq!(
@@ -54,7 +54,7 @@ async fn an_import_below_reserved_stock_changes_nothing() {
         Format::Csv,
     )
     .unwrap();
-    catalog::import(&store, &products, "cli:test", 0)
+    catalog::import(&store, &products, Stock::Set, "cli:test", 0)
         .await
         .unwrap();
     raw(
@@ -69,7 +69,7 @@ async fn an_import_below_reserved_stock_changes_nothing() {
         Format::Csv,
     )
     .unwrap();
-    let err = catalog::import(&store, &lower, "cli:test", 1)
+    let err = catalog::import(&store, &lower, Stock::Set, "cli:test", 1)
         .await
         .unwrap_err();
     assert!(
@@ -89,4 +89,50 @@ async fn the_demo_catalog_loads_once() {
     let active = store.active_products().await.unwrap();
     assert!(active.iter().any(|p| p.available() == 1));
     assert!(active.iter().all(|p| p.id != "cap-retired"));
+}
+
+#[tokio::test]
+async fn re_importing_the_same_file_does_not_bring_sold_units_back() {
+    let (_db, store) = fresh().await;
+    let file = catalog::parse(
+        "id,name,unit_amount,currency,stock_on_hand\nmug,Mug,1200,eur,10\n",
+        Format::Csv,
+    )
+    .unwrap();
+    catalog::import(&store, &file, Stock::Keep, "cli:test", 0)
+        .await
+        .unwrap();
+    // Orders sold three.
+    raw(
+        &store,
+        "UPDATE products SET stock_on_hand = 7 WHERE id = 'mug'",
+    )
+    .await
+    .unwrap();
+    let report = catalog::import(&store, &file, Stock::Keep, "cli:test", 1)
+        .await
+        .unwrap();
+    assert_eq!(report.unchanged, 1);
+    assert_eq!(
+        store.product("mug").await.unwrap().unwrap().stock_on_hand,
+        7
+    );
+    // After a stock count, --set-stock says what is on the shelves.
+    catalog::import(&store, &file, Stock::Set, "cli:test", 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.product("mug").await.unwrap().unwrap().stock_on_hand,
+        10
+    );
+    // Export then import is a round trip.
+    let exported = catalog::export(&store).await.unwrap();
+    let again = catalog::parse(&exported, Format::Json).unwrap();
+    let report = catalog::import(&store, &again, Stock::Set, "cli:test", 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.created, report.updated, report.unchanged),
+        (0, 0, 1)
+    );
 }

@@ -705,3 +705,19 @@ async fn a_stripe_price_that_disagrees_with_the_database_refuses_the_checkout() 
     assert_eq!(app.checkout(cart(&[("mug-enamel", 2)]), &[]).await.0, 201);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_cart_of_thousands_of_ids_is_refused_before_any_lookup() {
+    let app = TestApp::spawn().await;
+    let lines: Vec<serde_json::Value> = (0..20_000)
+        .map(|i| json!({"product_id": format!("x{i}"), "quantity": 1}))
+        .collect();
+    let (status, body, _) = app.checkout(json!({ "items": lines }), &[]).await;
+    // The size rule answers, not the first unknown id: no product was looked up.
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("cart_too_large")),
+        "{body}"
+    );
+    app.stop().await;
+}
