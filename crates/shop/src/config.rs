@@ -54,6 +54,9 @@ pub const STRIPE_TIMEOUT: &str = "CAISSE_STRIPE_TIMEOUT_SECS";
 pub const WEBHOOK_TOLERANCE: &str = "CAISSE_WEBHOOK_TOLERANCE_SECS";
 pub const MAX_BODY: &str = "CAISSE_MAX_BODY_BYTES";
 pub const REQUEST_TIMEOUT: &str = "CAISSE_REQUEST_TIMEOUT_SECS";
+pub const HEADER_READ_TIMEOUT: &str = "CAISSE_HEADER_READ_TIMEOUT_SECS";
+pub const IDLE_TIMEOUT: &str = "CAISSE_IDLE_TIMEOUT_SECS";
+pub const MAX_CONNECTIONS: &str = "CAISSE_MAX_CONNECTIONS";
 pub const LOG_FORMAT: &str = "CAISSE_LOG_FORMAT";
 pub const HOLD_TTL: &str = "CAISSE_HOLD_TTL_SECS";
 pub const MAX_LINE_QUANTITY: &str = "CAISSE_MAX_LINE_QUANTITY";
@@ -101,6 +104,9 @@ pub const SETTINGS: &[Setting] = &[
     setting(WEBHOOK_TOLERANCE, "300", false, "webhook timestamp tolerance in seconds, both ways; never 0"),
     setting(MAX_BODY, "1048576", false, "largest request body accepted (413 above)"),
     setting(REQUEST_TIMEOUT, "30", false, "time limit of one HTTP request, in seconds"),
+    setting(HEADER_READ_TIMEOUT, "10", false, "a connection must send a whole request head within this many seconds (of connecting, or of its previous answer)"),
+    setting(IDLE_TIMEOUT, "60", false, "a connection with no byte either way for this many seconds is closed (more than the request time limit)"),
+    setting(MAX_CONNECTIONS, "10000", false, "open connections at most; one more is closed at once"),
     setting(LOG_FORMAT, "human", false, "human or json"),
     setting(HOLD_TTL, "1800", false, "how long a checkout holds stock, 1800 to 86400 s (Stripe's expires_at range)"),
     setting(MAX_LINE_QUANTITY, "10", false, "largest quantity of one product in a cart"),
@@ -362,6 +368,9 @@ pub struct Config {
     pub webhook_tolerance: Duration,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
     pub log_format: LogFormat,
     pub checkout: CheckoutConfig,
     pub webhooks: WebhookConfig,
@@ -544,6 +553,21 @@ impl Config {
         if request_timeout == 0 {
             r.fail(REQUEST_TIMEOUT, "must be at least 1 second");
         }
+        let header_read = r.number(HEADER_READ_TIMEOUT, 10u64);
+        if !(1..=300).contains(&header_read) {
+            r.fail(HEADER_READ_TIMEOUT, "must be 1 to 300 seconds");
+        }
+        let idle = r.number(IDLE_TIMEOUT, 60u64);
+        if idle <= request_timeout {
+            r.fail(
+                IDLE_TIMEOUT,
+                format!("must be more than {REQUEST_TIMEOUT} (a request may be silent that long)"),
+            );
+        }
+        let max_connections = r.number(MAX_CONNECTIONS, 10_000usize);
+        if max_connections < 16 {
+            r.fail(MAX_CONNECTIONS, "must be at least 16");
+        }
         let log_format = match r.text(LOG_FORMAT, "human").as_str() {
             "human" => LogFormat::Human,
             "json" => LogFormat::Json,
@@ -583,6 +607,9 @@ impl Config {
             webhook_tolerance: Duration::from_secs(tolerance),
             max_body_bytes,
             request_timeout: Duration::from_secs(request_timeout),
+            header_read_timeout: Duration::from_secs(header_read),
+            idle_timeout: Duration::from_secs(idle),
+            max_connections,
             log_format,
             checkout,
             webhooks,

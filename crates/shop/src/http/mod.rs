@@ -3,6 +3,7 @@
 
 mod api;
 mod checkout;
+pub mod connections;
 mod health;
 mod json;
 mod webhooks;
@@ -195,12 +196,13 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let c = &app.config;
+    let limits = connections::Limits {
+        header_read: c.header_read_timeout,
+        idle: c.idle_timeout,
+        max_connections: c.max_connections,
+    };
+    connections::serve(router(app), listener, limits, shutdown).await
 }
 
 /// Binds `addr` (port 0 for a free one) and serves in the background.

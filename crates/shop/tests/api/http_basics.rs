@@ -206,3 +206,86 @@ async fn only_configured_origins_may_call_from_a_browser() {
     );
     app.stop().await;
 }
+
+/// Reads until the server closes the connection (or `secs` pass): true when it closed.
+async fn closed_within(stream: &mut tokio::net::TcpStream, secs: u64) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 4096];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn silent_slow_and_idle_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(&[
+        (caisse_shop::config::HEADER_READ_TIMEOUT, "1"),
+        (caisse_shop::config::REQUEST_TIMEOUT, "1"),
+        (caisse_shop::config::IDLE_TIMEOUT, "2"),
+    ])
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    // Nothing at all.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // Headers that never end.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    for (name, stream) in [("silent", &mut silent), ("slow", &mut slow)] {
+        assert!(
+            closed_within(stream, 8).await,
+            "the {name} connection is still open"
+        );
+    }
+    app.stop().await;
+
+    // A request, then silence on a kept-alive connection: the idle limit, well before the
+    // (here long) header limit.
+    let app = TestApp::spawn_with(&[
+        (caisse_shop::config::HEADER_READ_TIMEOUT, "60"),
+        (caisse_shop::config::REQUEST_TIMEOUT, "1"),
+        (caisse_shop::config::IDLE_TIMEOUT, "2"),
+    ])
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 1024];
+    let n = idle.read(&mut answer).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"));
+    assert!(
+        closed_within(&mut idle, 8).await,
+        "the idle connection is still open"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_closed_at_once_and_the_rest_keep_working() {
+    let app = TestApp::spawn_setting(caisse_shop::config::MAX_CONNECTIONS, "16").await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    // Let the server accept them all before the one too many.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut extra = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(
+        closed_within(&mut extra, 3).await,
+        "the 17th connection is closed"
+    );
+    drop(held);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(app.get_json("/healthz").await.0, 200);
+    app.stop().await;
+}
