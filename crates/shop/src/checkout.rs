@@ -30,6 +30,10 @@ pub struct CheckoutRequest {
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CheckoutCreated {
+    /// Whose checkout it is: a cookieless double click answered with the first click's hold
+    /// hands its guest identity back, so that the success page finds the checkout.
+    #[serde(skip)]
+    pub customer_id: String,
     pub hold_id: String,
     pub checkout_session_id: String,
     pub url: String,
@@ -56,6 +60,11 @@ pub enum CheckoutError {
     KeyReused,
     #[error("the checkout with this Idempotency-Key is still being created")]
     InProgress,
+    #[error("the checkout with this Idempotency-Key is over ({status}); start a new one with another key")]
+    Closed {
+        status: &'static str,
+        checkout_session_id: Option<String>,
+    },
     #[error("the payment provider is unavailable")]
     ProviderUnavailable,
     #[error(transparent)]
@@ -67,6 +76,9 @@ pub enum CheckoutError {
 fn session_lifetime(ttl: Duration) -> i64 {
     (ttl.as_secs() as i64).clamp(1800 + 30, 86_400 - 30)
 }
+
+/// How long an Idempotency-Key names its checkout (Stripe keeps its own keys 24 hours too).
+const IDEMPOTENCY_KEY_LIFETIME: i64 = 86_400;
 
 /// How long a repeated request waits for the first one to reach Stripe.
 const REPLAY_WAIT: Duration = Duration::from_secs(10);
@@ -84,9 +96,30 @@ pub async fn create(
         Some(e) if is_plausible_email(e) => Some(e.to_string()),
         Some(_) => return Err(CheckoutError::InvalidEmail),
     };
+    // Keys are the client's: a signed-in customer's, or for guests their network's, so that a
+    // double click before the first answer set a cookie is still one checkout.
+    let net = crate::identity::network_key(client_ip);
+    let scope = if customer.id.starts_with("guest:") {
+        format!("net:{net}")
+    } else {
+        customer.id.clone()
+    };
+    let key_since = now - IDEMPOTENCY_KEY_LIFETIME;
     if let Some(key) = idempotency_key {
-        if let Some(hold) = app.store.hold_by_idempotency_key(&customer.id, key).await? {
-            return replay(app, hold, &request.items).await;
+        // The request must be valid on its own before it may replay anything.
+        cart::check_size(
+            &request.items,
+            Limits {
+                max_line_quantity: app.config.checkout.max_line_quantity,
+                max_cart_quantity: app.config.checkout.max_cart_quantity,
+            },
+        )?;
+        if let Some(hold) = app
+            .store
+            .hold_by_idempotency_key(&scope, key, key_since)
+            .await?
+        {
+            return replay(app, hold, &request.items, email.as_deref()).await;
         }
     }
 
@@ -105,11 +138,13 @@ pub async fn create(
 
     // The network first: a client that drops its cookie is a new guest every time, but not a
     // new network (DESIGN.md 1.7). Then the customer's own budget.
-    let net = crate::identity::network_key(client_ip);
     let client_text = client_ip.to_string();
     let units: i64 = items.iter().map(|i| i.quantity).sum();
     let c = &app.config.checkout;
     let mut tx = app.store.begin().await?;
+    if let Some(key) = idempotency_key {
+        tx.retire_idempotency_key(&scope, key, key_since).await?;
+    }
     let caps = [
         (
             Owner::Network(&net),
@@ -156,6 +191,7 @@ pub async fn create(
         currency: &cart.currency,
         expires_at,
         idempotency_key,
+        idempotency_scope: idempotency_key.map(|_| scope.as_str()),
         items: &items,
     };
     match tx.create_hold(&new_hold, now).await {
@@ -172,9 +208,12 @@ pub async fn create(
         Err(e) if e.is_unique_violation() && idempotency_key.is_some() => {
             drop(tx);
             let key = idempotency_key.unwrap_or_default();
-            let hold = app.store.hold_by_idempotency_key(&customer.id, key).await?;
+            let hold = app
+                .store
+                .hold_by_idempotency_key(&scope, key, key_since)
+                .await?;
             return match hold {
-                Some(hold) => replay(app, hold, &request.items).await,
+                Some(hold) => replay(app, hold, &request.items, email.as_deref()).await,
                 None => Err(CheckoutError::InProgress),
             };
         }
@@ -229,6 +268,7 @@ pub async fn create(
     }
     metrics::counter!("caisse_checkouts_total", "outcome" => "created").increment(1);
     Ok(CheckoutCreated {
+        customer_id: customer.id.clone(),
         hold_id,
         checkout_session_id: session.id,
         url,
@@ -420,6 +460,7 @@ async fn replay(
     app: &App,
     hold: Hold,
     requested: &[RequestedLine],
+    email: Option<&str>,
 ) -> Result<CheckoutCreated, CheckoutError> {
     let items = app.store.hold_items(&hold.id).await?;
     let mut asked: BTreeMap<&str, i64> = BTreeMap::new();
@@ -430,14 +471,24 @@ async fn replay(
         .iter()
         .map(|i| (i.product_id.as_str(), i.quantity))
         .collect();
-    if asked != held {
+    // The same cart and the same email, or it is another request.
+    if asked != held || email != hold.email.as_deref() {
         return Err(CheckoutError::KeyReused);
     }
     let deadline = tokio::time::Instant::now() + REPLAY_WAIT;
     let mut hold = hold;
     loop {
+        if hold.status != "active" && hold.status != "awaiting_payment" {
+            // The first answer's URL is dead now: say what became of that checkout.
+            let status = status_of(app, hold.clone()).await?;
+            return Err(CheckoutError::Closed {
+                status: status.status,
+                checkout_session_id: hold.checkout_session_id,
+            });
+        }
         if let (Some(session), Some(url)) = (&hold.checkout_session_id, &hold.checkout_url) {
             return Ok(CheckoutCreated {
+                customer_id: hold.customer_id.clone(),
                 hold_id: hold.id.clone(),
                 checkout_session_id: session.clone(),
                 url: url.clone(),
@@ -445,9 +496,6 @@ async fn replay(
                 amount_total: hold.amount_total,
                 currency: hold.currency.clone(),
             });
-        }
-        if hold.status != "active" {
-            return Err(CheckoutError::ProviderUnavailable);
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(CheckoutError::InProgress);

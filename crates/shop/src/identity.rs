@@ -104,6 +104,15 @@ fn verify_guest(value: &str, key: &[u8]) -> Option<String> {
     Some(id.to_string())
 }
 
+/// The cookie value that names `customer_id` when it is a guest (`guest:<id>`).
+pub fn guest_cookie_for(customer_id: &str, config: &IdentityConfig) -> Option<String> {
+    let id = customer_id.strip_prefix("guest:")?;
+    Some(format!(
+        "{id}.{}",
+        tag(config.guest_secret.expose().as_bytes(), id.as_bytes())
+    ))
+}
+
 /// The `Set-Cookie` value for a new guest: a year, HttpOnly, SameSite=Lax, Secure over https.
 pub fn guest_set_cookie(value: &str, secure: bool) -> String {
     format!(

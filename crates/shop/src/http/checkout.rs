@@ -37,6 +37,10 @@ fn who(app: &App, headers: &HeaderMap) -> Result<Customer, ApiError> {
 
 /// Sets the guest cookie on any answer, error or not, so a browser keeps one identity.
 fn with_cookie(app: &App, customer: &Customer, mut response: Response) -> Response {
+    // An answer that already names its guest (a replayed double click) keeps that one.
+    if response.headers().contains_key(header::SET_COOKIE) {
+        return response;
+    }
     if let Some(cookie) = &customer.new_guest_cookie {
         let secure = app.config.public_url.starts_with("https://");
         if let Ok(v) = HeaderValue::from_str(&identity::guest_set_cookie(cookie, secure)) {
@@ -133,7 +137,23 @@ async fn create_for(app: &App, customer: &Customer, peer: SocketAddr, req: Reque
     })
     .await;
     let mut response = match outcome {
-        Ok(Ok(created)) => (StatusCode::CREATED, Json(created)).into_response(),
+        Ok(Ok(created)) => {
+            let owner = created.customer_id.clone();
+            let mut response = (StatusCode::CREATED, Json(created)).into_response();
+            // A replay of another guest's click (the first one, before its cookie was set):
+            // this browser is that guest.
+            if owner != customer.id {
+                if let Some(cookie) = identity::guest_cookie_for(&owner, &app.config.identity) {
+                    let secure = app.config.public_url.starts_with("https://");
+                    if let Ok(v) =
+                        HeaderValue::from_str(&identity::guest_set_cookie(&cookie, secure))
+                    {
+                        response.headers_mut().insert(header::SET_COOKIE, v);
+                    }
+                }
+            }
+            response
+        }
         Ok(Err(e)) => checkout_error(e).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "checkout task failed");
@@ -179,6 +199,8 @@ fn checkout_error(e: CheckoutError) -> ApiError {
         }
         CheckoutError::KeyReused => ApiError::new(unprocessable, "idempotency_key_reused", message),
         CheckoutError::InProgress => ApiError::new(StatusCode::CONFLICT, "checkout_in_progress", message),
+        CheckoutError::Closed { status, checkout_session_id } => ApiError::new(StatusCode::CONFLICT, "checkout_closed", message)
+            .with_details(json!({"status": status, "checkout_session_id": checkout_session_id})),
         CheckoutError::ProviderUnavailable => provider_unavailable(
             "the payment provider is unavailable; nothing was charged and no stock is held — try again in a moment",
         ),

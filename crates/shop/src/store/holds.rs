@@ -49,6 +49,8 @@ pub struct NewHold<'a> {
     pub currency: &'a str,
     pub expires_at: i64,
     pub idempotency_key: Option<&'a str>,
+    /// Whose key it is: the signed-in customer, or the client network of a guest.
+    pub idempotency_scope: Option<&'a str>,
     pub items: &'a [HoldItem],
 }
 
@@ -147,8 +149,9 @@ impl Tx {
         }
         on_conn!(tx self, |c| sqlx::query(
             "INSERT INTO holds (id, customer_id, client_ip, email, status, amount_total, currency, \
-                                expires_at, idempotency_key, created_at, updated_at, client_net) \
-             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10)",
+                                expires_at, idempotency_key, created_at, updated_at, client_net, \
+                                idempotency_scope) \
+             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10, $11)",
         )
         .bind(hold.id)
         .bind(hold.customer_id)
@@ -160,6 +163,7 @@ impl Tx {
         .bind(hold.idempotency_key)
         .bind(now)
         .bind(hold.client_net)
+        .bind(hold.idempotency_scope)
         .execute(c)
         .await
         .map(|_| ()))?;
@@ -192,6 +196,26 @@ impl Tx {
         .bind(url)
         .bind(now)
         .bind(hold_id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Frees a key whose 24 hours are over, so that the client may use it again.
+    pub async fn retire_idempotency_key(
+        &mut self,
+        scope: &str,
+        key: &str,
+        before: i64,
+    ) -> Result<(), StoreError> {
+        on_conn!(tx self, |c| sqlx::query(
+            "UPDATE holds SET idempotency_key = NULL \
+             WHERE idempotency_scope = $1 AND idempotency_key = $2 AND created_at <= $3",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(before)
         .execute(c)
         .await
         .map(|_| ()))?;
@@ -448,16 +472,20 @@ impl Store {
         Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).bind(session_id).fetch_optional(c).await)?)
     }
 
+    /// The hold a client made with `key` since `since` (keys live 24 hours).
     pub async fn hold_by_idempotency_key(
         &self,
-        customer_id: &str,
+        scope: &str,
         key: &str,
+        since: i64,
     ) -> Result<Option<Hold>, StoreError> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM holds WHERE customer_id = $1 AND idempotency_key = $2");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM holds WHERE idempotency_scope = $1 AND idempotency_key = $2 AND created_at > $3"
+        );
         Ok(on_conn!(pool self, |c| sqlx::query_as(&sql)
-            .bind(customer_id)
+            .bind(scope)
             .bind(key)
+            .bind(since)
             .fetch_optional(c)
             .await)?)
     }

@@ -721,3 +721,92 @@ async fn a_cart_of_thousands_of_ids_is_refused_before_any_lookup() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_cookieless_double_click_is_one_checkout_and_keys_are_checked_and_expire() {
+    let app = TestApp::spawn().await;
+    let key = [("idempotency-key", "click-0001")];
+    let body =
+        json!({"items": [{"product_id": "mug-enamel", "quantity": 2}], "email": "ada@example.com"});
+    // Two clicks at once, before any cookie: two new guests, one network, one key.
+    let barrier = tokio::sync::Barrier::new(2);
+    let click = || async {
+        barrier.wait().await;
+        app.checkout(body.clone(), &key).await
+    };
+    let (first, second) = tokio::join!(click(), click());
+    assert_eq!((first.0, second.0), (201, 201), "{} {}", first.1, second.1);
+    assert_eq!(
+        first.1["checkout_session_id"],
+        second.1["checkout_session_id"]
+    );
+    assert_eq!(scalar(&app.store, "SELECT COUNT(*) FROM holds").await, 1);
+    assert_eq!(app.reserved("mug-enamel").await, 2);
+    // Whichever answer the browser keeps, its cookie finds the checkout.
+    let session = first.1["checkout_session_id"].as_str().unwrap();
+    for answer in [&first, &second] {
+        let cookies: Vec<_> = answer.2.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies.len(), 1, "one identity per answer: {cookies:?}");
+        let cookie = guest_cookie(&answer.2);
+        let status = app
+            .http
+            .get(app.url(&format!("/api/checkout/{session}")))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status.status(), 200);
+    }
+
+    // The same key with another email, or with a cart that breaks the rules, is not a replay.
+    let other_email =
+        json!({"items": [{"product_id": "mug-enamel", "quantity": 2}], "email": "eve@example.com"});
+    let (status, answer, _) = app.checkout(other_email, &key).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+    let (status, answer, _) = app
+        .checkout(
+            json!({"items": [{"product_id": "mug-enamel", "quantity": 0}]}),
+            &key,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("quantity_out_of_range"))
+    );
+
+    // Once the checkout is over, a replay says so instead of handing out a dead URL.
+    let cookie = guest_cookie(&first.2);
+    let r = app
+        .http
+        .post(app.url(&format!("/api/checkout/{session}/cancel")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, answer, _) = app.checkout(body.clone(), &key).await;
+    assert_eq!(
+        (
+            status,
+            answer["error"]["code"].as_str(),
+            answer["error"]["status"].as_str()
+        ),
+        (409, Some("checkout_closed"), Some("expired")),
+        "{answer}"
+    );
+
+    // After 24 hours the key is free again.
+    raw(
+        &app.store,
+        "UPDATE holds SET created_at = created_at - 86401",
+    )
+    .await
+    .unwrap();
+    let (status, answer, _) = app.checkout(body, &key).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_ne!(answer["checkout_session_id"].as_str(), Some(session));
+    app.stop().await;
+}

@@ -289,6 +289,7 @@ async fn a_hold_stranded_by_a_crash_is_swept_after_its_expiry() {
         currency: "eur",
         expires_at: now + 1830,
         idempotency_key: None,
+        idempotency_scope: None,
         items: &items,
     };
     let mut tx = app.store.begin().await.unwrap();
