@@ -257,10 +257,27 @@ pub async fn create(
         }
     };
     let url = session.url.clone().unwrap_or_default();
-    let mut tx = app.store.begin().await?;
-    tx.set_hold_session(&hold_id, &session.id, &url, now)
-        .await?;
-    tx.commit().await?;
+    let stored = async {
+        let mut tx = app.store.begin().await?;
+        tx.set_hold_session(&hold_id, &session.id, &url, now)
+            .await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = stored {
+        // Stripe has a session the hold does not know: end it at Stripe and free the hold and
+        // its key, rather than leave the key answering `checkout_in_progress` until expiry.
+        tracing::error!(hold_id, session = %session.id, error = %e, "could not record the Checkout Session");
+        if let Ok(Some(mut hold)) = app.store.hold(&hold_id).await {
+            hold.checkout_session_id = Some(session.id.clone());
+            if crate::release::expire_at_stripe(app, &hold, Purpose::Expire).await
+                == crate::release::Verdict::Expired
+            {
+                release_failed(app, &hold_id, now).await?;
+            }
+        }
+        return Err(e.into());
+    }
     if !prices_agree(&cart, &session) {
         refuse_mispriced(app, &hold_id, &cart, &session, now).await?;
         metrics::counter!("caisse_checkouts_total", "outcome" => "price_mismatch").increment(1);

@@ -224,6 +224,7 @@ impl Client {
         loop {
             attempt += 1;
             let started = Instant::now();
+            let mut retry_after: Option<Duration> = None;
             let mut request = self
                 .http
                 .request(method.clone(), &url)
@@ -248,6 +249,9 @@ impl Client {
                     };
                     let request_id = header("request-id");
                     let should_retry = header("stripe-should-retry").map(|v| v == "true");
+                    retry_after = header("retry-after")
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
                     let outcome = match response.bytes().await {
                         Ok(bytes) => parse_response::<T>(status, &bytes, request_id.clone()),
                         Err(e) => Err(network_error(e)),
@@ -277,9 +281,9 @@ impl Client {
             if !retry || attempt > self.options.max_retries {
                 return outcome;
             }
-            let backoff = self.options.initial_backoff * 2u32.saturating_pow(attempt - 1);
-            tracing::warn!(%method, path, attempt, error = ?error, "Stripe request failed; retrying");
-            tokio::time::sleep(backoff.min(self.options.max_backoff)).await;
+            let wait = retry_wait(&self.options, attempt, retry_after, rand_fraction());
+            tracing::warn!(%method, path, attempt, error = ?error, ?wait, "Stripe request failed; retrying");
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -408,6 +412,37 @@ impl Client {
     }
 }
 
+/// The wait before retry `attempt`: exponential back-off from `initial_backoff`, capped at
+/// `max_backoff`, with "full jitter" (a random share of it, so that clients that failed together
+/// do not retry together), but never less than what Stripe's `Retry-After` asks (capped too).
+fn retry_wait(
+    options: &ClientOptions,
+    attempt: u32,
+    retry_after: Option<Duration>,
+    fraction: f64,
+) -> Duration {
+    let ceiling = (options.initial_backoff * 2u32.saturating_pow(attempt.saturating_sub(1)))
+        .min(options.max_backoff);
+    let jittered = ceiling.mul_f64(0.5 + fraction.clamp(0.0, 1.0) / 2.0);
+    match retry_after {
+        Some(asked) => jittered.max(asked.min(options.max_backoff)),
+        None => jittered,
+    }
+}
+
+/// A number in [0, 1) that differs between calls and processes.
+fn rand_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// An id placed in a path: anything but Stripe's id alphabet is escaped, so an id cannot add
 /// segments or a query.
 fn path_segment(id: &str) -> String {
@@ -460,6 +495,27 @@ fn parse_response<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_wait_with_jitter_and_honour_retry_after() {
+        let o = ClientOptions::new("http://x", "sk_test_x");
+        // 250 ms doubling, capped at 2 s, half to all of it.
+        assert_eq!(retry_wait(&o, 1, None, 0.0), Duration::from_millis(125));
+        assert_eq!(retry_wait(&o, 1, None, 1.0), Duration::from_millis(250));
+        assert_eq!(retry_wait(&o, 2, None, 1.0), Duration::from_millis(500));
+        assert_eq!(retry_wait(&o, 9, None, 1.0), Duration::from_secs(2));
+        assert_eq!(
+            retry_wait(&o, 1, Some(Duration::from_secs(1)), 0.0),
+            Duration::from_secs(1),
+            "Retry-After is a floor"
+        );
+        assert_eq!(
+            retry_wait(&o, 1, Some(Duration::from_secs(3600)), 0.0),
+            Duration::from_secs(2),
+            "within the client's own cap"
+        );
+        assert_ne!(rand_fraction(), rand_fraction());
+    }
 
     #[test]
     fn debug_never_shows_the_key() {

@@ -10,7 +10,7 @@
 mod gcra;
 mod redis_backend;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 pub use gcra::{decide, Decision, Rate};
@@ -37,21 +37,47 @@ impl Scope {
 const MAX_LOCAL_KEYS: usize = 100_000;
 
 pub struct RateLimiter {
-    local: Mutex<HashMap<String, i64>>,
+    local: Mutex<Local>,
     redis: Option<RedisLimiter>,
+}
+
+/// The in-process state: each key's TAT, and the keys in the order they were last set, so that
+/// each check drops a few stale ones from the front instead of scanning the whole map.
+#[derive(Default)]
+struct Local {
+    tat: HashMap<String, i64>,
+    order: VecDeque<(String, i64)>,
+}
+
+impl Local {
+    fn evict(&mut self, now_ms: i64) {
+        // Bounded work per call: amortised, every entry is pushed and popped once.
+        for _ in 0..8 {
+            let Some((key, tat)) = self.order.front() else {
+                return;
+            };
+            if *tat > now_ms && self.tat.len() <= MAX_LOCAL_KEYS {
+                return;
+            }
+            if self.tat.get(key) == Some(tat) {
+                self.tat.remove(key);
+            }
+            self.order.pop_front();
+        }
+    }
 }
 
 impl RateLimiter {
     pub fn in_process() -> RateLimiter {
         RateLimiter {
-            local: Mutex::new(HashMap::new()),
+            local: Mutex::new(Local::default()),
             redis: None,
         }
     }
 
     pub fn with_redis(redis: RedisLimiter) -> RateLimiter {
         RateLimiter {
-            local: Mutex::new(HashMap::new()),
+            local: Mutex::new(Local::default()),
             redis: Some(redis),
         }
     }
@@ -73,12 +99,11 @@ impl RateLimiter {
 
     fn check_local(&self, key: &str, rate: Rate, now_ms: i64) -> Decision {
         let mut state = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        if state.len() >= MAX_LOCAL_KEYS {
-            state.retain(|_, tat| *tat > now_ms);
-        }
-        let decision = decide(rate, state.get(key).copied(), now_ms);
+        state.evict(now_ms);
+        let decision = decide(rate, state.tat.get(key).copied(), now_ms);
         if decision.allowed {
-            state.insert(key.to_string(), decision.new_tat);
+            state.tat.insert(key.to_string(), decision.new_tat);
+            state.order.push_back((key.to_string(), decision.new_tat));
         }
         decision
     }
@@ -119,5 +144,22 @@ mod tests {
                 .await
                 .allowed
         );
+    }
+
+    #[tokio::test]
+    async fn stale_keys_are_dropped_a_few_at_a_time() {
+        let limiter = RateLimiter::in_process();
+        let rate: Rate = "1/sec".parse().unwrap();
+        for i in 0..1000 {
+            limiter.check(Scope::Ip, &format!("k{i}"), rate, 0).await;
+        }
+        // Long after: each check drops a few, and the map shrinks without a full scan.
+        for i in 0..200 {
+            limiter
+                .check(Scope::Ip, "fresh", rate, 1_000_000 + i * 1000)
+                .await;
+        }
+        let left = limiter.local.lock().unwrap().tat.len();
+        assert!(left < 1000 - 8 * 100, "{left}");
     }
 }

@@ -8,8 +8,10 @@ use redis::Script;
 
 use super::gcra::{Decision, Rate};
 
+// The clock is Redis's own (TIME): instances whose clocks disagree still share one budget.
 const GCRA: &str = r#"
-local now = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local interval = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
@@ -72,7 +74,7 @@ impl RedisLimiter {
         let mut connection = self.connection().await?;
         let mut invocation = self.script.key(key);
         invocation
-            .arg(now_ms)
+            .arg(now_ms) // unused by the script, which reads Redis's clock; kept for the log
             .arg(rate.interval_ms())
             .arg(rate.burst_ms());
         let call = invocation.invoke_async::<(i64, i64, i64, i64, i64)>(&mut connection);

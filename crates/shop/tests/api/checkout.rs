@@ -810,3 +810,44 @@ async fn a_cookieless_double_click_is_one_checkout_and_keys_are_checked_and_expi
     assert_ne!(answer["checkout_session_id"].as_str(), Some(session));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_the_database_could_not_record_is_ended_and_its_key_freed() {
+    let app = TestApp::spawn().await;
+    let sqlite = matches!(app.store, caisse_shop::Store::Sqlite(_));
+    if sqlite {
+        raw(&app.store, "CREATE TRIGGER no_session BEFORE UPDATE OF checkout_session_id ON holds WHEN NEW.checkout_session_id IS NOT NULL BEGIN SELECT RAISE(ABORT, 'injected'); END").await.unwrap();
+    } else {
+        raw(&app.store, "CREATE FUNCTION no_session() RETURNS trigger AS $$ BEGIN IF NEW.checkout_session_id IS NOT NULL THEN RAISE EXCEPTION 'injected'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql").await.unwrap();
+        raw(&app.store, "CREATE TRIGGER no_session BEFORE UPDATE OF checkout_session_id ON holds FOR EACH ROW EXECUTE FUNCTION no_session()").await.unwrap();
+    }
+    let key = [("idempotency-key", "store-fails-1")];
+    let (status, body, headers) = app.checkout(cart(&[("tote-bag", 2)]), &key).await;
+    assert!(status >= 500, "{status} {body}");
+    assert_eq!(app.reserved("tote-bag").await, 0, "the hold is released");
+    let sessions = app.stripe_get("/v1/checkout/sessions?limit=10").await;
+    assert_eq!(
+        sessions["data"][0]["status"], "expired",
+        "nobody can pay it"
+    );
+    // The same click again is a fresh checkout, not `checkout_in_progress`.
+    raw(
+        &app.store,
+        if sqlite {
+            "DROP TRIGGER no_session"
+        } else {
+            "DROP TRIGGER no_session ON holds"
+        },
+    )
+    .await
+    .unwrap();
+    let cookie = guest_cookie(&headers);
+    let (status, body, _) = app
+        .checkout(
+            cart(&[("tote-bag", 2)]),
+            &[key[0], ("cookie", cookie.as_str())],
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    app.stop().await;
+}

@@ -119,7 +119,10 @@ async fn two_instances_share_one_budget_through_redis() {
     let sub = uuid::Uuid::new_v4().to_string();
     let token = format!(
         "Bearer {}",
-        caisse_shop::identity::sign_jwt(&serde_json::json!({"sub": sub}), secret.as_bytes())
+        caisse_shop::identity::sign_jwt(
+            &serde_json::json!({"sub": sub, "exp": caisse_shop::store::unix_now() + 600}),
+            secret.as_bytes()
+        )
     );
     let settings = [
         (config::REDIS_URL, redis.as_str()),
@@ -259,4 +262,32 @@ async fn behind_a_proxy_a_spoofed_forwarded_entry_is_not_believed() {
     };
     assert_eq!(nets, ["3"], "127.0.0.1, 203.0.113.7 and 203.0.113.8");
     app.stop().await;
+}
+
+#[tokio::test]
+async fn instances_whose_clocks_disagree_share_one_budget_through_redis() {
+    let Some(url) = redis_url() else {
+        eprintln!("SKIPPED: CAISSE_TEST_REDIS_URL is not set (.ci/run sets it)");
+        return;
+    };
+    use caisse_shop::ratelimit::{RateLimiter, RedisLimiter, Scope};
+    let slow_clock = RateLimiter::with_redis(RedisLimiter::new(&url).unwrap());
+    let right_clock = RateLimiter::with_redis(RedisLimiter::new(&url).unwrap());
+    let rate: caisse_shop::ratelimit::Rate = "2/min".parse().unwrap();
+    let id = format!("skew-{}", uuid::Uuid::new_v4().simple());
+    let now = caisse_shop::ratelimit::now_ms();
+    // One instance's clock is an hour behind: Redis's clock decides for both.
+    for _ in 0..2 {
+        assert!(
+            slow_clock
+                .check(Scope::Ip, &id, rate, now - 3_600_000)
+                .await
+                .allowed
+        );
+    }
+    let third = right_clock.check(Scope::Ip, &id, rate, now).await;
+    assert!(
+        !third.allowed,
+        "the budget is spent whatever the instances' clocks say"
+    );
 }
