@@ -209,7 +209,7 @@ async fn a_session_left_alone_expires_at_its_time() {
     let stripe = client(&sandbox);
     let session = stripe
         .create_checkout_session(
-            &session_params().with("expires_at", sandbox.now() + 1800),
+            &session_params().with("expires_at", sandbox.now() + 1830),
             "x1",
         )
         .await
