@@ -36,8 +36,10 @@ fn load(
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    // Colours only for a person at a terminal, never into a log file.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
@@ -207,9 +209,13 @@ async fn tool_app(file: Option<&Path>) -> Result<App> {
 
 pub async fn reconcile(file: Option<&Path>) -> Result<()> {
     let app = tool_app(file).await?;
-    let r = caisse_shop::reconciler::reconcile(&app, caisse_shop::store::unix_now())
-        .await
-        .map_err(anyhow::Error::from)?;
+    let r = caisse_shop::reconciler::reconcile(
+        &app,
+        caisse_shop::store::unix_now(),
+        caisse_shop::reconciler::Pass::Everything,
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
     println!(
         "holds past their expiry: {} released, {} fulfilled, {} awaiting a delayed payment, {} unknown to Stripe (released), {} settled elsewhere, {} left for later",
         r.released, r.fulfilled, r.awaiting, r.missing, r.settled_elsewhere, r.deferred

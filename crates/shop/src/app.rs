@@ -39,7 +39,7 @@ impl App {
             Some(url) => RateLimiter::with_redis(RedisLimiter::new(url.expose())?),
             None => RateLimiter::in_process(),
         };
-        let mailer = Mailer::new(&config.mail.transport)?;
+        let mailer = Mailer::new(&config.mail.transport, config.mail.lease)?;
         Ok(App {
             config: Arc::new(config),
             store,

@@ -884,6 +884,14 @@ fn mail_settings(r: &mut Reader<'_>, mode: Mode) -> MailConfig {
     if !smtp.is_empty() && !["smtp://", "smtps://"].iter().any(|s| smtp.starts_with(s)) {
         r.fail(SMTP_URL, "must start with smtp:// or smtps://");
     }
+    if !smtp.is_empty()
+        && lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&smtp).is_err()
+    {
+        r.fail(
+            SMTP_URL,
+            "is not a valid SMTP URL (smtp://host:port, smtps://user:pass@host, smtp://host:587?tls=required; encode / @ : in a password)",
+        );
+    }
     if !smtp.is_empty() && from.is_empty() {
         r.fail(
             MAIL_FROM,

@@ -53,14 +53,18 @@ pub async fn run_once(app: &App, now: i64) -> Result<Report, StoreError> {
     let mut tx = app.store.begin().await?;
     let claimed = tx.claim_outbox(now, lease, &token, skip, BATCH).await?;
     tx.commit().await?;
-    let mut report = Report::default();
-    for row in claimed {
-        let attempt = match row.kind.as_str() {
-            CONFIRMATION_EMAIL => send_confirmation(app, &row).await,
-            crate::refunds::KIND => crate::refunds::request(app, &row).await,
+    // Sent side by side: one slow SMTP exchange does not hold up the others.
+    let attempts = futures_util::future::join_all(claimed.iter().map(|row| async move {
+        match row.kind.as_str() {
+            CONFIRMATION_EMAIL => send_confirmation(app, row).await,
+            crate::refunds::KIND => crate::refunds::request(app, row).await,
             other => Attempt::Failed(SendError::Permanent(format!("unknown outbox kind {other}"))),
-        };
-        finish(app, &row, &token, attempt, unix_now(), &mut report).await?;
+        }
+    }))
+    .await;
+    let mut report = Report::default();
+    for (row, attempt) in claimed.iter().zip(attempts) {
+        finish(app, row, &token, attempt, unix_now(), &mut report).await?;
     }
     metrics::gauge!("caisse_outbox_pending").set(app.store.outbox_pending().await? as f64);
     Ok(report)

@@ -46,12 +46,24 @@ fn next_check(checks: i64) -> i64 {
     (60i64 << checks.clamp(0, 6)).min(3600)
 }
 
-pub async fn reconcile(app: &App, now: i64) -> Result<Report, StoreError> {
+/// When holds are looked at: on their schedule (the servers' passes), or all of them now
+/// (`caisse reconcile`, after an outage was fixed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    Scheduled,
+    Everything,
+}
+
+pub async fn reconcile(app: &App, now: i64, pass: Pass) -> Result<Report, StoreError> {
     let mut report = Report::default();
-    for hold in app.store.holds_to_check(now, BATCH).await? {
+    let due = match pass {
+        Pass::Scheduled => now,
+        Pass::Everything => i64::MAX / 2,
+    };
+    for hold in app.store.holds_to_check(now, due, BATCH).await? {
         if !app
             .store
-            .claim_hold_check(&hold, now, now + next_check(hold.checks))
+            .claim_hold_check(&hold, due, now + next_check(hold.checks))
             .await?
         {
             continue;
@@ -108,7 +120,11 @@ async fn settle_complete(
     now: i64,
     report: &mut Report,
 ) -> Result<(), StoreError> {
-    let email = session.email().map(str::to_string).or(hold.email.clone());
+    let email = session
+        .email()
+        .filter(|e| crate::domain::email::is_plausible(e))
+        .map(str::to_string)
+        .or(hold.email.clone());
     let currency = session.currency.clone().unwrap_or_default();
     let pi_id = session.payment_intent.clone();
     let mut amount = session.amount_total.unwrap_or(0);
@@ -128,6 +144,9 @@ async fn settle_complete(
             "succeeded" => amount = pi.amount_received.unwrap_or(pi.amount),
             "requires_payment_method" | "canceled" => {
                 let why = format!("its delayed payment {pi_id} failed ({})", pi.status);
+                app.store
+                    .raise_alert(&release::payment_failed_alert(hold, Some(pi_id), &why), now)
+                    .await?;
                 count(
                     report,
                     release::release(app, hold, "payment_failed", ACTOR, &why, now).await?,
@@ -194,7 +213,7 @@ pub async fn run(app: App) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match reconcile(&app, crate::store::unix_now()).await {
+        match reconcile(&app, crate::store::unix_now(), Pass::Scheduled).await {
             Ok(r) if r != Report::default() => tracing::info!(?r, "reconciled expired holds"),
             Ok(_) => {}
             Err(e) => {

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::app::App;
-use crate::store::{AuditEntry, Hold, StoreError, Tx};
+use crate::store::{AuditEntry, Hold, NewAlert, Severity, StoreError, Tx};
 
 /// What Stripe says of a hold's session after the request to expire it.
 #[derive(Clone, Debug, PartialEq)]
@@ -100,6 +100,26 @@ pub async fn expire_at_stripe(app: &App, hold: &Hold, purpose: Purpose) -> Verdi
         Verdict::Complete(Box::new(session))
     } else {
         Verdict::Unknown
+    }
+}
+
+/// The operators' alert for a failed payment: one per PaymentIntent (a customer who tries three
+/// cards, or a SEPA failure told by two events, is one failing payment).
+pub fn payment_failed_alert<'a>(
+    hold: &'a Hold,
+    payment_intent: Option<&'a str>,
+    why: &str,
+) -> NewAlert<'a> {
+    NewAlert {
+        kind: "payment_failed",
+        severity: Severity::Warning,
+        message: format!(
+            "Payment failed for hold {} ({}): {why}",
+            hold.id,
+            crate::domain::money::format_amount(hold.amount_total, &hold.currency)
+        ),
+        entity: Some(("hold", &hold.id)),
+        dedup_key: format!("payment_failed:{}", payment_intent.unwrap_or(&hold.id)),
     }
 }
 

@@ -95,6 +95,9 @@ pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
     if at < now - MAX_AGE_SECS {
         return Err("Stripe keeps events for 30 days: --since cannot go further back".into());
     }
+    if at > now {
+        return Err("--since is in the future: there is nothing to replay yet".into());
+    }
     Ok(at)
 }
 
@@ -115,5 +118,10 @@ mod tests {
         );
         assert!(parse_since("31d", now).is_err());
         assert!(parse_since("yesterday", now).is_err());
+        assert!(parse_since("-1h", now).is_err());
+        assert!(
+            parse_since("2027-02-01T00:00:00Z", now).is_err(),
+            "in the future"
+        );
     }
 }

@@ -62,7 +62,11 @@ fn redact_authority(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    // The last `@` ends the user part, even when an unencoded `/` sits in the password.
+    let (authority, path) = match rest.rfind('@') {
+        Some(at) => rest.split_at(rest[at..].find('/').map_or(rest.len(), |i| at + i)),
+        None => rest.split_at(rest.find('/').unwrap_or(rest.len())),
+    };
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or("");
@@ -110,6 +114,10 @@ mod tests {
         );
         assert_eq!(redact_url("sqlite://caisse.db"), "sqlite://caisse.db");
         assert_eq!(redact_url("postgres://user@db/x"), "postgres://user@db/x");
+        assert_eq!(
+            redact_url("smtp://user:p/ss@127.0.0.1:2604"),
+            "smtp://user:****@127.0.0.1:2604"
+        );
         assert_eq!(
             redact_url("postgres://db/x?user=u&password=hunter2&sslmode=require"),
             "postgres://db/x?user=u&password=****&sslmode=require"

@@ -3,6 +3,7 @@
 //! a database.
 
 pub mod cart;
+pub mod email;
 pub mod lifecycle;
 pub mod money;
 pub mod product;

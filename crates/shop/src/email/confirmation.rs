@@ -40,7 +40,7 @@ fn words(locale: Locale, number: i64) -> (String, Words) {
                 quantity: "Quantité",
                 unit_price: "Prix unitaire",
                 line_total: "Total ligne",
-                total: "Total",
+                total: "Total :",
                 thanks: "Merci pour votre achat !",
             },
         ),
@@ -54,7 +54,7 @@ fn words(locale: Locale, number: i64) -> (String, Words) {
                 quantity: "Quantity",
                 unit_price: "Unit price",
                 line_total: "Line total",
-                total: "Total",
+                total: "Total:",
                 thanks: "Thank you for your purchase!",
             },
         ),
@@ -155,8 +155,9 @@ pub fn message(
     order: &OrderSummary,
     lines: &[OrderLine],
 ) -> Result<Message, SendError> {
+    // The address may come with a later event (the session's customer_details): try again.
     let to = order.email.as_deref().ok_or_else(|| {
-        SendError::Permanent(format!("order #{} has no email address", order.number))
+        SendError::Temporary(format!("order #{} has no email address yet", order.number))
     })?;
     let to: Mailbox = to
         .parse()
@@ -252,6 +253,7 @@ mod tests {
         let (order, lines) = order();
         let r = render(&config(Locale::En), &order, &lines).unwrap();
         assert_eq!(r.subject, "Order #123 confirmed");
+        assert!(r.text.contains("Total: €1,258.50"), "{}", r.text);
         assert!(
             r.text
                 .contains("1 × Sac <b>cuir</b> — €1,234.50 → €1,234.50"),
@@ -282,7 +284,7 @@ mod tests {
         no_email.email = None;
         assert!(matches!(
             message(&config(Locale::En), &no_email, &lines),
-            Err(SendError::Permanent(_))
+            Err(SendError::Temporary(_))
         ));
     }
 }

@@ -11,7 +11,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::MailTransport;
 
-/// How long one SMTP exchange may take; the outbox lease must be longer.
+/// How long one SMTP exchange may take at most.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a message did not leave.
@@ -28,20 +28,24 @@ pub enum SendError {
 /// Where messages go.
 #[derive(Clone)]
 pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// The transport, and how long one message may take: well inside the outbox lease, so that
+    /// no other worker takes a message this one is still sending.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>, Duration),
     Files(PathBuf),
     Off,
 }
 
 impl Mailer {
     /// The transport the configuration names. The SMTP URL's password stays inside lettre.
-    pub fn new(transport: &MailTransport) -> anyhow::Result<Mailer> {
+    pub fn new(transport: &MailTransport, lease: Duration) -> anyhow::Result<Mailer> {
+        let limit = SMTP_TIMEOUT.min(lease.mul_f64(0.75));
         Ok(match transport {
             MailTransport::Smtp(url) => Mailer::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
-                    .map_err(|e| anyhow::anyhow!("SMTP_URL is not a valid SMTP URL: {}", e))?
-                    .timeout(Some(SMTP_TIMEOUT))
+                    .map_err(|_| anyhow::anyhow!("SMTP_URL is not a valid SMTP URL"))?
+                    .timeout(Some(limit))
                     .build(),
+                limit,
             ),
             MailTransport::Files(dir) => Mailer::Files(dir.clone()),
             MailTransport::Off => Mailer::Off,
@@ -55,15 +59,23 @@ impl Mailer {
     /// Sends `message`; `file_name` names it in the folder transport.
     pub async fn send(&self, message: Message, file_name: &str) -> Result<(), SendError> {
         match self {
-            Mailer::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| {
-                // Only the server's reply (never the URL and its password) goes into the error.
-                let text = e.to_string();
-                if e.is_permanent() {
-                    SendError::Permanent(text)
-                } else {
-                    SendError::Temporary(text)
+            Mailer::Smtp(smtp, limit) => {
+                match tokio::time::timeout(*limit, smtp.send(message)).await {
+                    Err(_) => Err(SendError::Temporary(format!(
+                        "the SMTP server did not answer within {} s",
+                        limit.as_secs_f64()
+                    ))),
+                    Ok(sent) => sent.map(|_| ()).map_err(|e| {
+                        // Only the server's reply (never the URL and its password) goes into the error.
+                        let text = e.to_string();
+                        if e.is_permanent() {
+                            SendError::Permanent(text)
+                        } else {
+                            SendError::Temporary(text)
+                        }
+                    }),
                 }
-            }),
+            }
             Mailer::Files(dir) => {
                 let temporary = |e: std::io::Error| SendError::Temporary(e.to_string());
                 tokio::fs::create_dir_all(dir).await.map_err(temporary)?;

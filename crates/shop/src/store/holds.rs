@@ -499,23 +499,31 @@ impl Store {
         .await)?)
     }
 
-    /// Open holds past their expiry whose next check is due, the least recently checked first.
-    pub async fn holds_to_check(&self, now: i64, limit: i64) -> Result<Vec<Hold>, StoreError> {
+    /// Open holds past their expiry whose next check is due by `due`, the least recently
+    /// checked first.
+    pub async fn holds_to_check(
+        &self,
+        now: i64,
+        due: i64,
+        limit: i64,
+    ) -> Result<Vec<Hold>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM holds WHERE status IN ('active', 'awaiting_payment') \
-             AND expires_at <= $1 AND COALESCE(next_check_at, expires_at) <= $1 \
-             ORDER BY COALESCE(next_check_at, expires_at), id LIMIT $2"
+             AND expires_at <= $1 AND COALESCE(next_check_at, expires_at) <= $2 \
+             ORDER BY COALESCE(next_check_at, expires_at), id LIMIT $3"
         );
-        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).bind(now).bind(limit).fetch_all(c).await)?)
+        Ok(
+            on_conn!(pool self, |c| sqlx::query_as(&sql).bind(now).bind(due).bind(limit).fetch_all(c).await)?,
+        )
     }
 
-    /// Takes a hold for one check and puts its next one at `next`: false when another instance
-    /// took it first. A hold that cannot be settled now thus goes to the back of the queue, and
+    /// Takes a hold for one check (due by `due`) and puts its next one at `next`: false when
+    /// another instance took it first. A hold that cannot be settled now thus goes to the back of the queue, and
     /// no number of them can starve the others.
     pub async fn claim_hold_check(
         &self,
         hold: &Hold,
-        now: i64,
+        due: i64,
         next: i64,
     ) -> Result<bool, StoreError> {
         let rows = on_conn!(pool self, |c| sqlx::query(
@@ -525,7 +533,7 @@ impl Store {
         )
         .bind(next)
         .bind(&hold.id)
-        .bind(now)
+        .bind(due)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;

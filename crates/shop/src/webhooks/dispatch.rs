@@ -124,7 +124,10 @@ pub async fn apply(app: &App, tx: &mut Tx, event: &Event, now: i64) -> Result<Ef
             let Some(hold) = intent_hold(&mut cx, &pi).await? else {
                 return ignored(format!("no hold of caisse's has PaymentIntent {}", pi.id));
             };
-            let email = hold.email.clone().or(pi.receipt_email.clone());
+            let email = hold.email.clone().or(pi
+                .receipt_email
+                .clone()
+                .filter(|e| crate::domain::email::is_plausible(e)));
             let paid = Paid {
                 payment_intent_id: &pi.id,
                 checkout_session_id: None,
@@ -265,7 +268,13 @@ async fn session_paid(cx: &mut Ctx<'_>, s: &CheckoutSession) -> Result<Effect, S
     let Some(hold) = session_hold(cx, s).await? else {
         return ignored(format!("no hold of caisse's has session {}", s.id));
     };
-    let email = s.email().map(str::to_string).or(hold.email.clone());
+    // The address typed on Stripe's page when it is one caisse can send to, else the one given
+    // at checkout.
+    let email = s
+        .email()
+        .filter(|e| crate::domain::email::is_plausible(e))
+        .map(str::to_string)
+        .or(hold.email.clone());
     if !s.is_paid() {
         cx.tx.mark_awaiting_payment(&hold.id, cx.now).await?;
         cx.tx
@@ -337,19 +346,7 @@ async fn payment_failed(
     }
     cx.tx
         .raise_alert(
-            &NewAlert {
-                kind: "payment_failed",
-                severity: Severity::Warning,
-                message: format!(
-                    "Payment failed for hold {} ({}): {why}",
-                    hold.id,
-                    format_amount(hold.amount_total, &hold.currency)
-                ),
-                entity: Some(("hold", &hold.id)),
-                // One per PaymentIntent: a SEPA failure comes as two events, and a customer who
-                // tries three cards is one failing payment.
-                dedup_key: format!("payment_failed:{}", payment_intent.unwrap_or(&cx.event.id)),
-            },
+            &crate::release::payment_failed_alert(hold, payment_intent, why),
             cx.now,
         )
         .await?;

@@ -851,3 +851,30 @@ async fn a_session_the_database_could_not_record_is_ended_and_its_key_freed() {
     assert_eq!(status, 201, "{body}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn addresses_the_mailer_could_not_use_are_refused_at_checkout() {
+    let app = TestApp::spawn().await;
+    for email in [
+        "a@@example.com",
+        "a@example.com;b@example.com",
+        "a\"@example.com",
+        "a@[127.0.0.1]",
+        "a@exa\u{202e}mple.com",
+        "a@example.com\r\nBcc: eve@example.com",
+    ] {
+        let (status, body, _) = app
+            .checkout(
+                json!({"items": [{"product_id": "mug-enamel", "quantity": 1}], "email": email}),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("invalid_request")),
+            "{email:?}"
+        );
+    }
+    assert_eq!(app.reserved("mug-enamel").await, 0);
+    app.stop().await;
+}

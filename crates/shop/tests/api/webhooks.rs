@@ -1006,3 +1006,32 @@ async fn a_payment_intent_cannot_pay_two_holds() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_address_from_stripe_that_cannot_be_mailed_falls_back_to_the_checkout_one() {
+    let app = TestApp::spawn().await;
+    app.sandbox.set_forward_to(None);
+    let (status, held, _) = app
+        .checkout(
+            json!({"items": [{"product_id": "mug-enamel", "quantity": 1}], "email": "ok@example.com"}),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201);
+    let completed = event(
+        "checkout.session.completed",
+        json!({"id": held["checkout_session_id"], "object": "checkout.session", "status": "complete",
+               "payment_status": "paid", "amount_total": 1200, "currency": "eur",
+               "payment_intent": "pi_bad_email", "metadata": {"hold_id": held["hold_id"]},
+               "customer_details": {"email": "x@example.com\r\nBcc: eve@example.com"}}),
+    );
+    assert_eq!(app.deliver(&completed).await.0, 200);
+    let order = app
+        .store
+        .order_for_hold(held["hold_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(order.email.as_deref(), Some("ok@example.com"));
+    app.stop().await;
+}
