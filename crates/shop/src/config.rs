@@ -1121,6 +1121,17 @@ mod tests {
             with(&[(SMTP_URL, "http://mail"), (MAIL_FROM, "a@b.example")]).unwrap_err()[0].variable,
             SMTP_URL
         );
+        for bad in [
+            "smtp://host:notaport",
+            "smtp://h?tls=bogus",
+            "smtp://u:p@[::1",
+        ] {
+            assert_eq!(
+                with(&[(SMTP_URL, bad), (MAIL_FROM, "a@b.example")]).unwrap_err()[0].variable,
+                SMTP_URL,
+                "{bad}"
+            );
+        }
         assert_eq!(
             with(&[(MAIL_DIR, "/tmp/mail")]).unwrap().mail.transport,
             MailTransport::Files(PathBuf::from("/tmp/mail"))
