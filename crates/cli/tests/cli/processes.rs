@@ -188,6 +188,36 @@ fn migrate_then_catalog_import_from_the_command_line() {
         text(&out).0.trim(),
         "2 products: 0 created, 0 updated, 2 unchanged"
     );
+    // A later file with other stock figures: existing products keep theirs (orders may have
+    // sold some) unless --set-stock says the file is a fresh count.
+    std::fs::write(
+        dir.path().join("recount.csv"),
+        "id,name,unit_amount,currency,stock_on_hand\nmug,Mug,1200,eur,40\ntee,Tee,2500,eur,9\n",
+    )
+    .unwrap();
+    let stock_of_mug = |dir: &std::path::Path| {
+        let out = run(dir, &["catalog", "export"], &vars);
+        assert!(out.status.success(), "{:?}", text(&out));
+        let catalog: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
+        catalog["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == "mug")
+            .unwrap()["stock_on_hand"]
+            .as_i64()
+            .unwrap()
+    };
+    let out = run(dir.path(), &["catalog", "import", "recount.csv"], &vars);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(stock_of_mug(dir.path()), 4, "stock kept");
+    let out = run(
+        dir.path(),
+        &["catalog", "import", "--set-stock", "recount.csv"],
+        &vars,
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(stock_of_mug(dir.path()), 40, "stock set by the count");
 
     std::fs::write(
         dir.path().join("bad.json"),
