@@ -218,11 +218,27 @@ async fn foreign_keys_are_enforced() {
 /// A 2xx to Stripe is a promise: commits are durable before it leaves.
 #[tokio::test]
 async fn connections_are_set_for_durable_commits() {
-    let (_db, store) = fresh().await;
+    let (db, store) = fresh().await;
     let pool = match &store {
         caisse_shop::Store::Postgres(pool) => {
-            let sync: String = sqlx::query_scalar("SHOW synchronous_commit")
+            // A database whose own default is off: caisse's connections must still commit
+            // durably, so the setting must come from caisse, not from the server.
+            let name: String = sqlx::query_scalar("SELECT current_database()")
                 .fetch_one(pool)
+                .await
+                .unwrap();
+            sqlx::query(&format!(
+                "ALTER DATABASE {name} SET synchronous_commit = off"
+            ))
+            .execute(pool)
+            .await
+            .unwrap();
+            let fresh_pool = match db.store().await {
+                caisse_shop::Store::Postgres(p) => p,
+                caisse_shop::Store::Sqlite(_) => unreachable!("same backend"),
+            };
+            let sync: String = sqlx::query_scalar("SHOW synchronous_commit")
+                .fetch_one(&fresh_pool)
                 .await
                 .unwrap();
             assert_eq!(sync, "on");
