@@ -291,3 +291,30 @@ async fn instances_whose_clocks_disagree_share_one_budget_through_redis() {
         "the budget is spent whatever the instances' clocks say"
     );
 }
+
+#[tokio::test]
+async fn the_open_holds_cap_holds_when_one_customer_checks_out_many_times_at_once() {
+    let app = TestApp::spawn_with(&[
+        (config::RATE_PER_CUSTOMER, "100/min"),
+        (config::RATE_PER_IP, "100/min"),
+        (config::MAX_OPEN_HOLDS, "2"),
+    ])
+    .await;
+    let (_, _, headers) = app.checkout(cart(&[("sticker-pack", 1)]), &[]).await;
+    let cookie = guest_cookie(&headers);
+    let barrier = tokio::sync::Barrier::new(8);
+    let statuses = futures_util::future::join_all((0..8).map(|_| async {
+        barrier.wait().await;
+        app.checkout(cart(&[("sticker-pack", 1)]), &[("cookie", cookie.as_str())])
+            .await
+            .0
+    }))
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "one more than the first, at most: {statuses:?}"
+    );
+    assert_eq!(app.reserved("sticker-pack").await, 2);
+    app.stop().await;
+}
