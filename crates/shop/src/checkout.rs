@@ -80,6 +80,9 @@ fn session_lifetime(ttl: Duration) -> i64 {
 /// How long an Idempotency-Key names its checkout (Stripe keeps its own keys 24 hours too).
 const IDEMPOTENCY_KEY_LIFETIME: i64 = 86_400;
 
+/// How soon after the first click a cookieless repeat counts as the same browser's double click.
+const DOUBLE_CLICK_WINDOW: i64 = 60;
+
 /// How long a repeated request waits for the first one to reach Stripe.
 const REPLAY_WAIT: Duration = Duration::from_secs(10);
 
@@ -119,7 +122,7 @@ pub async fn create(
             .hold_by_idempotency_key(&scope, key, key_since)
             .await?
         {
-            return replay(app, hold, &request.items, email.as_deref()).await;
+            return replay(app, customer, hold, &request.items, email.as_deref(), now).await;
         }
     }
 
@@ -213,7 +216,9 @@ pub async fn create(
                 .hold_by_idempotency_key(&scope, key, key_since)
                 .await?;
             return match hold {
-                Some(hold) => replay(app, hold, &request.items, email.as_deref()).await,
+                Some(hold) => {
+                    replay(app, customer, hold, &request.items, email.as_deref(), now).await
+                }
                 None => Err(CheckoutError::InProgress),
             };
         }
@@ -475,10 +480,22 @@ async fn refuse_mispriced(
 /// A repeated request with the same key: the same answer once the first request has its session.
 async fn replay(
     app: &App,
+    customer: &Customer,
     hold: Hold,
     requested: &[RequestedLine],
     email: Option<&str>,
+    now: i64,
 ) -> Result<CheckoutCreated, CheckoutError> {
+    // A guest's key is scoped to its network so that a double click sent before any cookie is one
+    // checkout; another guest of that network (one with its own cookie, or one coming later) is
+    // not that click, and must not be handed the first guest's identity.
+    let same_customer = hold.customer_id == customer.id;
+    let double_click = customer.new_guest_cookie.is_some()
+        && hold.customer_id.starts_with("guest:")
+        && hold.created_at >= now - DOUBLE_CLICK_WINDOW;
+    if !same_customer && !double_click {
+        return Err(CheckoutError::KeyReused);
+    }
     let items = app.store.hold_items(&hold.id).await?;
     let mut asked: BTreeMap<&str, i64> = BTreeMap::new();
     for line in requested {

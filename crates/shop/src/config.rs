@@ -420,7 +420,9 @@ impl Reader<'_> {
             .raw(name)
             .unwrap_or_else(|| (default.to_string(), Origin::Default));
         let secret = SETTINGS.iter().any(|s| s.name == name && s.secret);
-        let shown = if secret && value.contains("://") {
+        let shown = if value.is_empty() {
+            "(not set)".to_string()
+        } else if secret && value.contains("://") {
             crate::secret::redact_url(&value)
         } else if secret {
             Secret::new(value.clone()).masked()

@@ -44,8 +44,11 @@ pub fn identify(
         let auth = auth
             .to_str()
             .map_err(|_| IdentityError::InvalidToken("the Authorization header is not ASCII"))?;
+        // The scheme is case-insensitive (RFC 9110).
         let token = auth
-            .strip_prefix("Bearer ")
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
             .ok_or(IdentityError::InvalidToken("use the Bearer scheme"))?;
         let secret = config
             .jwt_secret
@@ -316,6 +319,16 @@ mod tests {
         assert_eq!(
             identify(&bearer(&token), &config(), 1000).unwrap().id,
             "user:42"
+        );
+        let mut lower = HeaderMap::new();
+        lower.insert(
+            header::AUTHORIZATION,
+            format!("bearer {token}").parse().unwrap(),
+        );
+        assert_eq!(
+            identify(&lower, &config(), 1000).unwrap().id,
+            "user:42",
+            "any case"
         );
     }
 

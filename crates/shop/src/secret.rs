@@ -41,11 +41,7 @@ pub fn redact_url(url: &str) -> String {
     let query = query.map(|q| {
         q.split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((k, _))
-                    if ["password", "pass", "pwd"].contains(&k.to_ascii_lowercase().as_str()) =>
-                {
-                    format!("{k}=****")
-                }
+                Some((k, _)) if is_secret_name(k) => format!("{k}=****"),
                 _ => pair.to_string(),
             })
             .collect::<Vec<_>>()
@@ -56,6 +52,35 @@ pub fn redact_url(url: &str) -> String {
         Some(q) => format!("{shown}?{q}"),
         None => shown,
     }
+}
+
+/// A query parameter that carries a secret: its name, percent-decoded and in any case, mentions a
+/// password, a secret or a token (`password`, `sslpassword`, `pass%77ord`, `auth_token` …).
+fn is_secret_name(name: &str) -> bool {
+    let mut decoded = Vec::new();
+    let bytes = name.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                decoded.push(h * 16 + l);
+                i += 3;
+            }
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    let name = String::from_utf8_lossy(&decoded).to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token"]
+        .iter()
+        .any(|w| name.contains(w))
 }
 
 fn redact_authority(url: &str) -> String {
@@ -117,6 +142,10 @@ mod tests {
         assert_eq!(
             redact_url("smtp://user:p/ss@127.0.0.1:2604"),
             "smtp://user:****@127.0.0.1:2604"
+        );
+        assert_eq!(
+            redact_url("postgres://db/x?sslpassword=a&pass%77ord=b&PASSWORD%3D=c&auth_token=d&x=1"),
+            "postgres://db/x?sslpassword=****&pass%77ord=****&PASSWORD%3D=****&auth_token=****&x=1"
         );
         assert_eq!(
             redact_url("postgres://db/x?user=u&password=hunter2&sslmode=require"),

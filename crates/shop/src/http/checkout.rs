@@ -116,7 +116,11 @@ async fn create_for(app: &App, customer: &Customer, peer: SocketAddr, req: Reque
     }
     let key = match req.headers().get("idempotency-key").map(|v| v.to_str()) {
         None => None,
-        Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => Some(k.to_string()),
+        Some(Ok(k))
+            if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Some(k.to_string())
+        }
         Some(_) => {
             return ApiError::invalid_request(
                 "Idempotency-Key must be 1 to 255 visible ASCII characters",

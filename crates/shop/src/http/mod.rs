@@ -216,9 +216,14 @@ pub async fn spawn(app: App, addr: SocketAddr) -> std::io::Result<RunningServer>
     Ok(RunningServer { addr, stop, join })
 }
 
-/// The operators' listener: `/metrics` only.
+/// The operators' listener: `/metrics` only, with `nosniff` like every answer.
 pub fn metrics_router(app: App) -> Router {
-    health::metrics_routes().with_state(app)
+    health::metrics_routes()
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            security_headers,
+        ))
+        .with_state(app)
 }
 
 /// Serves [`metrics_router`] on `addr` in the background.
@@ -226,13 +231,20 @@ pub async fn spawn_metrics(app: App, addr: SocketAddr) -> std::io::Result<Runnin
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
-    let join = tokio::spawn(async move {
-        axum::serve(listener, metrics_router(app))
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    // The same guards as the public listener, and few connections: a scraper needs one.
+    let limits = connections::Limits {
+        header_read: app.config.header_read_timeout,
+        idle: app.config.idle_timeout,
+        max_connections: 64,
+    };
+    let join = tokio::spawn(connections::serve(
+        metrics_router(app),
+        listener,
+        limits,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     Ok(RunningServer { addr, stop, join })
 }
 

@@ -878,3 +878,42 @@ async fn addresses_the_mailer_could_not_use_are_refused_at_checkout() {
     assert_eq!(app.reserved("mug-enamel").await, 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn another_guest_of_the_network_cannot_replay_a_key_into_the_first_guests_identity() {
+    let app = TestApp::spawn().await;
+    let body = json!({"items": [{"product_id": "mug-enamel", "quantity": 1}], "email": "victim@example.com"});
+    let key = ("idempotency-key", "order-1");
+    let (status, _, victim) = app.checkout(body.clone(), &[key]).await;
+    assert_eq!(status, 201);
+    let victim_cookie = guest_cookie(&victim);
+    // A guest with a cookie of its own, same network, same key, same cart.
+    let (_, _, other) = app
+        .checkout(
+            json!({"items": [{"product_id": "tote-bag", "quantity": 1}]}),
+            &[],
+        )
+        .await;
+    let other_cookie = guest_cookie(&other);
+    let (status, answer, headers) = app
+        .checkout(body.clone(), &[key, ("cookie", other_cookie.as_str())])
+        .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("idempotency_key_reused")),
+        "{answer}"
+    );
+    assert!(headers.get("set-cookie").is_none());
+    // A cookieless repeat long after the first click is not a double click either.
+    raw(&app.store, "UPDATE holds SET created_at = created_at - 61")
+        .await
+        .unwrap();
+    let (status, _, headers) = app.checkout(body, &[key]).await;
+    assert_eq!(status, 422);
+    let handed = headers
+        .get_all("set-cookie")
+        .iter()
+        .any(|v| v.to_str().unwrap().starts_with(&victim_cookie));
+    assert!(!handed, "the victim's cookie was handed out");
+    app.stop().await;
+}

@@ -238,7 +238,15 @@ async fn silent_slow_and_idle_connections_are_closed() {
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
-    for (name, stream) in [("silent", &mut silent), ("slow", &mut slow)] {
+    // The operators' listener has the same guard.
+    let mut metrics_silent = tokio::net::TcpStream::connect(app.metrics_addr())
+        .await
+        .unwrap();
+    for (name, stream) in [
+        ("silent", &mut silent),
+        ("slow", &mut slow),
+        ("metrics", &mut metrics_silent),
+    ] {
         assert!(
             closed_within(stream, 8).await,
             "the {name} connection is still open"

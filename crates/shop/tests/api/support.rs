@@ -206,6 +206,11 @@ impl TestApp {
         (status, r.json().await.unwrap(), headers)
     }
 
+    /// The operators' listener.
+    pub fn metrics_addr(&self) -> std::net::SocketAddr {
+        self.metrics.addr
+    }
+
     /// `/metrics` from the operators' listener (the public one answers 404 in serve).
     pub async fn metrics_text(&self) -> String {
         self.http
