@@ -157,6 +157,7 @@ impl IdempotentPost {
             idempotency_key: key.clone(),
         };
         let body = &self.body;
+        let request_id = self.request_id.clone();
         let (status, value, replayed) = self.shared.with_account(|account| {
             let slot = key.as_ref().map(|k| format!("{auth}\n{k}"));
             if let Some(saved) = slot.as_ref().and_then(|s| account.idempotency.get(s)) {
@@ -172,31 +173,40 @@ impl IdempotentPost {
                             None,
                         )
                     };
-                    return (e.status.as_u16(), e.body(), false);
+                    return (e.status.as_u16(), e.body(), None);
                 }
-                return (saved.status, saved.body.clone(), true);
+                return (saved.status, saved.body.clone(), Some(saved.request_id.clone()));
             }
             let (status, value) = match decode(body).and_then(|params| action(account, &params, &cause)) {
                 Ok(v) => (200, v),
                 Err(e) => (e.status.as_u16(), e.body()),
             };
-            if let Some(slot) = slot {
+            // Stripe saves a result only once the request started executing: a request refused
+            // as invalid (400) saves nothing, so a corrected retry with the same key goes through.
+            if let (Some(slot), false) = (slot, status == 400) {
                 account.idempotency.insert(
                     slot,
-                    crate::state::Saved { fingerprint: fingerprint.clone(), status, body: value.clone() },
+                    crate::state::Saved {
+                        fingerprint: fingerprint.clone(),
+                        status,
+                        body: value.clone(),
+                        request_id: request_id.clone(),
+                    },
                 );
             }
-            (status, value, false)
+            (status, value, None)
         });
         let mut response = (
             StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
             Json(value),
         )
             .into_response();
-        if replayed {
-            response
-                .headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        if let Some(original) = replayed {
+            let h = response.headers_mut();
+            h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+            if let Ok(v) = HeaderValue::from_str(&original) {
+                h.insert("original-request", v);
+            }
         }
         response
     }

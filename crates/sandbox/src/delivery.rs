@@ -55,7 +55,10 @@ pub struct Attempt {
     pub status: Option<u16>,
     pub error: Option<String>,
     pub dropped: bool,
+    /// When the attempt ended, in ms since the sandbox started.
     pub elapsed_ms: u64,
+    /// How long the endpoint took to answer.
+    pub duration_ms: u64,
 }
 
 #[derive(Clone)]
@@ -70,8 +73,10 @@ pub struct Deliverer {
 
 impl Deliverer {
     pub fn new(config: DeliveryConfig, forward_to: Option<String>, chaos: Chaos) -> Deliverer {
+        // Stripe follows no redirect: a 3xx is a failed delivery, retried like any non-2xx.
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("an HTTP client with a timeout");
         Deliverer {
@@ -127,11 +132,13 @@ impl Deliverer {
             if delay > 0 {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
             }
+            let started = Instant::now();
             let (status, error) = if drop {
                 (None, Some("dropped by chaos".to_string()))
             } else {
                 self.post(url, payload).await
             };
+            let duration_ms = started.elapsed().as_millis() as u64;
             let ok = status.is_some_and(|s| (200..300).contains(&s));
             self.log.lock().expect("lock").push(Attempt {
                 event_id: text("id"),
@@ -142,6 +149,7 @@ impl Deliverer {
                 error,
                 dropped: drop,
                 elapsed_ms: self.started.elapsed().as_millis() as u64,
+                duration_ms,
             });
             let Some(wait) = self.config.retry_schedule.get(attempt as usize - 1) else {
                 return;

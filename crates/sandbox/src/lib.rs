@@ -239,14 +239,21 @@ fn router(shared: Shared) -> Router {
         .merge(api::routes(shared.clone()))
         .merge(page::routes())
         .merge(control::routes())
-        .fallback(|| async {
-            ApiError {
-                status: axum::http::StatusCode::NOT_FOUND,
-                ..ApiError::invalid(
-                    "Unrecognized request URL. The sandbox emulates only the API caisse uses.",
-                    None,
-                )
-            }
-        })
+        .fallback(unrecognized)
+        .method_not_allowed_fallback(unrecognized)
         .with_state(shared)
+}
+
+/// Stripe's answer to a URL or a method it does not serve: a JSON 404, never an empty 405.
+async fn unrecognized(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::NOT_FOUND,
+        ..ApiError::invalid(
+            format!(
+                "Unrecognized request URL ({method}: {}). The sandbox emulates only the API caisse uses.",
+                uri.path()
+            ),
+            None,
+        )
+    }
 }

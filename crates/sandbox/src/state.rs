@@ -118,6 +118,8 @@ pub struct Saved {
     pub fingerprint: String,
     pub status: u16,
     pub body: Value,
+    /// The request that executed, named on replays (`Original-Request`).
+    pub request_id: String,
 }
 
 #[derive(Default)]

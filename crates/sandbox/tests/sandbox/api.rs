@@ -341,3 +341,59 @@ async fn injected_faults_answer_stripes_api_error() {
     let (status, _, _) = raw(&sandbox, Method::GET, "/v1/events", Some(KEY), "").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn unknown_methods_get_stripes_404_not_an_empty_405() {
+    let (sandbox, _receiver) = with_receiver().await;
+    let (status, body, _) = raw(
+        &sandbox,
+        Method::DELETE,
+        "/v1/checkout/sessions",
+        Some(KEY),
+        "",
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unrecognized request URL (DELETE: /v1/checkout/sessions)"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_request_saves_nothing_under_its_key_and_replays_name_the_original() {
+    let (sandbox, _receiver) = with_receiver().await;
+    let idempotent = |body: &'static str| {
+        let url = format!("{}/v1/products", sandbox.url());
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(KEY)
+                .header("idempotency-key", "k-400")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let headers = r.headers().clone();
+            (
+                r.status().as_u16(),
+                headers,
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    // Missing its name: refused before executing, so nothing is saved under the key.
+    let (status, _, _) = idempotent("").await;
+    assert_eq!(status, 400);
+    let (status, first, body) = idempotent("name=Mug").await;
+    assert_eq!(status, 200, "the corrected retry goes through: {body}");
+    let (status, replay, again) = idempotent("name=Mug").await;
+    assert_eq!((status, again["id"].clone()), (200, body["id"].clone()));
+    assert_eq!(replay["idempotent-replayed"], "true");
+    assert_eq!(replay["original-request"], first["request-id"]);
+}

@@ -171,3 +171,57 @@ async fn chaos_delays_reorder_deliveries() {
         "random delays of up to 300 ms reorder 12 deliveries (chance of keeping order ≈ 1/12!)"
     );
 }
+
+#[tokio::test]
+async fn a_redirect_is_a_failed_delivery_not_a_delivered_one() {
+    let receiver = crate::support::Receiver::start(vec![SECRET.into()]).await;
+    // An endpoint that answers every delivery with a redirect to the real receiver.
+    let target = receiver.url.clone();
+    let redirecting = axum::Router::new().fallback(move || {
+        let target = target.clone();
+        async move {
+            (
+                axum::http::StatusCode::FOUND,
+                [(axum::http::header::LOCATION, target)],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, redirecting).await });
+    let sandbox = caisse_sandbox::start(fast_options(Some(url), vec![SECRET.into()]))
+        .await
+        .unwrap();
+    let s = client(&sandbox)
+        .create_checkout_session(&session_params(), "rd1")
+        .await
+        .unwrap();
+    client(&sandbox)
+        .expire_checkout_session(&s.id, "rd2")
+        .await
+        .unwrap();
+    // The first attempt and both retries of the schedule.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sandbox.deliveries().len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            sandbox.deliveries()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let attempts = sandbox.deliveries();
+    assert!(
+        attempts.iter().all(|a| a.status == Some(302)),
+        "{attempts:?}"
+    );
+    assert_eq!(
+        attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(),
+        [1, 2, 3],
+        "retried like any non-2xx"
+    );
+    assert!(
+        receiver.got.lock().unwrap().is_empty(),
+        "the redirect was not followed"
+    );
+}
