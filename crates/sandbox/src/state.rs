@@ -183,6 +183,12 @@ impl Account {
             "created": s.created,
             "currency": s.currency,
             "customer_email": s.customer_email,
+            // What the customer entered on the page: nothing while the session is open; the
+            // address (the one the session was created with, prefilled) once it completed.
+            "customer_details": (s.status == SessionStatus::Complete).then(|| json!({
+                "address": null, "email": s.customer_email, "name": null, "phone": null,
+                "tax_exempt": "none", "tax_ids": [],
+            })),
             "expires_at": s.expires_at,
             "livemode": false,
             "metadata": s.metadata,

@@ -321,3 +321,38 @@ async fn the_hosted_page_escapes_what_the_merchant_sent() {
     );
     assert!(!page.contains("\"><img"), "{page}");
 }
+
+#[tokio::test]
+async fn customer_details_appear_once_the_session_completes() {
+    let (sandbox, receiver) = with_receiver().await;
+    let stripe = client(&sandbox);
+    let session = stripe
+        .create_checkout_session(
+            &session_params().with("customer_email", "ada@example.com"),
+            "cd1",
+        )
+        .await
+        .unwrap();
+    let open = sandbox.session(&session.id).unwrap();
+    assert!(open["customer_details"].is_null(), "{open}");
+    sandbox
+        .pay(&session.id, Method::Card("4242424242424242".into()))
+        .unwrap();
+    let done = sandbox.session(&session.id).unwrap();
+    assert_eq!(done["customer_details"]["email"], "ada@example.com");
+    assert!(done["customer_details"]["name"].is_null());
+    // And in the event caisse reads it from.
+    receiver.wait_for(3).await;
+    let completed = receiver
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|r| r.event["type"] == "checkout.session.completed")
+        .map(|r| r.event.clone())
+        .unwrap();
+    assert_eq!(
+        completed["data"]["object"]["customer_details"]["email"],
+        "ada@example.com"
+    );
+}
