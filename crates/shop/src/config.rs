@@ -1035,7 +1035,7 @@ mod tests {
             load(&all, Mode::Serve)
         };
         let live = [
-            (SECRET_KEY, "sk_live_abcdefghijklmnop"),
+            (SECRET_KEY, "sk_live_fake_key_for_tests"),
             (API_BASE, "https://api.stripe.com"),
         ];
         assert_eq!(

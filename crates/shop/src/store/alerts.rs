@@ -80,19 +80,10 @@ impl Tx {
 impl Store {
     /// Raises `a` on its own, outside any effect; true when it is new.
     pub async fn raise_alert(&self, a: &NewAlert<'_>, now: i64) -> Result<bool, StoreError> {
-        let (entity_type, entity_id) = a.entity.unzip();
-        let rows = on_conn!(pool self, |c| sqlx::query(INSERT)
-            .bind(a.kind)
-            .bind(a.severity.as_str())
-            .bind(&a.message)
-            .bind(entity_type)
-            .bind(entity_id)
-            .bind(&a.dedup_key)
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(counted(a.kind, rows))
+        let mut tx = self.begin().await?;
+        let new = tx.raise_alert(a, now).await?;
+        tx.commit().await?;
+        Ok(new)
     }
 
     /// The newest alerts first, unacknowledged only when `open_only`.
