@@ -271,17 +271,8 @@ impl Tx {
         if changed == 0 {
             return Ok(false);
         }
-        for item in self.hold_items_tx(hold_id).await? {
-            on_conn!(tx self, |c| sqlx::query(
-                "UPDATE products SET stock_reserved = stock_reserved - $1, updated_at = $2 WHERE id = $3",
-            )
-            .bind(item.quantity)
-            .bind(now)
-            .bind(&item.product_id)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
-        }
+        let items = self.hold_items_tx(hold_id).await?;
+        self.move_stock(&items, Stock::Released, now).await?;
         Ok(true)
     }
 }
@@ -339,24 +330,12 @@ impl Tx {
         hold_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        if !self
-            .set_converted(hold_id, &["active", "awaiting_payment"], now)
-            .await?
-        {
+        if !self.set_converted(hold_id, ConvertFrom::Open, now).await? {
             return Ok(false);
         }
-        for item in self.hold_items_tx(hold_id).await? {
-            on_conn!(tx self, |c| sqlx::query(
-                "UPDATE products SET stock_on_hand = stock_on_hand - $1, \
-                                     stock_reserved = stock_reserved - $1, updated_at = $2 WHERE id = $3",
-            )
-            .bind(item.quantity)
-            .bind(now)
-            .bind(&item.product_id)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
-        }
+        let items = self.hold_items_tx(hold_id).await?;
+        self.move_stock(&items, Stock::SoldFromReserved, now)
+            .await?;
         Ok(true)
     }
 
@@ -379,45 +358,72 @@ impl Tx {
                 .fetch_optional(c)
                 .await)?;
             if free.unwrap_or(0) < item.quantity {
-                self.set_converted(hold_id, &["released"], now).await?;
+                self.set_converted(hold_id, ConvertFrom::Released, now)
+                    .await?;
                 return Ok(false);
             }
         }
-        if !self.set_converted(hold_id, &["released"], now).await? {
+        if !self
+            .set_converted(hold_id, ConvertFrom::Released, now)
+            .await?
+        {
             return Ok(false);
         }
-        for item in &items {
-            on_conn!(tx self, |c| sqlx::query(
-                "UPDATE products SET stock_on_hand = stock_on_hand - $1, updated_at = $2 WHERE id = $3",
-            )
-            .bind(item.quantity)
-            .bind(now)
-            .bind(&item.product_id)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
-        }
+        self.move_stock(&items, Stock::SoldFromFree, now).await?;
         Ok(true)
     }
 
     async fn set_converted(
         &mut self,
         hold_id: &str,
-        from: &[&str],
+        from: ConvertFrom,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let rows = on_conn!(tx self, |c| sqlx::query(
-            "UPDATE holds SET status = 'converted', updated_at = $1 \
-             WHERE id = $2 AND (status = $3 OR status = $4)",
-        )
-        .bind(now)
-        .bind(hold_id)
-        .bind(from[0])
-        .bind(from.last().copied().unwrap_or(from[0]))
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let condition = match from {
+            ConvertFrom::Open => "status IN ('active', 'awaiting_payment')",
+            ConvertFrom::Released => "status = 'released'",
+        };
+        let sql = format!(
+            "UPDATE holds SET status = 'converted', updated_at = $1 WHERE id = $2 AND {condition}"
+        );
+        let rows = on_conn!(tx self, |c| sqlx::query(&sql)
+            .bind(now)
+            .bind(hold_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(rows == 1)
+    }
+
+    /// Applies one stock movement to every item (the CHECK constraints refuse a negative or an
+    /// over-reserved result).
+    async fn move_stock(
+        &mut self,
+        items: &[HoldItem],
+        movement: Stock,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        // How many units leave `stock_on_hand` and `stock_reserved` per unit held.
+        let (on_hand, reserved) = match movement {
+            Stock::Released => (0, 1),
+            Stock::SoldFromReserved => (1, 1),
+            Stock::SoldFromFree => (1, 0),
+        };
+        for item in items {
+            on_conn!(tx self, |c| sqlx::query(
+                "UPDATE products SET stock_on_hand = stock_on_hand - $1 * $2, \
+                                     stock_reserved = stock_reserved - $1 * $3, updated_at = $4 WHERE id = $5",
+            )
+            .bind(item.quantity)
+            .bind(on_hand)
+            .bind(reserved)
+            .bind(now)
+            .bind(&item.product_id)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        }
+        Ok(())
     }
 
     /// A session complete without its money yet (a delayed method): the hold keeps its stock.
@@ -436,6 +442,26 @@ impl Tx {
         .map(|r| r.rows_affected()))?;
         Ok(rows == 1)
     }
+}
+
+/// The statuses a hold is converted from.
+#[derive(Clone, Copy)]
+enum ConvertFrom {
+    /// `active` or `awaiting_payment`: its stock is reserved.
+    Open,
+    /// Released: its stock went back and must be taken again.
+    Released,
+}
+
+/// Where the stock of a hold's items goes.
+#[derive(Clone, Copy)]
+enum Stock {
+    /// Back from reserved to free (a release).
+    Released,
+    /// Sold out of what the hold reserved.
+    SoldFromReserved,
+    /// Sold out of free stock (a payment after the release).
+    SoldFromFree,
 }
 
 /// Whose open holds are counted.
