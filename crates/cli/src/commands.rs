@@ -69,7 +69,7 @@ pub async fn serve(file: Option<&Path>, listen: Option<&str>) -> Result<()> {
     init_logs(config.log_format);
     let listener = bind(config.listen).await?;
     let store = open_store(&config).await?;
-    run(App::new(config, store)?, listener, None).await
+    run(App::new(config, store)?, listener, None, None).await
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
@@ -98,6 +98,8 @@ pub async fn dev(file: Option<&Path>, listen: &str, data_dir: &Path) -> Result<(
     .await
     .context("cannot start the Stripe sandbox")?;
     let database = format!("sqlite://{}", data_dir.join("caisse.db").display());
+    // A dashboard password for this run, unless one is configured.
+    let mut admin_password = None;
     let mail_dir = data_dir.join("mail").display().to_string();
     let config = load(
         file,
@@ -109,6 +111,13 @@ pub async fn dev(file: Option<&Path>, listen: &str, data_dir: &Path) -> Result<(
             }
             if std::env::var_os(config::API_BASE).is_none() {
                 s.set(config::API_BASE, sandbox.url());
+            }
+            if s.get_raw(config::ADMIN_PASSWORD_HASH).is_none() {
+                let password = caisse_shop::admin::random_token()[..16].to_string();
+                if let Ok(hash) = caisse_shop::admin::hash_password(&password) {
+                    s.set(config::ADMIN_PASSWORD_HASH, &hash);
+                    admin_password = Some(password);
+                }
             }
             if std::env::var_os(config::SMTP_URL).is_none()
                 && std::env::var_os(config::MAIL_DIR).is_none()
@@ -127,14 +136,37 @@ pub async fn dev(file: Option<&Path>, listen: &str, data_dir: &Path) -> Result<(
         tracing::info!("loaded the demo catalog");
     }
     let sandbox_url = sandbox.url().to_string();
-    run(App::new(config, store)?, listener, Some(sandbox_url)).await?;
+    run(
+        App::new(config, store)?,
+        listener,
+        Some(sandbox_url),
+        admin_password,
+    )
+    .await?;
     sandbox.stop().await.context("sandbox stopped badly")?;
     Ok(())
 }
 
-async fn run(app: App, listener: tokio::net::TcpListener, sandbox: Option<String>) -> Result<()> {
+async fn run(
+    app: App,
+    listener: tokio::net::TcpListener,
+    sandbox: Option<String>,
+    admin_password: Option<String>,
+) -> Result<()> {
     let addr = listener.local_addr().context("no local address")?;
     println!("caisse is listening on http://{addr}");
+    if app.config.storefront {
+        println!("  shop       http://{addr}/  (demo storefront)");
+    }
+    match (&app.config.admin_password_hash, admin_password) {
+        (Some(_), Some(password)) => {
+            println!("  dashboard  http://{addr}/admin  (password for this run: {password})")
+        }
+        (Some(_), None) => println!("  dashboard  http://{addr}/admin  (CAISSE_ADMIN_PASSWORD_HASH)"),
+        (None, _) => println!(
+            "  dashboard  off: set CAISSE_ADMIN_PASSWORD_HASH (caisse admin hash-password) to serve /admin"
+        ),
+    }
     println!("  products   http://{addr}/api/products");
     println!("  checkout   POST http://{addr}/api/checkout");
     println!("  health     http://{addr}/readyz");
@@ -364,5 +396,30 @@ pub fn webhook_sign(secrets: &[String], timestamp: Option<i64>, file: &Path) -> 
     let t = timestamp.unwrap_or_else(caisse_shop::store::unix_now);
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     println!("{}", caisse_stripe::signature_header(&secrets, t, &payload));
+    Ok(())
+}
+
+/// `caisse admin hash-password`: one line of standard input in, its argon2id PHC string out.
+pub fn admin_hash_password() -> Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password (it will show as you type; or pipe it in): ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.chars().count() < 12 {
+        return Err(anyhow::anyhow!(
+            "the password must have at least 12 characters (read from standard input)"
+        )
+        .into());
+    }
+    let hash = caisse_shop::admin::hash_password(password).map_err(anyhow::Error::msg)?;
+    println!("{hash}");
     Ok(())
 }

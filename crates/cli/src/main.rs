@@ -81,6 +81,18 @@ enum Command {
         #[command(subcommand)]
         command: WebhookCommand,
     },
+    /// The operators' dashboard.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Reads a password on standard input (never from an argument, which `ps` and shell history
+    /// would keep) and prints its argon2id hash for CAISSE_ADMIN_PASSWORD_HASH.
+    HashPassword,
 }
 
 #[derive(Subcommand)]
@@ -185,6 +197,9 @@ fn main() -> ExitCode {
                         file,
                     },
             } => commands::webhook_sign(&secrets, timestamp, &file),
+            Command::Admin {
+                command: AdminCommand::HashPassword,
+            } => commands::admin_hash_password(),
         }
     });
     match result {

@@ -87,6 +87,8 @@ pub const MAIL_DIR: &str = "CAISSE_MAIL_DIR";
 pub const MAIL_LANG: &str = "CAISSE_MAIL_LANG";
 pub const OUTBOX_MAX_ATTEMPTS: &str = "CAISSE_OUTBOX_MAX_ATTEMPTS";
 pub const OUTBOX_LEASE: &str = "CAISSE_OUTBOX_LEASE_SECS";
+pub const ADMIN_PASSWORD_HASH: &str = "CAISSE_ADMIN_PASSWORD_HASH";
+pub const STOREFRONT: &str = "CAISSE_STOREFRONT";
 
 /// Every setting caisse reads, in the order `config check` prints them.
 pub const SETTINGS: &[Setting] = &[
@@ -137,6 +139,8 @@ pub const SETTINGS: &[Setting] = &[
     setting(MAIL_LANG, "fr", false, "language of emails: fr or en"),
     setting(OUTBOX_MAX_ATTEMPTS, "10", false, "attempts before an outbox message (email, refund) is marked failed, with an alert"),
     setting(OUTBOX_LEASE, "120", false, "how long a worker owns an outbox message it is sending; a killed worker's message is due again after it"),
+    setting(ADMIN_PASSWORD_HASH, "", true, "argon2id PHC string from `caisse admin hash-password`; without it /admin answers 404 (caisse dev makes a password and prints it)"),
+    setting(STOREFRONT, "false", false, "true: serve the demo storefront at / (always on in caisse dev)"),
 ];
 
 /// What the configuration is for: `serve` needs real keys, `dev` fills in sandbox ones, tools
@@ -379,6 +383,10 @@ pub struct Config {
     pub redis_url: Option<Secret>,
     /// Browser origins allowed to call the API with credentials; empty: same origin only.
     pub cors_origins: Vec<String>,
+    /// The dashboard's password hash; `None`: no dashboard.
+    pub admin_password_hash: Option<Secret>,
+    /// Whether `/` serves the demo storefront.
+    pub storefront: bool,
     /// Each setting's shown value and origin, secrets masked: what `config check` prints.
     pub report: Vec<(&'static str, String, Origin)>,
 }
@@ -590,6 +598,14 @@ impl Config {
         let redis_url = (!redis.is_empty()).then(|| Secret::new(redis));
 
         let cors_origins = cors(&mut r);
+        let admin_hash = r.text(ADMIN_PASSWORD_HASH, "");
+        if !admin_hash.is_empty() {
+            if let Err(why) = crate::admin::check_hash(&admin_hash) {
+                r.fail(ADMIN_PASSWORD_HASH, why);
+            }
+        }
+        let admin_password_hash = (!admin_hash.is_empty()).then(|| Secret::new(admin_hash));
+        let storefront = r.flag(STOREFRONT, false) || mode == Mode::Dev;
         let mut report = r.report;
         for entry in report.iter_mut() {
             if dev_origin.contains(&entry.0) {
@@ -619,6 +635,8 @@ impl Config {
             identity,
             redis_url,
             cors_origins,
+            admin_password_hash,
+            storefront,
             report,
         })
     }

@@ -3,6 +3,7 @@
 //! Data flows one way: HTTP → service → store, and webhook → inbox → fulfilment → store. The
 //! [`domain`] module holds the rules as pure functions; [`store`] is the only code that speaks SQL.
 
+pub mod admin;
 pub mod app;
 pub mod catalog;
 pub mod checkout;

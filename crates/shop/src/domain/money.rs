@@ -51,6 +51,31 @@ pub fn format_amount(amount: i64, currency: &str) -> String {
     }
 }
 
+/// Minor units from an amount an operator types in major units (`12.5`, `12,50`, `1200` for
+/// yen), without floating point; `None` for anything else, a negative, or more decimals than the
+/// currency has.
+pub fn parse_major(text: &str, currency: &Currency) -> Option<i64> {
+    let text = text.trim().replace(',', ".");
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+    let exp = currency.exponent() as usize;
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > exp {
+        return None;
+    }
+    let scale = 10i64.pow(exp as u32);
+    let fraction = format!("{fraction:0<exp$}");
+    let minor = if exp == 0 {
+        0
+    } else {
+        fraction.parse::<i64>().ok()?
+    };
+    whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(scale)?
+        .checked_add(minor)
+}
+
 /// An amount in minor units of a currency.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Money {
@@ -184,5 +209,27 @@ mod tests {
         assert_eq!(m_loc(990, "chf", Locale::En), "CHF\u{a0}9.90");
         assert_eq!(m_loc(990, "chf", Locale::Fr), "9,90\u{a0}CHF");
         assert_eq!(line_total(i64::MAX, 2), None);
+    }
+
+    #[test]
+    fn operators_type_major_units() {
+        let eur = Currency::parse("eur").unwrap();
+        let jpy = Currency::parse("jpy").unwrap();
+        assert_eq!(super::parse_major("12.5", &eur), Some(1250));
+        assert_eq!(super::parse_major(" 12,05 ", &eur), Some(1205));
+        assert_eq!(super::parse_major("7", &eur), Some(700));
+        assert_eq!(super::parse_major("1200", &jpy), Some(1200));
+        for bad in [
+            "",
+            "1.234",
+            "-1",
+            "1e3",
+            ".5x",
+            "12.5.1",
+            "99999999999999999999",
+        ] {
+            assert_eq!(super::parse_major(bad, &eur), None, "{bad}");
+        }
+        assert_eq!(super::parse_major("12.5", &jpy), None);
     }
 }

@@ -1,17 +1,16 @@
 //! The storefront's read API: the catalog and the public configuration.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::error::ApiError;
 
-pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/api/products", get(products))
-        .route("/api/config", get(config))
+use super::PublicRoutes;
+
+pub fn routes(r: PublicRoutes) -> PublicRoutes {
+    r.get("/api/products", products).get("/api/config", config)
 }
 
 /// Active products with what can still be bought. Prices are the database's, in minor units.

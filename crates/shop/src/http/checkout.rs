@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 
 use crate::app::App;
@@ -18,13 +17,12 @@ use crate::identity::{self, Customer, IdentityError};
 use crate::ratelimit::{self, Decision, Scope};
 use crate::store::unix_now;
 
-use super::ApiJson;
+use super::{ApiJson, PublicRoutes};
 
-pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/api/checkout", post(create))
-        .route("/api/checkout/{session_id}", get(status))
-        .route("/api/checkout/{session_id}/cancel", post(cancel))
+pub fn routes(r: PublicRoutes) -> PublicRoutes {
+    r.post("/api/checkout", create)
+        .get("/api/checkout/{session_id}", status)
+        .post("/api/checkout/{session_id}/cancel", cancel)
 }
 
 fn who(app: &App, headers: &HeaderMap) -> Result<Customer, ApiError> {

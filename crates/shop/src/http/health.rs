@@ -11,13 +11,11 @@ use serde_json::json;
 use crate::app::App;
 use crate::error::ApiError;
 
-pub fn routes() -> Router<App> {
-    Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(json!({ "status": "ok" })) }),
-        )
-        .route("/readyz", get(readyz))
+use super::PublicRoutes;
+
+pub fn routes(r: PublicRoutes) -> PublicRoutes {
+    r.get("/healthz", || async { Json(json!({ "status": "ok" })) })
+        .get("/readyz", readyz)
 }
 
 /// `/metrics` alone: the router of `CAISSE_METRICS_LISTEN` (and merged into the public one by

@@ -1,11 +1,14 @@
 //! The HTTP surface: the router, the layers every request goes through (request id, tracing,
 //! metrics, body limit, time limit), JSON fallbacks, and a server with graceful shutdown.
 
+mod admin;
 mod api;
 mod checkout;
 pub mod connections;
 mod health;
 mod json;
+mod openapi;
+mod storefront;
 mod webhooks;
 
 use std::future::Future;
@@ -13,9 +16,11 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::handler::Handler;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter};
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -39,10 +44,9 @@ pub fn router(app: App) -> Router {
         health::metrics_routes()
     };
     Router::new()
-        .merge(api::routes())
-        .merge(checkout::routes())
-        .merge(health::routes())
-        .merge(webhooks::routes())
+        .merge(public().router)
+        .merge(admin::routes(&app))
+        .merge(storefront::routes(&app))
         .merge(metrics)
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
@@ -68,6 +72,87 @@ pub fn router(app: App) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(middleware::from_fn(sanitize_request_id))
         .with_state(app)
+}
+
+/// The public API: what `GET /api/openapi.json` describes.
+fn public() -> PublicRoutes {
+    let r = PublicRoutes {
+        router: Router::new(),
+        table: Vec::new(),
+    };
+    let r = api::routes(r);
+    let r = checkout::routes(r);
+    let r = health::routes(r);
+    let r = webhooks::routes(r);
+    openapi::routes(r)
+}
+
+/// Every `(METHOD, path)` of the public API, in the router's own path syntax (which is
+/// OpenAPI's), read off the same builder that makes the router: the list the OpenAPI document
+/// is checked against.
+pub fn public_routes() -> Vec<(&'static str, &'static str)> {
+    let mut table = public().table;
+    table.sort();
+    table
+}
+
+/// A router that records each route it is given, so that the public API's list cannot drift
+/// from what is served.
+pub(crate) struct PublicRoutes {
+    router: Router<App>,
+    table: Vec<(&'static str, &'static str)>,
+}
+
+impl PublicRoutes {
+    fn add<H, T>(
+        mut self,
+        method: &'static str,
+        filter: MethodFilter,
+        path: &'static str,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, App>,
+        T: 'static,
+    {
+        self.table.push((method, path));
+        self.router = self.router.route(path, on(filter, handler));
+        self
+    }
+
+    pub(crate) fn get<H: Handler<T, App>, T: 'static>(
+        self,
+        path: &'static str,
+        handler: H,
+    ) -> Self {
+        self.add("GET", MethodFilter::GET, path, handler)
+    }
+
+    pub(crate) fn post<H: Handler<T, App>, T: 'static>(
+        self,
+        path: &'static str,
+        handler: H,
+    ) -> Self {
+        self.add("POST", MethodFilter::POST, path, handler)
+    }
+}
+
+/// The Content-Security-Policy of caisse's own pages: nothing from another origin, no inline
+/// script or style.
+pub(crate) const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
+
+/// A static file compiled into the binary.
+pub(crate) fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
 }
 
 /// Lets the configured storefront origins call the API from a browser, cookies included (the

@@ -7,8 +7,7 @@
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use caisse_stripe::{Event, SignatureError};
 use serde_json::json;
 
@@ -18,9 +17,10 @@ use crate::store::{unix_now, NewAlert, Severity};
 use crate::webhooks::{self, Outcome, Received, Source};
 
 use super::json::read_body;
+use super::PublicRoutes;
 
-pub fn routes() -> Router<App> {
-    Router::new().route("/api/webhooks/stripe", post(receive))
+pub fn routes(r: PublicRoutes) -> PublicRoutes {
+    r.post("/api/webhooks/stripe", receive)
 }
 
 async fn receive(State(app): State<App>, req: Request) -> Response {

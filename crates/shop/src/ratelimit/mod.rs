@@ -21,6 +21,8 @@ pub use redis_backend::RedisLimiter;
 pub enum Scope {
     Customer,
     Ip,
+    /// Sign-in attempts on the dashboard, per client network.
+    AdminSignIn,
 }
 
 impl Scope {
@@ -28,6 +30,7 @@ impl Scope {
         match self {
             Scope::Customer => "customer",
             Scope::Ip => "ip",
+            Scope::AdminSignIn => "admin_sign_in",
         }
     }
 }

@@ -7,9 +7,11 @@
 //! fails half-way with `SQLITE_BUSY`; on PostgreSQL the conditional `UPDATE … WHERE` and `SELECT … FOR
 //! UPDATE` statements of the submodules make each check-and-write one step.
 
+mod admin;
 mod alerts;
 mod audit;
 mod catalog;
+mod dashboard;
 mod error;
 mod holds;
 mod orders;
@@ -25,9 +27,14 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
+pub use admin::ADMIN;
 pub use alerts::{Alert, NewAlert, Severity};
 pub use audit::{AuditEntry, AuditRecord};
 pub use catalog::Product;
+pub use dashboard::{
+    AuditFilter, DayRevenue, EventDetail, EventListRow, OrderRow, OrderSearch, Overview, Revenue,
+    PAGE,
+};
 pub use error::{ConstraintKind, StoreError};
 pub use holds::{Hold, HoldItem, HoldReference, NewHold, OpenHolds, Owner, Shortage};
 pub use orders::{NewOrder, NewPayment, OrderLine, OrderSummary, PaymentRow};

@@ -15,6 +15,14 @@ pub struct StripeRequestRow {
     pub at: i64,
 }
 
+/// The hold or order a call was for: caisse's idempotency keys are `caisse-{id}-{why}`, and ids
+/// (`hold_…`, `ord_…`) have no `-`.
+pub fn subject(idempotency_key: &str) -> Option<&str> {
+    let rest = idempotency_key.strip_prefix("caisse-")?;
+    let (id, _) = rest.split_once('-')?;
+    (id.starts_with("hold_") || id.starts_with("ord_")).then_some(id)
+}
+
 impl Store {
     pub async fn record_stripe_request(
         &self,
@@ -22,8 +30,8 @@ impl Store {
         at: i64,
     ) -> Result<(), StoreError> {
         on_conn!(pool self, |c| sqlx::query(
-            "INSERT INTO stripe_requests (method, path, idempotency_key, status, request_id, duration_ms, error, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO stripe_requests (method, path, idempotency_key, status, request_id, duration_ms, error, at, subject) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&r.method)
         .bind(&r.path)
@@ -33,6 +41,7 @@ impl Store {
         .bind(r.duration_ms as i64)
         .bind(&r.error)
         .bind(at)
+        .bind(r.idempotency_key.as_deref().and_then(subject))
         .execute(c)
         .await
         .map(|_| ()))?;
@@ -47,5 +56,22 @@ impl Store {
         .bind(limit)
         .fetch_all(c)
         .await)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subject;
+
+    #[test]
+    fn the_subject_is_the_id_inside_caisse_keys_only() {
+        assert_eq!(subject("caisse-hold_0193ab-create"), Some("hold_0193ab"));
+        assert_eq!(
+            subject("caisse-ord_0193ab-refund-admin-x1"),
+            Some("ord_0193ab")
+        );
+        assert_eq!(subject("caisse-evil-create"), None);
+        assert_eq!(subject("hold_1-create"), None);
+        assert_eq!(subject("caisse-hold_1"), None);
     }
 }

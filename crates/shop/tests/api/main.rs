@@ -10,6 +10,7 @@ mod email;
 mod holds;
 mod http_basics;
 mod lifecycle;
+mod openapi;
 mod ratelimits;
 mod store_constraints;
 mod support;

@@ -1,0 +1,208 @@
+//! The operators' dashboard as a service: its one password (an argon2id hash), its sessions and
+//! CSRF tokens, and the actions it can take — refund an order through Stripe, reprocess a webhook
+//! event through the inbox, acknowledge an alert, retry a failed email — each audited as `admin`.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::app::App;
+use crate::domain::money::format_amount;
+use crate::store::{AuditEntry, StoreError, ADMIN};
+use crate::webhooks::{self, Source};
+
+/// How long a dashboard session lasts after sign-in.
+pub const SESSION_SECS: i64 = 12 * 3600;
+
+/// The PHC string of `password` (argon2id, the crate's default cost: 19 MiB, 2 passes).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Why a configured hash cannot be used, in a sentence that never repeats it.
+pub fn check_hash(phc: &str) -> Result<(), &'static str> {
+    let parsed = PasswordHash::new(phc)
+        .map_err(|_| "is not a PHC string; make one with `caisse admin hash-password`")?;
+    if parsed.algorithm.as_str() != "argon2id" {
+        return Err("must be an argon2id hash; make one with `caisse admin hash-password`");
+    }
+    Ok(())
+}
+
+/// True when `password` matches the hash. Slow on purpose (tens of milliseconds): call it off the
+/// async threads, behind the sign-in rate limit.
+pub fn verify_password(phc: &str, password: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// 32 random bytes, URL-safe: a session cookie, a CSRF token, a form's refund token.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the database keeps of a session cookie: its SHA-256, so that a copy of the database does
+/// not sign anyone in.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Equal strings, compared in time that does not depend on where they differ.
+pub fn same_token(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("not found")]
+    NotFound,
+    #[error("Stripe refused: {0}")]
+    Stripe(#[from] caisse_stripe::StripeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Asks Stripe to refund `amount` (all that is left when `None`) of order `number`. The key is
+/// the order's plus the form's token, so a form sent twice refunds once and a second form can
+/// refund more. The payment's refunded amount changes when `charge.refunded` arrives.
+pub async fn refund(
+    app: &App,
+    number: i64,
+    amount: Option<i64>,
+    form_token: &str,
+    now: i64,
+) -> Result<String, ActionError> {
+    let order = app
+        .store
+        .order_by_number(number)
+        .await?
+        .ok_or(ActionError::NotFound)?;
+    let (Some(pi), Some(paid)) = (&order.payment_intent_id, order.amount_paid) else {
+        return Err(ActionError::Refused("this order has no payment".into()));
+    };
+    let left = paid - order.amount_refunded.unwrap_or(0);
+    let amount = amount.unwrap_or(left);
+    if amount <= 0 || amount > left {
+        return Err(ActionError::Refused(format!(
+            "the amount must be between 1 and {left} (what is left to refund, in minor units)"
+        )));
+    }
+    let token: String = form_token
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(43)
+        .collect();
+    let key = format!("caisse-{}-refund-admin{token}", order.id);
+    let refund = app.stripe.create_refund(pi, Some(amount), &key).await?;
+    let mut tx = app.store.begin().await?;
+    tx.audit(
+        AuditEntry {
+            actor: ADMIN,
+            action: "refund.requested",
+            entity_type: "order",
+            entity_id: &order.id,
+            before: Some(json!({ "amount_refunded": order.amount_refunded })),
+            after: Some(json!({ "refund": refund.id, "amount": refund.amount })),
+            message: format!(
+                "Refund {} of {} requested for order #{number} from the dashboard (payment {pi})",
+                refund.id,
+                format_amount(refund.amount, &refund.currency)
+            ),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(refund.id)
+}
+
+/// Runs a recorded event through the inbox again, as a redelivery would: a failed event gets its
+/// effect, a processed one is a duplicate.
+pub async fn reprocess_event(app: &App, id: &str, now: i64) -> Result<String, ActionError> {
+    let row = app
+        .store
+        .event_detail(id)
+        .await?
+        .ok_or(ActionError::NotFound)?;
+    let event: caisse_stripe::Event = serde_json::from_str(&row.payload)
+        .map_err(|e| ActionError::Refused(format!("the stored payload is not an event: {e}")))?;
+    let outcome = webhooks::receive(app, &event, &row.payload, Source::Replay).await;
+    let said = match &outcome {
+        Ok(webhooks::Received::Duplicate) => "already done; nothing changed".to_string(),
+        Ok(webhooks::Received::Applied(webhooks::Outcome::Processed(what))) => {
+            format!("processed: {what}")
+        }
+        Ok(webhooks::Received::Applied(webhooks::Outcome::Ignored(why))) => {
+            format!("ignored: {why}")
+        }
+        Err(e) => format!("failed again: {e}"),
+    };
+    let mut tx = app.store.begin().await?;
+    tx.audit(
+        AuditEntry {
+            actor: ADMIN,
+            action: "webhook_event.reprocessed",
+            entity_type: "webhook_event",
+            entity_id: id,
+            before: Some(json!({ "status": row.row.status })),
+            after: Some(json!({ "result": said })),
+            message: format!(
+                "Event {id} ({}) reprocessed from the dashboard: {said}",
+                row.row.kind
+            ),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(said)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_verifies_its_password_only() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert_eq!(check_hash(&h), Ok(()));
+        assert!(verify_password(&h, "correct horse"));
+        assert!(!verify_password(&h, "correct horse "));
+        assert!(!verify_password("garbage", "correct horse"));
+    }
+
+    #[test]
+    fn only_argon2id_hashes_are_accepted() {
+        assert!(check_hash("hunter2").is_err());
+        assert!(check_hash("$argon2i$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$ZGF0YWRhdGFkYXRh").is_err());
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same_token("abc", "abc"));
+        assert!(!same_token("abc", "abd"));
+        assert!(!same_token("abc", "ab"));
+        assert_ne!(random_token(), random_token());
+        assert_eq!(token_hash("x").len(), 64);
+    }
+}

@@ -1,0 +1,196 @@
+//! `/admin`, the operators' dashboard: sign-in, sessions and CSRF, and the answers every page
+//! shares. The pages are in [`pages`], the forms that change something in [`actions`].
+//!
+//! Without `CAISSE_ADMIN_PASSWORD_HASH` none of these routes exist (404). A session is a random
+//! cookie (`HttpOnly`, `SameSite=Strict`, `Path=/admin`, `Secure` over https) whose SHA-256 is
+//! kept in `admin_sessions` for 12 hours; every form carries the session's CSRF token, and the
+//! sign-in form a short-lived one of its own (double submit). Sign-in is rate limited per client
+//! network before the password is even hashed.
+
+mod actions;
+mod pages;
+
+use askama::Template;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::app::App;
+use crate::store::unix_now;
+
+const SESSION_COOKIE: &str = "caisse_admin";
+const LOGIN_COOKIE: &str = "caisse_admin_login";
+/// Sign-in attempts per client network: a burst of 5, then one every 12 s.
+const SIGN_IN_RATE: crate::ratelimit::Rate = crate::ratelimit::Rate {
+    count: 5,
+    period: std::time::Duration::from_secs(60),
+};
+
+pub fn routes(app: &App) -> Router<App> {
+    if app.config.admin_password_hash.is_none() {
+        return Router::new();
+    }
+    Router::new()
+        .route("/admin", get(pages::overview))
+        .route("/admin/", get(|| async { Redirect::to("/admin") }))
+        .route("/admin/assets/admin.css", get(stylesheet))
+        .route(
+            "/admin/login",
+            get(actions::login_form).post(actions::sign_in),
+        )
+        .route("/admin/logout", post(actions::sign_out))
+        .route("/admin/orders", get(pages::orders))
+        .route("/admin/orders/{number}", get(pages::order))
+        .route("/admin/orders/{number}/refund", post(actions::refund))
+        .route("/admin/holds", get(pages::holds))
+        .route("/admin/events", get(pages::events))
+        .route("/admin/events/{id}", get(pages::event))
+        .route("/admin/events/{id}/reprocess", post(actions::reprocess))
+        .route("/admin/stripe-requests", get(pages::stripe_requests))
+        .route("/admin/audit", get(pages::audit))
+        .route("/admin/alerts", get(pages::alerts))
+        .route("/admin/alerts/{id}/ack", post(actions::acknowledge))
+        .route("/admin/emails/{id}/retry", post(actions::retry_email))
+}
+
+/// What the layout needs on every page.
+pub(super) struct Chrome {
+    pub signed_in: bool,
+    pub csrf: String,
+    pub notice: Option<&'static str>,
+}
+
+impl Chrome {
+    fn signed_out() -> Chrome {
+        Chrome {
+            signed_in: false,
+            csrf: String::new(),
+            notice: None,
+        }
+    }
+}
+
+/// The value of cookie `name`, from any `Cookie` header.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn set_cookie(app: &App, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if app.config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or(HeaderValue::from_static(""))
+}
+
+/// The signed-in operator's page chrome, or the answer to give instead: the sign-in page for a
+/// page, 403 for a form.
+async fn signed_in(app: &App, headers: &HeaderMap) -> Result<Chrome, Response> {
+    let token = cookie(headers, SESSION_COOKIE).unwrap_or_default();
+    if token.is_empty() {
+        return Err(Redirect::to("/admin/login").into_response());
+    }
+    match app
+        .store
+        .admin_session(&crate::admin::token_hash(&token), unix_now())
+        .await
+    {
+        Ok(Some(csrf)) => Ok(Chrome {
+            signed_in: true,
+            csrf,
+            notice: None,
+        }),
+        Ok(None) => Err(Redirect::to("/admin/login").into_response()),
+        Err(e) => Err(failure(&e.to_string())),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/error.html")]
+struct ErrorPage<'a> {
+    c: Chrome,
+    title: &'a str,
+    message: &'a str,
+    back: &'a str,
+}
+
+/// An error page with its status.
+fn error_page(status: StatusCode, c: Chrome, message: &str, back: &str) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let mut response = render(&ErrorPage {
+        c,
+        title,
+        message,
+        back,
+    });
+    *response.status_mut() = status;
+    response
+}
+
+fn failure(e: &str) -> Response {
+    tracing::error!(error = %e, "dashboard page failed");
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Chrome::signed_out(),
+        "Something failed on our side; it is in the logs.",
+        "/admin",
+    )
+}
+
+/// Renders a page with the headers every dashboard page carries: no caching, no framing, no
+/// script or style from anywhere but here.
+fn render(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(body) => {
+            let mut response = (StatusCode::OK, body).into_response();
+            let h = response.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(super::PAGE_CSP),
+            );
+            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            h.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            );
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "dashboard template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "template failed").into_response()
+        }
+    }
+}
+
+async fn stylesheet() -> Response {
+    super::asset(
+        "text/css; charset=utf-8",
+        include_str!("../../../static/admin.css"),
+    )
+}
+
+/// `2026-11-27 09:14:03 UTC`, or `—` for nothing.
+fn when(t: Option<i64>) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|d| d.format(format).ok())
+        .map(|s| format!("{s} UTC"))
+        .unwrap_or_else(|| "—".into())
+}
