@@ -1,5 +1,7 @@
 //! The `caisse` binary driven from outside: exit codes, messages, what it prints and logs.
 
+mod browser;
+mod cdp;
 mod config_errors;
 mod processes;
 mod recovery;

@@ -5,6 +5,7 @@
 const CART_KEY = 'caisse.cart'; // localStorage: { product_id: quantity }
 const SESSION_KEY = 'caisse.checkout_session_id'; // sessionStorage: the checkout being paid
 const POLL_EVERY_MS = 1000, POLL_FOR_MS = 120_000; // the success page asks every second for 2 minutes
+const FAILURE_GRACE_MS = 20_000; // how long the success page doubts a "failed" or "expired" status
 
 const $ = (id) => document.getElementById(id);
 let products = null; // Map id → product, once /api/products has answered
@@ -187,10 +188,15 @@ async function followOrder(sessionId) {
   const unknown = ['We could not find this checkout. If you paid, a confirmation email is on its way.'];
   if (!sessionId) return showResult(unknown, true);
   showResult(['Payment received, confirming your order…'], false);
-  for (const deadline = Date.now() + POLL_FOR_MS; Date.now() < deadline;) {
+  const started = Date.now();
+  for (const deadline = started + POLL_FOR_MS; Date.now() < deadline;) {
     try {
       const s = await api(`/api/checkout/${encodeURIComponent(sessionId)}`);
-      if (describe(s)) return finish(s, describe(s));
+      if (s.order_number != null) return finish(s, describe(s));
+      // Stripe sends the customer here once the session is complete, so "failed" or "expired"
+      // is news the payment's own webhook has not overtaken yet (a declined card before this
+      // one released the hold): believe it only after a grace period.
+      if (describe(s) && Date.now() - started > FAILURE_GRACE_MS) return finish(s, describe(s));
     } catch (e) { // anything but not_found (a blip, a restart) is asked again until the deadline
       if (e.code === 'not_found') return showResult(unknown, true);
     }
