@@ -158,6 +158,11 @@ fn a_newcomer_buys_in_the_storefront_and_finds_the_order_in_the_dashboard() {
     assert!(pi.starts_with("pi_"), "{pi}");
     let events = b.eval("document.querySelectorAll('[data-testid=\"order-event\"] a').length");
     assert!(events.as_u64().unwrap_or(0) >= 1, "{}", b.text());
+    assert!(
+        b.text().contains("order_confirmation"),
+        "the order lists its confirmation email: {}",
+        b.text()
+    );
     b.screenshot("order-detail");
     b.goto(&format!("{base}/admin/orders?q={pi}"));
     let rows = b.eval("document.querySelectorAll('[data-testid=\"order-row\"]').length");

@@ -1,5 +1,6 @@
 //! The `caisse` binary driven from outside: exit codes, messages, what it prints and logs.
 
+mod admin;
 mod browser;
 mod cdp;
 mod config_errors;

@@ -206,17 +206,17 @@ impl Store {
             .fetch_one(c)
             .await)?;
         let emails_pending = count(
-            "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND kind = 'confirmation_email' AND $1 = $1",
+            "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND kind = 'order_confirmation' AND $1 = $1",
             0,
         )
         .await?;
         let emails_failed = count(
-            "SELECT COUNT(*) FROM outbox WHERE status = 'failed' AND kind = 'confirmation_email' AND $1 = $1",
+            "SELECT COUNT(*) FROM outbox WHERE status = 'failed' AND kind = 'order_confirmation' AND $1 = $1",
             0,
         )
         .await?;
         let oldest_pending_email: Option<i64> = on_conn!(pool self, |c| sqlx::query_scalar(
-            "SELECT MIN(created_at) FROM outbox WHERE status = 'pending' AND kind = 'confirmation_email'",
+            "SELECT MIN(created_at) FROM outbox WHERE status = 'pending' AND kind = 'order_confirmation'",
         )
         .fetch_one(c)
         .await)?;
@@ -328,8 +328,8 @@ impl Store {
             "SELECT id, kind, dedup_key, payload, status, attempts, next_attempt_at, last_error \
              FROM outbox WHERE dedup_key IN ($1, $2) ORDER BY id",
         )
-        .bind(format!("confirmation_email:{order_id}"))
-        .bind(format!("stripe_refund:{order_id}"))
+        .bind(format!("{}:{order_id}", crate::fulfilment::CONFIRMATION_EMAIL))
+        .bind(format!("{}:{order_id}", crate::refunds::KIND))
         .fetch_all(c)
         .await)?)
     }

@@ -4,6 +4,7 @@
 //! set (as `.ci/run` does), a fresh PostgreSQL database created on that server. The same tests
 //! thus run against both backends.
 
+mod admin;
 mod catalog;
 mod checkout;
 mod email;
