@@ -152,34 +152,42 @@ const AUDIT_ROW: &str = "SELECT id, at, actor, action, entity_type, entity_id, b
 
 impl Store {
     pub async fn overview(&self, now: i64) -> Result<Overview, StoreError> {
-        let day_start = now - now.rem_euclid(86_400);
-        let month_start = day_start - 29 * 86_400;
-        let revenue =
-            "SELECT currency, COUNT(*) AS orders, CAST(SUM(amount_total) AS BIGINT) AS amount \
-                       FROM orders WHERE created_at >= $1 GROUP BY currency ORDER BY currency";
-        let today: Vec<Revenue> = on_conn!(pool self, |c| sqlx::query_as(revenue)
-            .bind(day_start)
-            .fetch_all(c)
-            .await)?;
-        let month: Vec<Revenue> = on_conn!(pool self, |c| sqlx::query_as(revenue)
-            .bind(month_start)
-            .fetch_all(c)
-            .await)?;
+        let today = now.div_euclid(86_400);
+        // One pass over the month, from the covering index; today and the month are its sums.
         let days: Vec<DayRevenue> = on_conn!(pool self, |c| sqlx::query_as(
             "SELECT created_at / 86400 AS day, currency, COUNT(*) AS orders, \
                     CAST(SUM(amount_total) AS BIGINT) AS amount \
              FROM orders WHERE created_at >= $1 GROUP BY created_at / 86400, currency ORDER BY day",
         )
-        .bind(month_start)
+        .bind((today - 29) * 86_400)
         .fetch_all(c)
         .await)?;
+        let total = |from_day: i64| {
+            let mut sums: Vec<Revenue> = Vec::new();
+            for d in days.iter().filter(|d| d.day >= from_day) {
+                match sums.iter_mut().find(|r| r.currency == d.currency) {
+                    Some(r) => {
+                        r.orders += d.orders;
+                        r.amount += d.amount;
+                    }
+                    None => sums.push(Revenue {
+                        currency: d.currency.clone(),
+                        orders: d.orders,
+                        amount: d.amount,
+                    }),
+                }
+            }
+            sums.sort_by(|a, b| a.currency.cmp(&b.currency));
+            sums
+        };
+        let (today, month) = (total(today), total(today - 29));
         let count = |sql: &'static str, arg: i64| async move {
             let n: i64 =
                 on_conn!(pool self, |c| sqlx::query_scalar(sql).bind(arg).fetch_one(c).await)?;
             Ok::<i64, StoreError>(n)
         };
         let open_holds = count(
-            "SELECT COUNT(*) FROM holds WHERE status = 'active' AND $1 = $1",
+            "SELECT COUNT(*) FROM holds WHERE status IN ('active', 'awaiting_payment') AND $1 = $1",
             0,
         )
         .await?;
@@ -371,8 +379,9 @@ impl Store {
         if kind.is_some() {
             filter.push_str(" AND type = $5");
         }
+        // A row-value comparison, which both databases turn into one index range.
         let sql = format!(
-            "{EVENT_ROW} WHERE {filter} AND (received_at < $1 OR (received_at = $1 AND stripe_event_id < $2)) \
+            "{EVENT_ROW} WHERE {filter} AND (received_at, stripe_event_id) < ($1, $2) \
              AND ($4 = $4 AND $5 = $5) ORDER BY received_at DESC, stripe_event_id DESC LIMIT $3"
         );
         // An id cursor of "" with a time of MAX starts at the top; "~" sorts after every event id.

@@ -461,6 +461,7 @@ pub(super) async fn holds(
     let statuses = [
         ("", "All"),
         ("active", "Active"),
+        ("awaiting_payment", "Awaiting payment"),
         ("converted", "Converted"),
         ("released", "Released"),
     ];
