@@ -68,10 +68,18 @@ impl From<sqlx::Error> for StoreError {
                     _ => {
                         let code = db.code().map(|c| c.to_string()).unwrap_or_default();
                         // SQLITE_BUSY / SQLITE_LOCKED, PostgreSQL serialization, deadlock,
-                        // admin shutdown and too-many-connections: worth a retry.
+                        // admin shutdown, too-many-connections, and caisse's own lock_timeout
+                        // (55P03) and statement_timeout (57014): worth a retry.
                         if matches!(
                             code.as_str(),
-                            "5" | "6" | "517" | "40001" | "40P01" | "57P01" | "53300"
+                            "5" | "6"
+                                | "517"
+                                | "40001"
+                                | "40P01"
+                                | "57P01"
+                                | "53300"
+                                | "55P03"
+                                | "57014"
                         ) {
                             return StoreError::Unavailable(message);
                         }

@@ -88,6 +88,16 @@ macro_rules! on_conn {
 }
 pub(crate) use on_conn;
 
+/// What every PostgreSQL write transaction sets for itself (`set_config(…, true)` is `SET LOCAL`,
+/// so that it holds on a pooled server connection behind PgBouncer too), in one statement:
+/// - `synchronous_commit = on`: a 2xx is a promise, so the commit is durable before it is
+///   answered, whatever the server's or the database's default;
+/// - `lock_timeout`: a row lock held too long (a stuck session) fails this transaction as
+///   transient — a webhook answers 503 and Stripe retries — instead of piling up connections;
+/// - `statement_timeout`: no statement runs past the request time limit's order of magnitude.
+pub const POSTGRES_TX_SETTINGS: &str = "SELECT set_config('synchronous_commit', 'on', true), \
+     set_config('lock_timeout', '5s', true), set_config('statement_timeout', '15s', true)";
+
 /// How long a connection waits for SQLite's write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -109,9 +119,9 @@ impl Store {
                 .await?;
             Ok(Store::Sqlite(pool))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url)?
-                // A 2xx is a promise: the commit is durable before it is answered.
-                .options([("synchronous_commit", "on")]);
+            // No start-up `options`: PgBouncer in transaction mode refuses them. Each write
+            // transaction sets what it needs itself (see `begin`).
+            let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
@@ -185,7 +195,11 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Store::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Store::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query(POSTGRES_TX_SETTINGS).execute(&mut *tx).await?;
+                Tx::Postgres(tx)
+            }
         })
     }
 

@@ -233,15 +233,24 @@ async fn connections_are_set_for_durable_commits() {
             .execute(pool)
             .await
             .unwrap();
-            let fresh_pool = match db.store().await {
-                caisse_shop::Store::Postgres(p) => p,
-                caisse_shop::Store::Sqlite(_) => unreachable!("same backend"),
+            // Set in each write transaction (never as a start-up option, which PgBouncer in
+            // transaction mode refuses), with caisse's lock and statement time limits.
+            let store = db.store().await;
+            let mut tx = store.begin().await.unwrap();
+            let caisse_shop::store::Tx::Postgres(conn) = &mut tx else {
+                unreachable!("same backend")
             };
-            let sync: String = sqlx::query_scalar("SHOW synchronous_commit")
-                .fetch_one(&fresh_pool)
-                .await
-                .unwrap();
-            assert_eq!(sync, "on");
+            for (setting, expected) in [
+                ("synchronous_commit", "on"),
+                ("lock_timeout", "5s"),
+                ("statement_timeout", "15s"),
+            ] {
+                let value: String = sqlx::query_scalar(&format!("SHOW {setting}"))
+                    .fetch_one(&mut **conn)
+                    .await
+                    .unwrap();
+                assert_eq!(value, expected, "{setting} inside a write transaction");
+            }
             return;
         }
         caisse_shop::Store::Sqlite(pool) => pool,
