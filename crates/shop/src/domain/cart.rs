@@ -320,5 +320,19 @@ mod tests {
                 prop_assert!(quantity <= LIMITS.max_cart_quantity);
             }
         }
+
+        /// The cart parser at the edges: any JSON a client sends for a cart, any 64-bit
+        /// quantity (overflowing sums included), any product id; it answers, never panics.
+        #[test]
+        fn any_cart_is_answered_without_panicking(
+            lines in proptest::collection::vec((any::<String>(), any::<i64>()), 0..64),
+            raw in proptest::collection::vec(any::<u8>(), 0..256),
+        ) {
+            let requested: Vec<RequestedLine> = lines.iter().map(|(id, q)| line(id, *q)).collect();
+            let _ = check_size(&requested, LIMITS);
+            let _ = validate(&requested, &catalog(), LIMITS);
+            // What the HTTP layer deserialises, from bytes a client chose.
+            let _ = serde_json::from_slice::<crate::checkout::CheckoutRequest>(&raw);
+        }
     }
 }

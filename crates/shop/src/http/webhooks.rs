@@ -166,3 +166,62 @@ async fn signature_failed(app: &App, e: &SignatureError, now: i64) {
         tracing::warn!(error = %e, "could not raise the signature-failure alert");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::parse;
+
+    /// Any JSON value, a few levels deep.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::btree_map(
+                    "(id|object|amount|currency|status|metadata|payment_intent|amount_received|customer_details|x)",
+                    inner,
+                    0..8
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// The envelope parser on arbitrary bytes: an answer, never a panic.
+        #[test]
+        fn the_envelope_parser_never_panics_on_bytes(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse(&body);
+        }
+
+        /// Events of every type caisse acts on, with objects of any shape: parsed and typed
+        /// (the step before the inbox) without a panic; what is accepted has a Stripe event id.
+        #[test]
+        fn events_with_any_object_are_typed_without_panicking(
+            kind in "(checkout\\.session\\.(completed|expired|async_payment_succeeded|async_payment_failed)|payment_intent\\.(succeeded|payment_failed|canceled)|charge\\.refunded|other)",
+            object_kind in "(checkout\\.session|payment_intent|charge|refund)",
+            id in "evt_[A-Za-z0-9_]{0,20}|[a-z_]{0,8}",
+            created in any::<i64>(),
+            object in any_json(),
+        ) {
+            let mut object = object;
+            if let Value::Object(m) = &mut object {
+                m.insert("object".into(), Value::from(object_kind));
+            }
+            let body = json!({"id": id, "object": "event", "type": kind, "created": created, "data": {"object": object}}).to_string();
+            if let Ok((event, _)) = parse(body.as_bytes()) {
+                prop_assert!(event.id.starts_with("evt_"));
+                let _ = crate::webhooks::typed_object(&event);
+            }
+        }
+    }
+}
