@@ -174,3 +174,320 @@ fn wait(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Real flows with known secret values — a config error, a paid checkout through a separate
+/// `caisse sandbox` process, Stripe failing, a forged webhook, a dashboard sign-in and a refund,
+/// an email to an SMTP server that is not there — and none of the values anywhere: not in either
+/// process's logs (debug level), not in any answer or header, not in `/metrics`, not in the
+/// database's files.
+#[test]
+fn secrets_appear_nowhere_in_real_flows() {
+    let jwt_secret = "CLIJWTFLOWSECRET-0123456789-0123456789";
+    let smtp_password = "CLISMTPFLOWPASSWORD";
+    let admin_password = "CLIADMINFLOWPASSWORD-0123";
+    let secrets = [SK, WH, GUEST, jwt_secret, smtp_password, admin_password];
+    let dir = tempfile::tempdir().unwrap();
+    let mut seen = String::new();
+    // Logs go to files: debug logs would fill a pipe nobody reads and stall the process.
+    let log_file = |name: &str| Stdio::from(std::fs::File::create(dir.path().join(name)).unwrap());
+
+    // A configuration error names the variable, never the value.
+    let bad = run(
+        dir.path(),
+        &["serve"],
+        &[("STRIPE_SECRET_KEY", SK), ("STRIPE_PUBLISHABLE_KEY", SK)],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let (o, e) = text(&bad);
+    seen += &o;
+    seen += &e;
+
+    let hash_out = {
+        use std::io::Write;
+        let mut child = caisse(dir.path(), &["admin", "hash-password"], &[])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{admin_password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let hash = String::from_utf8(hash_out.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+
+    let (port, sandbox_port, metrics_port) = (free_port(), free_port(), free_port());
+    let base = format!("http://127.0.0.1:{port}");
+    let stripe = format!("http://127.0.0.1:{sandbox_port}");
+    let sandbox = caisse(
+        dir.path(),
+        &[
+            "sandbox",
+            "--listen",
+            &format!("127.0.0.1:{sandbox_port}"),
+            "--forward-to",
+            &format!("{base}/api/webhooks/stripe"),
+            "--webhook-secret",
+            WH,
+        ],
+        &[("RUST_LOG", "debug")],
+    )
+    .stdout(log_file("sandbox.out"))
+    .stderr(log_file("sandbox.err"))
+    .spawn()
+    .unwrap();
+    let sandbox = crate::support::Running(sandbox);
+    let db_path = dir.path().join("flows.db");
+    let server = caisse(
+        dir.path(),
+        &["serve"],
+        &[
+            ("STRIPE_SECRET_KEY", SK),
+            ("STRIPE_WEBHOOK_SECRET", WH),
+            ("STRIPE_API_BASE", &stripe),
+            ("STRIPE_PUBLISHABLE_KEY", PK),
+            ("DATABASE_URL", &format!("sqlite://{}", db_path.display())),
+            ("CAISSE_LISTEN", &format!("127.0.0.1:{port}")),
+            (
+                "CAISSE_METRICS_LISTEN",
+                &format!("127.0.0.1:{metrics_port}"),
+            ),
+            ("CAISSE_LOG_FORMAT", "json"),
+            ("RUST_LOG", "debug"),
+            ("CAISSE_GUEST_COOKIE_SECRET", GUEST),
+            ("CAISSE_JWT_SECRET", jwt_secret),
+            ("CAISSE_ADMIN_PASSWORD_HASH", &hash),
+            ("CAISSE_STRIPE_TIMEOUT_SECS", "2"),
+            (
+                "SMTP_URL",
+                &format!("smtp://shop:{smtp_password}@127.0.0.1:1"),
+            ),
+            ("CAISSE_MAIL_FROM", "orders@shop.example"),
+            ("CAISSE_OUTBOX_MAX_ATTEMPTS", "1"),
+        ],
+    )
+    .stdout(log_file("serve.out"))
+    .stderr(log_file("serve.err"))
+    .spawn()
+    .unwrap();
+    let mut server = crate::support::Running(server);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let answers = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        crate::support::wait_for(&format!("{base}/healthz")).await;
+        crate::support::wait_for(&format!("{stripe}/_sandbox/clock")).await;
+        let mut all = String::new();
+        let keep = |r: reqwest::Response| async move {
+            let mut s = format!("{:?}", r.headers());
+            s += &r.text().await.unwrap_or_default();
+            s
+        };
+        // A product to buy.
+        let catalog = dir.path().join("catalog.json");
+        std::fs::write(
+            &catalog,
+            r#"[{"id":"tee","name":"T-shirt","unit_amount":2500,"currency":"eur","stock_on_hand":5}]"#,
+        )
+        .unwrap();
+        let imported = run(
+            dir.path(),
+            &["catalog", "import", catalog.to_str().unwrap()],
+            &[("DATABASE_URL", &format!("sqlite://{}", db_path.display()))],
+        );
+        assert_eq!(imported.status.code(), Some(0), "{:?}", text(&imported));
+
+        let token = caisse_shop::identity::sign_jwt(
+            &serde_json::json!({"sub": "customer-42", "exp": caisse_shop::store::unix_now() + 600}),
+            jwt_secret.as_bytes(),
+        );
+        let checkout = |key: &'static str| {
+            client
+                .post(format!("{base}/api/checkout"))
+                .bearer_auth(&token)
+                .header("idempotency-key", key)
+                .json(&serde_json::json!({"items": [{"product_id": "tee", "quantity": 1}], "email": "ada@example.com"}))
+                .send()
+        };
+        // Stripe failing: the customer hears it, with nothing of Stripe's keys.
+        client
+            .post(format!("{stripe}/_sandbox/faults"))
+            .json(&serde_json::json!({"fail_next": 10, "status": 500}))
+            .send()
+            .await
+            .unwrap();
+        let failed = checkout("k-fail").await.unwrap();
+        assert_eq!(failed.status(), 503);
+        all += &keep(failed).await;
+        client
+            .post(format!("{stripe}/_sandbox/faults"))
+            .json(&serde_json::json!({"fail_next": 0}))
+            .send()
+            .await
+            .unwrap();
+
+        let created = checkout("k-pay").await.unwrap();
+        assert_eq!(created.status(), 201);
+        let body: serde_json::Value = created.json().await.unwrap();
+        let session = body["checkout_session_id"].as_str().unwrap().to_string();
+        all += &body.to_string();
+        let paid = client
+            .post(format!("{stripe}/_sandbox/checkout/sessions/{session}/pay"))
+            .json(&serde_json::json!({"card": "4242424242424242"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(paid.status().is_success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s: serde_json::Value = client
+                .get(format!("{base}/api/checkout/{session}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if s["status"] == "paid" {
+                all += &s.to_string();
+                break;
+            }
+            assert!(Instant::now() < deadline, "never paid: {s}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        // A forged webhook.
+        let forged = client
+            .post(format!("{base}/api/webhooks/stripe"))
+            .header("stripe-signature", "t=1,v1=deadbeef")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 400);
+        all += &keep(forged).await;
+
+        // The dashboard: sign in, refund the order.
+        let login = client
+            .get(format!("{base}/admin/login"))
+            .send()
+            .await
+            .unwrap();
+        let cookie = login.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let page = login.text().await.unwrap();
+        let field = |html: &str, name: &str| {
+            let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
+            html[at..at + html[at..].find('"').unwrap()].to_string()
+        };
+        let signed_in = client
+            .post(format!("{base}/admin/login"))
+            .header("cookie", &cookie)
+            .form(&[("csrf", field(&page, "csrf").as_str()), ("password", admin_password)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), 303);
+        let session_cookie = signed_in.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        all += &keep(signed_in).await;
+        let order_page = client
+            .get(format!("{base}/admin/orders/1"))
+            .header("cookie", &session_cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let refund = client
+            .post(format!("{base}/admin/orders/1/refund"))
+            .header("cookie", &session_cookie)
+            .form(&[
+                ("csrf", field(&order_page, "csrf").as_str()),
+                ("token", field(&order_page, "token").as_str()),
+                ("amount", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refund.status(), 303);
+        all += &order_page;
+        for page in ["/admin", "/admin/orders/1", "/admin/stripe-requests", "/admin/events", "/admin/audit", "/admin/alerts?all=1"] {
+            let r = client
+                .get(format!("{base}{page}"))
+                .header("cookie", &session_cookie)
+                .send()
+                .await
+                .unwrap();
+            all += &keep(r).await;
+        }
+        all += &client
+            .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        // The session's cookie is a credential too: the database keeps only its hash.
+        (all, session_cookie.trim_start_matches("caisse_admin=").to_string())
+    });
+    let (answers, session_token) = answers;
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status();
+    let _ = wait(&mut server.0, Duration::from_secs(20));
+    drop(sandbox);
+    let mut logs = String::new();
+    for name in ["serve.out", "serve.err", "sandbox.out", "sandbox.err"] {
+        logs += &std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+    }
+    assert!(logs.contains("checkout"), "the logs were captured: {logs}");
+    let mut database = Vec::new();
+    for suffix in ["", "-wal"] {
+        let mut path = db_path.clone().into_os_string();
+        path.push(suffix);
+        database.extend(std::fs::read(path).unwrap_or_default());
+    }
+    let database = String::from_utf8_lossy(&database);
+    assert!(
+        database.contains("ada@example.com"),
+        "the database files were read"
+    );
+    for secret in secrets {
+        assert!(!seen.contains(secret), "{secret} in a config error: {seen}");
+        assert!(!logs.contains(secret), "{secret} in the logs");
+        assert!(
+            !answers.contains(secret),
+            "{secret} in an answer or /metrics"
+        );
+        assert!(!database.contains(secret), "{secret} in the database");
+    }
+    assert!(!logs.contains(&hash) && !answers.contains(&hash) && !database.contains(&hash));
+    assert!(
+        !database.contains(&session_token),
+        "a session token in the database"
+    );
+}
