@@ -3,6 +3,15 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+/// `println!` that does not panic when stdout is gone (`caisse serve | head -1`, a closed pipe):
+/// what caisse prints is for people; a reader who left must not stop a server.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 use anyhow::Context;
 use caisse_shop::catalog;
 use caisse_shop::config::{self, Config, ConfigError, DevKeys, LogFormat, Mode, Source};
@@ -154,55 +163,55 @@ async fn run(
     admin_password: Option<String>,
 ) -> Result<()> {
     let addr = listener.local_addr().context("no local address")?;
-    println!("caisse is listening on http://{addr}");
+    say!("caisse is listening on http://{addr}");
     if app.config.storefront {
-        println!("  shop       http://{addr}/  (demo storefront)");
+        say!("  shop       http://{addr}/  (demo storefront)");
     }
     match (&app.config.admin_password_hash, admin_password) {
         (Some(_), Some(password)) => {
-            println!("  dashboard  http://{addr}/admin  (password for this run: {password})")
+            say!("  dashboard  http://{addr}/admin  (password for this run: {password})")
         }
-        (Some(_), None) => println!("  dashboard  http://{addr}/admin  (CAISSE_ADMIN_PASSWORD_HASH)"),
-        (None, _) => println!(
+        (Some(_), None) => say!("  dashboard  http://{addr}/admin  (CAISSE_ADMIN_PASSWORD_HASH)"),
+        (None, _) => say!(
             "  dashboard  off: set CAISSE_ADMIN_PASSWORD_HASH (caisse admin hash-password) to serve /admin"
         ),
     }
-    println!("  products   http://{addr}/api/products");
-    println!("  checkout   POST http://{addr}/api/checkout");
-    println!("  health     http://{addr}/readyz");
+    say!("  products   http://{addr}/api/products");
+    say!("  checkout   POST http://{addr}/api/checkout");
+    say!("  health     http://{addr}/readyz");
     // In serve, metrics answer on their own (private) listener only.
     let metrics = if app.config.mode == Mode::Serve {
         let listen = app.config.metrics_listen;
         let server = caisse_shop::http::spawn_metrics(app.clone(), listen)
             .await
             .with_context(|| format!("cannot listen on {listen} (CAISSE_METRICS_LISTEN)"))?;
-        println!("  metrics    http://{}/metrics", server.addr);
+        say!("  metrics    http://{}/metrics", server.addr);
         Some(server)
     } else {
-        println!("  metrics    http://{addr}/metrics");
+        say!("  metrics    http://{addr}/metrics");
         None
     };
     if app.config.mode == Mode::Dev {
-        println!(
+        say!(
             "  database   {}",
             caisse_shop::secret::redact_url(app.config.database_url.expose())
         );
     }
     if let Some(url) = sandbox {
-        println!("  sandbox    {url} (Stripe emulator; webhooks signed and sent to caisse)");
+        say!("  sandbox    {url} (Stripe emulator; webhooks signed and sent to caisse)");
     }
     match &app.config.mail.transport {
         caisse_shop::config::MailTransport::Files(dir) => {
-            println!(
+            say!(
                 "  mail       {} (each email as an .eml file)",
                 dir.display()
             )
         }
-        caisse_shop::config::MailTransport::Smtp(url) => println!(
+        caisse_shop::config::MailTransport::Smtp(url) => say!(
             "  mail       {}",
             caisse_shop::secret::redact_url(url.expose())
         ),
-        caisse_shop::config::MailTransport::Off => println!("  mail       off (CAISSE_MAIL=off)"),
+        caisse_shop::config::MailTransport::Off => say!("  mail       off (CAISSE_MAIL=off)"),
     }
     let workers = caisse_shop::workers::spawn(&app);
     let served =
@@ -248,7 +257,7 @@ pub async fn reconcile(file: Option<&Path>) -> Result<()> {
     )
     .await
     .map_err(anyhow::Error::from)?;
-    println!(
+    say!(
         "holds past their expiry: {} released, {} fulfilled, {} awaiting a delayed payment, {} unknown to Stripe (released), {} settled elsewhere, {} left for later",
         r.released, r.fulfilled, r.awaiting, r.missing, r.settled_elsewhere, r.deferred
     );
@@ -267,9 +276,13 @@ pub async fn events_replay(file: Option<&Path>, since: &str, types: &[String]) -
     let r = caisse_shop::replay::replay(&app, since, types)
         .await
         .context("cannot read Stripe's events")?;
-    println!(
+    say!(
         "{} events fetched: {} processed, {} duplicate, {} ignored, {} failed",
-        r.fetched, r.processed, r.duplicate, r.ignored, r.failed
+        r.fetched,
+        r.processed,
+        r.duplicate,
+        r.ignored,
+        r.failed
     );
     if r.failed > 0 {
         return Err(anyhow::anyhow!(
@@ -285,7 +298,7 @@ pub async fn migrate(file: Option<&Path>) -> Result<()> {
     let config = load(file, Mode::Tool, |_| {}, None)?;
     init_logs(config.log_format);
     open_store(&config).await?;
-    println!("migrations applied");
+    say!("migrations applied");
     Ok(())
 }
 
@@ -312,7 +325,7 @@ pub async fn catalog_import(file: Option<&Path>, path: &Path, set_stock: bool) -
     )
     .await
     .map_err(anyhow::Error::from)?;
-    println!(
+    say!(
         "{} products: {} created, {} updated, {} unchanged",
         products.len(),
         report.created,
@@ -328,7 +341,7 @@ pub async fn catalog_export(file: Option<&Path>, path: &Path) -> Result<()> {
     let store = open_store(&config).await?;
     let text = catalog::export(&store).await.map_err(anyhow::Error::from)?;
     if path == Path::new("-") {
-        println!("{text}");
+        say!("{text}");
     } else {
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -345,9 +358,9 @@ pub fn config_check(file: Option<&Path>, purpose: &str) -> Result<()> {
     let keys = DevKeys::generate();
     let config = load(file, mode, |_| {}, (mode == Mode::Dev).then_some(&keys))?;
     for (name, value, origin) in &config.report {
-        println!("{name:<40} {value}  ({origin})");
+        say!("{name:<40} {value}  ({origin})");
     }
-    println!("configuration OK for {purpose}");
+    say!("configuration OK for {purpose}");
     Ok(())
 }
 
@@ -380,11 +393,11 @@ pub async fn sandbox(
     let sandbox = caisse_sandbox::start(options)
         .await
         .context("cannot start the sandbox")?;
-    println!("Stripe sandbox on {}", sandbox.url());
-    println!("  STRIPE_API_BASE={}", sandbox.url());
+    say!("Stripe sandbox on {}", sandbox.url());
+    say!("  STRIPE_API_BASE={}", sandbox.url());
     match forward_to {
-        Some(url) => println!("  webhooks -> {url}"),
-        None => println!("  webhooks are not delivered (no --forward-to); list them at /v1/events"),
+        Some(url) => say!("  webhooks -> {url}"),
+        None => say!("  webhooks are not delivered (no --forward-to); list them at /v1/events"),
     }
     caisse_shop::http::shutdown_signal().await;
     sandbox.stop().await.context("sandbox stopped badly")?;
@@ -395,13 +408,19 @@ pub fn webhook_sign(secrets: &[String], timestamp: Option<i64>, file: &Path) -> 
     let payload = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let t = timestamp.unwrap_or_else(caisse_shop::store::unix_now);
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    println!("{}", caisse_stripe::signature_header(&secrets, t, &payload));
+    say!("{}", caisse_stripe::signature_header(&secrets, t, &payload));
     Ok(())
 }
 
 /// `caisse admin hash-password`: one line of standard input in, its argon2id PHC string out.
-pub fn admin_hash_password() -> Result<()> {
+pub fn admin_hash_password(argument_given: bool) -> Result<()> {
     use std::io::{BufRead, IsTerminal, Write};
+    if argument_given {
+        return Err(Failure::Config(vec![ConfigError {
+            variable: "caisse admin hash-password".into(),
+            problem: "takes no argument (one there is kept by ps and shell history); pipe the password on standard input".into(),
+        }]));
+    }
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         eprint!("Password (it will show as you type; or pipe it in): ");
@@ -420,6 +439,6 @@ pub fn admin_hash_password() -> Result<()> {
         .into());
     }
     let hash = caisse_shop::admin::hash_password(password).map_err(anyhow::Error::msg)?;
-    println!("{hash}");
+    say!("{hash}");
     Ok(())
 }

@@ -92,7 +92,11 @@ enum Command {
 enum AdminCommand {
     /// Reads a password on standard input (never from an argument, which `ps` and shell history
     /// would keep) and prints its argon2id hash for CAISSE_ADMIN_PASSWORD_HASH.
-    HashPassword,
+    HashPassword {
+        /// Taken only to be refused without being echoed (clap would print it back).
+        #[arg(hide = true, num_args = 0.., allow_hyphen_values = true)]
+        refused: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -198,8 +202,8 @@ fn main() -> ExitCode {
                     },
             } => commands::webhook_sign(&secrets, timestamp, &file),
             Command::Admin {
-                command: AdminCommand::HashPassword,
-            } => commands::admin_hash_password(),
+                command: AdminCommand::HashPassword { refused },
+            } => commands::admin_hash_password(!refused.is_empty()),
         }
     });
     match result {

@@ -35,6 +35,20 @@ pub fn check_hash(phc: &str) -> Result<(), &'static str> {
     if parsed.algorithm.as_str() != "argon2id" {
         return Err("must be an argon2id hash; make one with `caisse admin hash-password`");
     }
+    // Costs decide what a sign-in takes: too low and the hash is cheap to crack, too high and
+    // one sign-in (anyone's, before the password is known to be wrong) takes the server's memory.
+    let params = argon2::Params::try_from(&parsed).map_err(|_| {
+        "has argon2 parameters that cannot work; make one with `caisse admin hash-password`"
+    })?;
+    if !(8 * 1024..=256 * 1024).contains(&params.m_cost())
+        || !(1..=10).contains(&params.t_cost())
+        || !(1..=8).contains(&params.p_cost())
+    {
+        return Err("must cost 8 to 256 MiB of memory, 1 to 10 passes and 1 to 8 lanes (caisse admin hash-password makes 19 MiB, 2, 1)");
+    }
+    if parsed.hash.is_none() {
+        return Err("has no hash part; make one with `caisse admin hash-password`");
+    }
     Ok(())
 }
 
@@ -100,20 +114,45 @@ pub async fn refund(
         return Err(ActionError::Refused("this order has no payment".into()));
     };
     let left = paid - order.amount_refunded.unwrap_or(0);
+    if left <= 0 {
+        return Err(ActionError::Refused(
+            "nothing is left to refund on this order".into(),
+        ));
+    }
     let amount = amount.unwrap_or(left);
     if amount <= 0 || amount > left {
         return Err(ActionError::Refused(format!(
-            "the amount must be between 1 and {left} (what is left to refund, in minor units)"
+            "the amount must be more than zero and at most {} (what is left to refund)",
+            format_amount(left, &order.currency)
         )));
     }
-    let token: String = form_token
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .take(43)
-        .collect();
-    let key = format!("caisse-{}-refund-admin{token}", order.id);
-    let refund = app.stripe.create_refund(pi, Some(amount), &key).await?;
+    // The form's token is what makes a resent form one refund: only a token this dashboard
+    // made (random_token's 43 URL-safe characters) names one.
+    let well_formed = form_token.len() == 43
+        && form_token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err(ActionError::Refused(
+            "this form is out of date; reload the order page".into(),
+        ));
+    }
+    let key = format!("caisse-{}-refund-admin{form_token}", order.id);
+    let refund = match app.stripe.create_refund(pi, Some(amount), &key).await {
+        Ok(r) => r,
+        Err(caisse_stripe::StripeError::Api { kind, .. }) if kind == "idempotency_error" => {
+            return Err(ActionError::Refused(
+                "this form was already sent with another amount; reload the order page to refund again"
+                    .into(),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut tx = app.store.begin().await?;
+    // A form sent again gets Stripe's same refund back: audited once.
+    if !tx.refund_not_yet_audited(&order.id, &refund.id).await? {
+        return Ok(refund.id);
+    }
     tx.audit(
         AuditEntry {
             actor: ADMIN,
@@ -195,6 +234,19 @@ mod tests {
     fn only_argon2id_hashes_are_accepted() {
         assert!(check_hash("hunter2").is_err());
         assert!(check_hash("$argon2i$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$ZGF0YWRhdGFkYXRh").is_err());
+        // Valid argon2id strings whose costs would take the server's memory, or crack in no
+        // time, or cannot work at all.
+        let h = hash_password("correct horse").unwrap();
+        for (from, to) in [
+            ("m=19456", "m=4000000000"),
+            ("m=19456", "m=1"),
+            ("t=2", "t=1000"),
+            ("p=1", "p=64"),
+        ] {
+            let bad = h.replace(from, to);
+            assert_ne!(bad, h);
+            assert!(check_hash(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

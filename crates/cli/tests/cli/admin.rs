@@ -75,6 +75,11 @@ fn hash_password_takes_no_argument_and_refuses_a_short_password() {
         Some(2),
         "a password in argv is refused"
     );
+    let (stdout, stderr) = text(&argument);
+    assert!(
+        !format!("{stdout}{stderr}").contains("correct horse"),
+        "and not echoed: {stderr}"
+    );
     let short = hash_password("short\n");
     assert_ne!(short.status.code(), Some(0));
     assert!(text(&short).0.is_empty());

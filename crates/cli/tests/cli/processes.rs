@@ -235,3 +235,46 @@ fn migrate_then_catalog_import_from_the_command_line() {
     let out = run(dir.path(), &["catalog", "import", "catalog.txt"], &vars);
     assert!(text(&out).1.contains("must end in .json or .csv"));
 }
+
+/// A reader that left (`caisse serve | head -1`) does not stop the server: what it prints at
+/// start goes nowhere, and it serves and stops as usual.
+#[test]
+fn a_closed_stdout_does_not_stop_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::support::free_port();
+    let db = format!("sqlite://{}", dir.path().join("c.db").display());
+    let mut child = crate::support::caisse(
+        dir.path(),
+        &["serve"],
+        &[
+            ("STRIPE_SECRET_KEY", crate::support::SK),
+            ("STRIPE_WEBHOOK_SECRET", crate::support::WH),
+            ("CAISSE_GUEST_COOKIE_SECRET", crate::support::GUEST),
+            ("CAISSE_MAIL", "off"),
+            ("DATABASE_URL", &db),
+            ("CAISSE_LISTEN", &format!("127.0.0.1:{port}")),
+            ("CAISSE_METRICS_LISTEN", "127.0.0.1:0"),
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    drop(child.stdout.take());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "caisse serve died with its stdout closed"
+        );
+        assert!(std::time::Instant::now() < deadline, "never listened");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(child.try_wait().unwrap().is_none(), "still serving");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -53,7 +53,10 @@ pub fn router(app: App) -> Router {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed here")
         })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(cors(&app.config.cors_origins))
+        .layer(middleware::from_fn_with_state(
+            cors(&app.config.cors_origins),
+            api_cors,
+        ))
         .layer(middleware::from_fn_with_state(app.clone(), time_limit))
         .layer(middleware::from_fn(record_metrics))
         .layer(middleware::from_fn_with_state(app.clone(), security_headers))
@@ -179,6 +182,29 @@ fn cors(origins: &[String]) -> CorsLayer {
         ])
         .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(600))
+}
+
+/// CORS for the public API only (`/api/…`, preflights included): a storefront origin allowed to
+/// call the API must never read the dashboard, nor have a preflight of its forms answered.
+async fn api_cors(State(cors): State<CorsLayer>, req: Request, next: Next) -> Response {
+    use tower::{Layer, ServiceExt};
+    if !req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let mut next = Some(next);
+    let inner = tower::service_fn(move |req: Request| {
+        let next = next.take();
+        async move {
+            Ok::<Response, std::convert::Infallible>(match next {
+                Some(next) => next.run(req).await,
+                None => ApiError::internal().into_response(),
+            })
+        }
+    });
+    match cors.layer(inner).oneshot(req).await {
+        Ok(response) => response.map(axum::body::Body::new),
+        Err(never) => match never {},
+    }
 }
 
 /// Keeps a client's `X-Request-Id` only when it is `[A-Za-z0-9._-]{1,64}`; anything else is

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{on_conn, AuditEntry, Store, StoreError};
+use super::{on_conn, AuditEntry, Store, StoreError, Tx};
 
 /// Who every dashboard action is recorded as.
 pub const ADMIN: &str = "admin";
@@ -152,5 +152,27 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+impl Tx {
+    /// Locks the order and tells whether `refund_id` is not yet in its audit trail, so that a
+    /// refund Stripe hands back twice (one form sent twice, even at once) is audited once.
+    pub async fn refund_not_yet_audited(
+        &mut self,
+        order_id: &str,
+        refund_id: &str,
+    ) -> Result<bool, StoreError> {
+        let lock = format!("SELECT id FROM orders WHERE id = $1{}", self.for_update());
+        on_conn!(tx self, |c| sqlx::query(&lock).bind(order_id).fetch_optional(c).await.map(|_| ()))?;
+        let seen: i64 = on_conn!(tx self, |c| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE entity_type = 'order' AND entity_id = $1 \
+             AND action = 'refund.requested' AND after LIKE $2",
+        )
+        .bind(order_id)
+        .bind(format!("%\"{refund_id}\"%"))
+        .fetch_one(c)
+        .await)?;
+        Ok(seen == 0)
     }
 }

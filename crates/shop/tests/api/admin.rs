@@ -385,7 +385,44 @@ async fn a_refund_from_the_dashboard_goes_through_stripe_once_per_form_and_is_re
         "SELECT COUNT(*) FROM audit_log WHERE actor = 'admin' AND action = 'refund.requested'",
     )
     .await;
-    assert!(audited >= 1);
+    assert_eq!(audited, 1, "one refund, audited once");
+    // The same form with another amount is not a second refund, and says so.
+    let changed = post_form(
+        &app,
+        &path,
+        &cookie,
+        &[("csrf", &csrf), ("token", &token), ("amount", "5")],
+    )
+    .await;
+    assert_eq!(changed.status(), 422);
+    assert!(changed
+        .text()
+        .await
+        .unwrap()
+        .contains("reload the order page"));
+    // Only a token the dashboard made names a refund.
+    for forged in ["", "x", &"a".repeat(5000)] {
+        let r = post_form(
+            &app,
+            &path,
+            &cookie,
+            &[("csrf", &csrf), ("token", forged), ("amount", "1")],
+        )
+        .await;
+        assert_eq!(r.status(), 422, "token {forged:.10}");
+    }
+    let r = post_form(
+        &app,
+        "/admin/orders/abc/refund",
+        &cookie,
+        &[("csrf", &csrf), ("token", &token)],
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     // The Stripe request carries the order as its subject, so the order page lists it.
     assert_eq!(
         scalar(
@@ -394,7 +431,8 @@ async fn a_refund_from_the_dashboard_goes_through_stripe_once_per_form_and_is_re
              AND subject = (SELECT id FROM orders)"
         )
         .await,
-        2
+        3,
+        "the form twice, then with another amount"
     );
 }
 
@@ -460,4 +498,55 @@ async fn every_list_pages_by_keyset_and_filters() {
     ] {
         get(page.into()).await;
     }
+}
+
+#[tokio::test]
+async fn the_storefront_origin_may_call_the_api_but_never_the_dashboard() {
+    let hash = caisse_shop::admin::hash_password(PASSWORD).unwrap();
+    let mut extra = LOOSE.to_vec();
+    extra.push((config::ADMIN_PASSWORD_HASH, &hash));
+    extra.push((config::CORS_ORIGINS, "http://shop.example"));
+    let app = TestApp::spawn_with(&extra).await;
+    let c = client();
+    let allowed = |r: &reqwest::Response| {
+        r.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let api = c
+        .get(app.url("/api/products"))
+        .header("origin", "http://shop.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed(&api).as_deref(), Some("http://shop.example"));
+    let preflight = c
+        .request(reqwest::Method::OPTIONS, app.url("/api/checkout"))
+        .header("origin", "http://shop.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed(&preflight).as_deref(), Some("http://shop.example"));
+    for path in ["/admin/login", "/admin", "/admin/orders/1"] {
+        let r = c
+            .get(app.url(path))
+            .header("origin", "http://shop.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(allowed(&r), None, "{path}");
+    }
+    let preflight = c
+        .request(reqwest::Method::OPTIONS, app.url("/admin/orders/1/refund"))
+        .header("origin", "http://shop.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed(&preflight), None);
+    assert!(preflight
+        .headers()
+        .get("access-control-allow-credentials")
+        .is_none());
 }

@@ -184,6 +184,11 @@ pub(super) async fn sign_out(
     response
 }
 
+/// A number in a path; anything else names nothing (a 404 page, not a plain-text 400).
+fn id(text: &str) -> Option<i64> {
+    text.parse().ok().filter(|n| *n > 0)
+}
+
 /// The answer to an action that failed: the service's sentence, with its status.
 fn refused(c: Chrome, e: ActionError, back: &str) -> Response {
     match e {
@@ -199,12 +204,15 @@ fn refused(c: Chrome, e: ActionError, back: &str) -> Response {
 pub(super) async fn refund(
     State(app): State<App>,
     headers: HeaderMap,
-    Path(number): Path<i64>,
+    Path(number): Path<String>,
     Form(f): Form<Fields>,
 ) -> Response {
     let c = match checked(&app, &headers, &f).await {
         Ok(c) => c,
         Err(answer) => return answer,
+    };
+    let Some(number) = id(&number) else {
+        return refused(c, ActionError::NotFound, "/admin/orders");
     };
     let back = format!("/admin/orders/{number}");
     let amount = if f.amount.trim().is_empty() {
@@ -266,12 +274,15 @@ pub(super) async fn reprocess(
 pub(super) async fn acknowledge(
     State(app): State<App>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id_text): Path<String>,
     Form(f): Form<Fields>,
 ) -> Response {
     let c = match checked(&app, &headers, &f).await {
         Ok(c) => c,
         Err(answer) => return answer,
+    };
+    let Some(id) = id(&id_text) else {
+        return refused(c, ActionError::NotFound, "/admin");
     };
     match app.store.acknowledge_alert(id, unix_now()).await {
         Ok(true) => Redirect::to("/admin/alerts?notice=alert_acknowledged").into_response(),
@@ -287,12 +298,15 @@ pub(super) async fn acknowledge(
 pub(super) async fn retry_email(
     State(app): State<App>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id_text): Path<String>,
     Form(f): Form<Fields>,
 ) -> Response {
     let c = match checked(&app, &headers, &f).await {
         Ok(c) => c,
         Err(answer) => return answer,
+    };
+    let Some(id) = id(&id_text) else {
+        return refused(c, ActionError::NotFound, "/admin");
     };
     let order = match app.store.outbox_row(id).await {
         Ok(Some(row)) => serde_json::from_str::<serde_json::Value>(&row.payload)
