@@ -262,7 +262,17 @@ fn a_closed_stdout_does_not_stop_serve() {
     .unwrap();
     drop(child.stdout.take());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    // Serving, not only bound: an HTTP answer (a bound socket accepts before the server runs).
+    let answers = || {
+        use std::io::{Read, Write};
+        let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = c.write_all(b"GET /healthz HTTP/1.0\r\n\r\n");
+        let mut head = [0u8; 12];
+        c.read_exact(&mut head).is_ok() && head.ends_with(b"200")
+    };
+    while !answers() {
         assert!(
             child.try_wait().unwrap().is_none(),
             "caisse serve died with its stdout closed"

@@ -1,0 +1,554 @@
+//! `caisse-bench`: rates and ratios measured in one run on one machine (issue 10's benchmark).
+//!
+//! ```text
+//! cargo build --release -p caisse -p caisse-bench
+//! target/release/caisse-bench [--postgres postgres://…/postgres] [--events 4000]
+//! ```
+//!
+//! It runs the release `caisse` binary (next to itself) as `caisse serve` and a `caisse sandbox`,
+//! each its own process, and measures from outside over HTTP:
+//!
+//! 1. the **raw durable commit rate** of the database: single-row insert transactions from 32
+//!    tasks through caisse's own store (same pool, same settings: SQLite WAL + `synchronous=FULL`,
+//!    PostgreSQL `synchronous_commit=on`);
+//! 2. the **webhook effect**: unique signed `payment_intent.succeeded` events, each turning a hold
+//!    into an order (the whole fulfilment transaction), 32 connections at once;
+//! 3. **duplicates** of one processed event against `GET /healthz`, 32 connections;
+//! 4. **checkout creation** at 16 clients, the sandbox answering, against the same sessions asked of
+//!    the sandbox alone: throughput, p50, p99;
+//! 5. caisse's **peak RSS** (`VmHWM`) after each load.
+//!
+//! and prints one table. Nothing here is a test: it measures, it does not judge.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use caisse_shop::Store;
+use serde_json::json;
+
+const WEBHOOK_SECRET: &str = "whsec_bench_secret_for_signatures_0123";
+const SECRET_KEY: &str = "sk_test_benchsecretkey0123456789";
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Peak resident memory of a process, in MiB.
+fn peak_rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// Runs `n` jobs from `workers` tasks at once; the rate per second and each job's latency.
+async fn load<F, Fut>(n: usize, workers: usize, job: F) -> (f64, Vec<Duration>)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let job = Arc::new(job);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (job, next) = (job.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        return latencies;
+                    }
+                    let t = Instant::now();
+                    job(i).await;
+                    latencies.push(t.elapsed());
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    all.sort();
+    (rate, all)
+}
+
+fn pct(l: &[Duration], p: f64) -> f64 {
+    if l.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((l.len() as f64 - 1.0) * p).round() as usize;
+    l[i].as_secs_f64() * 1000.0
+}
+
+struct Args {
+    postgres: Option<String>,
+    events: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        postgres: None,
+        events: 4000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--postgres" => a.postgres = it.next(),
+            "--events" => a.events = it.next().and_then(|n| n.parse().ok()).unwrap_or(4000),
+            other => panic!("unknown argument {other} (--postgres URL, --events N)"),
+        }
+    }
+    a
+}
+
+/// A database of its own: a SQLite file, or a new PostgreSQL database on the given server.
+async fn database(dir: &std::path::Path, postgres: Option<&str>) -> String {
+    match postgres {
+        None => format!("sqlite://{}", dir.join("bench.db").display()),
+        Some(admin) => {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(admin)
+                .await
+                .expect("PostgreSQL");
+            let name = format!("caisse_bench_{}", std::process::id());
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                .execute(&mut c)
+                .await;
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut c)
+                .await
+                .unwrap();
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+            format!("{base}/{name}")
+        }
+    }
+}
+
+async fn exec(store: &Store, sql: &str) {
+    match store {
+        Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// `n` open holds of one unit each, ready to be paid.
+async fn seed_holds(store: &Store, n: usize) {
+    let now = caisse_shop::store::unix_now();
+    exec(
+        store,
+        &format!(
+            "INSERT INTO products (id, name, unit_amount, currency, stock_on_hand, stock_reserved, created_at, updated_at) \
+             VALUES ('bench', 'Bench', 1000, 'eur', 10000000, {n}, {now}, {now})"
+        ),
+    )
+    .await;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let holds: Vec<String> = chunk
+            .iter()
+            .map(|i| {
+                format!(
+                    "('hold_bench{i:08}', 'guest_{i}', 'active', 1000, 'eur', {}, 'cs_test_bench{i}', {now}, {now})",
+                    now + 86_400
+                )
+            })
+            .collect();
+        exec(store, &format!(
+            "INSERT INTO holds (id, customer_id, status, amount_total, currency, expires_at, checkout_session_id, created_at, updated_at) VALUES {}",
+            holds.join(",")
+        ))
+        .await;
+        let items: Vec<String> = chunk
+            .iter()
+            .map(|i| format!("('hold_bench{i:08}', 'bench', 1, 1000)"))
+            .collect();
+        exec(
+            store,
+            &format!(
+                "INSERT INTO hold_items (hold_id, product_id, quantity, unit_amount) VALUES {}",
+                items.join(",")
+            ),
+        )
+        .await;
+    }
+}
+
+fn succeeded(i: usize) -> String {
+    json!({
+        "id": format!("evt_bench{i:08}"), "object": "event", "type": "payment_intent.succeeded",
+        "api_version": caisse_stripe::API_VERSION, "created": caisse_shop::store::unix_now(),
+        "livemode": false, "pending_webhooks": 1,
+        "data": {"object": {
+            "id": format!("pi_bench{i:08}"), "object": "payment_intent", "amount": 1000,
+            "amount_received": 1000, "currency": "eur", "status": "succeeded", "livemode": false,
+            "metadata": {"hold_id": format!("hold_bench{i:08}")}
+        }}
+    })
+    .to_string()
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let caisse: PathBuf = std::env::current_exe().unwrap().with_file_name("caisse");
+    assert!(
+        caisse.exists(),
+        "build the release caisse first: cargo build --release -p caisse"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(dir.path(), args.postgres.as_deref()).await;
+    let backend = if args.postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+
+    // 1. The raw durable commit rate, through caisse's own store.
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    exec(
+        &store,
+        "CREATE TABLE bench_commits (id BIGINT PRIMARY KEY, at BIGINT NOT NULL)",
+    )
+    .await;
+    let commits = args.events;
+    let s = store.clone();
+    let (raw_rate, _) = load(commits, 32, move |i| {
+        let s = s.clone();
+        async move {
+            let mut tx = s.begin().await.unwrap();
+            match &mut tx {
+                caisse_shop::store::Tx::Sqlite(c) => {
+                    sqlx::query("INSERT INTO bench_commits (id, at) VALUES ($1, $2)")
+                        .bind(i as i64)
+                        .bind(0i64)
+                        .execute(&mut **c)
+                        .await
+                        .map(|_| ())
+                }
+                caisse_shop::store::Tx::Postgres(c) => {
+                    sqlx::query("INSERT INTO bench_commits (id, at) VALUES ($1, $2)")
+                        .bind(i as i64)
+                        .bind(0i64)
+                        .execute(&mut **c)
+                        .await
+                        .map(|_| ())
+                }
+            }
+            .unwrap();
+            tx.commit().await.unwrap();
+        }
+    })
+    .await;
+    seed_holds(&store, args.events).await;
+    store.close().await;
+
+    // The sandbox and caisse, each its own process.
+    let (port, sandbox_port) = (free_port(), free_port());
+    let base = format!("http://127.0.0.1:{port}");
+    let stripe = format!("http://127.0.0.1:{sandbox_port}");
+    let _sandbox = Proc(
+        Command::new(&caisse)
+            .args([
+                "sandbox",
+                "--listen",
+                &format!("127.0.0.1:{sandbox_port}"),
+                "--webhook-secret",
+                WEBHOOK_SECRET,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let server = Proc(
+        Command::new(&caisse)
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &url)
+            .env("CAISSE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CAISSE_METRICS_LISTEN", "127.0.0.1:0")
+            .env("STRIPE_SECRET_KEY", SECRET_KEY)
+            .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("STRIPE_API_BASE", &stripe)
+            .env(
+                "CAISSE_GUEST_COOKIE_SECRET",
+                "bench-guest-cookie-secret-0123456789-0123",
+            )
+            .env("CAISSE_MAIL", "off")
+            .env("CAISSE_LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .env("CAISSE_CHECKOUT_RATE_PER_CUSTOMER", "100000/sec")
+            .env("CAISSE_CHECKOUT_RATE_PER_IP", "100000/sec")
+            .env("CAISSE_MAX_OPEN_HOLDS_PER_CUSTOMER", "1000000")
+            .env("CAISSE_MAX_OPEN_HOLDS_PER_IP", "1000000")
+            .env("CAISSE_MAX_HELD_UNITS_PER_IP", "100000000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = server.0.id();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "caisse serve did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    while http
+        .get(format!("{stripe}/_sandbox/clock"))
+        .send()
+        .await
+        .is_err()
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rss_idle = peak_rss_mib(pid);
+
+    // 2. The webhook effect: each event a new order.
+    let bodies: Arc<Vec<String>> = Arc::new((0..args.events).map(succeeded).collect());
+    let (h, b, u) = (http.clone(), bodies.clone(), base.clone());
+    let (effect_rate, effect_lat) = load(args.events, 32, move |i| {
+        let (h, b, u) = (h.clone(), b.clone(), u.clone());
+        async move {
+            let body = b[i].clone();
+            let sig = caisse_stripe::signature_header(
+                &[WEBHOOK_SECRET],
+                caisse_shop::store::unix_now(),
+                body.as_bytes(),
+            );
+            let r = h
+                .post(format!("{u}/api/webhooks/stripe"))
+                .header("stripe-signature", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        }
+    })
+    .await;
+    let rss_effect = peak_rss_mib(pid);
+    let check = Store::connect(&url).await.unwrap();
+    let orders: i64 = match &check {
+        Store::Sqlite(p) => sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+            .fetch_one(p)
+            .await
+            .unwrap(),
+        Store::Postgres(p) => sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+            .fetch_one(p)
+            .await
+            .unwrap(),
+    };
+    assert_eq!(orders as usize, args.events, "one order per event");
+    check.close().await;
+
+    // 3. Duplicates of one processed event, against /healthz.
+    let n = args.events * 2;
+    let (h, u, one) = (http.clone(), base.clone(), bodies[0].clone());
+    let (dup_rate, dup_lat) = load(n, 32, move |_| {
+        let (h, u, body) = (h.clone(), u.clone(), one.clone());
+        async move {
+            let sig = caisse_stripe::signature_header(
+                &[WEBHOOK_SECRET],
+                caisse_shop::store::unix_now(),
+                body.as_bytes(),
+            );
+            let r = h
+                .post(format!("{u}/api/webhooks/stripe"))
+                .header("stripe-signature", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    })
+    .await;
+    let (h, u) = (http.clone(), base.clone());
+    let (health_rate, health_lat) = load(n, 32, move |_| {
+        let (h, u) = (h.clone(), u.clone());
+        async move {
+            assert!(h
+                .get(format!("{u}/healthz"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .is_success());
+        }
+    })
+    .await;
+    let rss_dup = peak_rss_mib(pid);
+
+    // 4. Checkout creation at 16 clients, and the same sessions from the sandbox alone.
+    let checkouts = (args.events / 2).max(200);
+    let (h, u) = (http.clone(), base.clone());
+    let (co_rate, co_lat) = load(checkouts, 16, move |i| {
+        let (h, u) = (h.clone(), u.clone());
+        async move {
+            let r = h
+                .post(format!("{u}/api/checkout"))
+                .header("idempotency-key", format!("bench-{i}"))
+                .json(&json!({"items": [{"product_id": "bench", "quantity": 1}]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+        }
+    })
+    .await;
+    let rss_checkout = peak_rss_mib(pid);
+    let (h, s) = (http.clone(), stripe.clone());
+    let (sb_rate, sb_lat) = load(checkouts, 16, move |i| {
+        let (h, s) = (h.clone(), s.clone());
+        async move {
+            let form = [
+                ("mode", "payment".to_string()),
+                ("success_url", "http://127.0.0.1/?ok".to_string()),
+                ("cancel_url", "http://127.0.0.1/?no".to_string()),
+                ("metadata[hold_id]", format!("hold_direct{i}")),
+                ("line_items[0][price_data][currency]", "eur".to_string()),
+                ("line_items[0][price_data][unit_amount]", "1000".to_string()),
+                (
+                    "line_items[0][price_data][product_data][name]",
+                    "Bench".to_string(),
+                ),
+                ("line_items[0][quantity]", "1".to_string()),
+            ];
+            let r = h
+                .post(format!("{s}/v1/checkout/sessions"))
+                .bearer_auth(SECRET_KEY)
+                .header("idempotency-key", format!("direct-{i}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                r.status().is_success(),
+                "{}",
+                r.text().await.unwrap_or_default()
+            );
+        }
+    })
+    .await;
+
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    println!(
+        "\ncaisse-bench · {backend} · {cores} cores · {} events",
+        args.events
+    );
+    println!(
+        "durability: {}",
+        if args.postgres.is_some() {
+            "synchronous_commit=on (per transaction)"
+        } else {
+            "WAL, synchronous=FULL"
+        }
+    );
+    println!(
+        "\n{:<44} {:>10} {:>9} {:>9}",
+        "load", "per s", "p50 ms", "p99 ms"
+    );
+    println!(
+        "{:<44} {:>10.0} {:>9} {:>9}",
+        "raw single-row durable commits (32 tasks)", raw_rate, "", ""
+    );
+    println!(
+        "{:<44} {:>10.0} {:>9.2} {:>9.2}",
+        "webhook effect: hold -> order (32 conns)",
+        effect_rate,
+        pct(&effect_lat, 0.5),
+        pct(&effect_lat, 0.99)
+    );
+    println!(
+        "{:<44} {:>10.0} {:>9.2} {:>9.2}",
+        "duplicate event (32 conns)",
+        dup_rate,
+        pct(&dup_lat, 0.5),
+        pct(&dup_lat, 0.99)
+    );
+    println!(
+        "{:<44} {:>10.0} {:>9.2} {:>9.2}",
+        "GET /healthz (32 conns)",
+        health_rate,
+        pct(&health_lat, 0.5),
+        pct(&health_lat, 0.99)
+    );
+    println!(
+        "{:<44} {:>10.0} {:>9.2} {:>9.2}",
+        "checkout via caisse + sandbox (16 clients)",
+        co_rate,
+        pct(&co_lat, 0.5),
+        pct(&co_lat, 0.99)
+    );
+    println!(
+        "{:<44} {:>10.0} {:>9.2} {:>9.2}",
+        "the sandbox alone (16 clients)",
+        sb_rate,
+        pct(&sb_lat, 0.5),
+        pct(&sb_lat, 0.99)
+    );
+    println!("\nratios");
+    println!(
+        "  webhook effect / raw commits      {:.2}x",
+        effect_rate / raw_rate
+    );
+    println!(
+        "  duplicates / healthz              {:.2}x",
+        dup_rate / health_rate
+    );
+    println!(
+        "  checkout overhead over sandbox    p50 {:+.2} ms, p99 {:+.2} ms",
+        pct(&co_lat, 0.5) - pct(&sb_lat, 0.5),
+        pct(&co_lat, 0.99) - pct(&sb_lat, 0.99)
+    );
+    println!("\npeak RSS of caisse serve (MiB): idle {rss_idle:.1}, after effects {rss_effect:.1}, after duplicates {rss_dup:.1}, after checkouts {rss_checkout:.1}");
+    drop(server);
+    if let Some(admin) = &args.postgres {
+        use sqlx::Connection;
+        if let Ok(mut c) = sqlx::PgConnection::connect(admin).await {
+            let name = url.rsplit('/').next().unwrap_or_default();
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut c)
+                .await;
+        }
+    }
+}
