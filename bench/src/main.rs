@@ -244,7 +244,7 @@ async fn main() {
         async move {
             let mut tx = s.begin().await.unwrap();
             match &mut tx {
-                caisse_shop::store::Tx::Sqlite(c) => {
+                caisse_shop::store::Tx::Sqlite(c, _) => {
                     sqlx::query("INSERT INTO bench_commits (id, at) VALUES ($1, $2)")
                         .bind(i as i64)
                         .bind(0i64)

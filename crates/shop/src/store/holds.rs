@@ -552,7 +552,9 @@ impl Store {
         due: i64,
         next: i64,
     ) -> Result<bool, StoreError> {
-        let rows = on_conn!(pool self, |c| sqlx::query(
+        // Through the writer queue (a write of its own, on SQLite in this process's turn).
+        let mut tx = self.begin().await?;
+        let rows = on_conn!(tx &mut tx, |c| sqlx::query(
             "UPDATE holds SET next_check_at = $1, checks = checks + 1 \
              WHERE id = $2 AND status IN ('active', 'awaiting_payment') \
              AND COALESCE(next_check_at, expires_at) <= $3",
@@ -563,6 +565,7 @@ impl Store {
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
         Ok(rows == 1)
     }
 

@@ -58,7 +58,7 @@ impl Tx {
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let skip_locked = match self {
-            Tx::Sqlite(_) => "",
+            Tx::Sqlite(..) => "",
             Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
         };
         let sql = format!(

@@ -29,7 +29,9 @@ impl Store {
         r: &caisse_stripe::RequestRecord,
         at: i64,
     ) -> Result<(), StoreError> {
-        on_conn!(pool self, |c| sqlx::query(
+        // Through the writer queue (a write of its own, on SQLite in this process's turn).
+        let mut tx = self.begin().await?;
+        on_conn!(tx &mut tx, |c| sqlx::query(
             "INSERT INTO stripe_requests (method, path, idempotency_key, status, request_id, duration_ms, error, at, subject) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -45,6 +47,7 @@ impl Store {
         .execute(c)
         .await
         .map(|_| ()))?;
+        tx.commit().await?;
         Ok(())
     }
 

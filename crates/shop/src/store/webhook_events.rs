@@ -114,7 +114,9 @@ impl Store {
         error: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        on_conn!(pool self, |c| sqlx::query(
+        // Through the writer queue (a write of its own, on SQLite in this process's turn).
+        let mut tx = self.begin().await?;
+        on_conn!(tx &mut tx, |c| sqlx::query(
             "INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_created, \
                                          payload, status, attempts, last_error, received_at, source) \
              VALUES ($1, $2, $3, $4, $5, $6, 'failed', 1, $7, $8, $9) \
@@ -134,7 +136,21 @@ impl Store {
         .execute(c)
         .await
         .map(|_| ()))?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// True when the event is already `processed` or `ignored`: a status that never changes
+    /// again, so a read outside any transaction can answer a duplicate without taking the write
+    /// lock (a redelivery storm then costs reads, not serialised write transactions).
+    pub async fn event_is_done(&self, id: &str) -> Result<bool, StoreError> {
+        let status: Option<String> = on_conn!(pool self, |c| sqlx::query_scalar(
+            "SELECT status FROM webhook_events WHERE stripe_event_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
+        Ok(matches!(status.as_deref(), Some("processed" | "ignored")))
     }
 
     pub async fn webhook_event(&self, id: &str) -> Result<Option<EventRow>, StoreError> {

@@ -110,7 +110,11 @@ async fn apply(
     record: &NewEvent<'_>,
     now: i64,
 ) -> Result<(Received, bool), StoreError> {
+    if app.store.event_is_done(&event.id).await? {
+        return Ok((Received::Duplicate, false));
+    }
     let mut tx = app.store.begin().await?;
+    // The claim decides: two first deliveries can both pass the read above.
     if tx.claim_event(record, now).await? == Claim::Done {
         tx.commit().await?;
         return Ok((Received::Duplicate, false));
