@@ -83,7 +83,12 @@ async fn authenticate(State(shared): State<Shared>, req: Request, next: Next) ->
                 }
                 let mut req = req;
                 req.extensions_mut().insert(RequestId(request_id.clone()));
-                next.run(req).await
+                let response = next.run(req).await;
+                let delay = shared.with_account(|a| a.answer_delay_ms);
+                if delay > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                }
+                response
             }
         },
     };

@@ -124,6 +124,9 @@ struct Faults {
     /// Milliseconds added to every API answer from now on (0 to stop).
     #[serde(default)]
     latency_ms: Option<u64>,
+    /// Milliseconds each API call waits after it has run, before answering (0 to stop).
+    #[serde(default)]
+    answer_delay_ms: Option<u64>,
     #[serde(default = "server_error")]
     status: u16,
 }
@@ -133,7 +136,7 @@ fn server_error() -> u16 {
 }
 
 /// The next `fail_next` API calls answer `status` (default 500) with Stripe's `api_error`;
-/// `latency_ms` slows every call down.
+/// `latency_ms` slows every call down before it runs, `answer_delay_ms` after it has run.
 async fn faults(State(shared): State<Shared>, Json(f): Json<Faults>) -> Result<Response, ApiError> {
     if !(400..600).contains(&f.status) {
         return Err(ApiError::invalid(
@@ -145,6 +148,9 @@ async fn faults(State(shared): State<Shared>, Json(f): Json<Faults>) -> Result<R
         a.faults = (f.fail_next > 0).then_some((f.fail_next, f.status));
         if let Some(ms) = f.latency_ms {
             a.latency_ms = ms;
+        }
+        if let Some(ms) = f.answer_delay_ms {
+            a.answer_delay_ms = ms;
         }
     });
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -143,9 +143,14 @@ impl RunningSandbox {
             .with_account(|a| a.faults = (n > 0).then_some((n, status)));
     }
 
-    /// Every API call answers `ms` milliseconds later than it would.
+    /// Every API call answers `ms` milliseconds later than it would, before it runs.
     pub fn set_latency(&self, ms: u64) {
         self.shared.with_account(|a| a.latency_ms = ms);
+    }
+
+    /// Every API call runs at once, then waits `ms` milliseconds before answering.
+    pub fn set_answer_delay(&self, ms: u64) {
+        self.shared.with_account(|a| a.answer_delay_ms = ms);
     }
 
     /// Every event, oldest first.

@@ -139,8 +139,12 @@ pub struct Account {
     pub settle_after: i64,
     /// Failures to inject: the next `n` API calls answer `status`.
     pub faults: Option<(u32, u16)>,
-    /// Added to every API call's answer time, to exercise callers' timeouts.
+    /// Added to every API call's answer time, to exercise callers' timeouts: the call waits,
+    /// then runs (a caller that gives up first changed nothing).
     pub latency_ms: u64,
+    /// Added after the call has run: a caller that gives up has changed something anyway, as
+    /// when Stripe executes a request whose answer is lost.
+    pub answer_delay_ms: u64,
 }
 
 /// The context of the request that caused an event (Stripe's `request` field).

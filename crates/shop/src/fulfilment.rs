@@ -79,6 +79,11 @@ pub async fn fulfil(
                     order.email = Some(email.to_string());
                 }
             }
+            // The second signal of one payment may be the first to name the session (the
+            // PaymentIntent came first, for a hold whose session caisse never heard of): the
+            // success page finds the order by it.
+            tx.link_hold(&hold.id, paid.checkout_session_id, None, None, now)
+                .await?;
             return Ok(Fulfilment::AlreadyDone(order));
         }
     };

@@ -484,6 +484,59 @@ async fn when_stripe_is_too_slow_the_hold_is_released() {
     app.stop().await;
 }
 
+/// Stripe runs the request but its answer comes too late, every time: caisse gives up (503, the
+/// stock back at once), its retries carried one idempotency key so Stripe made one session, and
+/// that session, if it is paid anyway, still becomes an order: nothing is charged without one.
+#[tokio::test]
+async fn when_stripe_runs_the_request_but_answers_too_late_nothing_is_lost() {
+    let app = TestApp::spawn_setting(caisse_shop::config::STRIPE_TIMEOUT, "1").await;
+    app.sandbox.set_answer_delay(1500);
+    let (status, body, headers) = app.checkout(cart(&[("tote-bag", 3)]), &[]).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("payment_provider_unavailable"))
+    );
+    assert_eq!(
+        app.reserved("tote-bag").await,
+        0,
+        "the stock is back at once"
+    );
+    app.sandbox.set_answer_delay(0);
+    let sessions = app.stripe_get("/v1/checkout/sessions?limit=100").await;
+    let made = sessions["data"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        made.len(),
+        1,
+        "three attempts, one key, one session: {sessions}"
+    );
+    let session = made[0]["id"].as_str().unwrap().to_string();
+    // Nobody has its URL, but if it is paid (a replayed answer reached someone), the payment
+    // takes the stock again and becomes an order.
+    app.sandbox
+        .pay(
+            &session,
+            caisse_sandbox::Method::Card("4242424242424242".into()),
+        )
+        .unwrap();
+    let store = app.store.clone();
+    crate::support::wait_for(10, "the order", || {
+        let store = store.clone();
+        async move { (scalar(&store, "SELECT COUNT(*) FROM orders").await == 1).then_some(()) }
+    })
+    .await;
+    let linked = scalar(
+        &app.store,
+        &format!("SELECT COUNT(*) FROM holds WHERE checkout_session_id = '{session}' AND status = 'converted'"),
+    )
+    .await;
+    assert_eq!(linked, 1, "the hold now names its session");
+    let cookie = crate::support::guest_cookie(&headers);
+    let paid = app.wait_status(&session, &cookie, "paid").await;
+    assert!(paid["order_number"].as_i64().is_some(), "{paid}");
+    assert_eq!(app.product_stock("tote-bag").await.1, 0);
+    app.stop().await;
+}
+
 /// A customer who hangs up mid-checkout does not leave a hold without a session behind.
 #[tokio::test]
 async fn a_client_that_hangs_up_does_not_strand_a_hold() {
