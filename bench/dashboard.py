@@ -19,7 +19,7 @@ env = {
     "PATH": os.environ.get("PATH", ""),
     "DATABASE_URL": f"sqlite://{db_path}",
     "STRIPE_SECRET_KEY": "sk_test_benchdashboard0123456789",
-    "STRIPE_WEBHOOK_SECRET": "whsec_benchdashboard0123456789",
+    "STRIPE_WEBHOOK_SECRET": "whsec_bench_dashboard_0123456789",
     "STRIPE_API_BASE": "http://127.0.0.1:9",
     "CAISSE_MAIL": "off",
     "CAISSE_GUEST_COOKIE_SECRET": "bench-guest-secret-0123456789-0123456789",
