@@ -213,6 +213,30 @@ fn succeeded(i: usize) -> String {
     .to_string()
 }
 
+/// `(sum, count)` of caisse's write histograms (wait, SQLite turn, commit), from `/metrics`.
+async fn write_profile(http: &reqwest::Client, url: &str) -> [(f64, f64); 3] {
+    let text = http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap_or_default();
+    let read = |series: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(series))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    [
+        "caisse_db_write_wait_seconds",
+        "caisse_db_write_turn_seconds",
+        "caisse_db_commit_seconds",
+    ]
+    .map(|name| (read(&format!("{name}_sum")), read(&format!("{name}_count"))))
+}
+
 #[tokio::main]
 async fn main() {
     let args = args();
@@ -270,7 +294,7 @@ async fn main() {
     store.close().await;
 
     // The sandbox and caisse, each its own process.
-    let (port, sandbox_port) = (free_port(), free_port());
+    let (port, sandbox_port, metrics_port) = (free_port(), free_port(), free_port());
     let base = format!("http://127.0.0.1:{port}");
     let stripe = format!("http://127.0.0.1:{sandbox_port}");
     let _sandbox = Proc(
@@ -294,7 +318,7 @@ async fn main() {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_URL", &url)
             .env("CAISSE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CAISSE_METRICS_LISTEN", "127.0.0.1:0")
+            .env("CAISSE_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
             .env("STRIPE_SECRET_KEY", SECRET_KEY)
             .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
             .env("STRIPE_API_BASE", &stripe)
@@ -340,6 +364,9 @@ async fn main() {
     }
     let rss_idle = peak_rss_mib(pid);
 
+    let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
+    let before = write_profile(&http, &metrics_url).await;
+
     // 2. The webhook effect: each event a new order.
     let bodies: Arc<Vec<String>> = Arc::new((0..args.events).map(succeeded).collect());
     let (h, b, u) = (http.clone(), bodies.clone(), base.clone());
@@ -364,6 +391,7 @@ async fn main() {
     })
     .await;
     let rss_effect = peak_rss_mib(pid);
+    let after = write_profile(&http, &metrics_url).await;
     let check = Store::connect(&url).await.unwrap();
     let orders: i64 = match &check {
         Store::Sqlite(p) => sqlx::query_scalar("SELECT COUNT(*) FROM orders")
@@ -539,6 +567,24 @@ async fn main() {
         "  checkout overhead over sandbox    p50 {:+.2} ms, p99 {:+.2} ms",
         pct(&co_lat, 0.5) - pct(&sb_lat, 0.5),
         pct(&co_lat, 0.99) - pct(&sb_lat, 0.99)
+    );
+    let delta = |i: usize| (after[i].0 - before[i].0, after[i].1 - before[i].1);
+    let ((wait_s, writes), (turn_s, turns), (commit_s, commits)) = (delta(0), delta(1), delta(2));
+    println!("\nwhere an effect's time goes (caisse's own histograms, during the effect load)");
+    println!(
+        "  write transactions per effect     {:.2}",
+        writes / args.events as f64
+    );
+    println!(
+        "  waiting for a connection / turn   {:.2} ms on average",
+        1000.0 * wait_s / writes.max(1.0)
+    );
+    if turns > 0.0 {
+        println!("  holding SQLite's writer turn      {:.2} ms on average (one at a time: {:.0} turns/s at most)", 1000.0 * turn_s / turns, turns / turn_s.max(f64::MIN_POSITIVE));
+    }
+    println!(
+        "  of which the commit (fsync)       {:.2} ms on average",
+        1000.0 * commit_s / commits.max(1.0)
     );
     println!("\npeak RSS of caisse serve (MiB): idle {rss_idle:.1}, after effects {rss_effect:.1}, after duplicates {rss_dup:.1}, after checkouts {rss_checkout:.1}");
     drop(server);

@@ -67,6 +67,7 @@ pub enum Tx {
 /// busy handler.
 pub struct WriterTurn {
     _held: tokio::sync::OwnedMutexGuard<()>,
+    since: std::time::Instant,
 }
 
 /// The queue of writers of each SQLite file this process opened (every pool on one file shares it).
@@ -219,21 +220,28 @@ impl Store {
     /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
+            // Where a write's time goes, for `caisse-bench` and operators: waiting for a
+            // connection (and on SQLite for the writer's turn), holding the turn, committing.
             Store::Sqlite(pool) => {
+                let asked = std::time::Instant::now();
                 let queue = sqlite_writer(pool);
                 let turn = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, queue.lock_owned())
                     .await
                     .map_err(|_| {
                         StoreError::Unavailable("no turn to write the database in 30 s".into())
                     })?;
-                Tx::Sqlite(
-                    pool.begin_with("BEGIN IMMEDIATE").await?,
-                    WriterTurn { _held: turn },
-                )
+                let since = std::time::Instant::now();
+                let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                metrics::histogram!("caisse_db_write_wait_seconds", "db" => "sqlite")
+                    .record(asked.elapsed().as_secs_f64());
+                Tx::Sqlite(tx, WriterTurn { _held: turn, since })
             }
             Store::Postgres(pool) => {
+                let asked = std::time::Instant::now();
                 let mut tx = pool.begin().await?;
                 sqlx::query(POSTGRES_TX_SETTINGS).execute(&mut *tx).await?;
+                metrics::histogram!("caisse_db_write_wait_seconds", "db" => "postgres")
+                    .record(asked.elapsed().as_secs_f64());
                 Tx::Postgres(tx)
             }
         })
@@ -260,8 +268,20 @@ impl Tx {
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             // The turn passes on once the commit is durable.
-            Tx::Sqlite(tx, _turn) => tx.commit().await?,
-            Tx::Postgres(tx) => tx.commit().await?,
+            Tx::Sqlite(tx, turn) => {
+                let committing = std::time::Instant::now();
+                tx.commit().await?;
+                metrics::histogram!("caisse_db_commit_seconds", "db" => "sqlite")
+                    .record(committing.elapsed().as_secs_f64());
+                metrics::histogram!("caisse_db_write_turn_seconds", "db" => "sqlite")
+                    .record(turn.since.elapsed().as_secs_f64());
+            }
+            Tx::Postgres(tx) => {
+                let committing = std::time::Instant::now();
+                tx.commit().await?;
+                metrics::histogram!("caisse_db_commit_seconds", "db" => "postgres")
+                    .record(committing.elapsed().as_secs_f64());
+            }
         }
         Ok(())
     }
