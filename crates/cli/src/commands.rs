@@ -432,6 +432,18 @@ pub fn admin_hash_password(argument_given: bool) -> Result<()> {
         .read_line(&mut line)
         .context("cannot read the password from standard input")?;
     let password = line.trim_end_matches(['\n', '\r']);
+    // A second line piped in would be silently ignored: refuse, so that a pasted block is not
+    // half used. (At a terminal the first Enter ends the password; nothing more is awaited.)
+    let mut rest = String::new();
+    if !stdin.is_terminal() {
+        let _ = stdin.lock().read_line(&mut rest);
+    }
+    if !rest.trim().is_empty() {
+        return Err(anyhow::anyhow!(
+            "one line only: the password is the first line of standard input, and more followed"
+        )
+        .into());
+    }
     if password.chars().count() < 12 {
         return Err(anyhow::anyhow!(
             "the password must have at least 12 characters (read from standard input)"

@@ -60,13 +60,13 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// `12.50 EUR`, `1200 JPY`: as many decimals as Stripe gives the currency.
 fn money(amount: i64, currency: &str) -> String {
-    format!(
-        "{}.{:02} {}",
-        amount / 100,
-        amount % 100,
-        currency.to_uppercase()
-    )
+    let code = currency.to_uppercase();
+    match caisse_stripe::currency_exponent(&currency.to_lowercase()) {
+        0 => format!("{amount} {code}"),
+        _ => format!("{}.{:02} {code}", amount / 100, amount % 100),
+    }
 }
 
 fn render(session: Option<&Session>, error: Option<String>) -> Response {
@@ -148,4 +148,13 @@ form{{margin:1rem 0}}input{{width:100%;padding:.4rem;margin:.3rem 0}}button{{pad
 <body><p class="banner">caisse sandbox — test mode, no real payment</p><h1>{title}</h1>{body}</body></html>"#,
         title = escape(title)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn amounts_show_the_currency_s_decimals() {
+        assert_eq!(super::money(1250, "eur"), "12.50 EUR");
+        assert_eq!(super::money(1200, "jpy"), "1200 JPY");
+    }
 }

@@ -17,3 +17,17 @@ pub use signature::{sign, signature_header, verify, SignatureError};
 /// The API version caisse is written against (sent as `Stripe-Version`): Checkout Sessions create
 /// their PaymentIntent on confirmation (since 2022-08-01).
 pub const API_VERSION: &str = "2024-06-20";
+
+/// Digits after the decimal point of a currency's amounts as Stripe counts them: 0 for Stripe's
+/// zero-decimal currencies (an amount of 1200 JPY is ¥1,200), 2 otherwise. Lowercase codes.
+pub fn currency_exponent(code: &str) -> u32 {
+    const ZERO_DECIMAL: &[&str] = &[
+        "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+        "xaf", "xof", "xpf",
+    ];
+    if ZERO_DECIMAL.contains(&code) {
+        0
+    } else {
+        2
+    }
+}

@@ -85,4 +85,11 @@ fn hash_password_takes_no_argument_and_refuses_a_short_password() {
     assert!(text(&short).0.is_empty());
     let empty = hash_password("");
     assert_ne!(empty.status.code(), Some(0));
+    let two_lines = hash_password("correct horse battery staple\nand a second line\n");
+    assert_ne!(
+        two_lines.status.code(),
+        Some(0),
+        "a pasted block is refused"
+    );
+    assert!(text(&two_lines).0.is_empty());
 }

@@ -24,15 +24,7 @@ impl Currency {
 
     /// Digits after the decimal point, for display only (Stripe's zero-decimal currencies).
     pub fn exponent(&self) -> u32 {
-        const ZERO_DECIMAL: &[&str] = &[
-            "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd",
-            "vuv", "xaf", "xof", "xpf",
-        ];
-        if ZERO_DECIMAL.contains(&self.0.as_str()) {
-            0
-        } else {
-            2
-        }
+        caisse_stripe::currency_exponent(&self.0)
     }
 }
 
