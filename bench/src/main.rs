@@ -20,17 +20,14 @@
 //!
 //! and prints one table. Nothing here is a test: it measures, it does not judge.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use caisse_bench::{free_port, SECRET_KEY, WEBHOOK_SECRET};
 use caisse_shop::Store;
 use serde_json::json;
-
-const WEBHOOK_SECRET: &str = "whsec_bench_secret_for_signatures_0123";
-const SECRET_KEY: &str = "sk_test_benchsecretkey0123456789";
 
 struct Proc(Child);
 
@@ -39,14 +36,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Peak resident memory of a process, in MiB.
@@ -125,29 +114,6 @@ fn args() -> Args {
         }
     }
     a
-}
-
-/// A database of its own: a SQLite file, or a new PostgreSQL database on the given server.
-async fn database(dir: &std::path::Path, postgres: Option<&str>) -> String {
-    match postgres {
-        None => format!("sqlite://{}", dir.join("bench.db").display()),
-        Some(admin) => {
-            use sqlx::Connection;
-            let mut c = sqlx::PgConnection::connect(admin)
-                .await
-                .expect("PostgreSQL");
-            let name = format!("caisse_bench_{}", std::process::id());
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-                .execute(&mut c)
-                .await;
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-            format!("{base}/{name}")
-        }
-    }
 }
 
 async fn exec(store: &Store, sql: &str) {
@@ -240,13 +206,9 @@ async fn write_profile(http: &reqwest::Client, url: &str) -> [(f64, f64); 3] {
 #[tokio::main]
 async fn main() {
     let args = args();
-    let caisse: PathBuf = std::env::current_exe().unwrap().with_file_name("caisse");
-    assert!(
-        caisse.exists(),
-        "build the release caisse first: cargo build --release -p caisse"
-    );
+    let caisse = caisse_bench::caisse_binary();
     let dir = tempfile::tempdir().unwrap();
-    let url = database(dir.path(), args.postgres.as_deref()).await;
+    let url = caisse_bench::database(dir.path(), args.postgres.as_deref(), "bench").await;
     let backend = if args.postgres.is_some() {
         "PostgreSQL"
     } else {
@@ -297,71 +259,19 @@ async fn main() {
     let (port, sandbox_port, metrics_port) = (free_port(), free_port(), free_port());
     let base = format!("http://127.0.0.1:{port}");
     let stripe = format!("http://127.0.0.1:{sandbox_port}");
-    let _sandbox = Proc(
-        Command::new(&caisse)
-            .args([
-                "sandbox",
-                "--listen",
-                &format!("127.0.0.1:{sandbox_port}"),
-                "--webhook-secret",
-                WEBHOOK_SECRET,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let server = Proc(
-        Command::new(&caisse)
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &url)
-            .env("CAISSE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CAISSE_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
-            .env("STRIPE_SECRET_KEY", SECRET_KEY)
-            .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-            .env("STRIPE_API_BASE", &stripe)
-            .env(
-                "CAISSE_GUEST_COOKIE_SECRET",
-                "bench-guest-cookie-secret-0123456789-0123",
-            )
-            .env("CAISSE_MAIL", "off")
-            .env("CAISSE_LOG_FORMAT", "json")
-            .env("RUST_LOG", "warn")
-            .env("CAISSE_CHECKOUT_RATE_PER_CUSTOMER", "100000/sec")
-            .env("CAISSE_CHECKOUT_RATE_PER_IP", "100000/sec")
-            .env("CAISSE_MAX_OPEN_HOLDS_PER_CUSTOMER", "1000000")
-            .env("CAISSE_MAX_OPEN_HOLDS_PER_IP", "1000000")
-            .env("CAISSE_MAX_HELD_UNITS_PER_IP", "100000000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _sandbox = Proc(caisse_bench::sandbox(&caisse, sandbox_port));
+    let server = Proc(caisse_bench::serve(
+        &caisse,
+        &caisse_bench::serve_env(&url, port, metrics_port, &stripe),
+        Stdio::null(),
+    ));
     let pid = server.0.id();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "caisse serve did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    while http
-        .get(format!("{stripe}/_sandbox/clock"))
-        .send()
-        .await
-        .is_err()
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    caisse_bench::wait_for(&http, &format!("{base}/readyz")).await;
+    caisse_bench::wait_for(&http, &format!("{stripe}/_sandbox/clock")).await;
     let rss_idle = peak_rss_mib(pid);
 
     let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
@@ -588,13 +498,5 @@ async fn main() {
     );
     println!("\npeak RSS of caisse serve (MiB): idle {rss_idle:.1}, after effects {rss_effect:.1}, after duplicates {rss_dup:.1}, after checkouts {rss_checkout:.1}");
     drop(server);
-    if let Some(admin) = &args.postgres {
-        use sqlx::Connection;
-        if let Ok(mut c) = sqlx::PgConnection::connect(admin).await {
-            let name = url.rsplit('/').next().unwrap_or_default();
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut c)
-                .await;
-        }
-    }
+    caisse_bench::drop_database(args.postgres.as_deref(), &url).await;
 }

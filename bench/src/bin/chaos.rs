@@ -24,12 +24,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use caisse_bench::{free_port, SECRET_KEY, WEBHOOK_SECRET};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde_json::{json, Value};
 
-const WEBHOOK_SECRET: &str = "whsec_chaos_secret_for_signatures_0123";
-const SECRET_KEY: &str = "sk_test_chaossecretkey0123456789";
 const PRODUCTS: [(&str, i64); 3] = [("tee", 2500), ("mug", 1200), ("cap", 1800)];
 const STOCK: i64 = 1_000_000;
 
@@ -61,14 +60,6 @@ fn args() -> Args {
     a
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// One `caisse serve`, which the killer may replace at any moment.
 struct Instance {
     port: u16,
@@ -85,15 +76,7 @@ impl Instance {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(&self.caisse)
-            .arg("serve")
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start caisse serve");
+        let child = caisse_bench::serve(&self.caisse, &self.env, Stdio::from(log));
         *self.child.lock().unwrap() = Some(child);
     }
 
@@ -110,16 +93,7 @@ impl Instance {
 }
 
 async fn wait_ready(http: &reqwest::Client, url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !http
-        .get(format!("{url}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "{url} never became ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    caisse_bench::wait_for(http, &format!("{url}/readyz")).await;
 }
 
 async fn scalar(url: &str, sql: &str) -> i64 {
@@ -136,27 +110,10 @@ async fn scalar(url: &str, sql: &str) -> i64 {
 #[tokio::main]
 async fn main() {
     let args = args();
-    let caisse = std::env::current_exe().unwrap().with_file_name("caisse");
-    assert!(caisse.exists(), "build caisse first: cargo build -p caisse");
+    let caisse = caisse_bench::caisse_binary();
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-
-    let url = match &args.postgres {
-        None => format!("sqlite://{}", dir.path().join("chaos.db").display()),
-        Some(admin) => {
-            use sqlx::Connection;
-            let mut c = sqlx::PgConnection::connect(admin)
-                .await
-                .expect("PostgreSQL");
-            let name = format!("caisse_chaos_{}", std::process::id());
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-            format!("{base}/{name}")
-        }
-    };
+    let url = caisse_bench::database(dir.path(), args.postgres.as_deref(), "chaos").await;
     let instances = if args.postgres.is_some() { 3 } else { 1 };
 
     // The catalog, through the CLI as a shop would load it.
@@ -175,52 +132,26 @@ async fn main() {
 
     let sandbox_port = free_port();
     let stripe = format!("http://127.0.0.1:{sandbox_port}");
-    let mut sandbox = Command::new(&caisse)
-        .args([
-            "sandbox",
-            "--listen",
-            &format!("127.0.0.1:{sandbox_port}"),
-            "--webhook-secret",
-            WEBHOOK_SECRET,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut sandbox = caisse_bench::sandbox(&caisse, sandbox_port);
 
     let mail = dir.path().join("mail");
     let fleet: Arc<Vec<Instance>> = Arc::new(
         (0..instances)
             .map(|i| {
                 let port = free_port();
-                let mut env = vec![
-                    ("DATABASE_URL", url.clone()),
-                    ("CAISSE_LISTEN", format!("127.0.0.1:{port}")),
-                    ("CAISSE_METRICS_LISTEN", "127.0.0.1:0".into()),
-                    ("STRIPE_SECRET_KEY", SECRET_KEY.into()),
-                    ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
-                    ("STRIPE_API_BASE", stripe.clone()),
-                    (
-                        "CAISSE_GUEST_COOKIE_SECRET",
-                        "chaos-guest-cookie-secret-0123456789-0123".into(),
-                    ),
-                    ("CAISSE_MAIL_DIR", mail.display().to_string()),
-                    ("CAISSE_LOG_FORMAT", "json".into()),
-                    ("RUST_LOG", "warn".into()),
-                    ("CAISSE_CHECKOUT_RATE_PER_CUSTOMER", "100000/sec".into()),
-                    ("CAISSE_CHECKOUT_RATE_PER_IP", "100000/sec".into()),
-                    ("CAISSE_MAX_OPEN_HOLDS_PER_CUSTOMER", "1000000".into()),
-                    ("CAISSE_MAX_OPEN_HOLDS_PER_IP", "1000000".into()),
-                    ("CAISSE_MAX_HELD_UNITS_PER_IP", "100000000".into()),
-                    ("CAISSE_OUTBOX_LEASE_SECS", "5".into()),
-                ];
+                let mut env = caisse_bench::serve_env(&url, port, 0, &stripe);
+                // Emails are written as files (to count them), not off; short leases so that a
+                // killed instance's emails are sent again soon.
+                env.retain(|(k, _)| k != "CAISSE_MAIL");
+                env.push(("CAISSE_MAIL_DIR".into(), mail.display().to_string()));
+                env.push(("CAISSE_OUTBOX_LEASE_SECS".into(), "5".into()));
                 if let Some(redis) = &args.redis {
-                    env.push(("REDIS_URL", redis.clone()));
+                    env.push(("REDIS_URL".into(), redis.clone()));
                 }
                 Instance {
                     port,
                     child: Mutex::new(None),
-                    env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                    env,
                     caisse: caisse.clone(),
                     log: dir.path().join(format!("serve-{i}.log")),
                 }
@@ -237,14 +168,7 @@ async fn main() {
     for i in fleet.iter() {
         wait_ready(&http, &i.url()).await;
     }
-    while http
-        .get(format!("{stripe}/_sandbox/clock"))
-        .send()
-        .await
-        .is_err()
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    caisse_bench::wait_for(&http, &format!("{stripe}/_sandbox/clock")).await;
 
     // N checkouts across the instances, each paid on the sandbox with 4242.
     let mut sold = [0i64; PRODUCTS.len()];
@@ -519,20 +443,12 @@ async fn main() {
     }
     let _ = sandbox.kill();
     let _ = sandbox.wait();
-    if let Some(admin) = &args.postgres {
-        use sqlx::Connection;
-        if let Ok(mut c) = sqlx::PgConnection::connect(admin).await {
-            let name = url.rsplit('/').next().unwrap_or_default();
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut c)
-                .await;
-        }
-    }
     if failures.is_empty() {
+        caisse_bench::drop_database(args.postgres.as_deref(), &url).await;
         println!("the final state is the model's");
     } else {
         println!(
-            "DIFFERENT from the model: {failures:?} (logs: kept in {})",
+            "DIFFERENT from the model: {failures:?} (database {url} and logs in {} kept)",
             dir.keep().display()
         );
         std::process::exit(1);
