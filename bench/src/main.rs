@@ -118,10 +118,61 @@ fn args() -> Args {
 
 async fn exec(store: &Store, sql: &str) {
     match store {
-        Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Store::Sqlite(p, _) => sqlx::query(sql).execute(p).await.map(|_| ()),
         Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
     }
     .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Single-row insert transactions from 32 tasks, each its own durable commit, on a plain pool of
+/// the store's own settings: the database's raw commit rate.
+async fn raw_commits(store: &Store, n: usize) -> f64 {
+    let sql = "INSERT INTO bench_commits (id, at) VALUES ($1, 0)";
+    match store {
+        Store::Sqlite(pool, _) => {
+            let options = (*pool.connect_options()).clone();
+            let one = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .unwrap();
+            let (rate, _) = load(n, 32, move |i| {
+                let one = one.clone();
+                async move {
+                    let mut tx = one.begin_with("BEGIN IMMEDIATE").await.unwrap();
+                    sqlx::query(sql)
+                        .bind(i as i64)
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                }
+            })
+            .await;
+            rate
+        }
+        Store::Postgres(pool) => {
+            let pool = pool.clone();
+            let (rate, _) = load(n, 32, move |i| {
+                let pool = pool.clone();
+                async move {
+                    let mut tx = pool.begin().await.unwrap();
+                    sqlx::query("SET LOCAL synchronous_commit = on")
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                    sqlx::query(sql)
+                        .bind(i as i64)
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                }
+            })
+            .await;
+            rate
+        }
+    }
 }
 
 /// `n` open holds of one unit each, ready to be paid.
@@ -179,6 +230,33 @@ fn succeeded(i: usize) -> String {
     .to_string()
 }
 
+/// CPU seconds (user + system) a process has used, or with `None` every PostgreSQL process
+/// together. Linux counts in ticks of 1/100 s (`USER_HZ`).
+fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let ticks = |stat: &str| -> Option<(String, f64)> {
+        let (head, rest) = stat.rsplit_once(')')?;
+        let name = head.split_once('(')?.1.to_string();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let used = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        Some((name, used / 100.0))
+    };
+    match pid {
+        Some(pid) => std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| ticks(&s))
+            .map_or(0.0, |(_, t)| t),
+        None => std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+            .filter_map(|s| ticks(&s))
+            .filter(|(name, _)| name == "postgres")
+            .map(|(_, t)| t)
+            .sum(),
+    }
+}
+
 /// `(sum, count)` of caisse's write histograms (wait, SQLite turn, commit), from `/metrics`.
 async fn write_profile(http: &reqwest::Client, url: &str) -> [(f64, f64); 3] {
     let text = http
@@ -215,7 +293,9 @@ async fn main() {
         "SQLite"
     };
 
-    // 1. The raw durable commit rate, through caisse's own store.
+    // 1. The raw durable commit rate: the database's own, one commit per transaction (on SQLite one
+    //    connection, since it has one writer: no busy-handler waits), then the same transactions
+    //    through caisse's store (on SQLite grouped into shared commits).
     let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     exec(
@@ -224,28 +304,24 @@ async fn main() {
     )
     .await;
     let commits = args.events;
+    let raw_rate = raw_commits(&store, commits).await;
     let s = store.clone();
-    let (raw_rate, _) = load(commits, 32, move |i| {
+    let (store_rate, _) = load(commits, 32, move |i| {
         let s = s.clone();
         async move {
             let mut tx = s.begin().await.unwrap();
+            let sql = "INSERT INTO bench_commits (id, at) VALUES ($1, 1)";
             match &mut tx {
-                caisse_shop::store::Tx::Sqlite(c, _) => {
-                    sqlx::query("INSERT INTO bench_commits (id, at) VALUES ($1, $2)")
-                        .bind(i as i64)
-                        .bind(0i64)
-                        .execute(&mut **c)
-                        .await
-                        .map(|_| ())
-                }
-                caisse_shop::store::Tx::Postgres(c) => {
-                    sqlx::query("INSERT INTO bench_commits (id, at) VALUES ($1, $2)")
-                        .bind(i as i64)
-                        .bind(0i64)
-                        .execute(&mut **c)
-                        .await
-                        .map(|_| ())
-                }
+                caisse_shop::store::Tx::Sqlite(turn) => sqlx::query(sql)
+                    .bind((commits + i) as i64)
+                    .execute(turn.conn())
+                    .await
+                    .map(|_| ()),
+                caisse_shop::store::Tx::Postgres(c) => sqlx::query(sql)
+                    .bind((commits + i) as i64)
+                    .execute(&mut **c)
+                    .await
+                    .map(|_| ()),
             }
             .unwrap();
             tx.commit().await.unwrap();
@@ -259,7 +335,7 @@ async fn main() {
     let (port, sandbox_port, metrics_port) = (free_port(), free_port(), free_port());
     let base = format!("http://127.0.0.1:{port}");
     let stripe = format!("http://127.0.0.1:{sandbox_port}");
-    let _sandbox = Proc(caisse_bench::sandbox(&caisse, sandbox_port));
+    let sandbox = Proc(caisse_bench::sandbox(&caisse, sandbox_port));
     let server = Proc(caisse_bench::serve(
         &caisse,
         &caisse_bench::serve_env(&url, port, metrics_port, &stripe),
@@ -304,7 +380,7 @@ async fn main() {
     let after = write_profile(&http, &metrics_url).await;
     let check = Store::connect(&url).await.unwrap();
     let orders: i64 = match &check {
-        Store::Sqlite(p) => sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+        Store::Sqlite(p, _) => sqlx::query_scalar("SELECT COUNT(*) FROM orders")
             .fetch_one(p)
             .await
             .unwrap(),
@@ -354,57 +430,76 @@ async fn main() {
     .await;
     let rss_dup = peak_rss_mib(pid);
 
-    // 4. Checkout creation at 16 clients, and the same sessions from the sandbox alone.
+    // 4. Checkout creation at 16 clients (and at one, unloaded), the CPU each process spent on
+    //    it, and the same sessions from the sandbox alone.
     let checkouts = (args.events / 2).max(200);
-    let (h, u) = (http.clone(), base.clone());
-    let (co_rate, co_lat) = load(checkouts, 16, move |i| {
-        let (h, u) = (h.clone(), u.clone());
-        async move {
-            let r = h
-                .post(format!("{u}/api/checkout"))
-                .header("idempotency-key", format!("bench-{i}"))
-                .json(&json!({"items": [{"product_id": "bench", "quantity": 1}]}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
-        }
-    })
-    .await;
+    let checkout = |clients: usize, n: usize, tag: &'static str| {
+        let (h, u) = (http.clone(), base.clone());
+        load(n, clients, move |i| {
+            let (h, u) = (h.clone(), u.clone());
+            async move {
+                let r = h
+                    .post(format!("{u}/api/checkout"))
+                    .header("idempotency-key", format!("bench-{tag}-{i}"))
+                    .json(&json!({"items": [{"product_id": "bench", "quantity": 1}]}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+            }
+        })
+    };
+    let processes = [
+        ("caisse serve", Some(pid)),
+        ("caisse sandbox", Some(sandbox.0.id())),
+        ("the benchmark's own client", Some(std::process::id())),
+        ("PostgreSQL", None),
+    ];
+    let cpu_before = processes.map(|(_, p)| cpu_seconds(p));
+    let (co_rate, co_lat) = checkout(16, checkouts, "16").await;
+    let cpu_spent: Vec<f64> = processes
+        .iter()
+        .zip(cpu_before)
+        .map(|((_, p), before)| cpu_seconds(*p) - before)
+        .collect();
     let rss_checkout = peak_rss_mib(pid);
-    let (h, s) = (http.clone(), stripe.clone());
-    let (sb_rate, sb_lat) = load(checkouts, 16, move |i| {
-        let (h, s) = (h.clone(), s.clone());
-        async move {
-            let form = [
-                ("mode", "payment".to_string()),
-                ("success_url", "http://127.0.0.1/?ok".to_string()),
-                ("cancel_url", "http://127.0.0.1/?no".to_string()),
-                ("metadata[hold_id]", format!("hold_direct{i}")),
-                ("line_items[0][price_data][currency]", "eur".to_string()),
-                ("line_items[0][price_data][unit_amount]", "1000".to_string()),
-                (
-                    "line_items[0][price_data][product_data][name]",
-                    "Bench".to_string(),
-                ),
-                ("line_items[0][quantity]", "1".to_string()),
-            ];
-            let r = h
-                .post(format!("{s}/v1/checkout/sessions"))
-                .bearer_auth(SECRET_KEY)
-                .header("idempotency-key", format!("direct-{i}"))
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
-            assert!(
-                r.status().is_success(),
-                "{}",
-                r.text().await.unwrap_or_default()
-            );
-        }
-    })
-    .await;
+    let (_, one_lat) = checkout(1, 200, "1").await;
+    let sandbox_alone = |clients: usize, n: usize| {
+        let (h, s) = (http.clone(), stripe.clone());
+        load(n, clients, move |i| {
+            let (h, s) = (h.clone(), s.clone());
+            async move {
+                let form = [
+                    ("mode", "payment".to_string()),
+                    ("success_url", "http://127.0.0.1/?ok".to_string()),
+                    ("cancel_url", "http://127.0.0.1/?no".to_string()),
+                    ("metadata[hold_id]", format!("hold_direct{i}")),
+                    ("line_items[0][price_data][currency]", "eur".to_string()),
+                    ("line_items[0][price_data][unit_amount]", "1000".to_string()),
+                    (
+                        "line_items[0][price_data][product_data][name]",
+                        "Bench".to_string(),
+                    ),
+                    ("line_items[0][quantity]", "1".to_string()),
+                ];
+                let r = h
+                    .post(format!("{s}/v1/checkout/sessions"))
+                    .bearer_auth(SECRET_KEY)
+                    .header("idempotency-key", format!("direct-{clients}-{i}"))
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    r.status().is_success(),
+                    "{}",
+                    r.text().await.unwrap_or_default()
+                );
+            }
+        })
+    };
+    let (sb_rate, sb_lat) = sandbox_alone(16, checkouts).await;
+    let (_, sb_one_lat) = sandbox_alone(1, 200).await;
 
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -428,6 +523,10 @@ async fn main() {
     println!(
         "{:<44} {:>10.0} {:>9} {:>9}",
         "raw single-row durable commits (32 tasks)", raw_rate, "", ""
+    );
+    println!(
+        "{:<44} {:>10.0} {:>9} {:>9}",
+        "  the same through caisse's store", store_rate, "", ""
     );
     println!(
         "{:<44} {:>10.0} {:>9.2} {:>9.2}",
@@ -477,6 +576,24 @@ async fn main() {
         "  checkout overhead over sandbox    p50 {:+.2} ms, p99 {:+.2} ms",
         pct(&co_lat, 0.5) - pct(&sb_lat, 0.5),
         pct(&co_lat, 0.99) - pct(&sb_lat, 0.99)
+    );
+    println!(
+        "  checkout alone (1 client)         p50 {:.2} ms, p99 {:.2} ms; the sandbox alone p50 {:.2} ms, p99 {:.2} ms",
+        pct(&one_lat, 0.5),
+        pct(&one_lat, 0.99),
+        pct(&sb_one_lat, 0.5),
+        pct(&sb_one_lat, 0.99)
+    );
+    println!("\nwhere a checkout's time goes (CPU per checkout at 16 clients, by process)");
+    for ((name, _), spent) in processes.iter().zip(&cpu_spent) {
+        if *spent > 0.0 {
+            println!("  {name:<32} {:.2} ms", 1000.0 * spent / checkouts as f64);
+        }
+    }
+    println!(
+        "  all of them                      {:.2} ms ({cores} cores: {:.0} checkouts/s at most)",
+        1000.0 * cpu_spent.iter().sum::<f64>() / checkouts as f64,
+        cores as f64 * checkouts as f64 / cpu_spent.iter().sum::<f64>().max(f64::MIN_POSITIVE)
     );
     let delta = |i: usize| (after[i].0 - before[i].0, after[i].1 - before[i].1);
     let ((wait_s, writes), (turn_s, turns), (commit_s, commits)) = (delta(0), delta(1), delta(2));

@@ -209,7 +209,7 @@ pub async fn create(
         }
         // Two clicks raced past the lookup above: the other one owns the key.
         Err(e) if e.is_unique_violation() && idempotency_key.is_some() => {
-            drop(tx);
+            tx.rollback().await?;
             let key = idempotency_key.unwrap_or_default();
             let hold = app
                 .store

@@ -65,7 +65,8 @@ pub async fn fulfil(
             });
         }
     }
-    let stock_taken = match lifecycle::decide(state, existing.is_some(), Signal::Paid) {
+    let decision = lifecycle::decide(state, existing.is_some(), Signal::Paid);
+    let stock_taken = match decision {
         Decision::FulfilFromHold => tx.convert_active_hold(&hold.id, now).await?,
         Decision::FulfilAfterRelease => tx.convert_released_hold(&hold.id, now).await?,
         _ => {
@@ -200,6 +201,9 @@ pub async fn fulfil(
     .await?;
     if attention == Some(Attention::PaidWithoutStock) && policy.refund_unfulfillable {
         crate::refunds::queue(tx, &order_id, number, paid.payment_intent_id, now).await?;
+    }
+    if decision == Decision::FulfilFromHold && stock_taken {
+        tx.sell_reserved(&items, now).await?;
     }
     metrics::counter!("caisse_orders_total", "status" => status).increment(1);
     Ok(Fulfilment::Created(OrderSummary {

@@ -323,20 +323,21 @@ impl Tx {
         Ok(())
     }
 
-    /// Turns an active hold's reserved stock into sold stock (`stock_on_hand -= q`,
-    /// `stock_reserved -= q`); false when the hold was no longer active.
+    /// Marks an active hold `converted`; false when it was no longer active. Its reserved stock
+    /// is sold by [`Tx::sell_reserved`], which the caller runs last: the product rows are the
+    /// hottest rows of a sale, and on PostgreSQL their lock is held from that update to the commit.
     pub async fn convert_active_hold(
         &mut self,
         hold_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        if !self.set_converted(hold_id, ConvertFrom::Open, now).await? {
-            return Ok(false);
-        }
-        let items = self.hold_items_tx(hold_id).await?;
-        self.move_stock(&items, Stock::SoldFromReserved, now)
-            .await?;
-        Ok(true)
+        self.set_converted(hold_id, ConvertFrom::Open, now).await
+    }
+
+    /// Turns a converted hold's reserved stock into sold stock (`stock_on_hand -= q`,
+    /// `stock_reserved -= q`).
+    pub async fn sell_reserved(&mut self, items: &[HoldItem], now: i64) -> Result<(), StoreError> {
+        self.move_stock(items, Stock::SoldFromReserved, now).await
     }
 
     /// A payment for a hold that was already released: the hold becomes `converted`, and its

@@ -2,9 +2,10 @@
 //!
 //! Every query is written once, in SQL both databases accept (`$1` placeholders, `ON CONFLICT`,
 //! `RETURNING`), and run on either backend through [`on_conn!`], which expands the same code for each
-//! arm of the enum. Write transactions come from [`Store::begin`]: on SQLite they start with
-//! `BEGIN IMMEDIATE`, so a transaction that reads then writes takes the write lock first and never
-//! fails half-way with `SQLITE_BUSY`; on PostgreSQL the conditional `UPDATE … WHERE` and `SELECT … FOR
+//! arm of the enum. Write transactions come from [`Store::begin`]: on SQLite they queue for the
+//! file's one writer and run in a savepoint of its `BEGIN IMMEDIATE` (group commit, see
+//! [`sqlite_writer`]), so a transaction that reads then writes holds the write lock from its start
+//! and never fails half-way with `SQLITE_BUSY`; on PostgreSQL the conditional `UPDATE … WHERE` and `SELECT … FOR
 //! UPDATE` statements of the submodules make each check-and-write one step.
 
 mod admin;
@@ -16,16 +17,18 @@ mod error;
 mod holds;
 mod orders;
 mod outbox;
+mod sqlite_writer;
 mod stripe_requests;
 mod webhook_events;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{PgPool, Postgres, SqlitePool, Transaction};
 
 pub use admin::ADMIN;
 pub use alerts::{Alert, NewAlert, Severity};
@@ -39,49 +42,26 @@ pub use error::{ConstraintKind, StoreError};
 pub use holds::{Hold, HoldItem, HoldReference, NewHold, OpenHolds, Owner, Shortage};
 pub use orders::{NewOrder, NewPayment, OrderLine, OrderSummary, PaymentRow};
 pub use outbox::OutboxRow;
+pub use sqlite_writer::{SqliteWriter, WriterTurn};
 pub use stripe_requests::StripeRequestRow;
 pub use webhook_events::{Claim, EventRow, NewEvent};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
-/// A pool on one of the two databases. Cheap to clone.
+/// A pool on one of the two databases. Cheap to clone. On SQLite, reads use the pool and every
+/// write transaction goes through the file's one [`SqliteWriter`] (group commit).
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, Arc<SqliteWriter>),
     Postgres(PgPool),
 }
 
 /// A write transaction on either database. Dropped without [`Tx::commit`], it rolls back.
-/// On SQLite it also holds this process's turn at the database's one writer ([`WriterTurn`]).
+/// On SQLite it is a savepoint in the writer's group ([`WriterTurn`]).
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>, WriterTurn),
+    Sqlite(WriterTurn),
     Postgres(Transaction<'static, Postgres>),
-}
-
-/// This process's turn to write a SQLite database. SQLite has one writer; without a queue, every
-/// connection waiting for it polls the busy handler, which sleeps longer and longer (1, 2, 5 … 100
-/// ms) and serves whoever polls at the right moment: under load, unfair and slow (p99 in the
-/// hundreds of milliseconds). Waiting here instead is first come, first served, and wakes the next
-/// writer the moment the previous one commits. Other processes on the same file still meet the
-/// busy handler.
-pub struct WriterTurn {
-    _held: tokio::sync::OwnedMutexGuard<()>,
-    since: std::time::Instant,
-}
-
-/// The queue of writers of each SQLite file this process opened (every pool on one file shares it).
-fn sqlite_writer(pool: &SqlitePool) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex, OnceLock};
-    static WRITERS: OnceLock<Mutex<HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
-        OnceLock::new();
-    let file = pool.connect_options().get_filename().to_path_buf();
-    let mut writers = WRITERS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    writers.entry(file).or_default().clone()
 }
 
 /// Runs the same code on whichever connection `$target` (a `&Store` or `&mut Tx`) holds, with `$c`
@@ -89,7 +69,7 @@ fn sqlite_writer(pool: &SqlitePool) -> std::sync::Arc<tokio::sync::Mutex<()>> {
 macro_rules! on_conn {
     (pool $store:expr, |$c:ident| $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite(pool) => {
+            $crate::store::Store::Sqlite(pool, _) => {
                 let $c = pool;
                 $body
             }
@@ -101,8 +81,8 @@ macro_rules! on_conn {
     };
     (tx $tx:expr, |$c:ident| $body:expr) => {
         match $tx {
-            $crate::store::Tx::Sqlite(tx, _) => {
-                let $c = &mut **tx;
+            $crate::store::Tx::Sqlite(turn) => {
+                let $c = turn.conn();
                 $body
             }
             $crate::store::Tx::Postgres(tx) => {
@@ -128,9 +108,16 @@ pub const POSTGRES_TX_SETTINGS: &str = "SELECT set_config('synchronous_commit', 
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Store {
-    /// Opens the pool named by `url` (`sqlite://path`, `sqlite::memory:`, `postgres://…`).
+    /// Opens the pool named by `url` (`sqlite://path`, `postgres://…`).
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                // The writer has its own connection, which would be another, empty database.
+                return Err(StoreError::Config(
+                    "DATABASE_URL: an in-memory SQLite database is not supported; name a file"
+                        .into(),
+                ));
+            }
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -141,9 +128,10 @@ impl Store {
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await?;
-            Ok(Store::Sqlite(pool))
+            let writer = SqliteWriter::for_file(&options, SQLITE_BUSY_TIMEOUT);
+            Ok(Store::Sqlite(pool, writer))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             // No start-up `options`: PgBouncer in transaction mode refuses them. Each write
             // transaction sets what it needs itself (see `begin`).
@@ -163,7 +151,7 @@ impl Store {
 
     fn migrator(&self) -> &'static Migrator {
         match self {
-            Store::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Store::Sqlite(..) => &SQLITE_MIGRATIONS,
             Store::Postgres(_) => &POSTGRES_MIGRATIONS,
         }
     }
@@ -173,7 +161,7 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = self.migrator();
         match self {
-            Store::Sqlite(pool) => {
+            Store::Sqlite(pool, _) => {
                 // SQLite changes a table's constraints by rebuilding it, which needs foreign keys
                 // off (a PRAGMA that is ignored inside the migration's transaction). The
                 // connection is detached afterwards, so the pool never gets it back in that state.
@@ -217,27 +205,19 @@ impl Store {
         Ok(applied == Some(latest))
     }
 
-    /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite).
+    /// Begins a write transaction: on SQLite a savepoint in the writer's group.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let asked = std::time::Instant::now();
         Ok(match self {
             // Where a write's time goes, for `caisse-bench` and operators: waiting for a
             // connection (and on SQLite for the writer's turn), holding the turn, committing.
-            Store::Sqlite(pool) => {
-                let asked = std::time::Instant::now();
-                let queue = sqlite_writer(pool);
-                let turn = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, queue.lock_owned())
-                    .await
-                    .map_err(|_| {
-                        StoreError::Unavailable("no turn to write the database in 30 s".into())
-                    })?;
-                let since = std::time::Instant::now();
-                let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            Store::Sqlite(_, writer) => {
+                let turn = writer.begin().await?;
                 metrics::histogram!("caisse_db_write_wait_seconds", "db" => "sqlite")
                     .record(asked.elapsed().as_secs_f64());
-                Tx::Sqlite(tx, WriterTurn { _held: turn, since })
+                Tx::Sqlite(turn)
             }
             Store::Postgres(pool) => {
-                let asked = std::time::Instant::now();
                 let mut tx = pool.begin().await?;
                 sqlx::query(POSTGRES_TX_SETTINGS).execute(&mut *tx).await?;
                 metrics::histogram!("caisse_db_write_wait_seconds", "db" => "postgres")
@@ -249,7 +229,10 @@ impl Store {
 
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(pool) => pool.close().await,
+            Store::Sqlite(pool, writer) => {
+                writer.close().await;
+                pool.close().await
+            }
             Store::Postgres(pool) => pool.close().await,
         }
     }
@@ -265,17 +248,18 @@ impl Tx {
         }
     }
 
+    /// Rolls back, and on SQLite waits for the group whose writes this transaction may have read
+    /// (see [`WriterTurn::rollback`]): for a caller that answers from what it read.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(turn) => turn.rollback().await,
+            Tx::Postgres(tx) => Ok(tx.rollback().await?),
+        }
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            // The turn passes on once the commit is durable.
-            Tx::Sqlite(tx, turn) => {
-                let committing = std::time::Instant::now();
-                tx.commit().await?;
-                metrics::histogram!("caisse_db_commit_seconds", "db" => "sqlite")
-                    .record(committing.elapsed().as_secs_f64());
-                metrics::histogram!("caisse_db_write_turn_seconds", "db" => "sqlite")
-                    .record(turn.since.elapsed().as_secs_f64());
-            }
+            Tx::Sqlite(turn) => turn.commit().await?,
             Tx::Postgres(tx) => {
                 let committing = std::time::Instant::now();
                 tx.commit().await?;

@@ -893,7 +893,7 @@ async fn a_cookieless_double_click_is_one_checkout_and_keys_are_checked_and_expi
 #[tokio::test]
 async fn a_session_the_database_could_not_record_is_ended_and_its_key_freed() {
     let app = TestApp::spawn().await;
-    let sqlite = matches!(app.store, caisse_shop::Store::Sqlite(_));
+    let sqlite = matches!(app.store, caisse_shop::Store::Sqlite(..));
     if sqlite {
         raw(&app.store, "CREATE TRIGGER no_session BEFORE UPDATE OF checkout_session_id ON holds WHEN NEW.checkout_session_id IS NOT NULL BEGIN SELECT RAISE(ABORT, 'injected'); END").await.unwrap();
     } else {

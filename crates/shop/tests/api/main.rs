@@ -9,6 +9,7 @@ mod bad_input;
 mod catalog;
 mod checkout;
 mod email;
+mod group_commit;
 mod holds;
 mod http_basics;
 mod lifecycle;

@@ -253,7 +253,7 @@ async fn connections_are_set_for_durable_commits() {
             }
             return;
         }
-        caisse_shop::Store::Sqlite(pool) => pool,
+        caisse_shop::Store::Sqlite(pool, _) => pool,
     };
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(pool)

@@ -72,14 +72,14 @@ pub async fn fresh() -> (TestDb, Store) {
 /// Runs one raw statement, as a hostile or careless hand at the database would.
 pub async fn raw(store: &Store, sql: &str) -> Result<u64, StoreError> {
     Ok(match store {
-        Store::Sqlite(p) => sqlx::query(sql).execute(p).await?.rows_affected(),
+        Store::Sqlite(p, _) => sqlx::query(sql).execute(p).await?.rows_affected(),
         Store::Postgres(p) => sqlx::query(sql).execute(p).await?.rows_affected(),
     })
 }
 
 pub async fn scalar(store: &Store, sql: &str) -> i64 {
     match store {
-        Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        Store::Sqlite(p, _) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
         Store::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
     }
 }

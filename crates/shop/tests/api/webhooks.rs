@@ -716,7 +716,7 @@ async fn a_failed_attempt_rolls_back_is_recorded_and_the_redelivery_finishes_the
     app.sandbox.set_forward_to(None);
     let (held, _) = hold(&app, &[("mug-enamel", 1)]).await;
     let paid = intent_succeeded(&held, "pi_retry", 1200, "eur");
-    let sqlite = matches!(app.store, caisse_shop::Store::Sqlite(_));
+    let sqlite = matches!(app.store, caisse_shop::Store::Sqlite(..));
     if sqlite {
         raw(&app.store, "CREATE TRIGGER fail_orders BEFORE INSERT ON orders BEGIN SELECT RAISE(ABORT, 'injected failure'); END").await.unwrap();
     } else {

@@ -1,0 +1,353 @@
+//! SQLite's one writer, with group commit.
+//!
+//! SQLite has one writer per file, and a durable commit costs an fsync of the WAL. Every write
+//! transaction of this process on a file therefore goes through one [`SqliteWriter`]: one
+//! connection, a first-come-first-served queue of transactions, and **group commit**.
+//!
+//! - A transaction waits for its turn, then runs in its own `SAVEPOINT` inside an outer
+//!   `BEGIN IMMEDIATE` that the writer keeps open while transactions are queued.
+//! - Its commit releases the savepoint into the outer transaction. If another transaction is
+//!   waiting (and the group is not full), the turn passes on and the committer waits. The last one
+//!   of the group commits the outer transaction: one fsync for all of them.
+//! - Each committer is answered only after that `COMMIT` is durable. A crash before it loses the
+//!   whole group, none of which was answered, so every caller (a webhook: Stripe) retries.
+//! - A transaction that fails or is dropped rolls back to its savepoint, so one failure undoes only
+//!   itself. If SQLite lost the outer transaction (an I/O error, a full disk), every member of the
+//!   group is told its commit failed, as a transient error.
+//! - A member sees what earlier members of its group wrote, before that is durable. A caller that
+//!   gives up a transaction and answers from what it read (the loser of a race) ends it with
+//!   [`WriterTurn::rollback`], which waits for the group's commit like a committer.
+//!
+//! Waiting here rather than in SQLite's busy handler is also what makes writers fair: the busy
+//! handler sleeps 1, 2, 5 … 100 ms and serves whoever polls at the right moment (p99 in the
+//! hundreds of milliseconds under load). Other processes on the same file still meet the busy
+//! handler. Reads never come here: they use the pool, and see a group once it is committed.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions, Connection};
+use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
+
+use super::StoreError;
+
+/// At most this many transactions share one commit, so that the first of a long queue is not
+/// kept waiting for all the others.
+const MAX_GROUP: usize = 64;
+
+/// The writer of one SQLite file, shared by every `Store` of this process on that file.
+pub struct SqliteWriter {
+    options: SqliteConnectOptions,
+    state: Arc<Mutex<WriterState>>,
+    /// Transactions waiting for their turn: while there is one, a committer leaves the group open.
+    waiting: AtomicUsize,
+    busy_timeout: Duration,
+}
+
+#[derive(Default)]
+struct WriterState {
+    conn: Option<SqliteConnection>,
+    /// The outer `BEGIN IMMEDIATE` is open.
+    open: bool,
+    /// Committed savepoints waiting for the outer commit, each with whom to tell.
+    group: Vec<oneshot::Sender<Result<(), String>>>,
+    /// The last turn ended without releasing or rolling back its savepoint (its future was
+    /// dropped mid-statement); the next turn rolls it back first.
+    dirty: bool,
+}
+
+/// A transaction's turn at the writer: the connection, inside this transaction's savepoint.
+/// Dropped without [`WriterTurn::commit`], the savepoint is rolled back.
+pub struct WriterTurn {
+    writer: Arc<SqliteWriter>,
+    state: Option<OwnedMutexGuard<WriterState>>,
+    in_savepoint: bool,
+    since: Instant,
+}
+
+impl std::fmt::Debug for SqliteWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteWriter")
+            .field("file", &self.options.get_filename())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteWriter {
+    /// The writer of the file `options` name, made on first use and shared while any store holds it.
+    pub fn for_file(options: &SqliteConnectOptions, busy_timeout: Duration) -> Arc<SqliteWriter> {
+        use std::collections::HashMap;
+        use std::sync::{OnceLock, Weak};
+        static WRITERS: OnceLock<
+            std::sync::Mutex<HashMap<std::path::PathBuf, Weak<SqliteWriter>>>,
+        > = OnceLock::new();
+        let file = options.get_filename().to_path_buf();
+        let mut writers = WRITERS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        writers.retain(|_, w| w.strong_count() > 0);
+        if let Some(writer) = writers.get(&file).and_then(Weak::upgrade) {
+            return writer;
+        }
+        let writer = Arc::new(SqliteWriter {
+            options: options.clone(),
+            state: Arc::default(),
+            waiting: AtomicUsize::new(0),
+            busy_timeout,
+        });
+        writers.insert(file, Arc::downgrade(&writer));
+        writer
+    }
+
+    /// Waits for this transaction's turn and opens its savepoint.
+    pub async fn begin(self: &Arc<Self>) -> Result<WriterTurn, StoreError> {
+        let waiting = Waiting::new(self.clone());
+        let state = tokio::time::timeout(self.busy_timeout, self.state.clone().lock_owned())
+            .await
+            .map_err(|_| StoreError::Unavailable("no turn to write the database in 30 s".into()))?;
+        waiting.served();
+        let mut turn = WriterTurn {
+            writer: self.clone(),
+            state: Some(state),
+            in_savepoint: false,
+            since: Instant::now(),
+        };
+        turn.open().await?;
+        Ok(turn)
+    }
+
+    /// Transactions waiting for their turn now.
+    pub fn queued(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// Closes the connection (at shutdown). A later transaction opens a new one.
+    pub async fn close(&self) {
+        let mut state = self.state.clone().lock_owned().await;
+        let _ = clean(&mut state).await;
+        flush(&mut state).await;
+        if let Some(conn) = state.conn.take() {
+            let _ = conn.close().await;
+        }
+    }
+
+    /// When nobody else will take a turn, a group left open must still be committed.
+    fn flush_later(self: &Arc<Self>, state: Option<OwnedMutexGuard<WriterState>>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let lock = self.state.clone();
+        runtime.spawn(async move {
+            let mut state = match state {
+                Some(state) => state,
+                None => lock.lock_owned().await,
+            };
+            let _ = clean(&mut state).await;
+            flush(&mut state).await;
+        });
+    }
+}
+
+impl WriterTurn {
+    async fn open(&mut self) -> Result<(), StoreError> {
+        let writer = self.writer.clone();
+        let state: &mut WriterState = self.state.as_mut().expect("a turn holds the writer");
+        // A failure here is already told to the group it ended; this turn starts a new one.
+        let _ = clean(state).await;
+        if state.conn.is_none() {
+            state.conn = Some(writer.options.connect().await?);
+        }
+        let conn = state.conn.as_mut().expect("connected above");
+        if !state.open {
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            state.open = true;
+        }
+        if let Err(e) = sqlx::query("SAVEPOINT caisse_tx").execute(&mut *conn).await {
+            fail_group(state, &e.to_string()).await;
+            return Err(e.into());
+        }
+        self.in_savepoint = true;
+        Ok(())
+    }
+
+    /// The connection, inside this transaction's savepoint.
+    pub fn conn(&mut self) -> &mut SqliteConnection {
+        self.state
+            .as_mut()
+            .and_then(|s| s.conn.as_mut())
+            .expect("a turn holds the connected writer")
+    }
+
+    /// Commits this transaction with its group; returns once that commit is durable.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.settle(true).await
+    }
+
+    /// Rolls this transaction back, then waits until what it read of earlier members of its group
+    /// is durable: a caller that answers from those reads (a lost race) answers nothing that a
+    /// failed group commit could take back.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.settle(false).await
+    }
+
+    async fn settle(mut self, keep: bool) -> Result<(), StoreError> {
+        let mut state = self.state.take().expect("a turn holds the writer");
+        self.in_savepoint = false;
+        let ended = if keep {
+            sqlx::query("RELEASE caisse_tx")
+                .execute(state.conn.as_mut().expect("connected"))
+                .await
+                .map(|_| ())
+        } else {
+            state.dirty = true;
+            clean(&mut state).await
+        };
+        if let Err(e) = ended {
+            // SQLite lost the outer transaction (or the connection): the group with it.
+            fail_group(&mut state, &e.to_string()).await;
+            self.end_turn();
+            return Err(e.into());
+        }
+        let (told, outcome) = oneshot::channel();
+        if keep || !state.group.is_empty() {
+            state.group.push(told);
+        } else {
+            let _ = told.send(Ok(()));
+        }
+        if self.writer.waiting.load(Ordering::SeqCst) == 0 || state.group.len() >= MAX_GROUP {
+            flush(&mut state).await;
+        }
+        // Either the group is committed, or the next turn holds it open: let it go on.
+        drop(state);
+        self.end_turn();
+        match outcome.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Unavailable(format!(
+                "the group commit failed: {e}"
+            ))),
+            Err(_) => Err(StoreError::Unavailable(
+                "the group commit was abandoned".into(),
+            )),
+        }
+    }
+
+    fn end_turn(&self) {
+        metrics::histogram!("caisse_db_write_turn_seconds", "db" => "sqlite")
+            .record(self.since.elapsed().as_secs_f64());
+    }
+}
+
+impl Drop for WriterTurn {
+    fn drop(&mut self) {
+        let Some(mut state) = self.state.take() else {
+            return;
+        };
+        self.end_turn();
+        // Rolling back needs an await: the next turn does it, or a task if nobody is queued.
+        state.dirty = self.in_savepoint;
+        if self.writer.waiting.load(Ordering::SeqCst) == 0 {
+            self.writer.flush_later(Some(state));
+        }
+    }
+}
+
+/// Rolls back the savepoint a turn left open. If that fails, SQLite lost the outer transaction,
+/// and the group with it.
+async fn clean(state: &mut WriterState) -> Result<(), sqlx::Error> {
+    if !std::mem::take(&mut state.dirty) {
+        return Ok(());
+    }
+    let Some(conn) = state.conn.as_mut() else {
+        return Ok(());
+    };
+    let undone = async {
+        sqlx::query("ROLLBACK TO caisse_tx")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("RELEASE caisse_tx").execute(&mut *conn).await
+    }
+    .await;
+    if let Err(e) = &undone {
+        fail_group(state, &e.to_string()).await;
+    }
+    undone.map(|_| ())
+}
+
+/// Ends the outer transaction: commits the group (one fsync), or rolls back an empty one, and
+/// tells every member.
+async fn flush(state: &mut WriterState) {
+    if !state.open {
+        return;
+    }
+    let Some(conn) = state.conn.as_mut() else {
+        return;
+    };
+    let group = std::mem::take(&mut state.group);
+    if group.is_empty() {
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        state.open = false;
+        return;
+    }
+    let committing = Instant::now();
+    let committed = sqlx::query("COMMIT").execute(&mut *conn).await;
+    metrics::histogram!("caisse_db_commit_seconds", "db" => "sqlite")
+        .record(committing.elapsed().as_secs_f64());
+    metrics::histogram!("caisse_db_group_commit_size").record(group.len() as f64);
+    match committed {
+        Ok(_) => {
+            state.open = false;
+            for member in group {
+                let _ = member.send(Ok(()));
+            }
+        }
+        Err(e) => {
+            state.group = group;
+            fail_group(state, &e.to_string()).await;
+        }
+    }
+}
+
+/// The outer transaction is lost or cannot commit: roll it back and tell every member.
+async fn fail_group(state: &mut WriterState, why: &str) {
+    if let Some(conn) = state.conn.as_mut() {
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+    }
+    state.open = false;
+    state.dirty = false;
+    for member in std::mem::take(&mut state.group) {
+        let _ = member.send(Err(why.to_string()));
+    }
+}
+
+/// Counts a transaction waiting for its turn. Given up before its turn (its future dropped), it
+/// makes sure a group left open for it is committed by someone.
+struct Waiting {
+    writer: Arc<SqliteWriter>,
+    served: bool,
+}
+
+impl Waiting {
+    fn new(writer: Arc<SqliteWriter>) -> Waiting {
+        writer.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting {
+            writer,
+            served: false,
+        }
+    }
+
+    fn served(mut self) {
+        self.served = true;
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let left = self.writer.waiting.fetch_sub(1, Ordering::SeqCst) - 1;
+        if !self.served && left == 0 {
+            self.writer.flush_later(None);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! SQLite's group commit (`store/sqlite_writer.rs`): transactions queued for the writer share one
+//! commit, each is answered only once that commit is durable, and one that fails or is abandoned
+//! undoes only itself. SQLite only, whatever backend the run is for.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use caisse_shop::store::{SqliteWriter, Tx};
+use caisse_shop::Store;
+
+use crate::support::{scalar, wait_for};
+
+async fn sqlite() -> (tempfile::TempDir, Store, Arc<SqliteWriter>) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("group.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let Store::Sqlite(pool, writer) = &store else {
+        unreachable!("a sqlite: URL")
+    };
+    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        .execute(pool)
+        .await
+        .unwrap();
+    let writer = writer.clone();
+    (dir, store, writer)
+}
+
+async fn insert(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
+    let Tx::Sqlite(turn) = tx else {
+        unreachable!("a SQLite store")
+    };
+    sqlx::query("INSERT INTO t (id) VALUES ($1)")
+        .bind(id)
+        .execute(turn.conn())
+        .await
+        .map(|_| ())
+}
+
+async fn rows(store: &Store) -> i64 {
+    scalar(store, "SELECT COALESCE(SUM(id), 0) FROM t").await
+}
+
+async fn until_queued(writer: &SqliteWriter, n: usize) {
+    wait_for(5, "transactions queued for the writer", || async {
+        (writer.queued() == n).then_some(())
+    })
+    .await
+}
+
+/// Is `f` still pending after a moment?
+async fn still_pending<T>(f: &mut tokio::task::JoinHandle<T>) -> bool {
+    tokio::time::timeout(Duration::from_millis(150), f)
+        .await
+        .is_err()
+}
+
+#[tokio::test]
+async fn queued_transactions_share_one_commit_and_each_is_answered_once_it_is_durable() {
+    let (_dir, store, writer) = sqlite().await;
+    let mut a = store.begin().await.unwrap();
+    insert(&mut a, 1).await.unwrap();
+    let (s, later) = (store.clone(), tokio::sync::oneshot::channel::<()>());
+    let (go, wait) = later;
+    let b = tokio::spawn(async move {
+        let mut b = s.begin().await.unwrap();
+        insert(&mut b, 2).await.unwrap();
+        wait.await.unwrap();
+        b.commit().await
+    });
+    until_queued(&writer, 1).await;
+    // A commits while B waits: A's commit waits for B, and nothing of A is visible yet.
+    let mut a = tokio::spawn(a.commit());
+    assert!(
+        still_pending(&mut a).await,
+        "A answered before its group committed"
+    );
+    assert_eq!(
+        rows(&store).await,
+        0,
+        "A is not durable until the group commits"
+    );
+    go.send(()).unwrap();
+    b.await.unwrap().unwrap();
+    a.await.unwrap().unwrap();
+    assert_eq!(rows(&store).await, 1 + 2);
+}
+
+#[tokio::test]
+async fn a_failed_member_undoes_only_itself() {
+    let (_dir, store, writer) = sqlite().await;
+    let mut a = store.begin().await.unwrap();
+    insert(&mut a, 1).await.unwrap();
+    let s = store.clone();
+    let b = tokio::spawn(async move {
+        let mut b = s.begin().await.unwrap();
+        insert(&mut b, 10).await.unwrap();
+        // The same key as A: refused, and B gives up (its error handling drops the transaction).
+        let refused = insert(&mut b, 1).await;
+        assert!(refused.is_err());
+        drop(b);
+    });
+    let s = store.clone();
+    let c = tokio::spawn(async move {
+        let mut c = s.begin().await.unwrap();
+        insert(&mut c, 100).await.unwrap();
+        c.commit().await
+    });
+    until_queued(&writer, 2).await;
+    let a = tokio::spawn(a.commit());
+    b.await.unwrap();
+    c.await.unwrap().unwrap();
+    a.await.unwrap().unwrap();
+    assert_eq!(rows(&store).await, 1 + 100, "B's own row 10 is undone");
+}
+
+#[tokio::test]
+async fn a_group_is_committed_even_when_its_last_member_is_abandoned() {
+    let (_dir, store, writer) = sqlite().await;
+    let mut a = store.begin().await.unwrap();
+    insert(&mut a, 1).await.unwrap();
+    let s = store.clone();
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    // B is cancelled mid-transaction, as when a client disconnects: nobody else is queued.
+    let b = tokio::spawn(async move {
+        let mut b = s.begin().await.unwrap();
+        insert(&mut b, 2).await.unwrap();
+        let _ = go.send(());
+        std::future::pending::<()>().await;
+        drop(b);
+    });
+    until_queued(&writer, 1).await;
+    let a = tokio::spawn(a.commit());
+    wait.await.unwrap();
+    b.abort();
+    tokio::time::timeout(Duration::from_secs(5), a)
+        .await
+        .expect("A's commit is not left waiting for an abandoned member")
+        .unwrap()
+        .unwrap();
+    assert_eq!(rows(&store).await, 1);
+    // The writer is usable afterwards.
+    let mut d = store.begin().await.unwrap();
+    insert(&mut d, 4).await.unwrap();
+    d.commit().await.unwrap();
+    assert_eq!(rows(&store).await, 1 + 4);
+}
+
+#[tokio::test]
+async fn the_loser_of_a_race_answers_only_what_is_durable() {
+    let (_dir, store, writer) = sqlite().await;
+    let mut a = store.begin().await.unwrap();
+    insert(&mut a, 1).await.unwrap();
+    let s = store.clone();
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    let mut b = tokio::spawn(async move {
+        let mut b = s.begin().await.unwrap();
+        // B sees A's row (same group) and loses the race on it.
+        assert!(insert(&mut b, 1).await.is_err());
+        wait.await.unwrap();
+        b.rollback().await
+    });
+    let s = store.clone();
+    let (go_c, wait_c) = tokio::sync::oneshot::channel::<()>();
+    let c = tokio::spawn(async move {
+        let mut c = s.begin().await.unwrap();
+        insert(&mut c, 100).await.unwrap();
+        wait_c.await.unwrap();
+        c.commit().await
+    });
+    until_queued(&writer, 2).await;
+    let a = tokio::spawn(a.commit());
+    go.send(()).unwrap();
+    // B's rollback waits for the group, which C holds open; then A's row is durable.
+    assert!(
+        still_pending(&mut b).await,
+        "B answered before what it read was durable"
+    );
+    go_c.send(()).unwrap();
+    c.await.unwrap().unwrap();
+    b.await.unwrap().unwrap();
+    a.await.unwrap().unwrap();
+    assert_eq!(rows(&store).await, 1 + 100);
+}
