@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
+use crate::params::{self, Params};
 use crate::sessions;
 use crate::state::{new_id, Account, Cause};
 use crate::Shared;
@@ -144,6 +145,7 @@ impl axum::extract::FromRequest<Shared> for IdempotentPost {
 impl IdempotentPost {
     fn run(
         self,
+        accepts: &Params,
         action: impl FnOnce(&mut Account, &Value, &Cause) -> Result<Value, ApiError>,
     ) -> Response {
         let key = self
@@ -182,7 +184,11 @@ impl IdempotentPost {
                 }
                 return (saved.status, saved.body.clone(), Some(saved.request_id.clone()));
             }
-            let (status, value) = match decode(body).and_then(|params| action(account, &params, &cause)) {
+            let outcome = decode(body).and_then(|params| {
+                accepts.check(&params)?;
+                action(account, &params, &cause)
+            });
+            let (status, value) = match outcome {
                 Ok(v) => (200, v),
                 Err(e) => (e.status.as_u16(), e.body()),
             };
@@ -219,24 +225,72 @@ impl IdempotentPost {
 
 async fn create_session(post: IdempotentPost) -> Response {
     let base = post.shared.base_url.clone();
-    post.run(|account, params, _| sessions::create_session(account, params, &base))
+    post.run(&params::CREATE_SESSION, |account, params, _| {
+        let session = sessions::create_session(account, params, &base)?;
+        Ok(expand_session(account, session, &expansions(params), ""))
+    })
 }
 
 async fn expire_session(Path(id): Path<String>, post: IdempotentPost) -> Response {
     let base = post.shared.base_url.clone();
-    post.run(|account, _, cause| account.expire(&id, &base, cause))
+    post.run(&params::EXPIRE_SESSION, |account, params, cause| {
+        let session = account.expire(&id, &base, cause)?;
+        Ok(expand_session(account, session, &expansions(params), ""))
+    })
 }
 
 async fn create_refund(post: IdempotentPost) -> Response {
-    post.run(sessions::create_refund)
+    post.run(&params::CREATE_REFUND, sessions::create_refund)
 }
 
 async fn create_product(post: IdempotentPost) -> Response {
-    post.run(|a, p, _| sessions::create_product(a, p))
+    post.run(&params::CREATE_PRODUCT, |a, p, _| {
+        sessions::create_product(a, p)
+    })
 }
 
 async fn create_price(post: IdempotentPost) -> Response {
-    post.run(|a, p, _| sessions::create_price(a, p))
+    post.run(&params::CREATE_PRICE, |a, p, _| {
+        sessions::create_price(a, p)
+    })
+}
+
+/// The `expand[]` values of a request (already checked against what the endpoint expands).
+fn expansions(params: &Value) -> Vec<String> {
+    match params.get("expand") {
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        Some(Value::String(one)) => vec![one.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// A session with the expansions asked for under `prefix` (`""`, or `data.` in a list): its
+/// PaymentIntent as an object (and that one's `latest_charge`), its `line_items` as a list.
+fn expand_session(account: &Account, mut session: Value, expand: &[String], prefix: &str) -> Value {
+    let wants = |what: &str| expand.iter().any(|e| e.strip_prefix(prefix) == Some(what));
+    let with_charge = wants("payment_intent.latest_charge");
+    if wants("payment_intent") || with_charge {
+        let pi = session["payment_intent"]
+            .as_str()
+            .and_then(|id| account.payment_intents.get(id));
+        if let Some(pi) = pi {
+            session["payment_intent"] = Account::payment_intent_json(pi);
+            if with_charge && session["payment_intent"]["latest_charge"].is_string() {
+                session["payment_intent"]["latest_charge"] = Account::charge_json(pi);
+            }
+        }
+    }
+    if wants("line_items") {
+        let id = session["id"].as_str().unwrap_or_default();
+        if let Some(s) = account.sessions.get(id) {
+            session["line_items"] = Account::line_items_json(s);
+        }
+    }
+    session
 }
 
 /// One object by id, or Stripe's 404 for it.
@@ -254,11 +308,14 @@ fn found(
 async fn retrieve_session(
     State(shared): State<Shared>,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
+    let q = query(raw, &params::RETRIEVE_SESSION)?;
     let session = shared.with_account(|a| {
-        a.sessions
-            .get(&id)
-            .map(|s| a.session_json(s, &shared.base_url))
+        a.sessions.get(&id).map(|s| {
+            let json = a.session_json(s, &shared.base_url);
+            expand_session(a, json, &expansions(&q), "")
+        })
     });
     found(session, "checkout.session", &id, "session")
 }
@@ -266,23 +323,40 @@ async fn retrieve_session(
 async fn session_line_items(
     State(shared): State<Shared>,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
+    let q = query(raw, &params::LIST_LINE_ITEMS)?;
     let items = shared.with_account(|a| a.sessions.get(&id).map(Account::line_items_json));
-    found(items, "checkout.session", &id, "session")
+    let items = found(items, "checkout.session", &id, "session")?.0;
+    let items = items["data"].as_array().cloned().unwrap_or_default();
+    page(items, &q, &format!("/v1/checkout/sessions/{id}/line_items"))
 }
 
 async fn retrieve_payment_intent(
     State(shared): State<Shared>,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let pi = shared.with_account(|a| a.payment_intents.get(&id).map(Account::payment_intent_json));
+    let q = query(raw, &params::RETRIEVE_PAYMENT_INTENT)?;
+    let expand_charge = expansions(&q).iter().any(|e| e == "latest_charge");
+    let pi = shared.with_account(|a| {
+        a.payment_intents.get(&id).map(|pi| {
+            let mut json = Account::payment_intent_json(pi);
+            if expand_charge && json["latest_charge"].is_string() {
+                json["latest_charge"] = Account::charge_json(pi);
+            }
+            json
+        })
+    });
     found(pi, "payment_intent", &id, "intent")
 }
 
 async fn retrieve_price(
     State(shared): State<Shared>,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
+    query(raw, &params::RETRIEVE)?;
     let price = shared.with_account(|a| a.prices.get(&id).map(Account::price_json));
     found(price, "price", &id, "price")
 }
@@ -290,13 +364,18 @@ async fn retrieve_price(
 async fn retrieve_event(
     State(shared): State<Shared>,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
+    query(raw, &params::RETRIEVE)?;
     let event = shared.with_account(|a| a.events.iter().find(|e| e["id"] == id.as_str()).cloned());
     found(event, "event", &id, "id")
 }
 
-fn query(raw: Option<String>) -> Result<Value, ApiError> {
-    decode(raw.as_deref().unwrap_or(""))
+/// A GET's query string, checked against what the endpoint takes.
+fn query(raw: Option<String>, accepts: &Params) -> Result<Value, ApiError> {
+    let q = decode(raw.as_deref().unwrap_or(""))?;
+    accepts.check(&q)?;
+    Ok(q)
 }
 
 fn limit(q: &Value) -> Result<usize, ApiError> {
@@ -330,9 +409,12 @@ fn page(items: Vec<Value>, q: &Value, url: &str) -> Result<Json<Value>, ApiError
             .position(|v| id_of(v) == before)
             .ok_or_else(|| ApiError::no_such("object", before, "ending_before"))?;
         items.truncate(pos);
-        // The page just before the cursor: its last `limit` items.
+        // The page just before the cursor: its last `limit` items; more lie beyond its start.
         let skip = items.len().saturating_sub(limit);
         items.drain(..skip);
+        return Ok(Json(
+            json!({ "object": "list", "url": url, "has_more": skip > 0, "data": items }),
+        ));
     }
     let has_more = items.len() > limit;
     items.truncate(limit);
@@ -341,32 +423,85 @@ fn page(items: Vec<Value>, q: &Value, url: &str) -> Result<Json<Value>, ApiError
     ))
 }
 
+/// `payment_intent`, `status`, `customer` (the sandbox makes no customers: none match),
+/// `created`, cursors, limit, `expand[]=data.…`.
 async fn list_sessions(
     State(shared): State<Shared>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let q = query(raw)?;
-    let pi = q
-        .get("payment_intent")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let q = query(raw, &params::LIST_SESSIONS)?;
+    let filter = |k: &str| q.get(k).and_then(Value::as_str).map(str::to_string);
+    let (pi, status, customer) = (
+        filter("payment_intent"),
+        filter("status"),
+        filter("customer"),
+    );
+    if let Some(s) = &status {
+        if !["open", "complete", "expired"].contains(&s.as_str()) {
+            return Err(ApiError::invalid(
+                format!("Invalid status: must be one of complete, expired, or open (not {s})."),
+                Some("status"),
+            ));
+        }
+    }
+    let created = created_filter(&q)?;
+    let expand = expansions(&q);
     let items = shared.with_account(|a| {
         a.sessions
             .values()
             .rev()
             .filter(|s| pi.is_none() || s.payment_intent == pi)
+            .filter(|_| customer.is_none())
             .map(|s| a.session_json(s, &shared.base_url))
+            .filter(|s| status.as_deref().is_none_or(|want| s["status"] == want))
+            .filter(|s| created(s["created"].as_i64().unwrap_or(0)))
+            .map(|s| expand_session(a, s, &expand, "data."))
             .collect::<Vec<_>>()
     });
     page(items, &q, "/v1/checkout/sessions")
 }
 
-/// `type` (with `*` wildcards), `types[]`, `created` or `created[gt|gte|lt|lte]`, cursors, limit.
+/// `created=T` or `created[gt|gte|lt|lte]=T`, as a test of a `created` time.
+fn created_filter(q: &Value) -> Result<impl Fn(i64) -> bool, ApiError> {
+    let bound = |k: &str| -> Result<Option<i64>, ApiError> {
+        match q
+            .get("created")
+            .and_then(|c| c.get(k))
+            .and_then(Value::as_str)
+        {
+            None => Ok(None),
+            Some(s) => s.parse().map(Some).map_err(|_| {
+                ApiError::invalid(
+                    format!("Invalid integer: {s}"),
+                    Some(&format!("created[{k}]")),
+                )
+            }),
+        }
+    };
+    let exact = match q.get("created").and_then(Value::as_str) {
+        None => None,
+        Some(s) => Some(
+            s.parse::<i64>()
+                .map_err(|_| ApiError::invalid(format!("Invalid integer: {s}"), Some("created")))?,
+        ),
+    };
+    let (gt, gte, lt, lte) = (bound("gt")?, bound("gte")?, bound("lt")?, bound("lte")?);
+    Ok(move |created: i64| {
+        exact.is_none_or(|x| created == x)
+            && gt.is_none_or(|x| created > x)
+            && gte.is_none_or(|x| created >= x)
+            && lt.is_none_or(|x| created < x)
+            && lte.is_none_or(|x| created <= x)
+    })
+}
+
+/// `type` (with `*` wildcards), `types[]`, `created` or `created[gt|gte|lt|lte]`,
+/// `delivery_success` (every endpoint answered a 2xx), cursors, limit.
 async fn list_events(
     State(shared): State<Shared>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let q = query(raw)?;
+    let q = query(raw, &params::LIST_EVENTS)?;
     let mut types: Vec<String> = match q.get("types") {
         Some(Value::Array(list)) => list
             .iter()
@@ -383,26 +518,19 @@ async fn list_events(
     if let Some(t) = q.get("type").and_then(Value::as_str) {
         types.push(t.to_string());
     }
-    let bound = |k: &str| -> Result<Option<i64>, ApiError> {
-        match q
-            .get("created")
-            .and_then(|c| c.get(k))
-            .and_then(Value::as_str)
-        {
-            None => Ok(None),
-            Some(s) => s.parse().map(Some).map_err(|_| {
-                ApiError::invalid(
-                    format!("Invalid integer: {s}"),
-                    Some(&format!("created[{k}]")),
-                )
-            }),
+    let created = created_filter(&q)?;
+    let delivery_success = match q.get("delivery_success").and_then(Value::as_str) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                format!("Invalid boolean: {other}"),
+                Some("delivery_success"),
+            ))
         }
     };
-    let exact = q
-        .get("created")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse::<i64>().ok());
-    let (gt, gte, lt, lte) = (bound("gt")?, bound("gte")?, bound("lt")?, bound("lte")?);
+    let delivered = shared.deliverer.delivered_events();
     let matches_type = |t: &str| {
         types.is_empty()
             || types.iter().any(|want| match want.strip_suffix('*') {
@@ -415,13 +543,10 @@ async fn list_events(
             .iter()
             .rev()
             .filter(|e| {
-                let created = e["created"].as_i64().unwrap_or(0);
+                let id = e["id"].as_str().unwrap_or_default();
                 matches_type(e["type"].as_str().unwrap_or(""))
-                    && exact.is_none_or(|x| created == x)
-                    && gt.is_none_or(|x| created > x)
-                    && gte.is_none_or(|x| created >= x)
-                    && lt.is_none_or(|x| created < x)
-                    && lte.is_none_or(|x| created <= x)
+                    && created(e["created"].as_i64().unwrap_or(0))
+                    && delivery_success.is_none_or(|want| delivered.contains(id) == want)
             })
             .cloned()
             .collect::<Vec<_>>()

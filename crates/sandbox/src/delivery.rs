@@ -72,6 +72,17 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
+    /// The events an attempt delivered (the endpoint answered a 2xx).
+    pub fn delivered_events(&self) -> std::collections::HashSet<String> {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|a| a.status.is_some_and(|s| (200..300).contains(&s)))
+            .map(|a| a.event_id.clone())
+            .collect()
+    }
+
     pub fn new(config: DeliveryConfig, forward_to: Option<String>, chaos: Chaos) -> Deliverer {
         // Stripe follows no redirect: a 3xx is a failed delivery, retried like any non-2xx.
         let http = reqwest::Client::builder()

@@ -11,6 +11,7 @@ mod control;
 pub mod delivery;
 mod error;
 mod page;
+mod params;
 mod sessions;
 pub mod smtp;
 pub mod state;

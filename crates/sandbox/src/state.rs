@@ -241,6 +241,7 @@ impl Account {
             "currency": pi.currency,
             "created": pi.created,
             "last_payment_error": pi.last_payment_error,
+            "latest_charge": (pi.status == "succeeded").then(|| Self::charge_id(pi)),
             "livemode": false,
             "metadata": pi.metadata,
             "payment_method_types": [pi.method],

@@ -125,5 +125,57 @@ async fn the_official_python_sdk_works_unchanged() {
         "every webhook verified by construct_event"
     );
     assert_eq!(s["rejected"], serde_json::json!([]));
+    assert_eq!(s["undelivered_events"], serde_json::json!([]));
+    assert_eq!(s["delivered_events"], 6);
+
+    // Parameters Stripe does not know are refused by name; those the sandbox does not emulate too.
+    let refused = &s["refused"];
+    for (check, code, param) in [
+        ("unknown", "parameter_unknown", "sucess_url"),
+        (
+            "unknown_nested",
+            "parameter_unknown",
+            "line_items[0][quantiy]",
+        ),
+        (
+            "manual_capture",
+            "parameter_not_emulated",
+            "payment_intent_data[capture_method]",
+        ),
+        ("ideal", "parameter_not_emulated", "payment_method_types[0]"),
+        ("customer", "parameter_not_emulated", "customer"),
+        ("unknown_filter", "parameter_unknown", "colour"),
+        ("typo_with_key", "parameter_unknown", "sucess_url"),
+    ] {
+        assert_eq!(refused[check]["code"], code, "{check}: {refused}");
+        assert_eq!(refused[check]["param"], param, "{check}: {refused}");
+        assert_eq!(refused[check]["http_status"], 400, "{check}");
+    }
+    assert!(refused["bad_expand"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("cannot be expanded (customer)"));
+    assert_eq!(refused["corrected_with_key"], "open");
+
+    assert_eq!(
+        s["expanded"],
+        serde_json::json!({
+            "payment_intent_status": "succeeded",
+            "nested_charge": "charge",
+            "line_item_quantity": 2,
+            "latest_charge": ["charge", 1000],
+            "listed_payment_intent": s["payment_intent_id"],
+        })
+    );
+    let f = &s["filters"];
+    let paid_session = &s["price_data_session"]["id"];
+    assert_eq!(f["complete"], serde_json::json!([paid_session]));
+    assert_eq!(f["expired"], serde_json::json!([s["expired_id"]]));
+    assert_eq!(f["customer"], serde_json::json!([]));
+    assert_eq!(f["future"], serde_json::json!([]));
+    let every = f["before"][2].as_array().unwrap();
+    assert!(every.len() >= 3, "{f}");
+    assert_eq!(f["before"][0], serde_json::json!([every[every.len() - 2]]));
+    assert_eq!(f["before"][1], serde_json::json!(every.len() > 2));
     sandbox.stop().await.unwrap();
 }

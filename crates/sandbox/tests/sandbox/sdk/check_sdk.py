@@ -69,6 +69,7 @@ summary["price_session"] = {"amount_total": with_price.amount_total, "currency":
 # Another session, expired.
 expired = stripe.checkout.Session.expire(with_price.id)
 summary["expired_status"] = expired.status
+summary["expired_id"] = expired.id
 
 # An error for a bad request.
 try:
@@ -87,6 +88,7 @@ urllib.request.urlopen(request).read()
 paid = stripe.checkout.Session.retrieve(with_data.id)
 summary["paid"] = {"status": paid.status, "payment_status": paid.payment_status}
 intent = stripe.PaymentIntent.retrieve(paid.payment_intent)
+summary["payment_intent_id"] = intent.id
 summary["payment_intent"] = {"status": intent.status, "amount": intent.amount, "hold_id": intent.metadata["hold_id"]}
 summary["sessions_for_intent"] = [s.id for s in stripe.checkout.Session.list(payment_intent=paid.payment_intent).data]
 refund = stripe.Refund.create(payment_intent=paid.payment_intent, amount=1000)
@@ -100,4 +102,57 @@ while len(received) < len(summary["events"]) and time.time() < deadline:
     time.sleep(0.05)
 summary["received"] = sorted(r["type"] for r in received)
 summary["rejected"] = rejected
+summary["undelivered_events"] = [e.id for e in stripe.Event.list(delivery_success=False).data]
+summary["delivered_events"] = len(stripe.Event.list(delivery_success=True, limit=100).data)
+
+
+def refused(call):
+    """What Stripe's SDK raises for a refused request, as code, param and message."""
+    try:
+        call()
+        return None
+    except stripe.InvalidRequestError as e:
+        return {"code": e.code, "param": e.param, "http_status": e.http_status, "message": e.user_message}
+
+
+base = dict(mode="payment", success_url="https://shop.test/ok", line_items=[{"price": price.id, "quantity": 1}])
+checks = {
+    "unknown": refused(lambda: stripe.checkout.Session.create(**base, sucess_url="https://shop.test/typo")),
+    "unknown_nested": refused(lambda: stripe.checkout.Session.create(
+        **{**base, "line_items": [{"price": price.id, "quantity": 1, "quantiy": 2}]})),
+    "manual_capture": refused(lambda: stripe.checkout.Session.create(
+        **base, payment_intent_data={"capture_method": "manual"})),
+    "ideal": refused(lambda: stripe.checkout.Session.create(**base, payment_method_types=["ideal"])),
+    "customer": refused(lambda: stripe.checkout.Session.create(**base, customer="cus_123")),
+    "unknown_filter": refused(lambda: stripe.checkout.Session.list(colour="red")),
+    "bad_expand": refused(lambda: stripe.checkout.Session.retrieve(with_data.id, expand=["customer"])),
+}
+# A request refused as invalid saves nothing under its key: corrected, it goes through.
+checks["typo_with_key"] = refused(lambda: stripe.checkout.Session.create(
+    **base, sucess_url="x", idempotency_key="sdk-fix-1"))
+checks["corrected_with_key"] = stripe.checkout.Session.create(**base, idempotency_key="sdk-fix-1").status
+summary["refused"] = checks
+
+# expand[] on retrieve, and on lists as data.…
+expanded = stripe.checkout.Session.retrieve(with_data.id, expand=["payment_intent.latest_charge", "line_items"])
+charged = stripe.PaymentIntent.retrieve(paid.payment_intent, expand=["latest_charge"])
+listed = stripe.checkout.Session.list(payment_intent=paid.payment_intent, expand=["data.payment_intent"])
+summary["expanded"] = {
+    "payment_intent_status": expanded.payment_intent.status,
+    "nested_charge": expanded.payment_intent.latest_charge.object,
+    "line_item_quantity": expanded.line_items.data[0].quantity,
+    "latest_charge": [charged.latest_charge.object, charged.latest_charge.amount_refunded],
+    "listed_payment_intent": listed.data[0].payment_intent.id,
+}
+
+# List filters, and ending_before's has_more.
+every = stripe.checkout.Session.list(limit=100).data
+before = stripe.checkout.Session.list(limit=1, ending_before=every[-1].id)
+summary["filters"] = {
+    "complete": [x.id for x in stripe.checkout.Session.list(status="complete").data],
+    "expired": [x.id for x in stripe.checkout.Session.list(status="expired").data],
+    "customer": [x.id for x in stripe.checkout.Session.list(customer="cus_nobody").data],
+    "future": [x.id for x in stripe.checkout.Session.list(created={"gt": int(time.time()) + 3600}).data],
+    "before": [[x.id for x in before.data], before.has_more, [x.id for x in every]],
+}
 print(json.dumps(summary))
