@@ -102,6 +102,8 @@ pub async fn dev(file: Option<&Path>, listen: &str, data_dir: &Path) -> Result<(
             secrets: vec![keys.webhook_secret.clone()],
             ..Default::default()
         },
+        // The endpoint caisse would create for itself: events in the version its client pins.
+        api_version: caisse_stripe::API_VERSION.into(),
         ..Default::default()
     })
     .await
@@ -369,6 +371,7 @@ pub async fn sandbox(
     forward_to: Option<String>,
     secrets: Vec<String>,
     public_url: Option<String>,
+    api_version: String,
 ) -> Result<()> {
     init_logs(LogFormat::Human);
     let listen: SocketAddr = listen
@@ -380,9 +383,16 @@ pub async fn sandbox(
             problem: "must start with whsec_".into(),
         }]));
     }
+    if !caisse_sandbox::is_api_version(&api_version) {
+        return Err(Failure::Config(vec![ConfigError {
+            variable: "--api-version".into(),
+            problem: "must look like 2024-06-20 or 2026-10-28.endive".into(),
+        }]));
+    }
     let options = caisse_sandbox::SandboxOptions {
         listen,
         public_url,
+        api_version,
         forward_to: forward_to.clone(),
         delivery: caisse_sandbox::DeliveryConfig {
             secrets,

@@ -75,6 +75,10 @@ enum Command {
         /// Base of the URLs handed out, when customers reach the sandbox at another address.
         #[arg(long)]
         public_url: Option<String>,
+        /// The webhook endpoint's API version, stamped on every event (default: the version
+        /// Stripe's official SDKs pin).
+        #[arg(long, default_value = caisse_sandbox::SDK_API_VERSION)]
+        api_version: String,
     },
     /// Webhook tools.
     Webhook {
@@ -192,7 +196,17 @@ fn main() -> ExitCode {
                 forward_to,
                 webhook_secrets,
                 public_url,
-            } => commands::sandbox(&listen, forward_to, webhook_secrets, public_url).await,
+                api_version,
+            } => {
+                commands::sandbox(
+                    &listen,
+                    forward_to,
+                    webhook_secrets,
+                    public_url,
+                    api_version,
+                )
+                .await
+            }
             Command::Webhook {
                 command:
                     WebhookCommand::Sign {

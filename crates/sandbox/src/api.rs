@@ -28,6 +28,8 @@ pub fn routes(shared: Shared) -> Router<Shared> {
         )
         .route("/v1/checkout/sessions/{id}/expire", post(expire_session))
         .route("/v1/payment_intents/{id}", get(retrieve_payment_intent))
+        .route("/v1/charges", get(list_charges))
+        .route("/v1/charges/{id}", get(retrieve_charge))
         .route("/v1/events", get(list_events))
         .route("/v1/events/{id}", get(retrieve_event))
         .route("/v1/refunds", post(create_refund))
@@ -53,7 +55,21 @@ fn api_key(headers: &HeaderMap) -> Option<String> {
 
 async fn authenticate(State(shared): State<Shared>, req: Request, next: Next) -> Response {
     let request_id = new_id("req_");
+    // The version a request asks for (`Stripe-Version`) names the shape of its answer; the
+    // sandbox has one shape, and says which version it answered in.
+    let asked_version = req
+        .headers()
+        .get("stripe-version")
+        .map(|v| v.to_str().unwrap_or("").to_string());
+    let version = asked_version
+        .clone()
+        .unwrap_or_else(|| shared.with_account(|a| a.api_version.clone()));
     let mut response = match api_key(req.headers()) {
+        _ if !crate::is_api_version(&version) => ApiError::invalid(
+            format!("Invalid Stripe API version: {version}"),
+            None,
+        )
+        .into_response(),
         None => ApiError::unauthorized(
             "You did not provide an API key. You need to provide your API key in the Authorization header, \
              using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
@@ -95,6 +111,12 @@ async fn authenticate(State(shared): State<Shared>, req: Request, next: Next) ->
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("request-id", v);
+    }
+    if let (true, Ok(v)) = (
+        crate::is_api_version(&version),
+        HeaderValue::from_str(&version),
+    ) {
+        response.headers_mut().insert("stripe-version", v);
     }
     response
 }
@@ -279,8 +301,8 @@ fn expand_session(account: &Account, mut session: Value, expand: &[String], pref
             .and_then(|id| account.payment_intents.get(id));
         if let Some(pi) = pi {
             session["payment_intent"] = Account::payment_intent_json(pi);
-            if with_charge && session["payment_intent"]["latest_charge"].is_string() {
-                session["payment_intent"]["latest_charge"] = Account::charge_json(pi);
+            if let (true, Some(charge)) = (with_charge, Account::latest_charge_json(pi)) {
+                session["payment_intent"]["latest_charge"] = charge;
             }
         }
     }
@@ -342,13 +364,52 @@ async fn retrieve_payment_intent(
     let pi = shared.with_account(|a| {
         a.payment_intents.get(&id).map(|pi| {
             let mut json = Account::payment_intent_json(pi);
-            if expand_charge && json["latest_charge"].is_string() {
-                json["latest_charge"] = Account::charge_json(pi);
+            if let (true, Some(charge)) = (expand_charge, Account::latest_charge_json(pi)) {
+                json["latest_charge"] = charge;
             }
             json
         })
     });
     found(pi, "payment_intent", &id, "intent")
+}
+
+async fn retrieve_charge(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    query(raw, &params::RETRIEVE)?;
+    let charge = shared.with_account(|a| {
+        a.find_charge(&id)
+            .map(|(pi, c)| Account::charge_json(pi, c))
+    });
+    found(charge, "charge", &id, "charge")
+}
+
+/// Charges, newest first; `payment_intent` and `created` filters, cursors, limit.
+async fn list_charges(
+    State(shared): State<Shared>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let q = query(raw, &params::LIST_CHARGES)?;
+    let pi = q
+        .get("payment_intent")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let created = created_filter(&q)?;
+    let items = shared.with_account(|a| {
+        let mut all: Vec<Value> = a
+            .payment_intents
+            .values()
+            .filter(|p| pi.as_deref().is_none_or(|want| p.id == want))
+            .flat_map(|p| p.charges.iter().map(move |c| Account::charge_json(p, c)))
+            .filter(|c| created(c["created"].as_i64().unwrap_or(0)))
+            .collect();
+        // Newest first; ids are made in order.
+        all.sort_by(|x, y| y["id"].as_str().cmp(&x["id"].as_str()));
+        all
+    });
+    page(items, &q, "/v1/charges")
 }
 
 async fn retrieve_price(
@@ -368,7 +429,8 @@ async fn retrieve_event(
 ) -> Result<Json<Value>, ApiError> {
     query(raw, &params::RETRIEVE)?;
     let event = shared.with_account(|a| a.events.iter().find(|e| e["id"] == id.as_str()).cloned());
-    found(event, "event", &id, "id")
+    let pending = pending_webhooks(&shared);
+    found(event.map(pending), "event", &id, "id")
 }
 
 /// A GET's query string, checked against what the endpoint takes.
@@ -531,6 +593,7 @@ async fn list_events(
         }
     };
     let delivered = shared.deliverer.delivered_events();
+    let pending = pending_webhooks(&shared);
     let matches_type = |t: &str| {
         types.is_empty()
             || types.iter().any(|want| match want.strip_suffix('*') {
@@ -549,7 +612,25 @@ async fn list_events(
                     && delivery_success.is_none_or(|want| delivered.contains(id) == want)
             })
             .cloned()
+            .map(&pending)
             .collect::<Vec<_>>()
     });
     page(items, &q, "/v1/events")
+}
+
+/// An event's `pending_webhooks` as it stands: 1 while the endpoint has not answered it a 2xx,
+/// 0 once it has (or when no endpoint is set).
+fn pending_webhooks(shared: &Shared) -> impl Fn(Value) -> Value {
+    let delivered = shared.deliverer.delivered_events();
+    let endpoint = shared
+        .deliverer
+        .forward_to
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .is_some();
+    move |mut event: Value| {
+        let waiting = endpoint && !delivered.contains(event["id"].as_str().unwrap_or_default());
+        event["pending_webhooks"] = Value::from(u8::from(waiting));
+        event
+    }
 }

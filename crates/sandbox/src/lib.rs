@@ -13,6 +13,7 @@ mod error;
 mod page;
 mod params;
 mod sessions;
+pub mod shapes;
 pub mod smtp;
 pub mod state;
 
@@ -45,7 +46,13 @@ pub struct SandboxOptions {
     pub tick: Duration,
     /// Sandbox seconds a SEPA debit takes to settle.
     pub settle_after_secs: i64,
+    /// The API version of the webhook endpoint: every event is stamped with it.
+    pub api_version: String,
 }
+
+/// The API version Stripe's official SDKs pin today (stripe-python 16.1.0), the default version of
+/// the sandbox's webhook endpoint. `caisse dev` sets caisse's own (`caisse_stripe::API_VERSION`).
+pub const SDK_API_VERSION: &str = "2026-10-28.endive";
 
 impl Default for SandboxOptions {
     fn default() -> Self {
@@ -57,8 +64,19 @@ impl Default for SandboxOptions {
             chaos: Chaos::default(),
             tick: Duration::from_millis(500),
             settle_after_secs: 3,
+            api_version: SDK_API_VERSION.into(),
         }
     }
+}
+
+/// Does `v` look like a Stripe API version (`2024-06-20`, `2026-10-28.endive`)?
+pub fn is_api_version(v: &str) -> bool {
+    let (date, name) = v.split_once('.').unwrap_or((v, "x"));
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = date.split('-').collect();
+    matches!(parts.as_slice(), [y, m, d] if digits(y, 4) && digits(m, 2) && digits(d, 2))
+        && !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_lowercase())
 }
 
 /// What every handler shares.
@@ -200,6 +218,7 @@ pub async fn start(options: SandboxOptions) -> std::io::Result<RunningSandbox> {
     );
     let account = Account {
         settle_after: options.settle_after_secs,
+        api_version: options.api_version.clone(),
         ..Account::default()
     };
     let shared = Shared {

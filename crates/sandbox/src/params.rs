@@ -199,6 +199,22 @@ pub const LIST_SESSIONS: Params = Params {
     not_emulated: &["customer_details", "payment_link", "subscription"],
 };
 
+pub const LIST_CHARGES: Params = Params {
+    takes: &[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "payment_intent",
+        "created",
+        "created[gt]",
+        "created[gte]",
+        "created[lt]",
+        "created[lte]",
+        "expand[]=",
+    ],
+    not_emulated: &["customer", "transfer_group"],
+};
+
 pub const LIST_LINE_ITEMS: Params = Params {
     takes: &["limit", "starting_after", "ending_before", "expand[]="],
     not_emulated: &[],

@@ -325,18 +325,25 @@ pub fn create_refund(
         .with_code("amount_too_large"));
     }
     pi.refunded += amount;
-    let refund = serde_json::json!({
-        "id": new_id("re_"), "object": "refund", "amount": amount, "charge": Account::charge_id(pi),
-        "created": now, "currency": pi.currency,
-        "metadata": metadata(params, "metadata")?, "payment_intent": pi_id, "reason": text(params, "reason"),
-        "status": "succeeded",
-    });
+    let charge = Account::succeeded_charge(pi).map(|c| c.id.clone());
+    let refund = crate::shapes::shape(
+        "refund",
+        serde_json::json!({
+            "id": new_id("re_"), "object": "refund", "amount": amount, "charge": charge,
+            "created": now, "currency": pi.currency,
+            "metadata": metadata(params, "metadata")?, "payment_intent": pi_id,
+            "payment_method": pi.payment_method, "reason": text(params, "reason"),
+            "status": "succeeded",
+        }),
+    );
     account.refunds.insert(
         refund["id"].as_str().unwrap_or_default().to_string(),
         refund.clone(),
     );
-    let charge = Account::charge_json(pi);
+    let charge = Account::succeeded_charge(pi).map(|c| Account::charge_json(pi, c));
     account.emit("refund.created", refund.clone(), cause);
-    account.emit("charge.refunded", charge, cause);
+    if let Some(charge) = charge {
+        account.emit("charge.refunded", charge, cause);
+    }
     Ok(refund)
 }

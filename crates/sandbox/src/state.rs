@@ -10,6 +10,7 @@ use rand::Rng;
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
+use crate::shapes::shape;
 
 pub type Metadata = Map<String, Value>;
 
@@ -94,6 +95,20 @@ pub struct PaymentIntent {
     pub last_payment_error: Option<Value>,
     pub method: &'static str,
     pub refunded: i64,
+    /// The PaymentMethod of the latest attempt (the sandbox keeps it as an id only).
+    pub payment_method: Option<String>,
+    /// One per attempt, oldest first: failed ones, then at most one pending or succeeded.
+    pub charges: Vec<Charge>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Charge {
+    pub id: String,
+    pub created: i64,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: &'static str,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -125,6 +140,8 @@ pub struct Saved {
 #[derive(Default)]
 pub struct Account {
     pub clock_offset: i64,
+    /// The webhook endpoint's API version, stamped on every event.
+    pub api_version: String,
     pub sessions: BTreeMap<String, Session>,
     pub payment_intents: HashMap<String, PaymentIntent>,
     pub prices: HashMap<String, Price>,
@@ -161,49 +178,55 @@ impl Account {
 
     /// Records an event about `object` and queues it for delivery.
     pub fn emit(&mut self, kind: &str, object: Value, cause: &Cause) {
-        let event = json!({
-            "id": new_id("evt_"),
-            "object": "event",
-            "api_version": caisse_stripe::API_VERSION,
-            "created": self.now(),
-            "data": { "object": object },
-            "livemode": false,
-            "pending_webhooks": 1,
-            "request": { "id": cause.request_id, "idempotency_key": cause.idempotency_key },
-            "type": kind,
-        });
+        let event = shape(
+            "event",
+            json!({
+                "id": new_id("evt_"),
+                "object": "event",
+                "api_version": self.api_version,
+                "created": self.now(),
+                "data": { "object": object },
+                "livemode": false,
+                "pending_webhooks": 1,
+                "request": { "id": cause.request_id, "idempotency_key": cause.idempotency_key },
+                "type": kind,
+            }),
+        );
         self.events.push(event.clone());
         self.outgoing.push(event);
     }
 
     pub fn session_json(&self, s: &Session, base_url: &str) -> Value {
-        json!({
-            "id": s.id,
-            "object": "checkout.session",
-            "amount_subtotal": s.amount_total,
-            "amount_total": s.amount_total,
-            "cancel_url": s.cancel_url,
-            "client_reference_id": s.client_reference_id,
-            "created": s.created,
-            "currency": s.currency,
-            "customer_email": s.customer_email,
-            // What the customer entered on the page: nothing while the session is open; the
-            // address (the one the session was created with, prefilled) once it completed.
-            "customer_details": (s.status == SessionStatus::Complete).then(|| json!({
-                "address": null, "email": s.customer_email, "name": null, "phone": null,
-                "tax_exempt": "none", "tax_ids": [],
-            })),
-            "expires_at": s.expires_at,
-            "livemode": false,
-            "metadata": s.metadata,
-            "mode": "payment",
-            "payment_intent": s.payment_intent,
-            "payment_method_types": ["card", "sepa_debit"],
-            "payment_status": if s.paid { "paid" } else { "unpaid" },
-            "status": s.status.as_str(),
-            "success_url": s.success_url,
-            "url": (s.status == SessionStatus::Open).then(|| format!("{base_url}/c/pay/{}", s.id)),
-        })
+        shape(
+            "checkout.session",
+            json!({
+                "id": s.id,
+                "object": "checkout.session",
+                "amount_subtotal": s.amount_total,
+                "amount_total": s.amount_total,
+                "cancel_url": s.cancel_url,
+                "client_reference_id": s.client_reference_id,
+                "created": s.created,
+                "currency": s.currency,
+                "customer_email": s.customer_email,
+                // What the customer entered on the page: nothing while the session is open; the
+                // address (the one the session was created with, prefilled) once it completed.
+                "customer_details": (s.status == SessionStatus::Complete).then(|| json!({
+                    "address": null, "email": s.customer_email, "name": null, "phone": null,
+                    "tax_exempt": "none", "tax_ids": [],
+                })),
+                "expires_at": s.expires_at,
+                "livemode": false,
+                "metadata": s.metadata,
+                "mode": "payment",
+                "payment_intent": s.payment_intent,
+                "payment_method_types": ["card", "sepa_debit"],
+                "payment_status": if s.paid { "paid" } else { "unpaid" },
+                "status": s.status.as_str(),
+                "success_url": s.success_url,
+                "url": (s.status == SessionStatus::Open).then(|| format!("{base_url}/c/pay/{}", s.id)),
+            }),
+        )
     }
 
     pub fn line_items_json(s: &Session) -> Value {
@@ -211,79 +234,162 @@ impl Account {
             .line_items
             .iter()
             .map(|li| {
-                json!({
-                    "id": li.id,
-                    "object": "item",
-                    "amount_subtotal": li.unit_amount * li.quantity,
-                    "amount_total": li.unit_amount * li.quantity,
-                    "currency": li.currency,
-                    "description": li.description,
-                    "quantity": li.quantity,
-                    "price": {
-                        "id": li.price_id,
-                        "object": "price",
+                shape(
+                    "item",
+                    json!({
+                        "id": li.id,
+                        "object": "item",
+                        "amount_subtotal": li.unit_amount * li.quantity,
+                        "amount_total": li.unit_amount * li.quantity,
                         "currency": li.currency,
-                        "product": li.product_id,
-                        "unit_amount": li.unit_amount,
-                    },
-                })
+                        "description": li.description,
+                        "quantity": li.quantity,
+                        "price": {
+                            "id": li.price_id,
+                            "object": "price",
+                            "currency": li.currency,
+                            "product": li.product_id,
+                            "unit_amount": li.unit_amount,
+                        },
+                    }),
+                )
             })
             .collect();
         json!({ "object": "list", "data": data, "has_more": false, "url": format!("/v1/checkout/sessions/{}/line_items", s.id) })
     }
 
     pub fn payment_intent_json(pi: &PaymentIntent) -> Value {
-        json!({
-            "id": pi.id,
-            "object": "payment_intent",
-            "amount": pi.amount,
-            "amount_received": pi.amount_received,
-            "currency": pi.currency,
-            "created": pi.created,
-            "last_payment_error": pi.last_payment_error,
-            "latest_charge": (pi.status == "succeeded").then(|| Self::charge_id(pi)),
-            "livemode": false,
-            "metadata": pi.metadata,
-            "payment_method_types": [pi.method],
-            "status": pi.status,
-        })
+        shape(
+            "payment_intent",
+            json!({
+                "id": pi.id,
+                "object": "payment_intent",
+                "amount": pi.amount,
+                "amount_received": pi.amount_received,
+                "currency": pi.currency,
+                "created": pi.created,
+                "last_payment_error": pi.last_payment_error,
+                "latest_charge": pi.charges.last().map(|c| c.id.clone()),
+                "payment_method": pi.payment_method,
+                "livemode": false,
+                "metadata": pi.metadata,
+                "payment_method_types": [pi.method],
+                "status": pi.status,
+            }),
+        )
     }
 
-    /// The one charge of a succeeded PaymentIntent, named after it (the sandbox keeps no charge
-    /// objects of its own: a PaymentIntent here succeeds at its first successful attempt).
-    pub fn charge_id(pi: &PaymentIntent) -> String {
-        format!("ch_{}", pi.id.trim_start_matches("pi_"))
+    /// The charge of `pi` that took the money, if any.
+    pub fn succeeded_charge(pi: &PaymentIntent) -> Option<&Charge> {
+        pi.charges.iter().find(|c| c.status == "succeeded")
     }
 
-    /// The charge as `charge.refunded` carries it.
-    pub fn charge_json(pi: &PaymentIntent) -> Value {
-        json!({
-            "id": Self::charge_id(pi),
-            "object": "charge",
-            "amount": pi.amount_received,
-            "amount_captured": pi.amount_received,
-            "amount_refunded": pi.refunded,
-            "captured": true,
-            "created": pi.created,
-            "currency": pi.currency,
-            "livemode": false,
-            "metadata": pi.metadata,
-            "paid": true,
-            "payment_intent": pi.id,
-            "refunded": pi.refunded >= pi.amount_received,
-            "status": "succeeded",
-        })
+    /// The PaymentIntent and charge of a charge id.
+    pub fn find_charge(&self, id: &str) -> Option<(&PaymentIntent, &Charge)> {
+        self.payment_intents
+            .values()
+            .find_map(|pi| pi.charges.iter().find(|c| c.id == id).map(|c| (pi, c)))
+    }
+
+    pub fn charge_json(pi: &PaymentIntent, c: &Charge) -> Value {
+        let succeeded = c.status == "succeeded";
+        let amount_refunded = if succeeded { pi.refunded } else { 0 };
+        shape(
+            "charge",
+            json!({
+                "id": c.id,
+                "object": "charge",
+                "amount": pi.amount,
+                "amount_captured": if succeeded { pi.amount } else { 0 },
+                "amount_refunded": amount_refunded,
+                "captured": succeeded,
+                "created": c.created,
+                "currency": pi.currency,
+                "disputed": false,
+                "failure_code": c.failure_code,
+                "failure_message": c.failure_message,
+                "livemode": false,
+                "metadata": pi.metadata,
+                "paid": succeeded,
+                "payment_intent": pi.id,
+                "payment_method": pi.payment_method,
+                "refunded": succeeded && amount_refunded >= pi.amount,
+                "refunds": {
+                    "object": "list", "data": [], "has_more": false, "total_count": 0,
+                    "url": format!("/v1/charges/{}/refunds", c.id),
+                },
+                "status": c.status,
+            }),
+        )
+    }
+
+    /// The latest charge of `pi`, as its `latest_charge` expands.
+    pub fn latest_charge_json(pi: &PaymentIntent) -> Option<Value> {
+        pi.charges.last().map(|c| Self::charge_json(pi, c))
+    }
+
+    /// A new attempt on `pi` with a new PaymentMethod: its charge, in `status`.
+    fn attempt(&mut self, pi_id: &str, status: &'static str) {
+        let now = self.now();
+        if let Some(pi) = self.payment_intents.get_mut(pi_id) {
+            pi.payment_method = Some(new_id("pm_"));
+            pi.charges.push(Charge {
+                id: new_id("ch_"),
+                created: now,
+                status,
+                failure_code: None,
+                failure_message: None,
+            });
+        }
+    }
+
+    /// Ends the latest attempt's charge (a new one if none is pending) and emits its event.
+    fn settle_charge(
+        &mut self,
+        pi_id: &str,
+        status: &'static str,
+        failure: Option<(&str, &str)>,
+        cause: &Cause,
+    ) {
+        let pending = self.payment_intents[pi_id]
+            .charges
+            .last()
+            .is_some_and(|c| c.status == "pending");
+        if !pending {
+            self.attempt(pi_id, status);
+        }
+        let pi = self
+            .payment_intents
+            .get_mut(pi_id)
+            .expect("payment intent exists");
+        let charge = pi.charges.last_mut().expect("an attempt");
+        charge.status = status;
+        charge.failure_code = failure.map(|f| f.0.to_string());
+        charge.failure_message = failure.map(|f| f.1.to_string());
+        let snapshot = Self::latest_charge_json(pi).expect("an attempt");
+        let kind = if status == "succeeded" {
+            "charge.succeeded"
+        } else {
+            "charge.failed"
+        };
+        self.emit(kind, snapshot, cause);
     }
 
     pub fn price_json(p: &Price) -> Value {
-        json!({
-            "id": p.id, "object": "price", "active": true, "created": p.created, "currency": p.currency,
-            "livemode": false, "product": p.product, "type": "one_time", "unit_amount": p.unit_amount,
-        })
+        shape(
+            "price",
+            json!({
+                "id": p.id, "object": "price", "active": true, "created": p.created, "currency": p.currency,
+                "livemode": false, "product": p.product, "type": "one_time", "unit_amount": p.unit_amount,
+            }),
+        )
     }
 
     pub fn product_json(p: &Product) -> Value {
-        json!({ "id": p.id, "object": "product", "active": true, "created": p.created, "livemode": false, "name": p.name })
+        shape(
+            "product",
+            json!({ "id": p.id, "object": "product", "active": true, "created": p.created, "livemode": false, "name": p.name }),
+        )
     }
 
     /// The session's PaymentIntent, created (with its event) on the first confirmation as Stripe
@@ -309,6 +415,8 @@ impl Account {
             last_payment_error: None,
             method,
             refunded: 0,
+            payment_method: None,
+            charges: Vec::new(),
         };
         let id = pi.id.clone();
         self.emit(
@@ -369,9 +477,13 @@ impl Account {
                 })
             }
             Behaviour::Delayed(succeeds) => {
+                self.attempt(&pi_id, "pending");
                 let pi = self.payment_intents.get_mut(&pi_id).expect("created above");
                 pi.status = "processing";
                 pi.method = "sepa_debit";
+                let charge = Self::latest_charge_json(pi).expect("an attempt");
+                self.emit("charge.pending", charge, cause);
+                let pi = &self.payment_intents[&pi_id];
                 let snapshot = Self::payment_intent_json(pi);
                 self.emit("payment_intent.processing", snapshot, cause);
                 let settle_at = self.now() + self.settle_after;
@@ -388,6 +500,7 @@ impl Account {
     }
 
     fn succeed_payment_intent(&mut self, pi_id: &str, cause: &Cause) {
+        self.settle_charge(pi_id, "succeeded", None, cause);
         let pi = self
             .payment_intents
             .get_mut(pi_id)
@@ -407,6 +520,8 @@ impl Account {
         message: &str,
         cause: &Cause,
     ) {
+        let failure = (decline_code.unwrap_or(code), message);
+        self.settle_charge(pi_id, "failed", Some(failure), cause);
         let pi = self
             .payment_intents
             .get_mut(pi_id)

@@ -181,9 +181,10 @@ async fn events_replay_applies_what_the_endpoint_missed_and_only_once() {
     let out = replay();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
-    // payment_intent.created (ignored), payment_intent.succeeded, checkout.session.completed.
+    // payment_intent.created and charge.succeeded (ignored), payment_intent.succeeded,
+    // checkout.session.completed.
     assert!(
-        stdout.contains("3 events fetched: 2 processed, 0 duplicate, 1 ignored, 0 failed"),
+        stdout.contains("4 events fetched: 2 processed, 0 duplicate, 2 ignored, 0 failed"),
         "{stdout}"
     );
     let paid = status(&base, &session, &cookie).await;
@@ -197,7 +198,7 @@ async fn events_replay_applies_what_the_endpoint_missed_and_only_once() {
     let again = replay();
     let (stdout, _) = text(&again);
     assert!(
-        stdout.contains("3 events fetched: 0 processed, 3 duplicate, 0 ignored, 0 failed"),
+        stdout.contains("4 events fetched: 0 processed, 4 duplicate, 0 ignored, 0 failed"),
         "{stdout}"
     );
     assert_eq!(std::fs::read_dir(&mail_dir).unwrap().count(), 1);

@@ -307,6 +307,7 @@ async fn prices_products_refunds_and_lists() {
             "refund.created",
             "checkout.session.completed",
             "payment_intent.succeeded",
+            "charge.succeeded",
             "payment_intent.created"
         ]
     );

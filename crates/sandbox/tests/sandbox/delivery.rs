@@ -104,14 +104,14 @@ async fn chaos_duplicates_every_delivery() {
     sandbox
         .pay(&s.id, Method::Card("4242424242424242".into()))
         .unwrap();
-    let types = receiver.wait_for(6).await;
-    assert_eq!(types.len(), 6);
+    let types = receiver.wait_for(8).await;
+    assert_eq!(types.len(), 8);
     let ids: std::collections::HashSet<String> = receiver
         .events()
         .iter()
         .map(|e| e["id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(ids.len(), 3, "three events, each twice");
+    assert_eq!(ids.len(), 4, "four events, each twice");
 }
 
 #[tokio::test]
@@ -128,9 +128,9 @@ async fn chaos_drops_first_attempts_and_retries_recover_them() {
     sandbox
         .pay(&s.id, Method::Card("4242424242424242".into()))
         .unwrap();
-    assert_eq!(receiver.wait_for(3).await.len(), 3);
+    assert_eq!(receiver.wait_for(4).await.len(), 4);
     let log = sandbox.deliveries();
-    assert_eq!(log.iter().filter(|a| a.dropped).count(), 3);
+    assert_eq!(log.iter().filter(|a| a.dropped).count(), 4);
     assert!(log
         .iter()
         .filter(|a| !a.dropped)

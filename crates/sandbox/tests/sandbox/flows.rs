@@ -33,11 +33,12 @@ async fn a_card_that_pays() {
         redirect,
         format!("https://shop.test/ok?session_id={}", session.id)
     );
-    let types = receiver.wait_for(3).await;
+    let types = receiver.wait_for(4).await;
     assert_eq!(
         types,
         vec![
             "payment_intent.created",
+            "charge.succeeded",
             "payment_intent.succeeded",
             "checkout.session.completed"
         ]
@@ -114,13 +115,16 @@ async fn a_declined_card_then_a_good_one_on_the_same_session() {
     sandbox
         .pay(&session.id, Method::Card("4242424242424242".into()))
         .unwrap();
-    let types = receiver.wait_for(5).await;
+    let types = receiver.wait_for(8).await;
     assert_eq!(
         types,
         vec![
             "payment_intent.created",
+            "charge.failed",
             "payment_intent.payment_failed",
+            "charge.failed",
             "payment_intent.payment_failed",
+            "charge.succeeded",
             "payment_intent.succeeded",
             "checkout.session.completed"
         ]
@@ -152,9 +156,10 @@ async fn a_delayed_method_that_settles_and_one_that_fails() {
         .unwrap();
     assert!(matches!(outcome, Outcome::Processing { .. }));
     assert_eq!(
-        receiver.wait_for(3).await,
+        receiver.wait_for(4).await,
         vec![
             "payment_intent.created",
+            "charge.pending",
             "payment_intent.processing",
             "checkout.session.completed"
         ]
@@ -165,10 +170,11 @@ async fn a_delayed_method_that_settles_and_one_that_fails() {
         "unpaid"
     );
     sandbox.advance_clock(10);
-    let types = receiver.wait_for(5).await;
+    let types = receiver.wait_for(7).await;
     assert_eq!(
-        &types[3..],
+        &types[4..],
         [
+            "charge.succeeded",
             "payment_intent.succeeded",
             "checkout.session.async_payment_succeeded"
         ]
@@ -188,15 +194,17 @@ async fn a_delayed_method_that_settles_and_one_that_fails() {
     sandbox
         .pay(&bad.id, Method::Iban(IBAN_FAILS.into()))
         .unwrap();
-    receiver.wait_for(8).await;
+    receiver.wait_for(11).await;
     sandbox.advance_clock(10);
-    let types = receiver.wait_for(10).await;
+    let types = receiver.wait_for(14).await;
     assert_eq!(
-        &types[5..],
+        &types[7..],
         [
             "payment_intent.created",
+            "charge.pending",
             "payment_intent.processing",
             "checkout.session.completed",
+            "charge.failed",
             "payment_intent.payment_failed",
             "checkout.session.async_payment_failed"
         ]
@@ -218,7 +226,7 @@ async fn a_session_left_alone_expires_at_its_time() {
     sandbox
         .pay(&session.id, Method::Card("4000000000000002".into()))
         .unwrap();
-    receiver.wait_for(2).await;
+    receiver.wait_for(3).await;
     // Up to a few seconds before its expiry (real seconds pass while the test runs)…
     sandbox.advance_clock(session.expires_at.unwrap() - sandbox.now() - 5);
     assert_eq!(
@@ -232,9 +240,9 @@ async fn a_session_left_alone_expires_at_its_time() {
     );
     // …then past it.
     sandbox.advance_clock(5);
-    let types = receiver.wait_for(4).await;
+    let types = receiver.wait_for(5).await;
     assert_eq!(
-        &types[2..],
+        &types[3..],
         ["payment_intent.canceled", "checkout.session.expired"]
     );
     assert!(stripe

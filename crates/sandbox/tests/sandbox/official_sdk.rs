@@ -113,6 +113,7 @@ async fn the_official_python_sdk_works_unchanged() {
             "refund.created",
             "checkout.session.completed",
             "payment_intent.succeeded",
+            "charge.succeeded",
             "payment_intent.created",
             "checkout.session.expired"
         ]
@@ -126,7 +127,7 @@ async fn the_official_python_sdk_works_unchanged() {
     );
     assert_eq!(s["rejected"], serde_json::json!([]));
     assert_eq!(s["undelivered_events"], serde_json::json!([]));
-    assert_eq!(s["delivered_events"], 6);
+    assert_eq!(s["delivered_events"], 7);
 
     // Parameters Stripe does not know are refused by name; those the sandbox does not emulate too.
     let refused = &s["refused"];
@@ -177,5 +178,72 @@ async fn the_official_python_sdk_works_unchanged() {
     assert!(every.len() >= 3, "{f}");
     assert_eq!(f["before"][0], serde_json::json!([every[every.len() - 2]]));
     assert_eq!(f["before"][1], serde_json::json!(every.len() > 2));
+
+    // Charges: the one that took the money, retrievable and listed by PaymentIntent.
+    let c = &s["charges"];
+    assert_eq!(c["for_intent"], serde_json::json!([c["latest"]]));
+    assert_eq!(c["status"], "succeeded");
+    assert_eq!(c["amount_refunded"], 1000);
+    assert_eq!(c["refund_charge"], c["latest"]);
+    assert_eq!(c["payment_method"], true);
+    assert_eq!(
+        s["events_meta"]["api_version"],
+        caisse_sandbox::SDK_API_VERSION
+    );
+    assert_eq!(s["events_meta"]["pending_webhooks"], 0, "delivered");
+    assert_eq!(s["events_meta"]["customer_details_open"], Value::Null);
+
+    // Every object has every key of Stripe's own example object.
+    for kind in [
+        "checkout.session",
+        "item",
+        "payment_intent",
+        "charge",
+        "refund",
+        "price",
+        "product",
+        "event",
+    ] {
+        let mut want = caisse_sandbox::shapes::keys(kind);
+        want.sort();
+        assert_eq!(s["shapes"][kind], serde_json::json!(want), "{kind}");
+    }
     sandbox.stop().await.unwrap();
+}
+
+/// The sandbox's key lists are Stripe's: those of `shared/stripe/fixtures3.json`, where this
+/// checkout has it beside the repository.
+#[test]
+fn the_key_lists_are_those_of_stripe_s_example_objects() {
+    let fixtures =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/stripe/fixtures3.json");
+    let Ok(text) = std::fs::read_to_string(&fixtures) else {
+        println!(
+            "skipped: {} is not beside this checkout",
+            fixtures.display()
+        );
+        return;
+    };
+    let fixtures: Value = serde_json::from_str(&text).unwrap();
+    for kind in [
+        "checkout.session",
+        "item",
+        "payment_intent",
+        "charge",
+        "refund",
+        "price",
+        "product",
+        "event",
+    ] {
+        let mut want: Vec<&str> = fixtures["resources"][kind]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        want.sort();
+        let mut have = caisse_sandbox::shapes::keys(kind);
+        have.sort();
+        assert_eq!(have, want, "{kind}");
+    }
 }

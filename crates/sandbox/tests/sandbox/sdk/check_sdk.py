@@ -155,4 +155,25 @@ summary["filters"] = {
     "future": [x.id for x in stripe.checkout.Session.list(created={"gt": int(time.time()) + 3600}).data],
     "before": [[x.id for x in before.data], before.has_more, [x.id for x in every]],
 }
+# Charges, and every object's keys, to compare with Stripe's own example objects.
+latest = stripe.Event.list(limit=1).data[0]
+charge = stripe.Charge.retrieve(charged.latest_charge.id)
+summary["charges"] = {
+    "for_intent": [c.id for c in stripe.Charge.list(payment_intent=paid.payment_intent).data],
+    "latest": charge.id, "status": charge.status, "amount_refunded": charge.amount_refunded,
+    "refund_charge": refund.charge, "payment_method": intent.payment_method is not None,
+}
+summary["events_meta"] = {"api_version": latest.api_version, "pending_webhooks": latest.pending_webhooks,
+                          "customer_details_open": with_price.customer_details,
+                          "customer_details_paid": paid.customer_details.email if paid.customer_details else None}
+summary["shapes"] = {
+    "checkout.session": sorted(stripe.checkout.Session.retrieve(with_data.id).to_dict().keys()),
+    "item": sorted(stripe.checkout.Session.list_line_items(with_data.id).data[0].to_dict().keys()),
+    "payment_intent": sorted(stripe.PaymentIntent.retrieve(paid.payment_intent).to_dict().keys()),
+    "charge": sorted(charge.to_dict().keys()),
+    "refund": sorted(refund.to_dict().keys()),
+    "price": sorted(price.to_dict().keys()),
+    "product": sorted(product.to_dict().keys()),
+    "event": sorted(latest.to_dict().keys()),
+}
 print(json.dumps(summary))

@@ -1,0 +1,32 @@
+//! Every object the sandbox renders carries every key of Stripe's object, null where the sandbox
+//! has nothing to say: stripe-python raises `AttributeError` for a key that is missing, not
+//! `None`, so a thin object breaks code that works against Stripe. The key lists
+//! (`shapes.json`) are those of Stripe's own example objects (`openapi/fixtures3.json`).
+
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value};
+
+static SHAPES: LazyLock<Map<String, Value>> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("shapes.json")).expect("shapes.json is a JSON object")
+});
+
+/// The keys Stripe's `kind` object has (`checkout.session`, `item`, `payment_intent`, `charge`,
+/// `refund`, `price`, `product`, `event`).
+pub fn keys(kind: &str) -> Vec<&'static str> {
+    SHAPES
+        .get(kind)
+        .and_then(Value::as_array)
+        .map(|keys| keys.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// `object` with every key of `kind` it lacks, as null.
+pub fn shape(kind: &str, mut object: Value) -> Value {
+    if let Value::Object(map) = &mut object {
+        for key in keys(kind) {
+            map.entry(key).or_insert(Value::Null);
+        }
+    }
+    object
+}
