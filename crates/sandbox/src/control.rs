@@ -16,6 +16,10 @@ use crate::Shared;
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/_sandbox/checkout/sessions/{id}/pay", post(pay))
+        .route(
+            "/_sandbox/checkout/sessions/{id}/authenticate",
+            post(authenticate),
+        )
         .route("/_sandbox/clock", get(clock))
         .route("/_sandbox/clock/advance", post(advance))
         .route("/_sandbox/chaos", get(get_chaos).post(set_chaos))
@@ -28,6 +32,13 @@ pub fn routes() -> Router<Shared> {
 struct Pay {
     card: Option<String>,
     iban: Option<String>,
+    /// What the customer types in the page's email field.
+    email: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Authenticate {
+    complete: bool,
 }
 
 pub fn outcome_json(o: &Outcome) -> Value {
@@ -49,6 +60,12 @@ pub fn outcome_json(o: &Outcome) -> Value {
         } => {
             json!({"outcome": "declined", "payment_intent": payment_intent, "decline_code": code, "message": message})
         }
+        Outcome::RequiresAction {
+            challenge,
+            payment_intent,
+        } => {
+            json!({"outcome": "requires_action", "challenge": challenge, "payment_intent": payment_intent})
+        }
     }
 }
 
@@ -67,8 +84,27 @@ async fn pay(
             ))
         }
     };
-    let outcome =
-        shared.with_account(|a| a.pay(&id, &method, &shared.base_url, &Cause::default()))?;
+    let outcome = shared.with_account(|a| {
+        a.pay(
+            &id,
+            &method,
+            body.email.as_deref(),
+            &shared.base_url,
+            &Cause::default(),
+        )
+    })?;
+    Ok(Json(outcome_json(&outcome)))
+}
+
+/// The 3-D Secure challenge, completed (`{"complete": true}`) or failed.
+async fn authenticate(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    Json(body): Json<Authenticate>,
+) -> Result<Json<Value>, ApiError> {
+    let outcome = shared.with_account(|a| {
+        a.authenticate(&id, body.complete, &shared.base_url, &Cause::default())
+    })?;
     Ok(Json(outcome_json(&outcome)))
 }
 

@@ -8,6 +8,7 @@
 
 mod api;
 mod control;
+mod currencies;
 pub mod delivery;
 mod error;
 mod page;
@@ -132,6 +133,19 @@ impl RunningSandbox {
             a.pay(
                 session_id,
                 &method,
+                None,
+                &self.shared.base_url,
+                &Cause::default(),
+            )
+        })
+    }
+
+    /// Ends the 3-D Secure challenge of a session's payment, completed or failed.
+    pub fn authenticate(&self, session_id: &str, complete: bool) -> Result<Outcome, ApiError> {
+        self.shared.with_account(|a| {
+            a.authenticate(
+                session_id,
+                complete,
                 &self.shared.base_url,
                 &Cause::default(),
             )

@@ -1,5 +1,7 @@
-//! The hosted payment page at each open session's `url`: the cart, a card field and a SEPA debit
-//! field; the test card or IBAN decides what happens, as on Stripe's test-mode page.
+//! The hosted payment page at each open session's `url`: the cart, the customer's email
+//! (prefilled with `customer_email`), a card field and, where the session takes them, a SEPA debit
+//! field; the test card or IBAN decides what happens, as on Stripe's test-mode page. A card that
+//! asks for 3-D Secure leads to a challenge page the customer completes or fails.
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -7,11 +9,16 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 
-use crate::state::{Cause, Method, Outcome, Session, SessionStatus, IBAN_FAILS, IBAN_SUCCEEDS};
+use crate::error::ApiError;
+use crate::state::{
+    Account, Cause, Method, Outcome, Session, SessionStatus, IBAN_FAILS, IBAN_SUCCEEDS,
+};
 use crate::Shared;
 
 pub fn routes() -> Router<Shared> {
-    Router::new().route("/c/pay/{id}", get(show).post(submit))
+    Router::new()
+        .route("/c/pay/{id}", get(show).post(submit))
+        .route("/c/pay/{id}/authenticate", get(show).post(authenticate))
 }
 
 #[derive(serde::Deserialize)]
@@ -20,12 +27,19 @@ struct Submission {
     card: String,
     #[serde(default)]
     iban: String,
+    #[serde(default)]
+    email: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Challenge {
+    action: String,
 }
 
 async fn show(State(shared): State<Shared>, Path(id): Path<String>) -> Response {
     shared.with_account(|a| {
         a.expire_due(&shared.base_url);
-        render(a.sessions.get(&id), None)
+        render(a, a.sessions.get(&id), None)
     })
 }
 
@@ -39,17 +53,42 @@ async fn submit(
     } else {
         Method::Iban(form.iban)
     };
-    shared.with_account(
-        |a| match a.pay(&id, &method, &shared.base_url, &Cause::default()) {
-            Ok(Outcome::Paid { redirect, .. }) | Ok(Outcome::Processing { redirect, .. }) => {
-                Redirect::to(&redirect).into_response()
-            }
-            Ok(Outcome::Declined { message, .. }) => {
-                render(a.sessions.get(&id), Some(message.to_string()))
-            }
-            Err(e) => render(a.sessions.get(&id), Some(e.message)),
-        },
-    )
+    shared.with_account(|a| {
+        let outcome = a.pay(
+            &id,
+            &method,
+            Some(&form.email),
+            &shared.base_url,
+            &Cause::default(),
+        );
+        answer(a, &id, outcome)
+    })
+}
+
+async fn authenticate(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    Form(form): Form<Challenge>,
+) -> Response {
+    let complete = form.action == "complete";
+    shared.with_account(|a| {
+        let outcome = a.authenticate(&id, complete, &shared.base_url, &Cause::default());
+        answer(a, &id, outcome)
+    })
+}
+
+/// Where an attempt leads: the shop's success URL, the challenge, or the page again with why.
+fn answer(a: &Account, id: &str, outcome: Result<Outcome, ApiError>) -> Response {
+    match outcome {
+        Ok(Outcome::Paid { redirect, .. }) | Ok(Outcome::Processing { redirect, .. }) => {
+            Redirect::to(&redirect).into_response()
+        }
+        Ok(Outcome::RequiresAction { challenge, .. }) => Redirect::to(&challenge).into_response(),
+        Ok(Outcome::Declined { message, .. }) => {
+            render(a, a.sessions.get(id), Some(message.to_string()))
+        }
+        Err(e) => render(a, a.sessions.get(id), Some(e.message)),
+    }
 }
 
 fn escape(s: &str) -> String {
@@ -69,7 +108,7 @@ fn money(amount: i64, currency: &str) -> String {
     }
 }
 
-fn render(session: Option<&Session>, error: Option<String>) -> Response {
+fn render(account: &Account, session: Option<&Session>, error: Option<String>) -> Response {
     let Some(s) = session else {
         return (
             StatusCode::NOT_FOUND,
@@ -117,17 +156,53 @@ fn render(session: Option<&Session>, error: Option<String>) -> Response {
             )
         })
         .unwrap_or_default();
+    let total = money(s.amount_total, &s.currency);
+    let challenged = s
+        .payment_intent
+        .as_ref()
+        .and_then(|id| account.payment_intents.get(id))
+        .is_some_and(|pi| pi.status == "requires_action");
+    if challenged {
+        // Stripe's 3-D Secure test page: the bank asks; the customer completes or fails.
+        let body = format!(
+            r#"<p>Your bank asks you to confirm the payment of {total} (3-D Secure test).</p>
+{error}
+<form method="post" action="/c/pay/{id}/authenticate"><input type="hidden" name="action" value="complete">
+<button type="submit" name="complete">Complete authentication</button></form>
+<form method="post" action="/c/pay/{id}/authenticate"><input type="hidden" name="action" value="fail">
+<button type="submit" name="fail">Fail authentication</button></form>"#,
+            id = escape(&s.id),
+        );
+        return Html(page("3-D Secure — caisse sandbox", &body)).into_response();
+    }
+    // The customer's email: Stripe's page asks for it, prefilled (and fixed) with the
+    // `customer_email` the shop gave.
+    let email = match &s.customer_email {
+        Some(e) => format!(
+            r#"<label>Email <input name="email" type="email" value="{}" readonly></label>"#,
+            escape(e)
+        ),
+        None => {
+            r#"<label>Email <input name="email" type="email" autocomplete="email"></label>"#.into()
+        }
+    };
+    let sepa = if s.payment_method_types.iter().any(|t| t == "sepa_debit") {
+        format!(
+            r#"<form method="post">{email}<label>IBAN (SEPA debit) <input name="iban" value="{IBAN_SUCCEEDS}"></label>
+<button type="submit">Pay by SEPA debit</button></form>"#
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
         r#"<table>{lines}<tr><th>Total</th><th>{total}</th></tr></table>
 {error}
-<form method="post"><label>Card number <input name="card" value="4242 4242 4242 4242" autocomplete="off"></label>
+<form method="post">{email}<label>Card number <input name="card" value="4242 4242 4242 4242" autocomplete="off"></label>
 <button type="submit">Pay {total}</button></form>
-<form method="post"><label>IBAN (SEPA debit) <input name="iban" value="{IBAN_SUCCEEDS}"></label>
-<button type="submit">Pay by SEPA debit</button></form>
-<p class="hint">Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 and 4000 0000 0000 9995 decline.
-IBAN {IBAN_SUCCEEDS} settles, {IBAN_FAILS} fails.</p>
+{sepa}
+<p class="hint">Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 and 4000 0000 0000 9995 decline;
+4000 0027 6000 3184 asks for 3-D Secure. IBAN {IBAN_SUCCEEDS} settles, {IBAN_FAILS} fails.</p>
 {cancel}"#,
-        total = money(s.amount_total, &s.currency),
     );
     let mut response = Html(page("Pay — caisse sandbox", &body)).into_response();
     response.headers_mut().insert(

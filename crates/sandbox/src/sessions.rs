@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::currencies::{minimum_charge, MAXIMUM_AMOUNT, SUPPORTED};
 use crate::error::ApiError;
 use crate::state::{new_id, Account, Cause, LineItem, Price, Product, Session, SessionStatus};
 
@@ -62,11 +63,16 @@ pub fn metadata(params: &Value, key: &str) -> Result<Map<String, Value>, ApiErro
 
 fn currency(value: Option<&str>, param: &str) -> Result<String, ApiError> {
     let c = value.ok_or_else(|| ApiError::missing(param))?;
-    if c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()) {
-        Ok(c.to_ascii_lowercase())
+    let lower = c.to_ascii_lowercase();
+    if SUPPORTED.contains(&lower.as_str()) {
+        Ok(lower)
     } else {
         Err(ApiError::invalid(
-            format!("Invalid currency: {c}."),
+            format!(
+                "Invalid currency: {}. Stripe currently supports these currencies: {}",
+                lower,
+                SUPPORTED.join(", ")
+            ),
             Some(param),
         ))
     }
@@ -123,11 +129,25 @@ pub fn create_session(
                 .checked_mul(li.quantity)
                 .and_then(|a| sum.checked_add(a))
         })
-        .filter(|t| *t <= 99_999_999)
+        .filter(|t| *t <= MAXIMUM_AMOUNT)
         .ok_or_else(|| {
-            ApiError::invalid("The total amount is too large.", Some("line_items"))
-                .with_code("amount_too_large")
+            ApiError::invalid(
+                format!("The Checkout Session's total amount must be at most {MAXIMUM_AMOUNT} in the currency's smallest unit."),
+                Some("line_items"),
+            )
+            .with_code("amount_too_large")
         })?;
+    // A free order is allowed; a paid one owes at least Stripe's minimum charge.
+    if let Some(min) = minimum_charge(&currency).filter(|m| (1..*m).contains(&amount_total)) {
+        return Err(ApiError::invalid(
+            format!(
+                "The Checkout Session's total amount due must add up to at least {min} {currency} (in the currency's smallest unit)."
+            ),
+            Some("line_items"),
+        )
+        .with_code("amount_too_small"));
+    }
+    let payment_method_types = payment_method_types(params, &currency)?;
 
     let now = account.now();
     let expires_at = integer(params, "expires_at", "expires_at")?.unwrap_or(now + MAX_EXPIRY);
@@ -164,10 +184,42 @@ pub fn create_session(
         cancel_url: text(params, "cancel_url").map(str::to_string),
         payment_intent: None,
         settlement: None,
+        payment_method_types,
+        collected_email: None,
     };
     let json = account.session_json(&session, base_url);
     account.sessions.insert(session.id.clone(), session);
     Ok(json)
+}
+
+/// `payment_method_types[]` as listed (`card`, `sepa_debit`: params.rs refuses others), or by
+/// default cards, and SEPA debits for a session in euros. SEPA debits are euros only.
+fn payment_method_types(params: &Value, currency: &str) -> Result<Vec<String>, ApiError> {
+    let listed: Vec<String> = match params.get("payment_method_types") {
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if listed.is_empty() {
+        let mut types = vec!["card".to_string()];
+        if currency == "eur" {
+            types.push("sepa_debit".into());
+        }
+        return Ok(types);
+    }
+    if currency != "eur" && listed.iter().any(|t| t == "sepa_debit") {
+        return Err(ApiError::invalid(
+            format!("The currency provided ({currency}) is invalid for one or more payment method types on this Checkout Session: sepa_debit."),
+            Some("payment_method_types"),
+        ));
+    }
+    let mut types = listed;
+    types.dedup();
+    Ok(types)
 }
 
 fn line_item(account: &Account, item: &Value, i: usize) -> Result<LineItem, ApiError> {
@@ -217,6 +269,12 @@ fn line_item(account: &Account, item: &Value, i: usize) -> Result<LineItem, ApiE
             Some(&pd("unit_amount")),
         ));
     }
+    if unit_amount > MAXIMUM_AMOUNT {
+        return Err(ApiError::invalid(
+            format!("This value must be less than or equal to {MAXIMUM_AMOUNT}."),
+            Some(&pd("unit_amount")),
+        ));
+    }
     let (product_id, description) = if let Some(id) = text(data, "product") {
         let product = account
             .products
@@ -260,6 +318,12 @@ pub fn create_price(account: &mut Account, params: &Value) -> Result<Value, ApiE
     if unit_amount < 0 {
         return Err(ApiError::invalid(
             "This value must be greater than or equal to 0.",
+            Some("unit_amount"),
+        ));
+    }
+    if unit_amount > MAXIMUM_AMOUNT {
+        return Err(ApiError::invalid(
+            format!("This value must be less than or equal to {MAXIMUM_AMOUNT}."),
             Some("unit_amount"),
         ));
     }

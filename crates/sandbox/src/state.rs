@@ -81,6 +81,10 @@ pub struct Session {
     pub payment_intent: Option<String>,
     /// A delayed payment (SEPA debit) settles at this sandbox time, to success or failure.
     pub settlement: Option<(i64, bool)>,
+    /// `card`, and `sepa_debit` for a session in euros (or as the shop listed them).
+    pub payment_method_types: Vec<String>,
+    /// The email the customer entered on the page (prefilled with `customer_email`).
+    pub collected_email: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -99,6 +103,8 @@ pub struct PaymentIntent {
     pub payment_method: Option<String>,
     /// One per attempt, oldest first: failed ones, then at most one pending or succeeded.
     pub charges: Vec<Charge>,
+    /// What the customer must do (3-D Secure) while `status` is `requires_action`.
+    pub next_action: Option<Value>,
 }
 
 #[derive(Clone, Debug)]
@@ -210,17 +216,19 @@ impl Account {
                 "currency": s.currency,
                 "customer_email": s.customer_email,
                 // What the customer entered on the page: nothing while the session is open; the
-                // address (the one the session was created with, prefilled) once it completed.
+                // email (prefilled from `customer_email`) once it completed. No address, name or
+                // phone is collected.
                 "customer_details": (s.status == SessionStatus::Complete).then(|| json!({
-                    "address": null, "email": s.customer_email, "name": null, "phone": null,
-                    "tax_exempt": "none", "tax_ids": [],
+                    "address": null, "email": s.collected_email.as_ref().or(s.customer_email.as_ref()),
+                    "name": null, "phone": null, "tax_exempt": "none", "tax_ids": [],
+                    "business_name": null, "individual_name": null,
                 })),
                 "expires_at": s.expires_at,
                 "livemode": false,
                 "metadata": s.metadata,
                 "mode": "payment",
                 "payment_intent": s.payment_intent,
-                "payment_method_types": ["card", "sepa_debit"],
+                "payment_method_types": s.payment_method_types,
                 "payment_status": if s.paid { "paid" } else { "unpaid" },
                 "status": s.status.as_str(),
                 "success_url": s.success_url,
@@ -270,6 +278,7 @@ impl Account {
                 "created": pi.created,
                 "last_payment_error": pi.last_payment_error,
                 "latest_charge": pi.charges.last().map(|c| c.id.clone()),
+            "next_action": pi.next_action,
                 "payment_method": pi.payment_method,
                 "livemode": false,
                 "metadata": pi.metadata,
@@ -417,6 +426,7 @@ impl Account {
             refunded: 0,
             payment_method: None,
             charges: Vec::new(),
+            next_action: None,
         };
         let id = pi.id.clone();
         self.emit(
@@ -436,6 +446,7 @@ impl Account {
         &mut self,
         session_id: &str,
         method: &Method,
+        email: Option<&str>,
         base_url: &str,
         cause: &Cause,
     ) -> Result<Outcome, ApiError> {
@@ -454,7 +465,46 @@ impl Account {
             )
             .with_code("checkout_session_not_open"));
         }
+        if !session
+            .payment_method_types
+            .iter()
+            .any(|t| t == method.kind())
+        {
+            return Err(ApiError::invalid(
+                format!(
+                    "This Checkout Session does not accept {} (its payment_method_types are {}).",
+                    method.kind(),
+                    session.payment_method_types.join(", ")
+                ),
+                None,
+            )
+            .with_code("payment_method_not_available"));
+        }
+        let pending = session
+            .payment_intent
+            .as_ref()
+            .and_then(|id| self.payment_intents.get(id))
+            .is_some_and(|pi| pi.status == "requires_action");
+        if pending {
+            return Err(ApiError::invalid(
+                "This payment is waiting for its 3-D Secure challenge to be completed or failed.",
+                None,
+            )
+            .with_code("payment_intent_unexpected_state"));
+        }
+        let email = email.map(str::trim).filter(|e| !e.is_empty());
+        if let Some(e) = email {
+            if !e.contains('@') || e.len() > 512 {
+                return Err(
+                    ApiError::invalid("Your email address is invalid.", Some("email"))
+                        .with_code("email_invalid"),
+                );
+            }
+        }
         let behaviour = method.behaviour()?;
+        if let (Some(e), Some(s)) = (email, self.sessions.get_mut(session_id)) {
+            s.collected_email = Some(e.to_string());
+        }
         let pi_id = self.ensure_payment_intent(session_id, method.kind(), cause);
         let redirect = self.sessions[session_id]
             .success_url
@@ -474,6 +524,22 @@ impl Account {
                     payment_intent: pi_id,
                     code: decline_code.unwrap_or(code),
                     message,
+                })
+            }
+            Behaviour::Authenticate => {
+                let challenge = format!("{base_url}/c/pay/{session_id}/authenticate");
+                let pi = self.payment_intents.get_mut(&pi_id).expect("created above");
+                pi.payment_method = Some(new_id("pm_"));
+                pi.status = "requires_action";
+                pi.next_action = Some(json!({
+                    "type": "redirect_to_url",
+                    "redirect_to_url": { "url": challenge, "return_url": redirect },
+                }));
+                let snapshot = Self::payment_intent_json(pi);
+                self.emit("payment_intent.requires_action", snapshot, cause);
+                Ok(Outcome::RequiresAction {
+                    challenge,
+                    payment_intent: pi_id,
                 })
             }
             Behaviour::Delayed(succeeds) => {
@@ -496,6 +562,63 @@ impl Account {
                     payment_intent: pi_id,
                 })
             }
+        }
+    }
+
+    /// The customer ends the 3-D Secure challenge of `session_id`'s payment: completed, the
+    /// payment succeeds; failed, it fails (no charge was made) and the session stays open.
+    pub fn authenticate(
+        &mut self,
+        session_id: &str,
+        complete: bool,
+        base_url: &str,
+        cause: &Cause,
+    ) -> Result<Outcome, ApiError> {
+        self.expire_due(base_url);
+        let session = self
+            .sessions
+            .get(session_id)
+            .ok_or_else(|| ApiError::not_found("checkout.session", session_id, "session"))?;
+        let redirect = session
+            .success_url
+            .replace("{CHECKOUT_SESSION_ID}", session_id);
+        let pi_id = session
+            .payment_intent
+            .clone()
+            .filter(|id| self.payment_intents[id].status == "requires_action")
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "No 3-D Secure challenge is waiting on this Checkout Session.",
+                    None,
+                )
+                .with_code("payment_intent_unexpected_state")
+            })?;
+        if let Some(pi) = self.payment_intents.get_mut(&pi_id) {
+            pi.next_action = None;
+        }
+        if complete {
+            self.succeed_payment_intent(&pi_id, cause);
+            self.complete_session(session_id, true, base_url, cause);
+            Ok(Outcome::Paid {
+                redirect,
+                payment_intent: pi_id,
+            })
+        } else {
+            let message = "The provided PaymentMethod has failed authentication.";
+            let pi = self.payment_intents.get_mut(&pi_id).expect("checked above");
+            pi.status = "requires_payment_method";
+            pi.last_payment_error = Some(json!({
+                "type": "invalid_request_error",
+                "code": "payment_intent_authentication_failure",
+                "message": message,
+            }));
+            let snapshot = Self::payment_intent_json(pi);
+            self.emit("payment_intent.payment_failed", snapshot, cause);
+            Ok(Outcome::Declined {
+                payment_intent: pi_id,
+                code: "payment_intent_authentication_failure",
+                message,
+            })
         }
     }
 
@@ -648,6 +771,8 @@ enum Behaviour {
     Decline(&'static str, Option<&'static str>, &'static str),
     /// A delayed method: settles later, to success (true) or failure.
     Delayed(bool),
+    /// 3-D Secure: the customer must complete (or fail) a challenge first.
+    Authenticate,
 }
 
 /// IBANs of Stripe's SEPA debit test mode.
@@ -685,11 +810,7 @@ impl Method {
                     None,
                     "An error occurred while processing your card. Try again in a little bit.",
                 ),
-                "4000002760003184" => Behaviour::Decline(
-                    "authentication_required",
-                    None,
-                    "Your card was declined. This transaction requires authentication.",
-                ),
+                "4000002760003184" => Behaviour::Authenticate,
                 _ => {
                     return Err(ApiError::invalid(
                         "Your card number is incorrect.",
@@ -726,6 +847,11 @@ pub enum Outcome {
     },
     Processing {
         redirect: String,
+        payment_intent: String,
+    },
+    /// 3-D Secure: the PaymentIntent `requires_action` until the challenge at `challenge` ends.
+    RequiresAction {
+        challenge: String,
         payment_intent: String,
     },
 }

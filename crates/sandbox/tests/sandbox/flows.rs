@@ -364,3 +364,90 @@ async fn customer_details_appear_once_the_session_completes() {
         "ada@example.com"
     );
 }
+
+#[tokio::test]
+async fn a_3d_secure_card_goes_through_the_page_s_challenge() {
+    let (sandbox, receiver) = with_receiver().await;
+    let session = client(&sandbox)
+        .create_checkout_session(&session_params(), "3ds")
+        .await
+        .unwrap();
+    let url = session.url.unwrap();
+    let challenge = format!("{url}/authenticate");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"name="email""#), "{page}");
+
+    let asked = http
+        .post(&url)
+        .form(&[("card", "4000 0027 6000 3184"), ("email", "bo@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 303);
+    assert_eq!(asked.headers()["location"], challenge.as_str());
+    let page = http
+        .get(&challenge)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Complete authentication"), "{page}");
+    // Another card while the bank waits is refused; failing the challenge keeps the session open.
+    let other = http
+        .post(&url)
+        .form(&[("card", "4242424242424242")])
+        .send()
+        .await
+        .unwrap();
+    assert!(other.text().await.unwrap().contains("3-D Secure"));
+    let failed = http
+        .post(&challenge)
+        .form(&[("action", "fail")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), 200);
+    assert!(failed
+        .text()
+        .await
+        .unwrap()
+        .contains("failed authentication"));
+
+    http.post(&url)
+        .form(&[("card", "4000002760003184"), ("email", "bo@example.com")])
+        .send()
+        .await
+        .unwrap();
+    let done = http
+        .post(&challenge)
+        .form(&[("action", "complete")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    assert_eq!(
+        done.headers()["location"],
+        format!("https://shop.test/ok?session_id={}", session.id).as_str()
+    );
+    let types = receiver.wait_for(7).await;
+    assert_eq!(
+        types,
+        vec![
+            "payment_intent.created",
+            "payment_intent.requires_action",
+            "payment_intent.payment_failed",
+            "payment_intent.requires_action",
+            "charge.succeeded",
+            "payment_intent.succeeded",
+            "checkout.session.completed"
+        ]
+    );
+    let completed = sandbox.session(&session.id).unwrap();
+    assert_eq!(completed["customer_details"]["email"], "bo@example.com");
+}

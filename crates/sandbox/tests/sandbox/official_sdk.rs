@@ -208,6 +208,39 @@ async fn the_official_python_sdk_works_unchanged() {
         want.sort();
         assert_eq!(s["shapes"][kind], serde_json::json!(want), "{kind}");
     }
+    assert_eq!(
+        s["three_d_secure"],
+        serde_json::json!({
+            "first": "requires_action", "status": "requires_action", "next_action": "redirect_to_url",
+            "failed": "payment_intent_authentication_failure", "after_fail": "requires_payment_method",
+            "after_fail_error": "payment_intent_authentication_failure", "done": "paid",
+            "session": ["complete", "paid", "ann@example.com"],
+            "events": ["payment_intent.succeeded", "payment_intent.requires_action",
+                       "payment_intent.payment_failed", "payment_intent.requires_action", "payment_intent.created"],
+        })
+    );
+    assert_eq!(s["customer_details_open"], Value::Null);
+    let a = &s["amounts"];
+    let code_param = |k: &str| (a[k]["code"].clone(), a[k]["param"].clone());
+    assert_eq!(
+        code_param("unknown_currency"),
+        (Value::Null, "line_items[0][price_data][currency]".into())
+    );
+    assert_eq!(
+        code_param("below_minimum"),
+        ("amount_too_small".into(), "line_items".into())
+    );
+    assert_eq!(
+        code_param("above_maximum"),
+        (Value::Null, "line_items[0][price_data][unit_amount]".into())
+    );
+    assert_eq!(
+        code_param("sepa_in_usd"),
+        (Value::Null, "payment_method_types".into())
+    );
+    for ok in ["free", "minimum", "yen"] {
+        assert_eq!(a[ok], Value::Null, "{ok} is accepted");
+    }
     sandbox.stop().await.unwrap();
 }
 

@@ -176,4 +176,48 @@ summary["shapes"] = {
     "product": sorted(product.to_dict().keys()),
     "event": sorted(latest.to_dict().keys()),
 }
+
+
+def control(path, body):
+    req = urllib.request.Request(f"{api_base}/_sandbox/checkout/sessions/{path}", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(req).read())
+
+
+# 3-D Secure: the PaymentIntent requires_action until the challenge ends; failed, the session
+# stays open; completed, it pays. The email typed on the page is the customer's.
+secure = stripe.checkout.Session.create(**base)
+first = control(f"{secure.id}/pay", {"card": "4000002760003184", "email": "ann@example.com"})
+waiting = stripe.PaymentIntent.retrieve(first["payment_intent"])
+failed = control(f"{secure.id}/authenticate", {"complete": False})
+after_fail = stripe.PaymentIntent.retrieve(first["payment_intent"])
+control(f"{secure.id}/pay", {"card": "4000002760003184", "email": "ann@example.com"})
+done = control(f"{secure.id}/authenticate", {"complete": True})
+secured = stripe.checkout.Session.retrieve(secure.id)
+summary["three_d_secure"] = {
+    "first": first["outcome"], "status": waiting.status, "next_action": waiting.next_action.type,
+    "failed": failed["decline_code"], "after_fail": after_fail.status,
+    "after_fail_error": after_fail.last_payment_error.code, "done": done["outcome"],
+    "session": [secured.status, secured.payment_status, secured.customer_details.email],
+    "events": [e.type for e in stripe.Event.list(limit=100).data if e.data.object.to_dict().get("id") == first["payment_intent"]],
+}
+summary["customer_details_open"] = stripe.checkout.Session.create(**base).customer_details
+
+
+def priced(currency, amount, **extra):
+    return refused(lambda: stripe.checkout.Session.create(
+        mode="payment", success_url="https://shop.test/ok", **extra,
+        line_items=[{"price_data": {"currency": currency, "unit_amount": amount, "product_data": {"name": "X"}},
+                     "quantity": 1}]))
+
+
+summary["amounts"] = {
+    "unknown_currency": priced("xyz", 1000),
+    "below_minimum": priced("eur", 10),
+    "above_maximum": priced("eur", 100000000),
+    "sepa_in_usd": priced("usd", 1000, payment_method_types=["card", "sepa_debit"]),
+    "free": priced("eur", 0),
+    "minimum": priced("eur", 50),
+    "yen": priced("jpy", 50),
+}
 print(json.dumps(summary))
