@@ -372,6 +372,7 @@ pub async fn sandbox(
     secrets: Vec<String>,
     public_url: Option<String>,
     api_version: String,
+    chaos: caisse_sandbox::Chaos,
 ) -> Result<()> {
     init_logs(LogFormat::Human);
     let listen: SocketAddr = listen
@@ -393,6 +394,7 @@ pub async fn sandbox(
         listen,
         public_url,
         api_version,
+        chaos,
         forward_to: forward_to.clone(),
         delivery: caisse_sandbox::DeliveryConfig {
             secrets,

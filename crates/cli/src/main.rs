@@ -79,6 +79,10 @@ enum Command {
         /// Stripe's official SDKs pin).
         #[arg(long, default_value = caisse_sandbox::SDK_API_VERSION)]
         api_version: String,
+        /// Deliver one copy of each event, in order (by default, as Stripe, events may come out
+        /// of order and a few twice).
+        #[arg(long)]
+        strict_order: bool,
     },
     /// Webhook tools.
     Webhook {
@@ -197,13 +201,20 @@ fn main() -> ExitCode {
                 webhook_secrets,
                 public_url,
                 api_version,
+                strict_order,
             } => {
+                let chaos = if strict_order {
+                    caisse_sandbox::Chaos::strict()
+                } else {
+                    caisse_sandbox::Chaos::default()
+                };
                 commands::sandbox(
                     &listen,
                     forward_to,
                     webhook_secrets,
                     public_url,
                     api_version,
+                    chaos,
                 )
                 .await
             }

@@ -84,30 +84,32 @@ async fn authenticate(State(shared): State<Shared>, req: Request, next: Next) ->
             ))
             .into_response()
         }
-        Some(_) => match shared.take_fault() {
-            Some(status) => ApiError {
-                status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                kind: "api_error",
-                code: None,
-                message: "The sandbox was told to fail this request.".into(),
-                param: None,
-            }
-            .into_response(),
-            None => {
-                let latency = shared.with_account(|a| a.latency_ms);
-                if latency > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+        Some(_) => {
+            let (after, latency) = shared.with_account(|a| (a.after_execution, a.latency_ms));
+            let before = if after { None } else { shared.take_fault() };
+            match before {
+                Some(status) => injected(status),
+                None => {
+                    if latency > 0 && !after {
+                        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+                    }
+                    let mut req = req;
+                    req.extensions_mut().insert(RequestId(request_id.clone()));
+                    let response = next.run(req).await;
+                    let mut delay = shared.with_account(|a| a.answer_delay_ms);
+                    if after {
+                        delay += latency;
+                    }
+                    if delay > 0 {
+                        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                    }
+                    match after.then(|| shared.take_fault()).flatten() {
+                        Some(status) => injected(status),
+                        None => response,
+                    }
                 }
-                let mut req = req;
-                req.extensions_mut().insert(RequestId(request_id.clone()));
-                let response = next.run(req).await;
-                let delay = shared.with_account(|a| a.answer_delay_ms);
-                if delay > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
-                }
-                response
             }
-        },
+        }
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("request-id", v);
@@ -119,6 +121,18 @@ async fn authenticate(State(shared): State<Shared>, req: Request, next: Next) ->
         response.headers_mut().insert("stripe-version", v);
     }
     response
+}
+
+/// The answer of a call the sandbox was told to fail.
+fn injected(status: u16) -> Response {
+    ApiError {
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        kind: "api_error",
+        code: None,
+        message: "The sandbox was told to fail this request.".into(),
+        param: None,
+    }
+    .into_response()
 }
 
 #[derive(Clone)]

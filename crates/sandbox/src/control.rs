@@ -143,11 +143,16 @@ async fn set_chaos(
     State(shared): State<Shared>,
     Json(chaos): Json<Chaos>,
 ) -> Result<Json<Chaos>, ApiError> {
-    if !(0.0..=1.0).contains(&chaos.drop_first) {
-        return Err(ApiError::invalid(
-            "drop_first is a probability, 0 to 1.",
-            Some("drop_first"),
-        ));
+    for (name, p) in [
+        ("drop_first", chaos.drop_first),
+        ("duplicate_share", chaos.duplicate_share),
+    ] {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(ApiError::invalid(
+                format!("{name} is a probability, 0 to 1."),
+                Some(name),
+            ));
+        }
     }
     *shared.deliverer.chaos.lock().expect("lock") = chaos.clone();
     Ok(Json(chaos))
@@ -165,6 +170,9 @@ struct Faults {
     answer_delay_ms: Option<u64>,
     #[serde(default = "server_error")]
     status: u16,
+    /// The failures and the latency strike after the call has run (true) or before (false).
+    #[serde(default)]
+    after_execution: Option<bool>,
 }
 
 fn server_error() -> u16 {
@@ -172,7 +180,9 @@ fn server_error() -> u16 {
 }
 
 /// The next `fail_next` API calls answer `status` (default 500) with Stripe's `api_error`;
-/// `latency_ms` slows every call down before it runs, `answer_delay_ms` after it has run.
+/// `latency_ms` slows every call down before it runs, `answer_delay_ms` after it has run. With
+/// `after_execution: true` the failures and `latency_ms` strike after the call ran: the session
+/// exists, its idempotent result is saved, and only the answer is lost or late.
 async fn faults(State(shared): State<Shared>, Json(f): Json<Faults>) -> Result<Response, ApiError> {
     if !(400..600).contains(&f.status) {
         return Err(ApiError::invalid(
@@ -187,6 +197,9 @@ async fn faults(State(shared): State<Shared>, Json(f): Json<Faults>) -> Result<R
         }
         if let Some(ms) = f.answer_delay_ms {
             a.answer_delay_ms = ms;
+        }
+        if let Some(after) = f.after_execution {
+            a.after_execution = after;
         }
     });
     Ok(StatusCode::NO_CONTENT.into_response())

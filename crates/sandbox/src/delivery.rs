@@ -31,17 +31,47 @@ impl Default for DeliveryConfig {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize, Serialize)]
+/// How much worse than a perfect network delivery is. Stripe guarantees no order and may send an
+/// event twice, so by default ([`Chaos::default`]) the sandbox delays each attempt by up to
+/// 300 ms (which reorders them) and sends 5 % of events twice; [`Chaos::strict`] (`caisse
+/// sandbox --strict-order`) delivers one copy of each, in order.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, Serialize)]
 pub struct Chaos {
     /// Send every event twice, concurrently.
     #[serde(default)]
     pub duplicate: bool,
+    /// Probability (0 to 1) that an event is sent twice, concurrently.
+    #[serde(default)]
+    pub duplicate_share: f64,
     /// Delay each attempt by a random time up to this many milliseconds (reorders deliveries).
     #[serde(default)]
     pub max_delay_ms: u64,
     /// Probability (0 to 1) that a first attempt is dropped, as if the network lost it.
     #[serde(default)]
     pub drop_first: f64,
+}
+
+impl Default for Chaos {
+    fn default() -> Self {
+        Chaos {
+            duplicate: false,
+            duplicate_share: 0.05,
+            max_delay_ms: 300,
+            drop_first: 0.0,
+        }
+    }
+}
+
+impl Chaos {
+    /// One copy of each event, delivered in the order it happened.
+    pub fn strict() -> Chaos {
+        Chaos {
+            duplicate: false,
+            duplicate_share: 0.0,
+            max_delay_ms: 0,
+            drop_first: 0.0,
+        }
+    }
 }
 
 /// One attempt, as `/_sandbox/deliveries` lists it.
@@ -103,28 +133,39 @@ impl Deliverer {
     /// Takes events in creation order and delivers each on its own task.
     pub async fn run(self, mut events: mpsc::UnboundedReceiver<Value>) {
         while let Some(event) = events.recv().await {
-            let Some(url) = self.forward_to.lock().expect("lock").clone() else {
+            if self.forward_to.lock().expect("lock").is_none() {
                 continue;
-            };
-            let copies = if self.chaos.lock().expect("lock").duplicate {
-                2
-            } else {
-                1
+            }
+            let copies = {
+                let chaos = self.chaos.lock().expect("lock");
+                let twice = chaos.duplicate
+                    || (chaos.duplicate_share > 0.0
+                        && rand::thread_rng().gen_bool(chaos.duplicate_share.min(1.0)));
+                if twice {
+                    2
+                } else {
+                    1
+                }
             };
             let payload = serde_json::to_vec(&event).expect("events serialise");
             for copy in 0..copies {
-                let (me, url, payload, event) =
-                    (self.clone(), url.clone(), payload.clone(), event.clone());
-                tokio::spawn(async move { me.deliver(&url, &event, &payload, copy).await });
+                let (me, payload, event) = (self.clone(), payload.clone(), event.clone());
+                tokio::spawn(async move { me.deliver(&event, &payload, copy).await });
             }
         }
     }
 
-    async fn deliver(&self, url: &str, event: &Value, payload: &[u8], copy: u32) {
+    async fn deliver(&self, event: &Value, payload: &[u8], copy: u32) {
         let text = |k: &str| event[k].as_str().unwrap_or_default().to_string();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            // Each attempt goes to the endpoint's URL as it is now: a retry after the URL changed
+            // goes to the new one; with no endpoint left, the event is no longer delivered.
+            let Some(url) = self.forward_to.lock().expect("lock").clone() else {
+                return;
+            };
+            let url = url.as_str();
             let (delay, drop) = {
                 let chaos = self.chaos.lock().expect("lock");
                 let mut rng = rand::thread_rng();

@@ -168,6 +168,9 @@ pub struct Account {
     /// Added after the call has run: a caller that gives up has changed something anyway, as
     /// when Stripe executes a request whose answer is lost.
     pub answer_delay_ms: u64,
+    /// Injected failures and `latency_ms` strike after the call has run (its effects, and its
+    /// idempotent result, exist), not before.
+    pub after_execution: bool,
 }
 
 /// The context of the request that caused an event (Stripe's `request` field).

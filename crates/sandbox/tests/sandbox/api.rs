@@ -398,3 +398,47 @@ async fn a_refused_request_saves_nothing_under_its_key_and_replays_name_the_orig
     assert_eq!(replay["idempotent-replayed"], "true");
     assert_eq!(replay["original-request"], first["request-id"]);
 }
+
+#[tokio::test]
+async fn a_fault_after_execution_loses_the_answer_not_the_request() {
+    let (sandbox, _receiver) = with_receiver().await;
+    let http = reqwest::Client::new();
+    let faults = |body: serde_json::Value| {
+        http.post(format!("{}/_sandbox/faults", sandbox.url()))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        faults(serde_json::json!({"fail_next": 1, "status": 502, "after_execution": true}))
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let create = || async {
+        http.post(format!("{}/v1/checkout/sessions", sandbox.url()))
+            .bearer_auth(KEY)
+            .header("idempotency-key", "lost-answer")
+            .form(&session_params().pairs())
+            .send()
+            .await
+            .unwrap()
+    };
+    let lost = create().await;
+    assert_eq!(lost.status(), 502);
+    // The session was made all the same; the retry with the same key is its saved answer.
+    let (_, listed, _) = raw(
+        &sandbox,
+        Method::GET,
+        "/v1/checkout/sessions",
+        Some(KEY),
+        "",
+    )
+    .await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+    let retried = create().await;
+    assert_eq!(retried.status(), 200);
+    assert_eq!(retried.headers()["idempotent-replayed"], "true");
+    let retried: serde_json::Value = retried.json().await.unwrap();
+    assert_eq!(retried["id"], listed["data"][0]["id"]);
+}

@@ -95,7 +95,7 @@ async fn chaos_duplicates_every_delivery() {
     let (sandbox, receiver) = with_receiver().await;
     sandbox.set_chaos(Chaos {
         duplicate: true,
-        ..Chaos::default()
+        ..Chaos::strict()
     });
     let s = client(&sandbox)
         .create_checkout_session(&session_params(), "k1")
@@ -119,7 +119,7 @@ async fn chaos_drops_first_attempts_and_retries_recover_them() {
     let (sandbox, receiver) = with_receiver().await;
     sandbox.set_chaos(Chaos {
         drop_first: 1.0,
-        ..Chaos::default()
+        ..Chaos::strict()
     });
     let s = client(&sandbox)
         .create_checkout_session(&session_params(), "d1")
@@ -142,7 +142,7 @@ async fn chaos_delays_reorder_deliveries() {
     let (sandbox, receiver) = with_receiver().await;
     sandbox.set_chaos(Chaos {
         max_delay_ms: 300,
-        ..Chaos::default()
+        ..Chaos::strict()
     });
     let stripe = client(&sandbox);
     let mut created = Vec::new();
@@ -223,5 +223,51 @@ async fn a_redirect_is_a_failed_delivery_not_a_delivered_one() {
     assert!(
         receiver.got.lock().unwrap().is_empty(),
         "the redirect was not followed"
+    );
+}
+
+#[tokio::test]
+async fn by_default_events_come_out_of_order_and_a_few_twice() {
+    // Stripe guarantees no order: neither does a sandbox started with its defaults (`caisse dev`,
+    // `caisse sandbox`); `--strict-order` is the exception.
+    let sandbox = caisse_sandbox::start(caisse_sandbox::SandboxOptions::default())
+        .await
+        .unwrap();
+    let chaos: serde_json::Value = reqwest::get(format!("{}/_sandbox/chaos", sandbox.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(chaos["max_delay_ms"], 300, "{chaos}");
+    assert_eq!(chaos["duplicate_share"], 0.05, "{chaos}");
+    assert_eq!(Chaos::strict().max_delay_ms, 0);
+}
+
+#[tokio::test]
+async fn a_retry_goes_to_the_endpoint_s_new_url() {
+    // The endpoint first answers nothing (a closed port); its URL then changes.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    let sandbox = caisse_sandbox::start(fast_options(Some(dead), vec![SECRET.into()]))
+        .await
+        .unwrap();
+    let s = client(&sandbox)
+        .create_checkout_session(&session_params(), "u1")
+        .await
+        .unwrap();
+    client(&sandbox)
+        .expire_checkout_session(&s.id, "u2")
+        .await
+        .unwrap();
+    let receiver = Receiver::start(vec![SECRET.into()]).await;
+    sandbox.set_forward_to(Some(receiver.url.clone()));
+    assert_eq!(receiver.wait_for(1).await, vec!["checkout.session.expired"]);
+    let log = sandbox.deliveries();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(
+        log[0].status.is_none() && log[1].status == Some(200),
+        "{log:?}"
     );
 }

@@ -129,6 +129,8 @@ pub fn fast_options(forward_to: Option<String>, secrets: Vec<String>) -> Sandbox
     o.delivery.retry_schedule = vec![Duration::from_millis(100), Duration::from_millis(200)];
     o.delivery.timeout = Duration::from_secs(2);
     o.tick = Duration::from_millis(50);
+    // These tests read events in the order they happened; the chaos tests switch it back on.
+    o.chaos = caisse_sandbox::Chaos::strict();
     o
 }
 

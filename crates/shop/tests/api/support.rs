@@ -152,7 +152,7 @@ impl TestApp {
         options.chaos = caisse_sandbox::Chaos {
             duplicate: true,
             max_delay_ms: 150,
-            drop_first: 0.0,
+            ..caisse_sandbox::Chaos::strict()
         };
         let sandbox = caisse_sandbox::start(options).await.unwrap();
         let mut all: Vec<(&str, &str)> = vec![(config::API_BASE, sandbox.url())];
