@@ -1,6 +1,6 @@
-//! Stripe's official Python SDK, installed from PyPI into a throwaway virtual environment, pointed
-//! at a running sandbox: if the sandbox's shapes, encoding, errors or signatures drift from
-//! Stripe's, this is where it shows.
+//! Stripe's official Python SDK, installed from PyPI into a throwaway virtual environment, and its
+//! Node SDK, installed from npm, pointed at a running sandbox: if the sandbox's shapes, encoding,
+//! errors or signatures drift from Stripe's, this is where it shows.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -241,6 +241,97 @@ async fn the_official_python_sdk_works_unchanged() {
     for ok in ["free", "minimum", "yen"] {
         assert_eq!(a[ok], Value::Null, "{ok} is accepted");
     }
+    sandbox.stop().await.unwrap();
+}
+
+/// The Node SDK the sandbox is checked against, where Node differs from Python.
+const STRIPE_NODE: &str = "stripe@23.1.0";
+
+fn node_modules() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stripe-node-23.1.0");
+    let done = dir.join("installed.ok");
+    if !done.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a directory for the Node SDK");
+        let ok = Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg(STRIPE_NODE)
+            .status()
+            .expect("npm is needed for the Node SDK test");
+        assert!(ok.success(), "npm install {STRIPE_NODE} failed");
+        std::fs::write(&done, STRIPE_NODE).expect("mark the install complete");
+    }
+    dir.join("node_modules")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_official_node_sdk_works_unchanged() {
+    let modules = tokio::task::spawn_blocking(node_modules).await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let options = fast_options(
+        Some(format!("http://127.0.0.1:{port}/hook")),
+        vec![SECRET.into()],
+    );
+    let sandbox = caisse_sandbox::start(options).await.unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sandbox/sdk/check_node.js");
+    let out = tokio::process::Command::new("node")
+        .arg(&script)
+        .args([sandbox.url(), KEY, SECRET, &port.to_string()])
+        .env("NODE_PATH", &modules)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "Node SDK script failed:\n{stdout}\n{stderr}"
+    );
+    let s: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(
+        s["created"],
+        serde_json::json!({"amount_total": 3000, "lines": [2, 1], "version": caisse_sandbox::SDK_API_VERSION})
+    );
+    assert_eq!(
+        s["unknown"],
+        serde_json::json!({"type": "StripeInvalidRequestError", "code": "parameter_unknown", "param": "line_items[0][qty]", "status": 400})
+    );
+    assert_eq!(s["not_emulated"]["code"], "parameter_not_emulated");
+    assert_eq!(s["pay"], "paid");
+    assert_eq!(
+        s["paid"],
+        serde_json::json!({"status": "complete", "charge": "charge", "charge_status": "succeeded"})
+    );
+    assert_eq!(s["listed_lines"], 2);
+    assert_eq!(s["charges"], 1);
+    let mut events: Vec<&str> = s["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            "checkout.session.completed",
+            "payment_intent.succeeded",
+            "charge.succeeded",
+            "payment_intent.created"
+        ]
+    );
+    events.sort();
+    assert_eq!(
+        s["received"],
+        serde_json::json!(events),
+        "every webhook verified by constructEvent"
+    );
+    assert_eq!(s["rejected"], serde_json::json!([]));
     sandbox.stop().await.unwrap();
 }
 
