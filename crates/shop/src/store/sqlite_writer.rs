@@ -115,7 +115,18 @@ impl SqliteWriter {
             in_savepoint: false,
             since: Instant::now(),
         };
-        turn.open().await?;
+        // The writer's own statements run on a task of their own: a caller dropped half-way (a
+        // reset connection, a request time-out) must never leave the connection in a state the
+        // writer does not know of. A turn nobody receives is ended by its `Drop`.
+        let (give, take) = oneshot::channel();
+        tokio::spawn(async move {
+            let opened = turn.open().await;
+            let _ = give.send((turn, opened));
+        });
+        let (turn, opened) = take
+            .await
+            .map_err(|_| StoreError::Unavailable("the database writer's task ended".into()))?;
+        opened?;
         Ok(turn)
     }
 
@@ -160,11 +171,21 @@ impl WriterTurn {
         if state.conn.is_none() {
             state.conn = Some(writer.options.connect().await?);
         }
-        let conn = state.conn.as_mut().expect("connected above");
         if !state.open {
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            let conn = state.conn.as_mut().expect("connected above");
+            if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
+                // Found inside a transaction the writer did not open: whatever it holds is
+                // nobody's (its members were told), so it is rolled back and begun again.
+                if !e.to_string().contains("within a transaction") {
+                    return Err(e.into());
+                }
+                fail_group(state, &e.to_string()).await;
+                let conn = state.conn.as_mut().expect("connected above");
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            }
             state.open = true;
         }
+        let conn = state.conn.as_mut().expect("connected above");
         if let Err(e) = sqlx::query("SAVEPOINT caisse_tx").execute(&mut *conn).await {
             fail_group(state, &e.to_string()).await;
             return Err(e.into());
@@ -193,36 +214,14 @@ impl WriterTurn {
         self.settle(false).await
     }
 
+    /// Ends this transaction, on a task of its own (see `begin`), and waits for its group.
     async fn settle(mut self, keep: bool) -> Result<(), StoreError> {
-        let mut state = self.state.take().expect("a turn holds the writer");
+        let state = self.state.take().expect("a turn holds the writer");
         self.in_savepoint = false;
-        let ended = if keep {
-            sqlx::query("RELEASE caisse_tx")
-                .execute(state.conn.as_mut().expect("connected"))
-                .await
-                .map(|_| ())
-        } else {
-            state.dirty = true;
-            clean(&mut state).await
-        };
-        if let Err(e) = ended {
-            // SQLite lost the outer transaction (or the connection): the group with it.
-            fail_group(&mut state, &e.to_string()).await;
-            self.end_turn();
-            return Err(e.into());
-        }
-        let (told, outcome) = oneshot::channel();
-        if keep || !state.group.is_empty() {
-            state.group.push(told);
-        } else {
-            let _ = told.send(Ok(()));
-        }
-        if self.writer.waiting.load(Ordering::SeqCst) == 0 || state.group.len() >= MAX_GROUP {
-            flush(&mut state).await;
-        }
-        // Either the group is committed, or the next turn holds it open: let it go on.
-        drop(state);
         self.end_turn();
+        let (told, outcome) = oneshot::channel();
+        let writer = self.writer.clone();
+        tokio::spawn(settle(writer, state, keep, told));
         match outcome.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Unavailable(format!(
@@ -252,6 +251,41 @@ impl Drop for WriterTurn {
             self.writer.flush_later(Some(state));
         }
     }
+}
+
+/// Releases (`keep`) or rolls back a member's savepoint, adds the member to its group (a rollback
+/// only when there is a group whose writes it may have read), and commits the group when nobody
+/// else is queued or it is full.
+async fn settle(
+    writer: Arc<SqliteWriter>,
+    mut state: OwnedMutexGuard<WriterState>,
+    keep: bool,
+    told: oneshot::Sender<Result<(), String>>,
+) {
+    let ended = if keep {
+        sqlx::query("RELEASE caisse_tx")
+            .execute(state.conn.as_mut().expect("connected"))
+            .await
+            .map(|_| ())
+    } else {
+        state.dirty = true;
+        clean(&mut state).await
+    };
+    if let Err(e) = ended {
+        // SQLite lost the outer transaction (or the connection): the group with it.
+        fail_group(&mut state, &e.to_string()).await;
+        let _ = told.send(Err(e.to_string()));
+        return;
+    }
+    if keep || !state.group.is_empty() {
+        state.group.push(told);
+    } else {
+        let _ = told.send(Ok(()));
+    }
+    if writer.waiting.load(Ordering::SeqCst) == 0 || state.group.len() >= MAX_GROUP {
+        flush(&mut state).await;
+    }
+    // Either the group is committed, or the next turn holds it open.
 }
 
 /// Rolls back the savepoint a turn left open. If that fails, SQLite lost the outer transaction,

@@ -181,3 +181,45 @@ async fn the_loser_of_a_race_answers_only_what_is_durable() {
     a.await.unwrap().unwrap();
     assert_eq!(rows(&store).await, 1 + 100);
 }
+
+#[tokio::test]
+async fn a_caller_that_gives_up_mid_turn_leaves_the_writer_usable() {
+    use sqlx::{Connection, SqliteConnection};
+    let (dir, store, _writer) = sqlite().await;
+    // Another process's write transaction holds SQLite's lock…
+    let url = format!("sqlite://{}", dir.path().join("group.db").display());
+    let mut other = SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    // …while a caller waits for it inside the writer's BEGIN, and gives up (a client that resets
+    // its connection, a request time-out).
+    let gave_up = tokio::time::timeout(Duration::from_millis(200), store.begin()).await;
+    assert!(gave_up.is_err(), "the lock was held");
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+
+    // The next transaction still gets a turn, and commits.
+    let mut tx = tokio::time::timeout(Duration::from_secs(10), store.begin())
+        .await
+        .expect("a turn")
+        .expect("a transaction");
+    insert(&mut tx, 7).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(rows(&store).await, 7);
+    // And the writer does not keep the lock once idle: the other process writes again.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO t (id) VALUES (8)")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    })
+    .await
+    .expect("the writer let the lock go");
+    assert_eq!(rows(&store).await, 7 + 8);
+}
