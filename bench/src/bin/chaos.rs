@@ -9,8 +9,9 @@
 //! one database (three on PostgreSQL + Redis, one on SQLite), creates N checkouts across them and
 //! pays each on the sandbox. Then it delivers **every event three times**, the copies shuffled and
 //! sent 32 at a time to random instances, while a killer **SIGKILLs a random instance every few
-//! seconds** and restarts it; a delivery that fails (connection refused or reset, 5xx) is retried
-//! later, as Stripe does. At the end it compares the database with the model: one order, one
+//! seconds** and restarts it, and a tenth of the deliveries are **cut off** 1 to 40 ms after they
+//! are sent (the client gives up and closes the connection while caisse works on it); a delivery
+//! that fails (connection refused or reset, cut off, 5xx) is retried later, as Stripe does. At the end it compares the database with the model: one order, one
 //! payment and one confirmation email per paid hold; stock on hand exactly what was sold less;
 //! nothing reserved; every event `processed` or `ignored`. It exits 1 on any difference.
 //!
@@ -37,6 +38,7 @@ struct Args {
     postgres: Option<String>,
     redis: Option<String>,
     kill_every_ms: u64,
+    cut_share: f64,
 }
 
 fn args() -> Args {
@@ -45,6 +47,7 @@ fn args() -> Args {
         postgres: None,
         redis: None,
         kill_every_ms: 500,
+        cut_share: 0.1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -54,7 +57,10 @@ fn args() -> Args {
             "--postgres" => a.postgres = Some(value()),
             "--redis" => a.redis = Some(value()),
             "--kill-every-ms" => a.kill_every_ms = value().parse().expect("--kill-every-ms MS"),
-            other => panic!("unknown argument {other} (--n, --postgres, --redis, --kill-every-ms)"),
+            "--cut-share" => a.cut_share = value().parse().expect("--cut-share 0..1"),
+            other => panic!(
+                "unknown argument {other} (--n, --postgres, --redis, --kill-every-ms, --cut-share)"
+            ),
         }
     }
     a
@@ -234,6 +240,7 @@ async fn main() {
     let queue = Arc::new(Mutex::new(VecDeque::from(copies)));
     let done = Arc::new(AtomicUsize::new(0));
     let retries = Arc::new(AtomicUsize::new(0));
+    let cuts = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let kills = Arc::new(AtomicUsize::new(0));
     let killer = {
@@ -259,13 +266,15 @@ async fn main() {
     };
     let senders: Vec<_> = (0..32)
         .map(|_| {
-            let (queue, done, retries, fleet, http) = (
+            let (queue, done, retries, cuts, fleet, http) = (
                 queue.clone(),
                 done.clone(),
                 retries.clone(),
+                cuts.clone(),
                 fleet.clone(),
                 http.clone(),
             );
+            let cut_share = args.cut_share;
             tokio::spawn(async move {
                 loop {
                     let next = queue.lock().unwrap().pop_front();
@@ -276,20 +285,30 @@ async fn main() {
                         tokio::time::sleep(Duration::from_millis(20)).await;
                         continue;
                     };
-                    let at = &fleet[rand::thread_rng().gen_range(0..fleet.len())];
+                    let (at, cut) = {
+                        let mut rng = rand::thread_rng();
+                        let cut = rng
+                            .gen_bool(cut_share.clamp(0.0, 1.0))
+                            .then(|| Duration::from_millis(rng.gen_range(1..=40)));
+                        (&fleet[rng.gen_range(0..fleet.len())], cut)
+                    };
                     let sig = caisse_stripe::signature_header(
                         &[WEBHOOK_SECRET],
                         caisse_shop::store::unix_now(),
                         body.as_bytes(),
                     );
-                    let ok = http
+                    let mut request = http
                         .post(format!("{}/api/webhooks/stripe", at.url()))
                         .header("stripe-signature", sig)
                         .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success());
+                        .body(body.clone());
+                    if let Some(after) = cut {
+                        // The client gives up mid-request: caisse's handler is dropped wherever
+                        // it is, the writer's turn included.
+                        cuts.fetch_add(1, Ordering::Relaxed);
+                        request = request.timeout(after);
+                    }
+                    let ok = request.send().await.is_ok_and(|r| r.status().is_success());
                     if ok {
                         done.fetch_add(1, Ordering::Relaxed);
                     } else {
@@ -339,11 +358,12 @@ async fn main() {
         }
     };
     println!(
-        "\ncaisse-chaos: {} checkouts, {} instance(s) on {}, {} events x 3 = {total} deliveries, {} retried, {} SIGKILLs, {:.0} s",
+        "\ncaisse-chaos: {} checkouts, {} instance(s) on {}, {} events x 3 = {total} deliveries, {} cut off, {} retried, {} SIGKILLs, {:.0} s",
         args.n,
         instances,
         if args.postgres.is_some() { "PostgreSQL + Redis" } else { "SQLite" },
         events.len(),
+        cuts.load(Ordering::Relaxed),
         retries.load(Ordering::Relaxed),
         kills.load(Ordering::Relaxed),
         started.elapsed().as_secs_f64()
