@@ -65,11 +65,16 @@ async fn authenticate(State(shared): State<Shared>, req: Request, next: Next) ->
         .clone()
         .unwrap_or_else(|| shared.with_account(|a| a.api_version.clone()));
     let mut response = match api_key(req.headers()) {
-        _ if !crate::is_api_version(&version) => ApiError::invalid(
-            format!("Invalid Stripe API version: {version}"),
-            None,
-        )
-        .into_response(),
+        // Stripe knows no version after the newest it has released (the one the SDKs pin).
+        _ if !crate::is_api_version(&version)
+            || version.get(..10) > crate::SDK_API_VERSION.get(..10) =>
+        {
+            ApiError::invalid(
+                format!("Invalid Stripe API version: {version}"),
+                None,
+            )
+            .into_response()
+        }
         None => ApiError::unauthorized(
             "You did not provide an API key. You need to provide your API key in the Authorization header, \
              using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
@@ -291,7 +296,8 @@ async fn create_price(post: IdempotentPost) -> Response {
     })
 }
 
-/// The `expand[]` values of a request (already checked against what the endpoint expands).
+/// The `expand[]` values of a request (already checked against what the endpoint expands; a
+/// plain `expand=…` is refused there as Stripe refuses it: not an array).
 fn expansions(params: &Value) -> Vec<String> {
     match params.get("expand") {
         Some(Value::Array(list)) => list
@@ -362,7 +368,30 @@ async fn session_line_items(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let q = query(raw, &params::LIST_LINE_ITEMS)?;
-    let items = shared.with_account(|a| a.sessions.get(&id).map(Account::line_items_json));
+    let with_product = expansions(&q).iter().any(|e| e == "data.price.product");
+    let items = shared.with_account(|a| {
+        a.sessions.get(&id).map(|s| {
+            let mut items = Account::line_items_json(s);
+            if let (true, Some(data)) = (with_product, items["data"].as_array_mut()) {
+                for item in data {
+                    let id = item["price"]["product"].as_str().unwrap_or_default();
+                    // A `product_data` line's product is the line's own, as Stripe makes one.
+                    let inline = crate::state::Product {
+                        id: id.to_string(),
+                        name: item["description"].as_str().unwrap_or_default().to_string(),
+                        created: s.created,
+                        active: true,
+                        description: None,
+                        images: Vec::new(),
+                        metadata: Default::default(),
+                    };
+                    let product = a.products.get(id).unwrap_or(&inline);
+                    item["price"]["product"] = Account::product_json(product);
+                }
+            }
+            items
+        })
+    });
     let items = found(items, "checkout.session", &id, "session")?.0;
     let items = items["data"].as_array().cloned().unwrap_or_default();
     page(items, &q, &format!("/v1/checkout/sessions/{id}/line_items"))
@@ -470,6 +499,12 @@ fn limit(q: &Value) -> Result<usize, ApiError> {
 /// One page of `items` (newest first) after the cursors of `q`.
 fn page(items: Vec<Value>, q: &Value, url: &str) -> Result<Json<Value>, ApiError> {
     let limit = limit(q)?;
+    if q.get("starting_after").is_some() && q.get("ending_before").is_some() {
+        return Err(ApiError::invalid(
+            "You may only specify one of these parameters: ending_before, starting_after.",
+            None,
+        ));
+    }
     let id_of = |v: &Value| v["id"].as_str().unwrap_or_default().to_string();
     let mut items = items;
     if let Some(after) = q.get("starting_after").and_then(Value::as_str) {
@@ -592,6 +627,12 @@ async fn list_events(
         _ => Vec::new(),
     };
     if let Some(t) = q.get("type").and_then(Value::as_str) {
+        if !types.is_empty() {
+            return Err(ApiError::invalid(
+                "You may only specify one of these parameters: type, types.",
+                None,
+            ));
+        }
         types.push(t.to_string());
     }
     let created = created_filter(&q)?;

@@ -122,9 +122,11 @@ async fn advance(
     State(shared): State<Shared>,
     Json(body): Json<Advance>,
 ) -> Result<Json<Value>, ApiError> {
-    if body.seconds < 0 {
+    // Up to ten years at a time: a sandbox clock far in the future makes `created` times that
+    // clients cannot read as dates.
+    if !(0..=10 * 366 * 86_400).contains(&body.seconds) {
         return Err(ApiError::invalid(
-            "The clock only moves forward.",
+            "The clock moves forward, by at most ten years at a time.",
             Some("seconds"),
         ));
     }
@@ -198,9 +200,8 @@ async fn faults(State(shared): State<Shared>, Json(f): Json<Faults>) -> Result<R
         if let Some(ms) = f.answer_delay_ms {
             a.answer_delay_ms = ms;
         }
-        if let Some(after) = f.after_execution {
-            a.after_execution = after;
-        }
+        // Each call says when its failures strike; it does not carry over to the next call.
+        a.after_execution = f.after_execution.unwrap_or(false);
     });
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -215,7 +216,15 @@ struct Webhook {
 }
 
 /// Points delivery at another endpoint (or none).
-async fn webhook(State(shared): State<Shared>, Json(w): Json<Webhook>) -> Json<Value> {
+async fn webhook(
+    State(shared): State<Shared>,
+    Json(w): Json<Webhook>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(url) = &w.url {
+        if reqwest::Url::parse(url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+            return Err(ApiError::invalid("Not a valid URL", Some("url")).with_code("url_invalid"));
+        }
+    }
     *shared.deliverer.forward_to.lock().expect("lock") = w.url.clone();
-    Json(json!({ "url": w.url }))
+    Ok(Json(json!({ "url": w.url })))
 }

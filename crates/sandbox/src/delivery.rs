@@ -148,6 +148,20 @@ impl Deliverer {
                 }
             };
             let payload = serde_json::to_vec(&event).expect("events serialise");
+            if *self.chaos.lock().expect("lock") == Chaos::strict() {
+                // In order: each event's first attempt ends before the next event's starts; a
+                // failed one is retried on the side, as Stripe would.
+                if self.attempt(&event, &payload, 0, 1).await == Some(false) {
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        if let Some(wait) = me.config.retry_schedule.first() {
+                            tokio::time::sleep(*wait).await;
+                            me.retry_from(&event, &payload, 0, 2).await;
+                        }
+                    });
+                }
+                continue;
+            }
             for copy in 0..copies {
                 let (me, payload, event) = (self.clone(), payload.clone(), event.clone());
                 tokio::spawn(async move { me.deliver(&event, &payload, copy).await });
@@ -155,62 +169,74 @@ impl Deliverer {
         }
     }
 
+    /// Every attempt at one copy of an event, until one succeeds or the retries run out.
     async fn deliver(&self, event: &Value, payload: &[u8], copy: u32) {
-        let text = |k: &str| event[k].as_str().unwrap_or_default().to_string();
-        let mut attempt = 0u32;
+        self.retry_from(event, payload, copy, 1).await
+    }
+
+    async fn retry_from(&self, event: &Value, payload: &[u8], copy: u32, first: u32) {
+        let mut attempt = first;
         loop {
-            attempt += 1;
-            // Each attempt goes to the endpoint's URL as it is now: a retry after the URL changed
-            // goes to the new one; with no endpoint left, the event is no longer delivered.
-            let Some(url) = self.forward_to.lock().expect("lock").clone() else {
-                return;
-            };
-            let url = url.as_str();
-            let (delay, drop) = {
-                let chaos = self.chaos.lock().expect("lock");
-                let mut rng = rand::thread_rng();
-                let delay = if chaos.max_delay_ms > 0 {
-                    rng.gen_range(0..=chaos.max_delay_ms)
-                } else {
-                    0
-                };
-                (
-                    delay,
-                    attempt == 1
-                        && chaos.drop_first > 0.0
-                        && rng.gen_bool(chaos.drop_first.min(1.0)),
-                )
-            };
-            if delay > 0 {
-                tokio::time::sleep(Duration::from_millis(delay)).await;
+            match self.attempt(event, payload, copy, attempt).await {
+                Some(false) => {}
+                Some(true) | None => return,
             }
-            let started = Instant::now();
-            let (status, error) = if drop {
-                (None, Some("dropped by chaos".to_string()))
-            } else {
-                self.post(url, payload).await
-            };
-            let duration_ms = started.elapsed().as_millis() as u64;
-            let ok = status.is_some_and(|s| (200..300).contains(&s));
-            self.log.lock().expect("lock").push(Attempt {
-                event_id: text("id"),
-                event_type: text("type"),
-                copy,
-                attempt,
-                status,
-                error,
-                dropped: drop,
-                elapsed_ms: self.started.elapsed().as_millis() as u64,
-                duration_ms,
-            });
             let Some(wait) = self.config.retry_schedule.get(attempt as usize - 1) else {
                 return;
             };
-            if ok {
-                return;
-            }
             tokio::time::sleep(*wait).await;
+            attempt += 1;
         }
+    }
+
+    /// One attempt: whether the endpoint answered a 2xx, or `None` when there is no endpoint.
+    async fn attempt(
+        &self,
+        event: &Value,
+        payload: &[u8],
+        copy: u32,
+        attempt: u32,
+    ) -> Option<bool> {
+        let text = |k: &str| event[k].as_str().unwrap_or_default().to_string();
+        // Each attempt goes to the endpoint's URL as it is now: a retry after the URL changed
+        // goes to the new one; with no endpoint left, the event is no longer delivered.
+        let url = self.forward_to.lock().expect("lock").clone()?;
+        let (delay, drop) = {
+            let chaos = self.chaos.lock().expect("lock");
+            let mut rng = rand::thread_rng();
+            let delay = if chaos.max_delay_ms > 0 {
+                rng.gen_range(0..=chaos.max_delay_ms)
+            } else {
+                0
+            };
+            (
+                delay,
+                attempt == 1 && chaos.drop_first > 0.0 && rng.gen_bool(chaos.drop_first.min(1.0)),
+            )
+        };
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        let started = Instant::now();
+        let (status, error) = if drop {
+            (None, Some("dropped by chaos".to_string()))
+        } else {
+            self.post(&url, payload).await
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let ok = status.is_some_and(|s| (200..300).contains(&s));
+        self.log.lock().expect("lock").push(Attempt {
+            event_id: text("id"),
+            event_type: text("type"),
+            copy,
+            attempt,
+            status,
+            error,
+            dropped: drop,
+            elapsed_ms: self.started.elapsed().as_millis() as u64,
+            duration_ms,
+        });
+        Some(ok)
     }
 
     async fn post(&self, url: &str, payload: &[u8]) -> (Option<u16>, Option<String>) {

@@ -7,7 +7,8 @@
 //! never ran. The README lists both.
 //!
 //! A pattern is a parameter in Stripe's bracket form: `[]` is any array index, `[*]` any key of
-//! a hash (metadata). `name=a|b` takes only those values; another value is not emulated.
+//! a hash (metadata). `name=a|b` takes only those values; another value is not emulated when
+//! Stripe has it ([`STRIPE_VALUES`]), and invalid otherwise, as Stripe would say.
 
 use serde_json::Value;
 
@@ -29,8 +30,8 @@ pub const CREATE_SESSION: Params = Params {
         "client_reference_id",
         "customer_email",
         "expires_at",
-        "locale",
-        "submit_type",
+        "locale=auto|bg|cs|da|de|el|en|en-GB|es|es-419|et|fi|fil|fr|fr-CA|hr|hu|id|it|ja|ko|lt|lv|ms|mt|nb|nl|pl|pt|pt-BR|ro|ru|sk|sl|sv|th|tr|vi|zh|zh-HK|zh-TW",
+        "submit_type=auto|book|donate|pay|subscribe",
         "metadata[*]",
         "payment_method_types[]=card|sepa_debit",
         "line_items[][price]",
@@ -101,9 +102,9 @@ pub const CREATE_REFUND: Params = Params {
     takes: &[
         "payment_intent",
         "amount",
-        "reason",
+        "reason=duplicate|fraudulent|requested_by_customer",
         "metadata[*]",
-        "expand[]",
+        "expand[]=",
     ],
     not_emulated: &[
         "charge",
@@ -216,7 +217,12 @@ pub const LIST_CHARGES: Params = Params {
 };
 
 pub const LIST_LINE_ITEMS: Params = Params {
-    takes: &["limit", "starting_after", "ending_before", "expand[]="],
+    takes: &[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "expand[]=data.price.product",
+    ],
     not_emulated: &[],
 };
 
@@ -237,6 +243,68 @@ pub const LIST_EVENTS: Params = Params {
     ],
     not_emulated: &[],
 };
+
+/// The values Stripe takes for the parameters the sandbox takes only some values of.
+const STRIPE_VALUES: &[(&str, &[&str])] = &[
+    ("mode", &["payment", "setup", "subscription"]),
+    (
+        "payment_intent_data[capture_method]",
+        &["automatic", "automatic_async", "manual"],
+    ),
+    (
+        "payment_method_types[]",
+        &[
+            "acss_debit",
+            "affirm",
+            "afterpay_clearpay",
+            "alipay",
+            "alma",
+            "amazon_pay",
+            "au_becs_debit",
+            "bacs_debit",
+            "bancontact",
+            "billie",
+            "blik",
+            "boleto",
+            "card",
+            "cashapp",
+            "crypto",
+            "customer_balance",
+            "eps",
+            "fpx",
+            "giropay",
+            "grabpay",
+            "ideal",
+            "kakao_pay",
+            "klarna",
+            "konbini",
+            "kr_card",
+            "link",
+            "mobilepay",
+            "multibanco",
+            "naver_pay",
+            "nz_bank_account",
+            "oxxo",
+            "p24",
+            "pay_by_bank",
+            "payco",
+            "paynow",
+            "paypal",
+            "pix",
+            "promptpay",
+            "revolut_pay",
+            "samsung_pay",
+            "satispay",
+            "sepa_debit",
+            "sofort",
+            "swish",
+            "twint",
+            "us_bank_account",
+            "wechat_pay",
+            "zip",
+        ],
+    ),
+];
 
 impl Params {
     /// Refuses the first parameter of `params` this endpoint does not take, as Stripe words it.
@@ -261,15 +329,35 @@ impl Params {
                 .with_code("parameter_unknown"));
             };
             let (whole, allowed) = split(pattern);
+            // A list sent as one value (`expand=x` for `expand[]=x`): Stripe wants an array.
+            if pattern_segments(whole).get(path.len()) == Some(&"") && !value.is_empty() {
+                return Err(ApiError::invalid(
+                    format!("Invalid array: {shown} must be a list (`{shown}[]=…`)."),
+                    Some(&shown),
+                ));
+            }
             if let (true, Some(allowed)) = (pattern_segments(whole).len() == path.len(), allowed) {
                 if !value.is_empty() && !allowed.split('|').any(|a| a == value) {
+                    let stripe_has = STRIPE_VALUES
+                        .iter()
+                        .find(|(p, _)| *p == whole)
+                        .is_some_and(|(_, values)| values.contains(&value));
                     return Err(if shown.starts_with("expand[") {
                         ApiError::invalid(
                             format!("This property cannot be expanded ({value})."),
                             Some(&shown),
                         )
-                    } else {
+                    } else if stripe_has {
                         not_emulated(&format!("{shown}={value}"), &shown)
+                    } else {
+                        ApiError::invalid(
+                            format!(
+                                "Invalid {shown}: must be one of {}",
+                                allowed.replace('|', ", ")
+                            ),
+                            Some(&shown),
+                        )
+                        .with_code("parameter_invalid_string")
                     });
                 }
             }

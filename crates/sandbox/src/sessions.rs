@@ -148,6 +148,21 @@ pub fn create_session(
         .with_code("amount_too_small"));
     }
     let payment_method_types = payment_method_types(params, &currency)?;
+    if let Some(email) = text(params, "customer_email") {
+        if !email.contains('@') || email.len() > 512 {
+            return Err(ApiError::invalid(
+                format!("Invalid email address: {email}"),
+                Some("customer_email"),
+            )
+            .with_code("email_invalid"));
+        }
+    }
+    if text(params, "client_reference_id").is_some_and(|r| r.chars().count() > 200) {
+        return Err(ApiError::invalid(
+            "client_reference_id must be at most 200 characters.",
+            Some("client_reference_id"),
+        ));
+    }
 
     let now = account.now();
     let expires_at = integer(params, "expires_at", "expires_at")?.unwrap_or(now + MAX_EXPIRY);
@@ -186,10 +201,43 @@ pub fn create_session(
         settlement: None,
         payment_method_types,
         collected_email: None,
+        locale: text(params, "locale").map(str::to_string),
+        submit_type: text(params, "submit_type").map(str::to_string),
+        payment_intent_text: payment_intent_text(&payment_intent_data)?,
     };
     let json = account.session_json(&session, base_url);
     account.sessions.insert(session.id.clone(), session);
     Ok(json)
+}
+
+/// What `payment_intent_data` says of the PaymentIntent, checked as Stripe checks it.
+fn payment_intent_text(data: &Value) -> Result<Map<String, Value>, ApiError> {
+    let mut text_fields = Map::new();
+    for key in [
+        "description",
+        "receipt_email",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+    ] {
+        let Some(value) = text(data, key) else {
+            continue;
+        };
+        let param = format!("payment_intent_data[{key}]");
+        let ok = match key {
+            "receipt_email" => value.contains('@') && value.len() <= 512,
+            "statement_descriptor" => (5..=22).contains(&value.chars().count()),
+            "statement_descriptor_suffix" => (1..=22).contains(&value.chars().count()),
+            _ => value.chars().count() <= 1000,
+        };
+        if !ok {
+            return Err(ApiError::invalid(
+                format!("Invalid {param}: {value}"),
+                Some(&param),
+            ));
+        }
+        text_fields.insert(key.to_string(), Value::String(value.to_string()));
+    }
+    Ok(text_fields)
 }
 
 /// `payment_method_types[]` as listed (`card`, `sepa_debit`: params.rs refuses others), or by
@@ -299,12 +347,55 @@ fn line_item(account: &Account, item: &Value, i: usize) -> Result<LineItem, ApiE
     })
 }
 
+fn boolean(params: &Value, key: &str) -> Result<Option<bool>, ApiError> {
+    match params.get(key).and_then(Value::as_str) {
+        None | Some("") => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(ApiError::invalid(
+            format!("Invalid boolean: {other}"),
+            Some(key),
+        )),
+    }
+}
+
+fn strings(params: &Value, key: &str) -> Vec<String> {
+    match params.get(key) {
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 pub fn create_product(account: &mut Account, params: &Value) -> Result<Value, ApiError> {
     let name = text(params, "name").ok_or_else(|| ApiError::missing("name"))?;
+    let id = match text(params, "id") {
+        Some(id) if account.products.contains_key(id) => {
+            return Err(ApiError::invalid("Product already exists.", Some("id"))
+                .with_code("resource_already_exists"))
+        }
+        Some(id) => id.to_string(),
+        None => new_id("prod_"),
+    };
+    let images = strings(params, "images");
+    if images.len() > 8 {
+        return Err(ApiError::invalid(
+            "A product can have at most 8 images.",
+            Some("images"),
+        ));
+    }
     let product = Product {
-        id: new_id("prod_"),
+        id,
         name: name.to_string(),
         created: account.now(),
+        active: boolean(params, "active")?.unwrap_or(true),
+        description: text(params, "description").map(str::to_string),
+        images,
+        metadata: metadata(params, "metadata")?,
     };
     let json = Account::product_json(&product);
     account.products.insert(product.id.clone(), product);
@@ -327,6 +418,21 @@ pub fn create_price(account: &mut Account, params: &Value) -> Result<Value, ApiE
             Some("unit_amount"),
         ));
     }
+    let active = boolean(params, "active")?.unwrap_or(true);
+    let lookup_key = text(params, "lookup_key").map(str::to_string);
+    if let Some(key) = &lookup_key {
+        if let Some(other) = account
+            .prices
+            .values()
+            .find(|p| p.active && p.lookup_key.as_ref() == Some(key))
+        {
+            return Err(ApiError::invalid(
+                format!("A price ({}) already uses that lookup key.", other.id),
+                Some("lookup_key"),
+            ));
+        }
+    }
+    let price_metadata = metadata(params, "metadata")?;
     let product = match (
         text(params, "product"),
         params.get("product_data").and_then(|p| text(p, "name")),
@@ -341,6 +447,14 @@ pub fn create_price(account: &mut Account, params: &Value) -> Result<Value, ApiE
                 id: new_id("prod_"),
                 name: name.to_string(),
                 created: account.now(),
+                active: true,
+                description: None,
+                images: Vec::new(),
+                metadata: params
+                    .get("product_data")
+                    .map(|d| metadata(d, "metadata"))
+                    .transpose()?
+                    .unwrap_or_default(),
             };
             let id = p.id.clone();
             account.products.insert(id.clone(), p);
@@ -354,6 +468,10 @@ pub fn create_price(account: &mut Account, params: &Value) -> Result<Value, ApiE
         unit_amount,
         currency,
         created: account.now(),
+        active,
+        nickname: text(params, "nickname").map(str::to_string),
+        lookup_key,
+        metadata: price_metadata,
     };
     let json = Account::price_json(&price);
     account.prices.insert(price.id.clone(), price);
@@ -380,8 +498,24 @@ pub fn create_refund(
         .with_code("charge_not_refundable"));
     }
     let refundable = pi.amount_received - pi.refunded;
+    if refundable <= 0 {
+        let charge = Account::succeeded_charge(pi)
+            .map(|c| c.id.clone())
+            .unwrap_or_default();
+        return Err(
+            ApiError::invalid(format!("Charge {charge} has already been refunded."), None)
+                .with_code("charge_already_refunded"),
+        );
+    }
     let amount = integer(params, "amount", "amount")?.unwrap_or(refundable);
-    if amount <= 0 || amount > refundable {
+    if amount < 1 {
+        return Err(ApiError::invalid(
+            "This value must be greater than or equal to 1.",
+            Some("amount"),
+        )
+        .with_code("parameter_invalid_integer"));
+    }
+    if amount > refundable {
         return Err(ApiError::invalid(
             format!("Refund amount ({amount}) is greater than unrefunded amount on charge ({refundable})."),
             Some("amount"),
@@ -400,6 +534,7 @@ pub fn create_refund(
             "status": "succeeded",
         }),
     );
+    pi.refunds.push(refund.clone());
     account.refunds.insert(
         refund["id"].as_str().unwrap_or_default().to_string(),
         refund.clone(),

@@ -1,7 +1,7 @@
 //! Every object the sandbox renders carries every key of Stripe's object, null where the sandbox
 //! has nothing to say: stripe-python raises `AttributeError` for a key that is missing, not
-//! `None`, so a thin object breaks code that works against Stripe. The key lists
-//! (`shapes.json`) are those of Stripe's own example objects (`openapi/fixtures3.json`).
+//! `None`, so a thin object breaks code that works against Stripe. The key lists and their empty
+//! values (`shapes.json`) are those of Stripe's own example objects (`openapi/fixtures3.json`).
 
 use std::sync::LazyLock;
 
@@ -16,16 +16,17 @@ static SHAPES: LazyLock<Map<String, Value>> = LazyLock::new(|| {
 pub fn keys(kind: &str) -> Vec<&'static str> {
     SHAPES
         .get(kind)
-        .and_then(Value::as_array)
-        .map(|keys| keys.iter().filter_map(Value::as_str).collect())
+        .and_then(Value::as_object)
+        .map(|keys| keys.keys().map(String::as_str).collect())
         .unwrap_or_default()
 }
 
-/// `object` with every key of `kind` it lacks, as null.
+/// `object` with every key of `kind` it lacks: Stripe's own value where that is empty (`[]`,
+/// `{}`, `0`, `false`: `metadata` is always a hash, `custom_fields` a list), else null.
 pub fn shape(kind: &str, mut object: Value) -> Value {
-    if let Value::Object(map) = &mut object {
-        for key in keys(kind) {
-            map.entry(key).or_insert(Value::Null);
+    if let (Value::Object(map), Some(Value::Object(defaults))) = (&mut object, SHAPES.get(kind)) {
+        for (key, default) in defaults {
+            map.entry(key.as_str()).or_insert_with(|| default.clone());
         }
     }
     object

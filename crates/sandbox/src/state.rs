@@ -85,6 +85,11 @@ pub struct Session {
     pub payment_method_types: Vec<String>,
     /// The email the customer entered on the page (prefilled with `customer_email`).
     pub collected_email: Option<String>,
+    pub locale: Option<String>,
+    pub submit_type: Option<String>,
+    /// `payment_intent_data`'s `description`, `receipt_email`, `statement_descriptor` and
+    /// `statement_descriptor_suffix`, copied onto the PaymentIntent and its charges.
+    pub payment_intent_text: Metadata,
 }
 
 #[derive(Clone, Debug)]
@@ -105,6 +110,11 @@ pub struct PaymentIntent {
     pub charges: Vec<Charge>,
     /// What the customer must do (3-D Secure) while `status` is `requires_action`.
     pub next_action: Option<Value>,
+    /// From the session's `payment_intent_data` (see `Session::payment_intent_text`).
+    pub text: Metadata,
+    pub canceled_at: Option<i64>,
+    /// Its refunds, oldest first, as created.
+    pub refunds: Vec<Value>,
 }
 
 #[derive(Clone, Debug)]
@@ -124,6 +134,10 @@ pub struct Price {
     pub unit_amount: i64,
     pub currency: String,
     pub created: i64,
+    pub active: bool,
+    pub nickname: Option<String>,
+    pub lookup_key: Option<String>,
+    pub metadata: Metadata,
 }
 
 #[derive(Clone, Debug)]
@@ -131,6 +145,10 @@ pub struct Product {
     pub id: String,
     pub name: String,
     pub created: i64,
+    pub active: bool,
+    pub description: Option<String>,
+    pub images: Vec<String>,
+    pub metadata: Metadata,
 }
 
 /// The first answer to an idempotent request, replayed for the same key.
@@ -230,6 +248,8 @@ impl Account {
                 "livemode": false,
                 "metadata": s.metadata,
                 "mode": "payment",
+                "locale": s.locale,
+                "submit_type": s.submit_type,
                 "payment_intent": s.payment_intent,
                 "payment_method_types": s.payment_method_types,
                 "payment_status": if s.paid { "paid" } else { "unpaid" },
@@ -255,13 +275,17 @@ impl Account {
                         "currency": li.currency,
                         "description": li.description,
                         "quantity": li.quantity,
-                        "price": {
-                            "id": li.price_id,
-                            "object": "price",
-                            "currency": li.currency,
-                            "product": li.product_id,
-                            "unit_amount": li.unit_amount,
-                        },
+                        "price": Self::price_json(&Price {
+                            id: li.price_id.clone(),
+                            product: li.product_id.clone(),
+                            unit_amount: li.unit_amount,
+                            currency: li.currency.clone(),
+                            created: s.created,
+                            active: true,
+                            nickname: None,
+                            lookup_key: None,
+                            metadata: Metadata::new(),
+                        }),
                     }),
                 )
             })
@@ -270,25 +294,32 @@ impl Account {
     }
 
     pub fn payment_intent_json(pi: &PaymentIntent) -> Value {
-        shape(
-            "payment_intent",
-            json!({
-                "id": pi.id,
-                "object": "payment_intent",
-                "amount": pi.amount,
-                "amount_received": pi.amount_received,
-                "currency": pi.currency,
-                "created": pi.created,
-                "last_payment_error": pi.last_payment_error,
-                "latest_charge": pi.charges.last().map(|c| c.id.clone()),
+        let mut json = json!({
+            "id": pi.id,
+            "object": "payment_intent",
+            "amount": pi.amount,
+            "amount_capturable": 0,
+            "amount_received": pi.amount_received,
+            "canceled_at": pi.canceled_at,
+            "cancellation_reason": pi.canceled_at.map(|_| "abandoned"),
+            "capture_method": "automatic_async",
+            "client_secret": format!("{}_secret_sandbox", pi.id),
+            "confirmation_method": "automatic",
+            "currency": pi.currency,
+            "created": pi.created,
+            "last_payment_error": pi.last_payment_error,
+            "latest_charge": pi.charges.last().map(|c| c.id.clone()),
             "next_action": pi.next_action,
-                "payment_method": pi.payment_method,
-                "livemode": false,
-                "metadata": pi.metadata,
-                "payment_method_types": [pi.method],
-                "status": pi.status,
-            }),
-        )
+            "payment_method": pi.payment_method,
+            "livemode": false,
+            "metadata": pi.metadata,
+            "payment_method_types": [pi.method],
+            "status": pi.status,
+        });
+        for (key, value) in &pi.text {
+            json[key] = value.clone();
+        }
+        shape("payment_intent", json)
     }
 
     /// The charge of `pi` that took the money, if any.
@@ -327,8 +358,18 @@ impl Account {
                 "payment_method": pi.payment_method,
                 "refunded": succeeded && amount_refunded >= pi.amount,
                 "refunds": {
-                    "object": "list", "data": [], "has_more": false, "total_count": 0,
+                    "object": "list",
+                    "data": if succeeded { pi.refunds.iter().rev().cloned().collect() } else { Vec::new() },
+                    "has_more": false,
+                    "total_count": if succeeded { pi.refunds.len() } else { 0 },
                     "url": format!("/v1/charges/{}/refunds", c.id),
+                },
+                "description": pi.text.get("description"),
+                "receipt_email": pi.text.get("receipt_email"),
+                "statement_descriptor": pi.text.get("statement_descriptor"),
+                "statement_descriptor_suffix": pi.text.get("statement_descriptor_suffix"),
+                "billing_details": {
+                    "address": null, "email": null, "name": null, "phone": null, "tax_id": null,
                 },
                 "status": c.status,
             }),
@@ -391,8 +432,11 @@ impl Account {
         shape(
             "price",
             json!({
-                "id": p.id, "object": "price", "active": true, "created": p.created, "currency": p.currency,
-                "livemode": false, "product": p.product, "type": "one_time", "unit_amount": p.unit_amount,
+                "id": p.id, "object": "price", "active": p.active, "billing_scheme": "per_unit",
+                "created": p.created, "currency": p.currency, "livemode": false,
+                "lookup_key": p.lookup_key, "metadata": p.metadata, "nickname": p.nickname,
+                "product": p.product, "tax_behavior": "unspecified", "type": "one_time",
+                "unit_amount": p.unit_amount, "unit_amount_decimal": p.unit_amount.to_string(),
             }),
         )
     }
@@ -400,7 +444,11 @@ impl Account {
     pub fn product_json(p: &Product) -> Value {
         shape(
             "product",
-            json!({ "id": p.id, "object": "product", "active": true, "created": p.created, "livemode": false, "name": p.name }),
+            json!({
+                "id": p.id, "object": "product", "active": p.active, "created": p.created,
+                "description": p.description, "images": p.images, "livemode": false,
+                "metadata": p.metadata, "name": p.name, "type": "service", "updated": p.created,
+            }),
         )
     }
 
@@ -430,6 +478,9 @@ impl Account {
             payment_method: None,
             charges: Vec::new(),
             next_action: None,
+            text: session.payment_intent_text.clone(),
+            canceled_at: None,
+            refunds: Vec::new(),
         };
         let id = pi.id.clone();
         self.emit(
@@ -505,8 +556,11 @@ impl Account {
             }
         }
         let behaviour = method.behaviour()?;
+        // A session created with `customer_email` shows it fixed: what the page sends is ignored.
         if let (Some(e), Some(s)) = (email, self.sessions.get_mut(session_id)) {
-            s.collected_email = Some(e.to_string());
+            if s.customer_email.is_none() {
+                s.collected_email = Some(e.to_string());
+            }
         }
         let pi_id = self.ensure_payment_intent(session_id, method.kind(), cause);
         let redirect = self.sessions[session_id]
@@ -646,7 +700,9 @@ impl Account {
         message: &str,
         cause: &Cause,
     ) {
-        let failure = (decline_code.unwrap_or(code), message);
+        // A charge's `failure_code` is the error's code (`card_declined`); why the bank declined
+        // (`insufficient_funds`) is the PaymentIntent error's `decline_code`.
+        let failure = (code, message);
         self.settle_charge(pi_id, "failed", Some(failure), cause);
         let pi = self
             .payment_intents
@@ -688,10 +744,12 @@ impl Account {
         }
         s.status = SessionStatus::Expired;
         let pi_id = s.payment_intent.clone();
+        let now = system_now() + self.clock_offset;
         let snapshot = self.session_json(&self.sessions[session_id], base_url);
         if let Some(pi) = pi_id.and_then(|id| self.payment_intents.get_mut(&id)) {
             if pi.status != "succeeded" {
                 pi.status = "canceled";
+                pi.canceled_at = Some(now);
                 let pi_snapshot = Self::payment_intent_json(pi);
                 self.emit("payment_intent.canceled", pi_snapshot, cause);
             }
@@ -794,7 +852,9 @@ impl Method {
         let digits = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
         Ok(match self {
             Method::Card(number) => match digits(number).as_str() {
-                "4242424242424242" | "5555555555554444" => Behaviour::Succeed,
+                // Visa, Visa debit, Mastercard (two), American Express, Discover.
+                "4242424242424242" | "4000056655665556" | "5555555555554444"
+                | "5200828282828210" | "378282246310005" | "6011111111111117" => Behaviour::Succeed,
                 "4000000000000002" => Behaviour::Decline(
                     "card_declined",
                     Some("generic_decline"),

@@ -271,3 +271,27 @@ async fn a_retry_goes_to_the_endpoint_s_new_url() {
         "{log:?}"
     );
 }
+
+#[tokio::test]
+async fn strict_order_delivers_each_event_after_the_one_before() {
+    // A slow endpoint: the first event takes 150 ms. Sent at once, the later events would be
+    // recorded before it; in strict order they wait for it.
+    let (sandbox, receiver) = with_receiver().await;
+    *receiver.slow_first.lock().unwrap() = 1;
+    let s = client(&sandbox)
+        .create_checkout_session(&session_params(), "o1")
+        .await
+        .unwrap();
+    sandbox
+        .pay(&s.id, Method::Card("4242424242424242".into()))
+        .unwrap();
+    assert_eq!(
+        receiver.wait_for(4).await,
+        vec![
+            "payment_intent.created",
+            "charge.succeeded",
+            "payment_intent.succeeded",
+            "checkout.session.completed"
+        ]
+    );
+}

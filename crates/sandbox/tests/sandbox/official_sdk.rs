@@ -241,6 +241,49 @@ async fn the_official_python_sdk_works_unchanged() {
     for ok in ["free", "minimum", "yen"] {
         assert_eq!(a[ok], Value::Null, "{ok} is accepted");
     }
+
+    // What is accepted is kept, and what Stripe refuses is refused.
+    let k = &s["kept"];
+    assert_eq!(
+        k["product"],
+        serde_json::json!(["prod_custom_1", "A bag", false, {"sku": "t1"}, ["https://shop.test/t.png"]])
+    );
+    assert_eq!(k["again_id"], "resource_already_exists");
+    assert_eq!(
+        k["price"],
+        serde_json::json!(["std", "tote_std", {"k": "v"}])
+    );
+    assert_eq!(k["lookup_again"], "lookup_key");
+    assert_eq!(
+        k["session"],
+        serde_json::json!(["fr", "pay", "eve@example.com"]),
+        "customer_email is fixed on the page"
+    );
+    assert_eq!(
+        k["intent"],
+        serde_json::json!(["Order 7", "r@example.com", "ORDER7"])
+    );
+    assert_eq!(k["charge"], serde_json::json!(["Order 7", "r@example.com"]));
+    assert_eq!(k["charge_refunds"], 2);
+    assert_eq!(k["refunded_again"], "charge_already_refunded");
+    assert_eq!(
+        k["failure_code"],
+        serde_json::json!(["card_declined", "failed"])
+    );
+    let mut price_keys = caisse_sandbox::shapes::keys("price");
+    price_keys.sort();
+    assert_eq!(k["item_price_keys"], serde_json::json!(price_keys));
+    assert_eq!(k["item_product"], "product");
+    let i = &s["invalid"];
+    assert_eq!(i["locale"]["code"], "parameter_invalid_string");
+    assert_eq!(i["mode"]["code"], "parameter_invalid_string");
+    assert_eq!(i["subscription"]["code"], "parameter_not_emulated");
+    assert_eq!(i["reason"]["param"], "reason");
+    assert_eq!(i["zero"]["code"], "parameter_invalid_integer");
+    assert_eq!(
+        i["descriptor"]["param"],
+        "payment_intent_data[statement_descriptor]"
+    );
     sandbox.stop().await.unwrap();
 }
 

@@ -29,6 +29,8 @@ pub struct Receiver {
     pub fail_first: Arc<Mutex<u32>>,
     /// Deliveries whose signature did not verify.
     pub forged: Arc<Mutex<u32>>,
+    /// Take 150 ms over this many deliveries before recording them (a slow endpoint).
+    pub slow_first: Arc<Mutex<u32>>,
 }
 
 impl Receiver {
@@ -69,6 +71,15 @@ impl Receiver {
                             *fail -= 1;
                             return StatusCode::INTERNAL_SERVER_ERROR;
                         }
+                    }
+                    let slow = {
+                        let mut slow = me.slow_first.lock().unwrap();
+                        let now = *slow > 0;
+                        *slow = slow.saturating_sub(1);
+                        now
+                    };
+                    if slow {
+                        tokio::time::sleep(Duration::from_millis(150)).await;
                     }
                     let event: Value = serde_json::from_slice(&body).unwrap();
                     me.got.lock().unwrap().push(Received {

@@ -220,4 +220,47 @@ summary["amounts"] = {
     "minimum": priced("eur", 50),
     "yen": priced("jpy", 50),
 }
+# What is accepted is kept: products, prices, payment_intent_data, locale, submit_type.
+custom = stripe.Product.create(id="prod_custom_1", name="Tote", description="A bag", active=False,
+                               metadata={"sku": "t1"}, images=["https://shop.test/t.png"])
+again_id = refused(lambda: stripe.Product.create(id="prod_custom_1", name="Tote"))
+named = stripe.Price.create(product=custom.id, unit_amount=900, currency="eur", nickname="std",
+                            lookup_key="tote_std", metadata={"k": "v"})
+lookup_again = refused(lambda: stripe.Price.create(product=custom.id, unit_amount=900, currency="eur",
+                                                   lookup_key="tote_std"))
+kept = stripe.checkout.Session.create(**base, locale="fr", submit_type="pay", customer_email="eve@example.com",
+                                      payment_intent_data={"description": "Order 7", "receipt_email": "r@example.com",
+                                                           "statement_descriptor_suffix": "ORDER7"})
+control(f"{kept.id}/pay", {"card": "4242424242424242", "email": "mallory@example.com"})
+kept = stripe.checkout.Session.retrieve(kept.id, expand=["payment_intent.latest_charge"])
+kept_pi = kept.payment_intent
+refunds = [stripe.Refund.create(payment_intent=kept_pi.id, amount=100),
+           stripe.Refund.create(payment_intent=kept_pi.id, reason="requested_by_customer")]
+declined = stripe.checkout.Session.create(**base)
+control(f"{declined.id}/pay", {"card": "4000000000009995"})
+failed_charge = stripe.Charge.list(payment_intent=stripe.checkout.Session.retrieve(declined.id).payment_intent).data[0]
+items = stripe.checkout.Session.list_line_items(with_data.id, expand=["data.price.product"])
+summary["kept"] = {
+    "product": [custom.id, custom.description, custom.active, custom.metadata.to_dict(), custom.images],
+    "again_id": again_id["code"] if again_id else None,
+    "price": [named.nickname, named.lookup_key, named.metadata.to_dict()],
+    "lookup_again": lookup_again["param"] if lookup_again else None,
+    "session": [kept.locale, kept.submit_type, kept.customer_details.email],
+    "intent": [kept_pi.description, kept_pi.receipt_email, kept_pi.statement_descriptor_suffix],
+    "charge": [kept_pi.latest_charge.description, kept_pi.latest_charge.receipt_email],
+    "charge_refunds": stripe.Charge.retrieve(kept_pi.latest_charge.id).refunds.total_count,
+    "refunded_again": refused(lambda: stripe.Refund.create(payment_intent=kept_pi.id))["code"],
+    "failure_code": [failed_charge.failure_code, failed_charge.status],
+    "item_price_keys": sorted(items.data[0].price.to_dict().keys()),
+    "item_product": items.data[0].price.product.object,
+}
+summary["invalid"] = {
+    "locale": refused(lambda: stripe.checkout.Session.create(**base, locale="zz")),
+    "mode": refused(lambda: stripe.checkout.Session.create(**{**base, "mode": "bogus"})),
+    "subscription": refused(lambda: stripe.checkout.Session.create(**{**base, "mode": "subscription"})),
+    "reason": refused(lambda: stripe.Refund.create(payment_intent=kept_pi.id, reason="bogus")),
+    "zero": refused(lambda: stripe.Refund.create(payment_intent=paid.payment_intent, amount=0)),
+    "descriptor": refused(lambda: stripe.checkout.Session.create(
+        **base, payment_intent_data={"statement_descriptor": "ab"})),
+}
 print(json.dumps(summary))
