@@ -80,12 +80,12 @@ async fn authenticate(State(shared): State<Shared>, req: Request, next: Next) ->
              using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
         )
         .into_response(),
-        Some(key) if !(key.starts_with("sk_test_") || key.starts_with("rk_test_")) => {
-            let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-            let prefix: String = key.chars().take(8).collect();
+        Some(key)
+            if !(key.starts_with("sk_test_") || key.starts_with("rk_test_")) || key.len() <= 8 =>
+        {
             ApiError::unauthorized(format!(
-                "Invalid API Key provided: {prefix}{}{tail}. The sandbox accepts test-mode secret keys only.",
-                "*".repeat(key.chars().count().saturating_sub(12).min(20))
+                "Invalid API Key provided: {}. The sandbox accepts test-mode secret keys only.",
+                redacted(&key)
             ))
             .into_response()
         }
@@ -126,6 +126,22 @@ async fn authenticate(State(shared): State<Shared>, req: Request, next: Next) ->
         response.headers_mut().insert("stripe-version", v);
     }
     response
+}
+
+/// A key as Stripe echoes it: its start and its last four characters, the middle starred, no
+/// character shown twice and at most half of a short key shown.
+fn redacted(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    let shown = chars.len() / 2;
+    let head = shown.min(8);
+    let tail = (shown - head).min(4);
+    let stars = chars.len() - head - tail;
+    format!(
+        "{}{}{}",
+        chars[..head].iter().collect::<String>(),
+        "*".repeat(stars.min(20)),
+        chars[chars.len() - tail..].iter().collect::<String>()
+    )
 }
 
 /// The answer of a call the sandbox was told to fail.
@@ -170,9 +186,16 @@ impl axum::extract::FromRequest<Shared> for IdempotentPost {
             .unwrap_or_default();
         let route = format!("{} {}", req.method(), req.uri().path());
         let headers = req.headers().clone();
-        let body = String::from_request(req, shared)
-            .await
-            .map_err(|_| ApiError::invalid("Invalid request body: not UTF-8.", None))?;
+        let body = String::from_request(req, shared).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    ..ApiError::invalid("Request body too large.", None)
+                }
+            } else {
+                ApiError::invalid("Invalid request body: not UTF-8.", None)
+            }
+        })?;
         Ok(IdempotentPost {
             shared: shared.clone(),
             headers,

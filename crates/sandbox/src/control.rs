@@ -13,6 +13,20 @@ use crate::error::ApiError;
 use crate::state::{Cause, Method, Outcome};
 use crate::Shared;
 
+/// A JSON body, refused in Stripe's error shape (not axum's plain text) when it is not one.
+struct Body<T>(T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| Body(v))
+            .map_err(|e| ApiError::invalid(format!("Invalid JSON body: {}", e.body_text()), None))
+    }
+}
+
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/_sandbox/checkout/sessions/{id}/pay", post(pay))
@@ -72,7 +86,7 @@ pub fn outcome_json(o: &Outcome) -> Value {
 async fn pay(
     State(shared): State<Shared>,
     Path(id): Path<String>,
-    Json(body): Json<Pay>,
+    Body(body): Body<Pay>,
 ) -> Result<Json<Value>, ApiError> {
     let method = match (body.card, body.iban) {
         (Some(card), None) => Method::Card(card),
@@ -100,7 +114,7 @@ async fn pay(
 async fn authenticate(
     State(shared): State<Shared>,
     Path(id): Path<String>,
-    Json(body): Json<Authenticate>,
+    Body(body): Body<Authenticate>,
 ) -> Result<Json<Value>, ApiError> {
     let outcome = shared.with_account(|a| {
         a.authenticate(&id, body.complete, &shared.base_url, &Cause::default())
@@ -120,7 +134,7 @@ struct Advance {
 /// Moves the sandbox's clock forward, then lets time act (expiries, settlements).
 async fn advance(
     State(shared): State<Shared>,
-    Json(body): Json<Advance>,
+    Body(body): Body<Advance>,
 ) -> Result<Json<Value>, ApiError> {
     // Up to ten years at a time: a sandbox clock far in the future makes `created` times that
     // clients cannot read as dates.
@@ -143,7 +157,7 @@ async fn get_chaos(State(shared): State<Shared>) -> Json<Chaos> {
 
 async fn set_chaos(
     State(shared): State<Shared>,
-    Json(chaos): Json<Chaos>,
+    Body(chaos): Body<Chaos>,
 ) -> Result<Json<Chaos>, ApiError> {
     for (name, p) in [
         ("drop_first", chaos.drop_first),
@@ -185,7 +199,7 @@ fn server_error() -> u16 {
 /// `latency_ms` slows every call down before it runs, `answer_delay_ms` after it has run. With
 /// `after_execution: true` the failures and `latency_ms` strike after the call ran: the session
 /// exists, its idempotent result is saved, and only the answer is lost or late.
-async fn faults(State(shared): State<Shared>, Json(f): Json<Faults>) -> Result<Response, ApiError> {
+async fn faults(State(shared): State<Shared>, Body(f): Body<Faults>) -> Result<Response, ApiError> {
     if !(400..600).contains(&f.status) {
         return Err(ApiError::invalid(
             "status must be 400 to 599.",
@@ -218,7 +232,7 @@ struct Webhook {
 /// Points delivery at another endpoint (or none).
 async fn webhook(
     State(shared): State<Shared>,
-    Json(w): Json<Webhook>,
+    Body(w): Body<Webhook>,
 ) -> Result<Json<Value>, ApiError> {
     if let Some(url) = &w.url {
         if reqwest::Url::parse(url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {

@@ -442,3 +442,42 @@ async fn a_fault_after_execution_loses_the_answer_not_the_request() {
     let retried: serde_json::Value = retried.json().await.unwrap();
     assert_eq!(retried["id"], listed["data"][0]["id"]);
 }
+
+#[tokio::test]
+async fn hostile_input_gets_stripe_s_error_shape() {
+    let (sandbox, _receiver) = with_receiver().await;
+    // A key is echoed without repeating a character, and an empty test key is no key.
+    for (key, shown) in [("sk_live_abc", "sk_li******"), ("garbage", "gar****")] {
+        let (status, body, _) = raw(&sandbox, Method::GET, "/v1/events", Some(key), "").await;
+        assert_eq!(status, 401);
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!(": {shown}.")), "{message}");
+    }
+    let (status, _, _) = raw(&sandbox, Method::GET, "/v1/events", Some("sk_test_"), "").await;
+    assert_eq!(status, 401);
+    // A body over the limit is too large, not "not UTF-8".
+    let huge = format!("name={}", "x".repeat(3 * 1024 * 1024));
+    let (status, _, _) = raw(&sandbox, Method::POST, "/v1/products", Some(KEY), &huge).await;
+    assert_eq!(status, 413);
+    // The control API answers bad JSON in Stripe's shape, and bounds its inputs.
+    let http = reqwest::Client::new();
+    for (path, body) in [
+        ("/_sandbox/clock/advance", "{not json"),
+        (
+            "/_sandbox/clock/advance",
+            r#"{"seconds": 4611686018427387904}"#,
+        ),
+        ("/_sandbox/webhook", r#"{"url": "notaurl"}"#),
+    ] {
+        let r = http
+            .post(format!("{}{path}", sandbox.url()))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{path} {body}");
+        let json: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(json["error"]["type"], "invalid_request_error", "{json}");
+    }
+}
