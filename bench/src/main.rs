@@ -175,6 +175,23 @@ async fn raw_commits(store: &Store, n: usize) -> f64 {
     }
 }
 
+/// Delivers `body` to caisse's webhook endpoint, signed now; it must be answered 200.
+async fn post_signed(http: &reqwest::Client, base: &str, body: String) {
+    let sig = caisse_stripe::signature_header(
+        &[WEBHOOK_SECRET],
+        caisse_shop::store::unix_now(),
+        body.as_bytes(),
+    );
+    let r = http
+        .post(format!("{base}/api/webhooks/stripe"))
+        .header("stripe-signature", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+}
+
 /// `n` open holds of one unit each, ready to be paid.
 async fn seed_holds(store: &Store, n: usize) {
     let now = caisse_shop::store::unix_now();
@@ -359,20 +376,7 @@ async fn main() {
     let (effect_rate, effect_lat) = load(args.events, 32, move |i| {
         let (h, b, u) = (h.clone(), b.clone(), u.clone());
         async move {
-            let body = b[i].clone();
-            let sig = caisse_stripe::signature_header(
-                &[WEBHOOK_SECRET],
-                caisse_shop::store::unix_now(),
-                body.as_bytes(),
-            );
-            let r = h
-                .post(format!("{u}/api/webhooks/stripe"))
-                .header("stripe-signature", sig)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+            post_signed(&h, &u, b[i].clone()).await;
         }
     })
     .await;
@@ -398,19 +402,7 @@ async fn main() {
     let (dup_rate, dup_lat) = load(n, 32, move |_| {
         let (h, u, body) = (h.clone(), u.clone(), one.clone());
         async move {
-            let sig = caisse_stripe::signature_header(
-                &[WEBHOOK_SECRET],
-                caisse_shop::store::unix_now(),
-                body.as_bytes(),
-            );
-            let r = h
-                .post(format!("{u}/api/webhooks/stripe"))
-                .header("stripe-signature", sig)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200);
+            post_signed(&h, &u, body).await;
         }
     })
     .await;

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use caisse_sandbox::RunningSandbox;
 use serde_json::Value;
 
 use crate::support::{fast_options, KEY, SECRET};
@@ -40,9 +41,9 @@ fn venv() -> PathBuf {
     python
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_official_python_sdk_works_unchanged() {
-    let python = tokio::task::spawn_blocking(venv).await.unwrap();
+/// Runs an SDK script (`program script API_BASE KEY SECRET RECEIVER_PORT`) against a fresh
+/// sandbox delivering to the script's own receiver; the JSON summary it prints last.
+async fn run_sdk(program: &Path, script: &str, env: &[(&str, &Path)]) -> (RunningSandbox, Value) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -53,10 +54,13 @@ async fn the_official_python_sdk_works_unchanged() {
         vec![SECRET.into()],
     );
     let sandbox = caisse_sandbox::start(options).await.unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sandbox/sdk/check_sdk.py");
-    let out = tokio::process::Command::new(&python)
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sandbox/sdk")
+        .join(script);
+    let out = tokio::process::Command::new(program)
         .arg(&script)
         .args([sandbox.url(), KEY, SECRET, &port.to_string()])
+        .envs(env.iter().copied())
         .output()
         .await
         .unwrap();
@@ -64,10 +68,18 @@ async fn the_official_python_sdk_works_unchanged() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "SDK script failed:\n{stdout}\n{stderr}"
+        "{} failed:\n{stdout}\n{stderr}",
+        script.display()
     );
-    let s: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
+    let summary = serde_json::from_str(stdout.lines().last().unwrap_or(""))
         .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    (sandbox, summary)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_official_python_sdk_works_unchanged() {
+    let python = tokio::task::spawn_blocking(venv).await.unwrap();
+    let (sandbox, s) = run_sdk(&python, "check_sdk.py", &[]).await;
 
     assert_eq!(s["price_data_session"]["amount_total"], 5000);
     assert_eq!(s["price_data_session"]["status"], "open");
@@ -311,32 +323,12 @@ fn node_modules() -> PathBuf {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_official_node_sdk_works_unchanged() {
     let modules = tokio::task::spawn_blocking(node_modules).await.unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let options = fast_options(
-        Some(format!("http://127.0.0.1:{port}/hook")),
-        vec![SECRET.into()],
-    );
-    let sandbox = caisse_sandbox::start(options).await.unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sandbox/sdk/check_node.js");
-    let out = tokio::process::Command::new("node")
-        .arg(&script)
-        .args([sandbox.url(), KEY, SECRET, &port.to_string()])
-        .env("NODE_PATH", &modules)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "Node SDK script failed:\n{stdout}\n{stderr}"
-    );
-    let s: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
-        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let (sandbox, s) = run_sdk(
+        Path::new("node"),
+        "check_node.js",
+        &[("NODE_PATH", &modules)],
+    )
+    .await;
     assert_eq!(
         s["created"],
         serde_json::json!({"amount_total": 3000, "lines": [2, 1], "version": caisse_sandbox::SDK_API_VERSION})
