@@ -87,6 +87,14 @@ fn a_newcomer_buys_in_the_storefront_and_finds_the_order_in_the_dashboard() {
         "the decline",
     );
     b.screenshot("card-declined");
+    // A customer reads the decline before trying another card; by then caisse has had its
+    // webhook. (The sandbox delivers out of order, as Stripe: a decline that came after the
+    // success would rightly raise no alert, and the dashboard step below looks for one.)
+    b.wait_until(
+        "(() => { const x = new XMLHttpRequest(); x.open('GET', '/_sandbox/deliveries', false); x.send(); \
+         return JSON.parse(x.responseText).data.some(a => a.event_type === 'payment_intent.payment_failed' && a.status === 200); })()",
+        "caisse to answer the decline's webhook",
+    );
 
     // Then 4242: back to the shop, which polls until the order is confirmed.
     b.fill("input[name=card]", "4242 4242 4242 4242");
