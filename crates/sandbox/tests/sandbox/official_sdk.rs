@@ -254,6 +254,9 @@ async fn the_official_python_sdk_works_unchanged() {
         assert_eq!(a[ok], Value::Null, "{ok} is accepted");
     }
 
+    assert_eq!(s["unknown_route"], serde_json::json!([404, true]));
+    assert_eq!(s["lost_answer"], serde_json::json!([500, true]));
+
     // What is accepted is kept, and what Stripe refuses is refused.
     let k = &s["kept"];
     assert_eq!(

@@ -263,4 +263,24 @@ summary["invalid"] = {
     "descriptor": refused(lambda: stripe.checkout.Session.create(
         **base, payment_intent_data={"statement_descriptor": "ab"})),
 }
+# A URL Stripe does not serve: its JSON 404, as the SDK's raw request sees it.
+client = stripe.StripeClient(api_key, base_addresses={"api": api_base}, max_network_retries=0)
+try:
+    client.raw_request("delete", "/v1/checkout/sessions")
+    summary["unknown_route"] = None
+except stripe.InvalidRequestError as e:
+    summary["unknown_route"] = [e.http_status, e.user_message.startswith("Unrecognized request URL")]
+
+# Stripe runs the request, then its answer is lost: the SDK sees a 500, and its retry with the
+# same key gets the session that was made.
+urllib.request.urlopen(urllib.request.Request(
+    f"{api_base}/_sandbox/faults", data=json.dumps({"fail_next": 1, "status": 500, "after_execution": True}).encode(),
+    headers={"Content-Type": "application/json"})).read()
+try:
+    stripe.checkout.Session.create(**base, idempotency_key="lost-answer")
+    lost = None
+except stripe.APIError as e:
+    lost = e.http_status
+retried = stripe.checkout.Session.create(**base, idempotency_key="lost-answer")
+summary["lost_answer"] = [lost, retried.id == stripe.checkout.Session.list(limit=1).data[0].id]
 print(json.dumps(summary))
