@@ -116,6 +116,12 @@ impl Browser {
 
     /// Sends one command (to the page once attached) and waits for its answer.
     pub fn call(&mut self, method: &str, params: Value) -> Value {
+        self.try_call(method, params)
+            .unwrap_or_else(|e| panic!("{method} failed: {e}"))
+    }
+
+    /// Sends one command and waits for its answer or its error.
+    fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut message = json!({ "id": id, "method": method, "params": params });
@@ -134,10 +140,10 @@ impl Browser {
                 .recv_timeout(left)
                 .unwrap_or_else(|_| panic!("chromium did not answer {method}"));
             if m["id"].as_u64() == Some(id) {
-                if let Some(e) = m.get("error") {
-                    panic!("{method} failed: {e}");
-                }
-                return m["result"].clone();
+                return match m.get("error") {
+                    Some(e) => Err(e.clone()),
+                    None => Ok(m["result"].clone()),
+                };
             }
             self.note(&m);
         }
@@ -203,10 +209,14 @@ impl Browser {
     pub fn wait_until(&mut self, expression: &str, what: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let r = self.call(
-                "Runtime.evaluate",
-                json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
-            );
+            // While a form submission navigates, the page being left cannot evaluate anything
+            // ("Inspected target navigated or closed"): that is "not yet", like a falsy answer.
+            let r = self
+                .try_call(
+                    "Runtime.evaluate",
+                    json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+                )
+                .unwrap_or_else(|e| json!({ "exceptionDetails": e }));
             let v = r["result"]["value"].clone();
             let truthy = match &v {
                 Value::Null => false,
