@@ -56,8 +56,9 @@ pub enum CheckoutError {
         /// Seconds until the oldest open hold expires and frees a place.
         retry_after: i64,
     },
-    #[error("this Idempotency-Key was used for another cart")]
-    KeyReused,
+    /// Why the key cannot be this request's: another customer's, or another cart or email.
+    #[error("{0}")]
+    KeyReused(&'static str),
     #[error("the checkout with this Idempotency-Key is still being created")]
     InProgress,
     #[error("the checkout with this Idempotency-Key is over ({status}); start a new one with another key")]
@@ -494,7 +495,10 @@ async fn replay(
         && hold.customer_id.starts_with("guest:")
         && hold.created_at >= now - DOUBLE_CLICK_WINDOW;
     if !same_customer && !double_click {
-        return Err(CheckoutError::KeyReused);
+        return Err(CheckoutError::KeyReused(
+            "this Idempotency-Key belongs to another customer's checkout (a guest that comes back \
+             without its cookie after the double-click window is another customer)",
+        ));
     }
     let items = app.store.hold_items(&hold.id).await?;
     let mut asked: BTreeMap<&str, i64> = BTreeMap::new();
@@ -507,7 +511,9 @@ async fn replay(
         .collect();
     // The same cart and the same email, or it is another request.
     if asked != held || email != hold.email.as_deref() {
-        return Err(CheckoutError::KeyReused);
+        return Err(CheckoutError::KeyReused(
+            "this Idempotency-Key was used for another cart or email",
+        ));
     }
     let deadline = tokio::time::Instant::now() + REPLAY_WAIT;
     let mut hold = hold;

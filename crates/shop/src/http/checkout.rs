@@ -199,7 +199,9 @@ fn checkout_error(e: CheckoutError) -> ApiError {
             e.retry_after_secs = Some(retry_after.max(1) as u64);
             e
         }
-        CheckoutError::KeyReused => ApiError::new(unprocessable, "idempotency_key_reused", message),
+        CheckoutError::KeyReused(_) => {
+            ApiError::new(unprocessable, "idempotency_key_reused", message)
+        }
         CheckoutError::InProgress => ApiError::new(StatusCode::CONFLICT, "checkout_in_progress", message),
         CheckoutError::Closed { status, checkout_session_id } => ApiError::new(StatusCode::CONFLICT, "checkout_closed", message)
             .with_details(json!({"status": status, "checkout_session_id": checkout_session_id})),

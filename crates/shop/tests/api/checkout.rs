@@ -845,6 +845,10 @@ async fn a_cookieless_double_click_is_one_checkout_and_keys_are_checked_and_expi
         (status, answer["error"]["code"].as_str()),
         (422, Some("idempotency_key_reused"))
     );
+    assert_eq!(
+        answer["error"]["message"],
+        "this Idempotency-Key was used for another cart or email"
+    );
     let (status, answer, _) = app
         .checkout(
             json!({"items": [{"product_id": "mug-enamel", "quantity": 0}]}),
@@ -980,6 +984,13 @@ async fn another_guest_of_the_network_cannot_replay_a_key_into_the_first_guests_
     assert_eq!(
         (status, answer["error"]["code"].as_str()),
         (422, Some("idempotency_key_reused")),
+        "{answer}"
+    );
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("this Idempotency-Key belongs to another customer's checkout"),
         "{answer}"
     );
     assert!(headers.get("set-cookie").is_none());
