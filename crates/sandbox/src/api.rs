@@ -319,18 +319,9 @@ async fn create_price(post: IdempotentPost) -> Response {
     })
 }
 
-/// The `expand[]` values of a request (already checked against what the endpoint expands; a
-/// plain `expand=…` is refused there as Stripe refuses it: not an array).
+/// The `expand[]` values of a request (already checked against what the endpoint expands).
 fn expansions(params: &Value) -> Vec<String> {
-    match params.get("expand") {
-        Some(Value::Array(list)) => list
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        Some(Value::String(one)) => vec![one.clone()],
-        _ => Vec::new(),
-    }
+    sessions::strings(params, "expand")
 }
 
 /// A session with the expansions asked for under `prefix` (`""`, or `data.` in a list): its

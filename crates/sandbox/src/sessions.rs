@@ -243,15 +243,7 @@ fn payment_intent_text(data: &Value) -> Result<Map<String, Value>, ApiError> {
 /// `payment_method_types[]` as listed (`card`, `sepa_debit`: params.rs refuses others), or by
 /// default cards, and SEPA debits for a session in euros. SEPA debits are euros only.
 fn payment_method_types(params: &Value, currency: &str) -> Result<Vec<String>, ApiError> {
-    let listed: Vec<String> = match params.get("payment_method_types") {
-        Some(Value::Array(list)) => list
-            .iter()
-            .filter_map(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    };
+    let listed = strings(params, "payment_method_types");
     if listed.is_empty() {
         let mut types = vec!["card".to_string()];
         if currency == "eur" {
@@ -359,7 +351,9 @@ fn boolean(params: &Value, key: &str) -> Result<Option<bool>, ApiError> {
     }
 }
 
-fn strings(params: &Value, key: &str) -> Vec<String> {
+/// The non-empty strings of a list parameter (`images[]`, `expand[]` …); params.rs has already
+/// refused a list sent as one value.
+pub(crate) fn strings(params: &Value, key: &str) -> Vec<String> {
     match params.get(key) {
         Some(Value::Array(list)) => list
             .iter()

@@ -11,6 +11,18 @@ static SHAPES: LazyLock<Map<String, Value>> = LazyLock::new(|| {
     serde_json::from_str(include_str!("shapes.json")).expect("shapes.json is a JSON object")
 });
 
+/// Every kind of object the sandbox renders, as `shapes.json` names them.
+pub const KINDS: [&str; 8] = [
+    "checkout.session",
+    "item",
+    "payment_intent",
+    "charge",
+    "refund",
+    "price",
+    "product",
+    "event",
+];
+
 /// The keys Stripe's `kind` object has (`checkout.session`, `item`, `payment_intent`, `charge`,
 /// `refund`, `price`, `product`, `event`).
 pub fn keys(kind: &str) -> Vec<&'static str> {
@@ -30,4 +42,16 @@ pub fn shape(kind: &str, mut object: Value) -> Value {
         }
     }
     object
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_kind_has_its_keys_and_no_other_kind_is_listed() {
+        for kind in super::KINDS {
+            assert!(super::keys(kind).contains(&"id"), "{kind}");
+        }
+        let listed: Vec<&String> = super::SHAPES.keys().filter(|k| *k != "_from").collect();
+        assert_eq!(listed.len(), super::KINDS.len(), "{listed:?}");
+    }
 }

@@ -221,7 +221,7 @@ impl WriterTurn {
         self.end_turn();
         let (told, outcome) = oneshot::channel();
         let writer = self.writer.clone();
-        tokio::spawn(settle(writer, state, keep, told));
+        tokio::spawn(end_in_group(writer, state, keep, told));
         match outcome.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Unavailable(format!(
@@ -256,7 +256,7 @@ impl Drop for WriterTurn {
 /// Releases (`keep`) or rolls back a member's savepoint, adds the member to its group (a rollback
 /// only when there is a group whose writes it may have read), and commits the group when nobody
 /// else is queued or it is full.
-async fn settle(
+async fn end_in_group(
     writer: Arc<SqliteWriter>,
     mut state: OwnedMutexGuard<WriterState>,
     keep: bool,

@@ -1,7 +1,8 @@
 //! `webhook_events`: the inbox. The claim on an event is the unique insert of its Stripe id, made
 //! in the same transaction as the event's effect, so that two deliveries of one event (two
 //! instances, two connections) produce one effect: on PostgreSQL the second insert waits for the
-//! first transaction and then sees its row; on SQLite `BEGIN IMMEDIATE` serialises them.
+//! first transaction and then sees its row; on SQLite the file's one writer runs them one after
+//! the other (`sqlite_writer.rs`).
 
 use super::{on_conn, Store, StoreError, Tx};
 
