@@ -79,8 +79,8 @@ pub fn token_hash(token: &str) -> String {
 
 /// Equal strings, compared in time that does not depend on where they differ.
 pub fn same_token(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -57,27 +57,12 @@ pub fn redact_url(url: &str) -> String {
 /// A query parameter that carries a secret: its name, percent-decoded and in any case, mentions a
 /// password, a secret or a token (`password`, `sslpassword`, `pass%77ord`, `auth_token` …).
 fn is_secret_name(name: &str) -> bool {
-    let mut decoded = Vec::new();
-    let bytes = name.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                decoded.push(h * 16 + l);
-                i += 3;
-            }
-            (b, _, _) => {
-                decoded.push(b);
-                i += 1;
-            }
-        }
-    }
-    let name = String::from_utf8_lossy(&decoded).to_ascii_lowercase();
+    // A name that does not decode is masked: a harmless parameter hidden costs less than a
+    // password shown.
+    let Ok(name) = caisse_stripe::form::percent_decode(name, false) else {
+        return true;
+    };
+    let name = name.to_ascii_lowercase();
     ["pass", "pwd", "secret", "token"]
         .iter()
         .any(|w| name.contains(w))

@@ -430,28 +430,15 @@ fn retry_wait(
     }
 }
 
-/// A number in [0, 1) that differs between calls and processes.
+/// A number in [0, 1) for the backoff's jitter.
 fn rand_fraction() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+    rand::random()
 }
 
 /// An id placed in a path: anything but Stripe's id alphabet is escaped, so an id cannot add
 /// segments or a query.
 fn path_segment(id: &str) -> String {
-    id.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    crate::form::percent_encode(id, |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn network_error(e: reqwest::Error) -> StripeError {

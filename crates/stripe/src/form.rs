@@ -77,28 +77,33 @@ impl Form {
     }
 }
 
-fn escape(s: &str, keep_brackets: bool) -> String {
+/// RFC 3986's unreserved bytes: what a percent-encoding never needs to escape.
+pub fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+}
+
+/// caisse's one percent codec, encoding half: every byte for which `keep` is false becomes `%XX`.
+pub fn percent_encode(s: &str, keep: impl Fn(u8) -> bool) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b'[' | b']' if keep_brackets => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
+        if keep(b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     out
 }
 
-fn unescape(s: &str) -> Result<String, FormError> {
+/// caisse's one percent codec, decoding half: `%XX` escapes (and `+` as a space when
+/// `plus_is_space`, as in forms); a broken escape or bytes that are not UTF-8 are an error.
+pub fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, FormError> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' => {
                 let hex = bytes.get(i + 1..i + 3).ok_or(FormError::BadEscape)?;
                 let hex = std::str::from_utf8(hex).map_err(|_| FormError::BadEscape)?;
@@ -110,6 +115,14 @@ fn unescape(s: &str) -> Result<String, FormError> {
         i += 1;
     }
     String::from_utf8(out).map_err(|_| FormError::BadEscape)
+}
+
+/// A form key or value, brackets left unescaped in keys as Stripe's SDKs send them.
+fn escape(s: &str, keep_brackets: bool) -> String {
+    percent_encode(s, |b| {
+        unreserved(b) || (keep_brackets && matches!(b, b'[' | b']'))
+    })
+    .replace("%20", "+")
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -135,8 +148,8 @@ pub fn decode(body: &str) -> Result<Value, FormError> {
             return Err(FormError::TooLarge);
         }
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = unescape(k)?;
-        let value = unescape(v)?;
+        let key = percent_decode(k, true)?;
+        let value = percent_decode(v, true)?;
         let path = split_key(&key)?;
         if path.len() > MAX_DEPTH {
             return Err(FormError::BadKey(key));

@@ -54,14 +54,7 @@ fn next_link<T>(rows: &mut Vec<T>, link: impl Fn(&T) -> String) -> Option<String
 
 /// A query string value, percent-encoded.
 fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    caisse_stripe::form::percent_encode(s, caisse_stripe::form::unreserved)
 }
 
 macro_rules! chrome {
