@@ -326,22 +326,24 @@ async fn main() {
     let (store_rate, _) = load(commits, 32, move |i| {
         let s = s.clone();
         async move {
-            let mut tx = s.begin().await.unwrap();
             let sql = "INSERT INTO bench_commits (id, at) VALUES ($1, 1)";
-            match &mut tx {
-                caisse_shop::store::Tx::Sqlite(turn) => sqlx::query(sql)
-                    .bind((commits + i) as i64)
-                    .execute(turn.conn())
-                    .await
-                    .map(|_| ()),
-                caisse_shop::store::Tx::Postgres(c) => sqlx::query(sql)
-                    .bind((commits + i) as i64)
-                    .execute(&mut **c)
-                    .await
-                    .map(|_| ()),
-            }
+            s.write(async |tx| {
+                match tx {
+                    caisse_shop::store::Tx::Sqlite(turn) => sqlx::query(sql)
+                        .bind((commits + i) as i64)
+                        .execute(turn.conn())
+                        .await
+                        .map(|_| ()),
+                    caisse_shop::store::Tx::Postgres(c) => sqlx::query(sql)
+                        .bind((commits + i) as i64)
+                        .execute(&mut **c)
+                        .await
+                        .map(|_| ()),
+                }
+                .map_err(caisse_shop::store::StoreError::from)
+            })
+            .await
             .unwrap();
-            tx.commit().await.unwrap();
         }
     })
     .await;

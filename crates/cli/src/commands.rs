@@ -216,11 +216,13 @@ async fn run(
         caisse_shop::config::MailTransport::Off => say!("  mail       off (CAISSE_MAIL=off)"),
     }
     let workers = caisse_shop::workers::spawn(&app);
+    let trace = app.stripe_log.clone();
     let served =
         caisse_shop::http::serve(app, listener, caisse_shop::http::shutdown_signal()).await;
     for w in workers {
         w.abort();
     }
+    trace.flush().await;
     if let Some(m) = metrics {
         let _ = m.stop().await;
     }
@@ -252,13 +254,14 @@ async fn tool_app(file: Option<&Path>) -> Result<App> {
 
 pub async fn reconcile(file: Option<&Path>) -> Result<()> {
     let app = tool_app(file).await?;
-    let r = caisse_shop::reconciler::reconcile(
+    let r = caisse_shop::holds::reconciler::reconcile(
         &app,
         caisse_shop::store::unix_now(),
-        caisse_shop::reconciler::Pass::Everything,
+        caisse_shop::holds::reconciler::Pass::Everything,
     )
     .await
     .map_err(anyhow::Error::from)?;
+    app.stripe_log.flush().await;
     say!(
         "holds past their expiry: {} released, {} fulfilled, {} awaiting a delayed payment, {} unknown to Stripe (released), {} settled elsewhere, {} left for later",
         r.released, r.fulfilled, r.awaiting, r.missing, r.settled_elsewhere, r.deferred
@@ -275,9 +278,9 @@ pub async fn events_replay(file: Option<&Path>, since: &str, types: &[String]) -
         }])
     })?;
     let app = tool_app(file).await?;
-    let r = caisse_shop::replay::replay(&app, since, types)
-        .await
-        .context("cannot read Stripe's events")?;
+    let r = caisse_shop::replay::replay(&app, since, types).await;
+    app.stripe_log.flush().await;
+    let r = r.context("cannot read Stripe's events")?;
     say!(
         "{} events fetched: {} processed, {} duplicate, {} ignored, {} failed",
         r.fetched,

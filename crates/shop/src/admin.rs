@@ -148,30 +148,31 @@ pub async fn refund(
         }
         Err(e) => return Err(e.into()),
     };
-    let mut tx = app.store.begin().await?;
-    // A form sent again gets Stripe's same refund back: audited once.
-    if !tx.refund_not_yet_audited(&order.id, &refund.id).await? {
-        return Ok(refund.id);
-    }
-    tx.audit(
-        AuditEntry {
-            actor: ADMIN,
-            action: "refund.requested",
-            entity_type: "order",
-            entity_id: &order.id,
-            before: Some(json!({ "amount_refunded": order.amount_refunded })),
-            after: Some(json!({ "refund": refund.id, "amount": refund.amount })),
-            message: format!(
-                "Refund {} of {} requested for order #{number} from the dashboard (payment {pi})",
-                refund.id,
-                format_amount(refund.amount, &refund.currency)
-            ),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(refund.id)
+    app.store.write(async |tx| {
+        // A form sent again gets Stripe's same refund back: audited once.
+        if !tx.refund_not_yet_audited(&order.id, &refund.id).await? {
+            return Ok(refund.id);
+        }
+        tx.audit(
+            AuditEntry {
+                actor: ADMIN,
+                action: "refund.requested",
+                entity_type: "order",
+                entity_id: &order.id,
+                before: Some(json!({ "amount_refunded": order.amount_refunded })),
+                after: Some(json!({ "refund": refund.id, "amount": refund.amount })),
+                message: format!(
+                    "Refund {} of {} requested for order #{number} from the dashboard (payment {pi})",
+                    refund.id,
+                    format_amount(refund.amount, &refund.currency)
+                ),
+            },
+            now,
+        )
+        .await?;
+        Ok(refund.id)
+    })
+    .await
 }
 
 /// Runs a recorded event through the inbox again, as a redelivery would: a failed event gets its
@@ -195,25 +196,27 @@ pub async fn reprocess_event(app: &App, id: &str, now: i64) -> Result<String, Ac
         }
         Err(e) => format!("failed again: {e}"),
     };
-    let mut tx = app.store.begin().await?;
-    tx.audit(
-        AuditEntry {
-            actor: ADMIN,
-            action: "webhook_event.reprocessed",
-            entity_type: "webhook_event",
-            entity_id: id,
-            before: Some(json!({ "status": row.row.status })),
-            after: Some(json!({ "result": said })),
-            message: format!(
-                "Event {id} ({}) reprocessed from the dashboard: {said}",
-                row.row.kind
-            ),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(said)
+    app.store
+        .write(async |tx| {
+            tx.audit(
+                AuditEntry {
+                    actor: ADMIN,
+                    action: "webhook_event.reprocessed",
+                    entity_type: "webhook_event",
+                    entity_id: id,
+                    before: Some(json!({ "status": row.row.status })),
+                    after: Some(json!({ "result": said })),
+                    message: format!(
+                        "Event {id} ({}) reprocessed from the dashboard: {said}",
+                        row.row.kind
+                    ),
+                },
+                now,
+            )
+            .await?;
+            Ok(said)
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use caisse_stripe::{Client, ClientOptions};
 use crate::config::Config;
 use crate::email::Mailer;
 use crate::ratelimit::{RateLimiter, RedisLimiter};
-use crate::store::Store;
+use crate::store::{OutageAlarm, Store};
 use crate::stripe_log::StripeLog;
 use crate::telemetry;
 use crate::webhooks::alarm::SignatureAlarm;
@@ -19,12 +19,16 @@ pub struct App {
     pub config: Arc<Config>,
     pub store: Store,
     pub stripe: Client,
+    /// The trace of `stripe`'s exchanges, written in batches off the calls' path.
+    pub stripe_log: Arc<StripeLog>,
     pub limiter: Arc<RateLimiter>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     pub signature_alarm: Arc<SignatureAlarm>,
     pub mailer: Mailer,
     /// Wakes the outbox worker when an effect queued a message.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// The database outage this instance's webhook deliveries are living through, if any.
+    pub db_outage: Arc<OutageAlarm>,
 }
 
 impl App {
@@ -32,9 +36,9 @@ impl App {
         let mut options =
             ClientOptions::new(&config.stripe.api_base, config.stripe.secret_key.expose());
         options.timeout = config.stripe.timeout;
-        let stripe = Client::new(options)?.with_hook(Arc::new(StripeLog {
-            store: store.clone(),
-        }));
+        options.guard = Some(crate::store::forbid_network_in_transaction);
+        let stripe_log = Arc::new(StripeLog::start(store.clone()));
+        let stripe = Client::new(options)?.with_hook(stripe_log.clone());
         let limiter = match &config.redis_url {
             Some(url) => RateLimiter::with_redis(RedisLimiter::new(url.expose())?),
             None => RateLimiter::in_process(),
@@ -44,11 +48,13 @@ impl App {
             config: Arc::new(config),
             store,
             stripe,
+            stripe_log,
             limiter: Arc::new(limiter),
             metrics: telemetry::metrics_handle(),
             signature_alarm: Arc::new(SignatureAlarm::default()),
             mailer,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            db_outage: Arc::default(),
         })
     }
 }

@@ -161,56 +161,58 @@ pub async fn import(
     // Locked in id order, as checkout locks them: two writers never wait on each other in a cycle.
     let mut sorted: Vec<&ValidProduct> = products.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut tx = store.begin().await?;
-    let mut report = ImportReport::default();
-    for p in sorted {
-        let before = tx.product_for_update(&p.id).await?;
-        if before.as_ref().is_some_and(|b| unchanged(b, p, stock)) {
-            report.unchanged += 1;
-            continue;
-        }
-        let after = tx
-            .upsert_product(p, stock == Stock::Set, now)
-            .await
-            .map_err(|source| match source {
-                StoreError::Constraint { .. } => ImportError::Refused {
-                    id: p.id.clone(),
-                    source,
-                },
-                other => ImportError::Store(other),
-            })?;
-        let (action, message) = match &before {
-            None => {
-                report.created += 1;
-                (
-                    "product.created",
-                    format!("Product {} created by catalog import", p.id),
+    store
+        .write(async |tx| {
+            let mut report = ImportReport::default();
+            for p in sorted {
+                let before = tx.product_for_update(&p.id).await?;
+                if before.as_ref().is_some_and(|b| unchanged(b, p, stock)) {
+                    report.unchanged += 1;
+                    continue;
+                }
+                let after = tx
+                    .upsert_product(p, stock == Stock::Set, now)
+                    .await
+                    .map_err(|source| match source {
+                        StoreError::Constraint { .. } => ImportError::Refused {
+                            id: p.id.clone(),
+                            source,
+                        },
+                        other => ImportError::Store(other),
+                    })?;
+                let (action, message) = match &before {
+                    None => {
+                        report.created += 1;
+                        (
+                            "product.created",
+                            format!("Product {} created by catalog import", p.id),
+                        )
+                    }
+                    Some(_) => {
+                        report.updated += 1;
+                        (
+                            "product.updated",
+                            format!("Product {} updated by catalog import", p.id),
+                        )
+                    }
+                };
+                tx.audit(
+                    AuditEntry {
+                        actor,
+                        action,
+                        entity_type: "product",
+                        entity_id: &p.id,
+                        before: before.map(|b| json!(b)),
+                        after: Some(json!(after)),
+                        message,
+                    },
+                    now,
                 )
+                .await?;
             }
-            Some(_) => {
-                report.updated += 1;
-                (
-                    "product.updated",
-                    format!("Product {} updated by catalog import", p.id),
-                )
-            }
-        };
-        tx.audit(
-            AuditEntry {
-                actor,
-                action,
-                entity_type: "product",
-                entity_id: &p.id,
-                before: before.map(|b| json!(b)),
-                after: Some(json!(after)),
-                message,
-            },
-            now,
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(report)
+            Ok(report)
+        })
+        .await
 }
 
 fn unchanged(current: &Product, p: &ValidProduct, stock: Stock) -> bool {

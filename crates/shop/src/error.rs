@@ -6,6 +6,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+/// Seconds a client waits before retrying after a transient failure.
+pub const RETRY_AFTER_UNAVAILABLE: u64 = 2;
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -61,13 +64,16 @@ impl ApiError {
         )
     }
 
-    /// A transient failure: the database or a dependency did not answer. Worth a retry.
+    /// A transient failure: the database or a dependency did not answer. Worth a retry, which
+    /// `Retry-After` paces.
     pub fn unavailable(message: impl Into<String>) -> ApiError {
-        ApiError::new(
+        let mut e = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "service_unavailable",
             message,
-        )
+        );
+        e.retry_after_secs = Some(RETRY_AFTER_UNAVAILABLE);
+        e
     }
 }
 
@@ -79,6 +85,24 @@ impl From<crate::store::StoreError> for ApiError {
         } else {
             tracing::error!(error = %e, "database error");
             ApiError::internal()
+        }
+    }
+}
+
+impl From<crate::webhooks::InboxError> for ApiError {
+    fn from(e: crate::webhooks::InboxError) -> ApiError {
+        use crate::webhooks::InboxError;
+        match e {
+            InboxError::Store(e) => e.into(),
+            // Told apart from an outage in the log: nothing is wrong, the event came early.
+            InboxError::NotYet(why) => {
+                tracing::info!(%why, "webhook event cannot apply yet; Stripe will retry");
+                ApiError::unavailable(format!("{why}; retry later"))
+            }
+            InboxError::Malformed(why) => {
+                tracing::error!(%why, "webhook event cannot be applied");
+                ApiError::internal()
+            }
         }
     }
 }

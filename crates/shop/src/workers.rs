@@ -8,7 +8,7 @@ use crate::app::App;
 /// Starts the jobs; abort the handles to stop them.
 pub fn spawn(app: &App) -> Vec<JoinHandle<()>> {
     vec![
-        tokio::spawn(crate::reconciler::run(app.clone())),
+        tokio::spawn(crate::holds::reconciler::run(app.clone())),
         tokio::spawn(crate::outbox::run(app.clone())),
     ]
 }

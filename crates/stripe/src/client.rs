@@ -59,6 +59,9 @@ pub enum StripeError {
     Timeout,
     #[error("unexpected answer from Stripe: {0}")]
     Decode(String),
+    /// Refused by [`ClientOptions::guard`] before it was sent.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl StripeError {
@@ -67,7 +70,7 @@ impl StripeError {
         match self {
             StripeError::Api { status, .. } => *status == 429 || *status >= 500,
             StripeError::Network(_) | StripeError::Timeout => true,
-            StripeError::Decode(_) => false,
+            StripeError::Decode(_) | StripeError::Refused(_) => false,
         }
     }
 
@@ -96,6 +99,9 @@ pub struct ClientOptions {
     pub max_retries: u32,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+    /// Asked before every request: an `Err` refuses it unsent (the shop refuses calls made
+    /// inside a database transaction).
+    pub guard: Option<fn(&str) -> Result<(), String>>,
 }
 
 impl ClientOptions {
@@ -107,6 +113,7 @@ impl ClientOptions {
             max_retries: 2,
             initial_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(2),
+            guard: None,
         }
     }
 }
@@ -219,6 +226,9 @@ impl Client {
         body: Option<String>,
         idempotency_key: Option<String>,
     ) -> Result<T, StripeError> {
+        if let Some(guard) = self.options.guard {
+            guard("a Stripe request").map_err(StripeError::Refused)?;
+        }
         let url = format!("{}{}", self.options.api_base, path);
         let mut attempt = 0;
         loop {

@@ -3,7 +3,9 @@
 //! transaction; events may come in any order and any number of times, and every decision below is
 //! safe to take again.
 
-/// Where a hold stands in the database.
+use super::status::HoldStatus;
+
+/// Where a hold stands, as far as the state machine cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HoldState {
     /// Stock set aside, waiting for the payment (`active`, or `awaiting_payment` once the
@@ -15,13 +17,12 @@ pub enum HoldState {
     Converted,
 }
 
-impl HoldState {
-    pub fn parse(status: &str) -> Option<HoldState> {
+impl From<HoldStatus> for HoldState {
+    fn from(status: HoldStatus) -> HoldState {
         match status {
-            "active" | "awaiting_payment" => Some(HoldState::Active),
-            "released" => Some(HoldState::Released),
-            "converted" => Some(HoldState::Converted),
-            _ => None,
+            HoldStatus::Active | HoldStatus::AwaitingPayment => HoldState::Active,
+            HoldStatus::Released => HoldState::Released,
+            HoldStatus::Converted => HoldState::Converted,
         }
     }
 }

@@ -202,7 +202,7 @@ mod tests {
         let order = OrderSummary {
             id: "ord_1".into(),
             number: 123,
-            status: "paid".into(),
+            status: crate::domain::status::OrderStatus::Paid,
             attention_reason: None,
             email: Some("ada@example.com".into()),
             amount_total: 123_450 + 2 * 1200,

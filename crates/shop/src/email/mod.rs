@@ -58,6 +58,8 @@ impl Mailer {
 
     /// Sends `message`; `file_name` names it in the folder transport.
     pub async fn send(&self, message: Message, file_name: &str) -> Result<(), SendError> {
+        crate::store::forbid_network_in_transaction("sending an email")
+            .map_err(SendError::Permanent)?;
         match self {
             Mailer::Smtp(smtp, limit) => {
                 match tokio::time::timeout(*limit, smtp.send(message)).await {

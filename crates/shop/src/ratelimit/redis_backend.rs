@@ -71,6 +71,9 @@ impl RedisLimiter {
         rate: Rate,
         now_ms: i64,
     ) -> Result<Decision, redis::RedisError> {
+        crate::store::forbid_network_in_transaction("a Redis call").map_err(|why| {
+            redis::RedisError::from((redis::ErrorKind::ClientError, "refused", why))
+        })?;
         let mut connection = self.connection().await?;
         let mut invocation = self.script.key(key);
         invocation

@@ -17,37 +17,39 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        on_conn!(tx &mut tx, |c| sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
+        self.write(async |tx| {
+            on_conn!(tx tx, |c| sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
+                .bind(now)
+                .execute(c)
+                .await
+                .map(|_| ()))?;
+            on_conn!(tx tx, |c| sqlx::query(
+                "INSERT INTO admin_sessions (token_hash, csrf_token, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_hash)
+            .bind(csrf_token)
             .bind(now)
+            .bind(expires_at)
             .execute(c)
             .await
             .map(|_| ()))?;
-        on_conn!(tx &mut tx, |c| sqlx::query(
-            "INSERT INTO admin_sessions (token_hash, csrf_token, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token_hash)
-        .bind(csrf_token)
-        .bind(now)
-        .bind(expires_at)
-        .execute(c)
+            tx.audit(
+                AuditEntry {
+                    actor: ADMIN,
+                    action: "admin.signed_in",
+                    entity_type: "admin_session",
+                    entity_id: &token_hash[..12.min(token_hash.len())],
+                    before: None,
+                    after: Some(json!({ "expires_at": expires_at })),
+                    message: "The operator signed in to the dashboard".into(),
+                },
+                now,
+            )
+            .await?;
+            Ok(())
+        })
         .await
-        .map(|_| ()))?;
-        tx.audit(
-            AuditEntry {
-                actor: ADMIN,
-                action: "admin.signed_in",
-                entity_type: "admin_session",
-                entity_id: &token_hash[..12.min(token_hash.len())],
-                before: None,
-                after: Some(json!({ "expires_at": expires_at })),
-                message: "The operator signed in to the dashboard".into(),
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await
     }
 
     /// The CSRF token of a live session.
@@ -66,92 +68,96 @@ impl Store {
     }
 
     pub async fn end_admin_session(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let rows = on_conn!(tx &mut tx, |c| sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-        if rows > 0 {
-            tx.audit(
-                AuditEntry {
-                    actor: ADMIN,
-                    action: "admin.signed_out",
-                    entity_type: "admin_session",
-                    entity_id: &token_hash[..12.min(token_hash.len())],
-                    before: None,
-                    after: None,
-                    message: "The operator signed out of the dashboard".into(),
-                },
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await
+        self.write(async |tx| {
+            let rows = on_conn!(tx tx, |c| sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1")
+                .bind(token_hash)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+            if rows > 0 {
+                tx.audit(
+                    AuditEntry {
+                        actor: ADMIN,
+                        action: "admin.signed_out",
+                        entity_type: "admin_session",
+                        entity_id: &token_hash[..12.min(token_hash.len())],
+                        before: None,
+                        after: None,
+                        message: "The operator signed out of the dashboard".into(),
+                    },
+                    now,
+                )
+                .await?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Acknowledges an open alert; false when it is unknown or already acknowledged.
     pub async fn acknowledge_alert(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let kind: Option<String> = on_conn!(tx &mut tx, |c| sqlx::query_scalar(
-            "UPDATE alerts SET acknowledged_at = $2, acknowledged_by = $3 \
-             WHERE id = $1 AND acknowledged_at IS NULL RETURNING kind",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(ADMIN)
-        .fetch_optional(c)
-        .await)?;
-        let Some(kind) = kind else {
-            return Ok(false);
-        };
-        tx.audit(
-            AuditEntry {
-                actor: ADMIN,
-                action: "alert.acknowledged",
-                entity_type: "alert",
-                entity_id: &id.to_string(),
-                before: Some(json!({ "acknowledged": false })),
-                after: Some(json!({ "acknowledged": true })),
-                message: format!("Alert {id} ({kind}) acknowledged on the dashboard"),
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        self.write(async |tx| {
+            let kind: Option<String> = on_conn!(tx tx, |c| sqlx::query_scalar(
+                "UPDATE alerts SET acknowledged_at = $2, acknowledged_by = $3 \
+                 WHERE id = $1 AND acknowledged_at IS NULL RETURNING kind",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(ADMIN)
+            .fetch_optional(c)
+            .await)?;
+            let Some(kind) = kind else {
+                return Ok(false);
+            };
+            tx.audit(
+                AuditEntry {
+                    actor: ADMIN,
+                    action: "alert.acknowledged",
+                    entity_type: "alert",
+                    entity_id: &id.to_string(),
+                    before: Some(json!({ "acknowledged": false })),
+                    after: Some(json!({ "acknowledged": true })),
+                    message: format!("Alert {id} ({kind}) acknowledged on the dashboard"),
+                },
+                now,
+            )
+            .await?;
+            Ok(true)
+        })
+        .await
     }
 
     /// Makes a failed outbox message due again with a fresh set of attempts; false when it is
     /// unknown or not failed.
     pub async fn retry_outbox(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let row: Option<(String, i64)> = on_conn!(tx &mut tx, |c| sqlx::query_as(
-            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2 \
-             WHERE id = $1 AND status = 'failed' RETURNING dedup_key, attempts",
-        )
-        .bind(id)
-        .bind(now)
-        .fetch_optional(c)
-        .await)?;
-        let Some((key, _)) = row else {
-            return Ok(false);
-        };
-        tx.audit(
-            AuditEntry {
-                actor: ADMIN,
-                action: "outbox.retried",
-                entity_type: "outbox",
-                entity_id: &id.to_string(),
-                before: Some(json!({ "status": "failed" })),
-                after: Some(json!({ "status": "pending" })),
-                message: format!("Message {key} queued again from the dashboard"),
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        self.write(async |tx| {
+            let row: Option<(String, i64)> = on_conn!(tx tx, |c| sqlx::query_as(
+                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2 \
+                 WHERE id = $1 AND status = 'failed' RETURNING dedup_key, attempts",
+            )
+            .bind(id)
+            .bind(now)
+            .fetch_optional(c)
+            .await)?;
+            let Some((key, _)) = row else {
+                return Ok(false);
+            };
+            tx.audit(
+                AuditEntry {
+                    actor: ADMIN,
+                    action: "outbox.retried",
+                    entity_type: "outbox",
+                    entity_id: &id.to_string(),
+                    before: Some(json!({ "status": "failed" })),
+                    after: Some(json!({ "status": "pending" })),
+                    message: format!("Message {key} queued again from the dashboard"),
+                },
+                now,
+            )
+            .await?;
+            Ok(true)
+        })
+        .await
     }
 }
 

@@ -80,10 +80,11 @@ impl Tx {
 impl Store {
     /// Raises `a` on its own, outside any effect; true when it is new.
     pub async fn raise_alert(&self, a: &NewAlert<'_>, now: i64) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let new = tx.raise_alert(a, now).await?;
-        tx.commit().await?;
-        Ok(new)
+        self.write(async |tx| {
+            let new = tx.raise_alert(a, now).await?;
+            Ok(new)
+        })
+        .await
     }
 
     /// The newest alerts first, unacknowledged only when `open_only`.

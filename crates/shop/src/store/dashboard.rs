@@ -6,6 +6,7 @@
 //! exists, and its key is not needed (the last shown row's key is the cursor).
 
 use super::{on_conn, Alert, AuditRecord, Hold, OutboxRow, Store, StoreError, StripeRequestRow};
+use crate::domain::status::OutboxKind;
 
 /// Rows on one page of a list.
 pub const PAGE: i64 = 50;
@@ -336,8 +337,8 @@ impl Store {
             "SELECT id, kind, dedup_key, payload, status, attempts, next_attempt_at, last_error \
              FROM outbox WHERE dedup_key IN ($1, $2) ORDER BY id",
         )
-        .bind(format!("{}:{order_id}", crate::fulfilment::CONFIRMATION_EMAIL))
-        .bind(format!("{}:{order_id}", crate::refunds::KIND))
+        .bind(OutboxKind::OrderConfirmation.key(order_id))
+        .bind(OutboxKind::StripeRefund.key(order_id))
         .fetch_all(c)
         .await)?)
     }

@@ -67,23 +67,11 @@ impl From<sqlx::Error> for StoreError {
                     ErrorKind::NotNullViolation => ConstraintKind::NotNull,
                     _ => {
                         let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-                        // SQLITE_BUSY / SQLITE_LOCKED, PostgreSQL serialization, deadlock,
-                        // admin shutdown, too-many-connections, and caisse's own lock_timeout
-                        // (55P03) and statement_timeout (57014): worth a retry.
-                        if matches!(
-                            code.as_str(),
-                            "5" | "6"
-                                | "517"
-                                | "40001"
-                                | "40P01"
-                                | "57P01"
-                                | "53300"
-                                | "55P03"
-                                | "57014"
-                        ) {
-                            return StoreError::Unavailable(message);
-                        }
-                        return StoreError::Database { message };
+                        return if is_transient_code(&code) {
+                            StoreError::Unavailable(message)
+                        } else {
+                            StoreError::Database { message }
+                        };
                     }
                 };
                 StoreError::Constraint { kind, message }
@@ -92,6 +80,7 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
             sqlx::Error::Configuration(c) => StoreError::Config(c.to_string()),
             other => StoreError::Database {
@@ -101,8 +90,51 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// Database error codes worth a retry: the same statement may succeed once the database is back,
+/// has room, or is less busy.
+/// - SQLite (primary code of an extended one): `BUSY` and `LOCKED` (with every extended code),
+///   `NOMEM`, the `IOERR` family, `FULL`.
+/// - PostgreSQL: connection exceptions (class 08), serialization failures and deadlocks,
+///   insufficient resources (class 53: disk full, out of memory, too many connections), the
+///   server shutting down or starting (57P01–57P03), caisse's own `lock_timeout` (55P03) and
+///   `statement_timeout` (57014), and I/O errors (58030).
+fn is_transient_code(code: &str) -> bool {
+    if let Ok(sqlite) = code.parse::<i32>() {
+        return matches!(sqlite & 0xff, 5 | 6 | 7 | 10 | 13);
+    }
+    code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(
+            code,
+            "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "55P03" | "57014" | "58030"
+        )
+}
+
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
         StoreError::Migration(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient_code;
+
+    #[test]
+    fn outages_and_time_outs_are_transient_and_bugs_are_not() {
+        // SQLite: BUSY_SNAPSHOT, LOCKED_SHAREDCACHE, IOERR_FSYNC, FULL, NOMEM.
+        for code in ["5", "517", "262", "1034", "13", "7", "10"] {
+            assert!(is_transient_code(code), "{code}");
+        }
+        // PostgreSQL: connection failure, admin shutdown, cannot connect now, disk full.
+        for code in [
+            "08006", "08001", "57P01", "57P03", "53100", "53300", "40001", "55P03",
+        ] {
+            assert!(is_transient_code(code), "{code}");
+        }
+        // A syntax error, an undefined table, SQLite's generic error and a constraint.
+        for code in ["42601", "42P01", "1", "19", "2067", ""] {
+            assert!(!is_transient_code(code), "{code}");
+        }
     }
 }

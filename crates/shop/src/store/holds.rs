@@ -7,6 +7,7 @@
 //! instances) give stock back once.
 
 use super::{on_conn, Store, StoreError, Tx};
+use crate::domain::status::HoldStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct Hold {
@@ -14,7 +15,7 @@ pub struct Hold {
     pub customer_id: String,
     pub client_ip: Option<String>,
     pub email: Option<String>,
-    pub status: String,
+    pub status: HoldStatus,
     pub amount_total: i64,
     pub currency: String,
     pub expires_at: i64,
@@ -554,20 +555,21 @@ impl Store {
         next: i64,
     ) -> Result<bool, StoreError> {
         // Through the writer queue (a write of its own, on SQLite in this process's turn).
-        let mut tx = self.begin().await?;
-        let rows = on_conn!(tx &mut tx, |c| sqlx::query(
-            "UPDATE holds SET next_check_at = $1, checks = checks + 1 \
-             WHERE id = $2 AND status IN ('active', 'awaiting_payment') \
-             AND COALESCE(next_check_at, expires_at) <= $3",
-        )
-        .bind(next)
-        .bind(&hold.id)
-        .bind(due)
-        .execute(c)
+        self.write(async |tx| {
+            let rows = on_conn!(tx tx, |c| sqlx::query(
+                "UPDATE holds SET next_check_at = $1, checks = checks + 1 \
+                 WHERE id = $2 AND status IN ('active', 'awaiting_payment') \
+                 AND COALESCE(next_check_at, expires_at) <= $3",
+            )
+            .bind(next)
+            .bind(&hold.id)
+            .bind(due)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+            Ok(rows == 1)
+        })
         .await
-        .map(|r| r.rows_affected()))?;
-        tx.commit().await?;
-        Ok(rows == 1)
     }
 
     pub async fn active_hold_count(&self) -> Result<i64, StoreError> {

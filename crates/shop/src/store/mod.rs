@@ -18,7 +18,9 @@ mod holds;
 mod orders;
 mod outbox;
 mod sqlite_writer;
+mod status_columns;
 mod stripe_requests;
+mod unit_of_work;
 mod webhook_events;
 
 use std::str::FromStr;
@@ -44,6 +46,7 @@ pub use orders::{NewOrder, NewPayment, OrderLine, OrderSummary, PaymentRow};
 pub use outbox::OutboxRow;
 pub use sqlite_writer::{SqliteWriter, WriterTurn};
 pub use stripe_requests::StripeRequestRow;
+pub use unit_of_work::{forbid_network_in_transaction, in_transaction, Outage, OutageAlarm};
 pub use webhook_events::{Claim, EventRow, NewEvent};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -197,16 +200,20 @@ impl Store {
             .fetch_one(c)
             .await
         })
-        .or_else(|e| match StoreError::from(e) {
-            // No migrations table yet: reachable but not migrated.
-            StoreError::Database { .. } => Ok(None),
-            other => Err(other),
+        .or_else(|e| match e {
+            // No migrations table yet: reachable but not migrated. Any other error is the
+            // database's, and says so.
+            sqlx::Error::Database(db) if is_missing_table(db.code().as_deref(), db.message()) => {
+                Ok(None)
+            }
+            other => Err(StoreError::from(other)),
         })?;
         Ok(applied == Some(latest))
     }
 
-    /// Begins a write transaction: on SQLite a savepoint in the writer's group.
-    pub async fn begin(&self) -> Result<Tx, StoreError> {
+    /// Begins a write transaction: on SQLite a savepoint in the writer's group. Private: every
+    /// write goes through [`Store::write`].
+    async fn begin(&self) -> Result<Tx, StoreError> {
         let asked = std::time::Instant::now();
         Ok(match self {
             // Where a write's time goes, for `caisse-bench` and operators: waiting for a
@@ -238,6 +245,11 @@ impl Store {
     }
 }
 
+/// PostgreSQL's `undefined_table`, or SQLite's "no such table" (a generic error code 1).
+fn is_missing_table(code: Option<&str>, message: &str) -> bool {
+    code == Some("42P01") || (code == Some("1") && message.starts_with("no such table"))
+}
+
 impl Tx {
     /// `" FOR UPDATE"` on PostgreSQL; nothing on SQLite, whose `BEGIN IMMEDIATE` already holds
     /// the only write lock.
@@ -250,14 +262,14 @@ impl Tx {
 
     /// Rolls back, and on SQLite waits for the group whose writes this transaction may have read
     /// (see [`WriterTurn::rollback`]): for a caller that answers from what it read.
-    pub async fn rollback(self) -> Result<(), StoreError> {
+    async fn rollback(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(turn) => turn.rollback().await,
             Tx::Postgres(tx) => Ok(tx.rollback().await?),
         }
     }
 
-    pub async fn commit(self) -> Result<(), StoreError> {
+    async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(turn) => turn.commit().await?,
             Tx::Postgres(tx) => {

@@ -2,12 +2,13 @@
 //! `payments.payment_intent_id` are unique), and only `charge.refunded` marks them refunded.
 
 use super::{on_conn, HoldItem, Store, StoreError, Tx};
+use crate::domain::status::{OrderStatus, PaymentStatus};
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct OrderSummary {
     pub id: String,
     pub number: i64,
-    pub status: String,
+    pub status: OrderStatus,
     pub attention_reason: Option<String>,
     pub email: Option<String>,
     pub amount_total: i64,
@@ -48,7 +49,7 @@ pub struct PaymentRow {
     pub amount: i64,
     pub amount_refunded: i64,
     pub currency: String,
-    pub status: String,
+    pub status: PaymentStatus,
 }
 
 const ORDER: &str =
@@ -68,9 +69,9 @@ impl Tx {
     /// Writes the order, its items and its payment; returns the order's sequential number.
     pub async fn insert_order(&mut self, o: &NewOrder<'_>, now: i64) -> Result<i64, StoreError> {
         let status = if o.attention_reason.is_some() {
-            "needs_attention"
+            OrderStatus::NeedsAttention
         } else {
-            "paid"
+            OrderStatus::Paid
         };
         let number: i64 = on_conn!(tx self, |c| sqlx::query_scalar(
             "INSERT INTO orders (id, hold_id, customer_id, email, status, attention_reason, \
@@ -165,7 +166,7 @@ impl Tx {
             "UPDATE payments SET amount_refunded = $1, status = $2 WHERE id = $3",
         )
         .bind(refunded)
-        .bind(if full { "refunded" } else { "succeeded" })
+        .bind(if full { PaymentStatus::Refunded } else { PaymentStatus::Succeeded })
         .bind(&payment.id)
         .execute(c)
         .await

@@ -3,23 +3,25 @@
 //! per order), whichever event or instance writes it.
 
 use super::{on_conn, Store, StoreError, Tx};
+use crate::domain::status::{OutboxKind, OutboxStatus};
 
 impl Tx {
     /// Queues a message due now; false when one with this key already exists.
     pub async fn enqueue(
         &mut self,
-        kind: &str,
-        dedup_key: &str,
+        kind: OutboxKind,
+        subject: &str,
         payload: &serde_json::Value,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let dedup_key = kind.key(subject);
         let payload = payload.to_string();
         let rows = on_conn!(tx self, |c| sqlx::query(
             "INSERT INTO outbox (kind, dedup_key, payload, status, next_attempt_at, created_at) \
              VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT (dedup_key) DO NOTHING",
         )
         .bind(kind)
-        .bind(dedup_key)
+        .bind(&dedup_key)
         .bind(&payload)
         .bind(now)
         .execute(c)
@@ -32,17 +34,14 @@ impl Tx {
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct OutboxRow {
     pub id: i64,
-    pub kind: String,
+    pub kind: OutboxKind,
     pub dedup_key: String,
     pub payload: String,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
 }
-
-const ROW: &str =
-    "SELECT id, kind, dedup_key, payload, status, attempts, next_attempt_at, last_error FROM outbox";
 
 impl Tx {
     /// Takes up to `limit` due messages for this worker: each gets `token` and is pushed
@@ -54,7 +53,7 @@ impl Tx {
         now: i64,
         lease: i64,
         token: &str,
-        skip_kind: Option<&str>,
+        skip_kind: Option<OutboxKind>,
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let skip_locked = match self {
@@ -126,11 +125,6 @@ impl Tx {
 }
 
 impl Store {
-    pub async fn outbox_by_key(&self, dedup_key: &str) -> Result<Option<OutboxRow>, StoreError> {
-        let sql = format!("{ROW} WHERE dedup_key = $1");
-        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).bind(dedup_key).fetch_optional(c).await)?)
-    }
-
     /// Messages waiting to be sent (the `caisse_outbox_pending` gauge).
     pub async fn outbox_pending(&self) -> Result<i64, StoreError> {
         Ok(on_conn!(pool self, |c| sqlx::query_scalar(

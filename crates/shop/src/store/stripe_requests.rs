@@ -24,31 +24,33 @@ pub fn subject(idempotency_key: &str) -> Option<&str> {
 }
 
 impl Store {
-    pub async fn record_stripe_request(
+    /// Writes a batch of exchanges, each with when it happened, in one unit of work.
+    pub async fn record_stripe_requests(
         &self,
-        r: &caisse_stripe::RequestRecord,
-        at: i64,
+        batch: &[(caisse_stripe::RequestRecord, i64)],
     ) -> Result<(), StoreError> {
-        // Through the writer queue (a write of its own, on SQLite in this process's turn).
-        let mut tx = self.begin().await?;
-        on_conn!(tx &mut tx, |c| sqlx::query(
-            "INSERT INTO stripe_requests (method, path, idempotency_key, status, request_id, duration_ms, error, at, subject) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&r.method)
-        .bind(&r.path)
-        .bind(&r.idempotency_key)
-        .bind(r.status.map(i64::from))
-        .bind(&r.request_id)
-        .bind(r.duration_ms as i64)
-        .bind(&r.error)
-        .bind(at)
-        .bind(r.idempotency_key.as_deref().and_then(subject))
-        .execute(c)
+        self.write(async |tx| {
+            for (r, at) in batch {
+                on_conn!(tx tx, |c| sqlx::query(
+                "INSERT INTO stripe_requests (method, path, idempotency_key, status, request_id, duration_ms, error, at, subject) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&r.method)
+            .bind(&r.path)
+            .bind(&r.idempotency_key)
+            .bind(r.status.map(i64::from))
+            .bind(&r.request_id)
+            .bind(r.duration_ms as i64)
+            .bind(&r.error)
+            .bind(at)
+            .bind(r.idempotency_key.as_deref().and_then(subject))
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+            }
+            Ok(())
+        })
         .await
-        .map(|_| ()))?;
-        tx.commit().await?;
-        Ok(())
     }
 
     pub async fn stripe_requests(&self, limit: i64) -> Result<Vec<StripeRequestRow>, StoreError> {

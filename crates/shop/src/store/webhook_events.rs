@@ -5,6 +5,7 @@
 //! the other (`sqlite_writer.rs`).
 
 use super::{on_conn, Store, StoreError, Tx};
+use crate::domain::status::EventStatus;
 
 /// A verified event as it is recorded.
 #[derive(Clone, Debug)]
@@ -33,7 +34,7 @@ pub struct EventRow {
     pub stripe_event_id: String,
     #[sqlx(rename = "type")]
     pub kind: String,
-    pub status: String,
+    pub status: EventStatus,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub reason: Option<String>,
@@ -68,9 +69,9 @@ impl Tx {
             "SELECT status FROM webhook_events WHERE stripe_event_id = $1{}",
             self.for_update()
         );
-        let status: String =
+        let status: EventStatus =
             on_conn!(tx self, |c| sqlx::query_scalar(&sql).bind(e.id).fetch_one(c).await)?;
-        if status == "processed" || status == "ignored" {
+        if status.is_final() {
             return Ok(Claim::Done);
         }
         on_conn!(tx self, |c| sqlx::query(
@@ -87,7 +88,7 @@ impl Tx {
     pub async fn finish_event(
         &mut self,
         id: &str,
-        status: &str,
+        status: EventStatus,
         reason: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
@@ -116,42 +117,43 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         // Through the writer queue (a write of its own, on SQLite in this process's turn).
-        let mut tx = self.begin().await?;
-        on_conn!(tx &mut tx, |c| sqlx::query(
-            "INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_created, \
-                                         payload, status, attempts, last_error, received_at, source) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'failed', 1, $7, $8, $9) \
-             ON CONFLICT (stripe_event_id) DO UPDATE SET status = 'failed', \
-                 attempts = webhook_events.attempts + 1, last_error = excluded.last_error \
-             WHERE webhook_events.status IN ('received', 'failed')",
-        )
-        .bind(e.id)
-        .bind(e.kind)
-        .bind(e.livemode)
-        .bind(e.api_version)
-        .bind(e.created)
-        .bind(e.payload)
-        .bind(error)
-        .bind(now)
-        .bind(e.source)
-        .execute(c)
+        self.write(async |tx| {
+            on_conn!(tx tx, |c| sqlx::query(
+                "INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_created, \
+                                             payload, status, attempts, last_error, received_at, source) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'failed', 1, $7, $8, $9) \
+                 ON CONFLICT (stripe_event_id) DO UPDATE SET status = 'failed', \
+                     attempts = webhook_events.attempts + 1, last_error = excluded.last_error \
+                 WHERE webhook_events.status IN ('received', 'failed')",
+            )
+            .bind(e.id)
+            .bind(e.kind)
+            .bind(e.livemode)
+            .bind(e.api_version)
+            .bind(e.created)
+            .bind(e.payload)
+            .bind(error)
+            .bind(now)
+            .bind(e.source)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+            Ok(())
+        })
         .await
-        .map(|_| ()))?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// True when the event is already `processed` or `ignored`: a status that never changes
     /// again, so a read outside any transaction can answer a duplicate without taking the write
     /// lock (a redelivery storm then costs reads, not serialised write transactions).
     pub async fn event_is_done(&self, id: &str) -> Result<bool, StoreError> {
-        let status: Option<String> = on_conn!(pool self, |c| sqlx::query_scalar(
+        let status: Option<EventStatus> = on_conn!(pool self, |c| sqlx::query_scalar(
             "SELECT status FROM webhook_events WHERE stripe_event_id = $1",
         )
         .bind(id)
         .fetch_optional(c)
         .await)?;
-        Ok(matches!(status.as_deref(), Some("processed" | "ignored")))
+        Ok(status.is_some_and(EventStatus::is_final))
     }
 
     pub async fn webhook_event(&self, id: &str) -> Result<Option<EventRow>, StoreError> {

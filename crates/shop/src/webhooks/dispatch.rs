@@ -1,17 +1,18 @@
 //! What each event does (DESIGN.md 1.5), inside the inbox's transaction. Every handler finds the
 //! hold the event is about, locks it, and asks [`crate::domain::lifecycle`] what to do; the paid
-//! paths all go through [`crate::fulfilment::fulfil`]. Nothing here calls Stripe.
+//! paths all go through [`crate::orders::fulfil`]. Nothing here calls Stripe.
 
 use caisse_stripe::objects::{Charge, CheckoutSession, PaymentIntent};
 use caisse_stripe::{Event, EventObject};
 use serde_json::json;
 
-use crate::app::App;
-use crate::config::KeyMode;
+use super::InboxError;
+use crate::config::WebhookConfig;
 use crate::domain::lifecycle::{self, Decision, HoldState, Signal};
 use crate::domain::money::format_amount;
-use crate::fulfilment::{self, Fulfilment, Paid};
-use crate::release::Purpose;
+use crate::domain::status::{HoldStatus, PaymentStatus};
+use crate::holds::release::{self, Purpose};
+use crate::orders::{self, Fulfilment, Paid};
 use crate::store::{AuditEntry, Hold, HoldReference, NewAlert, Severity, StoreError, Tx};
 
 /// What an event did, recorded on its `webhook_events` row.
@@ -39,25 +40,38 @@ impl From<Outcome> for Effect {
     }
 }
 
-fn processed(what: impl Into<String>) -> Result<Effect, StoreError> {
+fn processed(what: impl Into<String>) -> Result<Effect, InboxError> {
     Ok(Outcome::Processed(what.into()).into())
 }
 
-fn ignored(why: impl Into<String>) -> Result<Effect, StoreError> {
+fn ignored(why: impl Into<String>) -> Result<Effect, InboxError> {
     Ok(Outcome::Ignored(why.into()).into())
 }
 
-/// One event's handling: the app, the transaction, who acts (`webhook:evt_…`) and when.
+/// What an event's effect depends on besides the database: the keys' mode and the shop's
+/// webhook policies. Plain data, read before the transaction.
+pub struct Policy<'a> {
+    /// caisse runs with live keys.
+    pub live: bool,
+    pub webhooks: &'a WebhookConfig,
+}
+
+/// One event's handling: the policy, the transaction, who acts (`webhook:evt_…`) and when.
 struct Ctx<'a> {
-    app: &'a App,
+    policy: &'a Policy<'a>,
     tx: &'a mut Tx,
     event: &'a Event,
     actor: String,
     now: i64,
 }
 
-pub async fn apply(app: &App, tx: &mut Tx, event: &Event, now: i64) -> Result<Effect, StoreError> {
-    let live = app.config.stripe.mode == KeyMode::Live;
+pub async fn apply(
+    policy: &Policy<'_>,
+    tx: &mut Tx,
+    event: &Event,
+    now: i64,
+) -> Result<Effect, InboxError> {
+    let live = policy.live;
     if event.livemode != live {
         let mode = |l: bool| if l { "live" } else { "test" };
         tx.raise_alert(
@@ -85,10 +99,10 @@ pub async fn apply(app: &App, tx: &mut Tx, event: &Event, now: i64) -> Result<Ef
     let object = match typed_object(event) {
         Ok(o) => o,
         // The endpoint refuses these before the inbox; a replayed one fails loudly too.
-        Err(why) => return Err(StoreError::Database { message: why }),
+        Err(why) => return Err(InboxError::Malformed(why)),
     };
     let mut cx = Ctx {
-        app,
+        policy,
         tx,
         event,
         actor: format!("webhook:{}", event.id),
@@ -264,7 +278,7 @@ async fn find_hold(
 
 /// `checkout.session.completed` and `…async_payment_succeeded`: link the session to its
 /// PaymentIntent, and fulfil when it is paid (a delayed method completes unpaid first).
-async fn session_paid(cx: &mut Ctx<'_>, s: &CheckoutSession) -> Result<Effect, StoreError> {
+async fn session_paid(cx: &mut Ctx<'_>, s: &CheckoutSession) -> Result<Effect, InboxError> {
     let Some(hold) = session_hold(cx, s).await? else {
         return ignored(format!("no hold of caisse's has session {}", s.id));
     };
@@ -303,16 +317,8 @@ async fn session_paid(cx: &mut Ctx<'_>, s: &CheckoutSession) -> Result<Effect, S
     fulfil(cx, &hold, &paid).await
 }
 
-async fn fulfil(cx: &mut Ctx<'_>, hold: &Hold, paid: &Paid<'_>) -> Result<Effect, StoreError> {
-    let result = fulfilment::fulfil(
-        cx.tx,
-        &cx.app.config.webhooks,
-        hold,
-        paid,
-        &cx.actor,
-        cx.now,
-    )
-    .await?;
+async fn fulfil(cx: &mut Ctx<'_>, hold: &Hold, paid: &Paid<'_>) -> Result<Effect, InboxError> {
+    let result = orders::fulfil(cx.tx, cx.policy.webhooks, hold, paid, &cx.actor, cx.now).await?;
     Ok(match result {
         Fulfilment::Created(order) => Effect {
             outcome: Outcome::Processed(format!(
@@ -339,18 +345,18 @@ async fn payment_failed(
     hold: &Hold,
     payment_intent: Option<&str>,
     why: &str,
-) -> Result<Effect, StoreError> {
+) -> Result<Effect, InboxError> {
     if let Some(order) = cx.tx.order_for_hold_tx(&hold.id).await? {
         // A decline that reaches us after the success: the order stands.
         return keep_order(cx, hold, order.number, why).await;
     }
     cx.tx
         .raise_alert(
-            &crate::release::payment_failed_alert(hold, payment_intent, why),
+            &release::payment_failed_alert(hold, payment_intent, why),
             cx.now,
         )
         .await?;
-    if cx.app.config.webhooks.release_on_payment_failure {
+    if cx.policy.webhooks.release_on_payment_failure {
         release(cx, hold, "payment_failed", why).await
     } else {
         processed(format!(
@@ -365,12 +371,12 @@ async fn release(
     hold: &Hold,
     reason: &str,
     why: &str,
-) -> Result<Effect, StoreError> {
+) -> Result<Effect, InboxError> {
     let order = cx.tx.order_for_hold_tx(&hold.id).await?;
-    let state = HoldState::parse(&hold.status).unwrap_or(HoldState::Converted);
+    let state = HoldState::from(hold.status);
     match lifecycle::decide(state, order.is_some(), Signal::Release) {
         Decision::Release => {
-            crate::release::release_in(cx.tx, &hold.id, reason, &cx.actor, why, cx.now).await?;
+            release::release_in(cx.tx, &hold.id, reason, &cx.actor, why, cx.now).await?;
             processed(format!("hold {} released ({reason})", hold.id))
         }
         Decision::KeepOrder => keep_order(cx, hold, order.map_or(0, |o| o.number), why).await,
@@ -384,7 +390,7 @@ async fn keep_order(
     hold: &Hold,
     number: i64,
     why: &str,
-) -> Result<Effect, StoreError> {
+) -> Result<Effect, InboxError> {
     cx.tx
         .audit(
             AuditEntry {
@@ -407,7 +413,7 @@ async fn keep_order(
 
 /// `charge.refunded`: the refunded amount on the payment (partial refunds recorded), the order
 /// `refunded` once all of it is.
-async fn refunded(cx: &mut Ctx<'_>, charge: &Charge) -> Result<Effect, StoreError> {
+async fn refunded(cx: &mut Ctx<'_>, charge: &Charge) -> Result<Effect, InboxError> {
     let Some(pi) = charge.payment_intent.as_deref() else {
         return ignored(format!("charge {} has no PaymentIntent", charge.id));
     };
@@ -419,10 +425,10 @@ async fn refunded(cx: &mut Ctx<'_>, charge: &Charge) -> Result<Effect, StoreErro
             pi,
         )
         .await?;
-        if hold.is_some_and(|h| h.status != "converted") {
+        if hold.is_some_and(|h| h.status != HoldStatus::Converted) {
             // The refund overtook the payment's own events: fail this delivery so that Stripe
             // brings it back once the order exists, rather than lose it.
-            return Err(StoreError::Unavailable(format!(
+            return Err(InboxError::NotYet(format!(
                 "charge {} refunds PaymentIntent {pi}, whose order is not recorded yet",
                 charge.id
             )));
@@ -458,7 +464,7 @@ async fn refunded(cx: &mut Ctx<'_>, charge: &Charge) -> Result<Effect, StoreErro
                 entity_type: "order",
                 entity_id: &payment.order_id,
                 before: Some(json!({"amount_refunded": payment.amount_refunded, "status": payment.status})),
-                after: Some(json!({"amount_refunded": charge.amount_refunded.min(payment.amount), "status": if full { "refunded" } else { "succeeded" }})),
+                after: Some(json!({"amount_refunded": charge.amount_refunded.min(payment.amount), "status": if full { PaymentStatus::Refunded } else { PaymentStatus::Succeeded }})),
                 message,
             },
             cx.now,

@@ -13,9 +13,37 @@ mod dispatch;
 use caisse_stripe::Event;
 
 use crate::app::App;
-use crate::store::{unix_now, Claim, NewAlert, NewEvent, Severity, StoreError};
+use crate::config::KeyMode;
+use crate::domain::status::EventStatus;
+use crate::store::{unix_now, Claim, NewAlert, NewEvent, Outage, Severity, StoreError};
 
 pub use dispatch::{typed_object, Outcome};
+
+/// Why a delivery was not applied. Nothing of it is committed; Stripe delivers it again.
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    /// The database failed: transient (answer 503) or not (500 and an alert).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The event cannot apply yet (a refund that overtook its payment's events): a redelivery
+    /// will find what it needs.
+    #[error("{0}")]
+    NotYet(String),
+    /// The event's object is not one Stripe sends: every redelivery fails the same way.
+    #[error("{0}")]
+    Malformed(String),
+}
+
+impl InboxError {
+    /// Worth a retry without anyone's help.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            InboxError::Store(e) => e.is_transient(),
+            InboxError::NotYet(_) => true,
+            InboxError::Malformed(_) => false,
+        }
+    }
+}
 
 /// Where a verified event came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +79,7 @@ pub async fn receive(
     event: &Event,
     payload: &str,
     source: Source,
-) -> Result<Received, StoreError> {
+) -> Result<Received, InboxError> {
     let record = NewEvent {
         id: &event.id,
         kind: &event.kind,
@@ -73,6 +101,9 @@ pub async fn receive(
             if outbox_queued {
                 app.outbox_wake.notify_one();
             }
+            if let Some(outage) = app.db_outage.recovered() {
+                outage_alert(app, outage, now).await;
+            }
             Ok(received)
         }
         Err(e) => {
@@ -85,7 +116,10 @@ pub async fn receive(
             {
                 tracing::warn!(event = %event.id, error = %again, "could not record the failed attempt");
             }
-            if !e.is_transient() {
+            if matches!(&e, InboxError::Store(s) if s.is_transient()) {
+                // One alert per outage, raised once the database answers again.
+                app.db_outage.failed(now);
+            } else if !e.is_transient() {
                 // Not a passing outage: it will fail again at every redelivery until someone
                 // looks.
                 let alert = NewAlert {
@@ -109,28 +143,52 @@ async fn apply(
     event: &Event,
     record: &NewEvent<'_>,
     now: i64,
-) -> Result<(Received, bool), StoreError> {
+) -> Result<(Received, bool), InboxError> {
     if app.store.event_is_done(&event.id).await? {
         return Ok((Received::Duplicate, false));
     }
-    let mut tx = app.store.begin().await?;
-    // The claim decides: two first deliveries can both pass the read above.
-    if tx.claim_event(record, now).await? == Claim::Done {
-        tx.commit().await?;
-        return Ok((Received::Duplicate, false));
-    }
-    let dispatch::Effect {
-        outcome,
-        outbox_queued,
-    } = dispatch::apply(app, &mut tx, event, now).await?;
-    let (status, reason) = match &outcome {
-        Outcome::Processed(what) => ("processed", what.as_str()),
-        Outcome::Ignored(why) => ("ignored", why.as_str()),
+    let policy = dispatch::Policy {
+        live: app.config.stripe.mode == KeyMode::Live,
+        webhooks: &app.config.webhooks,
     };
-    tx.finish_event(&event.id, status, Some(reason), now)
-        .await?;
-    tx.commit().await?;
-    Ok((Received::Applied(outcome), outbox_queued))
+    app.store
+        .write(async |tx| {
+            // The claim decides: two first deliveries can both pass the read above.
+            if tx.claim_event(record, now).await? == Claim::Done {
+                return Ok((Received::Duplicate, false));
+            }
+            let dispatch::Effect {
+                outcome,
+                outbox_queued,
+            } = dispatch::apply(&policy, tx, event, now).await?;
+            let (status, reason) = match &outcome {
+                Outcome::Processed(what) => (EventStatus::Processed, what.as_str()),
+                Outcome::Ignored(why) => (EventStatus::Ignored, why.as_str()),
+            };
+            tx.finish_event(&event.id, status, Some(reason), now)
+                .await?;
+            Ok((Received::Applied(outcome), outbox_queued))
+        })
+        .await
+}
+
+/// The alert of a database outage this instance saw, once the database answers again.
+async fn outage_alert(app: &App, outage: Outage, now: i64) {
+    let alert = NewAlert {
+        kind: "database_unavailable",
+        severity: Severity::Critical,
+        message: format!(
+            "The database was unavailable for about {} s: {} webhook deliveries were answered 503 (Stripe retries them)",
+            (now - outage.since).max(1),
+            outage.failures
+        ),
+        entity: None,
+        // Instances that saw the same outage raise one alert.
+        dedup_key: format!("database_unavailable:{}", outage.since / 3600),
+    };
+    if let Err(e) = app.store.raise_alert(&alert, now).await {
+        tracing::warn!(error = %e, "could not raise the database outage alert");
+    }
 }
 
 /// Types caisse does not act on are counted as `other`, so that the metric's labels stay bounded

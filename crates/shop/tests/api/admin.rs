@@ -372,6 +372,7 @@ async fn a_refund_from_the_dashboard_goes_through_stripe_once_per_form_and_is_re
         Some(1),
         "one refund at Stripe: {events}"
     );
+    app.app.stripe_log.flush().await;
     assert_eq!(
         scalar(
             &app.store,
@@ -424,6 +425,7 @@ async fn a_refund_from_the_dashboard_goes_through_stripe_once_per_form_and_is_re
         .unwrap()
         .starts_with("text/html"));
     // The Stripe request carries the order as its subject, so the order page lists it.
+    app.app.stripe_log.flush().await;
     assert_eq!(
         scalar(
             &app.store,

@@ -89,6 +89,7 @@ async fn a_checkout_holds_stock_and_opens_a_stripe_session_priced_by_the_databas
         "{}",
         trail[0].message
     );
+    app.app.stripe_log.flush().await;
     let calls = app.store.stripe_requests(10).await.unwrap();
     let create = calls
         .iter()
@@ -308,6 +309,7 @@ async fn when_stripe_fails_the_hold_is_released_at_once() {
     );
     let hold = scalar(&app.store, "SELECT COUNT(*) FROM holds WHERE status = 'released' AND release_reason = 'payment_provider_unavailable'").await;
     assert_eq!(hold, 1);
+    app.app.stripe_log.flush().await;
     let attempts = scalar(
         &app.store,
         "SELECT COUNT(*) FROM stripe_requests WHERE status = 500",
@@ -475,6 +477,7 @@ async fn when_stripe_is_too_slow_the_hold_is_released() {
         (503, Some("payment_provider_unavailable"))
     );
     assert_eq!(app.reserved("tote-bag").await, 0);
+    app.app.stripe_log.flush().await;
     let timeouts = scalar(
         &app.store,
         "SELECT COUNT(*) FROM stripe_requests WHERE status IS NULL AND error LIKE '%in time%'",

@@ -1,11 +1,12 @@
 //! SQLite's group commit (`store/sqlite_writer.rs`): transactions queued for the writer share one
 //! commit, each is answered only once that commit is durable, and one that fails or is abandoned
-//! undoes only itself. SQLite only, whatever backend the run is for.
+//! undoes only itself. SQLite only, whatever backend the run is for. These drive the writer's
+//! turns by hand, below `Store::write`, to interleave them exactly.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use caisse_shop::store::{SqliteWriter, Tx};
+use caisse_shop::store::{SqliteWriter, WriterTurn};
 use caisse_shop::Store;
 
 use crate::support::{scalar, wait_for};
@@ -25,10 +26,7 @@ async fn sqlite() -> (tempfile::TempDir, Store, Arc<SqliteWriter>) {
     (dir, store, writer)
 }
 
-async fn insert(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
-    let Tx::Sqlite(turn) = tx else {
-        unreachable!("a SQLite store")
-    };
+async fn insert(turn: &mut WriterTurn, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO t (id) VALUES ($1)")
         .bind(id)
         .execute(turn.conn())
@@ -47,31 +45,38 @@ async fn until_queued(writer: &SqliteWriter, n: usize) {
     .await
 }
 
-/// Is `f` still pending after a moment?
-async fn still_pending<T>(f: &mut tokio::task::JoinHandle<T>) -> bool {
-    tokio::time::timeout(Duration::from_millis(150), f)
-        .await
-        .is_err()
+/// Is the task still running once every task that could run has run? Called once another
+/// member holds the writer's turn, which only the group's commit can end: a task answered
+/// before that commit is finished here, whatever the timing (the test runtime has one thread).
+async fn still_waiting<T>(task: &tokio::task::JoinHandle<T>) -> bool {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    !task.is_finished()
 }
 
 #[tokio::test]
 async fn queued_transactions_share_one_commit_and_each_is_answered_once_it_is_durable() {
     let (_dir, store, writer) = sqlite().await;
-    let mut a = store.begin().await.unwrap();
+    let mut a = writer.begin().await.unwrap();
     insert(&mut a, 1).await.unwrap();
-    let (s, later) = (store.clone(), tokio::sync::oneshot::channel::<()>());
-    let (go, wait) = later;
+    let s = writer.clone();
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    let (in_turn, b_has_turn) = tokio::sync::oneshot::channel::<()>();
     let b = tokio::spawn(async move {
         let mut b = s.begin().await.unwrap();
         insert(&mut b, 2).await.unwrap();
+        in_turn.send(()).unwrap();
         wait.await.unwrap();
         b.commit().await
     });
     until_queued(&writer, 1).await;
-    // A commits while B waits: A's commit waits for B, and nothing of A is visible yet.
-    let mut a = tokio::spawn(a.commit());
+    // A commits while B waits: A's commit hands the turn to B and waits for B, and nothing of A
+    // is visible yet.
+    let a = tokio::spawn(a.commit());
+    b_has_turn.await.unwrap();
     assert!(
-        still_pending(&mut a).await,
+        still_waiting(&a).await,
         "A answered before its group committed"
     );
     assert_eq!(
@@ -88,9 +93,9 @@ async fn queued_transactions_share_one_commit_and_each_is_answered_once_it_is_du
 #[tokio::test]
 async fn a_failed_member_undoes_only_itself() {
     let (_dir, store, writer) = sqlite().await;
-    let mut a = store.begin().await.unwrap();
+    let mut a = writer.begin().await.unwrap();
     insert(&mut a, 1).await.unwrap();
-    let s = store.clone();
+    let s = writer.clone();
     let b = tokio::spawn(async move {
         let mut b = s.begin().await.unwrap();
         insert(&mut b, 10).await.unwrap();
@@ -99,7 +104,7 @@ async fn a_failed_member_undoes_only_itself() {
         assert!(refused.is_err());
         drop(b);
     });
-    let s = store.clone();
+    let s = writer.clone();
     let c = tokio::spawn(async move {
         let mut c = s.begin().await.unwrap();
         insert(&mut c, 100).await.unwrap();
@@ -116,9 +121,9 @@ async fn a_failed_member_undoes_only_itself() {
 #[tokio::test]
 async fn a_group_is_committed_even_when_its_last_member_is_abandoned() {
     let (_dir, store, writer) = sqlite().await;
-    let mut a = store.begin().await.unwrap();
+    let mut a = writer.begin().await.unwrap();
     insert(&mut a, 1).await.unwrap();
-    let s = store.clone();
+    let s = writer.clone();
     let (go, wait) = tokio::sync::oneshot::channel::<()>();
     // B is cancelled mid-transaction, as when a client disconnects: nobody else is queued.
     let b = tokio::spawn(async move {
@@ -139,7 +144,7 @@ async fn a_group_is_committed_even_when_its_last_member_is_abandoned() {
         .unwrap();
     assert_eq!(rows(&store).await, 1);
     // The writer is usable afterwards.
-    let mut d = store.begin().await.unwrap();
+    let mut d = writer.begin().await.unwrap();
     insert(&mut d, 4).await.unwrap();
     d.commit().await.unwrap();
     assert_eq!(rows(&store).await, 1 + 4);
@@ -148,22 +153,25 @@ async fn a_group_is_committed_even_when_its_last_member_is_abandoned() {
 #[tokio::test]
 async fn the_loser_of_a_race_answers_only_what_is_durable() {
     let (_dir, store, writer) = sqlite().await;
-    let mut a = store.begin().await.unwrap();
+    let mut a = writer.begin().await.unwrap();
     insert(&mut a, 1).await.unwrap();
-    let s = store.clone();
+    let s = writer.clone();
     let (go, wait) = tokio::sync::oneshot::channel::<()>();
-    let mut b = tokio::spawn(async move {
+    let b = tokio::spawn(async move {
         let mut b = s.begin().await.unwrap();
         // B sees A's row (same group) and loses the race on it.
         assert!(insert(&mut b, 1).await.is_err());
         wait.await.unwrap();
         b.rollback().await
     });
-    let s = store.clone();
+    until_queued(&writer, 1).await;
+    let s = writer.clone();
     let (go_c, wait_c) = tokio::sync::oneshot::channel::<()>();
+    let (in_turn, c_has_turn) = tokio::sync::oneshot::channel::<()>();
     let c = tokio::spawn(async move {
         let mut c = s.begin().await.unwrap();
         insert(&mut c, 100).await.unwrap();
+        in_turn.send(()).unwrap();
         wait_c.await.unwrap();
         c.commit().await
     });
@@ -171,8 +179,9 @@ async fn the_loser_of_a_race_answers_only_what_is_durable() {
     let a = tokio::spawn(a.commit());
     go.send(()).unwrap();
     // B's rollback waits for the group, which C holds open; then A's row is durable.
+    c_has_turn.await.unwrap();
     assert!(
-        still_pending(&mut b).await,
+        still_waiting(&b).await,
         "B answered before what it read was durable"
     );
     go_c.send(()).unwrap();
@@ -185,7 +194,7 @@ async fn the_loser_of_a_race_answers_only_what_is_durable() {
 #[tokio::test]
 async fn a_caller_that_gives_up_mid_turn_leaves_the_writer_usable() {
     use sqlx::{Connection, SqliteConnection};
-    let (dir, store, _writer) = sqlite().await;
+    let (dir, store, writer) = sqlite().await;
     // Another process's write transaction holds SQLite's lock…
     let url = format!("sqlite://{}", dir.path().join("group.db").display());
     let mut other = SqliteConnection::connect(&url).await.unwrap();
@@ -195,12 +204,12 @@ async fn a_caller_that_gives_up_mid_turn_leaves_the_writer_usable() {
         .unwrap();
     // …while a caller waits for it inside the writer's BEGIN, and gives up (a client that resets
     // its connection, a request time-out).
-    let gave_up = tokio::time::timeout(Duration::from_millis(200), store.begin()).await;
+    let gave_up = tokio::time::timeout(Duration::from_millis(200), writer.begin()).await;
     assert!(gave_up.is_err(), "the lock was held");
     sqlx::query("COMMIT").execute(&mut other).await.unwrap();
 
     // The next transaction still gets a turn, and commits.
-    let mut tx = tokio::time::timeout(Duration::from_secs(10), store.begin())
+    let mut tx = tokio::time::timeout(Duration::from_secs(10), writer.begin())
         .await
         .expect("a turn")
         .expect("a transaction");

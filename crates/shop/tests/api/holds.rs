@@ -68,17 +68,20 @@ async fn two_hundred_concurrent_checkouts_for_ten_items() {
 
     // Nothing happens before the holds expire…
     let now = caisse_shop::store::unix_now();
-    let early =
-        caisse_shop::reconciler::reconcile(&app.app, now, caisse_shop::reconciler::Pass::Scheduled)
-            .await
-            .unwrap();
-    assert_eq!(early, caisse_shop::reconciler::Report::default());
+    let early = caisse_shop::holds::reconciler::reconcile(
+        &app.app,
+        now,
+        caisse_shop::holds::reconciler::Pass::Scheduled,
+    )
+    .await
+    .unwrap();
+    assert_eq!(early, caisse_shop::holds::reconciler::Report::default());
     // …then the sweeper expires each session at Stripe and gives the stock back.
     let later = now + 1830 + 1;
-    let report = caisse_shop::reconciler::reconcile(
+    let report = caisse_shop::holds::reconciler::reconcile(
         &app.app,
         later,
-        caisse_shop::reconciler::Pass::Scheduled,
+        caisse_shop::holds::reconciler::Pass::Scheduled,
     )
     .await
     .unwrap();
@@ -102,14 +105,14 @@ async fn two_hundred_concurrent_checkouts_for_ten_items() {
     assert_eq!(released, 10);
     // A second pass, or a second instance, finds nothing left to do.
     assert_eq!(
-        caisse_shop::reconciler::reconcile(
+        caisse_shop::holds::reconciler::reconcile(
             &app.app,
             later,
-            caisse_shop::reconciler::Pass::Scheduled
+            caisse_shop::holds::reconciler::Pass::Scheduled
         )
         .await
         .unwrap(),
-        caisse_shop::reconciler::Report::default()
+        caisse_shop::holds::reconciler::Report::default()
     );
     app.stop().await;
 }
@@ -127,10 +130,10 @@ async fn a_session_paid_whose_webhooks_never_came_is_fulfilled_by_the_reconciler
             Method::Card("4242424242424242".into()),
         )
         .unwrap();
-    let report = caisse_shop::reconciler::reconcile(
+    let report = caisse_shop::holds::reconciler::reconcile(
         &app.app,
         caisse_shop::store::unix_now() + 4000,
-        caisse_shop::reconciler::Pass::Scheduled,
+        caisse_shop::holds::reconciler::Pass::Scheduled,
     )
     .await
     .unwrap();
@@ -140,10 +143,13 @@ async fn a_session_paid_whose_webhooks_never_came_is_fulfilled_by_the_reconciler
         let store = app.store.clone();
         async move { store.hold(&id).await.unwrap().unwrap().status }
     };
-    assert_eq!(status(paid["hold_id"].as_str().unwrap()).await, "converted");
+    assert_eq!(
+        status(paid["hold_id"].as_str().unwrap()).await,
+        caisse_shop::domain::status::HoldStatus::Converted
+    );
     assert_eq!(
         status(unpaid["hold_id"].as_str().unwrap()).await,
-        "released"
+        caisse_shop::domain::status::HoldStatus::Released
     );
     let order = app
         .store
@@ -151,7 +157,7 @@ async fn a_session_paid_whose_webhooks_never_came_is_fulfilled_by_the_reconciler
         .await
         .unwrap()
         .expect("the order");
-    assert_eq!(order.status, "paid");
+    assert_eq!(order.status, caisse_shop::domain::status::OrderStatus::Paid);
     let mug = app.store.product("mug-enamel").await.unwrap().unwrap();
     assert_eq!((mug.stock_on_hand, mug.stock_reserved), (19, 0));
     app.stop().await;
@@ -171,10 +177,10 @@ async fn a_session_stripe_does_not_know_is_released_with_an_alert() {
     )
     .await
     .unwrap();
-    let report = caisse_shop::reconciler::reconcile(
+    let report = caisse_shop::holds::reconciler::reconcile(
         &app.app,
         caisse_shop::store::unix_now() + 4000,
-        caisse_shop::reconciler::Pass::Scheduled,
+        caisse_shop::holds::reconciler::Pass::Scheduled,
     )
     .await
     .unwrap();
@@ -216,23 +222,23 @@ async fn a_delayed_payment_waits_then_is_fulfilled_and_no_batch_starves_the_othe
         sessions.push(session);
     }
     let later = caisse_shop::store::unix_now() + 4000;
-    let first = caisse_shop::reconciler::reconcile(
+    let first = caisse_shop::holds::reconciler::reconcile(
         &app.app,
         later,
-        caisse_shop::reconciler::Pass::Scheduled,
+        caisse_shop::holds::reconciler::Pass::Scheduled,
     )
     .await
     .unwrap();
-    let second = caisse_shop::reconciler::reconcile(
+    let second = caisse_shop::holds::reconciler::reconcile(
         &app.app,
         later,
-        caisse_shop::reconciler::Pass::Scheduled,
+        caisse_shop::holds::reconciler::Pass::Scheduled,
     )
     .await
     .unwrap();
     // The sandbox settles debits on its own clock too: a hold looked at is either still
     // awaiting its payment or already an order.
-    let looked = |r: &caisse_shop::reconciler::Report| r.awaiting + r.fulfilled;
+    let looked = |r: &caisse_shop::holds::reconciler::Report| r.awaiting + r.fulfilled;
     assert_eq!(
         (looked(&first), looked(&second)),
         (200, 30),
@@ -249,10 +255,10 @@ async fn a_delayed_payment_waits_then_is_fulfilled_and_no_batch_starves_the_othe
         "SELECT COUNT(*) FROM holds WHERE status = 'awaiting_payment'",
     )
     .await as usize;
-    let everything = caisse_shop::reconciler::reconcile(
+    let everything = caisse_shop::holds::reconciler::reconcile(
         &app.app,
         later,
-        caisse_shop::reconciler::Pass::Everything,
+        caisse_shop::holds::reconciler::Pass::Everything,
     )
     .await
     .unwrap();
@@ -260,10 +266,10 @@ async fn a_delayed_payment_waits_then_is_fulfilled_and_no_batch_starves_the_othe
     // The debits settle; the next checks make the orders.
     app.sandbox.advance_clock(10);
     for _ in 0..2 {
-        caisse_shop::reconciler::reconcile(
+        caisse_shop::holds::reconciler::reconcile(
             &app.app,
             later + 121,
-            caisse_shop::reconciler::Pass::Scheduled,
+            caisse_shop::holds::reconciler::Pass::Scheduled,
         )
         .await
         .unwrap();
@@ -283,15 +289,15 @@ async fn two_sweepers_at_once_release_each_hold_once() {
     }
     let later = caisse_shop::store::unix_now() + 4000;
     let (a, b) = tokio::join!(
-        caisse_shop::reconciler::reconcile(
+        caisse_shop::holds::reconciler::reconcile(
             &app.app,
             later,
-            caisse_shop::reconciler::Pass::Scheduled
+            caisse_shop::holds::reconciler::Pass::Scheduled
         ),
-        caisse_shop::reconciler::reconcile(
+        caisse_shop::holds::reconciler::reconcile(
             &app.app,
             later,
-            caisse_shop::reconciler::Pass::Scheduled
+            caisse_shop::holds::reconciler::Pass::Scheduled
         )
     );
     let (a, b) = (a.unwrap(), b.unwrap());
@@ -332,16 +338,18 @@ async fn a_hold_stranded_by_a_crash_is_swept_after_its_expiry() {
         idempotency_scope: None,
         items: &items,
     };
-    let mut tx = app.store.begin().await.unwrap();
-    tx.create_hold(&hold, now).await.unwrap().unwrap();
-    tx.commit().await.unwrap();
+    app.store
+        .write(async |tx| tx.create_hold(&hold, now).await)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(app.reserved("poster-a2").await, 1);
     assert_eq!(app.checkout(cart(&[("poster-a2", 1)]), &[]).await.0, 409);
 
-    let report = caisse_shop::reconciler::reconcile(
+    let report = caisse_shop::holds::reconciler::reconcile(
         &app.app,
         now + 1831,
-        caisse_shop::reconciler::Pass::Scheduled,
+        caisse_shop::holds::reconciler::Pass::Scheduled,
     )
     .await
     .unwrap();

@@ -4,6 +4,7 @@
 //! conserved and never negative, one confirmation email per shipped order, releases never undo an
 //! order, every event processed or ignored.
 
+use caisse_shop::domain::status::{HoldStatus, OrderStatus};
 use futures_util::future::join_all;
 use proptest::prelude::*;
 use serde_json::json;
@@ -143,14 +144,18 @@ async fn run(scripts: Vec<Script>, outside_sales: usize, seed: u64) {
         assert_eq!(order.is_some(), paid, "{hold_id}: {s:?}");
         match &order {
             Some(o) => {
-                assert_eq!(hold.status, "converted", "a release never undoes an order");
+                assert_eq!(
+                    hold.status,
+                    HoldStatus::Converted,
+                    "a release never undoes an order"
+                );
                 if o.attention_reason.as_deref() != Some("paid_without_stock") {
-                    assert_eq!(o.status, "paid");
+                    assert_eq!(o.status, OrderStatus::Paid);
                     took_stock += s.quantity;
                 }
             }
-            None if hold.status == "active" => active += s.quantity,
-            None => assert_eq!(hold.status, "released"),
+            None if hold.status == HoldStatus::Active => active += s.quantity,
+            None => assert_eq!(hold.status, HoldStatus::Released),
         }
     }
     let (on_hand, reserved) = app.product_stock("mug-enamel").await;

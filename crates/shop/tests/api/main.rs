@@ -17,4 +17,5 @@ mod openapi;
 mod ratelimits;
 mod store_constraints;
 mod support;
+mod unit_of_work;
 mod webhooks;

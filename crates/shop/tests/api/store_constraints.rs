@@ -236,21 +236,26 @@ async fn connections_are_set_for_durable_commits() {
             // Set in each write transaction (never as a start-up option, which PgBouncer in
             // transaction mode refuses), with caisse's lock and statement time limits.
             let store = db.store().await;
-            let mut tx = store.begin().await.unwrap();
-            let caisse_shop::store::Tx::Postgres(conn) = &mut tx else {
-                unreachable!("same backend")
-            };
-            for (setting, expected) in [
-                ("synchronous_commit", "on"),
-                ("lock_timeout", "5s"),
-                ("statement_timeout", "15s"),
-            ] {
-                let value: String = sqlx::query_scalar(&format!("SHOW {setting}"))
-                    .fetch_one(&mut **conn)
-                    .await
-                    .unwrap();
-                assert_eq!(value, expected, "{setting} inside a write transaction");
-            }
+            store
+                .write(async |tx| {
+                    let caisse_shop::store::Tx::Postgres(conn) = tx else {
+                        unreachable!("same backend")
+                    };
+                    for (setting, expected) in [
+                        ("synchronous_commit", "on"),
+                        ("lock_timeout", "5s"),
+                        ("statement_timeout", "15s"),
+                    ] {
+                        let value: String = sqlx::query_scalar(&format!("SHOW {setting}"))
+                            .fetch_one(&mut **conn)
+                            .await
+                            .unwrap();
+                        assert_eq!(value, expected, "{setting} inside a write transaction");
+                    }
+                    Ok::<_, caisse_shop::store::StoreError>(())
+                })
+                .await
+                .unwrap();
             return;
         }
         caisse_shop::Store::Sqlite(pool, _) => pool,

@@ -558,7 +558,10 @@ async fn foreign_unknown_and_other_mode_events_are_ignored_with_their_reason() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(row.status, "ignored");
+        assert_eq!(
+            row.status,
+            caisse_shop::domain::status::EventStatus::Ignored
+        );
         assert!(row.reason.unwrap().contains(reason));
     }
     assert_eq!(count(&app.store, "orders").await, 0);

@@ -411,8 +411,8 @@ pub(super) async fn order(
             .iter()
             .map(|m| MessageView {
                 id: m.id,
-                kind: m.kind.clone(),
-                status: m.status.clone(),
+                kind: m.kind.to_string(),
+                status: m.status.to_string(),
                 attempts: m.attempts,
                 last_error: m.last_error.clone().unwrap_or_default(),
             })
@@ -478,7 +478,7 @@ pub(super) async fn holds(
             .map(|h| HoldView {
                 id: h.id.clone(),
                 created: when(Some(h.created_at)),
-                status: h.status.clone(),
+                status: h.status.to_string(),
                 customer: h.customer_id.clone(),
                 total: format_amount(h.amount_total, &h.currency),
                 expires: when(Some(h.expires_at)),

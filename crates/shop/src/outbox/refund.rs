@@ -8,33 +8,12 @@
 
 use serde_json::json;
 
+use super::{Attempt, Audit};
 use crate::app::App;
 use crate::domain::money::format_amount;
 use crate::email::SendError;
-use crate::outbox::{Attempt, Audit};
-use crate::store::{OutboxRow, StoreError, Tx};
+use crate::store::OutboxRow;
 
-pub const KIND: &str = "stripe_refund";
-
-/// Queues a full refund of an order's payment, in the caller's transaction.
-pub async fn queue(
-    tx: &mut Tx,
-    order_id: &str,
-    number: i64,
-    payment_intent: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    tx.enqueue(
-        KIND,
-        &format!("{KIND}:{order_id}"),
-        &json!({ "order_id": order_id, "number": number, "payment_intent": payment_intent }),
-        now,
-    )
-    .await
-    .map(|_| ())
-}
-
-/// One attempt at the refund a message asks for.
 pub async fn request(app: &App, row: &OutboxRow) -> Attempt {
     let payload: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or_default();
     let text = |k: &str| payload[k].as_str().unwrap_or_default().to_string();

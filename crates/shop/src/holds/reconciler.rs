@@ -18,8 +18,8 @@
 use caisse_stripe::objects::CheckoutSession;
 
 use crate::app::App;
-use crate::fulfilment::{self, Fulfilment, Paid};
-use crate::release::{self, Purpose, Verdict};
+use crate::holds::release::{self, Purpose, Verdict};
+use crate::orders::{self, Fulfilment, Paid};
 use crate::store::{Hold, NewAlert, Severity, StoreError};
 
 /// What one pass did.
@@ -68,18 +68,18 @@ pub async fn reconcile(app: &App, now: i64, pass: Pass) -> Result<Report, StoreE
         {
             continue;
         }
-        match release::expire_at_stripe(app, &hold, Purpose::Expire).await {
+        match release::expire_at_stripe(&app.stripe, &hold, Purpose::Expire).await {
             Verdict::Expired => {
                 let why = format!("expired at {} without payment", hold.expires_at);
                 count(
                     &mut report,
-                    release::release(app, &hold, "expired", ACTOR, &why, now).await?,
+                    release::release(&app.store, &hold, "expired", ACTOR, &why, now).await?,
                     |r| &mut r.released,
                 );
             }
             Verdict::Missing => {
                 let released = release::release(
-                    app,
+                    &app.store,
                     &hold,
                     "session_missing",
                     ACTOR,
@@ -149,7 +149,7 @@ async fn settle_complete(
                     .await?;
                 count(
                     report,
-                    release::release(app, hold, "payment_failed", ACTOR, &why, now).await?,
+                    release::release(&app.store, hold, "payment_failed", ACTOR, &why, now).await?,
                     |r| &mut r.released,
                 );
                 return Ok(());
@@ -164,30 +164,34 @@ async fn settle_complete(
         currency: &currency,
         email: email.as_deref(),
     };
-    let mut tx = app.store.begin().await?;
-    let Some(locked) = tx.hold_for_update(&hold.id).await? else {
-        return Ok(());
-    };
-    let result =
-        fulfilment::fulfil(&mut tx, &app.config.webhooks, &locked, &paid, ACTOR, now).await?;
-    tx.commit().await?;
+    let policy = &app.config.webhooks;
+    let result = app
+        .store
+        .write(async |tx| match tx.hold_for_update(&hold.id).await? {
+            Some(locked) => orders::fulfil(tx, policy, &locked, &paid, ACTOR, now)
+                .await
+                .map(Some),
+            None => Ok(None),
+        })
+        .await?;
     match result {
-        Fulfilment::Created(order) => {
+        Some(Fulfilment::Created(order)) => {
             tracing::info!(hold_id = %hold.id, number = order.number, "order created by the reconciler: its payment's webhooks never came");
             app.outbox_wake.notify_one();
             report.fulfilled += 1;
         }
-        Fulfilment::AlreadyDone(_) | Fulfilment::PaymentTaken { .. } => {
+        Some(Fulfilment::AlreadyDone(_) | Fulfilment::PaymentTaken { .. }) => {
             report.settled_elsewhere += 1
         }
+        None => {}
     }
     Ok(())
 }
 
 async fn awaiting(app: &App, hold: &Hold, now: i64, report: &mut Report) -> Result<(), StoreError> {
-    let mut tx = app.store.begin().await?;
-    tx.mark_awaiting_payment(&hold.id, now).await?;
-    tx.commit().await?;
+    app.store
+        .write(async |tx| tx.mark_awaiting_payment(&hold.id, now).await)
+        .await?;
     report.awaiting += 1;
     Ok(())
 }

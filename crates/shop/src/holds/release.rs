@@ -5,8 +5,10 @@
 
 use serde_json::json;
 
-use crate::app::App;
-use crate::store::{AuditEntry, Hold, NewAlert, Severity, StoreError, Tx};
+use caisse_stripe::Client;
+
+use crate::domain::status::HoldStatus;
+use crate::store::{AuditEntry, Hold, NewAlert, Severity, Store, StoreError, Tx};
 
 /// What Stripe says of a hold's session after the request to expire it.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,19 +70,19 @@ impl Purpose {
 
 /// Asks Stripe to expire the hold's session, and reads the session when Stripe refuses because it
 /// is not open.
-pub async fn expire_at_stripe(app: &App, hold: &Hold, purpose: Purpose) -> Verdict {
+pub async fn expire_at_stripe(stripe: &Client, hold: &Hold, purpose: Purpose) -> Verdict {
     // No session: the request that made the hold died before Stripe answered (or Stripe failed),
     // and a session it may have created carries the same expiry, so it is over too.
     let Some(session_id) = &hold.checkout_session_id else {
         return Verdict::Expired;
     };
     let key = purpose.key(&hold.id);
-    let session = match app.stripe.expire_checkout_session(session_id, &key).await {
+    let session = match stripe.expire_checkout_session(session_id, &key).await {
         Ok(s) => s,
         // Not open any more (expired by Stripe itself, or paid): ask what it is.
         Err(e) if e.status() == Some(404) => return Verdict::Missing,
         Err(e) if e.status() == Some(400) => {
-            match app.stripe.retrieve_checkout_session(session_id).await {
+            match stripe.retrieve_checkout_session(session_id).await {
                 Ok(s) => s,
                 Err(e) if e.status() == Some(404) => return Verdict::Missing,
                 Err(e) => {
@@ -126,17 +128,19 @@ pub fn payment_failed_alert<'a>(
 /// Gives the hold's stock back in its own transaction; false when it was no longer active
 /// (another instance, a webhook, or an order got there first).
 pub async fn release(
-    app: &App,
+    store: &Store,
     hold: &Hold,
     reason: &str,
     actor: &str,
     why: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let mut tx = app.store.begin().await?;
-    let released = release_in(&mut tx, &hold.id, reason, actor, why, now).await?;
-    tx.commit().await?;
-    Ok(released)
+    store
+        .write(async |tx| {
+            let released = release_in(tx, &hold.id, reason, actor, why, now).await?;
+            Ok(released)
+        })
+        .await
 }
 
 /// Gives the hold's stock back in the caller's transaction, with the audit sentence "Hold … released:
@@ -158,8 +162,8 @@ pub async fn release_in(
             action: "hold.released",
             entity_type: "hold",
             entity_id: hold_id,
-            before: Some(json!({"status": "active"})),
-            after: Some(json!({"status": "released", "reason": reason})),
+            before: Some(json!({"status": HoldStatus::Active})),
+            after: Some(json!({"status": HoldStatus::Released, "reason": reason})),
             message: format!("Hold {hold_id} released: {why}"),
         },
         now,

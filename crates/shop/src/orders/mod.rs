@@ -1,0 +1,81 @@
+//! Orders: the one fulfilment function every "paid" path calls (`payment_intent.succeeded`, a
+//! paid `checkout.session.completed`, `checkout.session.async_payment_succeeded`, and the
+//! reconciler), and the refunds it may ask for.
+//!
+//! [`fulfil`] runs inside the caller's unit of work, on a hold the caller has locked, and is
+//! idempotent: whichever event comes first creates the order, the others find it done. It is
+//! three steps:
+//! - [`decide`]: what the payment means for this hold (a new order, one that exists, a payment
+//!   that already paid another hold's order), and whether the stock can be taken;
+//! - [`record`]: the order (sequential number) with the hold's items at the hold's prices, its
+//!   payment, the hold `converted`, the stock taken for good, the audit sentence;
+//! - [`notify`]: the confirmation email in the outbox, or the operators' alert (and a refund
+//!   in the outbox) for an order that needs attention.
+//!
+//! Nothing here calls Stripe or sends mail: what must leave caisse is an outbox row, sent by a
+//! worker after the commit.
+
+mod decide;
+mod notify;
+mod record;
+
+use crate::config::WebhookConfig;
+use crate::domain::lifecycle::{self, Decision};
+use crate::store::{Hold, OrderSummary, StoreError, Tx};
+
+/// What Stripe says was paid, from a verified event.
+#[derive(Clone, Debug)]
+pub struct Paid<'a> {
+    pub payment_intent_id: &'a str,
+    pub checkout_session_id: Option<&'a str>,
+    pub amount: i64,
+    pub currency: &'a str,
+    /// The best address the caller has: the session's `customer_details.email`, else the hold's,
+    /// else the PaymentIntent's `receipt_email`.
+    pub email: Option<&'a str>,
+}
+
+/// What fulfilment did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fulfilment {
+    Created(OrderSummary),
+    AlreadyDone(OrderSummary),
+    /// The PaymentIntent already paid another hold's order: nothing is done.
+    PaymentTaken {
+        order_id: String,
+    },
+}
+
+pub async fn fulfil(
+    tx: &mut Tx,
+    policy: &WebhookConfig,
+    hold: &Hold,
+    paid: &Paid<'_>,
+    actor: &str,
+    now: i64,
+) -> Result<Fulfilment, StoreError> {
+    let (decision, stock_taken) = match decide::decide(tx, hold, paid, now).await? {
+        decide::Plan::Settled(outcome) => return Ok(outcome),
+        decide::Plan::Create {
+            decision,
+            stock_taken,
+        } => (decision, stock_taken),
+    };
+    let attention = lifecycle::order_status(
+        lifecycle::amount_matches(
+            (hold.amount_total, &hold.currency),
+            (paid.amount, paid.currency),
+        ),
+        stock_taken,
+    );
+    let order = record::record(tx, hold, paid, attention, now).await?;
+    let said = notify::notify(tx, policy, hold, paid, &order, attention, now).await?;
+    record::audit(tx, hold, paid, &order, &said, actor, now).await?;
+    if decision == Decision::FulfilFromHold && stock_taken {
+        // Last: on PostgreSQL the hot product rows stay locked from here to the commit only.
+        tx.sell_reserved(&order.items, now).await?;
+    }
+    metrics::counter!("caisse_orders_total", "status" => order.summary.status.as_str())
+        .increment(1);
+    Ok(Fulfilment::Created(order.summary))
+}

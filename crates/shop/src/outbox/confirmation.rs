@@ -1,0 +1,46 @@
+//! The order confirmation email, sent by the outbox worker after the order's commit.
+
+use serde_json::json;
+
+use super::{Attempt, Audit};
+use crate::app::App;
+use crate::email::{self, SendError};
+use crate::store::{OutboxRow, StoreError};
+
+pub async fn send(app: &App, row: &OutboxRow) -> Attempt {
+    let payload: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or_default();
+    let order_id = payload["order_id"].as_str().unwrap_or_default();
+    let loaded = async {
+        let order = app.store.order(order_id).await?;
+        let lines = app.store.order_lines(order_id).await?;
+        Ok::<_, StoreError>((order, lines))
+    };
+    let (order, lines) = match loaded.await {
+        Ok((Some(order), lines)) => (order, lines),
+        Ok((None, _)) => {
+            return Attempt::Failed(SendError::Permanent(format!("no order {order_id}")))
+        }
+        Err(e) => return Attempt::Failed(SendError::Temporary(e.to_string())),
+    };
+    let message = match email::confirmation::message(&app.config.mail, &order, &lines) {
+        Ok(m) => m,
+        Err(e) => return Attempt::Failed(e),
+    };
+    let file = format!("order-{}-{}", order.number, order.id);
+    match app.mailer.send(message, &file).await {
+        Ok(()) => {
+            metrics::counter!("caisse_emails_sent_total").increment(1);
+            Attempt::Done(Some(Audit {
+                action: "email.sent",
+                entity_type: "order",
+                entity_id: order.id.clone(),
+                message: format!("Confirmation email of order #{} sent", order.number),
+                after: json!({ "outbox": row.id }),
+            }))
+        }
+        Err(e) => {
+            metrics::counter!("caisse_email_failures_total", "kind" => if matches!(e, SendError::Permanent(_)) { "permanent" } else { "temporary" }).increment(1);
+            Attempt::Failed(e)
+        }
+    }
+}

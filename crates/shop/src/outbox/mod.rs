@@ -1,0 +1,173 @@
+//! The outbox worker: sends what effects queued in their own transactions — the confirmation
+//! email of each order, the refunds caisse asks Stripe for — after those transactions committed.
+//!
+//! A worker claims due messages with a lease ([`crate::store::Tx::claim_outbox`]): the claim
+//! commits before anything is sent, two workers (two instances) never hold one message at once,
+//! and a worker killed mid-send leaves its message due again when the lease ends. Temporary
+//! failures are retried with exponential back-off and jitter (the first within 10 s, capped at an
+//! hour); a permanent failure, or `CAISSE_OUTBOX_MAX_ATTEMPTS` attempts, marks the message
+//! `failed` with an alert.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+mod confirmation;
+mod refund;
+
+use crate::app::App;
+use crate::domain::status::OutboxKind;
+use crate::email::SendError;
+use crate::store::{unix_now, AuditEntry, NewAlert, OutboxRow, Severity, StoreError};
+
+/// What one attempt at a message came to.
+pub enum Attempt {
+    /// Delivered; the audit sentence to record with it, if any.
+    Done(Option<Audit>),
+    Failed(SendError),
+}
+
+pub struct Audit {
+    pub action: &'static str,
+    pub entity_type: &'static str,
+    pub entity_id: String,
+    pub message: String,
+    pub after: serde_json::Value,
+}
+
+/// What one pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+/// How many messages one pass claims.
+const BATCH: i64 = 20;
+
+/// Claims the due messages and tries each once.
+pub async fn run_once(app: &App, now: i64) -> Result<Report, StoreError> {
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let lease = app.config.mail.lease.as_secs() as i64;
+    // With mail off, confirmations wait in the outbox (sent if mail is turned on later).
+    let skip = app.mailer.is_off().then_some(OutboxKind::OrderConfirmation);
+    let claimed = app
+        .store
+        .write(async |tx| tx.claim_outbox(now, lease, &token, skip, BATCH).await)
+        .await?;
+    // Sent side by side: one slow SMTP exchange does not hold up the others.
+    let attempts = futures_util::future::join_all(claimed.iter().map(|row| async move {
+        match row.kind {
+            OutboxKind::OrderConfirmation => confirmation::send(app, row).await,
+            OutboxKind::StripeRefund => refund::request(app, row).await,
+        }
+    }))
+    .await;
+    let mut report = Report::default();
+    for (row, attempt) in claimed.iter().zip(attempts) {
+        finish(app, row, &token, attempt, unix_now(), &mut report).await?;
+    }
+    metrics::gauge!("caisse_outbox_pending").set(app.store.outbox_pending().await? as f64);
+    Ok(report)
+}
+
+/// The wait before attempt `attempts + 1`: 5 s doubling, capped at an hour, less up to a fifth
+/// at random so that messages that failed together do not retry together.
+fn backoff(attempts: i64) -> i64 {
+    let base = (5i64 << (attempts - 1).clamp(0, 20)).min(3600);
+    base - rand::thread_rng().gen_range(0..=base / 5)
+}
+
+async fn finish(
+    app: &App,
+    row: &OutboxRow,
+    token: &str,
+    attempt: Attempt,
+    now: i64,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let max_attempts = app.config.mail.max_attempts;
+    app.store
+        .write(async |tx| {
+        match attempt {
+            Attempt::Done(audit) => {
+                if !tx.outbox_sent(row.id, token, now).await? {
+                    tracing::warn!(
+                        outbox = row.id,
+                        "sent after its lease ended; another worker may send it too"
+                    );
+                } else if let Some(a) = audit {
+                    tx.audit(
+                        AuditEntry {
+                            actor: "system:outbox",
+                            action: a.action,
+                            entity_type: a.entity_type,
+                            entity_id: &a.entity_id,
+                            before: None,
+                            after: Some(a.after),
+                            message: a.message,
+                        },
+                        now,
+                    )
+                    .await?;
+                }
+                report.sent += 1;
+            }
+            Attempt::Failed(e) => {
+                let give_up = matches!(e, SendError::Permanent(_))
+                    || row.attempts >= max_attempts;
+                let retry_at = (!give_up).then(|| now + backoff(row.attempts));
+                tracing::warn!(outbox = row.id, kind = %row.kind, attempts = row.attempts, give_up, error = %e, "outbox message not sent");
+                if tx
+                    .outbox_attempt_failed(row.id, token, &e.to_string(), retry_at)
+                    .await?
+                    && give_up
+                {
+                    let kind = if row.kind == OutboxKind::OrderConfirmation {
+                        "email_failed"
+                    } else {
+                        "refund_failed"
+                    };
+                    tx.raise_alert(
+                        &NewAlert {
+                            kind,
+                            severity: Severity::Critical,
+                            message: format!(
+                                "{} gave up after {} attempts: {e}",
+                                row.dedup_key, row.attempts
+                            ),
+                            entity: Some(("outbox", &row.dedup_key)),
+                            dedup_key: format!("{kind}:{}", row.dedup_key),
+                        },
+                        now,
+                    )
+                    .await?;
+                }
+                if give_up {
+                    report.failed += 1;
+                } else {
+                    report.retried += 1;
+                }
+            }
+        }
+            Ok(())
+        })
+        .await
+}
+
+/// Runs passes until the process stops: at once when an effect queued something (the inbox
+/// wakes it), else every second.
+pub async fn run(app: App) {
+    loop {
+        match run_once(&app, unix_now()).await {
+            Ok(r) if r != Report::default() => tracing::info!(?r, "outbox pass"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox pass failed; retrying"),
+        }
+        tokio::select! {
+            _ = app.outbox_wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The unit of work: [`Store::write`] is the only way to write the database.
+//!
+//! Its closure receives the transaction and nothing else. Everything a write needs from outside
+//! (a policy, a value read from Stripe) is computed before and captured as plain data; everything
+//! that must reach the network because of a write (an email, a refund) is an outbox row the
+//! closure writes, sent by a worker after the commit. So a Stripe, SMTP or Redis call cannot wait
+//! inside a transaction: the writer of an SQLite file, or a row lock on PostgreSQL, is never held
+//! across one. [`in_transaction`] lets the network clients check it: they refuse to run inside a
+//! unit of work (and a debug build panics), so a violation fails the first test that takes the
+//! path rather than a shop under load.
+//!
+//! It commits when the closure returns `Ok` and rolls back when it returns `Err`. Either way it
+//! returns only once what the caller saw is durable: on SQLite, a transaction may have read what
+//! earlier members of its group wrote (see [`super::sqlite_writer`]), so a rollback waits for that
+//! group's commit too, and fails as transient if the group is lost.
+//!
+//! Errors are classified once, in [`StoreError`]: transient ones (the database is down, busy, full,
+//! or a time-out passed) answer 503 with `Retry-After` and raise at most one alert per outage
+//! ([`OutageAlarm`], kept by the callers that answer); anything else is permanent.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use super::{Store, StoreError, Tx};
+
+tokio::task_local! {
+    static IN_TRANSACTION: ();
+}
+
+/// True inside the closure of a [`Store::write`] (on that task).
+pub fn in_transaction() -> bool {
+    IN_TRANSACTION.try_with(|_| ()).is_ok()
+}
+
+/// What a network client calls before it sends: an error (and in a debug build a panic) inside a
+/// unit of work.
+pub fn forbid_network_in_transaction(what: &str) -> Result<(), String> {
+    if in_transaction() {
+        debug_assert!(false, "{what} called inside a database transaction");
+        return Err(format!(
+            "{what} refused: it was called inside a database transaction"
+        ));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Runs `work` in one write transaction: commit on `Ok`, roll back on `Err`, and answer only
+    /// once what `work` saw is durable.
+    pub async fn write<T, E>(&self, work: impl AsyncFnOnce(&mut Tx) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut tx = self.begin().await?;
+        match IN_TRANSACTION.scope((), work(&mut tx)).await {
+            Ok(value) => {
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                tx.rollback().await?;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// At most one alert per database outage: the first transient failure seen by its owner starts an
+/// outage, and the first success after it ends it. The alert is raised when
+/// the database answers again (during the outage it could not be written), with a dedup key per
+/// hour of the outage's start, so that several instances that saw one outage raise one alert.
+#[derive(Debug, Default)]
+pub struct OutageAlarm {
+    /// Unix time the current outage started; 0 when there is none.
+    since: AtomicI64,
+    /// Transient failures seen in the current outage.
+    failures: AtomicI64,
+}
+
+/// An outage that has ended: when it started, and how many writes it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outage {
+    pub since: i64,
+    pub failures: i64,
+}
+
+impl OutageAlarm {
+    /// Counts a transient failure of the database now.
+    pub fn failed(&self, now: i64) {
+        let _ = self
+            .since
+            .compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst);
+        self.failures.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The outage that a success ends, if one was under way.
+    pub fn recovered(&self) -> Option<Outage> {
+        let since = self.since.swap(0, Ordering::SeqCst);
+        let failures = self.failures.swap(0, Ordering::SeqCst);
+        (since != 0).then_some(Outage { since, failures })
+    }
+}
