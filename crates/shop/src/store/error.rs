@@ -67,7 +67,8 @@ impl From<sqlx::Error> for StoreError {
                     ErrorKind::NotNullViolation => ConstraintKind::NotNull,
                     _ => {
                         let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-                        return if is_transient_code(&code) {
+                        let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+                        return if is_transient_code(&code, sqlite) {
                             StoreError::Unavailable(message)
                         } else {
                             StoreError::Database { message }
@@ -98,9 +99,11 @@ impl From<sqlx::Error> for StoreError {
 ///   insufficient resources (class 53: disk full, out of memory, too many connections), the
 ///   server shutting down or starting (57P01–57P03), caisse's own `lock_timeout` (55P03) and
 ///   `statement_timeout` (57014), and I/O errors (58030).
-fn is_transient_code(code: &str) -> bool {
-    if let Ok(sqlite) = code.parse::<i32>() {
-        return matches!(sqlite & 0xff, 5 | 6 | 7 | 10 | 13);
+fn is_transient_code(code: &str, sqlite: bool) -> bool {
+    if sqlite {
+        return code
+            .parse::<i32>()
+            .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 10 | 13));
     }
     code.starts_with("08")
         || code.starts_with("53")
@@ -124,17 +127,21 @@ mod tests {
     fn outages_and_time_outs_are_transient_and_bugs_are_not() {
         // SQLite: BUSY_SNAPSHOT, LOCKED_SHAREDCACHE, IOERR_FSYNC, FULL, NOMEM.
         for code in ["5", "517", "262", "1034", "13", "7", "10"] {
-            assert!(is_transient_code(code), "{code}");
+            assert!(is_transient_code(code, true), "{code}");
         }
         // PostgreSQL: connection failure, admin shutdown, cannot connect now, disk full.
         for code in [
             "08006", "08001", "57P01", "57P03", "53100", "53300", "40001", "55P03",
         ] {
-            assert!(is_transient_code(code), "{code}");
+            assert!(is_transient_code(code, false), "{code}");
         }
-        // A syntax error, an undefined table, SQLite's generic error and a constraint.
-        for code in ["42601", "42P01", "1", "19", "2067", ""] {
-            assert!(!is_transient_code(code), "{code}");
+        // A syntax error, an undefined table, a unique violation; SQLite's generic error and
+        // constraint.
+        for code in ["42601", "42P01", "23505", ""] {
+            assert!(!is_transient_code(code, false), "{code}");
+        }
+        for code in ["1", "19", "2067", ""] {
+            assert!(!is_transient_code(code, true), "{code}");
         }
     }
 }
