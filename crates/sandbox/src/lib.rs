@@ -21,6 +21,7 @@ pub mod delivery;
 mod error;
 mod page;
 mod params;
+mod random;
 mod sessions;
 pub mod shapes;
 pub mod smtp;
