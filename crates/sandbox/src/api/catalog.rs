@@ -7,22 +7,20 @@ use serde_json::Value;
 
 use super::idempotency::IdempotentPost;
 use super::reads::{found, query};
+use crate::catalog;
 use crate::error::ApiError;
 use crate::params;
-use crate::sessions;
 use crate::state::Account;
 use crate::Shared;
 
 pub(super) async fn create_product(post: IdempotentPost) -> Response {
     post.run(&params::CREATE_PRODUCT, |a, p, _| {
-        sessions::create_product(a, p)
+        catalog::create_product(a, p)
     })
 }
 
 pub(super) async fn create_price(post: IdempotentPost) -> Response {
-    post.run(&params::CREATE_PRICE, |a, p, _| {
-        sessions::create_price(a, p)
-    })
+    post.run(&params::CREATE_PRICE, |a, p, _| catalog::create_price(a, p))
 }
 
 pub(super) async fn retrieve_price(

@@ -9,7 +9,7 @@ use super::idempotency::IdempotentPost;
 use super::reads::{created_filter, expansions, found, page, query};
 use crate::error::ApiError;
 use crate::params;
-use crate::sessions;
+use crate::refunds;
 use crate::state::Account;
 use crate::Shared;
 
@@ -72,5 +72,5 @@ pub(super) async fn list_charges(
 }
 
 pub(super) async fn create_refund(post: IdempotentPost) -> Response {
-    post.run(&params::CREATE_REFUND, sessions::create_refund)
+    post.run(&params::CREATE_REFUND, refunds::create_refund)
 }

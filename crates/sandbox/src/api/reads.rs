@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use super::decode;
 use crate::error::ApiError;
+use crate::fields;
 use crate::params::Params;
-use crate::sessions;
 
 /// A GET's query string, checked against what the endpoint takes.
 pub(super) fn query(raw: Option<String>, accepts: &Params) -> Result<Value, ApiError> {
@@ -104,7 +104,7 @@ pub(super) fn created_filter(q: &Value) -> Result<impl Fn(i64) -> bool, ApiError
 
 /// The `expand[]` values of a request (already checked against what the endpoint expands).
 pub(super) fn expansions(params: &Value) -> Vec<String> {
-    sessions::strings(params, "expand")
+    fields::strings(params, "expand")
 }
 
 /// One object by id, or Stripe's 404 for it.

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::model::{new_id, Account, Cause, Charge, PaymentIntent, SessionStatus};
 use super::test_cards::{Behaviour, Method};
 use crate::error::ApiError;
+use crate::fields::is_email;
 
 impl Account {
     /// A new attempt on `pi` with a new PaymentMethod: its charge, in `status`.
@@ -153,7 +154,7 @@ impl Account {
         }
         let email = email.map(str::trim).filter(|e| !e.is_empty());
         if let Some(e) = email {
-            if !e.contains('@') || e.len() > 512 {
+            if !is_email(e) {
                 return Err(
                     ApiError::invalid("Your email address is invalid.", Some("email"))
                         .with_code("email_invalid"),
