@@ -6,10 +6,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
+
+use crate::random;
 
 /// Where and how events are delivered.
 #[derive(Clone, Debug)]
@@ -138,9 +139,7 @@ impl Deliverer {
             }
             let copies = {
                 let chaos = self.chaos.lock().expect("lock");
-                let twice = chaos.duplicate
-                    || (chaos.duplicate_share > 0.0
-                        && rand::thread_rng().gen_bool(chaos.duplicate_share.min(1.0)));
+                let twice = chaos.duplicate || random::chance(chaos.duplicate_share);
                 if twice {
                     2
                 } else {
@@ -203,15 +202,9 @@ impl Deliverer {
         let url = self.forward_to.lock().expect("lock").clone()?;
         let (delay, drop) = {
             let chaos = self.chaos.lock().expect("lock");
-            let mut rng = rand::thread_rng();
-            let delay = if chaos.max_delay_ms > 0 {
-                rng.gen_range(0..=chaos.max_delay_ms)
-            } else {
-                0
-            };
             (
-                delay,
-                attempt == 1 && chaos.drop_first > 0.0 && rng.gen_bool(chaos.drop_first.min(1.0)),
+                random::up_to(chaos.max_delay_ms),
+                attempt == 1 && random::chance(chaos.drop_first),
             )
         };
         if delay > 0 {

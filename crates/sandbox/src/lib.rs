@@ -15,12 +15,16 @@
 //! enough (caisse-bench measures 17,000 to 22,000 session creations a second through it).
 
 mod api;
+mod catalog;
 mod control;
 mod currencies;
 pub mod delivery;
 mod error;
+mod fields;
 mod page;
 mod params;
+mod random;
+mod refunds;
 mod sessions;
 pub mod shapes;
 pub mod smtp;

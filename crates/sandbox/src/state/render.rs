@@ -1,0 +1,182 @@
+//! Stripe-shaped renderers: each stored object as Stripe's API would return it, every key of
+//! Stripe's example object present (`shapes`), so the official SDKs find what they expect. They
+//! read the model and change nothing.
+
+use serde_json::{json, Value};
+
+use super::model::{
+    Account, Charge, Metadata, PaymentIntent, Price, Product, Session, SessionStatus,
+};
+use crate::shapes::shape;
+
+impl Account {
+    pub fn session_json(&self, s: &Session, base_url: &str) -> Value {
+        shape(
+            "checkout.session",
+            json!({
+                "id": s.id,
+                "object": "checkout.session",
+                "amount_subtotal": s.amount_total,
+                "amount_total": s.amount_total,
+                "cancel_url": s.cancel_url,
+                "client_reference_id": s.client_reference_id,
+                "created": s.created,
+                "currency": s.currency,
+                "customer_email": s.customer_email,
+                // What the customer entered on the page: nothing while the session is open; the
+                // email (prefilled from `customer_email`) once it completed. No address, name or
+                // phone is collected.
+                "customer_details": (s.status == SessionStatus::Complete).then(|| json!({
+                    "address": null, "email": s.collected_email.as_ref().or(s.customer_email.as_ref()),
+                    "name": null, "phone": null, "tax_exempt": "none", "tax_ids": [],
+                    "business_name": null, "individual_name": null,
+                })),
+                "expires_at": s.expires_at,
+                "livemode": false,
+                "metadata": s.metadata,
+                "mode": "payment",
+                "locale": s.locale,
+                "submit_type": s.submit_type,
+                "payment_intent": s.payment_intent,
+                "payment_method_types": s.payment_method_types,
+                "payment_status": if s.paid { "paid" } else { "unpaid" },
+                "status": s.status.as_str(),
+                "success_url": s.success_url,
+                "url": (s.status == SessionStatus::Open).then(|| format!("{base_url}/c/pay/{}", s.id)),
+            }),
+        )
+    }
+
+    pub fn line_items_json(s: &Session) -> Value {
+        let data: Vec<Value> = s
+            .line_items
+            .iter()
+            .map(|li| {
+                shape(
+                    "item",
+                    json!({
+                        "id": li.id,
+                        "object": "item",
+                        "amount_subtotal": li.unit_amount * li.quantity,
+                        "amount_total": li.unit_amount * li.quantity,
+                        "currency": li.currency,
+                        "description": li.description,
+                        "quantity": li.quantity,
+                        "price": Self::price_json(&Price {
+                            id: li.price_id.clone(),
+                            product: li.product_id.clone(),
+                            unit_amount: li.unit_amount,
+                            currency: li.currency.clone(),
+                            created: s.created,
+                            active: true,
+                            nickname: None,
+                            lookup_key: None,
+                            metadata: Metadata::new(),
+                        }),
+                    }),
+                )
+            })
+            .collect();
+        json!({ "object": "list", "data": data, "has_more": false, "url": format!("/v1/checkout/sessions/{}/line_items", s.id) })
+    }
+
+    pub fn payment_intent_json(pi: &PaymentIntent) -> Value {
+        let mut json = json!({
+            "id": pi.id,
+            "object": "payment_intent",
+            "amount": pi.amount,
+            "amount_capturable": 0,
+            "amount_received": pi.amount_received,
+            "canceled_at": pi.canceled_at,
+            "cancellation_reason": pi.canceled_at.map(|_| "abandoned"),
+            "capture_method": "automatic_async",
+            "client_secret": format!("{}_secret_sandbox", pi.id),
+            "confirmation_method": "automatic",
+            "currency": pi.currency,
+            "created": pi.created,
+            "last_payment_error": pi.last_payment_error,
+            "latest_charge": pi.charges.last().map(|c| c.id.clone()),
+            "next_action": pi.next_action,
+            "payment_method": pi.payment_method,
+            "livemode": false,
+            "metadata": pi.metadata,
+            "payment_method_types": [pi.method],
+            "status": pi.status,
+        });
+        for (key, value) in &pi.text {
+            json[key] = value.clone();
+        }
+        shape("payment_intent", json)
+    }
+
+    pub fn charge_json(pi: &PaymentIntent, c: &Charge) -> Value {
+        let succeeded = c.status == "succeeded";
+        let amount_refunded = if succeeded { pi.refunded } else { 0 };
+        shape(
+            "charge",
+            json!({
+                "id": c.id,
+                "object": "charge",
+                "amount": pi.amount,
+                "amount_captured": if succeeded { pi.amount } else { 0 },
+                "amount_refunded": amount_refunded,
+                "captured": succeeded,
+                "created": c.created,
+                "currency": pi.currency,
+                "disputed": false,
+                "failure_code": c.failure_code,
+                "failure_message": c.failure_message,
+                "livemode": false,
+                "metadata": pi.metadata,
+                "paid": succeeded,
+                "payment_intent": pi.id,
+                "payment_method": pi.payment_method,
+                "refunded": succeeded && amount_refunded >= pi.amount,
+                "refunds": {
+                    "object": "list",
+                    "data": if succeeded { pi.refunds.iter().rev().cloned().collect() } else { Vec::new() },
+                    "has_more": false,
+                    "total_count": if succeeded { pi.refunds.len() } else { 0 },
+                    "url": format!("/v1/charges/{}/refunds", c.id),
+                },
+                "description": pi.text.get("description"),
+                "receipt_email": pi.text.get("receipt_email"),
+                "statement_descriptor": pi.text.get("statement_descriptor"),
+                "statement_descriptor_suffix": pi.text.get("statement_descriptor_suffix"),
+                "billing_details": {
+                    "address": null, "email": null, "name": null, "phone": null, "tax_id": null,
+                },
+                "status": c.status,
+            }),
+        )
+    }
+
+    /// The latest charge of `pi`, as its `latest_charge` expands.
+    pub fn latest_charge_json(pi: &PaymentIntent) -> Option<Value> {
+        pi.charges.last().map(|c| Self::charge_json(pi, c))
+    }
+
+    pub fn price_json(p: &Price) -> Value {
+        shape(
+            "price",
+            json!({
+                "id": p.id, "object": "price", "active": p.active, "billing_scheme": "per_unit",
+                "created": p.created, "currency": p.currency, "livemode": false,
+                "lookup_key": p.lookup_key, "metadata": p.metadata, "nickname": p.nickname,
+                "product": p.product, "tax_behavior": "unspecified", "type": "one_time",
+                "unit_amount": p.unit_amount, "unit_amount_decimal": p.unit_amount.to_string(),
+            }),
+        )
+    }
+
+    pub fn product_json(p: &Product) -> Value {
+        shape(
+            "product",
+            json!({
+                "id": p.id, "object": "product", "active": p.active, "created": p.created,
+                "description": p.description, "images": p.images, "livemode": false,
+                "metadata": p.metadata, "name": p.name, "type": "service", "updated": p.created,
+            }),
+        )
+    }
+}
