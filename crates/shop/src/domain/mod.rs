@@ -7,3 +7,4 @@ pub mod email;
 pub mod lifecycle;
 pub mod money;
 pub mod product;
+pub mod rate;
