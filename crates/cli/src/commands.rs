@@ -362,8 +362,11 @@ pub fn config_check(file: Option<&Path>, purpose: &str) -> Result<()> {
     };
     let keys = DevKeys::generate();
     let config = load(file, mode, |_| {}, (mode == Mode::Dev).then_some(&keys))?;
-    for (name, value, origin) in &config.report {
-        say!("{name:<40} {value}  ({origin})");
+    // Every declared setting, in the declaration's order, secrets masked by the reader.
+    for setting in config::SETTINGS {
+        for (name, value, origin) in config.report.iter().filter(|e| e.0 == setting.name) {
+            say!("{name:<40} {value}  ({origin})");
+        }
     }
     say!("configuration OK for {purpose}");
     Ok(())

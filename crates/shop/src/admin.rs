@@ -10,6 +10,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
+/// The hash-cost check lives with the configuration, which refuses a bad hash at start-up.
+pub use crate::config::check_hash;
 use crate::domain::money::format_amount;
 use crate::store::{AuditEntry, StoreError, ADMIN};
 use crate::webhooks::{self, Source};
@@ -26,30 +28,6 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| e.to_string())
-}
-
-/// Why a configured hash cannot be used, in a sentence that never repeats it.
-pub fn check_hash(phc: &str) -> Result<(), &'static str> {
-    let parsed = PasswordHash::new(phc)
-        .map_err(|_| "is not a PHC string; make one with `caisse admin hash-password`")?;
-    if parsed.algorithm.as_str() != "argon2id" {
-        return Err("must be an argon2id hash; make one with `caisse admin hash-password`");
-    }
-    // Costs decide what a sign-in takes: too low and the hash is cheap to crack, too high and
-    // one sign-in (anyone's, before the password is known to be wrong) takes the server's memory.
-    let params = argon2::Params::try_from(&parsed).map_err(|_| {
-        "has argon2 parameters that cannot work; make one with `caisse admin hash-password`"
-    })?;
-    if !(8 * 1024..=256 * 1024).contains(&params.m_cost())
-        || !(1..=10).contains(&params.t_cost())
-        || !(1..=8).contains(&params.p_cost())
-    {
-        return Err("must cost 8 to 256 MiB of memory, 1 to 10 passes and 1 to 8 lanes (caisse admin hash-password makes 19 MiB, 2, 1)");
-    }
-    if parsed.hash.is_none() {
-        return Err("has no hash part; make one with `caisse admin hash-password`");
-    }
-    Ok(())
 }
 
 /// True when `password` matches the hash. Slow on purpose (tens of milliseconds): call it off the

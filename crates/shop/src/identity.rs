@@ -12,6 +12,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::config::IdentityConfig;
+/// Declared with the settings that fill it (`CAISSE_JWT_*`).
+pub use crate::config::JwtRules;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -122,17 +124,6 @@ pub fn guest_set_cookie(value: &str, secure: bool) -> String {
         "{GUEST_COOKIE}={value}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{}",
         if secure { "; Secure" } else { "" }
     )
-}
-
-/// What a token must say beyond its signature.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct JwtRules {
-    /// Seconds of clock difference forgiven on `exp` and `nbf`.
-    pub leeway: i64,
-    /// The `iss` the shop's sign-in puts in its tokens, when set.
-    pub issuer: Option<String>,
-    /// An `aud` the token must name, when set.
-    pub audience: Option<String>,
 }
 
 /// A NumericDate claim (RFC 7519): a JSON number of seconds, possibly fractional; anything else

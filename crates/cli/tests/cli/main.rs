@@ -4,6 +4,7 @@ mod admin;
 mod browser;
 mod cdp;
 mod config_errors;
+mod config_table;
 mod processes;
 mod recovery;
 mod secrets;

@@ -7,4 +7,5 @@ pub mod email;
 pub mod lifecycle;
 pub mod money;
 pub mod product;
+pub mod rate;
 pub mod status;

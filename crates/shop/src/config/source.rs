@@ -1,0 +1,101 @@
+//! Where values come from: the environment over an optional `caisse.toml`, whose keys are the
+//! settings' names in lower case. Empty strings count as unset.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::settings::{ALIASES, SETTINGS};
+use super::{problem, ConfigError, Origin};
+
+/// The raw values: the environment over the optional file, empty strings counting as unset.
+#[derive(Clone, Debug, Default)]
+pub struct Source {
+    env: BTreeMap<String, String>,
+    pub(super) file: BTreeMap<String, String>,
+    pub file_path: Option<PathBuf>,
+}
+
+impl Source {
+    /// The process environment and `path` (or `./caisse.toml` when it exists).
+    pub fn from_process(path: Option<&Path>) -> Result<Source, ConfigError> {
+        let mut source = Source {
+            env: std::env::vars().collect(),
+            ..Source::default()
+        };
+        let default = Path::new("caisse.toml");
+        let path = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if default.exists() => Some(default.to_path_buf()),
+            None => None,
+        };
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| problem("--config", format!("cannot read {}: {e}", path.display())))?;
+            source.file = parse_file(&text)?;
+            source.file_path = Some(path);
+        }
+        Ok(source)
+    }
+
+    /// A source from explicit pairs, as if they were environment variables (tests, embedding).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Source {
+        Source {
+            env: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Source::default()
+        }
+    }
+
+    /// The value of `name`, from the environment or the file, when set and not empty.
+    pub fn get_raw(&self, name: &str) -> Option<String> {
+        self.get(name).map(|(v, _)| v)
+    }
+
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.env.insert(name.to_string(), value.to_string());
+    }
+
+    pub(super) fn get(&self, name: &str) -> Option<(String, Origin)> {
+        let non_empty = |v: &String| !v.trim().is_empty();
+        if let Some(v) = self.env.get(name).filter(|v| non_empty(v)) {
+            return Some((v.trim().to_string(), Origin::Env));
+        }
+        self.file
+            .get(&name.to_ascii_lowercase())
+            .filter(|v| non_empty(v))
+            .map(|v| (v.trim().to_string(), Origin::File))
+    }
+}
+
+pub(super) fn parse_file(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| problem("caisse.toml", e.message().to_string()))?;
+    let known: Vec<String> = SETTINGS
+        .iter()
+        .map(|s| s.name)
+        .chain(ALIASES.iter().map(|(alias, _)| *alias))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let mut out = BTreeMap::new();
+    for (key, value) in table {
+        if !known.contains(&key) {
+            return Err(problem("caisse.toml", format!("unknown setting `{key}`")));
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            _ => {
+                return Err(problem(
+                    "caisse.toml",
+                    format!("`{key}` must be a string or a number"),
+                ))
+            }
+        };
+        out.insert(key, text);
+    }
+    Ok(out)
+}

@@ -1,0 +1,289 @@
+//! The loading rules, section by section, and the declaration they follow.
+
+use std::path::PathBuf;
+
+use super::source::parse_file;
+use super::*;
+
+/// Loads `pairs` with a guest-cookie secret (required by serve) unless they set one.
+fn load(pairs: &[(&str, &str)], mode: Mode) -> Result<Config, Vec<ConfigError>> {
+    let mut all = vec![(GUEST_SECRET, "guest-cookie-secret-0123456789abcdef")];
+    all.extend_from_slice(pairs);
+    Config::load(&Source::from_pairs(all), mode, None)
+}
+
+#[test]
+fn hardened_rules() {
+    let keys = [(SECRET_KEY, SK), (WEBHOOK_SECRET, WH), (MAIL, "off")];
+    let bare = Config::load(&Source::from_pairs(keys), Mode::Serve, None).unwrap_err();
+    assert_eq!(
+        bare[0].variable, GUEST_SECRET,
+        "serve needs the guest secret"
+    );
+    assert!(Config::load(&Source::from_pairs(keys), Mode::Dev, None).is_ok());
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut all = keys.to_vec();
+        all.extend_from_slice(extra);
+        load(&all, Mode::Serve)
+    };
+    let live = [
+        (SECRET_KEY, "sk_live_fake_key_for_tests"),
+        (API_BASE, "https://api.stripe.com"),
+    ];
+    assert_eq!(
+        with(&live).unwrap_err()[0].variable,
+        PUBLIC_URL,
+        "live keys over http://"
+    );
+    let mut live_https = live.to_vec();
+    live_https.push((PUBLIC_URL, "https://shop.example"));
+    assert!(with(&live_https).is_ok());
+    // By prefix: a test key whose body happens to contain `_live_` is a test key.
+    assert_eq!(
+        with(&[(SECRET_KEY, "sk_test_abc_live_def")])
+            .unwrap()
+            .stripe
+            .mode,
+        KeyMode::Test
+    );
+    assert!(with(&[(SECRET_KEY, "sk_abc_test_def")]).is_err());
+    assert_eq!(
+        with(&[(WEBHOOK_TOLERANCE, "601")]).unwrap_err()[0].variable,
+        WEBHOOK_TOLERANCE
+    );
+    assert!(with(&[(WEBHOOK_TOLERANCE, "600")]).is_ok());
+}
+
+/// The first problem of a serve configuration that sends no email unless `pairs` say so.
+fn first_error(pairs: &[(&str, &str)]) -> String {
+    let mut all = vec![(MAIL, "off")];
+    all.extend_from_slice(pairs);
+    load(&all, Mode::Serve).unwrap_err()[0].to_string()
+}
+
+const SK: &str = "sk_test_abcdefghijklmnop";
+const PK: &str = "pk_test_abcdefghijklmnop";
+const WH: &str = "whsec_abcdefghijklmnop";
+
+#[test]
+fn a_complete_serve_configuration_loads() {
+    let c = load(
+        &[
+            (SECRET_KEY, SK),
+            (PUBLISHABLE_KEY_ALIAS, PK),
+            (WEBHOOK_SECRET, &format!("{WH}, whsec_second")),
+            (SMTP_URL, "smtps://shop:MAILPASSWORD@mail.example:465"),
+            (MAIL_FROM, "Shop <orders@shop.example>"),
+        ],
+        Mode::Serve,
+    )
+    .unwrap();
+    assert!(matches!(c.mail.transport, MailTransport::Smtp(_)));
+    assert_eq!(c.stripe.webhook_secrets.len(), 2);
+    assert_eq!(c.stripe.publishable_key.as_deref(), Some(PK));
+    assert_eq!(c.webhook_tolerance, Duration::from_secs(300));
+    let debug = format!("{c:?}");
+    assert!(!debug.contains(SK) && !debug.contains(WH), "{debug}");
+    assert!(!debug.contains("MAILPASSWORD"), "{debug}");
+    assert!(c
+        .report
+        .iter()
+        .all(|(_, shown, _)| !shown.contains("MAILPASSWORD")));
+}
+
+#[test]
+fn serve_needs_a_mail_transport_or_mail_off() {
+    let keys = [(SECRET_KEY, SK), (WEBHOOK_SECRET, WH)];
+    let errors = load(&keys, Mode::Serve).unwrap_err();
+    assert_eq!(errors[0].variable, SMTP_URL);
+    assert!(errors[0].problem.contains("CAISSE_MAIL=off"));
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut all = keys.to_vec();
+        all.extend_from_slice(extra);
+        load(&all, Mode::Serve)
+    };
+    assert_eq!(
+        with(&[(MAIL, "off")]).unwrap().mail.transport,
+        MailTransport::Off
+    );
+    assert_eq!(
+        with(&[(SMTP_URL, "smtp://127.0.0.1:25")]).unwrap_err()[0].variable,
+        MAIL_FROM,
+        "SMTP_URL without a From address"
+    );
+    assert_eq!(
+        with(&[(SMTP_URL, "http://mail"), (MAIL_FROM, "a@b.example")]).unwrap_err()[0].variable,
+        SMTP_URL
+    );
+    for bad in [
+        "smtp://host:notaport",
+        "smtp://h?tls=bogus",
+        "smtp://u:p@[::1",
+    ] {
+        assert_eq!(
+            with(&[(SMTP_URL, bad), (MAIL_FROM, "a@b.example")]).unwrap_err()[0].variable,
+            SMTP_URL,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        with(&[(MAIL_DIR, "/tmp/mail")]).unwrap().mail.transport,
+        MailTransport::Files(PathBuf::from("/tmp/mail"))
+    );
+    assert_eq!(
+        with(&[(MAIL, "off"), (MAIL_LANG, "de")]).unwrap_err()[0].variable,
+        MAIL_LANG
+    );
+}
+
+#[test]
+fn each_key_rule_names_its_variable() {
+    assert!(first_error(&[(WEBHOOK_SECRET, WH)]).starts_with("STRIPE_SECRET_KEY: is missing"));
+    assert!(first_error(&[(SECRET_KEY, SK)]).starts_with("STRIPE_WEBHOOK_SECRET: is missing"));
+    assert!(first_error(&[(SECRET_KEY, PK), (WEBHOOK_SECRET, WH)])
+        .starts_with("STRIPE_SECRET_KEY: holds a publishable key"));
+    assert!(first_error(&[
+        (SECRET_KEY, SK),
+        (WEBHOOK_SECRET, WH),
+        (PUBLISHABLE_KEY, SK)
+    ])
+    .starts_with("NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY: holds a secret key"));
+    assert!(first_error(&[(SECRET_KEY, SK), (WEBHOOK_SECRET, "abc")])
+        .starts_with("STRIPE_WEBHOOK_SECRET: every comma-separated secret must start with whsec_"));
+    assert!(first_error(&[
+        (SECRET_KEY, SK),
+        (WEBHOOK_SECRET, WH),
+        (PUBLISHABLE_KEY, "pk_live_x1")
+    ])
+    .contains("test and live keys cannot be mixed"));
+    assert!(first_error(&[
+        (SECRET_KEY, SK),
+        (WEBHOOK_SECRET, WH),
+        (WEBHOOK_TOLERANCE, "0")
+    ])
+    .starts_with("CAISSE_WEBHOOK_TOLERANCE_SECS"));
+    assert!(
+        first_error(&[(SECRET_KEY, SK), (WEBHOOK_SECRET, WH), (HOLD_TTL, "60")])
+            .starts_with("CAISSE_HOLD_TTL_SECS")
+    );
+    assert!(first_error(&[
+        (SECRET_KEY, SK),
+        (WEBHOOK_SECRET, WH),
+        (REDIS_URL, "http://cache")
+    ])
+    .starts_with("REDIS_URL: must start with redis://"));
+}
+
+#[test]
+fn no_error_line_shows_a_value() {
+    let errors = load(
+        &[
+            (SECRET_KEY, "pk_test_SECRETVALUE"),
+            (PUBLISHABLE_KEY, "sk_test_SECRETVALUE"),
+        ],
+        Mode::Serve,
+    )
+    .unwrap_err();
+    for e in errors {
+        assert!(!e.to_string().contains("SECRETVALUE"), "{e}");
+    }
+}
+
+#[test]
+fn tools_need_no_keys_and_dev_fills_them_in() {
+    assert!(load(&[], Mode::Tool).is_ok());
+    let keys = DevKeys::generate();
+    let c = Config::load(&Source::default(), Mode::Dev, Some(&keys)).unwrap();
+    assert_eq!(c.stripe.secret_key.expose(), keys.secret_key);
+    assert!(c
+        .report
+        .iter()
+        .any(|(n, _, o)| *n == SECRET_KEY && *o == Origin::Dev));
+}
+
+#[test]
+fn the_file_is_below_the_environment_and_rejects_unknown_keys() {
+    let mut source = Source::from_pairs([(LISTEN, "127.0.0.1:9000")]);
+    source.file =
+        parse_file("caisse_listen = \"127.0.0.1:7000\"\ncaisse_hold_ttl_secs = 3600\n").unwrap();
+    let c = Config::load(&source, Mode::Tool, None).unwrap();
+    assert_eq!(c.listen.port(), 9000);
+    assert_eq!(c.checkout.hold_ttl, Duration::from_secs(3600));
+    assert!(parse_file("nope = 1")
+        .unwrap_err()
+        .to_string()
+        .contains("unknown setting `nope`"));
+}
+
+#[test]
+fn every_declared_setting_is_read_once_and_reported_in_declaration_order() {
+    let c = load(&[], Mode::Tool).unwrap();
+    let reported: Vec<&str> = c.report.iter().map(|(name, _, _)| *name).collect();
+    let declared: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+    assert_eq!(reported, declared);
+    for (alias, name) in ALIASES {
+        assert!(settings::declared(name).is_some(), "{alias} names {name}");
+        assert!(settings::declared(alias).is_none(), "{alias} is an alias");
+    }
+}
+
+#[test]
+fn without_settings_every_value_is_its_declared_default() {
+    let c = Config::load(&Source::default(), Mode::Tool, None).unwrap();
+    for ((name, shown, origin), s) in c.report.iter().zip(SETTINGS) {
+        assert_eq!(*origin, Origin::Default, "{name}");
+        if s.default.is_empty() {
+            assert_eq!(shown, "(not set)", "{name}");
+        } else if !s.default.contains('{') {
+            assert_eq!(shown, s.default, "{name}");
+        }
+    }
+    // Defaults that name another setting take its effective value.
+    let shown = |name: &str| c.report.iter().find(|e| e.0 == name).unwrap().1.clone();
+    assert_eq!(shown(PUBLIC_URL), format!("http://{}", shown(LISTEN)));
+    assert_eq!(
+        shown(SUCCESS_URL),
+        format!(
+            "{}/?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
+            shown(PUBLIC_URL)
+        )
+    );
+    assert_eq!(c.public_url, "http://127.0.0.1:8080");
+    assert_eq!(c.checkout.hold_ttl, Duration::from_secs(1800));
+    assert_eq!(c.checkout.rate_per_customer.to_string(), "5/min");
+    assert_eq!(c.log_format, LogFormat::Human);
+    assert_eq!(c.mail.lang, crate::domain::money::Locale::Fr);
+    assert!(c.webhooks.release_on_payment_failure && !c.webhooks.refund_unfulfillable);
+    // A public URL set without its listener follows it; a listener set moves the default.
+    let moved = load(&[(LISTEN, "127.0.0.1:9000")], Mode::Tool).unwrap();
+    assert_eq!(moved.public_url, "http://127.0.0.1:9000");
+    assert_eq!(
+        moved.checkout.cancel_url,
+        "http://127.0.0.1:9000/?checkout=cancelled"
+    );
+}
+
+#[test]
+fn a_mistake_names_its_variable_and_the_rest_is_still_checked() {
+    let errors = load(
+        &[
+            (LISTEN, "nowhere"),
+            (RATE_PER_IP, "lots"),
+            (LOG_FORMAT, "JSON"),
+            (MAIL, "OFF"),
+            (STOREFRONT, "maybe"),
+        ],
+        Mode::Tool,
+    )
+    .unwrap_err();
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "CAISSE_LISTEN: must be an address such as 127.0.0.1:8080",
+            "CAISSE_LOG_FORMAT: must be human or json",
+            "CAISSE_CHECKOUT_RATE_PER_IP: must look like 5/min (N/sec, N/min or N/hour, N ≥ 1)",
+            "CAISSE_STOREFRONT: must be true or false",
+        ]
+    );
+}
