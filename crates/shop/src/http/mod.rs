@@ -3,8 +3,10 @@
 
 mod admin;
 mod api;
+mod caller;
 mod checkout;
 pub mod connections;
+mod cookies;
 mod health;
 mod json;
 mod openapi;

@@ -2,16 +2,15 @@
 //! acknowledge an alert, retry a message). Each checks the session and its CSRF token, calls
 //! the admin service, and answers 303 to the page that shows the result.
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
 use crate::admin::{self, ActionError};
 use crate::app::App;
+use crate::http::caller::ClientIp;
 use crate::identity;
 use crate::ratelimit::{self, Scope};
 use crate::store::unix_now;
@@ -63,7 +62,7 @@ pub(super) async fn login_form(State(app): State<App>) -> Response {
 
 pub(super) async fn sign_in(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     Form(f): Form<Fields>,
 ) -> Response {
@@ -75,7 +74,6 @@ pub(super) async fn sign_in(
             Some("This form expired; sign in again."),
         );
     }
-    let client = identity::client_ip(peer, &headers, &app.config.identity.trusted_proxies);
     let network = identity::network_key(client);
     let decision = app
         .limiter

@@ -71,16 +71,11 @@ impl Chrome {
     }
 }
 
-/// The value of cookie `name`, from any `Cookie` header.
+/// The value of cookie `name` (the first one sent).
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+    super::cookies::cookie_values(headers, name)
+        .next()
+        .map(str::to_string)
 }
 
 fn set_cookie(app: &App, name: &str, value: &str, max_age: i64) -> HeaderValue {
