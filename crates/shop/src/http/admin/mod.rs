@@ -1,5 +1,8 @@
-//! `/admin`, the operators' dashboard: sign-in, sessions and CSRF, and the answers every page
-//! shares. The pages are in [`pages`], the forms that change something in [`actions`].
+//! `/admin`, the operators' dashboard: its routes, and how every answer is rendered (the
+//! page chrome, the headers every page carries, error pages). Who is signed in (the session, the
+//! [`session::Operator`] and [`session::CheckedForm`] extractors) is in [`session`], signing in and
+//! out in [`sign_in`], the pages in [`pages`], the forms that change something
+//! in [`actions`].
 //!
 //! Without `CAISSE_ADMIN_PASSWORD_HASH` none of these routes exist (404). A session is a random
 //! cookie (`HttpOnly`, `SameSite=Strict`, `Path=/admin`, `Secure` over https) whose SHA-256 is
@@ -9,23 +12,16 @@
 
 mod actions;
 mod pages;
+mod session;
+mod sign_in;
 
 use askama::Template;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
 use crate::app::App;
-use crate::store::unix_now;
-
-const SESSION_COOKIE: &str = "caisse_admin";
-const LOGIN_COOKIE: &str = "caisse_admin_login";
-/// Sign-in attempts per client network: a burst of 5, then one every 12 s.
-const SIGN_IN_RATE: crate::ratelimit::Rate = crate::ratelimit::Rate {
-    count: 5,
-    period: std::time::Duration::from_secs(60),
-};
 
 pub fn routes(app: &App) -> Router<App> {
     if app.config.admin_password_hash.is_none() {
@@ -37,9 +33,9 @@ pub fn routes(app: &App) -> Router<App> {
         .route("/admin/assets/admin.css", get(stylesheet))
         .route(
             "/admin/login",
-            get(actions::login_form).post(actions::sign_in),
+            get(sign_in::login_form).post(sign_in::sign_in),
         )
-        .route("/admin/logout", post(actions::sign_out))
+        .route("/admin/logout", post(sign_in::sign_out))
         .route("/admin/orders", get(pages::orders))
         .route("/admin/orders/{number}", get(pages::order))
         .route("/admin/orders/{number}/refund", post(actions::refund))
@@ -68,47 +64,6 @@ impl Chrome {
             csrf: String::new(),
             notice: None,
         }
-    }
-}
-
-/// The value of cookie `name` (the first one sent).
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    super::cookies::cookie_values(headers, name)
-        .next()
-        .map(str::to_string)
-}
-
-fn set_cookie(app: &App, name: &str, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if app.config.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    ))
-    .unwrap_or(HeaderValue::from_static(""))
-}
-
-/// The signed-in operator's page chrome, or the answer to give instead: the sign-in page for a
-/// page, 403 for a form.
-async fn signed_in(app: &App, headers: &HeaderMap) -> Result<Chrome, Response> {
-    let token = cookie(headers, SESSION_COOKIE).unwrap_or_default();
-    if token.is_empty() {
-        return Err(Redirect::to("/admin/login").into_response());
-    }
-    match app
-        .store
-        .admin_session(&crate::admin::token_hash(&token), unix_now())
-        .await
-    {
-        Ok(Some(csrf)) => Ok(Chrome {
-            signed_in: true,
-            csrf,
-            notice: None,
-        }),
-        Ok(None) => Err(Redirect::to("/admin/login").into_response()),
-        Err(e) => Err(failure(&e.to_string())),
     }
 }
 

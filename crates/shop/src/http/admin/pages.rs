@@ -12,7 +12,8 @@ use crate::store::{
     unix_now, AuditFilter, AuditRecord, EventListRow, OrderRow, OrderSearch, StripeRequestRow, PAGE,
 };
 
-use super::{error_page, failure, render, signed_in, when, Chrome};
+use super::session::Operator;
+use super::{error_page, failure, render, when, Chrome};
 
 /// The notice a redirect after an action asks for, from a fixed list: nothing a link can make
 /// the page say.
@@ -59,8 +60,8 @@ fn enc(s: &str) -> String {
 
 macro_rules! chrome {
     ($app:expr, $headers:expr, $q:expr) => {
-        match signed_in(&$app, &$headers).await {
-            Ok(mut c) => {
+        match Operator::from_headers(&$app, &$headers).await {
+            Ok(Operator { mut c, .. }) => {
                 c.notice = notice(&$q);
                 c
             }
