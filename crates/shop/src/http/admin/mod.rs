@@ -1,7 +1,7 @@
 //! `/admin`, the operators' dashboard: its routes, and how every answer is rendered (the
 //! page chrome, the headers every page carries, error pages). Who is signed in (the session, the
 //! [`session::Operator`] and [`session::CheckedForm`] extractors) is in [`session`], signing in and
-//! out in [`sign_in`], the pages in [`pages`], the forms that change something
+//! out in [`sign_in`], the pages in [`pages`] (one module each), the forms that change something
 //! in [`actions`].
 //!
 //! Without `CAISSE_ADMIN_PASSWORD_HASH` none of these routes exist (404). A session is a random
@@ -28,7 +28,7 @@ pub fn routes(app: &App) -> Router<App> {
         return Router::new();
     }
     Router::new()
-        .route("/admin", get(pages::overview))
+        .route("/admin", get(pages::overview::page))
         .route("/admin/", get(|| async { Redirect::to("/admin") }))
         .route("/admin/assets/admin.css", get(stylesheet))
         .route(
@@ -36,16 +36,16 @@ pub fn routes(app: &App) -> Router<App> {
             get(sign_in::login_form).post(sign_in::sign_in),
         )
         .route("/admin/logout", post(sign_in::sign_out))
-        .route("/admin/orders", get(pages::orders))
-        .route("/admin/orders/{number}", get(pages::order))
+        .route("/admin/orders", get(pages::orders::page))
+        .route("/admin/orders/{number}", get(pages::order::page))
         .route("/admin/orders/{number}/refund", post(actions::refund))
-        .route("/admin/holds", get(pages::holds))
-        .route("/admin/events", get(pages::events))
-        .route("/admin/events/{id}", get(pages::event))
+        .route("/admin/holds", get(pages::holds::page))
+        .route("/admin/events", get(pages::events::page))
+        .route("/admin/events/{id}", get(pages::event::page))
         .route("/admin/events/{id}/reprocess", post(actions::reprocess))
-        .route("/admin/stripe-requests", get(pages::stripe_requests))
-        .route("/admin/audit", get(pages::audit))
-        .route("/admin/alerts", get(pages::alerts))
+        .route("/admin/stripe-requests", get(pages::stripe_requests::page))
+        .route("/admin/audit", get(pages::audit::page))
+        .route("/admin/alerts", get(pages::alerts::page))
         .route("/admin/alerts/{id}/ack", post(actions::acknowledge))
         .route("/admin/emails/{id}/retry", post(actions::retry_email))
 }
@@ -134,13 +134,4 @@ async fn stylesheet() -> Response {
         "text/css; charset=utf-8",
         include_str!("../../../static/admin.css"),
     )
-}
-
-/// `2026-11-27 09:14:03 UTC`, or `—` for nothing.
-fn when(t: Option<i64>) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|d| d.format(format).ok())
-        .map(|s| format!("{s} UTC"))
-        .unwrap_or_else(|| "—".into())
 }

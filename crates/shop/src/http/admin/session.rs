@@ -49,7 +49,7 @@ pub(super) struct Operator {
 impl Operator {
     /// The operator of the session cookie in `headers`, or the answer a page gives instead: a
     /// redirect to the sign-in page, or an error page when the store fails.
-    pub(super) async fn from_headers(app: &App, headers: &HeaderMap) -> Result<Operator, Response> {
+    async fn from_headers(app: &App, headers: &HeaderMap) -> Result<Operator, Response> {
         let token = cookie(headers, SESSION_COOKIE);
         if token.is_empty() {
             return Err(Redirect::to("/admin/login").into_response());
