@@ -69,7 +69,7 @@ impl Caller {
 /// The `Set-Cookie` that makes a browser guest `value`: a year, `HttpOnly`, `SameSite=Lax`,
 /// `Secure` when caisse is reached over https.
 pub(crate) fn guest_set_cookie(app: &App, value: &str) -> Option<HeaderValue> {
-    let secure = if app.config.public_url.starts_with("https://") {
+    let secure = if crate::http::over_https(app) {
         "; Secure"
     } else {
         ""

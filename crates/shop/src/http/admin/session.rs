@@ -27,7 +27,7 @@ pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &'a str) -> &'a str {
 /// A dashboard cookie: `Path=/admin`, `HttpOnly`, `SameSite=Strict`, `Secure` over https;
 /// `max_age` 0 removes it.
 pub(super) fn set_cookie(app: &App, name: &str, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if app.config.public_url.starts_with("https://") {
+    let secure = if crate::http::over_https(app) {
         "; Secure"
     } else {
         ""
