@@ -8,10 +8,10 @@ use caisse_stripe::{Client, ClientOptions};
 use crate::config::Config;
 use crate::email::Mailer;
 use crate::ratelimit::{RateLimiter, RedisLimiter};
+use crate::signature_alarm::SignatureAlarm;
 use crate::store::{OutageAlarm, Store};
 use crate::stripe_log::StripeLog;
 use crate::telemetry;
-use crate::webhooks::alarm::SignatureAlarm;
 
 /// Everything a request handler or a background job needs. Cheap to clone.
 #[derive(Clone)]

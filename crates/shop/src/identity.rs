@@ -1,12 +1,15 @@
-//! Who is checking out: a customer signed in on the shop (an HS256 bearer token whose `sub` is the
-//! customer id) or a guest (a signed cookie minted on the first call), and the client's IP.
+//! Who is checking out, as the checkout service sees it: a customer signed in on the shop
+//! (`user:<sub>`, from an HS256 JWT whose `sub` is the customer id) or a guest (`guest:<id>`, from a
+//! signed cookie value minted on the first call), and the network a client is counted under.
+//!
+//! Pure functions over strings and the identity settings: reading the token, the cookie and the
+//! client address off a request is the HTTP layer's job (`crate::http`'s `Caller`).
 //!
 //! A bearer token that is present but invalid is refused outright: falling back to a guest would
 //! let a broken sign-in silently split one customer into many identities (and rate budgets).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::http::{header, HeaderMap};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -17,6 +20,7 @@ pub use crate::config::JwtRules;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The name of the guest cookie.
 pub const GUEST_COOKIE: &str = "caisse_guest";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,60 +39,45 @@ pub enum IdentityError {
     InvalidToken(&'static str),
 }
 
-/// The customer behind a request, at unix time `now`.
-pub fn identify(
-    headers: &HeaderMap,
+/// The signed-in customer a bearer token names, at unix time `now`: refused when no JWT secret
+/// is configured or the token does not verify.
+pub fn signed_in(
+    token: &str,
     config: &IdentityConfig,
     now: i64,
 ) -> Result<Customer, IdentityError> {
-    if let Some(auth) = headers.get(header::AUTHORIZATION) {
-        // Present but unreadable is refused like any bad token, never taken for a guest.
-        let auth = auth
-            .to_str()
-            .map_err(|_| IdentityError::InvalidToken("the Authorization header is not ASCII"))?;
-        // The scheme is case-insensitive (RFC 9110).
-        let token = auth
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token)
-            .ok_or(IdentityError::InvalidToken("use the Bearer scheme"))?;
-        let secret = config
-            .jwt_secret
-            .as_ref()
-            .ok_or(IdentityError::NoJwtSecret)?;
-        let sub = verify_jwt(
-            token.trim(),
-            secret.expose().as_bytes(),
-            &config.jwt_rules,
-            now,
-        )?;
-        return Ok(Customer {
-            id: format!("user:{sub}"),
-            new_guest_cookie: None,
-        });
-    }
-    let guest_key = config.guest_secret.expose().as_bytes();
-    let existing = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().strip_prefix(&format!("{GUEST_COOKIE}=")))
-        .find_map(|value| verify_guest(value, guest_key));
-    Ok(match existing {
+    let secret = config
+        .jwt_secret
+        .as_ref()
+        .ok_or(IdentityError::NoJwtSecret)?;
+    let sub = verify_jwt(token, secret.expose().as_bytes(), &config.jwt_rules, now)?;
+    Ok(Customer {
+        id: format!("user:{sub}"),
+        new_guest_cookie: None,
+    })
+}
+
+/// The guest named by the first of `cookies` (the guest cookie's values, in the order sent) that
+/// verifies — not merely the first one — or a new guest with a fresh cookie value to set.
+pub fn guest<'a>(cookies: impl IntoIterator<Item = &'a str>, config: &IdentityConfig) -> Customer {
+    let key = config.guest_secret.expose().as_bytes();
+    match cookies
+        .into_iter()
+        .find_map(|value| verify_guest(value, key))
+    {
         Some(id) => Customer {
             id: format!("guest:{id}"),
             new_guest_cookie: None,
         },
         None => {
             let id = uuid::Uuid::new_v4().simple().to_string();
-            let cookie = format!("{id}.{}", tag(guest_key, id.as_bytes()));
+            let cookie = format!("{id}.{}", tag(key, id.as_bytes()));
             Customer {
                 id: format!("guest:{id}"),
                 new_guest_cookie: Some(cookie),
             }
         }
-    })
+    }
 }
 
 fn tag(key: &[u8], data: &[u8]) -> String {
@@ -97,6 +86,7 @@ fn tag(key: &[u8], data: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// The guest id a cookie value names when its signature holds.
 fn verify_guest(value: &str, key: &[u8]) -> Option<String> {
     let (id, sig) = value.split_once('.')?;
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -116,14 +106,6 @@ pub fn guest_cookie_for(customer_id: &str, config: &IdentityConfig) -> Option<St
         "{id}.{}",
         tag(config.guest_secret.expose().as_bytes(), id.as_bytes())
     ))
-}
-
-/// The `Set-Cookie` value for a new guest: a year, HttpOnly, SameSite=Lax, Secure over https.
-pub fn guest_set_cookie(value: &str, secure: bool) -> String {
-    format!(
-        "{GUEST_COOKIE}={value}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{}",
-        if secure { "; Secure" } else { "" }
-    )
 }
 
 /// A NumericDate claim (RFC 7519): a JSON number of seconds, possibly fractional; anything else
@@ -217,52 +199,6 @@ pub fn sign_jwt(claims: &serde_json::Value, secret: &[u8]) -> String {
     format!("{head}.{body}.{}", b64.encode(mac.finalize().into_bytes()))
 }
 
-/// The client's address: the socket peer, or — only when the peer is a trusted proxy — the
-/// `X-Forwarded-For` entry left of the last trusted hop, walking right to left. Addresses are
-/// compared in canonical form (an IPv4 peer on a `[::]` listener is `::ffff:a.b.c.d`); entries may
-/// carry a port (`1.2.3.4:5678`, `[2001:db8::1]:443`). An entry that is not an address stops the
-/// walk: nothing left of it can be believed, so the last trusted hop is the client.
-pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *ip);
-    let mut client = peer.ip().to_canonical();
-    if !is_trusted(&client) {
-        return client;
-    }
-    let entries: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    for entry in entries.into_iter().rev() {
-        let Some(ip) = parse_forwarded(entry) else {
-            return client;
-        };
-        client = ip;
-        if !is_trusted(&ip) {
-            break;
-        }
-    }
-    client
-}
-
-fn parse_forwarded(entry: &str) -> Option<IpAddr> {
-    if let Ok(ip) = entry.parse::<IpAddr>() {
-        return Some(ip.to_canonical());
-    }
-    entry
-        .parse::<SocketAddr>()
-        .ok()
-        .map(|s| s.ip().to_canonical())
-        .or_else(|| {
-            entry
-                .strip_prefix('[')
-                .and_then(|e| e.strip_suffix(']'))
-                .and_then(|e| e.parse::<IpAddr>().ok())
-        })
-}
-
 /// The key rate limits and hold caps count a client under: its IPv4 address, or its IPv6 /64
 /// (one subscriber gets a whole /64 and can pick any address in it).
 pub fn network_key(ip: IpAddr) -> String {
@@ -295,31 +231,15 @@ mod tests {
         }
     }
 
-    fn bearer(token: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::AUTHORIZATION,
-            format!("Bearer {token}").parse().unwrap(),
-        );
-        h
-    }
-
     #[test]
     fn a_valid_token_names_the_customer() {
         let token = sign_jwt(&json!({"sub": "42", "exp": 2000}), KEY);
         assert_eq!(
-            identify(&bearer(&token), &config(), 1000).unwrap().id,
-            "user:42"
-        );
-        let mut lower = HeaderMap::new();
-        lower.insert(
-            header::AUTHORIZATION,
-            format!("bearer {token}").parse().unwrap(),
-        );
-        assert_eq!(
-            identify(&lower, &config(), 1000).unwrap().id,
-            "user:42",
-            "any case"
+            signed_in(&token, &config(), 1000),
+            Ok(Customer {
+                id: "user:42".into(),
+                new_guest_cookie: None
+            })
         );
     }
 
@@ -363,10 +283,7 @@ mod tests {
         let mut c = config();
         c.jwt_secret = None;
         let token = sign_jwt(&json!({"sub": "42", "exp": 2000}), KEY);
-        assert_eq!(
-            identify(&bearer(&token), &c, 0),
-            Err(IdentityError::NoJwtSecret)
-        );
+        assert_eq!(signed_in(&token, &c, 0), Err(IdentityError::NoJwtSecret));
     }
 
     #[test]
@@ -417,99 +334,37 @@ mod tests {
             check(json!({"sub": "1", "exp": 9, "iss": "https://shop.example"})),
             invalid("wrong audience")
         );
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::AUTHORIZATION,
-            axum::http::HeaderValue::from_bytes(b"Bearer \xc3\xa9t\xc3\xa9").unwrap(),
-        );
-        assert!(identify(&h, &config(), 0).is_err(), "never a guest");
     }
 
     #[test]
-    fn forwarded_addresses_with_ports_mapped_v4_and_garbage() {
-        let trusted = vec!["127.0.0.1".parse().unwrap()];
-        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
-        let xff = |v: &str| {
-            let mut h = HeaderMap::new();
-            h.insert("x-forwarded-for", v.parse().unwrap());
-            h
-        };
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(
-            client_ip(mapped, &xff("1.2.3.4"), &trusted),
-            ip("1.2.3.4"),
-            "a mapped proxy is trusted"
-        );
-        assert_eq!(
-            client_ip(mapped, &xff("1.2.3.4:5678"), &trusted),
-            ip("1.2.3.4")
-        );
-        assert_eq!(
-            client_ip(mapped, &xff("[2001:db8::1]:443"), &trusted),
-            ip("2001:db8::1")
-        );
-        assert_eq!(
-            client_ip(mapped, &xff("6.6.6.6, unknown"), &trusted),
-            ip("127.0.0.1"),
-            "nothing left of garbage is believed"
-        );
-        assert_eq!(
-            client_ip(mapped, &xff("6.6.6.6, 1.2.3.4:99, 127.0.0.1"), &trusted),
-            ip("1.2.3.4")
-        );
-        assert_eq!(
-            network_key(ip("2001:db8:1:2:aaaa::1")),
-            network_key(ip("2001:db8:1:2:bbbb::2"))
-        );
-        assert_eq!(network_key(ip("::ffff:1.2.3.4")), "1.2.3.4");
-    }
-
-    #[test]
-    fn guests_keep_their_signed_cookie_and_forgeries_get_a_new_one() {
-        let first = identify(&HeaderMap::new(), &config(), 0).unwrap();
+    fn a_guest_is_the_first_cookie_that_verifies_and_anyone_else_a_new_guest() {
+        let first = guest([], &config());
         let cookie = first.new_guest_cookie.clone().unwrap();
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            format!("theme=dark; {GUEST_COOKIE}={cookie}")
-                .parse()
-                .unwrap(),
-        );
-        let again = identify(&h, &config(), 0).unwrap();
+        assert!(first.id.starts_with("guest:"));
+        let again = guest([cookie.as_str()], &config());
         assert_eq!(
             (again.id.as_str(), again.new_guest_cookie),
             (first.id.as_str(), None)
         );
+        assert_eq!(guest_cookie_for(&first.id, &config()), Some(cookie.clone()));
+        assert_eq!(guest_cookie_for("user:42", &config()), None);
 
         let forged = format!("{}.{}", "a".repeat(32), "00".repeat(32));
-        h.insert(
-            header::COOKIE,
-            format!("{GUEST_COOKIE}={forged}").parse().unwrap(),
-        );
-        let other = identify(&h, &config(), 0).unwrap();
+        let behind = guest([forged.as_str(), "junk", cookie.as_str()], &config());
+        assert_eq!(behind.id, first.id, "not merely the first by name");
+        let other = guest([forged.as_str()], &config());
         assert_ne!(other.id, first.id);
         assert!(other.new_guest_cookie.is_some());
     }
 
     #[test]
-    fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", "6.6.6.6, 1.2.3.4".parse().unwrap());
-        let direct: SocketAddr = "9.9.9.9:5000".parse().unwrap();
-        let proxy: SocketAddr = "10.0.0.1:5000".parse().unwrap();
-        let trusted = config().trusted_proxies;
+    fn ipv6_clients_count_by_their_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         assert_eq!(
-            client_ip(direct, &h, &trusted),
-            "9.9.9.9".parse::<IpAddr>().unwrap()
+            network_key(ip("2001:db8:1:2:aaaa::1")),
+            network_key(ip("2001:db8:1:2:bbbb::2"))
         );
-        assert_eq!(
-            client_ip(proxy, &h, &trusted),
-            "1.2.3.4".parse::<IpAddr>().unwrap(),
-            "the right-most, the proxy's own view"
-        );
-        assert_eq!(
-            client_ip(proxy, &HeaderMap::new(), &trusted),
-            "10.0.0.1".parse::<IpAddr>().unwrap()
-        );
+        assert_eq!(network_key(ip("2001:db8:1:2:aaaa::1")), "2001:db8:1:2::/64");
+        assert_eq!(network_key(ip("::ffff:1.2.3.4")), "1.2.3.4");
     }
 }

@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod ratelimit;
 pub mod replay;
 pub mod secret;
+pub mod signature_alarm;
 pub mod store;
 pub mod stripe_log;
 pub mod telemetry;

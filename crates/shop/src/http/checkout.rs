@@ -1,10 +1,9 @@
-//! `POST /api/checkout` and `GET /api/checkout/{session_id}`: who is asking, how often, then the
-//! checkout service; its errors become the API's stable codes.
+//! `POST /api/checkout`, `GET /api/checkout/{session_id}` and its `cancel`: who is asking (the
+//! [`Caller`] extractor), how often, then the checkout service; its errors become the API's
+//! stable codes.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -13,39 +12,17 @@ use crate::app::App;
 use crate::checkout::{self, CancelError, CheckoutError};
 use crate::domain::cart::CartError;
 use crate::error::ApiError;
-use crate::identity::{self, Customer, IdentityError};
+use crate::identity;
 use crate::ratelimit::{self, Decision, Scope};
 use crate::store::unix_now;
 
+use super::caller::{guest_set_cookie, Caller};
 use super::{ApiJson, PublicRoutes};
 
 pub fn routes(r: PublicRoutes) -> PublicRoutes {
     r.post("/api/checkout", create)
         .get("/api/checkout/{session_id}", status)
         .post("/api/checkout/{session_id}/cancel", cancel)
-}
-
-fn who(app: &App, headers: &HeaderMap) -> Result<Customer, ApiError> {
-    identity::identify(headers, &app.config.identity, unix_now()).map_err(|e| match e {
-        IdentityError::NoJwtSecret | IdentityError::InvalidToken(_) => {
-            ApiError::unauthorized(e.to_string())
-        }
-    })
-}
-
-/// Sets the guest cookie on any answer, error or not, so a browser keeps one identity.
-fn with_cookie(app: &App, customer: &Customer, mut response: Response) -> Response {
-    // An answer that already names its guest (a replayed double click) keeps that one.
-    if response.headers().contains_key(header::SET_COOKIE) {
-        return response;
-    }
-    if let Some(cookie) = &customer.new_guest_cookie {
-        let secure = app.config.public_url.starts_with("https://");
-        if let Ok(v) = HeaderValue::from_str(&identity::guest_set_cookie(cookie, secure)) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    response
 }
 
 fn rate_headers(response: &mut Response, limit: u32, d: &Decision) {
@@ -62,21 +39,13 @@ fn rate_headers(response: &mut Response, limit: u32, d: &Decision) {
     }
 }
 
-async fn create(
-    State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-) -> Response {
-    let customer = match who(&app, req.headers()) {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let response = create_for(&app, &customer, peer, req).await;
-    with_cookie(&app, &customer, response)
+async fn create(State(app): State<App>, caller: Caller, req: Request) -> Response {
+    let response = create_for(&app, &caller, req).await;
+    caller.answer(&app, response)
 }
 
-async fn create_for(app: &App, customer: &Customer, peer: SocketAddr, req: Request) -> Response {
-    let client = identity::client_ip(peer, req.headers(), &app.config.identity.trusted_proxies);
+async fn create_for(app: &App, caller: &Caller, req: Request) -> Response {
+    let (customer, client) = (&caller.customer, caller.client_ip);
     let ip = identity::network_key(client);
     let now_ms = ratelimit::now_ms();
     let limits = [
@@ -145,13 +114,10 @@ async fn create_for(app: &App, customer: &Customer, peer: SocketAddr, req: Reque
             // A replay of another guest's click (the first one, before its cookie was set):
             // this browser is that guest.
             if owner != customer.id {
-                if let Some(cookie) = identity::guest_cookie_for(&owner, &app.config.identity) {
-                    let secure = app.config.public_url.starts_with("https://");
-                    if let Ok(v) =
-                        HeaderValue::from_str(&identity::guest_set_cookie(&cookie, secure))
-                    {
-                        response.headers_mut().insert(header::SET_COOKIE, v);
-                    }
+                if let Some(v) = identity::guest_cookie_for(&owner, &app.config.identity)
+                    .and_then(|cookie| guest_set_cookie(app, &cookie))
+                {
+                    response.headers_mut().insert(header::SET_COOKIE, v);
                 }
             }
             response
@@ -215,18 +181,14 @@ fn checkout_error(e: CheckoutError) -> ApiError {
 async fn status(
     State(app): State<App>,
     Path(session_id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Response {
-    let customer = match who(&app, &headers) {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let response = match checkout::status(&app, &customer, &session_id).await {
+    let response = match checkout::status(&app, &caller.customer, &session_id).await {
         Ok(Some(s)) => Json(s).into_response(),
         Ok(None) => ApiError::not_found("no checkout with this session id for you").into_response(),
         Err(e) => ApiError::from(e).into_response(),
     };
-    with_cookie(&app, &customer, response)
+    caller.answer(&app, response)
 }
 
 fn provider_unavailable(message: &str) -> ApiError {
@@ -241,13 +203,9 @@ fn provider_unavailable(message: &str) -> ApiError {
 async fn cancel(
     State(app): State<App>,
     Path(session_id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Response {
-    let customer = match who(&app, &headers) {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let response = match checkout::cancel(&app, &customer, &session_id, unix_now()).await {
+    let response = match checkout::cancel(&app, &caller.customer, &session_id, unix_now()).await {
         Ok(s) => Json(s).into_response(),
         Err(e) => {
             let message = e.to_string();
@@ -264,5 +222,5 @@ async fn cancel(
             .into_response()
         }
     };
-    with_cookie(&app, &customer, response)
+    caller.answer(&app, response)
 }

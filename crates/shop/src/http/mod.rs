@@ -3,8 +3,10 @@
 
 mod admin;
 mod api;
+mod caller;
 mod checkout;
 pub mod connections;
+mod cookies;
 mod health;
 mod json;
 mod openapi;
@@ -146,6 +148,12 @@ pub(crate) const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-
      img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
      base-uri 'none'";
 
+/// Whether caisse is reached over https (its public URL says so): then cookies are `Secure` and
+/// answers carry HSTS.
+pub(crate) fn over_https(app: &App) -> bool {
+    app.config.public_url.starts_with("https://")
+}
+
 /// A static file compiled into the binary.
 pub(crate) fn asset(content_type: &'static str, body: &'static str) -> Response {
     let mut response = body.into_response();
@@ -248,7 +256,7 @@ async fn security_headers(State(app): State<App>, req: Request, next: Next) -> R
     if api {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if app.config.public_url.starts_with("https://") {
+    if over_https(&app) {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000"),

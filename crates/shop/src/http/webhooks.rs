@@ -4,6 +4,7 @@
 //! event; `413` over the body limit; `5xx` only for a transient failure, so that Stripe retries.
 //! None of the refusals writes a row (but for the alert a burst of bad signatures raises).
 
+use crate::domain::status::EventStatus;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -67,10 +68,10 @@ async fn receive(State(app): State<App>, req: Request) -> Response {
     match webhooks::receive(&app, &event, payload, Source::Webhook).await {
         Ok(Received::Duplicate) => Json(json!({"status": "duplicate"})).into_response(),
         Ok(Received::Applied(Outcome::Processed(what))) => {
-            Json(json!({"status": "processed", "detail": what})).into_response()
+            Json(json!({"status": EventStatus::Processed, "detail": what})).into_response()
         }
         Ok(Received::Applied(Outcome::Ignored(why))) => {
-            Json(json!({"status": "ignored", "reason": why})).into_response()
+            Json(json!({"status": EventStatus::Ignored, "reason": why})).into_response()
         }
         // Nothing was applied: Stripe retries. Every store failure is worth a retry here, as a
         // 2xx would lose the event.

@@ -7,7 +7,6 @@
 //! on). A failure rolls everything back and is recorded in a separate short transaction, so that
 //! the event shows as `failed` with its error while Stripe retries.
 
-pub mod alarm;
 mod dispatch;
 
 use caisse_stripe::Event;
@@ -93,8 +92,8 @@ pub async fn receive(
     match apply(app, event, &record, now).await {
         Ok((received, outbox_queued)) => {
             let outcome = match &received {
-                Received::Applied(Outcome::Processed(_)) => "processed",
-                Received::Applied(Outcome::Ignored(_)) => "ignored",
+                Received::Applied(Outcome::Processed(_)) => EventStatus::Processed.as_str(),
+                Received::Applied(Outcome::Ignored(_)) => EventStatus::Ignored.as_str(),
                 Received::Duplicate => "duplicate",
             };
             count(&event.kind, outcome);

@@ -1,187 +1,27 @@
-//! The dashboard's forms: sign-in and sign-out, and the actions (refund, reprocess an event,
-//! acknowledge an alert, retry a message). Each checks the session and its CSRF token, calls
-//! the admin service, and answers 303 to the page that shows the result.
+//! The dashboard's actions: refund an order, reprocess a webhook event, acknowledge an alert,
+//! retry a message. Each takes a [`CheckedForm`] (signed in, CSRF token checked), calls the admin
+//! service, and answers 303 to the page that shows the result, or an error page saying why not.
 
-use std::net::SocketAddr;
-
-use askama::Template;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 
 use crate::admin::{self, ActionError};
 use crate::app::App;
-use crate::identity;
-use crate::ratelimit::{self, Scope};
 use crate::store::unix_now;
 
-use super::{
-    cookie, error_page, failure, render, set_cookie, signed_in, Chrome, LOGIN_COOKIE,
-    SESSION_COOKIE, SIGN_IN_RATE,
-};
+use super::session::{CheckedForm, Operator};
+use super::{error_page, failure, Chrome};
 
+/// The refund form's fields besides its CSRF token.
 #[derive(serde::Deserialize)]
-pub(super) struct Fields {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    password: String,
+pub(super) struct Refund {
+    /// In major units (`12.50`); empty for all that is left.
     #[serde(default)]
     amount: String,
+    /// The form's own token: one refund per form, whatever the clicks.
     #[serde(default)]
     token: String,
-}
-
-#[derive(Template)]
-#[template(path = "admin/login.html")]
-struct LoginPage<'a> {
-    c: Chrome,
-    login_csrf: String,
-    error: Option<&'a str>,
-}
-
-/// The sign-in form, with a fresh token in the form and in a short-lived cookie.
-fn login_page(app: &App, status: StatusCode, error: Option<&str>) -> Response {
-    let token = admin::random_token();
-    let mut response = render(&LoginPage {
-        c: Chrome::signed_out(),
-        login_csrf: token.clone(),
-        error,
-    });
-    *response.status_mut() = status;
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(app, LOGIN_COOKIE, &token, 900),
-    );
-    response
-}
-
-pub(super) async fn login_form(State(app): State<App>) -> Response {
-    login_page(&app, StatusCode::OK, None)
-}
-
-pub(super) async fn sign_in(
-    State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<Fields>,
-) -> Response {
-    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !admin::same_token(&expected, &f.csrf) {
-        return login_page(
-            &app,
-            StatusCode::FORBIDDEN,
-            Some("This form expired; sign in again."),
-        );
-    }
-    let client = identity::client_ip(peer, &headers, &app.config.identity.trusted_proxies);
-    let network = identity::network_key(client);
-    let decision = app
-        .limiter
-        .check(
-            Scope::AdminSignIn,
-            &network,
-            SIGN_IN_RATE,
-            ratelimit::now_ms(),
-        )
-        .await;
-    if !decision.allowed {
-        metrics::counter!("caisse_rate_limited_total", "scope" => Scope::AdminSignIn.as_str())
-            .increment(1);
-        let mut response = login_page(
-            &app,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some("Too many sign-in attempts; wait a minute."),
-        );
-        let secs = ((decision.retry_after_ms + 999) / 1000).max(1);
-        if let Ok(v) = secs.to_string().parse() {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return response;
-    }
-    let Some(hash) = app.config.admin_password_hash.clone() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let password = f.password;
-    let good =
-        tokio::task::spawn_blocking(move || admin::verify_password(hash.expose(), &password))
-            .await
-            .unwrap_or(false);
-    if !good {
-        metrics::counter!("caisse_admin_sign_in_failures_total").increment(1);
-        tracing::warn!(network = %network, "wrong dashboard password");
-        return login_page(&app, StatusCode::UNAUTHORIZED, Some("Wrong password."));
-    }
-    let (token, csrf, now) = (admin::random_token(), admin::random_token(), unix_now());
-    if let Err(e) = app
-        .store
-        .create_admin_session(
-            &admin::token_hash(&token),
-            &csrf,
-            now,
-            now + admin::SESSION_SECS,
-        )
-        .await
-    {
-        return failure(&e.to_string());
-    }
-    let mut response = Redirect::to("/admin").into_response();
-    let h = response.headers_mut();
-    h.append(
-        header::SET_COOKIE,
-        set_cookie(&app, SESSION_COOKIE, &token, admin::SESSION_SECS),
-    );
-    h.append(header::SET_COOKIE, set_cookie(&app, LOGIN_COOKIE, "", 0));
-    response
-}
-
-/// The session's chrome when the form carries its CSRF token; the answer to give otherwise.
-async fn checked(app: &App, headers: &HeaderMap, f: &Fields) -> Result<Chrome, Response> {
-    let c = match signed_in(app, headers).await {
-        Ok(c) => c,
-        // A form from no session: refuse, do not redirect (nothing to come back to).
-        Err(_) => {
-            return Err(error_page(
-                StatusCode::FORBIDDEN,
-                Chrome::signed_out(),
-                "Sign in first.",
-                "/admin/login",
-            ))
-        }
-    };
-    if !admin::same_token(&c.csrf, &f.csrf) {
-        return Err(error_page(
-            StatusCode::FORBIDDEN,
-            c,
-            "This form is not from this session (CSRF token missing or wrong); nothing was done.",
-            "/admin",
-        ));
-    }
-    Ok(c)
-}
-
-pub(super) async fn sign_out(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Form(f): Form<Fields>,
-) -> Response {
-    if let Err(answer) = checked(&app, &headers, &f).await {
-        return answer;
-    }
-    let token = cookie(&headers, SESSION_COOKIE).unwrap_or_default();
-    if let Err(e) = app
-        .store
-        .end_admin_session(&admin::token_hash(&token), unix_now())
-        .await
-    {
-        return failure(&e.to_string());
-    }
-    let mut response = Redirect::to("/admin/login").into_response();
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, set_cookie(&app, SESSION_COOKIE, "", 0));
-    response
 }
 
 /// A number in a path; anything else names nothing (a 404 page, not a plain-text 400).
@@ -203,14 +43,12 @@ fn refused(c: Chrome, e: ActionError, back: &str) -> Response {
 
 pub(super) async fn refund(
     State(app): State<App>,
-    headers: HeaderMap,
     Path(number): Path<String>,
-    Form(f): Form<Fields>,
+    CheckedForm {
+        operator: Operator { c, .. },
+        fields: f,
+    }: CheckedForm<Refund>,
 ) -> Response {
-    let c = match checked(&app, &headers, &f).await {
-        Ok(c) => c,
-        Err(answer) => return answer,
-    };
     let Some(number) = id(&number) else {
         return refused(c, ActionError::NotFound, "/admin/orders");
     };
@@ -249,14 +87,12 @@ pub(super) async fn refund(
 
 pub(super) async fn reprocess(
     State(app): State<App>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<Fields>,
+    CheckedForm {
+        operator: Operator { c, .. },
+        ..
+    }: CheckedForm<()>,
 ) -> Response {
-    let c = match checked(&app, &headers, &f).await {
-        Ok(c) => c,
-        Err(answer) => return answer,
-    };
     let back = "/admin/events";
     match admin::reprocess_event(&app, &id, unix_now()).await {
         Ok(_) => match app.store.event_detail(&id).await {
@@ -273,14 +109,12 @@ pub(super) async fn reprocess(
 
 pub(super) async fn acknowledge(
     State(app): State<App>,
-    headers: HeaderMap,
     Path(id_text): Path<String>,
-    Form(f): Form<Fields>,
+    CheckedForm {
+        operator: Operator { c, .. },
+        ..
+    }: CheckedForm<()>,
 ) -> Response {
-    let c = match checked(&app, &headers, &f).await {
-        Ok(c) => c,
-        Err(answer) => return answer,
-    };
     let Some(id) = id(&id_text) else {
         return refused(c, ActionError::NotFound, "/admin");
     };
@@ -297,14 +131,12 @@ pub(super) async fn acknowledge(
 
 pub(super) async fn retry_email(
     State(app): State<App>,
-    headers: HeaderMap,
     Path(id_text): Path<String>,
-    Form(f): Form<Fields>,
+    CheckedForm {
+        operator: Operator { c, .. },
+        ..
+    }: CheckedForm<()>,
 ) -> Response {
-    let c = match checked(&app, &headers, &f).await {
-        Ok(c) => c,
-        Err(answer) => return answer,
-    };
     let Some(id) = id(&id_text) else {
         return refused(c, ActionError::NotFound, "/admin");
     };

@@ -1,5 +1,8 @@
-//! `/admin`, the operators' dashboard: sign-in, sessions and CSRF, and the answers every page
-//! shares. The pages are in [`pages`], the forms that change something in [`actions`].
+//! `/admin`, the operators' dashboard: its routes, and how every answer is rendered (the
+//! page chrome, the headers every page carries, error pages). Who is signed in (the session, the
+//! [`session::Operator`] and [`session::CheckedForm`] extractors) is in [`session`], signing in and
+//! out in [`sign_in`], the pages in [`pages`] (one module each), the forms that change something
+//! in [`actions`].
 //!
 //! Without `CAISSE_ADMIN_PASSWORD_HASH` none of these routes exist (404). A session is a random
 //! cookie (`HttpOnly`, `SameSite=Strict`, `Path=/admin`, `Secure` over https) whose SHA-256 is
@@ -9,47 +12,40 @@
 
 mod actions;
 mod pages;
+mod session;
+mod sign_in;
 
 use askama::Template;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
 use crate::app::App;
-use crate::store::unix_now;
-
-const SESSION_COOKIE: &str = "caisse_admin";
-const LOGIN_COOKIE: &str = "caisse_admin_login";
-/// Sign-in attempts per client network: a burst of 5, then one every 12 s.
-const SIGN_IN_RATE: crate::ratelimit::Rate = crate::ratelimit::Rate {
-    count: 5,
-    period: std::time::Duration::from_secs(60),
-};
 
 pub fn routes(app: &App) -> Router<App> {
     if app.config.admin_password_hash.is_none() {
         return Router::new();
     }
     Router::new()
-        .route("/admin", get(pages::overview))
+        .route("/admin", get(pages::overview::page))
         .route("/admin/", get(|| async { Redirect::to("/admin") }))
         .route("/admin/assets/admin.css", get(stylesheet))
         .route(
             "/admin/login",
-            get(actions::login_form).post(actions::sign_in),
+            get(sign_in::login_form).post(sign_in::sign_in),
         )
-        .route("/admin/logout", post(actions::sign_out))
-        .route("/admin/orders", get(pages::orders))
-        .route("/admin/orders/{number}", get(pages::order))
+        .route("/admin/logout", post(sign_in::sign_out))
+        .route("/admin/orders", get(pages::orders::page))
+        .route("/admin/orders/{number}", get(pages::order::page))
         .route("/admin/orders/{number}/refund", post(actions::refund))
-        .route("/admin/holds", get(pages::holds))
-        .route("/admin/events", get(pages::events))
-        .route("/admin/events/{id}", get(pages::event))
+        .route("/admin/holds", get(pages::holds::page))
+        .route("/admin/events", get(pages::events::page))
+        .route("/admin/events/{id}", get(pages::event::page))
         .route("/admin/events/{id}/reprocess", post(actions::reprocess))
-        .route("/admin/stripe-requests", get(pages::stripe_requests))
-        .route("/admin/audit", get(pages::audit))
-        .route("/admin/alerts", get(pages::alerts))
+        .route("/admin/stripe-requests", get(pages::stripe_requests::page))
+        .route("/admin/audit", get(pages::audit::page))
+        .route("/admin/alerts", get(pages::alerts::page))
         .route("/admin/alerts/{id}/ack", post(actions::acknowledge))
         .route("/admin/emails/{id}/retry", post(actions::retry_email))
 }
@@ -68,52 +64,6 @@ impl Chrome {
             csrf: String::new(),
             notice: None,
         }
-    }
-}
-
-/// The value of cookie `name`, from any `Cookie` header.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
-
-fn set_cookie(app: &App, name: &str, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if app.config.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    ))
-    .unwrap_or(HeaderValue::from_static(""))
-}
-
-/// The signed-in operator's page chrome, or the answer to give instead: the sign-in page for a
-/// page, 403 for a form.
-async fn signed_in(app: &App, headers: &HeaderMap) -> Result<Chrome, Response> {
-    let token = cookie(headers, SESSION_COOKIE).unwrap_or_default();
-    if token.is_empty() {
-        return Err(Redirect::to("/admin/login").into_response());
-    }
-    match app
-        .store
-        .admin_session(&crate::admin::token_hash(&token), unix_now())
-        .await
-    {
-        Ok(Some(csrf)) => Ok(Chrome {
-            signed_in: true,
-            csrf,
-            notice: None,
-        }),
-        Ok(None) => Err(Redirect::to("/admin/login").into_response()),
-        Err(e) => Err(failure(&e.to_string())),
     }
 }
 
@@ -184,13 +134,4 @@ async fn stylesheet() -> Response {
         "text/css; charset=utf-8",
         include_str!("../../../static/admin.css"),
     )
-}
-
-/// `2026-11-27 09:14:03 UTC`, or `—` for nothing.
-fn when(t: Option<i64>) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|d| d.format(format).ok())
-        .map(|s| format!("{s} UTC"))
-        .unwrap_or_else(|| "—".into())
 }
