@@ -89,6 +89,9 @@ impl StripeError {
     }
 }
 
+/// Says whether a request may be sent now; its argument names the request in the refusal.
+pub type RequestGuard = fn(&str) -> Result<(), String>;
+
 #[derive(Clone)]
 pub struct ClientOptions {
     pub api_base: String,
@@ -101,7 +104,7 @@ pub struct ClientOptions {
     pub max_backoff: Duration,
     /// Asked before every request: an `Err` refuses it unsent (the shop refuses calls made
     /// inside a database transaction).
-    pub guard: Option<fn(&str) -> Result<(), String>>,
+    pub guard: Option<RequestGuard>,
 }
 
 impl ClientOptions {
