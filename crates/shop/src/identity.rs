@@ -211,15 +211,16 @@ pub fn network_key(ip: IpAddr) -> String {
     }
 }
 
+/// What this module's tests and the HTTP layer's identity tests sign with.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_config {
+    use crate::config::{IdentityConfig, JwtRules};
     use crate::secret::Secret;
-    use serde_json::json;
 
-    const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+    pub const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
-    fn config() -> IdentityConfig {
+    /// A JWT secret, a guest secret, one trusted proxy (10.0.0.1), a minute of leeway.
+    pub fn config() -> IdentityConfig {
         IdentityConfig {
             jwt_secret: Some(Secret::new(String::from_utf8(KEY.to_vec()).unwrap())),
             guest_secret: Secret::new("guest-secret-0123456789abcdef0123"),
@@ -230,6 +231,13 @@ mod tests {
             },
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_config::{config, KEY};
+    use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_valid_token_names_the_customer() {

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::random;
 use crate::shapes::shape;
+use crate::ApiError;
 
 pub type Metadata = Map<String, Value>;
 
@@ -200,9 +201,24 @@ pub struct Cause {
     pub idempotency_key: Option<String>,
 }
 
+fn session_not_found(id: &str) -> ApiError {
+    ApiError::not_found("checkout.session", id, "session")
+}
+
 impl Account {
     pub fn now(&self) -> i64 {
         system_now() + self.clock_offset
+    }
+
+    /// The session `id`, or Stripe's 404 for it.
+    pub fn checkout_session(&self, id: &str) -> Result<&Session, ApiError> {
+        self.sessions.get(id).ok_or_else(|| session_not_found(id))
+    }
+
+    pub fn checkout_session_mut(&mut self, id: &str) -> Result<&mut Session, ApiError> {
+        self.sessions
+            .get_mut(id)
+            .ok_or_else(|| session_not_found(id))
     }
 
     /// Records an event about `object` and queues it for delivery.

@@ -111,10 +111,7 @@ impl Account {
         cause: &Cause,
     ) -> Result<Outcome, ApiError> {
         self.expire_due(base_url);
-        let session = self
-            .sessions
-            .get(session_id)
-            .ok_or_else(|| ApiError::not_found("checkout.session", session_id, "session"))?;
+        let session = self.checkout_session(session_id)?;
         if session.status != SessionStatus::Open {
             return Err(ApiError::invalid(
                 format!(
@@ -236,10 +233,7 @@ impl Account {
         cause: &Cause,
     ) -> Result<Outcome, ApiError> {
         self.expire_due(base_url);
-        let session = self
-            .sessions
-            .get(session_id)
-            .ok_or_else(|| ApiError::not_found("checkout.session", session_id, "session"))?;
+        let session = self.checkout_session(session_id)?;
         let redirect = session.success_redirect();
         let pi_id = session
             .payment_intent
@@ -335,10 +329,7 @@ impl Account {
         cause: &Cause,
     ) -> Result<Value, ApiError> {
         let now = self.now();
-        let s = self
-            .sessions
-            .get_mut(session_id)
-            .ok_or_else(|| ApiError::not_found("checkout.session", session_id, "session"))?;
+        let s = self.checkout_session_mut(session_id)?;
         if s.status != SessionStatus::Open {
             return Err(ApiError::invalid(
                 "Only Checkout Sessions with a status in [\"open\"] can be expired.",

@@ -174,23 +174,9 @@ fn parse_forwarded(entry: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::{sign_jwt, JwtRules};
-    use crate::secret::Secret;
+    use crate::identity::sign_jwt;
+    use crate::identity::test_config::{config, KEY};
     use serde_json::json;
-
-    const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
-
-    fn config() -> IdentityConfig {
-        IdentityConfig {
-            jwt_secret: Some(Secret::new(String::from_utf8(KEY.to_vec()).unwrap())),
-            guest_secret: Secret::new("guest-secret-0123456789abcdef0123"),
-            trusted_proxies: vec!["10.0.0.1".parse().unwrap()],
-            jwt_rules: JwtRules {
-                leeway: 60,
-                ..JwtRules::default()
-            },
-        }
-    }
 
     fn authorization(value: &[u8]) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -73,13 +73,9 @@ async fn receive(State(app): State<App>, req: Request) -> Response {
         Ok(Received::Applied(Outcome::Ignored(why))) => {
             Json(json!({"status": EventStatus::Ignored, "reason": why})).into_response()
         }
-        // Nothing was applied: Stripe retries. Every store failure is worth a retry here, as a
-        // 2xx would lose the event.
-        Err(e) if e.is_transient() => ApiError::from(e).into_response(),
-        Err(e) => {
-            tracing::error!(event = %event.id, error = %e, "webhook event failed");
-            ApiError::internal().into_response()
-        }
+        // Nothing was applied: a 5xx, so that Stripe retries (503 for what passes by itself,
+        // 500 for what needs someone; the inbox logged the event's failure).
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! Every query is written once, in SQL both databases accept (`$1` placeholders, `ON CONFLICT`,
 //! `RETURNING`), and run on either backend through [`on_conn!`], which expands the same code for each
-//! arm of the enum. Write transactions come from [`Store::begin`]: on SQLite they queue for the
-//! file's one writer and run in a savepoint of its `BEGIN IMMEDIATE` (group commit, see
+//! arm of the enum. Every write is a unit of work, [`Store::write`] (see [`unit_of_work`]): on
+//! SQLite its transaction queues for the file's one writer and run in a savepoint of its `BEGIN IMMEDIATE` (group commit, see
 //! [`sqlite_writer`]), so a transaction that reads then writes holds the write lock from its start
 //! and never fails half-way with `SQLITE_BUSY`; on PostgreSQL the conditional `UPDATE … WHERE` and `SELECT … FOR
 //! UPDATE` statements of the submodules make each check-and-write one step.

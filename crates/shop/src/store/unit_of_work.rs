@@ -94,8 +94,43 @@ impl OutageAlarm {
 
     /// The outage that a success ends, if one was under way.
     pub fn recovered(&self) -> Option<Outage> {
+        // Every successful delivery asks: a read, not a write, when nothing failed.
+        if self.since.load(Ordering::SeqCst) == 0 {
+            return None;
+        }
         let since = self.since.swap(0, Ordering::SeqCst);
         let failures = self.failures.swap(0, Ordering::SeqCst);
         (since != 0).then_some(Outage { since, failures })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_is_told_once_with_its_start_and_its_failures() {
+        let alarm = OutageAlarm::default();
+        assert_eq!(alarm.recovered(), None, "no outage without a failure");
+        alarm.failed(1_000);
+        alarm.failed(1_005);
+        alarm.failed(1_009);
+        assert_eq!(
+            alarm.recovered(),
+            Some(Outage {
+                since: 1_000,
+                failures: 3
+            })
+        );
+        assert_eq!(alarm.recovered(), None, "told once");
+        alarm.failed(2_000);
+        assert_eq!(
+            alarm.recovered(),
+            Some(Outage {
+                since: 2_000,
+                failures: 1
+            }),
+            "a later outage is a new one"
+        );
     }
 }

@@ -950,8 +950,33 @@ async fn a_refund_that_overtakes_its_payment_is_retried_not_lost() {
                "currency": "eur", "payment_intent": "pi_early", "refunded": true,
                "metadata": {"hold_id": held["hold_id"]}}),
     );
-    let (status, _) = app.deliver(&refund).await;
-    assert_eq!(status, 503, "Stripe must bring it back later");
+    let body = refund.to_string();
+    let early = app
+        .http
+        .post(app.url("/api/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .header(
+            "stripe-signature",
+            caisse_stripe::signature_header(
+                &[WEBHOOK_SECRET],
+                caisse_shop::store::unix_now(),
+                body.as_bytes(),
+            ),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(early.status(), 503, "Stripe must bring it back later");
+    assert_eq!(early.headers()["retry-after"], "2");
+    let answer: serde_json::Value = early.json().await.unwrap();
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not recorded yet"),
+        "told as an event that came early, not as a database outage: {answer}"
+    );
     let (status, _) = app
         .deliver(&intent_succeeded(&held, "pi_early", 2500, "eur"))
         .await;
