@@ -53,6 +53,17 @@ async fn outbox_status(app: &TestApp, status: &str) -> i64 {
     .await
 }
 
+/// A worker pass as if every lease had run out (a worker killed mid-send leaves its message due
+/// again then): it sends nothing, so no email can come twice.
+async fn assert_nothing_due_after_the_lease(app: &TestApp) {
+    let lease = app.app.config.mail.lease.as_secs() as i64;
+    let later = caisse_shop::store::unix_now() + lease + 1;
+    let report = caisse_shop::outbox::run_once(&app.app, later)
+        .await
+        .unwrap();
+    assert_eq!(report, caisse_shop::outbox::Report::default());
+}
+
 #[tokio::test]
 async fn each_order_gets_one_confirmation_email() {
     let smtp = SmtpServer::start().await.unwrap();
@@ -63,8 +74,13 @@ async fn each_order_gets_one_confirmation_email() {
         (smtp.mails().len() >= 2).then_some(())
     })
     .await;
-    // Duplicated deliveries (the sandbox sends each event twice) and later passes add nothing.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    wait_for(5, "both marked sent", || async {
+        (outbox_status(&app, "sent").await == 2).then_some(())
+    })
+    .await;
+    // Duplicated deliveries (the sandbox sends each event twice) queued nothing more, and a pass
+    // after every lease has run out finds nothing to send again.
+    assert_nothing_due_after_the_lease(&app).await;
     let mails = smtp.mails();
     assert_eq!(mails.len(), 2, "{mails:#?}");
     let mut to: Vec<&str> = mails.iter().map(|m| m.to[0].as_str()).collect();
@@ -146,9 +162,13 @@ async fn two_workers_on_one_database_send_each_email_once() {
         (smtp.mails().len() >= 8).then_some(())
     })
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    wait_for(5, "eight marked sent", || async {
+        (outbox_status(&first, "sent").await == 8).then_some(())
+    })
+    .await;
+    assert_nothing_due_after_the_lease(&first).await;
+    assert_nothing_due_after_the_lease(&second).await;
     assert_eq!(smtp.mails().len(), 8);
-    assert_eq!(outbox_status(&first, "sent").await, 8);
     second.stop().await;
     first.stop().await;
 }
