@@ -4,8 +4,8 @@
 //! signature to check; each is recorded with source `replay`. Running it twice changes nothing:
 //! the second time every event is a duplicate.
 
-use caisse_stripe::{Event, Form, StripeError};
-use serde_json::Value;
+use caisse_stripe::client::{EventsQuery, RawEvent};
+use caisse_stripe::StripeError;
 
 use crate::app::App;
 use crate::webhooks::{self, Outcome, Received, Source};
@@ -26,36 +26,20 @@ pub struct Report {
 
 /// Replays the events created at or after `since` (of `types`, when given), oldest first.
 pub async fn replay(app: &App, since: i64, types: &[String]) -> Result<Report, StripeError> {
-    let mut events: Vec<(Event, String)> = Vec::new();
-    let mut starting_after: Option<String> = None;
-    loop {
-        let mut query = Form::new().with("limit", 100).with("created[gte]", since);
-        for t in types {
-            query.push("types[]", t);
-        }
-        if let Some(last) = &starting_after {
-            query.push("starting_after", last);
-        }
-        // Raw values: the inbox keeps each event's payload whole.
-        let page: caisse_stripe::objects::List<Value> =
-            app.stripe.get("/v1/events", &query).await?;
-        for raw in page.data {
-            let event: Event = serde_json::from_value(raw.clone())
-                .map_err(|e| StripeError::Decode(e.to_string()))?;
-            events.push((event, raw.to_string()));
-        }
-        match (page.has_more, events.last()) {
-            (true, Some((last, _))) => starting_after = Some(last.id.clone()),
-            _ => break,
-        }
-    }
+    let query = EventsQuery {
+        limit: Some(100),
+        created_gte: Some(since),
+        types: types.to_vec(),
+        ..EventsQuery::default()
+    };
+    let mut events = app.stripe.list_all_events(&query).await?;
     // Stripe lists newest first; the inbox takes them in the order they happened.
     events.reverse();
     let mut report = Report {
         fetched: events.len(),
         ..Report::default()
     };
-    for (event, payload) in &events {
+    for RawEvent { event, payload } in &events {
         match webhooks::receive(app, event, payload, Source::Replay).await {
             Ok(Received::Applied(Outcome::Processed(_))) => report.processed += 1,
             Ok(Received::Applied(Outcome::Ignored(_))) => report.ignored += 1,

@@ -159,6 +159,38 @@ pub struct EventsQuery {
     pub created_lte: Option<i64>,
 }
 
+impl EventsQuery {
+    fn form(&self) -> Form {
+        let mut query = Form::new();
+        if let Some(limit) = self.limit {
+            query.push("limit", limit);
+        }
+        if let Some(s) = &self.starting_after {
+            query.push("starting_after", s);
+        }
+        if let Some(s) = &self.ending_before {
+            query.push("ending_before", s);
+        }
+        for t in &self.types {
+            query.push("types[]", t);
+        }
+        if let Some(t) = self.created_gte {
+            query.push("created[gte]", t);
+        }
+        if let Some(t) = self.created_lte {
+            query.push("created[lte]", t);
+        }
+        query
+    }
+}
+
+/// An event as listed, and its JSON text as Stripe sent it.
+#[derive(Clone, Debug)]
+pub struct RawEvent {
+    pub event: Event,
+    pub payload: String,
+}
+
 impl Client {
     pub fn new(options: ClientOptions) -> Result<Client, StripeError> {
         let mut auth =
@@ -330,14 +362,6 @@ impl Client {
         self.post(&path, &Form::new(), Some(idempotency_key)).await
     }
 
-    pub async fn checkout_sessions_for_payment_intent(
-        &self,
-        payment_intent: &str,
-    ) -> Result<List<CheckoutSession>, StripeError> {
-        let query = Form::new().with("payment_intent", payment_intent);
-        self.get("/v1/checkout/sessions", &query).await
-    }
-
     pub async fn retrieve_payment_intent(&self, id: &str) -> Result<PaymentIntent, StripeError> {
         self.get(
             &format!("/v1/payment_intents/{}", path_segment(id)),
@@ -347,38 +371,26 @@ impl Client {
     }
 
     pub async fn list_events(&self, q: &EventsQuery) -> Result<List<Event>, StripeError> {
-        let mut query = Form::new();
-        if let Some(limit) = q.limit {
-            query.push("limit", limit);
-        }
-        if let Some(s) = &q.starting_after {
-            query.push("starting_after", s);
-        }
-        if let Some(s) = &q.ending_before {
-            query.push("ending_before", s);
-        }
-        for t in &q.types {
-            query.push("types[]", t);
-        }
-        if let Some(t) = q.created_gte {
-            query.push("created[gte]", t);
-        }
-        if let Some(t) = q.created_lte {
-            query.push("created[lte]", t);
-        }
-        self.get("/v1/events", &query).await
+        self.get("/v1/events", &q.form()).await
     }
 
-    /// Every event matching `q`, following `starting_after` page by page (newest first).
-    pub async fn list_all_events(&self, q: &EventsQuery) -> Result<Vec<Event>, StripeError> {
+    /// Every event matching `q`, newest first as Stripe lists them, following `starting_after`
+    /// page by page; each with its JSON as Stripe sent it, which the shop's inbox keeps whole.
+    pub async fn list_all_events(&self, q: &EventsQuery) -> Result<Vec<RawEvent>, StripeError> {
         let mut q = q.clone();
         let mut all = Vec::new();
         loop {
-            let page = self.list_events(&q).await?;
-            let last = page.data.last().map(|e| e.id.clone());
-            all.extend(page.data);
-            match (page.has_more, last) {
-                (true, Some(last)) => q.starting_after = Some(last),
+            let page: List<serde_json::Value> = self.get("/v1/events", &q.form()).await?;
+            for raw in page.data {
+                let event: Event = serde_json::from_value(raw.clone())
+                    .map_err(|e| StripeError::Decode(e.to_string()))?;
+                all.push(RawEvent {
+                    event,
+                    payload: raw.to_string(),
+                });
+            }
+            match (page.has_more, all.last()) {
+                (true, Some(last)) => q.starting_after = Some(last.event.id.clone()),
                 _ => return Ok(all),
             }
         }

@@ -271,8 +271,11 @@ async fn prices_products_refunds_and_lists() {
         ("succeeded", 4800, "hold_9")
     );
 
-    let listed = stripe
-        .checkout_sessions_for_payment_intent(&pi_id)
+    let listed: caisse_stripe::objects::List<caisse_stripe::objects::CheckoutSession> = stripe
+        .get(
+            "/v1/checkout/sessions",
+            &caisse_stripe::Form::new().with("payment_intent", &pi_id),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -299,7 +302,7 @@ async fn prices_products_refunds_and_lists() {
         })
         .await
         .unwrap();
-    let types: Vec<&str> = all.iter().map(|e| e.kind.as_str()).collect();
+    let types: Vec<&str> = all.iter().map(|e| e.event.kind.as_str()).collect();
     assert_eq!(
         types,
         vec![
