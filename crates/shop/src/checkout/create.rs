@@ -2,6 +2,7 @@
 //! the Checkout Session asked of Stripe (after the hold is committed), and what to do when Stripe
 //! fails or prices differently.
 
+use crate::domain::status::AlertKind;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -450,7 +451,7 @@ async fn refuse_mispriced(
     app.store
         .raise_alert(
             &NewAlert {
-                kind: "price_mismatch",
+                kind: AlertKind::PriceMismatch,
                 severity: Severity::Critical,
                 message,
                 entity: Some(("hold", hold_id)),

@@ -3,7 +3,7 @@
 //! transaction; events may come in any order and any number of times, and every decision below is
 //! safe to take again.
 
-use super::status::HoldStatus;
+use super::status::{AlertKind, HoldStatus};
 
 /// Where a hold stands, as far as the state machine cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +85,15 @@ impl Attention {
         match self {
             Attention::AmountMismatch => "amount_mismatch",
             Attention::PaidWithoutStock => "paid_without_stock",
+        }
+    }
+}
+
+impl From<Attention> for AlertKind {
+    fn from(a: Attention) -> AlertKind {
+        match a {
+            Attention::AmountMismatch => AlertKind::AmountMismatch,
+            Attention::PaidWithoutStock => AlertKind::PaidWithoutStock,
         }
     }
 }

@@ -142,6 +142,36 @@ impl OutboxKind {
     }
 }
 
+stored_as_text! {
+    /// What an alert is about; operators read it on the dashboard until they acknowledge it.
+    pub enum AlertKind {
+        /// A payment failed (one per PaymentIntent).
+        PaymentFailed = "payment_failed",
+        /// Stripe collected another amount or currency than the hold priced.
+        AmountMismatch = "amount_mismatch",
+        /// Paid after its hold was released, and the stock was gone.
+        PaidWithoutStock = "paid_without_stock",
+        /// The products' Stripe Prices disagree with the catalog; the checkout was refused.
+        PriceMismatch = "price_mismatch",
+        /// An event of the other Stripe mode reached this endpoint.
+        LivemodeMismatch = "livemode_mismatch",
+        /// A burst of bad webhook signatures: a wrong secret or endpoint.
+        SignatureFailures = "signature_failures",
+        /// A signed event whose object caisse cannot read.
+        EventUnparseable = "event_unparseable",
+        /// An event whose effect fails for a reason that will not pass by itself.
+        WebhookFailed = "webhook_failed",
+        /// The database was unavailable (one per outage).
+        DatabaseUnavailable = "database_unavailable",
+        /// Stripe does not know a hold's Checkout Session.
+        SessionMissing = "session_missing",
+        /// A confirmation email was given up.
+        EmailFailed = "email_failed",
+        /// A refund caisse asked Stripe for was given up.
+        RefundFailed = "refund_failed",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +189,9 @@ mod tests {
         }
         for s in OutboxKind::ALL {
             assert_eq!(s.as_str().parse::<OutboxKind>(), Ok(*s));
+        }
+        for s in AlertKind::ALL {
+            assert_eq!(s.as_str().parse::<AlertKind>(), Ok(*s));
         }
         assert!("Active".parse::<HoldStatus>().is_err());
         assert!("".parse::<EventStatus>().is_err());

@@ -15,6 +15,7 @@
 //! one instance wins: several instances can reconcile at once, and however many holds cannot be
 //! settled now, they go to the back of the queue instead of starving the others.
 
+use crate::domain::status::AlertKind;
 use caisse_stripe::objects::CheckoutSession;
 
 use crate::app::App;
@@ -198,7 +199,7 @@ async fn awaiting(app: &App, hold: &Hold, now: i64, report: &mut Report) -> Resu
 
 async fn missing_alert(app: &App, hold: &Hold, now: i64) -> Result<(), StoreError> {
     let alert = NewAlert {
-        kind: "session_missing",
+        kind: AlertKind::SessionMissing,
         severity: Severity::Warning,
         message: format!(
             "Stripe does not know Checkout Session {} of hold {}: its stock was released",

@@ -3,6 +3,7 @@
 //! the session **first**, and give the stock back only once Stripe says the session is expired. A
 //! session Stripe reports complete was paid: its hold is left to the payment path.
 
+use crate::domain::status::AlertKind;
 use serde_json::json;
 
 use caisse_stripe::Client;
@@ -113,7 +114,7 @@ pub fn payment_failed_alert<'a>(
     why: &str,
 ) -> NewAlert<'a> {
     NewAlert {
-        kind: "payment_failed",
+        kind: AlertKind::PaymentFailed,
         severity: Severity::Warning,
         message: format!(
             "Payment failed for hold {} ({}): {why}",

@@ -4,6 +4,7 @@
 //! event; `413` over the body limit; `5xx` only for a transient failure, so that Stripe retries.
 //! None of the refusals writes a row (but for the alert a burst of bad signatures raises).
 
+use crate::domain::status::AlertKind;
 use crate::domain::status::EventStatus;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -118,7 +119,7 @@ fn parse(body: &[u8]) -> Result<(Event, &str), String> {
 async fn unparseable(app: &App, event: &Event, why: &str, now: i64) {
     tracing::error!(event = %event.id, kind = %event.kind, why, "signed event refused");
     let alert = NewAlert {
-        kind: "event_unparseable",
+        kind: AlertKind::EventUnparseable,
         severity: Severity::Critical,
         message: format!(
             "Stripe event {} ({}) was refused: {why}. Stripe retries it; check caisse's version against the endpoint's API version",
@@ -150,7 +151,7 @@ async fn signature_failed(app: &App, e: &SignatureError, now: i64) {
         return;
     }
     let alert = NewAlert {
-        kind: "signature_failures",
+        kind: AlertKind::SignatureFailures,
         severity: Severity::Critical,
         message: format!(
             "{} or more webhook deliveries with a bad signature within {window} s: check STRIPE_WEBHOOK_SECRET and the endpoint registered at Stripe",

@@ -56,7 +56,7 @@ pub(super) async fn notify(
     let said = format!(", needs attention: {why}");
     tx.raise_alert(
         &NewAlert {
-            kind: reason.as_str(),
+            kind: reason.into(),
             severity: Severity::Critical,
             message: format!("{}{said}", created_sentence(o.number, paid)),
             entity: Some(("order", &o.id)),

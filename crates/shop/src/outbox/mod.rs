@@ -8,6 +8,7 @@
 //! hour); a permanent failure, or `CAISSE_OUTBOX_MAX_ATTEMPTS` attempts, marks the message
 //! `failed` with an alert.
 
+use crate::domain::status::AlertKind;
 use std::time::Duration;
 
 use rand::Rng;
@@ -124,10 +125,9 @@ async fn finish(
                     .await?
                     && give_up
                 {
-                    let kind = if row.kind == OutboxKind::OrderConfirmation {
-                        "email_failed"
-                    } else {
-                        "refund_failed"
+                    let kind = match row.kind {
+                        OutboxKind::OrderConfirmation => AlertKind::EmailFailed,
+                        OutboxKind::StripeRefund => AlertKind::RefundFailed,
                     };
                     tx.raise_alert(
                         &NewAlert {

@@ -3,6 +3,7 @@
 //! one alert.
 
 use super::{on_conn, Store, StoreError, Tx};
+use crate::domain::status::AlertKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
@@ -23,9 +24,7 @@ impl Severity {
 
 #[derive(Clone, Debug)]
 pub struct NewAlert<'a> {
-    /// `payment_failed`, `amount_mismatch`, `paid_without_stock`, `price_mismatch`,
-    /// `livemode_mismatch`, `signature_failures`, `refund_failed`.
-    pub kind: &'a str,
+    pub kind: AlertKind,
     pub severity: Severity,
     pub message: String,
     pub entity: Option<(&'a str, &'a str)>,
@@ -36,7 +35,7 @@ pub struct NewAlert<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct Alert {
     pub id: i64,
-    pub kind: String,
+    pub kind: AlertKind,
     pub severity: String,
     pub message: String,
     pub entity_type: Option<String>,
@@ -51,9 +50,9 @@ const INSERT: &str =
     "INSERT INTO alerts (kind, severity, message, entity_type, entity_id, dedup_key, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dedup_key) DO NOTHING";
 
-fn counted(kind: &str, rows: u64) -> bool {
+fn counted(kind: AlertKind, rows: u64) -> bool {
     if rows > 0 {
-        metrics::counter!("caisse_alerts_total", "kind" => kind.to_string()).increment(1);
+        metrics::counter!("caisse_alerts_total", "kind" => kind.as_str()).increment(1);
     }
     rows > 0
 }

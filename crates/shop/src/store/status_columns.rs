@@ -6,7 +6,7 @@ use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
 
 use crate::domain::status::{
-    EventStatus, HoldStatus, OrderStatus, OutboxKind, OutboxStatus, PaymentStatus,
+    AlertKind, EventStatus, HoldStatus, OrderStatus, OutboxKind, OutboxStatus, PaymentStatus,
 };
 
 macro_rules! text_columns {
@@ -53,5 +53,6 @@ text_columns!(
     PaymentStatus,
     EventStatus,
     OutboxStatus,
-    OutboxKind
+    OutboxKind,
+    AlertKind
 );

@@ -2,6 +2,7 @@
 //! hold the event is about, locks it, and asks [`crate::domain::lifecycle`] what to do; the paid
 //! paths all go through [`crate::orders::fulfil`]. Nothing here calls Stripe.
 
+use crate::domain::status::AlertKind;
 use caisse_stripe::objects::{Charge, CheckoutSession, PaymentIntent};
 use caisse_stripe::{Event, EventObject};
 use serde_json::json;
@@ -76,7 +77,7 @@ pub async fn apply(
         let mode = |l: bool| if l { "live" } else { "test" };
         tx.raise_alert(
             &NewAlert {
-                kind: "livemode_mismatch",
+                kind: AlertKind::LivemodeMismatch,
                 severity: Severity::Warning,
                 message: format!(
                     "Event {} is a {} event but caisse runs with {} keys: this endpoint is registered in the wrong Stripe mode",

@@ -9,6 +9,7 @@
 
 mod dispatch;
 
+use crate::domain::status::AlertKind;
 use caisse_stripe::Event;
 
 use crate::app::App;
@@ -122,7 +123,7 @@ pub async fn receive(
                 // Not a passing outage: it will fail again at every redelivery until someone
                 // looks.
                 let alert = NewAlert {
-                    kind: "webhook_failed",
+                    kind: AlertKind::WebhookFailed,
                     severity: Severity::Critical,
                     message: format!("Event {} ({}) fails: {e}", event.id, event.kind),
                     entity: Some(("webhook_event", &event.id)),
@@ -174,7 +175,7 @@ async fn apply(
 /// The alert of a database outage this instance saw, once the database answers again.
 async fn outage_alert(app: &App, outage: Outage, now: i64) {
     let alert = NewAlert {
-        kind: "database_unavailable",
+        kind: AlertKind::DatabaseUnavailable,
         severity: Severity::Critical,
         message: format!(
             "The database was unavailable for about {} s: {} webhook deliveries were answered 503 (Stripe retries them)",

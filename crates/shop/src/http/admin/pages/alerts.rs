@@ -50,7 +50,7 @@ pub(in super::super) async fn page(
                 id: a.id,
                 created: when(Some(a.created_at)),
                 severity: a.severity.clone(),
-                kind: a.kind.clone(),
+                kind: a.kind.to_string(),
                 message: a.message.clone(),
                 entity: match (&a.entity_type, &a.entity_id) {
                     (Some(t), Some(id)) => format!("{t} {id}"),
