@@ -31,6 +31,14 @@ pub struct Customer {
     pub new_guest_cookie: Option<String>,
 }
 
+impl Customer {
+    /// A customer the shop's own sign-in vouches for (a valid bearer token), as opposed to a
+    /// guest, whom nothing stops from being a new one on every request.
+    pub fn is_signed_in(&self) -> bool {
+        self.id.starts_with("user:")
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {
     #[error("bearer tokens are not accepted: no CAISSE_JWT_SECRET is configured")]
@@ -224,7 +232,7 @@ pub(crate) mod test_config {
         IdentityConfig {
             jwt_secret: Some(Secret::new(String::from_utf8(KEY.to_vec()).unwrap())),
             guest_secret: Secret::new("guest-secret-0123456789abcdef0123"),
-            trusted_proxies: vec!["10.0.0.1".parse().unwrap()],
+            trusted_proxies: vec![crate::domain::ip_range::IpRange::parse("10.0.0.1").unwrap()],
             jwt_rules: JwtRules {
                 leeway: 60,
                 ..JwtRules::default()

@@ -128,25 +128,30 @@ pub async fn create(
         })
         .collect();
 
-    // The network first: a client that drops its cookie is a new guest every time, but not a
-    // new network (DESIGN.md 1.7). Then the customer's own budget.
+    // For guests the network first: a client that drops its cookie is a new guest every time,
+    // but not a new network (DESIGN.md 1.7). Then the customer's own budget, which alone caps a
+    // signed-in customer: the shop's sign-in vouches for them, and a storefront's server relays
+    // every customer from its one address.
     let client_text = client_ip.to_string();
     let units: i64 = items.iter().map(|i| i.quantity).sum();
     let c = &app.config.checkout;
-    let caps = [
-        (
-            Owner::Network(&net),
-            c.max_open_holds_per_ip,
-            Some(c.max_held_units_per_ip),
-            "client network",
-        ),
-        (
-            Owner::Customer(&customer.id),
-            c.max_open_holds,
-            None,
-            "customer",
-        ),
-    ];
+    let network_cap = (
+        Owner::Network(&net),
+        c.max_open_holds_per_ip,
+        Some(c.max_held_units_per_ip),
+        "client network",
+    );
+    let customer_cap = (
+        Owner::Customer(&customer.id),
+        c.max_open_holds,
+        None,
+        "customer",
+    );
+    let caps = if customer.is_signed_in() {
+        vec![customer_cap]
+    } else {
+        vec![network_cap, customer_cap]
+    };
     let new_hold = NewHold {
         id: &hold_id,
         customer_id: &customer.id,
@@ -180,8 +185,6 @@ pub async fn create(
             if let Some(key) = idempotency_key {
                 tx.retire_idempotency_key(&scope, key, key_since).await?;
             }
-            // The network first: a client that drops its cookie is a new guest every time, but
-            // not a new network (DESIGN.md 1.7). Then the customer's own budget.
             for (owner, max_holds, max_units, name) in &caps {
                 tx.lock_owner(owner).await?;
                 let open = tx.open_holds(owner, now).await?;

@@ -1,13 +1,12 @@
 //! Who the customer is (DESIGN.md 1.7): the shop's sign-in tokens (HS256 secret and what a token
 //! must say), the guest-cookie key, and the proxies whose `X-Forwarded-For` is believed.
 
-use std::net::IpAddr;
-
 use super::reader::Reader;
 use super::settings::{
     GUEST_SECRET, JWT_AUDIENCE, JWT_ISSUER, JWT_LEEWAY, JWT_SECRET, TRUSTED_PROXIES,
 };
 use super::Mode;
+use crate::domain::ip_range::IpRange;
 use crate::secret::Secret;
 
 /// What a token must say beyond its signature.
@@ -25,7 +24,8 @@ pub struct JwtRules {
 pub struct IdentityConfig {
     pub jwt_secret: Option<Secret>,
     pub guest_secret: Secret,
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Single addresses and CIDR ranges.
+    pub trusted_proxies: Vec<IpRange>,
     pub jwt_rules: JwtRules,
 }
 
@@ -56,11 +56,11 @@ pub(super) fn identity_settings(r: &mut Reader<'_>, mode: Mode) -> IdentityConfi
     let proxies = r.text(TRUSTED_PROXIES);
     let mut trusted_proxies = Vec::new();
     for p in proxies.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        match p.parse() {
-            Ok(ip) => trusted_proxies.push(ip),
+        match IpRange::parse(p) {
+            Ok(range) => trusted_proxies.push(range),
             Err(_) => r.fail(
                 TRUSTED_PROXIES,
-                "must be a comma-separated list of IP addresses",
+                "must be a comma-separated list of IP addresses and CIDR ranges (10.0.0.0/8, fd00::/8)",
             ),
         }
     }

@@ -111,7 +111,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(JWT_ISSUER, "", false, "when set, a token's iss must be this"),
     setting(JWT_AUDIENCE, "", false, "when set, a token's aud must name this"),
     setting(GUEST_SECRET, "", true, "key that signs guest cookies (>= 32 chars); required by serve, so that a restart or a second instance knows its guests (caisse dev makes one per run)"),
-    setting(TRUSTED_PROXIES, "", false, "comma-separated proxy IPs whose X-Forwarded-For is believed"),
+    setting(TRUSTED_PROXIES, "", false, "comma-separated proxy addresses and CIDR ranges (10.0.0.0/8, fd00::/8) whose X-Forwarded-For is believed"),
     setting(REDIS_URL, "", true, "redis://… to share the rate limit between instances"),
     setting(SWEEP_INTERVAL, "30", false, "how often the reconciler looks at holds past their expiry, in seconds"),
     setting(CORS_ORIGINS, "", false, "comma-separated browser origins allowed to call the API (a storefront on another origin)"),

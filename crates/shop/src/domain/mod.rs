@@ -1,9 +1,10 @@
 //! The shop's rules as plain types and functions, with no I/O: money, the catalog's product rules,
-//! cart validation and the hold/order state machine. Everything here is tested exhaustively without
+//! IP ranges, cart validation and the hold/order state machine. Everything here is tested exhaustively without
 //! a database.
 
 pub mod cart;
 pub mod email;
+pub mod ip_range;
 pub mod lifecycle;
 pub mod money;
 pub mod product;

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::App;
 use crate::config::IdentityConfig;
+use crate::domain::ip_range::IpRange;
 use crate::error::ApiError;
 use crate::identity::{self, Customer, IdentityError, GUEST_COOKIE};
 use crate::store::unix_now;
@@ -125,13 +126,14 @@ impl FromRequestParts<App> for ClientIp {
     }
 }
 
-/// The client's address: the socket peer, or — only when the peer is a trusted proxy — the
-/// `X-Forwarded-For` entry left of the last trusted hop, walking right to left. Addresses are
+/// The client's address: the socket peer, or — only when the peer is a trusted proxy (an address
+/// or range of `CAISSE_TRUSTED_PROXIES`) — the `X-Forwarded-For` entry left of the last trusted
+/// hop, walking right to left. Addresses are
 /// compared in canonical form (an IPv4 peer on a `[::]` listener is `::ffff:a.b.c.d`); entries may
 /// carry a port (`1.2.3.4:5678`, `[2001:db8::1]:443`). An entry that is not an address stops the
 /// walk: nothing left of it can be believed, so the last trusted hop is the client.
-fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *ip);
+fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpRange]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| t.contains(*ip));
     let mut client = peer.ip().to_canonical();
     if !is_trusted(&client) {
         return client;
@@ -240,7 +242,7 @@ mod tests {
 
     #[test]
     fn forwarded_addresses_with_ports_mapped_v4_and_garbage() {
-        let trusted = vec!["127.0.0.1".parse().unwrap()];
+        let trusted = vec![IpRange::parse("127.0.0.1").unwrap()];
         let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
         let xff = |v: &str| {
             let mut h = HeaderMap::new();
@@ -291,6 +293,32 @@ mod tests {
         assert_eq!(
             client_ip(proxy, &HeaderMap::new(), &trusted),
             "10.0.0.1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_proxy_anywhere_in_a_trusted_range_is_believed() {
+        let trusted: Vec<IpRange> = ["10.0.0.0/8", "fd00::/8"]
+            .iter()
+            .map(|r| IpRange::parse(r).unwrap())
+            .collect();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 10.20.30.40".parse().unwrap(),
+        );
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for peer in ["10.1.2.3:80", "[fd00::7]:80", "[::ffff:10.9.9.9]:80"] {
+            assert_eq!(
+                client_ip(peer.parse().unwrap(), &h, &trusted),
+                ip("203.0.113.9"),
+                "{peer}, and the range's own hop 10.20.30.40 is walked past"
+            );
+        }
+        assert_eq!(
+            client_ip("11.0.0.1:80".parse().unwrap(), &h, &trusted),
+            ip("11.0.0.1"),
+            "outside the range"
         );
     }
 }

@@ -56,8 +56,11 @@ async fn create_for(app: &App, caller: &Caller, req: Request) -> Response {
         ),
         (Scope::Ip, ip.as_str(), app.config.checkout.rate_per_ip),
     ];
+    // A signed-in customer spends their own budget only: a storefront's server relays all its
+    // customers from one address, which must not make them share one network's budget.
+    let applicable = if customer.is_signed_in() { 1 } else { 2 };
     let mut tightest: Option<(u32, Decision)> = None;
-    for (scope, id, rate) in limits {
+    for (scope, id, rate) in limits.into_iter().take(applicable) {
         let d = app.limiter.check(scope, id, rate, now_ms).await;
         if !d.allowed {
             metrics::counter!("caisse_rate_limited_total", "scope" => scope.as_str()).increment(1);

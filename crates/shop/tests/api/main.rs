@@ -15,6 +15,7 @@ mod http_basics;
 mod lifecycle;
 mod openapi;
 mod ratelimits;
+mod server_side;
 mod store_constraints;
 mod support;
 mod unit_of_work;
