@@ -1,5 +1,6 @@
 //! The currencies Stripe accepts for a payment, and the smallest amount it charges in each
-//! (Stripe's "supported currencies" and "minimum and maximum charge amounts" pages).
+//! (Stripe's "supported currencies" page; the minimum charges are caisse_stripe's, shared with the
+//! shop).
 
 /// Stripe's presentment currencies, lower case.
 pub const SUPPORTED: &[&str] = &[
@@ -13,27 +14,10 @@ pub const SUPPORTED: &[&str] = &[
     "pen", "pgk", "php", "pkr", "pln", "pyg", "qar", "ron", "rsd", "rub", "rwf", "sar", "sbd",
     "scr", "sek", "sgd", "shp", "sle", "sos", "srd", "std", "szl", "thb", "tjs", "top", "try",
     "ttd", "twd", "tzs", "uah", "ugx", "uyu", "uzs", "vnd", "vuv", "wst", "xaf", "xcd", "xof",
-    "xpf", "yer", "zar", "zmw",
+    "xpf", "yer", "zar", "zmw", "bhd", "jod", "kwd", "omr", "tnd",
 ];
 
-/// The smallest charge, in minor units, where Stripe names one; other currencies have none here.
-pub fn minimum_charge(currency: &str) -> Option<i64> {
-    Some(match currency {
-        "usd" | "eur" | "aud" | "brl" | "cad" | "chf" | "inr" | "nzd" | "sgd" => 50,
-        "gbp" => 30,
-        "aed" | "myr" | "pln" | "ron" => 200,
-        "bgn" => 100,
-        "czk" => 1500,
-        "dkk" => 250,
-        "hkd" => 400,
-        "huf" => 17500,
-        "jpy" => 50,
-        "mxn" => 1000,
-        "nok" | "sek" => 300,
-        "thb" => 1000,
-        _ => return None,
-    })
-}
+pub use caisse_stripe::currency::minimum_charge;
 
 /// Stripe's largest amount: eight digits of minor units.
 pub const MAXIMUM_AMOUNT: i64 = 99_999_999;

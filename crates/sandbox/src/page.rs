@@ -99,12 +99,16 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// `12.50 EUR`, `1200 JPY`: as many decimals as Stripe gives the currency.
+/// `12.50 EUR`, `1200 JPY`, `5.120 KWD`: as many decimals as Stripe gives the currency.
 fn money(amount: i64, currency: &str) -> String {
     let code = currency.to_uppercase();
     match caisse_stripe::currency_exponent(&currency.to_lowercase()) {
         0 => format!("{amount} {code}"),
-        _ => format!("{}.{:02} {code}", amount / 100, amount % 100),
+        exp => {
+            let scale = 10i64.pow(exp);
+            let width = exp as usize;
+            format!("{}.{:0width$} {code}", amount / scale, amount % scale)
+        }
     }
 }
 

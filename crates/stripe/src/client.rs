@@ -1,5 +1,5 @@
 //! A small Stripe API client on reqwest: the calls caisse makes, Stripe's form encoding, one
-//! `Idempotency-Key` per POST reused on every retry, back-off on network errors, 429 and 5xx,
+//! `Idempotency-Key` per POST reused on every retry, back-off on network errors, 409, 429 and 5xx,
 //! Stripe's error JSON as a typed error, a timeout on every call, and a hook that sees every
 //! exchange (the shop records them in `stripe_requests`).
 //!
@@ -65,10 +65,12 @@ pub enum StripeError {
 }
 
 impl StripeError {
-    /// True when the same request may succeed later (what the client itself retries).
+    /// True when the same request may succeed later (what the client itself retries): a 409
+    /// (another request with this idempotency key is in progress, as Stripe's own libraries
+    /// retry it), a 429, a 5xx, or no answer.
     pub fn is_transient(&self) -> bool {
         match self {
-            StripeError::Api { status, .. } => *status == 429 || *status >= 500,
+            StripeError::Api { status, .. } => matches!(*status, 409 | 429) || *status >= 500,
             StripeError::Network(_) | StripeError::Timeout => true,
             StripeError::Decode(_) | StripeError::Refused(_) => false,
         }

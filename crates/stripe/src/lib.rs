@@ -1,9 +1,10 @@
 //! Stripe's protocol as caisse speaks it: webhook signatures ([`signature`]), the event envelope
 //! and the objects caisse reads ([`event`], [`objects`]), Stripe's bracket form encoding
-//! ([`form`]) and a small API client ([`client`]). Both the shop and the sandbox build on this crate,
+//! ([`form`]), how Stripe counts each currency ([`currency`]) and a small API client ([`client`]). Both the shop and the sandbox build on this crate,
 //! so there is one signing function and one encoding.
 
 pub mod client;
+pub mod currency;
 pub mod event;
 pub mod form;
 pub mod objects;
@@ -18,16 +19,4 @@ pub use signature::{sign, signature_header, verify, SignatureError};
 /// their PaymentIntent on confirmation (since 2022-08-01).
 pub const API_VERSION: &str = "2024-06-20";
 
-/// Digits after the decimal point of a currency's amounts as Stripe counts them: 0 for Stripe's
-/// zero-decimal currencies (an amount of 1200 JPY is ¥1,200), 2 otherwise. Lowercase codes.
-pub fn currency_exponent(code: &str) -> u32 {
-    const ZERO_DECIMAL: &[&str] = &[
-        "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-        "xaf", "xof", "xpf",
-    ];
-    if ZERO_DECIMAL.contains(&code) {
-        0
-    } else {
-        2
-    }
-}
+pub use currency::exponent as currency_exponent;

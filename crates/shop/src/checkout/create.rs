@@ -1,10 +1,8 @@
 //! Creating a checkout: the cart checked against the database, the stock held under the caps,
-//! the Checkout Session asked of Stripe (after the hold is committed), and what to do when Stripe
-//! fails or prices differently.
+//! the Checkout Session asked of Stripe (after the hold is committed; `session` has what to do
+//! when Stripe fails, refuses or prices differently).
 
-use crate::domain::status::AlertKind;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::json;
 
@@ -14,11 +12,10 @@ use crate::domain::cart::{self, CartError, CatalogEntry, Limits, RequestedLine, 
 use crate::domain::money::format_amount;
 use crate::holds::release::{self as holds, Purpose, Verdict};
 use crate::identity::Customer;
-use crate::store::{
-    AuditEntry, HoldItem, NewAlert, NewHold, OpenHolds, Owner, Severity, StoreError,
-};
+use crate::store::{AuditEntry, HoldItem, NewHold, OpenHolds, Owner, StoreError};
 
 use super::replay::replay;
+use super::session;
 
 /// Why the hold was not written: a refusal to answer with, or a lost race for the key (answered
 /// by replaying the winner's checkout once this transaction is rolled back).
@@ -69,12 +66,6 @@ fn over_cap(
     })
 }
 
-/// Stripe refuses an `expires_at` less than 30 minutes or more than 24 hours after it creates the
-/// session; keeping 30 s inside both bounds absorbs latency and clock skew.
-fn session_lifetime(ttl: Duration) -> i64 {
-    (ttl.as_secs() as i64).clamp(1800 + 30, 86_400 - 30)
-}
-
 pub async fn create(
     app: &App,
     customer: &Customer,
@@ -117,7 +108,8 @@ pub async fn create(
 
     let cart = validate(app, &request.items).await?;
     let hold_id = format!("hold_{}", uuid::Uuid::now_v7().simple());
-    let expires_at = now + session_lifetime(app.config.checkout.hold_ttl);
+    // The hold's expiry until Stripe's session gives the final one (see `session::open`).
+    let expires_at = now + app.config.checkout.hold_ttl.as_secs() as i64;
     let items: Vec<HoldItem> = cart
         .lines
         .iter()
@@ -232,32 +224,17 @@ pub async fn create(
         }
     }
 
-    let form = session_params(app, &hold_id, &cart, email.as_deref(), expires_at);
-    let session = app
-        .stripe
-        .create_checkout_session(&form, &format!("caisse-{hold_id}-create"))
-        .await;
-    let session = match session {
-        Ok(s) if s.url.is_some() => s,
-        outcome => {
-            match &outcome {
-                Err(e) => {
-                    tracing::warn!(hold_id, error = %e, "Stripe refused or failed the Checkout Session")
-                }
-                Ok(s) => {
-                    tracing::warn!(hold_id, session = %s.id, "Stripe returned a session without a URL")
-                }
-            }
-            release_failed(app, &hold_id, now).await?;
-            metrics::counter!("caisse_checkouts_total", "outcome" => "provider_unavailable")
-                .increment(1);
-            return Err(CheckoutError::ProviderUnavailable);
-        }
-    };
-    let url = session.url.clone().unwrap_or_default();
+    let session::Opened {
+        session,
+        url,
+        expires_at,
+    } = session::open(app, &hold_id, &cart, email.as_deref()).await?;
     let stored = app
         .store
-        .write(async |tx| tx.set_hold_session(&hold_id, &session.id, &url, now).await)
+        .write(async |tx| {
+            tx.set_hold_session(&hold_id, &session.id, &url, expires_at, now)
+                .await
+        })
         .await;
     if let Err(e) = stored {
         // Stripe has a session the hold does not know: end it at Stripe and free the hold and
@@ -268,13 +245,13 @@ pub async fn create(
             if holds::expire_at_stripe(&app.stripe, &hold, Purpose::Expire).await
                 == Verdict::Expired
             {
-                release_failed(app, &hold_id, now).await?;
+                session::release_failed(app, &hold_id, now).await?;
             }
         }
         return Err(e.into());
     }
-    if !prices_agree(&cart, &session) {
-        refuse_mispriced(app, &hold_id, &cart, &session, now).await?;
+    if !session::prices_agree(&cart, &session) {
+        session::refuse_mispriced(app, &hold_id, &cart, &session, now).await?;
         metrics::counter!("caisse_checkouts_total", "outcome" => "price_mismatch").increment(1);
         return Err(CheckoutError::ProviderUnavailable);
     }
@@ -333,139 +310,6 @@ fn cart_outcome(e: &CartError) -> &'static str {
     }
 }
 
-/// The Checkout Session for a hold: prices from the database (a Stripe Price when the product has
-/// one), the hold id on the session and its PaymentIntent, the hold's expiry.
-fn session_params(
-    app: &App,
-    hold_id: &str,
-    cart: &ValidCart,
-    email: Option<&str>,
-    expires_at: i64,
-) -> caisse_stripe::Form {
-    let c = &app.config.checkout;
-    let mut form = caisse_stripe::Form::new();
-    form.push("mode", "payment")
-        .push("success_url", &c.success_url)
-        .push("cancel_url", &c.cancel_url)
-        .push("client_reference_id", hold_id)
-        .push("metadata[hold_id]", hold_id)
-        .push("payment_intent_data[metadata][hold_id]", hold_id)
-        .push("expires_at", expires_at);
-    if let Some(email) = email {
-        form.push("customer_email", email);
-    }
-    for (i, line) in cart.lines.iter().enumerate() {
-        match &line.stripe_price_id {
-            Some(price) => {
-                form.push(format!("line_items[{i}][price]"), price);
-            }
-            None => {
-                form.push(
-                    format!("line_items[{i}][price_data][currency]"),
-                    &cart.currency,
-                )
-                .push(
-                    format!("line_items[{i}][price_data][unit_amount]"),
-                    line.unit_amount,
-                )
-                .push(
-                    format!("line_items[{i}][price_data][product_data][name]"),
-                    &line.name,
-                )
-                .push(
-                    format!("line_items[{i}][price_data][product_data][metadata][product_id]"),
-                    &line.product_id,
-                );
-            }
-        }
-        form.push(format!("line_items[{i}][quantity]"), line.quantity);
-    }
-    form
-}
-
-/// A checkout Stripe would not take: its stock goes back now, and its key is freed so the same
-/// request can be retried.
-async fn release_failed(app: &App, hold_id: &str, now: i64) -> Result<(), StoreError> {
-    app.store
-        .write(async |tx| {
-            holds::release_in(
-                tx,
-                hold_id,
-                "payment_provider_unavailable",
-                "system:checkout",
-                "Stripe did not create its Checkout Session",
-                now,
-            )
-            .await?;
-            tx.clear_hold_idempotency_key(hold_id).await
-        })
-        .await
-}
-
-/// Stripe prices a line with a Stripe Price id itself: its total must be the database's, or the
-/// customer would pay another amount than the hold (and the order) says.
-fn prices_agree(cart: &ValidCart, session: &caisse_stripe::objects::CheckoutSession) -> bool {
-    if cart.lines.iter().all(|l| l.stripe_price_id.is_none()) {
-        return true;
-    }
-    let currency = session.currency.as_deref().unwrap_or_default();
-    session.amount_total.is_some_and(|amount| {
-        crate::domain::lifecycle::amount_matches(
-            (cart.amount_total, &cart.currency),
-            (amount, currency),
-        )
-    })
-}
-
-/// A session whose Stripe Prices disagree with the database: expire it at Stripe, release the
-/// hold, alert the operators (the catalog and Stripe's Prices have drifted apart).
-async fn refuse_mispriced(
-    app: &App,
-    hold_id: &str,
-    cart: &ValidCart,
-    session: &caisse_stripe::objects::CheckoutSession,
-    now: i64,
-) -> Result<(), StoreError> {
-    let stripe_total = format_amount(
-        session.amount_total.unwrap_or_default(),
-        session.currency.as_deref().unwrap_or_default(),
-    );
-    let message = format!(
-        "Checkout Session {} totals {stripe_total} at Stripe but {} in caisse's catalog: the products' Stripe Prices disagree with the database; the checkout was refused",
-        session.id,
-        format_amount(cart.amount_total, &cart.currency)
-    );
-    tracing::error!(hold_id, session = %session.id, "{message}");
-    if let Some(hold) = app.store.hold(hold_id).await? {
-        let verdict = holds::expire_at_stripe(&app.stripe, &hold, Purpose::PriceMismatch).await;
-        if matches!(verdict, Verdict::Expired | Verdict::Missing) {
-            holds::release(
-                &app.store,
-                &hold,
-                "price_mismatch",
-                "system:checkout",
-                &message,
-                now,
-            )
-            .await?;
-        }
-        // Otherwise the session could not be expired now: the sweeper ends it at its expiry.
-    }
-    app.store
-        .raise_alert(
-            &NewAlert {
-                kind: AlertKind::PriceMismatch,
-                severity: Severity::Critical,
-                message,
-                entity: Some(("hold", hold_id)),
-                dedup_key: format!("price_mismatch:{hold_id}"),
-            },
-            now,
-        )
-        .await?;
-    Ok(())
-}
-
 fn describe(cart: &ValidCart) -> String {
     let lines: Vec<String> = cart
         .lines
@@ -484,16 +328,4 @@ fn describe(cart: &ValidCart) -> String {
         lines.join(", "),
         format_amount(cart.amount_total, &cart.currency)
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_lifetimes_stay_inside_stripes_bounds() {
-        assert_eq!(session_lifetime(Duration::from_secs(1800)), 1830);
-        assert_eq!(session_lifetime(Duration::from_secs(3600)), 3600);
-        assert_eq!(session_lifetime(Duration::from_secs(86_400)), 86_370);
-    }
 }

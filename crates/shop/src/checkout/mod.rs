@@ -3,7 +3,7 @@
 //!
 //! The hold is committed before Stripe is called, so a crash in between leaves a hold without a
 //! session, which expires and is swept like any other; a Stripe failure releases the hold in the
-//! same request. The session's `expires_at` is the hold's expiry, and both carry the hold id
+//! same request (see `session` for a refusal). The session's `expires_at` is the hold's expiry, and both carry the hold id
 //! (`metadata[hold_id]` on the session and on its PaymentIntent), so every later event finds it.
 //!
 //! - [`create`]: the cart, the hold, the session;
@@ -15,6 +15,7 @@
 mod cancel;
 mod create;
 mod replay;
+mod session;
 mod status;
 
 use std::time::Duration;
@@ -76,6 +77,9 @@ pub enum CheckoutError {
     },
     #[error("the payment provider is unavailable")]
     ProviderUnavailable,
+    /// Stripe refused the Checkout Session (a 4xx): retrying will not help.
+    #[error("the payment provider refused this checkout")]
+    ProviderRefused,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -39,6 +39,16 @@ pub(super) fn addresses(r: &mut Reader<'_>) -> Addresses {
     }
     let success_url = r.text_with(SUCCESS_URL, &[(PUBLIC_URL, &public_url)]);
     let cancel_url = r.text_with(CANCEL_URL, &[(PUBLIC_URL, &public_url)]);
+    // Stripe refuses anything else at every checkout; found at start, it is one line to fix
+    // instead of a shop that cannot sell.
+    for (name, url) in [(SUCCESS_URL, &success_url), (CANCEL_URL, &cancel_url)] {
+        if !is_absolute_http_url(url) {
+            r.fail(
+                name,
+                "must be an absolute http:// or https:// URL with a host (at most 5000 characters)",
+            );
+        }
+    }
     Addresses {
         listen,
         metrics_listen,
@@ -46,6 +56,23 @@ pub(super) fn addresses(r: &mut Reader<'_>) -> Addresses {
         success_url,
         cancel_url,
     }
+}
+
+/// An absolute http(s) URL with a host, no blank or control character, at most 5000 characters:
+/// what Stripe takes as a Checkout Session's `success_url` and `cancel_url`.
+fn is_absolute_http_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    url.len() <= 5000
+        && !host.is_empty()
+        && !host.starts_with(':')
+        && !host.contains('@')
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// How much a request and a connection may take.
@@ -109,4 +136,35 @@ pub(super) fn cors(r: &mut Reader<'_>) -> Vec<String> {
         }
     }
     origins
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn return_urls_must_be_absolute_http_urls() {
+        for good in [
+            "https://shop.example/thanks?session_id={CHECKOUT_SESSION_ID}",
+            "http://127.0.0.1:8080/?checkout=cancelled",
+            "https://shop.example",
+        ] {
+            assert!(super::is_absolute_http_url(good), "{good}");
+        }
+        for bad in [
+            "/thanks",
+            "shop.example/thanks",
+            "ftp://shop.example/",
+            "https:///thanks",
+            "https://:443/x",
+            "https://user@shop.example/",
+            "https://shop.example/a b",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert!(!super::is_absolute_http_url(bad), "{bad}");
+        }
+        assert!(!super::is_absolute_http_url(&format!(
+            "https://shop.example/{}",
+            "a".repeat(5000)
+        )));
+    }
 }

@@ -287,3 +287,37 @@ fn a_mistake_names_its_variable_and_the_rest_is_still_checked() {
         ]
     );
 }
+
+#[test]
+fn return_urls_and_trusted_proxies_are_checked_at_start() {
+    let keys = [(SECRET_KEY, SK), (WEBHOOK_SECRET, WH), (MAIL, "off")];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut all = keys.to_vec();
+        all.extend_from_slice(extra);
+        load(&all, Mode::Serve)
+    };
+    for (name, bad) in [
+        (SUCCESS_URL, "/thanks?session_id={CHECKOUT_SESSION_ID}"),
+        (CANCEL_URL, "shop.example/cart"),
+        (SUCCESS_URL, "ftp://shop.example/"),
+    ] {
+        let errors = with(&[(name, bad)]).unwrap_err();
+        assert_eq!(errors[0].variable, name, "{bad}");
+        assert!(!errors[0].to_string().contains(bad), "never the value");
+    }
+    assert!(with(&[(
+        SUCCESS_URL,
+        "https://shop.example/thanks?s={CHECKOUT_SESSION_ID}"
+    )])
+    .is_ok());
+
+    let proxies = with(&[(TRUSTED_PROXIES, "127.0.0.1, 10.0.0.0/8, fd00::/8")]).unwrap();
+    assert_eq!(proxies.identity.trusted_proxies.len(), 3);
+    for bad in ["10.0.0.0/33", "10.0.0.1/8", "proxy.internal"] {
+        assert_eq!(
+            with(&[(TRUSTED_PROXIES, bad)]).unwrap_err()[0].variable,
+            TRUSTED_PROXIES,
+            "{bad}"
+        );
+    }
+}

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::money::line_total;
+use super::money::{format_amount, line_total};
 
 /// One requested line: a product id and a quantity, nothing else.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -75,7 +75,19 @@ pub enum CartError {
     },
     #[error("the cart total is too large")]
     AmountTooLarge,
+    #[error("a cart holds at most {max} different products (Stripe's limit of line items)")]
+    TooManyLines { max: usize },
+    #[error("the cart totals {}, under Stripe's minimum charge of {}", format_amount(*total, currency), format_amount(*minimum, currency))]
+    AmountTooSmall {
+        total: i64,
+        /// Stripe's minimum charge in `currency`, in minor units.
+        minimum: i64,
+        currency: String,
+    },
 }
+
+/// The most line items Stripe takes in one Checkout Session.
+pub const MAX_LINES: usize = 100;
 
 /// Stripe's largest amount for one Checkout Session, in minor units.
 pub const MAX_AMOUNT: i64 = 99_999_999;
@@ -111,6 +123,9 @@ pub fn check_size(requested: &[RequestedLine], limits: Limits) -> Result<Vec<&st
                 max: limits.max_cart_quantity,
             });
         }
+    }
+    if merged.len() > MAX_LINES {
+        return Err(CartError::TooManyLines { max: MAX_LINES });
     }
     Ok(merged.into_keys().collect())
 }
@@ -185,9 +200,20 @@ pub fn validate(
             stripe_price_id: product.stripe_price_id.clone(),
         });
     }
+    let currency = currency.unwrap_or_default().to_string();
+    // A free cart is Stripe's business too (it takes one); a paid one owes the minimum charge.
+    if let Some(minimum) = caisse_stripe::currency::minimum_charge(&currency)
+        .filter(|m| (1..*m).contains(&amount_total))
+    {
+        return Err(CartError::AmountTooSmall {
+            total: amount_total,
+            minimum,
+            currency,
+        });
+    }
     Ok(ValidCart {
         lines,
-        currency: currency.unwrap_or_default().to_string(),
+        currency,
         amount_total,
     })
 }
@@ -219,6 +245,8 @@ mod tests {
             entry("hat", 3000, "usd", 10, true),
             entry("gold", 60_000_000, "eur", 10, true),
             entry("pen", 100, "eur", 50, true),
+            entry("sticker", 40, "eur", 50, true),
+            entry("free", 0, "eur", 50, true),
         ]
         .into_iter()
         .map(|e| (e.id.clone(), e))
@@ -294,6 +322,42 @@ mod tests {
             validate(&[line("gold", 2)], &c, LIMITS),
             Err(CartError::AmountTooLarge)
         );
+        let small = validate(&[line("sticker", 1)], &c, LIMITS).unwrap_err();
+        assert_eq!(
+            small,
+            CartError::AmountTooSmall {
+                total: 40,
+                minimum: 50,
+                currency: "eur".into()
+            }
+        );
+        assert_eq!(
+            small.to_string(),
+            "the cart totals 0.40 EUR, under Stripe's minimum charge of 0.50 EUR"
+        );
+        assert!(validate(&[line("sticker", 2)], &c, LIMITS).is_ok());
+        assert!(validate(&[line("free", 1)], &c, LIMITS).is_ok(), "free");
+    }
+
+    #[test]
+    fn stripe_takes_at_most_a_hundred_line_items() {
+        let limits = Limits {
+            max_line_quantity: 10,
+            max_cart_quantity: 1000,
+        };
+        let lines = |n: usize| {
+            (0..n)
+                .map(|i| line(&format!("p{i}"), 1))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(check_size(&lines(100), limits).unwrap().len(), 100);
+        assert_eq!(
+            check_size(&lines(101), limits),
+            Err(CartError::TooManyLines { max: 100 })
+        );
+        let mut merged = lines(100);
+        merged.push(line("p0", 1));
+        assert!(check_size(&merged, limits).is_ok(), "lines merge first");
     }
 
     proptest! {

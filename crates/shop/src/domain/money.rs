@@ -22,7 +22,7 @@ impl Currency {
         &self.0
     }
 
-    /// Digits after the decimal point, for display only (Stripe's zero-decimal currencies).
+    /// Digits after the decimal point as Stripe counts them: 0 (JPY), 3 (KWD) or 2.
     pub fn exponent(&self) -> u32 {
         caisse_stripe::currency_exponent(&self.0)
     }
@@ -44,8 +44,9 @@ pub fn format_amount(amount: i64, currency: &str) -> String {
 }
 
 /// Minor units from an amount an operator types in major units (`12.5`, `12,50`, `1200` for
-/// yen), without floating point; `None` for anything else, a negative, or more decimals than the
-/// currency has.
+/// yen, `5.12` or `5.120` for dinars), without floating point; `None` for anything else, a
+/// negative, more decimals than the currency has, or an amount Stripe cannot charge in it (a
+/// three-decimal currency's last digit must be 0).
 pub fn parse_major(text: &str, currency: &Currency) -> Option<i64> {
     let text = text.trim().replace(',', ".");
     let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
@@ -66,6 +67,7 @@ pub fn parse_major(text: &str, currency: &Currency) -> Option<i64> {
         .ok()?
         .checked_mul(scale)?
         .checked_add(minor)
+        .filter(|amount| caisse_stripe::currency::chargeable_unit(*amount, currency.as_str()))
 }
 
 /// An amount in minor units of a currency.
@@ -76,15 +78,16 @@ pub struct Money {
 }
 
 impl fmt::Display for Money {
-    /// `25.00 EUR`, `1200 JPY`: for people, never parsed back.
+    /// `25.00 EUR`, `1200 JPY`, `5.120 KWD`: for people, never parsed back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let code = self.currency.as_str().to_ascii_uppercase();
         match self.currency.exponent() {
             0 => write!(f, "{} {code}", self.amount),
-            _ => {
+            exp => {
                 let sign = if self.amount < 0 { "-" } else { "" };
-                let abs = self.amount.unsigned_abs();
-                write!(f, "{sign}{}.{:02} {code}", abs / 100, abs % 100)
+                let (abs, scale) = (self.amount.unsigned_abs(), 10u64.pow(exp));
+                let width = exp as usize;
+                write!(f, "{sign}{}.{:0width$} {code}", abs / scale, abs % scale)
             }
         }
     }
@@ -187,6 +190,14 @@ mod tests {
             currency: Currency::parse("jpy").unwrap(),
         };
         assert_eq!(jpy.to_string(), "1200 JPY");
+        let kwd = |amount| Money {
+            amount,
+            currency: Currency::parse("kwd").unwrap(),
+        };
+        assert_eq!(kwd(5120).to_string(), "5.120 KWD");
+        assert_eq!(kwd(-50).to_string(), "-0.050 KWD");
+        assert_eq!(kwd(1_234_560).localized(Locale::En), "KWD\u{a0}1,234.560");
+        assert_eq!(kwd(5120).localized(Locale::Fr), "5,120\u{a0}KWD");
         let big = Money {
             amount: 123_456_750,
             currency: eur.clone(),
@@ -223,5 +234,11 @@ mod tests {
             assert_eq!(super::parse_major(bad, &eur), None, "{bad}");
         }
         assert_eq!(super::parse_major("12.5", &jpy), None);
+        let kwd = Currency::parse("kwd").unwrap();
+        assert_eq!(super::parse_major("5.12", &kwd), Some(5120));
+        assert_eq!(super::parse_major("5,120", &kwd), Some(5120));
+        assert_eq!(super::parse_major("7", &kwd), Some(7000));
+        assert_eq!(super::parse_major("5.124", &kwd), None, "not chargeable");
+        assert_eq!(super::parse_major("5.1201", &kwd), None);
     }
 }

@@ -64,6 +64,12 @@ impl ProductInput {
         }
         let currency =
             Currency::parse(&self.currency).map_err(|e| format!("product `{id}`: {e}"))?;
+        if !caisse_stripe::currency::chargeable_unit(self.unit_amount, currency.as_str()) {
+            return Err(format!(
+                "product `{id}`: unit_amount must be a multiple of 10 in {} (Stripe charges three-decimal currencies to the hundredth: 5120 for 5.120)",
+                currency.as_str().to_ascii_uppercase()
+            ));
+        }
         if self.stock_on_hand < 0 {
             return Err(format!("product `{id}`: stock_on_hand cannot be negative"));
         }

@@ -169,6 +169,8 @@ stored_as_text! {
         EmailFailed = "email_failed",
         /// A refund caisse asked Stripe for was given up.
         RefundFailed = "refund_failed",
+        /// Stripe refused to open a Checkout Session for a product (one per product and code).
+        StripeRefused = "stripe_refused",
     }
 }
 

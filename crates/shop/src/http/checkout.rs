@@ -156,6 +156,11 @@ fn checkout_error(e: CheckoutError) -> ApiError {
             }
             CartError::MixedCurrencies(..) => ApiError::new(unprocessable, "mixed_currencies", message),
             CartError::AmountTooLarge => ApiError::new(unprocessable, "amount_too_large", message),
+            CartError::AmountTooSmall { minimum, currency, .. } => ApiError::new(unprocessable, "amount_too_small", message)
+                .with_details(json!({"minimum": minimum, "currency": currency})),
+            CartError::TooManyLines { max } => {
+                ApiError::new(unprocessable, "too_many_lines", message).with_details(json!({"max": max}))
+            }
             CartError::InsufficientStock { product_id, requested, available } => {
                 ApiError::new(StatusCode::CONFLICT, "insufficient_stock", message)
                     .with_details(json!({"product_id": product_id, "requested": requested, "available": available}))
@@ -176,6 +181,11 @@ fn checkout_error(e: CheckoutError) -> ApiError {
             .with_details(json!({"status": status, "checkout_session_id": checkout_session_id})),
         CheckoutError::ProviderUnavailable => provider_unavailable(
             "the payment provider is unavailable; nothing was charged and no stock is held — try again in a moment",
+        ),
+        CheckoutError::ProviderRefused => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "payment_provider_refused",
+            "the payment provider refused this checkout; nothing was charged and no stock is held, and the shop has been alerted — retrying will not help until it is fixed",
         ),
         CheckoutError::Store(e) => e.into(),
     }

@@ -183,18 +183,22 @@ impl Tx {
         Ok(Ok(()))
     }
 
+    /// Links a hold to its Checkout Session, whose `expires_at` (taken when Stripe was called)
+    /// becomes the hold's.
     pub async fn set_hold_session(
         &mut self,
         hold_id: &str,
         session_id: &str,
         url: &str,
+        expires_at: i64,
         now: i64,
     ) -> Result<(), StoreError> {
         on_conn!(tx self, |c| sqlx::query(
-            "UPDATE holds SET checkout_session_id = $1, checkout_url = $2, updated_at = $3 WHERE id = $4",
+            "UPDATE holds SET checkout_session_id = $1, checkout_url = $2, expires_at = $3, updated_at = $4 WHERE id = $5",
         )
         .bind(session_id)
         .bind(url)
+        .bind(expires_at)
         .bind(now)
         .bind(hold_id)
         .execute(c)

@@ -77,7 +77,7 @@ async fn two_hundred_concurrent_checkouts_for_ten_items() {
     .unwrap();
     assert_eq!(early, caisse_shop::holds::reconciler::Report::default());
     // …then the sweeper expires each session at Stripe and gives the stock back.
-    let later = now + 1830 + 1;
+    let later = now + 1860 + 1;
     let report = caisse_shop::holds::reconciler::reconcile(
         &app.app,
         later,

@@ -17,6 +17,7 @@ mod openapi;
 mod ratelimits;
 mod server_side;
 mod store_constraints;
+mod stripe_refusals;
 mod support;
 mod unit_of_work;
 mod webhooks;

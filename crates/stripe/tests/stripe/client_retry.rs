@@ -83,6 +83,36 @@ const SESSION: &str =
 const SERVER_ERROR: &str = r#"{"error":{"type":"api_error","message":"boom"}}"#;
 const BAD_PARAM: &str = r#"{"error":{"type":"invalid_request_error","code":"parameter_missing","param":"success_url","message":"Missing required param: success_url."}}"#;
 
+const IN_PROGRESS: &str = r#"{"error":{"type":"idempotency_error","code":"idempotency_key_in_use","message":"There is currently another in-progress request using this Stripe-Idempotency-Key. Please try again later."}}"#;
+
+#[tokio::test]
+async fn a_key_in_progress_409_is_retried_with_the_same_key() {
+    let (base, seen) = stub(vec![(409, IN_PROGRESS), (200, SESSION)], Duration::ZERO).await;
+    let recorder = Arc::new(Recorder::default());
+    let form = Form::new().with("metadata[hold_id]", "hold_9");
+    let session = client(&base, recorder.clone())
+        .create_checkout_session(&form, "hold_9-create")
+        .await
+        .unwrap();
+    assert_eq!(session.id, "cs_test_1");
+    let keys: Vec<_> = seen.0.lock().unwrap().iter().map(|c| c.0.clone()).collect();
+    assert_eq!(
+        keys,
+        [
+            Some("hold_9-create".to_string()),
+            Some("hold_9-create".to_string())
+        ]
+    );
+    let statuses: Vec<_> = recorder
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [Some(409), Some(200)]);
+}
+
 #[tokio::test]
 async fn retries_reuse_one_idempotency_key() {
     let (base, seen) = stub(
