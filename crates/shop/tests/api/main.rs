@@ -18,6 +18,7 @@ mod ratelimits;
 mod server_side;
 mod store_constraints;
 mod stripe_refusals;
+mod stripe_trigger;
 mod support;
 mod unit_of_work;
 mod webhooks;
