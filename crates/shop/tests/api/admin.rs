@@ -10,7 +10,7 @@ use crate::support::{raw, scalar, wait_for, TestApp, LOOSE};
 
 const PASSWORD: &str = "correct horse battery staple";
 
-async fn with_dashboard() -> TestApp {
+pub(crate) async fn with_dashboard() -> TestApp {
     let hash = caisse_shop::admin::hash_password(PASSWORD).unwrap();
     let mut extra = LOOSE.to_vec();
     extra.push((config::ADMIN_PASSWORD_HASH, &hash));
@@ -18,7 +18,7 @@ async fn with_dashboard() -> TestApp {
 }
 
 /// A browser that does not follow redirects, so that each answer can be looked at.
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
@@ -35,7 +35,7 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The value of `<input name="{name}" value="…">` in a page.
-fn field(html: &str, name: &str) -> String {
+pub(crate) fn field(html: &str, name: &str) -> String {
     let at = html
         .find(&format!("name=\"{name}\" value=\""))
         .unwrap_or_else(|| panic!("no {name} field in {html}"));
@@ -64,7 +64,7 @@ async fn try_password(app: &TestApp, c: &reqwest::Client, password: &str) -> req
 }
 
 /// A signed-in session: its cookie and its CSRF token.
-async fn sign_in(app: &TestApp) -> (String, String) {
+pub(crate) async fn sign_in(app: &TestApp) -> (String, String) {
     let c = client();
     let r = try_password(app, &c, PASSWORD).await;
     assert_eq!(r.status(), 303);
@@ -81,7 +81,7 @@ async fn sign_in(app: &TestApp) -> (String, String) {
     (cookie, field(&html, "csrf"))
 }
 
-async fn post_form(
+pub(crate) async fn post_form(
     app: &TestApp,
     path: &str,
     cookie: &str,

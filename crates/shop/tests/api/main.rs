@@ -5,6 +5,7 @@
 //! thus run against both backends.
 
 mod admin;
+mod admin_currencies;
 mod bad_input;
 mod catalog;
 mod checkout;
