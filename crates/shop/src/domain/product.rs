@@ -119,6 +119,10 @@ mod tests {
         let p = input().validate().unwrap();
         assert_eq!(p.currency.as_str(), "eur");
         assert_eq!(p.stripe_price_id, None);
+        let mut dinars = input();
+        dinars.currency = "KWD".into();
+        dinars.unit_amount = 5120;
+        assert_eq!(dinars.validate().unwrap().unit_amount, 5120);
     }
 
     #[test]
@@ -130,6 +134,13 @@ mod tests {
             (|p| p.unit_amount = -1, "unit_amount"),
             (|p| p.unit_amount = MAX_UNIT_AMOUNT + 1, "unit_amount"),
             (|p| p.currency = "euro".into(), "currency"),
+            (
+                |p| {
+                    p.currency = "kwd".into();
+                    p.unit_amount = 5125;
+                },
+                "multiple of 10 in KWD",
+            ),
             (|p| p.stock_on_hand = -2, "negative"),
             (|p| p.stripe_price_id = Some("prod_1".into()), "price_"),
         ];
