@@ -12,6 +12,12 @@ macro_rules! say {
     }};
 }
 
+mod doctor;
+mod stripe_setup;
+
+pub use doctor::doctor;
+pub use stripe_setup::setup as stripe_setup;
+
 use anyhow::Context;
 use caisse_shop::catalog;
 use caisse_shop::config::{self, Config, ConfigError, DevKeys, LogFormat, Mode, Source};
@@ -95,19 +101,31 @@ pub async fn dev(file: Option<&Path>, listen: &str, data_dir: &Path) -> Result<(
         .context("--listen must be an address such as 127.0.0.1:8080")?;
     let listener = bind(addr).await?;
     let addr = listener.local_addr().context("no local address")?;
-    let keys = DevKeys::generate();
+    let mut keys = DevKeys::generate();
     let sandbox = caisse_sandbox::start(caisse_sandbox::SandboxOptions {
-        forward_to: Some(format!("http://{addr}/api/webhooks/stripe")),
-        delivery: caisse_sandbox::DeliveryConfig {
-            secrets: vec![keys.webhook_secret.clone()],
-            ..Default::default()
-        },
-        // The endpoint caisse would create for itself: events in the version its client pins.
         api_version: caisse_stripe::API_VERSION.into(),
         ..Default::default()
     })
     .await
     .context("cannot start the Stripe sandbox")?;
+    // caisse's endpoint, registered as `caisse stripe setup` registers it with Stripe: its events
+    // in the version caisse reads, signed with the secret the sandbox made for it.
+    let endpoint = caisse_stripe::Client::new(caisse_stripe::ClientOptions::new(
+        sandbox.url(),
+        &keys.secret_key,
+    ))
+    .map_err(anyhow::Error::from)?
+    .create_webhook_endpoint(
+        &format!("http://{addr}/api/webhooks/stripe"),
+        caisse_shop::webhooks::HANDLED,
+        caisse_stripe::API_VERSION,
+        "caisse dev",
+    )
+    .await
+    .context("the sandbox refused caisse's webhook endpoint")?;
+    keys.webhook_secret = endpoint
+        .secret
+        .context("the sandbox sent no signing secret")?;
     let database = format!("sqlite://{}", data_dir.join("caisse.db").display());
     // A dashboard password for this run, unless one is configured.
     let mut admin_password = None;
@@ -230,23 +248,10 @@ async fn run(
     Ok(())
 }
 
-/// The configuration and store of a one-shot command that talks to Stripe (`serve`'s rules,
-/// without needing a mail transport or a guest-cookie key).
+/// The configuration and store of a one-shot command that talks to Stripe: the secret key, not
+/// the webhook secret (it verifies no webhook), nor serve's mail transport or guest-cookie key.
 async fn tool_app(file: Option<&Path>) -> Result<App> {
-    let config = load(
-        file,
-        Mode::Serve,
-        |s| {
-            if s.get_raw(config::SMTP_URL).is_none() && s.get_raw(config::MAIL_DIR).is_none() {
-                s.set(config::MAIL, "off");
-            }
-            // A one-shot command serves no guest: any key will do.
-            if s.get_raw(config::GUEST_SECRET).is_none() {
-                s.set(config::GUEST_SECRET, &DevKeys::generate().webhook_secret);
-            }
-        },
-        None,
-    )?;
+    let config = load(file, Mode::Stripe, |_| {}, None)?;
     init_logs(config.log_format);
     let store = open_store(&config).await?;
     Ok(App::new(config, store)?)

@@ -46,6 +46,14 @@ enum Command {
     /// fulfil a paid one, or wait for a delayed payment), and exit. The server does it on its own.
     #[command(alias = "sweep")]
     Reconcile,
+    /// Your Stripe account: `setup` registers caisse's webhook endpoint.
+    Stripe {
+        #[command(subcommand)]
+        command: StripeCommand,
+    },
+    /// Check serve's configuration against the world: the key and the webhook endpoint at
+    /// Stripe, the clock, the database, Redis and SMTP. One line per check; exit 1 when any fails.
+    Doctor,
     /// Stripe's events.
     Events {
         #[command(subcommand)]
@@ -104,6 +112,18 @@ enum AdminCommand {
         /// Taken only to be refused without being echoed (clap would print it back).
         #[arg(hide = true, num_args = 0.., allow_hyphen_values = true)]
         refused: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StripeCommand {
+    /// Register (or update) the webhook endpoint Stripe calls, for exactly the event types caisse
+    /// acts on and the API version it reads; prints a new endpoint's signing secret on standard
+    /// output, for STRIPE_WEBHOOK_SECRET.
+    Setup {
+        /// The endpoint's URL (default: {CAISSE_PUBLIC_URL}/api/webhooks/stripe).
+        #[arg(long)]
+        url: Option<String>,
     },
 }
 
@@ -183,6 +203,10 @@ fn main() -> ExitCode {
             Command::Serve { listen } => commands::serve(config, listen.as_deref()).await,
             Command::Migrate => commands::migrate(config).await,
             Command::Reconcile => commands::reconcile(config).await,
+            Command::Stripe {
+                command: StripeCommand::Setup { url },
+            } => commands::stripe_setup(config, url.as_deref()).await,
+            Command::Doctor => commands::doctor(config).await,
             Command::Events {
                 command: EventsCommand::Replay { since, types },
             } => commands::events_replay(config, &since, &types).await,

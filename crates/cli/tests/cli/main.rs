@@ -8,4 +8,5 @@ mod config_table;
 mod processes;
 mod recovery;
 mod secrets;
+mod stripe_setup;
 mod support;

@@ -41,12 +41,15 @@ pub use stripe_keys::{KeyMode, StripeConfig};
 pub use webhooks::WebhookConfig;
 
 /// What the configuration is for: `serve` needs real keys, `dev` fills in sandbox ones, tools
-/// (`migrate`, `catalog import`, `config check` without `--serve`) need only the database.
+/// (`migrate`, `catalog import`, `config check --for tool`) need only the database, and the
+/// one-shot commands that talk to Stripe (`reconcile`, `events replay`, `stripe setup`) need the
+/// secret key but neither the webhook secret nor serve's mail and guest settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     Serve,
     Dev,
     Tool,
+    Stripe,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

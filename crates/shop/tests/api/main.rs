@@ -8,6 +8,7 @@ mod admin;
 mod bad_input;
 mod catalog;
 mod checkout;
+mod doctor;
 mod email;
 mod group_commit;
 mod holds;
