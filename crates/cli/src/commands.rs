@@ -84,7 +84,7 @@ pub async fn serve(file: Option<&Path>, listen: Option<&str>) -> Result<()> {
     init_logs(config.log_format);
     let listener = bind(config.listen).await?;
     let store = open_store(&config).await?;
-    run(App::new(config, store)?, listener, None, None).await
+    run(App::new(config, store)?, listener, &[], None).await
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
@@ -164,22 +164,25 @@ pub async fn dev(file: Option<&Path>, listen: &str, data_dir: &Path) -> Result<(
     {
         tracing::info!("loaded the demo catalog");
     }
-    let sandbox_url = sandbox.url().to_string();
-    run(
-        App::new(config, store)?,
-        listener,
-        Some(sandbox_url),
-        admin_password,
-    )
-    .await?;
+    let sandbox_url = sandbox.url();
+    // The sandbox takes any test key: the hint needs no secret of this run.
+    let lines = [
+        format!("  sandbox    {sandbox_url} (Stripe emulator; webhooks signed and sent to caisse)"),
+        format!(
+            "  replay     STRIPE_SECRET_KEY=sk_test_replay STRIPE_API_BASE={sandbox_url} DATABASE_URL={} caisse events replay --since 1h",
+            caisse_shop::secret::redact_url(config.database_url.expose())
+        ),
+    ];
+    run(App::new(config, store)?, listener, &lines, admin_password).await?;
     sandbox.stop().await.context("sandbox stopped badly")?;
     Ok(())
 }
 
+/// Serves `app` until a signal, after printing its addresses (and `extra` lines: dev's sandbox).
 async fn run(
     app: App,
     listener: tokio::net::TcpListener,
-    sandbox: Option<String>,
+    extra: &[String],
     admin_password: Option<String>,
 ) -> Result<()> {
     let addr = listener.local_addr().context("no local address")?;
@@ -217,8 +220,8 @@ async fn run(
             caisse_shop::secret::redact_url(app.config.database_url.expose())
         );
     }
-    if let Some(url) = sandbox {
-        say!("  sandbox    {url} (Stripe emulator; webhooks signed and sent to caisse)");
+    for line in extra {
+        say!("{line}");
     }
     match &app.config.mail.transport {
         caisse_shop::config::MailTransport::Files(dir) => {
@@ -304,17 +307,44 @@ pub async fn events_replay(file: Option<&Path>, since: &str, types: &[String]) -
     Ok(())
 }
 
-pub async fn migrate(file: Option<&Path>) -> Result<()> {
-    let config = load(file, Mode::Tool, |_| {}, None)?;
+/// Where `caisse dev` keeps its data by default (`--data-dir`).
+pub const DEV_DATA_DIR: &str = "caisse-data";
+
+/// The configuration of a database tool (`migrate`, `catalog import|export`), saying on standard
+/// error which database it uses. Without `DATABASE_URL`, run where `caisse dev` ran (a
+/// `caisse-data/caisse.db` and no `./caisse.db`), that is dev's database.
+fn tool_config(file: Option<&Path>) -> Result<Config> {
+    let config = load(
+        file,
+        Mode::Tool,
+        |s| {
+            let dev = Path::new(DEV_DATA_DIR).join("caisse.db");
+            if s.get_raw(config::DATABASE_URL).is_none()
+                && dev.exists()
+                && !Path::new("caisse.db").exists()
+            {
+                s.set(config::DATABASE_URL, &format!("sqlite://{}", dev.display()));
+            }
+        },
+        None,
+    )?;
     init_logs(config.log_format);
+    eprintln!(
+        "database: {}",
+        caisse_shop::secret::redact_url(config.database_url.expose())
+    );
+    Ok(config)
+}
+
+pub async fn migrate(file: Option<&Path>) -> Result<()> {
+    let config = tool_config(file)?;
     open_store(&config).await?;
     say!("migrations applied");
     Ok(())
 }
 
 pub async fn catalog_import(file: Option<&Path>, path: &Path, set_stock: bool) -> Result<()> {
-    let config = load(file, Mode::Tool, |_| {}, None)?;
-    init_logs(config.log_format);
+    let config = tool_config(file)?;
     let format =
         catalog::Format::from_path(path).context("the catalog file must end in .json or .csv")?;
     let text =
@@ -346,8 +376,7 @@ pub async fn catalog_import(file: Option<&Path>, path: &Path, set_stock: bool) -
 }
 
 pub async fn catalog_export(file: Option<&Path>, path: &Path) -> Result<()> {
-    let config = load(file, Mode::Tool, |_| {}, None)?;
-    init_logs(config.log_format);
+    let config = tool_config(file)?;
     let store = open_store(&config).await?;
     let text = catalog::export(&store).await.map_err(anyhow::Error::from)?;
     if path == Path::new("-") {

@@ -31,7 +31,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
         /// Where the SQLite database and dev files live.
-        #[arg(long, default_value = "caisse-data")]
+        #[arg(long, default_value = commands::DEV_DATA_DIR)]
         data_dir: PathBuf,
     },
     /// Run in production: real Stripe keys required, migrations applied at start-up.
