@@ -12,9 +12,11 @@ macro_rules! say {
     }};
 }
 
+mod dev;
 mod doctor;
 mod stripe_setup;
 
+pub use dev::dev;
 pub use doctor::doctor;
 pub use stripe_setup::setup as stripe_setup;
 
@@ -44,6 +46,11 @@ fn load(
     dev: Option<&DevKeys>,
 ) -> Result<Config> {
     let mut source = Source::from_process(file).map_err(|e| Failure::Config(vec![e]))?;
+    // Not a reason to refuse to start (the environment may hold another program's), but a
+    // misspelt setting must not pass in silence.
+    for unknown in source.unknown_variables() {
+        eprintln!("warning: {unknown}");
+    }
     adjust(&mut source);
     Config::load(&source, mode, dev).map_err(Failure::Config)
 }
@@ -91,91 +98,6 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))
-}
-
-pub async fn dev(file: Option<&Path>, listen: &str, data_dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    let addr: SocketAddr = listen
-        .parse()
-        .context("--listen must be an address such as 127.0.0.1:8080")?;
-    let listener = bind(addr).await?;
-    let addr = listener.local_addr().context("no local address")?;
-    let mut keys = DevKeys::generate();
-    let sandbox = caisse_sandbox::start(caisse_sandbox::SandboxOptions {
-        api_version: caisse_stripe::API_VERSION.into(),
-        ..Default::default()
-    })
-    .await
-    .context("cannot start the Stripe sandbox")?;
-    // caisse's endpoint, registered as `caisse stripe setup` registers it with Stripe: its events
-    // in the version caisse reads, signed with the secret the sandbox made for it.
-    let endpoint = caisse_stripe::Client::new(caisse_stripe::ClientOptions::new(
-        sandbox.url(),
-        &keys.secret_key,
-    ))
-    .map_err(anyhow::Error::from)?
-    .create_webhook_endpoint(
-        &format!("http://{addr}/api/webhooks/stripe"),
-        caisse_shop::webhooks::HANDLED,
-        caisse_stripe::API_VERSION,
-        "caisse dev",
-    )
-    .await
-    .context("the sandbox refused caisse's webhook endpoint")?;
-    keys.webhook_secret = endpoint
-        .secret
-        .context("the sandbox sent no signing secret")?;
-    let database = format!("sqlite://{}", data_dir.join("caisse.db").display());
-    // A dashboard password for this run, unless one is configured.
-    let mut admin_password = None;
-    let mail_dir = data_dir.join("mail").display().to_string();
-    let config = load(
-        file,
-        Mode::Dev,
-        |s| {
-            s.set(config::LISTEN, &addr.to_string());
-            if std::env::var_os(config::DATABASE_URL).is_none() {
-                s.set(config::DATABASE_URL, &database);
-            }
-            if std::env::var_os(config::API_BASE).is_none() {
-                s.set(config::API_BASE, sandbox.url());
-            }
-            if s.get_raw(config::ADMIN_PASSWORD_HASH).is_none() {
-                let password = caisse_shop::admin::random_token()[..16].to_string();
-                if let Ok(hash) = caisse_shop::admin::hash_password(&password) {
-                    s.set(config::ADMIN_PASSWORD_HASH, &hash);
-                    admin_password = Some(password);
-                }
-            }
-            if std::env::var_os(config::SMTP_URL).is_none()
-                && std::env::var_os(config::MAIL_DIR).is_none()
-            {
-                s.set(config::MAIL_DIR, &mail_dir);
-            }
-        },
-        Some(&keys),
-    )?;
-    init_logs(config.log_format);
-    let store = open_store(&config).await?;
-    if catalog::load_demo_if_empty(&store, caisse_shop::store::unix_now())
-        .await
-        .map_err(anyhow::Error::from)?
-    {
-        tracing::info!("loaded the demo catalog");
-    }
-    let sandbox_url = sandbox.url();
-    // The sandbox takes any test key: the hint needs no secret of this run.
-    let lines = [
-        format!("  sandbox    {sandbox_url} (Stripe emulator; webhooks signed and sent to caisse)"),
-        format!(
-            "  replay     STRIPE_SECRET_KEY=sk_test_replay STRIPE_API_BASE={sandbox_url} DATABASE_URL={} caisse events replay --since 1h",
-            caisse_shop::secret::redact_url(config.database_url.expose())
-        ),
-    ];
-    run(App::new(config, store)?, listener, &lines, admin_password).await?;
-    sandbox.stop().await.context("sandbox stopped badly")?;
-    Ok(())
 }
 
 /// Serves `app` until a signal, after printing its addresses (and `extra` lines: dev's sandbox).
@@ -307,6 +229,9 @@ pub async fn events_replay(file: Option<&Path>, since: &str, types: &[String]) -
     Ok(())
 }
 
+/// Where `caisse dev` listens by default (`--listen`).
+pub const DEV_LISTEN: &str = "127.0.0.1:8080";
+
 /// Where `caisse dev` keeps its data by default (`--data-dir`).
 pub const DEV_DATA_DIR: &str = "caisse-data";
 
@@ -395,12 +320,32 @@ pub fn config_check(file: Option<&Path>, purpose: &str) -> Result<()> {
         _ => Mode::Serve,
     };
     let keys = DevKeys::generate();
-    let config = load(file, mode, |_| {}, (mode == Mode::Dev).then_some(&keys))?;
-    // Every declared setting, in the declaration's order, secrets masked by the reader.
+    let mut source = Source::from_process(file).map_err(|e| Failure::Config(vec![e]))?;
+    if mode == Mode::Dev {
+        // dev's own values, as `caisse dev` with its default options would set them.
+        dev::dev_settings(
+            &mut source,
+            DEV_LISTEN,
+            None,
+            Path::new(DEV_DATA_DIR),
+            "http://(the sandbox caisse dev starts)",
+        );
+    }
+    let (report, mut problems) =
+        match Config::load_reported(&source, mode, (mode == Mode::Dev).then_some(&keys)) {
+            Ok(config) => (config.report, Vec::new()),
+            Err((problems, report)) => (report, problems),
+        };
+    // Every declared setting, in the declaration's order, secrets masked by the reader: the
+    // effective configuration, also when something is wrong with it.
     for setting in config::SETTINGS {
-        for (name, value, origin) in config.report.iter().filter(|e| e.0 == setting.name) {
+        for (name, value, origin) in report.iter().filter(|e| e.0 == setting.name) {
             say!("{name:<40} {value}  ({origin})");
         }
+    }
+    problems.extend(source.unknown_variables());
+    if !problems.is_empty() {
+        return Err(Failure::Config(problems));
     }
     say!("configuration OK for {purpose}");
     Ok(())

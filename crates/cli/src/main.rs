@@ -28,8 +28,12 @@ enum Command {
     /// Stripe sandbox with webhooks wired back to caisse, the storefront and the dashboard.
     Dev {
         /// Address of caisse's HTTP server.
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        #[arg(long, default_value = commands::DEV_LISTEN)]
         listen: String,
+        /// The URL a browser reaches caisse at (default: http://localhost:PORT when --listen is
+        /// every interface, such as 0.0.0.0:8080 in a container; else the listen address).
+        #[arg(long)]
+        public_url: Option<String>,
         /// Where the SQLite database and dev files live.
         #[arg(long, default_value = commands::DEV_DATA_DIR)]
         data_dir: PathBuf,
@@ -199,7 +203,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         let config = cli.config.as_deref();
         match cli.command {
-            Command::Dev { listen, data_dir } => commands::dev(config, &listen, &data_dir).await,
+            Command::Dev {
+                listen,
+                public_url,
+                data_dir,
+            } => commands::dev(config, &listen, public_url.as_deref(), &data_dir).await,
             Command::Serve { listen } => commands::serve(config, listen.as_deref()).await,
             Command::Migrate => commands::migrate(config).await,
             Command::Reconcile => commands::reconcile(config).await,

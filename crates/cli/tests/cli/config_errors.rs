@@ -214,3 +214,64 @@ fn live_keys_with_a_plain_http_public_url() {
         "CAISSE_PUBLIC_URL: must be https:// with live keys",
     );
 }
+
+/// `config check` shows the effective configuration beside its problems, names a `CAISSE_…`
+/// variable that is no setting (also a warning at start), and `--for dev` shows dev's values.
+#[test]
+fn config_check_shows_the_configuration_with_its_problems_and_dev_s_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &["config", "check"],
+        &[
+            ("STRIPE_SECRET_KEY", SK),
+            ("CAISSE_HOLD_TTL_SECS", "60"),
+            ("CAISSE_SHIPING_COUNTRIES", "FR,BE"),
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stdout.contains("CAISSE_HOLD_TTL_SECS                     60  (environment)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("STRIPE_SECRET_KEY                        sk_test_****  (environment)"));
+    assert!(!stdout.contains("configuration OK"));
+    assert!(stderr.contains("error: CAISSE_HOLD_TTL_SECS"), "{stderr}");
+    assert!(
+        stderr.contains("error: STRIPE_WEBHOOK_SECRET: is missing"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: CAISSE_SHIPING_COUNTRIES: is not a setting caisse knows"),
+        "{stderr}"
+    );
+    assert!(!format!("{stdout}{stderr}").contains(SK), "secrets masked");
+
+    let out = run(dir.path(), &["config", "check", "--for", "dev"], &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("sqlite://caisse-data/caisse.db  (caisse dev)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("caisse-data/mail  (caisse dev)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("STRIPE_SECRET_KEY                        sk_test_****  (caisse dev)"));
+
+    // At start, the unknown variable is a warning that names it; the command still runs.
+    let db = format!("sqlite://{}", dir.path().join("c.db").display());
+    let out = run(
+        dir.path(),
+        &["migrate"],
+        &[("DATABASE_URL", &db), ("CAISSE_SHIPING_COUNTRIES", "FR")],
+    );
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: CAISSE_SHIPING_COUNTRIES: is not a setting caisse knows"),
+        "{stderr}"
+    );
+}

@@ -139,6 +139,57 @@ async fn caisse_dev_turns_a_payment_on_the_hosted_page_into_an_order() {
     );
 }
 
+/// In a container (`--listen 0.0.0.0:P`), the links handed out are the host's: caisse at
+/// `http://localhost:P`, the sandbox's payment pages at `http://localhost:P+1`, where it listens.
+#[tokio::test]
+async fn caisse_dev_on_every_interface_hands_out_links_the_host_reaches() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _dev = Running(
+        caisse(
+            dir.path(),
+            &["dev", "--listen", &format!("0.0.0.0:{port}")],
+            &[],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_for(&format!("{base}/readyz")).await;
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/checkout"))
+        .json(&serde_json::json!({"items": [{"product_id": "tee-classic", "quantity": 1}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = created["url"].as_str().unwrap();
+    let sandbox = format!("localhost:{}", port + 1);
+    assert!(url.starts_with(&format!("http://{sandbox}/")), "{url}");
+    let session: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "http://127.0.0.1:{}/v1/checkout/sessions/{}",
+            port + 1,
+            created["checkout_session_id"].as_str().unwrap()
+        ))
+        .bearer_auth("sk_test_any_key")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let success = session["success_url"].as_str().unwrap();
+    assert!(
+        success.starts_with(&format!("http://localhost:{port}/")),
+        "{success}"
+    );
+}
+
 /// The `name=value` part of a `Set-Cookie` header.
 fn cookie_pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap_or_default().to_string()
