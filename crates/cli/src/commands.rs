@@ -394,7 +394,7 @@ pub async fn sandbox(
     say!("  STRIPE_API_BASE={}", sandbox.url());
     match forward_to {
         Some(url) => say!("  webhooks -> {url}"),
-        None => say!("  webhooks are not delivered (no --forward-to); list them at /v1/events"),
+        None => say!("  webhooks go to the endpoints made through /v1/webhook_endpoints (caisse stripe setup); none yet"),
     }
     caisse_shop::http::shutdown_signal().await;
     sandbox.stop().await.context("sandbox stopped badly")?;

@@ -6,6 +6,7 @@ mod cdp;
 mod config_errors;
 mod config_table;
 mod processes;
+mod readme_postgres;
 mod recovery;
 mod secrets;
 mod stripe_setup;
