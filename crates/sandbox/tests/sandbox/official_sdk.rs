@@ -246,6 +246,40 @@ async fn the_official_python_sdk_works_unchanged() {
     }
 
     assert_eq!(s["unknown_route"], serde_json::json!([404, true]));
+    let w = &s["webhook_endpoints"];
+    assert_eq!(w["secret"], true);
+    assert_eq!(
+        w["listed"],
+        serde_json::json!([[
+            "https://shop.test/api/webhooks/stripe",
+            ["checkout.session.completed", "charge.refunded"],
+            "2024-06-20"
+        ]])
+    );
+    assert_eq!(
+        w["retrieved_has_secret"], false,
+        "the secret is shown at creation only"
+    );
+    assert_eq!(
+        w["keys"],
+        serde_json::json!([
+            "api_version",
+            "application",
+            "created",
+            "description",
+            "enabled_events",
+            "id",
+            "livemode",
+            "metadata",
+            "object",
+            "status",
+            "url"
+        ]),
+        "the keys of Stripe's example webhook_endpoint"
+    );
+    assert_eq!(w["changed"], serde_json::json!([["*"], "disabled"]));
+    assert_eq!(w["deleted"], true);
+    assert_eq!(w["future_version"], "api_version");
     assert_eq!(s["lost_answer"], serde_json::json!([500, true]));
 
     // What is accepted is kept, and what Stripe refuses is refused.
