@@ -146,13 +146,25 @@ fn a_toml_file_is_read_and_its_mistakes_named() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout.contains("127.0.0.1:9999  (caisse.toml)"), "{stdout}");
 
-    std::fs::write(dir.path().join("caisse.toml"), "stripe_secret = 1\n").unwrap();
-    let out = run(dir.path(), &["config", "check"], &[]);
+    // An unknown key is named first, at start as by config check, which still shows the rest.
+    std::fs::write(
+        dir.path().join("caisse.toml"),
+        "stripe_secret = 1\ncaisse_listen = \"127.0.0.1:9999\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["config", "check", "--for", "tool"], &[]);
+    let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        text(&out).1.trim(),
+        stderr.trim(),
         "error: caisse.toml: unknown setting `stripe_secret`"
     );
+    assert!(stdout.contains("127.0.0.1:9999  (caisse.toml)"), "{stdout}");
+    let out = run(dir.path(), &["migrate"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out)
+        .1
+        .starts_with("error: caisse.toml: unknown setting `stripe_secret`"));
 }
 
 #[test]

@@ -191,6 +191,7 @@ impl Config {
         }
         // The sections in a fixed order: it is the order of the problems reported.
         let mut r = Reader::new(&source);
+        r.errors.extend(source.problems.iter().cloned());
         let database_url = r.text(DATABASE_URL);
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")

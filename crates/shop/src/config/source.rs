@@ -14,6 +14,9 @@ pub struct Source {
     pub(super) file: BTreeMap<String, String>,
     /// The settings `caisse dev` filled in (shown as coming from it).
     dev: std::collections::BTreeSet<String>,
+    /// What is wrong with the file's keys (an unknown one), reported with the other problems so
+    /// that `config check` still shows the rest.
+    pub(super) problems: Vec<ConfigError>,
     pub file_path: Option<PathBuf>,
 }
 
@@ -33,7 +36,7 @@ impl Source {
         if let Some(path) = path {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| problem("--config", format!("cannot read {}: {e}", path.display())))?;
-            source.file = parse_file(&text)?;
+            (source.file, source.problems) = parse_file(&text)?;
             source.file_path = Some(path);
         }
         Ok(source)
@@ -130,7 +133,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-pub(super) fn parse_file(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+/// The file's settings, and a problem for each key that is none; a file that is not TOML, or a
+/// value that is neither text nor a number, is an error.
+pub(super) fn parse_file(
+    text: &str,
+) -> Result<(BTreeMap<String, String>, Vec<ConfigError>), ConfigError> {
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| problem("caisse.toml", e.message().to_string()))?;
@@ -141,9 +148,11 @@ pub(super) fn parse_file(text: &str) -> Result<BTreeMap<String, String>, ConfigE
         .map(str::to_ascii_lowercase)
         .collect();
     let mut out = BTreeMap::new();
+    let mut unknown = Vec::new();
     for (key, value) in table {
         if !known.contains(&key) {
-            return Err(problem("caisse.toml", format!("unknown setting `{key}`")));
+            unknown.push(problem("caisse.toml", format!("unknown setting `{key}`")));
+            continue;
         }
         let text = match value {
             toml::Value::String(s) => s,
@@ -158,5 +167,5 @@ pub(super) fn parse_file(text: &str) -> Result<BTreeMap<String, String>, ConfigE
         };
         out.insert(key, text);
     }
-    Ok(out)
+    Ok((out, unknown))
 }

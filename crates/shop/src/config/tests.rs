@@ -255,15 +255,22 @@ fn the_report_comes_with_the_problems() {
 #[test]
 fn the_file_is_below_the_environment_and_rejects_unknown_keys() {
     let mut source = Source::from_pairs([(LISTEN, "127.0.0.1:9000")]);
-    source.file =
-        parse_file("caisse_listen = \"127.0.0.1:7000\"\ncaisse_hold_ttl_secs = 3600\n").unwrap();
+    source.file = parse_file("caisse_listen = \"127.0.0.1:7000\"\ncaisse_hold_ttl_secs = 3600\n")
+        .unwrap()
+        .0;
     let c = Config::load(&source, Mode::Tool, None).unwrap();
     assert_eq!(c.listen.port(), 9000);
     assert_eq!(c.checkout.hold_ttl, Duration::from_secs(3600));
-    assert!(parse_file("nope = 1")
-        .unwrap_err()
-        .to_string()
-        .contains("unknown setting `nope`"));
+    let (known, unknown) = parse_file("nope = 1\ncaisse_listen = \"127.0.0.1:7000\"").unwrap();
+    assert_eq!(known.len(), 1, "the rest of the file is read");
+    assert_eq!(
+        unknown[0].to_string(),
+        "caisse.toml: unknown setting `nope`"
+    );
+    let mut source = Source::default();
+    (source.file, source.problems) = parse_file("nope = 1").unwrap();
+    let errors = Config::load(&source, Mode::Tool, None).unwrap_err();
+    assert_eq!(errors[0].to_string(), "caisse.toml: unknown setting `nope`");
 }
 
 #[test]
