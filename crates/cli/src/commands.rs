@@ -12,6 +12,14 @@ macro_rules! say {
     }};
 }
 
+mod dev;
+mod doctor;
+mod stripe_setup;
+
+pub use dev::dev;
+pub use doctor::doctor;
+pub use stripe_setup::setup as stripe_setup;
+
 use anyhow::Context;
 use caisse_shop::catalog;
 use caisse_shop::config::{self, Config, ConfigError, DevKeys, LogFormat, Mode, Source};
@@ -38,6 +46,11 @@ fn load(
     dev: Option<&DevKeys>,
 ) -> Result<Config> {
     let mut source = Source::from_process(file).map_err(|e| Failure::Config(vec![e]))?;
+    // Not a reason to refuse to start (the environment may hold another program's), but a
+    // misspelt setting must not pass in silence.
+    for unknown in source.unknown_variables() {
+        eprintln!("warning: {unknown}");
+    }
     adjust(&mut source);
     Config::load(&source, mode, dev).map_err(Failure::Config)
 }
@@ -78,7 +91,7 @@ pub async fn serve(file: Option<&Path>, listen: Option<&str>) -> Result<()> {
     init_logs(config.log_format);
     let listener = bind(config.listen).await?;
     let store = open_store(&config).await?;
-    run(App::new(config, store)?, listener, None, None).await
+    run(App::new(config, store)?, listener, &[], None).await
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
@@ -87,81 +100,11 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
         .with_context(|| format!("cannot listen on {addr}"))
 }
 
-pub async fn dev(file: Option<&Path>, listen: &str, data_dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    let addr: SocketAddr = listen
-        .parse()
-        .context("--listen must be an address such as 127.0.0.1:8080")?;
-    let listener = bind(addr).await?;
-    let addr = listener.local_addr().context("no local address")?;
-    let keys = DevKeys::generate();
-    let sandbox = caisse_sandbox::start(caisse_sandbox::SandboxOptions {
-        forward_to: Some(format!("http://{addr}/api/webhooks/stripe")),
-        delivery: caisse_sandbox::DeliveryConfig {
-            secrets: vec![keys.webhook_secret.clone()],
-            ..Default::default()
-        },
-        // The endpoint caisse would create for itself: events in the version its client pins.
-        api_version: caisse_stripe::API_VERSION.into(),
-        ..Default::default()
-    })
-    .await
-    .context("cannot start the Stripe sandbox")?;
-    let database = format!("sqlite://{}", data_dir.join("caisse.db").display());
-    // A dashboard password for this run, unless one is configured.
-    let mut admin_password = None;
-    let mail_dir = data_dir.join("mail").display().to_string();
-    let config = load(
-        file,
-        Mode::Dev,
-        |s| {
-            s.set(config::LISTEN, &addr.to_string());
-            if std::env::var_os(config::DATABASE_URL).is_none() {
-                s.set(config::DATABASE_URL, &database);
-            }
-            if std::env::var_os(config::API_BASE).is_none() {
-                s.set(config::API_BASE, sandbox.url());
-            }
-            if s.get_raw(config::ADMIN_PASSWORD_HASH).is_none() {
-                let password = caisse_shop::admin::random_token()[..16].to_string();
-                if let Ok(hash) = caisse_shop::admin::hash_password(&password) {
-                    s.set(config::ADMIN_PASSWORD_HASH, &hash);
-                    admin_password = Some(password);
-                }
-            }
-            if std::env::var_os(config::SMTP_URL).is_none()
-                && std::env::var_os(config::MAIL_DIR).is_none()
-            {
-                s.set(config::MAIL_DIR, &mail_dir);
-            }
-        },
-        Some(&keys),
-    )?;
-    init_logs(config.log_format);
-    let store = open_store(&config).await?;
-    if catalog::load_demo_if_empty(&store, caisse_shop::store::unix_now())
-        .await
-        .map_err(anyhow::Error::from)?
-    {
-        tracing::info!("loaded the demo catalog");
-    }
-    let sandbox_url = sandbox.url().to_string();
-    run(
-        App::new(config, store)?,
-        listener,
-        Some(sandbox_url),
-        admin_password,
-    )
-    .await?;
-    sandbox.stop().await.context("sandbox stopped badly")?;
-    Ok(())
-}
-
+/// Serves `app` until a signal, after printing its addresses (and `extra` lines: dev's sandbox).
 async fn run(
     app: App,
     listener: tokio::net::TcpListener,
-    sandbox: Option<String>,
+    extra: &[String],
     admin_password: Option<String>,
 ) -> Result<()> {
     let addr = listener.local_addr().context("no local address")?;
@@ -199,8 +142,8 @@ async fn run(
             caisse_shop::secret::redact_url(app.config.database_url.expose())
         );
     }
-    if let Some(url) = sandbox {
-        say!("  sandbox    {url} (Stripe emulator; webhooks signed and sent to caisse)");
+    for line in extra {
+        say!("{line}");
     }
     match &app.config.mail.transport {
         caisse_shop::config::MailTransport::Files(dir) => {
@@ -230,23 +173,10 @@ async fn run(
     Ok(())
 }
 
-/// The configuration and store of a one-shot command that talks to Stripe (`serve`'s rules,
-/// without needing a mail transport or a guest-cookie key).
+/// The configuration and store of a one-shot command that talks to Stripe: the secret key, not
+/// the webhook secret (it verifies no webhook), nor serve's mail transport or guest-cookie key.
 async fn tool_app(file: Option<&Path>) -> Result<App> {
-    let config = load(
-        file,
-        Mode::Serve,
-        |s| {
-            if s.get_raw(config::SMTP_URL).is_none() && s.get_raw(config::MAIL_DIR).is_none() {
-                s.set(config::MAIL, "off");
-            }
-            // A one-shot command serves no guest: any key will do.
-            if s.get_raw(config::GUEST_SECRET).is_none() {
-                s.set(config::GUEST_SECRET, &DevKeys::generate().webhook_secret);
-            }
-        },
-        None,
-    )?;
+    let config = load(file, Mode::Stripe, |_| {}, None)?;
     init_logs(config.log_format);
     let store = open_store(&config).await?;
     Ok(App::new(config, store)?)
@@ -299,17 +229,47 @@ pub async fn events_replay(file: Option<&Path>, since: &str, types: &[String]) -
     Ok(())
 }
 
-pub async fn migrate(file: Option<&Path>) -> Result<()> {
-    let config = load(file, Mode::Tool, |_| {}, None)?;
+/// Where `caisse dev` listens by default (`--listen`).
+pub const DEV_LISTEN: &str = "127.0.0.1:8080";
+
+/// Where `caisse dev` keeps its data by default (`--data-dir`).
+pub const DEV_DATA_DIR: &str = "caisse-data";
+
+/// The configuration of a database tool (`migrate`, `catalog import|export`), saying on standard
+/// error which database it uses. Without `DATABASE_URL`, run where `caisse dev` ran (a
+/// `caisse-data/caisse.db` and no `./caisse.db`), that is dev's database.
+fn tool_config(file: Option<&Path>) -> Result<Config> {
+    let config = load(
+        file,
+        Mode::Tool,
+        |s| {
+            let dev = Path::new(DEV_DATA_DIR).join("caisse.db");
+            if s.get_raw(config::DATABASE_URL).is_none()
+                && dev.exists()
+                && !Path::new("caisse.db").exists()
+            {
+                s.set(config::DATABASE_URL, &format!("sqlite://{}", dev.display()));
+            }
+        },
+        None,
+    )?;
     init_logs(config.log_format);
+    eprintln!(
+        "database: {}",
+        caisse_shop::secret::redact_url(config.database_url.expose())
+    );
+    Ok(config)
+}
+
+pub async fn migrate(file: Option<&Path>) -> Result<()> {
+    let config = tool_config(file)?;
     open_store(&config).await?;
     say!("migrations applied");
     Ok(())
 }
 
 pub async fn catalog_import(file: Option<&Path>, path: &Path, set_stock: bool) -> Result<()> {
-    let config = load(file, Mode::Tool, |_| {}, None)?;
-    init_logs(config.log_format);
+    let config = tool_config(file)?;
     let format =
         catalog::Format::from_path(path).context("the catalog file must end in .json or .csv")?;
     let text =
@@ -341,8 +301,7 @@ pub async fn catalog_import(file: Option<&Path>, path: &Path, set_stock: bool) -
 }
 
 pub async fn catalog_export(file: Option<&Path>, path: &Path) -> Result<()> {
-    let config = load(file, Mode::Tool, |_| {}, None)?;
-    init_logs(config.log_format);
+    let config = tool_config(file)?;
     let store = open_store(&config).await?;
     let text = catalog::export(&store).await.map_err(anyhow::Error::from)?;
     if path == Path::new("-") {
@@ -361,12 +320,32 @@ pub fn config_check(file: Option<&Path>, purpose: &str) -> Result<()> {
         _ => Mode::Serve,
     };
     let keys = DevKeys::generate();
-    let config = load(file, mode, |_| {}, (mode == Mode::Dev).then_some(&keys))?;
-    // Every declared setting, in the declaration's order, secrets masked by the reader.
+    let mut source = Source::from_process(file).map_err(|e| Failure::Config(vec![e]))?;
+    if mode == Mode::Dev {
+        // dev's own values, as `caisse dev` with its default options would set them.
+        dev::dev_settings(
+            &mut source,
+            DEV_LISTEN,
+            None,
+            Path::new(DEV_DATA_DIR),
+            "http://(the sandbox caisse dev starts)",
+        );
+    }
+    let (report, mut problems) =
+        match Config::load_reported(&source, mode, (mode == Mode::Dev).then_some(&keys)) {
+            Ok(config) => (config.report, Vec::new()),
+            Err((problems, report)) => (report, problems),
+        };
+    // Every declared setting, in the declaration's order, secrets masked by the reader: the
+    // effective configuration, also when something is wrong with it.
     for setting in config::SETTINGS {
-        for (name, value, origin) in config.report.iter().filter(|e| e.0 == setting.name) {
+        for (name, value, origin) in report.iter().filter(|e| e.0 == setting.name) {
             say!("{name:<40} {value}  ({origin})");
         }
+    }
+    problems.extend(source.unknown_variables());
+    if !problems.is_empty() {
+        return Err(Failure::Config(problems));
     }
     say!("configuration OK for {purpose}");
     Ok(())
@@ -415,7 +394,7 @@ pub async fn sandbox(
     say!("  STRIPE_API_BASE={}", sandbox.url());
     match forward_to {
         Some(url) => say!("  webhooks -> {url}"),
-        None => say!("  webhooks are not delivered (no --forward-to); list them at /v1/events"),
+        None => say!("  webhooks go to the endpoints made through /v1/webhook_endpoints (caisse stripe setup); none yet"),
     }
     caisse_shop::http::shutdown_signal().await;
     sandbox.stop().await.context("sandbox stopped badly")?;

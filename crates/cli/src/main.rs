@@ -28,10 +28,14 @@ enum Command {
     /// Stripe sandbox with webhooks wired back to caisse, the storefront and the dashboard.
     Dev {
         /// Address of caisse's HTTP server.
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        #[arg(long, default_value = commands::DEV_LISTEN)]
         listen: String,
+        /// The URL a browser reaches caisse at (default: http://localhost:PORT when --listen is
+        /// every interface, such as 0.0.0.0:8080 in a container; else the listen address).
+        #[arg(long)]
+        public_url: Option<String>,
         /// Where the SQLite database and dev files live.
-        #[arg(long, default_value = "caisse-data")]
+        #[arg(long, default_value = commands::DEV_DATA_DIR)]
         data_dir: PathBuf,
     },
     /// Run in production: real Stripe keys required, migrations applied at start-up.
@@ -46,6 +50,14 @@ enum Command {
     /// fulfil a paid one, or wait for a delayed payment), and exit. The server does it on its own.
     #[command(alias = "sweep")]
     Reconcile,
+    /// Your Stripe account: `setup` registers caisse's webhook endpoint.
+    Stripe {
+        #[command(subcommand)]
+        command: StripeCommand,
+    },
+    /// Check serve's configuration against the world: the key and the webhook endpoint at
+    /// Stripe, the clock, the database, Redis and SMTP. One line per check; exit 1 when any fails.
+    Doctor,
     /// Stripe's events.
     Events {
         #[command(subcommand)]
@@ -104,6 +116,18 @@ enum AdminCommand {
         /// Taken only to be refused without being echoed (clap would print it back).
         #[arg(hide = true, num_args = 0.., allow_hyphen_values = true)]
         refused: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StripeCommand {
+    /// Register (or update) the webhook endpoint Stripe calls, for exactly the event types caisse
+    /// acts on and the API version it reads; prints a new endpoint's signing secret on standard
+    /// output, for STRIPE_WEBHOOK_SECRET.
+    Setup {
+        /// The endpoint's URL (default: {CAISSE_PUBLIC_URL}/api/webhooks/stripe).
+        #[arg(long)]
+        url: Option<String>,
     },
 }
 
@@ -179,10 +203,18 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         let config = cli.config.as_deref();
         match cli.command {
-            Command::Dev { listen, data_dir } => commands::dev(config, &listen, &data_dir).await,
+            Command::Dev {
+                listen,
+                public_url,
+                data_dir,
+            } => commands::dev(config, &listen, public_url.as_deref(), &data_dir).await,
             Command::Serve { listen } => commands::serve(config, listen.as_deref()).await,
             Command::Migrate => commands::migrate(config).await,
             Command::Reconcile => commands::reconcile(config).await,
+            Command::Stripe {
+                command: StripeCommand::Setup { url },
+            } => commands::stripe_setup(config, url.as_deref()).await,
+            Command::Doctor => commands::doctor(config).await,
             Command::Events {
                 command: EventsCommand::Replay { since, types },
             } => commands::events_replay(config, &since, &types).await,

@@ -229,7 +229,7 @@ struct Webhook {
     url: Option<String>,
 }
 
-/// Points delivery at another endpoint (or none).
+/// Points the `--forward-to` endpoint at another URL (made when there is none), or deletes it.
 async fn webhook(
     State(shared): State<Shared>,
     Body(w): Body<Webhook>,
@@ -239,6 +239,6 @@ async fn webhook(
             return Err(ApiError::invalid("Not a valid URL", Some("url")).with_code("url_invalid"));
         }
     }
-    *shared.deliverer.forward_to.lock().expect("lock") = w.url.clone();
+    shared.set_forward_to(w.url.clone());
     Ok(Json(json!({ "url": w.url })))
 }

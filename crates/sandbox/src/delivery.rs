@@ -1,6 +1,7 @@
-//! Webhook delivery as Stripe does it: each event POSTed to the endpoint, signed afresh at every
-//! attempt (one `v1` per secret during a rotation), retried with back-off on a non-2xx answer or a
-//! time-out. Chaos switches make the sandbox a worse network on purpose: duplicate every delivery,
+//! Webhook delivery as Stripe does it: each event POSTed to every enabled endpoint whose filter
+//! takes its type (`endpoints`), in that endpoint's API version, signed afresh at every attempt
+//! with the endpoint's secret (one `v1` per secret during a rotation), retried with back-off on a
+//! non-2xx answer or a time-out. Chaos switches make the sandbox a worse network on purpose: duplicate every delivery,
 //! delay each by a random time (which reorders them), or drop a share of first attempts.
 
 use std::sync::{Arc, Mutex};
@@ -10,11 +11,13 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::endpoints::Endpoints;
 use crate::random;
 
-/// Where and how events are delivered.
+/// How events are delivered.
 #[derive(Clone, Debug)]
 pub struct DeliveryConfig {
+    /// The signing secrets of the endpoint `--forward-to` makes (a fresh one when empty).
     pub secrets: Vec<String>,
     /// Wait before each retry; its length is the number of retries.
     pub retry_schedule: Vec<Duration>,
@@ -80,6 +83,8 @@ impl Chaos {
 pub struct Attempt {
     pub event_id: String,
     pub event_type: String,
+    /// The webhook endpoint (`we_…`) it went to.
+    pub endpoint: String,
     /// 0 for the original, 1 for the chaos duplicate.
     pub copy: u32,
     pub attempt: u32,
@@ -95,7 +100,7 @@ pub struct Attempt {
 #[derive(Clone)]
 pub struct Deliverer {
     pub config: Arc<DeliveryConfig>,
-    pub forward_to: Arc<Mutex<Option<String>>>,
+    pub endpoints: Endpoints,
     pub chaos: Arc<Mutex<Chaos>>,
     pub log: Arc<Mutex<Vec<Attempt>>>,
     http: reqwest::Client,
@@ -103,18 +108,18 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    /// The events an attempt delivered (the endpoint answered a 2xx).
-    pub fn delivered_events(&self) -> std::collections::HashSet<String> {
+    /// The (event, endpoint) pairs an attempt delivered (the endpoint answered a 2xx).
+    pub fn delivered(&self) -> std::collections::HashSet<(String, String)> {
         self.log
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
             .filter(|a| a.status.is_some_and(|s| (200..300).contains(&s)))
-            .map(|a| a.event_id.clone())
+            .map(|a| (a.event_id.clone(), a.endpoint.clone()))
             .collect()
     }
 
-    pub fn new(config: DeliveryConfig, forward_to: Option<String>, chaos: Chaos) -> Deliverer {
+    pub fn new(config: DeliveryConfig, endpoints: Endpoints, chaos: Chaos) -> Deliverer {
         // Stripe follows no redirect: a 3xx is a failed delivery, retried like any non-2xx.
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
@@ -123,7 +128,7 @@ impl Deliverer {
             .expect("an HTTP client with a timeout");
         Deliverer {
             config: Arc::new(config),
-            forward_to: Arc::new(Mutex::new(forward_to)),
+            endpoints,
             chaos: Arc::new(Mutex::new(chaos)),
             log: Arc::new(Mutex::new(Vec::new())),
             http,
@@ -131,52 +136,76 @@ impl Deliverer {
         }
     }
 
-    /// Takes events in creation order and delivers each on its own task.
+    /// Takes events in creation order and delivers each to each of its endpoints on its own task.
     pub async fn run(self, mut events: mpsc::UnboundedReceiver<Value>) {
         while let Some(event) = events.recv().await {
-            if self.forward_to.lock().expect("lock").is_none() {
-                continue;
-            }
-            let copies = {
-                let chaos = self.chaos.lock().expect("lock");
-                let twice = chaos.duplicate || random::chance(chaos.duplicate_share);
-                if twice {
-                    2
-                } else {
-                    1
-                }
-            };
-            let payload = serde_json::to_vec(&event).expect("events serialise");
-            if *self.chaos.lock().expect("lock") == Chaos::strict() {
-                // In order: each event's first attempt ends before the next event's starts; a
-                // failed one is retried on the side, as Stripe would.
-                if self.attempt(&event, &payload, 0, 1).await == Some(false) {
-                    let me = self.clone();
-                    tokio::spawn(async move {
-                        if let Some(wait) = me.config.retry_schedule.first() {
-                            tokio::time::sleep(*wait).await;
-                            me.retry_from(&event, &payload, 0, 2).await;
+            let targets: Vec<(String, Value)> = {
+                let registry = self.endpoints.lock();
+                let kind = event["type"].as_str().unwrap_or_default();
+                registry
+                    .list
+                    .iter()
+                    .filter(|e| e.receives(kind))
+                    .map(|e| {
+                        // Stripe renders an event in the version of the endpoint it goes to.
+                        let mut event = event.clone();
+                        if let Some(v) = &e.api_version {
+                            event["api_version"] = v.as_str().into();
                         }
-                    });
-                }
-                continue;
-            }
-            for copy in 0..copies {
-                let (me, payload, event) = (self.clone(), payload.clone(), event.clone());
-                tokio::spawn(async move { me.deliver(&event, &payload, copy).await });
+                        (e.id.clone(), event)
+                    })
+                    .collect()
+            };
+            for (endpoint, event) in targets {
+                self.dispatch(event, endpoint).await;
             }
         }
     }
 
-    /// Every attempt at one copy of an event, until one succeeds or the retries run out.
-    async fn deliver(&self, event: &Value, payload: &[u8], copy: u32) {
-        self.retry_from(event, payload, copy, 1).await
+    /// One event to one endpoint: in order under strict chaos, else on tasks of its own.
+    async fn dispatch(&self, event: Value, endpoint: String) {
+        let copies = {
+            let chaos = self.chaos.lock().expect("lock");
+            let twice = chaos.duplicate || random::chance(chaos.duplicate_share);
+            if twice {
+                2
+            } else {
+                1
+            }
+        };
+        let payload = serde_json::to_vec(&event).expect("events serialise");
+        let target = Target {
+            event,
+            payload,
+            endpoint,
+        };
+        if *self.chaos.lock().expect("lock") == Chaos::strict() {
+            // In order: each event's first attempt ends before the next event's starts; a
+            // failed one is retried on the side, as Stripe would.
+            if self.attempt(&target, 0, 1).await == Some(false) {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    if let Some(wait) = me.config.retry_schedule.first() {
+                        tokio::time::sleep(*wait).await;
+                        me.retry_from(&target, 0, 2).await;
+                    }
+                });
+            }
+            return;
+        }
+        let target = Arc::new(target);
+        for copy in 0..copies {
+            let (me, target) = (self.clone(), target.clone());
+            tokio::spawn(async move { me.retry_from(&target, copy, 1).await });
+        }
     }
 
-    async fn retry_from(&self, event: &Value, payload: &[u8], copy: u32, first: u32) {
+    /// Every attempt at one copy of an event, from attempt `first`, until one succeeds or the
+    /// retries run out.
+    async fn retry_from(&self, target: &Target, copy: u32, first: u32) {
         let mut attempt = first;
         loop {
-            match self.attempt(event, payload, copy, attempt).await {
+            match self.attempt(target, copy, attempt).await {
                 Some(false) => {}
                 Some(true) | None => return,
             }
@@ -188,18 +217,17 @@ impl Deliverer {
         }
     }
 
-    /// One attempt: whether the endpoint answered a 2xx, or `None` when there is no endpoint.
-    async fn attempt(
-        &self,
-        event: &Value,
-        payload: &[u8],
-        copy: u32,
-        attempt: u32,
-    ) -> Option<bool> {
-        let text = |k: &str| event[k].as_str().unwrap_or_default().to_string();
-        // Each attempt goes to the endpoint's URL as it is now: a retry after the URL changed
-        // goes to the new one; with no endpoint left, the event is no longer delivered.
-        let url = self.forward_to.lock().expect("lock").clone()?;
+    /// One attempt: whether the endpoint answered a 2xx, or `None` when the endpoint is gone
+    /// (deleted or disabled).
+    async fn attempt(&self, target: &Target, copy: u32, attempt: u32) -> Option<bool> {
+        let text = |k: &str| target.event[k].as_str().unwrap_or_default().to_string();
+        // Each attempt goes to the endpoint as it is now: a retry after its URL or secret changed
+        // uses the new one; a deleted or disabled endpoint is no longer delivered to.
+        let (url, secrets) = {
+            let registry = self.endpoints.lock();
+            let e = registry.get(&target.endpoint).filter(|e| !e.disabled)?;
+            (e.url.clone(), e.secrets.clone())
+        };
         let (delay, drop) = {
             let chaos = self.chaos.lock().expect("lock");
             (
@@ -214,13 +242,14 @@ impl Deliverer {
         let (status, error) = if drop {
             (None, Some("dropped by chaos".to_string()))
         } else {
-            self.post(&url, payload).await
+            self.post(&url, &secrets, &target.payload).await
         };
         let duration_ms = started.elapsed().as_millis() as u64;
         let ok = status.is_some_and(|s| (200..300).contains(&s));
         self.log.lock().expect("lock").push(Attempt {
             event_id: text("id"),
             event_type: text("type"),
+            endpoint: target.endpoint.clone(),
             copy,
             attempt,
             status,
@@ -232,8 +261,13 @@ impl Deliverer {
         Some(ok)
     }
 
-    async fn post(&self, url: &str, payload: &[u8]) -> (Option<u16>, Option<String>) {
-        let secrets: Vec<&str> = self.config.secrets.iter().map(String::as_str).collect();
+    async fn post(
+        &self,
+        url: &str,
+        secrets: &[String],
+        payload: &[u8],
+    ) -> (Option<u16>, Option<String>) {
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         let header = caisse_stripe::signature_header(&secrets, crate::state::system_now(), payload);
         let result = self
             .http
@@ -253,4 +287,11 @@ impl Deliverer {
             Err(e) => (None, Some(e.without_url().to_string())),
         }
     }
+}
+
+/// One event on its way to one endpoint, rendered in that endpoint's version.
+struct Target {
+    event: Value,
+    payload: Vec<u8>,
+    endpoint: String,
 }

@@ -1,8 +1,9 @@
 //! A stateful emulator of the Stripe API subset caisse uses (DESIGN.md 1.10), for development and
 //! tests on machines that cannot reach Stripe: Checkout Sessions, PaymentIntents, Events, Refunds,
-//! Products and Prices with Stripe's form encoding, error shape, API keys and idempotency; a hosted
-//! payment page where test cards decide the outcome; sessions that expire on a clock tests can move;
-//! and signed webhooks delivered with Stripe's retries, plus chaos to duplicate, reorder or drop them.
+//! Products, Prices and Webhook Endpoints with Stripe's form encoding, error shape, API keys and
+//! idempotency; a hosted payment page where test cards decide the outcome; sessions that expire on a
+//! clock tests can move; and signed webhooks delivered to every endpoint that takes them with
+//! Stripe's retries, plus chaos to duplicate, reorder or drop them.
 //!
 //! It depends on `caisse-stripe` for signing and encoding, never on the shop.
 //!
@@ -19,6 +20,7 @@ mod catalog;
 mod control;
 mod currencies;
 pub mod delivery;
+pub mod endpoints;
 mod error;
 mod fields;
 mod page;
@@ -51,7 +53,8 @@ pub struct SandboxOptions {
     pub listen: SocketAddr,
     /// Base of the URLs the sandbox hands out (hosted pages); default `http://{bound address}`.
     pub public_url: Option<String>,
-    /// Where webhooks go; none keeps events listable but undelivered.
+    /// Where webhooks go: an endpoint for every event type, made at start with the delivery's
+    /// secrets; without it, events go to the endpoints made through `/v1/webhook_endpoints`.
     pub forward_to: Option<String>,
     pub delivery: DeliveryConfig,
     pub chaos: Chaos,
@@ -59,7 +62,8 @@ pub struct SandboxOptions {
     pub tick: Duration,
     /// Sandbox seconds a SEPA debit takes to settle.
     pub settle_after_secs: i64,
-    /// The API version of the webhook endpoint: every event is stamped with it.
+    /// The account's default API version: every event is stamped with it, unless it goes to an
+    /// endpoint made with a version of its own.
     pub api_version: String,
 }
 
@@ -82,14 +86,55 @@ impl Default for SandboxOptions {
     }
 }
 
-/// Does `v` look like a Stripe API version (`2024-06-20`, `2026-10-28.endive`)?
+/// Does `v` look like a Stripe API version (`2024-06-20`, `2026-10-28.endive`): a real calendar
+/// date, then optionally a dot and a lowercase release name?
 pub fn is_api_version(v: &str) -> bool {
     let (date, name) = v.split_once('.').unwrap_or((v, "x"));
     let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
     let parts: Vec<&str> = date.split('-').collect();
-    matches!(parts.as_slice(), [y, m, d] if digits(y, 4) && digits(m, 2) && digits(d, 2))
+    let well_formed = matches!(parts.as_slice(), [y, m, d] if digits(y, 4) && digits(m, 2) && digits(d, 2))
         && !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_lowercase());
+    // A real date: the day it names, written back, is the same text (no 2026-02-30).
+    well_formed && {
+        let n = |i: usize| parts[i].parse::<i64>().unwrap_or(0);
+        let (y, m, d) = (n(0), n(1), n(2));
+        (1..=12).contains(&m)
+            && (1..=31).contains(&d)
+            && civil_date(days_from_civil(y, m, d)) == date
+    }
+}
+
+/// Is `v` a version Stripe could have released by `now` (unix seconds, the sandbox's clock): well
+/// formed and dated no later than that day (UTC)? Real Stripe knows every version it released;
+/// the sandbox has no list of them, so every well-formed past date passes and SDKs released after
+/// the sandbox keep working.
+pub fn is_released_api_version(v: &str, now: i64) -> bool {
+    is_api_version(v) && v[..10] <= *civil_date(now.div_euclid(86_400))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `YYYY-MM-DD` of a day counted from 1970-01-01 (Hinnant's `civil_from_days`).
+fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// What every handler shares.
@@ -111,6 +156,16 @@ impl Shared {
             let _ = self.events.send(event);
         }
         result
+    }
+
+    /// Points the `--forward-to` endpoint at `url` (made with the delivery's secrets when there
+    /// is none), or deletes it (`None`).
+    pub(crate) fn set_forward_to(&self, url: Option<String>) {
+        let secrets = &self.deliverer.config.secrets;
+        self.with_account(|a| {
+            let now = a.now();
+            a.endpoints.lock().set_forward(url, secrets, now)
+        });
     }
 
     /// Consumes one injected failure, if any is armed.
@@ -178,8 +233,9 @@ impl RunningSandbox {
         *self.shared.deliverer.chaos.lock().expect("lock") = chaos;
     }
 
+    /// Points the `--forward-to` endpoint at `url`, or deletes it (`None`).
     pub fn set_forward_to(&self, url: Option<String>) {
-        *self.shared.deliverer.forward_to.lock().expect("lock") = url;
+        self.shared.set_forward_to(url);
     }
 
     /// The next `n` API calls answer `status`.
@@ -237,22 +293,26 @@ pub async fn start(options: SandboxOptions) -> std::io::Result<RunningSandbox> {
         .trim_end_matches('/')
         .into();
     let (events, receiver) = mpsc::unbounded_channel();
-    let deliverer = Deliverer::new(
-        options.delivery.clone(),
-        options.forward_to.clone(),
-        options.chaos.clone(),
-    );
     let account = Account {
         settle_after: options.settle_after_secs,
         api_version: options.api_version.clone(),
         ..Account::default()
     };
+    let deliverer = Deliverer::new(
+        options.delivery.clone(),
+        account.endpoints.clone(),
+        options.chaos.clone(),
+    );
     let shared = Shared {
         account: Arc::new(Mutex::new(account)),
         base_url,
         events,
         deliverer: deliverer.clone(),
     };
+
+    if options.forward_to.is_some() {
+        shared.set_forward_to(options.forward_to.clone());
+    }
 
     let ticker = {
         let shared = shared.clone();

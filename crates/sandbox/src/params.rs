@@ -244,6 +244,36 @@ pub const LIST_EVENTS: Params = Params {
     not_emulated: &[],
 };
 
+pub const CREATE_WEBHOOK_ENDPOINT: Params = Params {
+    takes: &[
+        "url",
+        "enabled_events[]",
+        "api_version",
+        "description",
+        "metadata[*]",
+        "expand[]=",
+    ],
+    not_emulated: &["connect"],
+};
+
+/// Stripe changes neither an endpoint's API version nor whether it is a Connect endpoint.
+pub const UPDATE_WEBHOOK_ENDPOINT: Params = Params {
+    takes: &[
+        "url",
+        "enabled_events[]",
+        "description",
+        "metadata[*]",
+        "disabled",
+        "expand[]=",
+    ],
+    not_emulated: &[],
+};
+
+pub const LIST_WEBHOOK_ENDPOINTS: Params = Params {
+    takes: &["limit", "starting_after", "ending_before", "expand[]="],
+    not_emulated: &[],
+};
+
 /// The values Stripe takes for the parameters the sandbox takes only some values of.
 const STRIPE_VALUES: &[(&str, &[&str])] = &[
     ("mode", &["payment", "setup", "subscription"]),

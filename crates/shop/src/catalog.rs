@@ -45,17 +45,34 @@ impl Format {
 pub fn parse(text: &str, format: Format) -> Result<Vec<ValidProduct>, ImportError> {
     let inputs: Vec<ProductInput> = match format {
         Format::Json => {
+            /// `{"products": [...]}`, and no other key: a misspelt one would be ignored.
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Wrapped {
+                products: Vec<ProductInput>,
+            }
             #[derive(serde::Deserialize)]
             #[serde(untagged)]
             enum File {
                 List(Vec<ProductInput>),
-                Wrapped { products: Vec<ProductInput> },
+                Wrapped(Wrapped),
             }
             match serde_json::from_str::<File>(text) {
-                Ok(File::List(p)) | Ok(File::Wrapped { products: p }) => p,
+                Ok(File::List(p)) | Ok(File::Wrapped(Wrapped { products: p })) => p,
                 Err(_) => {
-                    // Untagged enums hide the cause; ask the plain list for a precise message.
-                    let e = serde_json::from_str::<Vec<ProductInput>>(text).err();
+                    // Untagged enums hide the cause: name an unknown top-level key, else ask
+                    // the shape the file has for a precise message.
+                    let e = match serde_json::from_str::<serde_json::Value>(text) {
+                        Ok(serde_json::Value::Object(map)) => {
+                            if let Some(key) = map.keys().find(|k| *k != "products") {
+                                return Err(ImportError::Parse(format!(
+                                    "unknown top-level key `{key}`: a catalog is a list of products or {{\"products\": [...]}}"
+                                )));
+                            }
+                            serde_json::from_str::<Wrapped>(text).err()
+                        }
+                        _ => serde_json::from_str::<Vec<ProductInput>>(text).err(),
+                    };
                     return Err(ImportError::Parse(format!(
                         "not a JSON list of products (or {{\"products\": [...]}}): {}",
                         e.map(|e| e.to_string()).unwrap_or_default()
@@ -67,6 +84,17 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<ValidProduct>, ImportErro
             let mut reader = csv::ReaderBuilder::new()
                 .trim(csv::Trim::All)
                 .from_reader(text.as_bytes());
+            // An unknown column is refused, as an unknown JSON field is (a price can only come
+            // from a column caisse reads).
+            let headers = reader
+                .headers()
+                .map_err(|e| ImportError::Parse(format!("no CSV header row: {e}")))?;
+            if let Some(unknown) = headers.iter().find(|h| !CSV_COLUMNS.contains(h)) {
+                return Err(ImportError::Parse(format!(
+                    "unknown column `{unknown}`: the columns are {}",
+                    CSV_COLUMNS.join(", ")
+                )));
+            }
             let mut rows = Vec::new();
             for (i, row) in reader.deserialize::<CsvRow>().enumerate() {
                 let row = row.map_err(|e| ImportError::Invalid {
@@ -95,6 +123,19 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<ValidProduct>, ImportErro
     }
     Ok(out)
 }
+
+/// The columns a CSV catalog may have (`stock` is another name for `stock_on_hand`).
+const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "description",
+    "unit_amount",
+    "currency",
+    "stock_on_hand",
+    "stock",
+    "stripe_price_id",
+    "active",
+];
 
 /// A CSV row: the same columns as the JSON objects, `active` and `stripe_price_id` optional.
 #[derive(serde::Deserialize)]
@@ -273,6 +314,20 @@ mod tests {
             parse(csv, Format::Csv).unwrap(),
             parse(json, Format::Json).unwrap()
         );
+    }
+
+    #[test]
+    fn an_unknown_column_or_top_level_key_is_refused_by_name() {
+        let csv = "id,name,unit_amount,currency,stock_on_hand,price\nmug,Mug,1200,eur,4,1\n";
+        let err = parse(csv, Format::Csv).unwrap_err().to_string();
+        assert!(err.starts_with("unknown column `price`"), "{err}");
+        let json = r#"{"products":[{"id":"mug","name":"Mug","unit_amount":1200,"currency":"eur","stock":4}],"currency":"usd"}"#;
+        let err = parse(json, Format::Json).unwrap_err().to_string();
+        assert!(err.starts_with("unknown top-level key `currency`"), "{err}");
+        let err = parse(r#"{"product":[]}"#, Format::Json)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("unknown top-level key `product`"), "{err}");
     }
 
     #[test]

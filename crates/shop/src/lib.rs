@@ -8,6 +8,7 @@ pub mod app;
 pub mod catalog;
 pub mod checkout;
 pub mod config;
+pub mod doctor;
 pub mod domain;
 pub mod email;
 pub mod error;

@@ -21,6 +21,9 @@ use crate::event::Event;
 use crate::form::Form;
 use crate::objects::{CheckoutSession, List, PaymentIntent, Price, Product, Refund};
 
+mod webhook_endpoints;
+pub use webhook_endpoints::WebhookEndpoint;
+
 /// One HTTP exchange with Stripe, as the hook sees it. Never contains the key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestRecord {

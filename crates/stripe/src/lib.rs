@@ -10,7 +10,7 @@ pub mod form;
 pub mod objects;
 pub mod signature;
 
-pub use client::{Client, ClientOptions, RequestHook, RequestRecord, StripeError};
+pub use client::{Client, ClientOptions, RequestHook, RequestRecord, StripeError, WebhookEndpoint};
 pub use event::{Event, EventObject};
 pub use form::Form;
 pub use signature::{sign, signature_header, verify, SignatureError};

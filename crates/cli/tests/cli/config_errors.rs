@@ -146,13 +146,25 @@ fn a_toml_file_is_read_and_its_mistakes_named() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout.contains("127.0.0.1:9999  (caisse.toml)"), "{stdout}");
 
-    std::fs::write(dir.path().join("caisse.toml"), "stripe_secret = 1\n").unwrap();
-    let out = run(dir.path(), &["config", "check"], &[]);
+    // An unknown key is named first, at start as by config check, which still shows the rest.
+    std::fs::write(
+        dir.path().join("caisse.toml"),
+        "stripe_secret = 1\ncaisse_listen = \"127.0.0.1:9999\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["config", "check", "--for", "tool"], &[]);
+    let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        text(&out).1.trim(),
+        stderr.trim(),
         "error: caisse.toml: unknown setting `stripe_secret`"
     );
+    assert!(stdout.contains("127.0.0.1:9999  (caisse.toml)"), "{stdout}");
+    let out = run(dir.path(), &["migrate"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out)
+        .1
+        .starts_with("error: caisse.toml: unknown setting `stripe_secret`"));
 }
 
 #[test]
@@ -212,5 +224,66 @@ fn live_keys_with_a_plain_http_public_url() {
             ("STRIPE_WEBHOOK_SECRET", WH),
         ],
         "CAISSE_PUBLIC_URL: must be https:// with live keys",
+    );
+}
+
+/// `config check` shows the effective configuration beside its problems, names a `CAISSE_…`
+/// variable that is no setting (also a warning at start), and `--for dev` shows dev's values.
+#[test]
+fn config_check_shows_the_configuration_with_its_problems_and_dev_s_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &["config", "check"],
+        &[
+            ("STRIPE_SECRET_KEY", SK),
+            ("CAISSE_HOLD_TTL_SECS", "60"),
+            ("CAISSE_SHIPING_COUNTRIES", "FR,BE"),
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stdout.contains("CAISSE_HOLD_TTL_SECS                     60  (environment)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("STRIPE_SECRET_KEY                        sk_test_****  (environment)"));
+    assert!(!stdout.contains("configuration OK"));
+    assert!(stderr.contains("error: CAISSE_HOLD_TTL_SECS"), "{stderr}");
+    assert!(
+        stderr.contains("error: STRIPE_WEBHOOK_SECRET: is missing"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: CAISSE_SHIPING_COUNTRIES: is not a setting caisse knows"),
+        "{stderr}"
+    );
+    assert!(!format!("{stdout}{stderr}").contains(SK), "secrets masked");
+
+    let out = run(dir.path(), &["config", "check", "--for", "dev"], &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("sqlite://caisse-data/caisse.db  (caisse dev)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("caisse-data/mail  (caisse dev)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("STRIPE_SECRET_KEY                        sk_test_****  (caisse dev)"));
+
+    // At start, the unknown variable is a warning that names it; the command still runs.
+    let db = format!("sqlite://{}", dir.path().join("c.db").display());
+    let out = run(
+        dir.path(),
+        &["migrate"],
+        &[("DATABASE_URL", &db), ("CAISSE_SHIPING_COUNTRIES", "FR")],
+    );
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: CAISSE_SHIPING_COUNTRIES: is not a setting caisse knows"),
+        "{stderr}"
     );
 }

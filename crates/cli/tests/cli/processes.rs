@@ -13,13 +13,29 @@ async fn caisse_dev_turns_a_payment_on_the_hosted_page_into_an_order() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let _dev = Running(
-        caisse(dir.path(), &["dev", "--listen", &listen], &[])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = caisse(dir.path(), &["dev", "--listen", &listen], &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _dev = Running(child);
+    // What it prints, up to the line that says how to replay its sandbox's events.
+    let printed = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let done = line.trim_start().starts_with("replay");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    })
+    .await
+    .unwrap();
     let base = format!("http://{listen}");
     wait_for(&format!("{base}/readyz")).await;
     let products: serde_json::Value = reqwest::get(format!("{base}/api/products"))
@@ -90,6 +106,88 @@ async fn caisse_dev_turns_a_payment_on_the_hosted_page_into_an_order() {
     };
     assert_eq!(status["status"], "paid", "{status}");
     assert_eq!(status["order_number"], 1);
+
+    // The replay command it printed works as printed, against its sandbox: the payment's four
+    // events, applied (the last may still be on its way), duplicates or ignored.
+    let replay = printed.last().unwrap();
+    let words: Vec<&str> = replay.split_whitespace().collect();
+    assert_eq!(
+        &words[words.len() - 5..],
+        ["caisse", "events", "replay", "--since", "1h"],
+        "{printed:?}"
+    );
+    let vars: Vec<(&str, &str)> = words[1..words.len() - 5]
+        .iter()
+        .map(|w| w.split_once('=').unwrap())
+        .collect();
+    let out = run(dir.path(), &words[words.len() - 4..], &vars);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("4 events fetched") && stdout.contains("0 failed"),
+        "{stdout}"
+    );
+
+    // Database tools run in the same folder use dev's database, and say so.
+    let out = run(dir.path(), &["catalog", "export"], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("tee-classic"), "{stdout}");
+    assert!(
+        stderr.contains("database: sqlite://caisse-data/caisse.db"),
+        "{stderr}"
+    );
+}
+
+/// In a container (`--listen 0.0.0.0:P`), the links handed out are the host's: caisse at
+/// `http://localhost:P`, the sandbox's payment pages at `http://localhost:P+1`, where it listens.
+#[tokio::test]
+async fn caisse_dev_on_every_interface_hands_out_links_the_host_reaches() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _dev = Running(
+        caisse(
+            dir.path(),
+            &["dev", "--listen", &format!("0.0.0.0:{port}")],
+            &[],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_for(&format!("{base}/readyz")).await;
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/checkout"))
+        .json(&serde_json::json!({"items": [{"product_id": "tee-classic", "quantity": 1}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = created["url"].as_str().unwrap();
+    let sandbox = format!("localhost:{}", port + 1);
+    assert!(url.starts_with(&format!("http://{sandbox}/")), "{url}");
+    let session: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "http://127.0.0.1:{}/v1/checkout/sessions/{}",
+            port + 1,
+            created["checkout_session_id"].as_str().unwrap()
+        ))
+        .bearer_auth("sk_test_any_key")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let success = session["success_url"].as_str().unwrap();
+    assert!(
+        success.starts_with(&format!("http://localhost:{port}/")),
+        "{success}"
+    );
 }
 
 /// The `name=value` part of a `Set-Cookie` header.

@@ -166,18 +166,25 @@ async fn events_replay_applies_what_the_endpoint_missed_and_only_once() {
     assert_eq!(status(&base, &session, &cookie).await["status"], "pending");
 
     let db = format!("sqlite://{}", dir.path().join("caisse.db").display());
+    // Neither tool verifies a webhook: neither asks for STRIPE_WEBHOOK_SECRET (nor for serve's
+    // mail transport or guest-cookie key).
+    let tool_vars = [
+        ("DATABASE_URL", db.as_str()),
+        ("STRIPE_SECRET_KEY", SK),
+        ("STRIPE_API_BASE", sandbox.url()),
+    ];
     let replay = || {
         run(
             dir.path(),
             &["events", "replay", "--since", "1h"],
-            &[
-                ("DATABASE_URL", db.as_str()),
-                ("STRIPE_SECRET_KEY", SK),
-                ("STRIPE_WEBHOOK_SECRET", WH),
-                ("STRIPE_API_BASE", sandbox.url()),
-            ],
+            &tool_vars,
         )
     };
+    let reconciled = run(dir.path(), &["reconcile"], &tool_vars);
+    assert!(reconciled.status.success(), "{:?}", text(&reconciled));
+    assert!(text(&reconciled)
+        .0
+        .contains("holds past their expiry: 0 released"));
     let out = replay();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");

@@ -2,9 +2,12 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use super::reads::{created_filter, found, page, query};
+use crate::endpoints::Endpoint;
 use crate::error::ApiError;
 use crate::params;
 use crate::Shared;
@@ -16,8 +19,13 @@ pub(super) async fn retrieve_event(
 ) -> Result<Json<Value>, ApiError> {
     query(raw, &params::RETRIEVE)?;
     let event = shared.with_account(|a| a.events.iter().find(|e| e["id"] == id.as_str()).cloned());
-    let pending = pending_webhooks(&shared);
-    found(event.map(pending), "event", &id, "id")
+    let deliveries = Deliveries::now(&shared);
+    found(
+        event.map(|e| deliveries.with_pending(e)),
+        "event",
+        &id,
+        "id",
+    )
 }
 
 /// `type` (with `*` wildcards), `types[]`, `created` or `created[gt|gte|lt|lte]`,
@@ -61,8 +69,7 @@ pub(super) async fn list_events(
             ))
         }
     };
-    let delivered = shared.deliverer.delivered_events();
-    let pending = pending_webhooks(&shared);
+    let deliveries = Deliveries::now(&shared);
     let matches_type = |t: &str| {
         types.is_empty()
             || types.iter().any(|want| match want.strip_suffix('*') {
@@ -75,31 +82,51 @@ pub(super) async fn list_events(
             .iter()
             .rev()
             .filter(|e| {
-                let id = e["id"].as_str().unwrap_or_default();
                 matches_type(e["type"].as_str().unwrap_or(""))
                     && created(e["created"].as_i64().unwrap_or(0))
-                    && delivery_success.is_none_or(|want| delivered.contains(id) == want)
+                    && delivery_success.is_none_or(|want| deliveries.succeeded(e) == want)
             })
             .cloned()
-            .map(&pending)
+            .map(|e| deliveries.with_pending(e))
             .collect::<Vec<_>>()
     });
     page(items, &q, "/v1/events")
 }
 
-/// An event's `pending_webhooks` as it stands: 1 while the endpoint has not answered it a 2xx,
-/// 0 once it has (or when no endpoint is set).
-fn pending_webhooks(shared: &Shared) -> impl Fn(Value) -> Value {
-    let delivered = shared.deliverer.delivered_events();
-    let endpoint = shared
-        .deliverer
-        .forward_to
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .is_some();
-    move |mut event: Value| {
-        let waiting = endpoint && !delivered.contains(event["id"].as_str().unwrap_or_default());
-        event["pending_webhooks"] = Value::from(u8::from(waiting));
+/// What delivery has done so far: the (event, endpoint) pairs answered with a 2xx, and the
+/// endpoints as they are now.
+struct Deliveries {
+    delivered: HashSet<(String, String)>,
+    endpoints: Vec<Endpoint>,
+}
+
+impl Deliveries {
+    fn now(shared: &Shared) -> Deliveries {
+        Deliveries {
+            delivered: shared.deliverer.delivered(),
+            endpoints: shared.deliverer.endpoints.lock().list.clone(),
+        }
+    }
+
+    /// The enabled endpoints that take the event's type and have not answered it a 2xx yet.
+    fn pending(&self, event: &Value) -> usize {
+        let id = event["id"].as_str().unwrap_or_default().to_string();
+        let kind = event["type"].as_str().unwrap_or_default();
+        self.endpoints
+            .iter()
+            .filter(|e| e.receives(kind) && !self.delivered.contains(&(id.clone(), e.id.clone())))
+            .count()
+    }
+
+    /// Delivered: some endpoint answered a 2xx, and none is still waiting.
+    fn succeeded(&self, event: &Value) -> bool {
+        let id = event["id"].as_str().unwrap_or_default();
+        self.pending(event) == 0 && self.delivered.iter().any(|(e, _)| e == id)
+    }
+
+    /// The event with its `pending_webhooks` as it stands.
+    fn with_pending(&self, mut event: Value) -> Value {
+        event["pending_webhooks"] = Value::from(self.pending(&event));
         event
     }
 }

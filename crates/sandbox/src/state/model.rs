@@ -167,8 +167,11 @@ pub struct Saved {
 #[derive(Default)]
 pub struct Account {
     pub clock_offset: i64,
-    /// The webhook endpoint's API version, stamped on every event.
+    /// The account's default API version, stamped on every event (an endpoint with a version
+    /// of its own receives its events in that one).
     pub api_version: String,
+    /// The webhook endpoints, shared with the deliverer.
+    pub endpoints: crate::endpoints::Endpoints,
     pub sessions: BTreeMap<String, Session>,
     pub payment_intents: HashMap<String, PaymentIntent>,
     pub prices: HashMap<String, Price>,
@@ -232,7 +235,7 @@ impl Account {
                 "created": self.now(),
                 "data": { "object": object },
                 "livemode": false,
-                "pending_webhooks": 1,
+                "pending_webhooks": self.endpoints.lock().targets(kind).len(),
                 "request": { "id": cause.request_id, "idempotency_key": cause.idempotency_key },
                 "type": kind,
             }),

@@ -7,3 +7,4 @@ mod delivery;
 mod flows;
 mod official_sdk;
 mod support;
+mod webhook_endpoints;

@@ -246,6 +246,40 @@ async fn the_official_python_sdk_works_unchanged() {
     }
 
     assert_eq!(s["unknown_route"], serde_json::json!([404, true]));
+    let w = &s["webhook_endpoints"];
+    assert_eq!(w["secret"], true);
+    assert_eq!(
+        w["listed"],
+        serde_json::json!([[
+            "https://shop.test/api/webhooks/stripe",
+            ["checkout.session.completed", "charge.refunded"],
+            "2024-06-20"
+        ]])
+    );
+    assert_eq!(
+        w["retrieved_has_secret"], false,
+        "the secret is shown at creation only"
+    );
+    assert_eq!(
+        w["keys"],
+        serde_json::json!([
+            "api_version",
+            "application",
+            "created",
+            "description",
+            "enabled_events",
+            "id",
+            "livemode",
+            "metadata",
+            "object",
+            "status",
+            "url"
+        ]),
+        "the keys of Stripe's example webhook_endpoint"
+    );
+    assert_eq!(w["changed"], serde_json::json!([["*"], "disabled"]));
+    assert_eq!(w["deleted"], true);
+    assert_eq!(w["future_version"], "api_version");
     assert_eq!(s["lost_answer"], serde_json::json!([500, true]));
 
     // What is accepted is kept, and what Stripe refuses is refused.
@@ -293,11 +327,14 @@ async fn the_official_python_sdk_works_unchanged() {
     sandbox.stop().await.unwrap();
 }
 
-/// The Node SDK the sandbox is checked against, where Node differs from Python.
-const STRIPE_NODE: &str = "stripe@23.1.0";
+/// The Node SDK the sandbox is checked against, where Node differs from Python: the version
+/// `npm install stripe` installs on 2026-12-04. It pins an API version released after the
+/// sandbox's default, which the sandbox must take (Stripe knows every version it released).
+const STRIPE_NODE: &str = "stripe@23.2.0";
+const STRIPE_NODE_API_VERSION: &str = "2026-11-18.endive";
 
 fn node_modules() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stripe-node-23.1.0");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stripe-node-23.2.0");
     let done = dir.join("installed.ok");
     if !done.exists() {
         let _ = std::fs::remove_dir_all(&dir);
@@ -325,7 +362,7 @@ async fn the_official_node_sdk_works_unchanged() {
     .await;
     assert_eq!(
         s["created"],
-        serde_json::json!({"amount_total": 3000, "lines": [2, 1], "version": caisse_sandbox::SDK_API_VERSION})
+        serde_json::json!({"amount_total": 3000, "lines": [2, 1], "version": STRIPE_NODE_API_VERSION})
     );
     assert_eq!(
         s["unknown"],

@@ -41,12 +41,15 @@ pub use stripe_keys::{KeyMode, StripeConfig};
 pub use webhooks::WebhookConfig;
 
 /// What the configuration is for: `serve` needs real keys, `dev` fills in sandbox ones, tools
-/// (`migrate`, `catalog import`, `config check` without `--serve`) need only the database.
+/// (`migrate`, `catalog import`, `config check --for tool`) need only the database, and the
+/// one-shot commands that talk to Stripe (`reconcile`, `events replay`, `stripe setup`) need the
+/// secret key but neither the webhook secret nor serve's mail and guest settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     Serve,
     Dev,
     Tool,
+    Stripe,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,7 +130,7 @@ pub struct Config {
     pub storefront: bool,
     /// Each setting's shown value and origin, secrets masked, in the order of [`SETTINGS`]: what
     /// `config check` prints.
-    pub report: Vec<(&'static str, String, Origin)>,
+    pub report: Report,
 }
 
 /// The keys `caisse dev` uses with its sandbox when none are configured.
@@ -150,6 +153,9 @@ impl DevKeys {
     }
 }
 
+/// Each setting's shown value (secrets masked) and origin, in the order of [`SETTINGS`].
+pub type Report = Vec<(&'static str, String, Origin)>;
+
 impl Config {
     /// Reads and checks everything; `dev_keys` fills in the Stripe keys in [`Mode::Dev`].
     pub fn load(
@@ -157,6 +163,16 @@ impl Config {
         mode: Mode,
         dev_keys: Option<&DevKeys>,
     ) -> Result<Config, Vec<ConfigError>> {
+        Config::load_reported(source, mode, dev_keys).map_err(|(errors, _)| errors)
+    }
+
+    /// Like [`Config::load`], the problems coming with the report of every value as read, so
+    /// that `config check` shows the effective configuration beside what is wrong with it.
+    pub fn load_reported(
+        source: &Source,
+        mode: Mode,
+        dev_keys: Option<&DevKeys>,
+    ) -> Result<Config, (Vec<ConfigError>, Report)> {
         let mut source = source.clone();
         let mut dev_origin = Vec::new();
         if let (Mode::Dev, Some(keys)) = (mode, dev_keys) {
@@ -175,6 +191,7 @@ impl Config {
         }
         // The sections in a fixed order: it is the order of the problems reported.
         let mut r = Reader::new(&source);
+        r.errors.extend(source.problems.iter().cloned());
         let database_url = r.text(DATABASE_URL);
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
@@ -211,7 +228,7 @@ impl Config {
         // Printed in the order of the declaration, whatever the order of reading.
         report.sort_by_key(|(name, _, _)| SETTINGS.iter().position(|s| s.name == *name));
         if !r.errors.is_empty() {
-            return Err(r.errors);
+            return Err((r.errors, report));
         }
         Ok(Config {
             mode,

@@ -135,6 +135,11 @@ pub const SETTINGS: &[Setting] = &[
 /// are set (and they must then agree).
 pub const ALIASES: &[(&str, &str)] = &[(PUBLISHABLE_KEY_ALIAS, PUBLISHABLE_KEY)];
 
+/// Variables named like settings that are not: the command line's `--config`, and the test
+/// suites' own (`CAISSE_TEST_…` and those below), which may be set where caisse runs. Any other
+/// `CAISSE_…` variable is reported as unknown (a typo would leave its setting at the default).
+pub const NOT_SETTINGS: &[&str] = &["CAISSE_CONFIG", "CAISSE_SCREENSHOT_DIR", "CAISSE_CHROMIUM"];
+
 /// The declaration of `name`, when it is a setting.
 pub fn declared(name: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.name == name)

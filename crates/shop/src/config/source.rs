@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::settings::{ALIASES, SETTINGS};
+use super::settings::{declared, ALIASES, NOT_SETTINGS, SETTINGS};
 use super::{problem, ConfigError, Origin};
 
 /// The raw values: the environment over the optional file, empty strings counting as unset.
@@ -12,6 +12,11 @@ use super::{problem, ConfigError, Origin};
 pub struct Source {
     env: BTreeMap<String, String>,
     pub(super) file: BTreeMap<String, String>,
+    /// The settings `caisse dev` filled in (shown as coming from it).
+    dev: std::collections::BTreeSet<String>,
+    /// What is wrong with the file's keys (an unknown one), reported with the other problems so
+    /// that `config check` still shows the rest.
+    pub(super) problems: Vec<ConfigError>,
     pub file_path: Option<PathBuf>,
 }
 
@@ -31,7 +36,7 @@ impl Source {
         if let Some(path) = path {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| problem("--config", format!("cannot read {}: {e}", path.display())))?;
-            source.file = parse_file(&text)?;
+            (source.file, source.problems) = parse_file(&text)?;
             source.file_path = Some(path);
         }
         Ok(source)
@@ -57,10 +62,41 @@ impl Source {
         self.env.insert(name.to_string(), value.to_string());
     }
 
+    /// Like [`Source::set`], for a value `caisse dev` chose: `config check` says so.
+    pub fn set_by_dev(&mut self, name: &str, value: &str) {
+        self.set(name, value);
+        self.dev.insert(name.to_string());
+    }
+
+    /// The environment's `CAISSE_…` variables that are no setting, each named with the setting
+    /// it is closest to: `CAISSE_SHIPING_COUNTRIES` set by mistake would otherwise leave the
+    /// real setting at its default without a word.
+    pub fn unknown_variables(&self) -> Vec<ConfigError> {
+        self.env
+            .keys()
+            .filter(|k| k.starts_with("CAISSE_") && !k.starts_with("CAISSE_TEST_"))
+            .filter(|k| declared(k).is_none() && !NOT_SETTINGS.contains(&k.as_str()))
+            .map(|k| {
+                let hint = closest(k)
+                    .map(|s| format!(" (did you mean {s}?)"))
+                    .unwrap_or_default();
+                problem(
+                    k,
+                    format!("is not a setting caisse knows{hint}; it is ignored"),
+                )
+            })
+            .collect()
+    }
+
     pub(super) fn get(&self, name: &str) -> Option<(String, Origin)> {
         let non_empty = |v: &String| !v.trim().is_empty();
         if let Some(v) = self.env.get(name).filter(|v| non_empty(v)) {
-            return Some((v.trim().to_string(), Origin::Env));
+            let origin = if self.dev.contains(name) {
+                Origin::Dev
+            } else {
+                Origin::Env
+            };
+            return Some((v.trim().to_string(), origin));
         }
         self.file
             .get(&name.to_ascii_lowercase())
@@ -69,7 +105,39 @@ impl Source {
     }
 }
 
-pub(super) fn parse_file(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+/// The declared setting nearest to `name` (at most three letters apart), for a typo's hint.
+fn closest(name: &str) -> Option<&'static str> {
+    SETTINGS
+        .iter()
+        .map(|s| (edit_distance(name, s.name), s.name))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, s)| s)
+}
+
+/// Levenshtein distance over bytes (setting names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// The file's settings, and a problem for each key that is none; a file that is not TOML, or a
+/// value that is neither text nor a number, is an error.
+pub(super) fn parse_file(
+    text: &str,
+) -> Result<(BTreeMap<String, String>, Vec<ConfigError>), ConfigError> {
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| problem("caisse.toml", e.message().to_string()))?;
@@ -80,9 +148,11 @@ pub(super) fn parse_file(text: &str) -> Result<BTreeMap<String, String>, ConfigE
         .map(str::to_ascii_lowercase)
         .collect();
     let mut out = BTreeMap::new();
+    let mut unknown = Vec::new();
     for (key, value) in table {
         if !known.contains(&key) {
-            return Err(problem("caisse.toml", format!("unknown setting `{key}`")));
+            unknown.push(problem("caisse.toml", format!("unknown setting `{key}`")));
+            continue;
         }
         let text = match value {
             toml::Value::String(s) => s,
@@ -97,5 +167,5 @@ pub(super) fn parse_file(text: &str) -> Result<BTreeMap<String, String>, ConfigE
         };
         out.insert(key, text);
     }
-    Ok(out)
+    Ok((out, unknown))
 }

@@ -47,6 +47,8 @@ fn key_mode(key: &str) -> Option<KeyMode> {
 
 pub(super) fn stripe_keys(r: &mut Reader<'_>, mode: Mode) -> StripeConfig {
     let required = mode != Mode::Tool;
+    // Only what receives webhooks needs their secret; `caisse stripe setup` is what makes one.
+    let webhook_required = matches!(mode, Mode::Serve | Mode::Dev);
     let secret = r.text(SECRET_KEY);
     let mut secret_mode = None;
     if secret.is_empty() {
@@ -134,7 +136,7 @@ pub(super) fn stripe_keys(r: &mut Reader<'_>, mode: Mode) -> StripeConfig {
         .map(Secret::new)
         .collect();
     if webhook_secrets.is_empty() {
-        if required {
+        if webhook_required {
             r.fail(
                 WEBHOOK_SECRET,
                 "is missing (without it no webhook can be verified)",
@@ -154,7 +156,7 @@ pub(super) fn stripe_keys(r: &mut Reader<'_>, mode: Mode) -> StripeConfig {
     if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
         r.fail(API_BASE, "must be an http:// or https:// URL");
     }
-    if mode == Mode::Serve
+    if matches!(mode, Mode::Serve | Mode::Stripe)
         && secret_mode == Some(KeyMode::Live)
         && !api_base.starts_with("https://")
     {

@@ -202,17 +202,75 @@ fn tools_need_no_keys_and_dev_fills_them_in() {
 }
 
 #[test]
+fn stripe_tools_need_the_secret_key_but_no_webhook_secret() {
+    let c = Config::load(
+        &Source::from_pairs([(SECRET_KEY, "sk_test_x1")]),
+        Mode::Stripe,
+        None,
+    );
+    assert!(c.is_ok(), "{:?}", c.err());
+    let errors = Config::load(&Source::default(), Mode::Stripe, None).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].variable, SECRET_KEY);
+}
+
+#[test]
+fn unknown_caisse_variables_are_named_with_the_setting_they_resemble() {
+    let source = Source::from_pairs([
+        ("CAISSE_COLOUR_SCHEME", "dark"),
+        ("CAISSE_HOLD_TTL_SEC", "3600"),
+        ("CAISSE_ZZZ", "1"),
+        ("CAISSE_CONFIG", "caisse.toml"),
+        ("CAISSE_TEST_POSTGRES_URL", "postgres://x"),
+        (HOLD_TTL, "1800"),
+        ("PATH", "/bin"),
+    ]);
+    let unknown: Vec<String> = source
+        .unknown_variables()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        unknown,
+        [
+            "CAISSE_COLOUR_SCHEME: is not a setting caisse knows; it is ignored",
+            "CAISSE_HOLD_TTL_SEC: is not a setting caisse knows (did you mean CAISSE_HOLD_TTL_SECS?); it is ignored",
+            "CAISSE_ZZZ: is not a setting caisse knows; it is ignored",
+        ]
+    );
+}
+
+#[test]
+fn the_report_comes_with_the_problems() {
+    let (errors, report) =
+        Config::load_reported(&Source::from_pairs([(HOLD_TTL, "5")]), Mode::Tool, None)
+            .unwrap_err();
+    assert_eq!(errors[0].variable, HOLD_TTL);
+    assert!(report
+        .iter()
+        .any(|(n, v, o)| *n == HOLD_TTL && v == "5" && *o == Origin::Env));
+    assert_eq!(report.len(), SETTINGS.len());
+}
+
+#[test]
 fn the_file_is_below_the_environment_and_rejects_unknown_keys() {
     let mut source = Source::from_pairs([(LISTEN, "127.0.0.1:9000")]);
-    source.file =
-        parse_file("caisse_listen = \"127.0.0.1:7000\"\ncaisse_hold_ttl_secs = 3600\n").unwrap();
+    source.file = parse_file("caisse_listen = \"127.0.0.1:7000\"\ncaisse_hold_ttl_secs = 3600\n")
+        .unwrap()
+        .0;
     let c = Config::load(&source, Mode::Tool, None).unwrap();
     assert_eq!(c.listen.port(), 9000);
     assert_eq!(c.checkout.hold_ttl, Duration::from_secs(3600));
-    assert!(parse_file("nope = 1")
-        .unwrap_err()
-        .to_string()
-        .contains("unknown setting `nope`"));
+    let (known, unknown) = parse_file("nope = 1\ncaisse_listen = \"127.0.0.1:7000\"").unwrap();
+    assert_eq!(known.len(), 1, "the rest of the file is read");
+    assert_eq!(
+        unknown[0].to_string(),
+        "caisse.toml: unknown setting `nope`"
+    );
+    let mut source = Source::default();
+    (source.file, source.problems) = parse_file("nope = 1").unwrap();
+    let errors = Config::load(&source, Mode::Tool, None).unwrap_err();
+    assert_eq!(errors[0].to_string(), "caisse.toml: unknown setting `nope`");
 }
 
 #[test]

@@ -17,7 +17,7 @@ use crate::config::KeyMode;
 use crate::domain::status::EventStatus;
 use crate::store::{unix_now, Claim, NewAlert, NewEvent, Outage, Severity, StoreError};
 
-pub use dispatch::{typed_object, Outcome};
+pub use dispatch::{typed_object, Outcome, HANDLED};
 
 /// Why a delivery was not applied. Nothing of it is committed; Stripe delivers it again.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@ mod admin_currencies;
 mod bad_input;
 mod catalog;
 mod checkout;
+mod doctor;
 mod email;
 mod group_commit;
 mod holds;

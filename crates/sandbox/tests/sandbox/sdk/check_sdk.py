@@ -283,4 +283,28 @@ except stripe.APIError as e:
     lost = e.http_status
 retried = stripe.checkout.Session.create(**base, idempotency_key="lost-answer")
 summary["lost_answer"] = [lost, retried.id == stripe.checkout.Session.list(limit=1).data[0].id]
+# Webhook endpoints, as `caisse stripe setup` makes them: the secret at creation only.
+made = stripe.WebhookEndpoint.create(
+    url="https://shop.test/api/webhooks/stripe",
+    enabled_events=["checkout.session.completed", "charge.refunded"],
+    api_version="2024-06-20",
+)
+listed = stripe.WebhookEndpoint.list(limit=100)
+got = stripe.WebhookEndpoint.retrieve(made.id)
+changed = stripe.WebhookEndpoint.modify(made.id, enabled_events=["*"], disabled=True)
+deleted = stripe.WebhookEndpoint.delete(made.id)
+try:
+    stripe.WebhookEndpoint.create(url="https://shop.test/x", enabled_events=["*"], api_version="2999-01-01")
+    future = None
+except stripe.InvalidRequestError as e:
+    future = e.param
+summary["webhook_endpoints"] = {
+    "secret": made.secret.startswith("whsec_"),
+    "listed": [[e.url, e.enabled_events, e.api_version] for e in listed.data if e.id == made.id],
+    "retrieved_has_secret": "secret" in got,
+    "keys": sorted(got.to_dict().keys()),
+    "changed": [changed.enabled_events, changed.status],
+    "deleted": deleted.deleted,
+    "future_version": future,
+}
 print(json.dumps(summary))
