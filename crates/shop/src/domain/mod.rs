@@ -9,3 +9,4 @@ pub mod money;
 pub mod product;
 pub mod rate;
 pub mod status;
+pub mod text;

@@ -518,6 +518,26 @@ impl Store {
             .await)?)
     }
 
+    /// The newest hold `customer_id` made with `key` since `since`, from whichever network: a
+    /// guest that kept its cookie and moved from Wi-Fi to 4G retries from another scope.
+    pub async fn customer_hold_by_key(
+        &self,
+        customer_id: &str,
+        key: &str,
+        since: i64,
+    ) -> Result<Option<Hold>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM holds WHERE customer_id = $1 AND idempotency_key = $2 AND created_at > $3 \
+             ORDER BY created_at DESC, id DESC LIMIT 1"
+        );
+        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql)
+            .bind(customer_id)
+            .bind(key)
+            .bind(since)
+            .fetch_optional(c)
+            .await)?)
+    }
+
     pub async fn hold_items(&self, hold_id: &str) -> Result<Vec<HoldItem>, StoreError> {
         Ok(on_conn!(pool self, |c| sqlx::query_as(
             ITEMS,
