@@ -169,6 +169,8 @@ stored_as_text! {
         EmailFailed = "email_failed",
         /// A refund caisse asked Stripe for was given up.
         RefundFailed = "refund_failed",
+        /// Redis failed or was slow: the rate limit was kept per instance (one per outage).
+        RedisUnavailable = "redis_unavailable",
     }
 }
 

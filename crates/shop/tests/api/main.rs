@@ -16,6 +16,7 @@ mod lifecycle;
 mod networks;
 mod openapi;
 mod ratelimits;
+mod redis_outages;
 mod store_constraints;
 mod support;
 mod unexpected_events;
