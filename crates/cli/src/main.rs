@@ -46,6 +46,16 @@ enum Command {
     /// fulfil a paid one, or wait for a delayed payment), and exit. The server does it on its own.
     #[command(alias = "sweep")]
     Reconcile,
+    /// Remove what is older than CAISSE_RETENTION_DAYS (webhook payloads, Stripe request traces,
+    /// sent or failed outbox messages) once, and print what was removed. The server does it hourly.
+    Prune {
+        /// Print what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write a consistent copy of the SQLite database to FILE while caisse runs (never over an
+    /// existing file). On PostgreSQL, use pg_dump.
+    Backup { file: PathBuf },
     /// Stripe's events.
     Events {
         #[command(subcommand)]
@@ -183,6 +193,8 @@ fn main() -> ExitCode {
             Command::Serve { listen } => commands::serve(config, listen.as_deref()).await,
             Command::Migrate => commands::migrate(config).await,
             Command::Reconcile => commands::reconcile(config).await,
+            Command::Prune { dry_run } => commands::prune(config, dry_run).await,
+            Command::Backup { file } => commands::backup(config, &file).await,
             Command::Events {
                 command: EventsCommand::Replay { since, types },
             } => commands::events_replay(config, &since, &types).await,

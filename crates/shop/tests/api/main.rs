@@ -17,6 +17,7 @@ mod networks;
 mod openapi;
 mod ratelimits;
 mod redis_outages;
+mod retention;
 mod store_constraints;
 mod support;
 mod unexpected_events;
