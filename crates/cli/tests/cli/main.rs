@@ -5,6 +5,7 @@ mod browser;
 mod cdp;
 mod config_errors;
 mod config_table;
+mod operations;
 mod processes;
 mod recovery;
 mod secrets;

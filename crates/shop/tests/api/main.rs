@@ -5,6 +5,7 @@
 //! thus run against both backends.
 
 mod admin;
+mod backup;
 mod bad_input;
 mod catalog;
 mod checkout;
