@@ -18,6 +18,7 @@ mod networks;
 mod openapi;
 mod ratelimits;
 mod redis_outages;
+mod replay_pages;
 mod retention;
 mod store_constraints;
 mod support;
