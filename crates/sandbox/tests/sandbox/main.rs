@@ -5,5 +5,6 @@
 mod api;
 mod delivery;
 mod flows;
+mod memory;
 mod official_sdk;
 mod support;
