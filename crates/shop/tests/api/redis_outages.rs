@@ -154,6 +154,9 @@ async fn a_redis_stopped_then_started_again_is_left_then_used_again() {
     let settings = [
         (config::REDIS_URL, url.as_str()),
         (config::REDIS_TIMEOUT, "2000"),
+        // A key lives until its budget is full again: at 1000/hour, seconds, long enough to see.
+        (config::RATE_PER_CUSTOMER, "1000/hour"),
+        (config::RATE_PER_IP, "1000/hour"),
     ];
     let app = TestApp::spawn_with(&[LOOSE, &settings].concat()).await;
     assert_eq!(app.checkout(cart(&[("sticker-pack", 1)]), &[]).await.0, 201);
