@@ -46,3 +46,36 @@ async fn an_escaped_nul_in_a_customer_typed_name_is_processed_into_an_order() {
     assert!(app.store.alerts(true, 10).await.unwrap().is_empty());
     app.stop().await;
 }
+
+/// Where caisse stores a string from the event (a failed payment's reason, in its alert and the
+/// hold's audit), a NUL is replaced: PostgreSQL's text could not hold it, and the event would
+/// fail at every one of Stripe's retries.
+#[tokio::test]
+async fn a_nul_in_a_string_caisse_stores_is_replaced_there() {
+    let app = TestApp::spawn().await;
+    app.sandbox.set_forward_to(None);
+    let (status, held, _) = app.checkout(cart(&[("mug-enamel", 1)]), &[]).await;
+    assert_eq!(status, 201, "{held}");
+    let failed = event(
+        "payment_intent.payment_failed",
+        json!({"id": "pi_nul_reason", "object": "payment_intent", "amount": 1200,
+               "currency": "eur", "status": "requires_payment_method",
+               "metadata": {"hold_id": held["hold_id"]},
+               "last_payment_error": {"code": "card_declined", "message": "Refus\u{0}e par la banque"}}),
+    );
+    let (status, answer) = app.deliver(&failed).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("processed")),
+        "{answer}"
+    );
+    let alerts = app.store.alerts(true, 10).await.unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0].message.contains("Refus\u{FFFD}e par la banque"),
+        "{}",
+        alerts[0].message
+    );
+    assert_eq!(app.reserved("mug-enamel").await, 0, "released");
+    app.stop().await;
+}
