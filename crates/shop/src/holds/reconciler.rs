@@ -40,7 +40,8 @@ pub struct Report {
     pub missing: usize,
     /// Holds a webhook or another instance settled first.
     pub settled_elsewhere: usize,
-    /// Holds left for a later check (Stripe unreachable or undecided).
+    /// Holds left for a later check (Stripe unreachable or undecided, or the pass's deadline
+    /// came before they were started).
     pub deferred: usize,
 }
 
@@ -71,8 +72,9 @@ enum Settled {
     Awaiting,
     Missing,
     Elsewhere,
+    /// Left for a later pass: Stripe did not answer, or the pass's deadline came before it started.
     Deferred,
-    /// Another instance claimed it, or the pass's deadline came before it started.
+    /// Another instance claimed it.
     NotTaken,
 }
 
@@ -102,7 +104,7 @@ pub async fn reconcile(app: &App, now: i64, pass: Pass) -> Result<Report, StoreE
     let outcomes: Vec<Result<Settled, StoreError>> = stream::iter(holds)
         .map(|hold| async move {
             if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-                return Ok(Settled::NotTaken);
+                return Ok(Settled::Deferred);
             }
             settle(app, &hold, due, now).await
         })

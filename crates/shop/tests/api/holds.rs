@@ -423,7 +423,11 @@ async fn a_pass_settles_holds_side_by_side_and_starts_none_after_its_deadline() 
     app.sandbox.set_latency(1500);
     let later = caisse_shop::store::unix_now() + 1830 + 1;
     let report = reconcile(&app.app, later, Pass::Scheduled).await.unwrap();
-    assert_eq!(report.released, AT_ONCE, "{report:?}");
+    assert_eq!(
+        (report.released, report.deferred),
+        (AT_ONCE, 4),
+        "{report:?}"
+    );
     let open = "SELECT COUNT(*) FROM holds WHERE status = 'active'";
     assert_eq!(scalar(&app.store, open).await, 4, "left for the next pass");
     app.sandbox.set_latency(0);
