@@ -199,6 +199,40 @@ pub async fn reconcile(file: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+pub async fn prune(file: Option<&Path>, dry_run: bool) -> Result<()> {
+    let config = load(file, Mode::Tool, |_| {}, None)?;
+    init_logs(config.log_format);
+    let store = open_store(&config).await?;
+    let days = config.operations.retention_days;
+    let now = caisse_shop::store::unix_now();
+    let p = caisse_shop::retention::prune(&store, days, now, dry_run)
+        .await
+        .map_err(anyhow::Error::from)?;
+    say!(
+        "older than {days} days: {} webhook event payloads, {} Stripe request traces, {} sent or failed outbox messages {}",
+        p.webhook_payloads,
+        p.stripe_requests,
+        p.outbox_messages,
+        if dry_run { "would be removed (dry run: nothing changed)" } else { "removed" }
+    );
+    Ok(())
+}
+
+pub async fn backup(file: Option<&Path>, path: &Path) -> Result<()> {
+    let config = load(file, Mode::Tool, |_| {}, None)?;
+    init_logs(config.log_format);
+    if !config.database_url.expose().starts_with("sqlite:") {
+        return Err(anyhow::Error::from(caisse_shop::store::BackupError::Postgres).into());
+    }
+    // No migration: a backup copies the database as it is.
+    let store = Store::connect(config.database_url.expose())
+        .await
+        .context("cannot open the database named by DATABASE_URL")?;
+    store.backup_to(path).await.map_err(anyhow::Error::from)?;
+    say!("backup written to {}", path.display());
+    Ok(())
+}
+
 pub async fn events_replay(file: Option<&Path>, since: &str, types: &[String]) -> Result<()> {
     let now = caisse_shop::store::unix_now();
     let since = caisse_shop::replay::parse_since(since, now).map_err(|problem| {

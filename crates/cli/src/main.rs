@@ -58,6 +58,16 @@ enum Command {
     /// Check serve's configuration against the world: the key and the webhook endpoint at
     /// Stripe, the clock, the database, Redis and SMTP. One line per check; exit 1 when any fails.
     Doctor,
+    /// Remove what is older than CAISSE_RETENTION_DAYS (webhook payloads, Stripe request traces,
+    /// sent or failed outbox messages) once, and print what was removed. The server does it hourly.
+    Prune {
+        /// Print what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write a consistent copy of the SQLite database to FILE while caisse runs (never over an
+    /// existing file). On PostgreSQL, use pg_dump.
+    Backup { file: PathBuf },
     /// Stripe's events.
     Events {
         #[command(subcommand)]
@@ -215,6 +225,8 @@ fn main() -> ExitCode {
                 command: StripeCommand::Setup { url },
             } => commands::stripe_setup(config, url.as_deref()).await,
             Command::Doctor => commands::doctor(config).await,
+            Command::Prune { dry_run } => commands::prune(config, dry_run).await,
+            Command::Backup { file } => commands::backup(config, &file).await,
             Command::Events {
                 command: EventsCommand::Replay { since, types },
             } => commands::events_replay(config, &since, &types).await,

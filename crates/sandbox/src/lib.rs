@@ -254,9 +254,10 @@ impl RunningSandbox {
         self.shared.with_account(|a| a.answer_delay_ms = ms);
     }
 
-    /// Every event, oldest first.
+    /// Every event kept (the last 30 days), oldest first.
     pub fn events(&self) -> Vec<Value> {
-        self.shared.with_account(|a| a.events.clone())
+        self.shared
+            .with_account(|a| a.events.iter().cloned().collect())
     }
 
     pub fn deliveries(&self) -> Vec<Attempt> {

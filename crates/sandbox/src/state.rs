@@ -4,14 +4,16 @@
 //! easy to reason about.
 //!
 //! The account is one type, [`Account`], whose methods live where they belong: the stored objects
-//! in `model`, their Stripe JSON in `render`, what a payment does to them in `payment`, and which
+//! in `model`, what it forgets after a while in `memory`, their Stripe JSON in `render`, what a payment does to them in `payment`, and which
 //! card or IBAN leads to what in `test_cards`.
 
+mod memory;
 mod model;
 mod payment;
 mod render;
 mod test_cards;
 
+pub use memory::{EventLog, IdempotencyKeys};
 pub use model::{
     new_id, system_now, Account, Cause, Charge, LineItem, Metadata, PaymentIntent, Price, Product,
     Saved, Session, SessionStatus,

@@ -161,18 +161,23 @@ pub async fn reprocess_event(app: &App, id: &str, now: i64) -> Result<String, Ac
         .event_detail(id)
         .await?
         .ok_or(ActionError::NotFound)?;
-    let event: caisse_stripe::Event = serde_json::from_str(&row.payload)
-        .map_err(|e| ActionError::Refused(format!("the stored payload is not an event: {e}")))?;
-    let outcome = webhooks::receive(app, &event, &row.payload, Source::Replay).await;
-    let said = match &outcome {
-        Ok(webhooks::Received::Duplicate) => "already done; nothing changed".to_string(),
-        Ok(webhooks::Received::Applied(webhooks::Outcome::Processed(what))) => {
-            format!("processed: {what}")
+    // Only processed and ignored events lose their payload (retention): nothing is left to redo.
+    let said = if row.payload.is_empty() {
+        "already done; its payload was pruned after CAISSE_RETENTION_DAYS".to_string()
+    } else {
+        let event: caisse_stripe::Event = serde_json::from_str(&row.payload).map_err(|e| {
+            ActionError::Refused(format!("the stored payload is not an event: {e}"))
+        })?;
+        match webhooks::receive(app, &event, &row.payload, Source::Replay).await {
+            Ok(webhooks::Received::Duplicate) => "already done; nothing changed".to_string(),
+            Ok(webhooks::Received::Applied(webhooks::Outcome::Processed(what))) => {
+                format!("processed: {what}")
+            }
+            Ok(webhooks::Received::Applied(webhooks::Outcome::Ignored(why))) => {
+                format!("ignored: {why}")
+            }
+            Err(e) => format!("failed again: {e}"),
         }
-        Ok(webhooks::Received::Applied(webhooks::Outcome::Ignored(why))) => {
-            format!("ignored: {why}")
-        }
-        Err(e) => format!("failed again: {e}"),
     };
     app.store
         .write(async |tx| {

@@ -40,7 +40,10 @@ impl App {
         let stripe_log = Arc::new(StripeLog::start(store.clone()));
         let stripe = Client::new(options)?.with_hook(stripe_log.clone());
         let limiter = match &config.redis_url {
-            Some(url) => RateLimiter::with_redis(RedisLimiter::new(url.expose())?),
+            Some(url) => RateLimiter::with_redis(
+                RedisLimiter::new(url.expose(), config.operations.redis_timeout)?,
+                store.clone(),
+            ),
             None => RateLimiter::in_process(),
         };
         let mailer = Mailer::new(&config.mail.transport, config.mail.lease)?;

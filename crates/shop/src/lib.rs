@@ -19,6 +19,7 @@ pub mod orders;
 pub mod outbox;
 pub mod ratelimit;
 pub mod replay;
+pub mod retention;
 pub mod secret;
 pub mod signature_alarm;
 pub mod store;

@@ -24,33 +24,52 @@ pub struct Report {
     pub failed: usize,
 }
 
-/// Replays the events created at or after `since` (of `types`, when given), oldest first.
+/// Events asked for in one page: what a replay holds in memory at once.
+pub const PAGE_SIZE: u32 = 100;
+
+/// Replays the events created at or after `since` (of `types`, when given), applying each page of
+/// [`PAGE_SIZE`] as soon as it is read, so that memory holds one page whatever the window.
 pub async fn replay(app: &App, since: i64, types: &[String]) -> Result<Report, StripeError> {
-    let query = EventsQuery {
-        limit: Some(100),
+    replay_in_pages(app, since, types, PAGE_SIZE).await
+}
+
+/// [`replay`] with pages of `page_size` events. Stripe lists newest first: pages come from the
+/// newest to the oldest, and each page is applied oldest first. The inbox takes events in any
+/// order (DESIGN.md 1.5: Stripe keeps none either), so the order across pages changes no outcome.
+pub async fn replay_in_pages(
+    app: &App,
+    since: i64,
+    types: &[String],
+    page_size: u32,
+) -> Result<Report, StripeError> {
+    let mut query = EventsQuery {
+        limit: Some(page_size),
         created_gte: Some(since),
         types: types.to_vec(),
         ..EventsQuery::default()
     };
-    let mut events = app.stripe.list_all_events(&query).await?;
-    // Stripe lists newest first; the inbox takes them in the order they happened.
-    events.reverse();
-    let mut report = Report {
-        fetched: events.len(),
-        ..Report::default()
-    };
-    for RawEvent { event, payload } in &events {
-        match webhooks::receive(app, event, payload, Source::Replay).await {
-            Ok(Received::Applied(Outcome::Processed(_))) => report.processed += 1,
-            Ok(Received::Applied(Outcome::Ignored(_))) => report.ignored += 1,
-            Ok(Received::Duplicate) => report.duplicate += 1,
-            Err(e) => {
-                tracing::warn!(event = %event.id, error = %e, "replayed event failed");
-                report.failed += 1;
+    let mut report = Report::default();
+    loop {
+        let (mut page, has_more) = app.stripe.events_page(&query).await?;
+        report.fetched += page.len();
+        let next = page.last().map(|e| e.event.id.clone());
+        page.reverse();
+        for RawEvent { event, payload } in &page {
+            match webhooks::receive(app, event, payload, Source::Replay).await {
+                Ok(Received::Applied(Outcome::Processed(_))) => report.processed += 1,
+                Ok(Received::Applied(Outcome::Ignored(_))) => report.ignored += 1,
+                Ok(Received::Duplicate) => report.duplicate += 1,
+                Err(e) => {
+                    tracing::warn!(event = %event.id, error = %e, "replayed event failed");
+                    report.failed += 1;
+                }
             }
         }
+        match (has_more, next) {
+            (true, Some(last)) => query.starting_after = Some(last),
+            _ => return Ok(report),
+        }
     }
-    Ok(report)
 }
 
 /// `1h`, `30m`, `3d`, `90s` ago, or an RFC 3339 time, as unix seconds; at most 30 days back.

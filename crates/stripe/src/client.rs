@@ -379,22 +379,31 @@ impl Client {
         self.get("/v1/events", &q.form()).await
     }
 
-    /// Every event matching `q`, newest first as Stripe lists them, following `starting_after`
-    /// page by page; each with its JSON as Stripe sent it, which the shop's inbox keeps whole.
+    /// One page of the events matching `q` (newest first, as Stripe lists them), each with its JSON
+    /// as Stripe sent it, which the shop's inbox keeps whole; and whether more follow it (the next
+    /// page starts after its last event).
+    pub async fn events_page(&self, q: &EventsQuery) -> Result<(Vec<RawEvent>, bool), StripeError> {
+        let page: List<serde_json::Value> = self.get("/v1/events", &q.form()).await?;
+        let mut events = Vec::with_capacity(page.data.len());
+        for raw in page.data {
+            let payload = raw.to_string();
+            let event: Event =
+                serde_json::from_value(raw).map_err(|e| StripeError::Decode(e.to_string()))?;
+            events.push(RawEvent { event, payload });
+        }
+        Ok((events, page.has_more))
+    }
+
+    /// Every event matching `q`, newest first, following `starting_after` page by page. It holds
+    /// them all: a caller that may read many pages takes them one at a time with
+    /// [`Client::events_page`].
     pub async fn list_all_events(&self, q: &EventsQuery) -> Result<Vec<RawEvent>, StripeError> {
         let mut q = q.clone();
         let mut all = Vec::new();
         loop {
-            let page: List<serde_json::Value> = self.get("/v1/events", &q.form()).await?;
-            for raw in page.data {
-                let event: Event = serde_json::from_value(raw.clone())
-                    .map_err(|e| StripeError::Decode(e.to_string()))?;
-                all.push(RawEvent {
-                    event,
-                    payload: raw.to_string(),
-                });
-            }
-            match (page.has_more, all.last()) {
+            let (page, has_more) = self.events_page(&q).await?;
+            all.extend(page);
+            match (has_more, all.last()) {
                 (true, Some(last)) => q.starting_after = Some(last.event.id.clone()),
                 _ => return Ok(all),
             }

@@ -1,6 +1,7 @@
 //! `Idempotency-Key` replay for the API's POSTs, as Stripe does it: the first answer is saved
 //! per key and API key and replayed (`Idempotent-Replayed`, `Original-Request`); the same key with
-//! other parameters is refused; a request refused as invalid saves nothing.
+//! other parameters is refused; a request refused as invalid saves nothing; a key is forgotten 24
+//! hours after its first use (`state/memory.rs`).
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -81,7 +82,8 @@ impl IdempotentPost {
         let request_id = self.request_id.clone();
         let (status, value, replayed) = self.shared.with_account(|account| {
             let slot = key.as_ref().map(|k| format!("{auth}\n{k}"));
-            if let Some(saved) = slot.as_ref().and_then(|s| account.idempotency.get(s)) {
+            let now = account.now();
+            if let Some(saved) = slot.as_ref().and_then(|s| account.idempotency.get(s, now)) {
                 if saved.fingerprint != fingerprint {
                     let e = ApiError {
                         kind: "idempotency_error",
@@ -117,6 +119,7 @@ impl IdempotentPost {
                         body: value.clone(),
                         request_id: request_id.clone(),
                     },
+                    now,
                 );
             }
             (status, value, None)

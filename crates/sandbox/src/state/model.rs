@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{json, Map, Value};
 
+use super::memory::{EventLog, IdempotencyKeys};
 use crate::random;
 use crate::shapes::shape;
 use crate::ApiError;
@@ -177,9 +178,9 @@ pub struct Account {
     pub prices: HashMap<String, Price>,
     pub products: HashMap<String, Product>,
     pub refunds: HashMap<String, Value>,
-    /// Every event, oldest first.
-    pub events: Vec<Value>,
-    pub idempotency: HashMap<String, Saved>,
+    /// Every event of the last 30 days, oldest first.
+    pub events: EventLog,
+    pub idempotency: IdempotencyKeys,
     /// Events created but not yet handed to the delivery worker.
     pub outgoing: Vec<Value>,
     /// Seconds a delayed payment takes to settle.
@@ -240,7 +241,8 @@ impl Account {
                 "type": kind,
             }),
         );
-        self.events.push(event.clone());
+        let now = self.now();
+        self.events.push(event.clone(), now);
         self.outgoing.push(event);
     }
 

@@ -5,6 +5,7 @@
 mod api;
 mod delivery;
 mod flows;
+mod memory;
 mod official_sdk;
 mod support;
 mod webhook_endpoints;

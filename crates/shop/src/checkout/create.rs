@@ -97,11 +97,24 @@ pub async fn create(
                 max_cart_quantity: app.config.checkout.max_cart_quantity,
             },
         )?;
-        if let Some(hold) = app
+        let mut found = app
             .store
             .hold_by_idempotency_key(&scope, key, key_since)
-            .await?
+            .await?;
+        if found.is_none()
+            && customer.id.starts_with("guest:")
+            && customer.new_guest_cookie.is_none()
         {
+            // A guest that kept its cookie and changed networks (Wi-Fi to 4G) retries its own
+            // key: that checkout while it is open; a new one once it ended (a new scope, so the
+            // first network's closed checkout keeps its answer there).
+            found = app
+                .store
+                .customer_hold_by_key(&customer.id, key, key_since)
+                .await?
+                .filter(|h| h.status.is_open());
+        }
+        if let Some(hold) = found {
             return replay(app, customer, hold, &request.items, email.as_deref(), now).await;
         }
     }

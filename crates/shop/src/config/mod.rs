@@ -10,7 +10,8 @@
 //!
 //! One file per section: [`settings`] (the declaration), `source` (environment and file),
 //! `reader` (values, defaults, the report), `stripe_keys` (DESIGN.md 1.1), `http`, `checkout`,
-//! `webhooks`, `mail`, `identity` and `admin` (the dashboard's password hash). This module depends on
+//! `webhooks`, `mail`, `identity`, `admin` (the dashboard's password hash) and `operations`
+//! (Redis time limit, retention). This module depends on
 //! nothing above `domain` and `secret`.
 
 mod admin;
@@ -18,6 +19,7 @@ mod checkout;
 mod http;
 mod identity;
 mod mail;
+mod operations;
 mod reader;
 pub mod settings;
 mod source;
@@ -35,6 +37,7 @@ pub use admin::check_hash;
 pub use checkout::CheckoutConfig;
 pub use identity::{IdentityConfig, JwtRules};
 pub use mail::{MailConfig, MailTransport};
+pub use operations::{OperationsConfig, MIN_RETENTION_DAYS};
 pub use settings::*;
 pub use source::Source;
 pub use stripe_keys::{KeyMode, StripeConfig};
@@ -122,6 +125,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub identity: IdentityConfig,
     pub redis_url: Option<Secret>,
+    pub operations: OperationsConfig,
     /// Browser origins allowed to call the API with credentials; empty: same origin only.
     pub cors_origins: Vec<String>,
     /// The dashboard's password hash; `None`: no dashboard.
@@ -215,6 +219,7 @@ impl Config {
         let mail = mail::mail_settings(&mut r, mode);
         let identity = identity::identity_settings(&mut r, mode);
         let redis_url = checkout::redis_url(&mut r);
+        let operations = operations::operations_settings(&mut r);
         let cors_origins = http::cors(&mut r);
         let admin_password_hash = admin::password_hash(&mut r);
         let storefront = r.flag(STOREFRONT) || mode == Mode::Dev;
@@ -249,6 +254,7 @@ impl Config {
             mail,
             identity,
             redis_url,
+            operations,
             cors_origins,
             admin_password_hash,
             storefront,

@@ -61,6 +61,7 @@ pub const MAX_OPEN_HOLDS_PER_IP: &str = "CAISSE_MAX_OPEN_HOLDS_PER_IP";
 pub const MAX_HELD_UNITS_PER_IP: &str = "CAISSE_MAX_HELD_UNITS_PER_IP";
 pub const TRUSTED_PROXIES: &str = "CAISSE_TRUSTED_PROXIES";
 pub const REDIS_URL: &str = "REDIS_URL";
+pub const REDIS_TIMEOUT: &str = "CAISSE_REDIS_TIMEOUT_MS";
 pub const SWEEP_INTERVAL: &str = "CAISSE_SWEEP_INTERVAL_SECS";
 pub const CORS_ORIGINS: &str = "CAISSE_CORS_ORIGINS";
 pub const RELEASE_ON_PAYMENT_FAILURE: &str = "CAISSE_RELEASE_ON_PAYMENT_FAILURE";
@@ -77,6 +78,7 @@ pub const OUTBOX_MAX_ATTEMPTS: &str = "CAISSE_OUTBOX_MAX_ATTEMPTS";
 pub const OUTBOX_LEASE: &str = "CAISSE_OUTBOX_LEASE_SECS";
 pub const ADMIN_PASSWORD_HASH: &str = "CAISSE_ADMIN_PASSWORD_HASH";
 pub const STOREFRONT: &str = "CAISSE_STOREFRONT";
+pub const RETENTION_DAYS: &str = "CAISSE_RETENTION_DAYS";
 
 /// Every setting caisse reads, in the order `config check` prints them.
 pub const SETTINGS: &[Setting] = &[
@@ -113,6 +115,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(GUEST_SECRET, "", true, "key that signs guest cookies (>= 32 chars); required by serve, so that a restart or a second instance knows its guests (caisse dev makes one per run)"),
     setting(TRUSTED_PROXIES, "", false, "comma-separated proxy addresses and CIDR ranges (10.0.0.0/8, fd00::/8) whose X-Forwarded-For is believed"),
     setting(REDIS_URL, "", true, "redis://… to share the rate limit between instances"),
+    setting(REDIS_TIMEOUT, "100", false, "time limit of every Redis call, in milliseconds; a failure or time-out limits in process for a cool-down"),
     setting(SWEEP_INTERVAL, "30", false, "how often the reconciler looks at holds past their expiry, in seconds"),
     setting(CORS_ORIGINS, "", false, "comma-separated browser origins allowed to call the API (a storefront on another origin)"),
     setting(RELEASE_ON_PAYMENT_FAILURE, "true", false, "true: a failed payment releases the hold at once; false: the hold waits for the session to expire"),
@@ -129,6 +132,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(OUTBOX_LEASE, "120", false, "how long a worker owns an outbox message it is sending; a killed worker's message is due again after it"),
     setting(ADMIN_PASSWORD_HASH, "", true, "argon2id PHC string from `caisse admin hash-password`; without it /admin answers 404 (caisse dev makes a password and prints it)"),
     setting(STOREFRONT, "false", false, "true: serve the demo storefront at / (always on in caisse dev)"),
+    setting(RETENTION_DAYS, "90", false, "days after which webhook payloads, Stripe request traces and sent or failed outbox messages are pruned; at least 30"),
 ];
 
 /// Other names accepted for a setting: `(alias, setting)`. The setting's own name wins when both

@@ -10,3 +10,4 @@ pub mod money;
 pub mod product;
 pub mod rate;
 pub mod status;
+pub mod text;

@@ -171,6 +171,8 @@ stored_as_text! {
         RefundFailed = "refund_failed",
         /// Stripe refused to open a Checkout Session for a product (one per product and code).
         StripeRefused = "stripe_refused",
+        /// Redis failed or was slow: the rate limit was kept per instance (one per outage).
+        RedisUnavailable = "redis_unavailable",
     }
 }
 

@@ -14,9 +14,14 @@
 //! Every hold it takes gets a next check time, with back-off, in a conditional update that only
 //! one instance wins: several instances can reconcile at once, and however many holds cannot be
 //! settled now, they go to the back of the queue instead of starving the others.
+//!
+//! A pass works on [`AT_ONCE`] holds side by side, so that one slow Stripe answer does not hold the
+//! others back, and a scheduled pass starts no hold after its deadline (the sweep interval): the
+//! holds it did not start stay due for the next pass, and one pass never runs into the next.
 
 use crate::domain::status::AlertKind;
 use caisse_stripe::objects::CheckoutSession;
+use futures_util::stream::{self, StreamExt};
 
 use crate::app::App;
 use crate::holds::release::{self, Purpose, Verdict};
@@ -35,12 +40,16 @@ pub struct Report {
     pub missing: usize,
     /// Holds a webhook or another instance settled first.
     pub settled_elsewhere: usize,
-    /// Holds left for a later check (Stripe unreachable or undecided).
+    /// Holds left for a later check (Stripe unreachable or undecided, or the pass's deadline
+    /// came before they were started).
     pub deferred: usize,
 }
 
 /// How many holds one pass looks at.
 const BATCH: i64 = 200;
+
+/// How many holds a pass settles side by side.
+pub const AT_ONCE: usize = 8;
 
 /// Seconds until a hold's next check: a minute, doubling, at most an hour.
 fn next_check(checks: i64) -> i64 {
@@ -55,33 +64,84 @@ pub enum Pass {
     Everything,
 }
 
-pub async fn reconcile(app: &App, now: i64, pass: Pass) -> Result<Report, StoreError> {
-    let mut report = Report::default();
-    let due = match pass {
-        Pass::Scheduled => now,
-        Pass::Everything => i64::MAX / 2,
-    };
-    for hold in app.store.holds_to_check(now, due, BATCH).await? {
-        if !app
-            .store
-            .claim_hold_check(&hold, due, now + next_check(hold.checks))
-            .await?
-        {
-            continue;
+/// What became of one hold in a pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Settled {
+    Released,
+    Fulfilled,
+    Awaiting,
+    Missing,
+    Elsewhere,
+    /// Left for a later pass: Stripe did not answer, or the pass's deadline came before it started.
+    Deferred,
+    /// Another instance claimed it.
+    NotTaken,
+}
+
+impl Report {
+    fn add(&mut self, s: Settled) {
+        match s {
+            Settled::Released => self.released += 1,
+            Settled::Fulfilled => self.fulfilled += 1,
+            Settled::Awaiting => self.awaiting += 1,
+            Settled::Missing => self.missing += 1,
+            Settled::Elsewhere => self.settled_elsewhere += 1,
+            Settled::Deferred => self.deferred += 1,
+            Settled::NotTaken => {}
         }
-        match release::expire_at_stripe(&app.stripe, &hold, Purpose::Expire).await {
+    }
+}
+
+pub async fn reconcile(app: &App, now: i64, pass: Pass) -> Result<Report, StoreError> {
+    let (due, deadline) = match pass {
+        Pass::Scheduled => (
+            now,
+            Some(tokio::time::Instant::now() + app.config.checkout.sweep_interval),
+        ),
+        Pass::Everything => (i64::MAX / 2, None),
+    };
+    let holds = app.store.holds_to_check(now, due, BATCH).await?;
+    let outcomes: Vec<Result<Settled, StoreError>> = stream::iter(holds)
+        .map(|hold| async move {
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                return Ok(Settled::Deferred);
+            }
+            settle(app, &hold, due, now).await
+        })
+        .buffer_unordered(AT_ONCE)
+        .collect()
+        .await;
+    let mut report = Report::default();
+    for outcome in outcomes {
+        report.add(outcome?);
+    }
+    metrics::gauge!("caisse_active_holds").set(app.store.active_hold_count().await? as f64);
+    Ok(report)
+}
+
+/// One hold: claimed for this instance, its session expired at Stripe first, then settled by
+/// what Stripe says.
+async fn settle(app: &App, hold: &Hold, due: i64, now: i64) -> Result<Settled, StoreError> {
+    if !app
+        .store
+        .claim_hold_check(hold, due, now + next_check(hold.checks))
+        .await?
+    {
+        return Ok(Settled::NotTaken);
+    }
+    Ok(
+        match release::expire_at_stripe(&app.stripe, hold, Purpose::Expire).await {
             Verdict::Expired => {
                 let why = format!("expired at {} without payment", hold.expires_at);
-                count(
-                    &mut report,
-                    release::release(&app.store, &hold, "expired", ACTOR, &why, now).await?,
-                    |r| &mut r.released,
-                );
+                here(
+                    release::release(&app.store, hold, "expired", ACTOR, &why, now).await?,
+                    Settled::Released,
+                )
             }
             Verdict::Missing => {
                 let released = release::release(
                     &app.store,
-                    &hold,
+                    hold,
                     "session_missing",
                     ACTOR,
                     "Stripe does not know its Checkout Session",
@@ -89,27 +149,24 @@ pub async fn reconcile(app: &App, now: i64, pass: Pass) -> Result<Report, StoreE
                 )
                 .await?;
                 if released {
-                    missing_alert(app, &hold, now).await?;
+                    missing_alert(app, hold, now).await?;
                 }
-                count(&mut report, released, |r| &mut r.missing);
+                here(released, Settled::Missing)
             }
-            Verdict::Complete(session) => {
-                settle_complete(app, &hold, &session, now, &mut report).await?
-            }
-            Verdict::Unknown => report.deferred += 1,
-        }
-    }
-    metrics::gauge!("caisse_active_holds").set(app.store.active_hold_count().await? as f64);
-    Ok(report)
+            Verdict::Complete(session) => settle_complete(app, hold, &session, now).await?,
+            Verdict::Unknown => Settled::Deferred,
+        },
+    )
 }
 
 const ACTOR: &str = "system:reconciler";
 
-fn count(report: &mut Report, done_here: bool, field: impl Fn(&mut Report) -> &mut usize) {
+/// `what`, when this pass did it; else a webhook or another instance did first.
+fn here(done_here: bool, what: Settled) -> Settled {
     if done_here {
-        *field(report) += 1;
+        what
     } else {
-        report.settled_elsewhere += 1;
+        Settled::Elsewhere
     }
 }
 
@@ -119,8 +176,7 @@ async fn settle_complete(
     hold: &Hold,
     session: &CheckoutSession,
     now: i64,
-    report: &mut Report,
-) -> Result<(), StoreError> {
+) -> Result<Settled, StoreError> {
     let email = session
         .email()
         .filter(|e| crate::domain::email::is_plausible(e))
@@ -131,14 +187,13 @@ async fn settle_complete(
     let mut amount = session.amount_total.unwrap_or(0);
     if !session.is_paid() {
         let Some(pi_id) = &pi_id else {
-            return awaiting(app, hold, now, report).await;
+            return awaiting(app, hold, now).await;
         };
         let pi = match app.stripe.retrieve_payment_intent(pi_id).await {
             Ok(pi) => pi,
             Err(e) => {
                 tracing::warn!(hold_id = %hold.id, error = %e, "cannot read the PaymentIntent of a complete session");
-                report.deferred += 1;
-                return Ok(());
+                return Ok(Settled::Deferred);
             }
         };
         match pi.status.as_str() {
@@ -148,14 +203,12 @@ async fn settle_complete(
                 app.store
                     .raise_alert(&release::payment_failed_alert(hold, Some(pi_id), &why), now)
                     .await?;
-                count(
-                    report,
+                return Ok(here(
                     release::release(&app.store, hold, "payment_failed", ACTOR, &why, now).await?,
-                    |r| &mut r.released,
-                );
-                return Ok(());
+                    Settled::Released,
+                ));
             }
-            _ => return awaiting(app, hold, now, report).await,
+            _ => return awaiting(app, hold, now).await,
         }
     }
     let paid = Paid {
@@ -175,26 +228,22 @@ async fn settle_complete(
             None => Ok(None),
         })
         .await?;
-    match result {
+    Ok(match result {
         Some(Fulfilment::Created(order)) => {
             tracing::info!(hold_id = %hold.id, number = order.number, "order created by the reconciler: its payment's webhooks never came");
             app.outbox_wake.notify_one();
-            report.fulfilled += 1;
+            Settled::Fulfilled
         }
-        Some(Fulfilment::AlreadyDone(_) | Fulfilment::PaymentTaken { .. }) => {
-            report.settled_elsewhere += 1
-        }
-        None => {}
-    }
-    Ok(())
+        Some(Fulfilment::AlreadyDone(_) | Fulfilment::PaymentTaken { .. }) => Settled::Elsewhere,
+        None => Settled::NotTaken,
+    })
 }
 
-async fn awaiting(app: &App, hold: &Hold, now: i64, report: &mut Report) -> Result<(), StoreError> {
+async fn awaiting(app: &App, hold: &Hold, now: i64) -> Result<Settled, StoreError> {
     app.store
         .write(async |tx| tx.mark_awaiting_payment(&hold.id, now).await)
         .await?;
-    report.awaiting += 1;
-    Ok(())
+    Ok(Settled::Awaiting)
 }
 
 async fn missing_alert(app: &App, hold: &Hold, now: i64) -> Result<(), StoreError> {

@@ -2,7 +2,8 @@
 //! parsed; then the event goes to the inbox. Status contract (DESIGN.md 1.3): `200` for processed,
 //! duplicate, ignored and foreign events; `400` only for a bad signature or a body that is not an
 //! event; `413` over the body limit; `5xx` only for a transient failure, so that Stripe retries.
-//! None of the refusals writes a row (but for the alert a burst of bad signatures raises).
+//! None of the refusals writes a row but an alert: a burst of bad signatures raises one, and so
+//! does every signed body caisse cannot read (`event_unparseable`, whatever step refused it).
 
 use crate::domain::status::AlertKind;
 use crate::domain::status::EventStatus;
@@ -12,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use caisse_stripe::{Event, SignatureError};
 use serde_json::json;
+use sha2::Digest;
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -54,18 +56,18 @@ async fn receive(State(app): State<App>, req: Request) -> Response {
         return ApiError::new(StatusCode::BAD_REQUEST, "invalid_signature", e.to_string())
             .into_response();
     }
-    let (event, payload) = match parse(&body) {
+    // Whatever step refuses a signed body, it is from Stripe: either Stripe sends a shape caisse
+    // does not read (a bug of ours, fixed by a deploy, after which Stripe's retry goes through)
+    // or something is very wrong. Either way Stripe retries it for days: an operator must know.
+    let parsed = parse(&body)
+        .and_then(|(event, payload)| webhooks::typed_object(&event).map(|_| (event, payload)));
+    let (event, payload) = match parsed {
         Ok(parsed) => parsed,
         Err(why) => {
-            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_payload", why).into_response()
+            unparseable(&app, &body, &why, now).await;
+            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_payload", why).into_response();
         }
     };
-    if let Err(why) = webhooks::typed_object(&event) {
-        // Signed, so from Stripe: either Stripe changed a shape caisse reads (a bug of ours,
-        // fixed by a deploy, after which Stripe's retry goes through) or something is very wrong.
-        unparseable(&app, &event, &why, now).await;
-        return ApiError::new(StatusCode::BAD_REQUEST, "invalid_payload", why).into_response();
-    }
     match webhooks::receive(&app, &event, payload, Source::Webhook).await {
         Ok(Received::Duplicate) => Json(json!({"status": "duplicate"})).into_response(),
         Ok(Received::Applied(Outcome::Processed(what))) => {
@@ -83,54 +85,76 @@ async fn receive(State(app): State<App>, req: Request) -> Response {
 /// The verified body as an event: a JSON object with an `evt_` id, a type, `created` and
 /// `data.object`.
 fn parse(body: &[u8]) -> Result<(Event, &str), String> {
+    // The body is stored as it came: an escaped NUL (`\u0000`) is six characters of text there,
+    // and the strings caisse keeps from the object lose their NULs (domain/text.rs).
     let payload = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_string())?;
-    // No Stripe object carries a NUL, and PostgreSQL cannot store one in text: refused here
-    // rather than failing the same way at every redelivery.
-    if payload.contains("\\u0000") {
-        return Err("the body contains a NUL character, which no Stripe event has".into());
-    }
     let event: Event = serde_json::from_str(payload).map_err(|e| {
         format!(
             "the body is not a Stripe event (id, type, created, data.object): {}",
             e.to_string().split(" at line").next().unwrap_or_default()
         )
     })?;
-    let id_ok = event.id.len() <= 255
-        && event.id.starts_with("evt_")
-        && event
-            .id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !id_ok {
+    if !is_event_id(&event.id) {
         return Err("the event id is not a Stripe event id (evt_ and letters, digits, _)".into());
     }
-    let kind_ok = !event.kind.is_empty()
-        && event.kind.len() <= 255
-        && event
-            .kind
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_');
+    let kind_ok = is_event_type(&event.kind);
     if !kind_ok || !event.data.object.is_object() {
         return Err("the event has no valid type or no data.object".into());
     }
     Ok((event, payload))
 }
 
-async fn unparseable(app: &App, event: &Event, why: &str, now: i64) {
-    tracing::error!(event = %event.id, kind = %event.kind, why, "signed event refused");
+/// The `event_unparseable` alert of a signed body caisse refused: one per event id when the body
+/// names a Stripe event id, else one per body (by its SHA-256), so that Stripe's retries of it
+/// raise no more.
+async fn unparseable(app: &App, body: &[u8], why: &str, now: i64) {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        id: String,
+        #[serde(rename = "type", default)]
+        kind: String,
+    }
+    let named = serde_json::from_slice::<Named>(body)
+        .ok()
+        .filter(|n| is_event_id(&n.id) && is_event_type(&n.kind));
+    let (subject, kind) = match &named {
+        Some(n) => (n.id.clone(), n.kind.as_str()),
+        None => {
+            let digest = sha2::Sha256::digest(body);
+            (
+                format!("body-{}", hex::encode(&digest[..8])),
+                "unknown type",
+            )
+        }
+    };
+    tracing::error!(event = %subject, kind, why, "signed event refused");
     let alert = NewAlert {
         kind: AlertKind::EventUnparseable,
         severity: Severity::Critical,
         message: format!(
-            "Stripe event {} ({}) was refused: {why}. Stripe retries it; check caisse's version against the endpoint's API version",
-            event.id, event.kind
+            "Stripe event {subject} ({kind}) was refused: {why}. Stripe retries it; check caisse's version against the endpoint's API version"
         ),
-        entity: Some(("webhook_event", &event.id)),
-        dedup_key: format!("event_unparseable:{}", event.id),
+        entity: named.as_ref().map(|n| ("webhook_event", n.id.as_str())),
+        dedup_key: format!("event_unparseable:{subject}"),
     };
     if let Err(e) = app.store.raise_alert(&alert, now).await {
         tracing::warn!(error = %e, "could not raise the alert");
     }
+}
+
+/// `evt_` and letters, digits, `_`: an id that is safe in a path, a log line and a dedup key.
+fn is_event_id(id: &str) -> bool {
+    id.len() <= 255
+        && id.starts_with("evt_")
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn is_event_type(kind: &str) -> bool {
+    !kind.is_empty()
+        && kind.len() <= 255
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_')
 }
 
 async fn signature_failed(app: &App, e: &SignatureError, now: i64) {

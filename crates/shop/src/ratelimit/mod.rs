@@ -1,17 +1,25 @@
 //! Rate limits on checkout creation, per customer and per client IP (DESIGN.md 1.7).
 //!
 //! One limiter type over two backends: in process (one budget per instance), or Redis (one budget
-//! shared by every instance), both running the same GCRA ([`gcra::decide`]). When Redis does not
-//! answer, the limiter falls back to its in-process state for that request and counts the error:
-//! checkout keeps working and stays limited per instance, instead of either refusing every
-//! customer (fail closed) or limiting nobody (fail open). The cap on open holds, kept in the
-//! database, bounds what a client can hold in either case.
+//! shared by every instance), both running the same GCRA ([`gcra::decide`]). Redis is never needed
+//! to take a payment: when it fails or takes longer than `CAISSE_REDIS_TIMEOUT_MS`, the limiter
+//! limits in process for a cool-down ([`fallback`]), counting each such check in
+//! `caisse_ratelimit_fallback_total` and raising one `redis_unavailable` alert per outage, then
+//! goes back to Redis once it answers. Checkout keeps working and stays limited per instance,
+//! instead of either refusing every customer (fail closed) or limiting nobody (fail open). The cap
+//! on open holds, kept in the database, bounds what a client can hold in either case.
 
+mod fallback;
 mod gcra;
 mod redis_backend;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+
+use fallback::Fallback;
+
+use crate::domain::status::AlertKind;
+use crate::store::{NewAlert, Severity, Store};
 
 pub use gcra::{decide, Decision, Rate};
 pub use redis_backend::RedisLimiter;
@@ -41,7 +49,14 @@ const MAX_LOCAL_KEYS: usize = 100_000;
 
 pub struct RateLimiter {
     local: Mutex<Local>,
-    redis: Option<RedisLimiter>,
+    redis: Option<Shared>,
+}
+
+/// The shared backend, its cool-down, and where its outage alert goes.
+struct Shared {
+    redis: RedisLimiter,
+    fallback: Fallback,
+    store: Store,
 }
 
 /// The in-process state: each key's TAT, and the keys in the order they were last set, so that
@@ -78,24 +93,43 @@ impl RateLimiter {
         }
     }
 
-    pub fn with_redis(redis: RedisLimiter) -> RateLimiter {
+    /// Shared through `redis`; an outage of it is told to the operators through `store`.
+    pub fn with_redis(redis: RedisLimiter, store: Store) -> RateLimiter {
         RateLimiter {
             local: Mutex::new(Local::default()),
-            redis: Some(redis),
+            redis: Some(Shared {
+                redis,
+                fallback: Fallback::default(),
+                store,
+            }),
         }
     }
 
     /// One request by `id` under `scope` at `now_ms`.
     pub async fn check(&self, scope: Scope, id: &str, rate: Rate, now_ms: i64) -> Decision {
         let key = format!("caisse:rl:checkout:{}:{id}", scope.as_str());
-        if let Some(redis) = &self.redis {
-            match redis.check(&key, rate, now_ms).await {
-                Ok(decision) => return decision,
-                Err(e) => {
-                    metrics::counter!("caisse_ratelimit_backend_errors_total").increment(1);
-                    tracing::warn!(error = %e, "Redis rate limiter unavailable; limiting in process");
+        if let Some(shared) = &self.redis {
+            if shared.fallback.may_ask(now_ms) {
+                match shared.redis.check(&key, rate, now_ms).await {
+                    Ok(decision) => {
+                        if let Some(since) = shared.fallback.answered() {
+                            tracing::info!(
+                                down_ms = now_ms - since,
+                                "Redis answers again; the rate limit is shared again"
+                            );
+                        }
+                        return decision;
+                    }
+                    Err(e) => {
+                        metrics::counter!("caisse_ratelimit_backend_errors_total").increment(1);
+                        tracing::warn!(error = %e, "Redis rate limiter unavailable; limiting in process");
+                        if shared.fallback.failed(now_ms) {
+                            outage_alert(shared.store.clone(), now_ms);
+                        }
+                    }
                 }
             }
+            metrics::counter!("caisse_ratelimit_fallback_total").increment(1);
         }
         self.check_local(&key, rate, now_ms)
     }
@@ -110,6 +144,27 @@ impl RateLimiter {
         }
         decision
     }
+}
+
+/// The `redis_unavailable` alert of an outage that started at `since_ms`, raised on a task of its
+/// own so that the check that met the outage does not wait for the database. Its dedup key is the
+/// outage's minute: instances that met one outage together raise one alert.
+fn outage_alert(store: Store, since_ms: i64) {
+    tokio::spawn(async move {
+        let alert = NewAlert {
+            kind: AlertKind::RedisUnavailable,
+            severity: Severity::Warning,
+            message:
+                "Redis failed or did not answer within CAISSE_REDIS_TIMEOUT_MS: checkouts are \
+                      rate-limited per instance until it answers again (payments are not affected)"
+                    .to_string(),
+            entity: None,
+            dedup_key: format!("redis_unavailable:{}", since_ms / 60_000),
+        };
+        if let Err(e) = store.raise_alert(&alert, since_ms / 1000).await {
+            tracing::warn!(error = %e, "could not raise the Redis outage alert");
+        }
+    });
 }
 
 pub fn now_ms() -> i64 {

@@ -67,7 +67,7 @@ pub struct Shortage {
 const ITEMS: &str =
     "SELECT product_id, quantity, unit_amount FROM hold_items WHERE hold_id = $1 ORDER BY product_id";
 
-const COLUMNS: &str = "id, customer_id, client_ip, email, status, amount_total, currency, expires_at, \
+pub(super) const COLUMNS: &str = "id, customer_id, client_ip, email, status, amount_total, currency, expires_at, \
                        checkout_session_id, checkout_url, payment_intent_id, idempotency_key, release_reason, \
                        created_at, updated_at, released_at, next_check_at, checks";
 
@@ -204,37 +204,6 @@ impl Tx {
         .execute(c)
         .await
         .map(|_| ()))?;
-        Ok(())
-    }
-
-    /// Frees a key whose 24 hours are over, so that the client may use it again.
-    pub async fn retire_idempotency_key(
-        &mut self,
-        scope: &str,
-        key: &str,
-        before: i64,
-    ) -> Result<(), StoreError> {
-        on_conn!(tx self, |c| sqlx::query(
-            "UPDATE holds SET idempotency_key = NULL \
-             WHERE idempotency_scope = $1 AND idempotency_key = $2 AND created_at <= $3",
-        )
-        .bind(scope)
-        .bind(key)
-        .bind(before)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
-        Ok(())
-    }
-
-    /// Frees the key of a checkout that failed before reaching Stripe, so a retry with the same
-    /// key starts afresh instead of replaying the failure.
-    pub async fn clear_hold_idempotency_key(&mut self, hold_id: &str) -> Result<(), StoreError> {
-        on_conn!(tx self, |c| sqlx::query("UPDATE holds SET idempotency_key = NULL WHERE id = $1")
-            .bind(hold_id)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
         Ok(())
     }
 
@@ -502,24 +471,6 @@ impl Store {
     pub async fn hold_by_session(&self, session_id: &str) -> Result<Option<Hold>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM holds WHERE checkout_session_id = $1");
         Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).bind(session_id).fetch_optional(c).await)?)
-    }
-
-    /// The hold a client made with `key` since `since` (keys live 24 hours).
-    pub async fn hold_by_idempotency_key(
-        &self,
-        scope: &str,
-        key: &str,
-        since: i64,
-    ) -> Result<Option<Hold>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM holds WHERE idempotency_scope = $1 AND idempotency_key = $2 AND created_at > $3"
-        );
-        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql)
-            .bind(scope)
-            .bind(key)
-            .bind(since)
-            .fetch_optional(c)
-            .await)?)
     }
 
     pub async fn hold_items(&self, hold_id: &str) -> Result<Vec<HoldItem>, StoreError> {

@@ -11,12 +11,15 @@
 mod admin;
 mod alerts;
 mod audit;
+mod backup;
 mod catalog;
 mod dashboard;
 mod error;
+mod hold_keys;
 mod holds;
 mod orders;
 mod outbox;
+mod retention;
 mod sqlite_writer;
 mod status_columns;
 mod stripe_requests;
@@ -35,6 +38,7 @@ use sqlx::{PgPool, Postgres, SqlitePool, Transaction};
 pub use admin::ADMIN;
 pub use alerts::{Alert, NewAlert, Severity};
 pub use audit::{AuditEntry, AuditRecord};
+pub use backup::BackupError;
 pub use catalog::Product;
 pub use dashboard::{
     AuditFilter, DayRevenue, EventDetail, EventListRow, OrderRow, OrderSearch, Overview, Revenue,
@@ -44,6 +48,7 @@ pub use error::{ConstraintKind, StoreError};
 pub use holds::{Hold, HoldItem, HoldReference, NewHold, OpenHolds, Owner, Shortage};
 pub use orders::{NewOrder, NewPayment, OrderLine, OrderSummary, PaymentRow};
 pub use outbox::OutboxRow;
+pub use retention::Pruned;
 pub use sqlite_writer::{SqliteWriter, WriterTurn};
 pub use stripe_requests::StripeRequestRow;
 pub use unit_of_work::{forbid_network_in_transaction, in_transaction, Outage, OutageAlarm};

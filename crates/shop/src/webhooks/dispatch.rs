@@ -3,6 +3,7 @@
 //! paths all go through [`crate::orders::fulfil`]. Nothing here calls Stripe.
 
 use crate::domain::status::AlertKind;
+use crate::domain::text;
 use caisse_stripe::objects::{Charge, CheckoutSession, PaymentIntent};
 use caisse_stripe::{Event, EventObject};
 use serde_json::json;
@@ -190,7 +191,14 @@ pub async fn apply(
 /// empty id, a negative amount): such an event is refused, not applied. Events caisse does not
 /// act on pass whatever their object.
 pub fn typed_object(event: &Event) -> Result<EventObject, String> {
-    let object = event.object();
+    // A customer may type a NUL on Stripe's page: kept as U+FFFD, never refused (domain/text.rs).
+    let object = if text::holds_nul(&event.data.object) {
+        let mut clean = event.clone();
+        clean.data.object = text::without_nul(&event.data.object);
+        clean.object()
+    } else {
+        event.object()
+    };
     if !HANDLED.contains(&event.kind.as_str()) {
         return Ok(object.unwrap_or(EventObject::Other));
     }

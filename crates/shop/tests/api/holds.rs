@@ -407,3 +407,32 @@ async fn two_instances_never_hold_more_than_is_on_hand() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_pass_settles_holds_side_by_side_and_starts_none_after_its_deadline() {
+    use caisse_shop::holds::reconciler::{reconcile, Pass, AT_ONCE};
+    // A pass's deadline is the sweep interval: one second here.
+    let app = TestApp::spawn_setting(caisse_shop::config::SWEEP_INTERVAL, "1").await;
+    app.sandbox.set_forward_to(None);
+    for _ in 0..AT_ONCE + 4 {
+        let (status, body, _) = app.checkout(cart(&[("sticker-pack", 1)]), &[]).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    // Stripe takes 1.5 s to answer each call: one after the other, a pass would settle one hold
+    // before its deadline; side by side, the first AT_ONCE all at once, and none started after.
+    app.sandbox.set_latency(1500);
+    let later = caisse_shop::store::unix_now() + 1830 + 1;
+    let report = reconcile(&app.app, later, Pass::Scheduled).await.unwrap();
+    assert_eq!(
+        (report.released, report.deferred),
+        (AT_ONCE, 4),
+        "{report:?}"
+    );
+    let open = "SELECT COUNT(*) FROM holds WHERE status = 'active'";
+    assert_eq!(scalar(&app.store, open).await, 4, "left for the next pass");
+    app.sandbox.set_latency(0);
+    let next = reconcile(&app.app, later, Pass::Scheduled).await.unwrap();
+    assert_eq!(next.released, 4, "{next:?}");
+    assert_eq!(app.reserved("sticker-pack").await, 0);
+    app.stop().await;
+}

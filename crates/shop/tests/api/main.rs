@@ -6,6 +6,7 @@
 
 mod admin;
 mod admin_currencies;
+mod backup;
 mod bad_input;
 mod catalog;
 mod checkout;
@@ -15,12 +16,17 @@ mod group_commit;
 mod holds;
 mod http_basics;
 mod lifecycle;
+mod networks;
 mod openapi;
 mod ratelimits;
 mod server_side;
+mod redis_outages;
+mod replay_pages;
+mod retention;
 mod store_constraints;
 mod stripe_refusals;
 mod stripe_trigger;
 mod support;
+mod unexpected_events;
 mod unit_of_work;
 mod webhooks;

@@ -163,7 +163,8 @@ async fn an_unreachable_redis_falls_back_to_the_in_process_limit() {
     assert_eq!((s1, s2, s3), (201, 201, 429));
     let metrics = app.metrics_text().await;
     assert!(
-        metrics.contains("caisse_ratelimit_backend_errors_total"),
+        metrics.contains("caisse_ratelimit_backend_errors_total")
+            && metrics.contains("caisse_ratelimit_fallback_total"),
         "{metrics}"
     );
     app.stop().await;
@@ -271,8 +272,12 @@ async fn instances_whose_clocks_disagree_share_one_budget_through_redis() {
         return;
     };
     use caisse_shop::ratelimit::{RateLimiter, RedisLimiter, Scope};
-    let slow_clock = RateLimiter::with_redis(RedisLimiter::new(&url).unwrap());
-    let right_clock = RateLimiter::with_redis(RedisLimiter::new(&url).unwrap());
+    let (_db, store) = crate::support::fresh().await;
+    let limiter = || {
+        let redis = RedisLimiter::new(&url, std::time::Duration::from_millis(500)).unwrap();
+        RateLimiter::with_redis(redis, store.clone())
+    };
+    let (slow_clock, right_clock) = (limiter(), limiter());
     let rate: caisse_shop::ratelimit::Rate = "2/min".parse().unwrap();
     let id = format!("skew-{}", uuid::Uuid::new_v4().simple());
     let now = caisse_shop::ratelimit::now_ms();

@@ -93,7 +93,8 @@ async fn mail_and_redis_inside_a_unit_of_work_are_refused() {
         "only the one outside"
     );
 
-    let redis = RedisLimiter::new("redis://127.0.0.1:9").unwrap();
+    let redis =
+        RedisLimiter::new("redis://127.0.0.1:9", std::time::Duration::from_millis(100)).unwrap();
     let rate: Rate = "5/min".parse().unwrap();
     let checked = inside(
         store,

@@ -133,8 +133,7 @@ async fn bad_deliveries_get_clear_errors_and_write_nothing() {
             "{name}: {answer}"
         );
     }
-    // Signed right, but not an event (a NUL anywhere: no Stripe object has one, and PostgreSQL
-    // could not store it).
+    // Signed right, but not an event (an id with a NUL is not one Stripe sends).
     let nul = body.replace("pi_bad", "pi_b\\u0000d");
     let bad_id = body.replacen("evt_", "evt_\\u00e9", 1);
     for payload in [nul.as_str(), bad_id.as_str()] {
@@ -171,11 +170,24 @@ async fn bad_deliveries_get_clear_errors_and_write_nothing() {
         .post_webhook(big.clone(), Some(&sign(WEBHOOK_SECRET, now(), &big)))
         .await;
     assert_eq!(got, 413);
+    // Nothing but the six signed bodies' alerts: each is from Stripe, and Stripe retries it.
+    let mut expected = before.clone();
+    let alerts = TABLES.iter().position(|t| *t == "alerts").unwrap();
+    expected[alerts] += 6;
     assert_eq!(
         rows(&app).await,
-        before,
-        "a refused delivery writes nothing"
+        expected,
+        "a refused delivery writes nothing but its alert"
     );
+    let kinds: Vec<String> = app
+        .store
+        .alerts(true, 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.kind.to_string())
+        .collect();
+    assert_eq!(kinds, ["event_unparseable"; 6]);
     assert_eq!(app.product_stock("mug-enamel").await, (20, 1));
     let metrics = app.metrics_text().await;
     // One recorder per test process: the figures add up across tests; the series must exist.

@@ -34,11 +34,16 @@ pub(in super::super) async fn page(
         Ok(None) => return error_page(StatusCode::NOT_FOUND, c, "No such event.", "/admin/events"),
         Err(e) => return failure(&e.to_string()),
     };
-    // Pretty-printed when it parses; as received otherwise.
-    let payload = serde_json::from_str::<serde_json::Value>(&d.payload)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| d.payload.clone());
+    // Pretty-printed when it parses; as received otherwise; gone after the retention.
+    let payload = if d.payload.is_empty() {
+        "(removed: older than CAISSE_RETENTION_DAYS; the event's id, type and status are kept)"
+            .to_string()
+    } else {
+        serde_json::from_str::<serde_json::Value>(&d.payload)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| d.payload.clone())
+    };
     render(&EventPage {
         c,
         e: EventView::from(&d.row),

@@ -1,0 +1,79 @@
+//! The `Idempotency-Key`s of holds: a key belongs to its client (the signed-in customer, or for
+//! guests the client network: `idempotency_scope`) for 24 hours; the lookups a repeated checkout
+//! makes, and the writes that free a key.
+
+use super::holds::COLUMNS;
+use super::{on_conn, Hold, Store, StoreError, Tx};
+
+impl Tx {
+    /// Frees a key whose 24 hours are over, so that the client may use it again.
+    pub async fn retire_idempotency_key(
+        &mut self,
+        scope: &str,
+        key: &str,
+        before: i64,
+    ) -> Result<(), StoreError> {
+        on_conn!(tx self, |c| sqlx::query(
+            "UPDATE holds SET idempotency_key = NULL \
+             WHERE idempotency_scope = $1 AND idempotency_key = $2 AND created_at <= $3",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(before)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Frees the key of a checkout that failed before reaching Stripe, so a retry with the same
+    /// key starts afresh instead of replaying the failure.
+    pub async fn clear_hold_idempotency_key(&mut self, hold_id: &str) -> Result<(), StoreError> {
+        on_conn!(tx self, |c| sqlx::query("UPDATE holds SET idempotency_key = NULL WHERE id = $1")
+            .bind(hold_id)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The hold a client made with `key` since `since` (keys live 24 hours).
+    pub async fn hold_by_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+        since: i64,
+    ) -> Result<Option<Hold>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM holds WHERE idempotency_scope = $1 AND idempotency_key = $2 AND created_at > $3"
+        );
+        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql)
+            .bind(scope)
+            .bind(key)
+            .bind(since)
+            .fetch_optional(c)
+            .await)?)
+    }
+
+    /// The newest hold `customer_id` made with `key` since `since`, from whichever network: a
+    /// guest that kept its cookie and moved from Wi-Fi to 4G retries from another scope.
+    pub async fn customer_hold_by_key(
+        &self,
+        customer_id: &str,
+        key: &str,
+        since: i64,
+    ) -> Result<Option<Hold>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM holds WHERE customer_id = $1 AND idempotency_key = $2 AND created_at > $3 \
+             ORDER BY created_at DESC, id DESC LIMIT 1"
+        );
+        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql)
+            .bind(customer_id)
+            .bind(key)
+            .bind(since)
+            .fetch_optional(c)
+            .await)?)
+    }
+}
