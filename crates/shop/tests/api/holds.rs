@@ -421,7 +421,7 @@ async fn a_pass_settles_holds_side_by_side_and_starts_none_after_its_deadline() 
     // Stripe takes 1.5 s to answer each call: one after the other, a pass would settle one hold
     // before its deadline; side by side, the first AT_ONCE all at once, and none started after.
     app.sandbox.set_latency(1500);
-    let later = caisse_shop::store::unix_now() + 1830 + 1;
+    let later = scalar(&app.store, "SELECT MAX(expires_at) FROM holds").await + 1;
     let report = reconcile(&app.app, later, Pass::Scheduled).await.unwrap();
     assert_eq!(
         (report.released, report.deferred),
