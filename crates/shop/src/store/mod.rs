@@ -14,6 +14,7 @@ mod audit;
 mod catalog;
 mod dashboard;
 mod error;
+mod hold_cancel;
 mod holds;
 mod orders;
 mod outbox;

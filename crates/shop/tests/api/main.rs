@@ -6,6 +6,7 @@
 
 mod admin;
 mod bad_input;
+mod cancel_limits;
 mod catalog;
 mod checkout;
 mod email;

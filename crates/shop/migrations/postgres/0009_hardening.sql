@@ -1,0 +1,3 @@
+-- Hardening (issue 20). The cancel endpoint's claim on a hold: the first cancel asks Stripe to
+-- expire the session and records when; every later cancel answers from the database.
+ALTER TABLE holds ADD COLUMN cancel_requested_at BIGINT;
