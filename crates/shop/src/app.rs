@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use caisse_stripe::{Client, ClientOptions};
 
+use crate::admin::PasswordChecks;
 use crate::config::Config;
 use crate::email::Mailer;
 use crate::ratelimit::{RateLimiter, RedisLimiter};
@@ -29,6 +30,8 @@ pub struct App {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// The database outage this instance's webhook deliveries are living through, if any.
     pub db_outage: Arc<OutageAlarm>,
+    /// Where the dashboard's password checks run (`CAISSE_ADMIN_MAX_CONCURRENT_SIGNINS`).
+    pub password_checks: Arc<PasswordChecks>,
 }
 
 impl App {
@@ -44,6 +47,7 @@ impl App {
             None => RateLimiter::in_process(),
         };
         let mailer = Mailer::new(&config.mail.transport, config.mail.lease)?;
+        let password_checks = Arc::new(PasswordChecks::start(config.admin_max_concurrent_signins)?);
         Ok(App {
             config: Arc::new(config),
             store,
@@ -55,6 +59,7 @@ impl App {
             mailer,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             db_outage: Arc::default(),
+            password_checks,
         })
     }
 }

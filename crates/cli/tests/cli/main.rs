@@ -2,6 +2,7 @@
 
 mod admin;
 mod browser;
+mod bursts;
 mod cdp;
 mod config_errors;
 mod config_table;

@@ -123,6 +123,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// The dashboard's password hash; `None`: no dashboard.
     pub admin_password_hash: Option<Secret>,
+    /// Password checks running at once at most, process-wide.
+    pub admin_max_concurrent_signins: usize,
     /// Whether `/` serves the demo storefront.
     pub storefront: bool,
     /// Each setting's shown value and origin, secrets masked, in the order of [`SETTINGS`]: what
@@ -200,6 +202,7 @@ impl Config {
         let redis_url = checkout::redis_url(&mut r);
         let cors_origins = http::cors(&mut r);
         let admin_password_hash = admin::password_hash(&mut r);
+        let admin_max_concurrent_signins = admin::max_concurrent_signins(&mut r);
         let storefront = r.flag(STOREFRONT) || mode == Mode::Dev;
 
         let mut report = r.report;
@@ -234,6 +237,7 @@ impl Config {
             redis_url,
             cors_origins,
             admin_password_hash,
+            admin_max_concurrent_signins,
             storefront,
             report,
         })

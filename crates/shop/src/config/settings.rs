@@ -76,6 +76,7 @@ pub const MAIL_LANG: &str = "CAISSE_MAIL_LANG";
 pub const OUTBOX_MAX_ATTEMPTS: &str = "CAISSE_OUTBOX_MAX_ATTEMPTS";
 pub const OUTBOX_LEASE: &str = "CAISSE_OUTBOX_LEASE_SECS";
 pub const ADMIN_PASSWORD_HASH: &str = "CAISSE_ADMIN_PASSWORD_HASH";
+pub const ADMIN_MAX_CONCURRENT_SIGNINS: &str = "CAISSE_ADMIN_MAX_CONCURRENT_SIGNINS";
 pub const STOREFRONT: &str = "CAISSE_STOREFRONT";
 
 /// Every setting caisse reads, in the order `config check` prints them.
@@ -128,6 +129,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(OUTBOX_MAX_ATTEMPTS, "10", false, "attempts before an outbox message (email, refund) is marked failed, with an alert"),
     setting(OUTBOX_LEASE, "120", false, "how long a worker owns an outbox message it is sending; a killed worker's message is due again after it"),
     setting(ADMIN_PASSWORD_HASH, "", true, "argon2id PHC string from `caisse admin hash-password`; without it /admin answers 404 (caisse dev makes a password and prints it)"),
+    setting(ADMIN_MAX_CONCURRENT_SIGNINS, "2", false, "password checks (argon2, 19 MiB each) running at once in the process, whatever the client; the next waits up to 2 s, then gets 429"),
     setting(STOREFRONT, "false", false, "true: serve the demo storefront at / (always on in caisse dev)"),
 ];
 
