@@ -16,10 +16,6 @@ use crate::domain::money::format_amount;
 use crate::store::{AuditEntry, StoreError, ADMIN};
 use crate::webhooks::{self, Source};
 
-mod password_checks;
-
-pub use password_checks::{Busy, PasswordChecks};
-
 /// How long a dashboard session lasts after sign-in.
 pub const SESSION_SECS: i64 = 12 * 3600;
 

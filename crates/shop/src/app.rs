@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use caisse_stripe::{Client, ClientOptions};
 
-use crate::admin::PasswordChecks;
 use crate::config::Config;
 use crate::email::Mailer;
+use crate::password_checks::PasswordChecks;
 use crate::ratelimit::{RateLimiter, RedisLimiter};
 use crate::signature_alarm::SignatureAlarm;
 use crate::store::{OutageAlarm, Store};

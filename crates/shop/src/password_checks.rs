@@ -87,7 +87,7 @@ impl PasswordChecks {
     }
 }
 
-/// [`super::verify_password`], hashing into `memory` (grown to the hash's cost, then kept).
+/// What `admin::verify_password` answers, hashing into `memory` (grown to the hash's cost, then kept).
 fn verify_in(memory: &mut Vec<Block>, phc: &str, password: &str) -> bool {
     let Ok(hash) = PasswordHash::new(phc) else {
         return false;
