@@ -11,6 +11,7 @@ use serde_json::json;
 use super::{CheckoutCreated, CheckoutError, CheckoutRequest, IDEMPOTENCY_KEY_LIFETIME};
 use crate::app::App;
 use crate::domain::cart::{self, CartError, CatalogEntry, Limits, RequestedLine, ValidCart};
+use crate::domain::intent_tag;
 use crate::domain::money::format_amount;
 use crate::holds::release::{self as holds, Purpose, Verdict};
 use crate::identity::Customer;
@@ -331,7 +332,8 @@ fn cart_outcome(e: &CartError) -> &'static str {
 }
 
 /// The Checkout Session for a hold: prices from the database (a Stripe Price when the product has
-/// one), the hold id on the session and its PaymentIntent, the hold's expiry.
+/// one), the hold id on the session and its PaymentIntent (with the tag that proves the
+/// PaymentIntent is this session's, [`intent_tag`]), the hold's expiry.
 fn session_params(
     app: &App,
     hold_id: &str,
@@ -347,6 +349,16 @@ fn session_params(
         .push("client_reference_id", hold_id)
         .push("metadata[hold_id]", hold_id)
         .push("payment_intent_data[metadata][hold_id]", hold_id)
+        .push(
+            format!(
+                "payment_intent_data[metadata][{}]",
+                intent_tag::METADATA_KEY
+            ),
+            intent_tag::intent_tag(
+                app.config.identity.guest_secret.expose().as_bytes(),
+                hold_id,
+            ),
+        )
         .push("expires_at", expires_at);
     if let Some(email) = email {
         form.push("customer_email", email);

@@ -4,6 +4,7 @@
 
 pub mod cart;
 pub mod email;
+pub mod intent_tag;
 pub mod lifecycle;
 pub mod money;
 pub mod product;

@@ -169,6 +169,8 @@ stored_as_text! {
         EmailFailed = "email_failed",
         /// A refund caisse asked Stripe for was given up.
         RefundFailed = "refund_failed",
+        /// A PaymentIntent names a hold in its metadata but is not its session's: ignored.
+        ForeignPaymentIntent = "foreign_payment_intent",
     }
 }
 

@@ -150,6 +150,7 @@ async fn apply(
     let policy = dispatch::Policy {
         live: app.config.stripe.mode == KeyMode::Live,
         webhooks: &app.config.webhooks,
+        intent_key: app.config.identity.guest_secret.expose().as_bytes(),
     };
     app.store
         .write(async |tx| {

@@ -10,6 +10,7 @@ mod cancel_limits;
 mod catalog;
 mod checkout;
 mod email;
+mod foreign_intent;
 mod group_commit;
 mod holds;
 mod http_basics;

@@ -385,3 +385,13 @@ impl TestApp {
 pub async fn count(store: &Store, table: &str) -> i64 {
     scalar(store, &format!("SELECT COUNT(*) FROM {table}")).await
 }
+
+/// The metadata of a hold's own PaymentIntent, as checkout asks Stripe to set it: the hold's id
+/// and its tag.
+pub fn intent_metadata(hold: &serde_json::Value) -> serde_json::Value {
+    use caisse_shop::domain::intent_tag::{intent_tag, METADATA_KEY};
+    let hold_id = hold["hold_id"].as_str().unwrap();
+    let mut metadata = serde_json::json!({ "hold_id": hold_id });
+    metadata[METADATA_KEY] = intent_tag(GUEST_SECRET.as_bytes(), hold_id).into();
+    metadata
+}
