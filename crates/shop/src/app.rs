@@ -10,7 +10,7 @@ use crate::email::Mailer;
 use crate::password_checks::PasswordChecks;
 use crate::ratelimit::{RateLimiter, RedisLimiter};
 use crate::signature_alarm::SignatureAlarm;
-use crate::store::{OutageAlarm, Store};
+use crate::store::{OutageAlarm, Store, WriteProbe};
 use crate::stripe_log::StripeLog;
 use crate::telemetry;
 
@@ -32,6 +32,8 @@ pub struct App {
     pub db_outage: Arc<OutageAlarm>,
     /// Where the dashboard's password checks run (`CAISSE_ADMIN_MAX_CONCURRENT_SIGNINS`).
     pub password_checks: Arc<PasswordChecks>,
+    /// `/readyz`'s write probe and its last answer.
+    pub write_probe: Arc<WriteProbe>,
 }
 
 impl App {
@@ -60,6 +62,7 @@ impl App {
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             db_outage: Arc::default(),
             password_checks,
+            write_probe: Arc::default(),
         })
     }
 }

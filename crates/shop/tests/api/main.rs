@@ -17,6 +17,7 @@ mod http_basics;
 mod lifecycle;
 mod openapi;
 mod ratelimits;
+mod readiness;
 mod store_constraints;
 mod support;
 mod unit_of_work;
