@@ -6,6 +6,7 @@ mod bursts;
 mod cdp;
 mod config_errors;
 mod config_table;
+mod outbox_kills;
 mod processes;
 mod recovery;
 mod secrets;
