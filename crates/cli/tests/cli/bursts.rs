@@ -70,3 +70,116 @@ async fn two_hundred_wrong_sign_ins_at_once_leave_the_process_under_300_mb() {
     );
     assert!(peak < 300, "peak RSS {peak} MiB");
 }
+
+/// Lets this test process hold a thousand sockets where the soft limit is the usual 1,024.
+fn raise_own_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < 4096 {
+            limit.rlim_cur = limit.rlim_max.min(4096);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// 1,000 idle connections from one address, against a server that may hold 500: the per-address
+/// cap (64) closes the rest at once, and `/healthz` answers every request from another address
+/// (without the cap, the 500 slots are the idle ones').
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_idle_connections_from_one_address_leave_healthz_to_the_others() {
+    raise_own_fd_limit();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = serve(
+        dir.path(),
+        port,
+        "http://127.0.0.1:9",
+        &[("CAISSE_MAIL", "off"), ("CAISSE_MAX_CONNECTIONS", "500")],
+    );
+    wait_for(&format!("{base}/healthz")).await;
+    let target: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..1000 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(std::net::SocketAddr::new(loopback(0), 0))
+            .unwrap();
+        idle.push(socket.connect(target).await.unwrap());
+    }
+    let other = reqwest::Client::builder()
+        .local_address(loopback(1))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let mut answered = 0;
+    for _ in 0..60 {
+        let r = other.get(format!("{base}/healthz")).send().await;
+        if r.is_ok_and(|r| r.status() == 200) {
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 60, "every /healthz from another address answered");
+    drop(idle);
+}
+
+/// Under a hard file-descriptor limit of 600 (soft 300), `caisse serve` raises its soft limit to
+/// 600 and lowers the default `CAISSE_MAX_CONNECTIONS` (10,000) to what 600 holds, saying so.
+#[tokio::test]
+async fn serve_raises_its_fd_limit_and_lowers_a_connection_cap_it_cannot_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let db = format!("sqlite://{}", dir.path().join("caisse.db").display());
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -Sn 300 && ulimit -Hn 600 && exec \"$0\" serve",
+            env!("CARGO_BIN_EXE_caisse"),
+        ])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs([
+            ("DATABASE_URL", db.as_str()),
+            ("CAISSE_LISTEN", listen.as_str()),
+            ("STRIPE_SECRET_KEY", crate::support::SK),
+            ("STRIPE_WEBHOOK_SECRET", crate::support::WH),
+            ("CAISSE_GUEST_COOKIE_SECRET", crate::support::GUEST),
+            ("CAISSE_METRICS_LISTEN", "127.0.0.1:0"),
+            ("CAISSE_MAIL", "off"),
+            ("CAISSE_LOG_FORMAT", "json"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let running = Running(child);
+    wait_for(&format!("http://{listen}/healthz")).await;
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", running.0.id())).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert_eq!(
+        open_files.split_whitespace().nth(3),
+        Some("600"),
+        "soft limit raised to the hard one: {open_files}"
+    );
+    drop(running);
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut { stderr }, &mut logs).unwrap();
+    let warning = logs
+        .lines()
+        .find(|l| l.contains("CAISSE_MAX_CONNECTIONS is more than"))
+        .unwrap_or_else(|| panic!("no warning in {logs}"));
+    assert!(
+        warning.contains("\"lowered_to\":344") && warning.contains("\"configured\":10000"),
+        "{warning}"
+    );
+}

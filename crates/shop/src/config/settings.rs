@@ -45,6 +45,7 @@ pub const REQUEST_TIMEOUT: &str = "CAISSE_REQUEST_TIMEOUT_SECS";
 pub const HEADER_READ_TIMEOUT: &str = "CAISSE_HEADER_READ_TIMEOUT_SECS";
 pub const IDLE_TIMEOUT: &str = "CAISSE_IDLE_TIMEOUT_SECS";
 pub const MAX_CONNECTIONS: &str = "CAISSE_MAX_CONNECTIONS";
+pub const MAX_CONNECTIONS_PER_IP: &str = "CAISSE_MAX_CONNECTIONS_PER_IP";
 pub const LOG_FORMAT: &str = "CAISSE_LOG_FORMAT";
 pub const HOLD_TTL: &str = "CAISSE_HOLD_TTL_SECS";
 pub const MAX_LINE_QUANTITY: &str = "CAISSE_MAX_LINE_QUANTITY";
@@ -97,7 +98,8 @@ pub const SETTINGS: &[Setting] = &[
     setting(REQUEST_TIMEOUT, "30", false, "time limit of one HTTP request, in seconds"),
     setting(HEADER_READ_TIMEOUT, "10", false, "a connection must send a whole request head within this many seconds (of connecting, or of its previous answer)"),
     setting(IDLE_TIMEOUT, "60", false, "a connection with no byte either way for this many seconds is closed (more than the request time limit)"),
-    setting(MAX_CONNECTIONS, "10000", false, "open connections at most; one more is closed at once"),
+    setting(MAX_CONNECTIONS, "10000", false, "open connections at most; one more is closed at once; lowered, with a warning, to what the file-descriptor limit holds"),
+    setting(MAX_CONNECTIONS_PER_IP, "64", false, "open connections at most from one client address (IPv6: one /64), trusted proxies excepted; one more is closed at once"),
     setting(LOG_FORMAT, "human", false, "human or json"),
     setting(HOLD_TTL, "1800", false, "how long a checkout holds stock, 1800 to 86400 s (Stripe's expires_at range)"),
     setting(MAX_LINE_QUANTITY, "10", false, "largest quantity of one product in a cart"),
