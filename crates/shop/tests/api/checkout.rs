@@ -424,6 +424,19 @@ async fn signed_in_customers_are_identified_by_their_token() {
         (401, Some("unauthorized"))
     );
     assert_eq!(app.reserved("tote-bag").await, 1);
+    // A sub with a newline is refused, never stored raw.
+    let newline = caisse_shop::identity::sign_jwt(
+        &json!({"sub": "ada\nuser:admin", "exp": exp}),
+        secret.as_bytes(),
+    );
+    let (status, _, _) = app
+        .checkout(
+            cart(&[("tote-bag", 1)]),
+            &[("authorization", &format!("Bearer {newline}"))],
+        )
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(app.reserved("tote-bag").await, 1);
     // Time claims are numbers compared as numbers, and exp is required (RFC 7519).
     let now = caisse_shop::store::unix_now();
     for claims in [
