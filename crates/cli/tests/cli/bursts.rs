@@ -1,6 +1,7 @@
 //! Bursts from outside against a real `caisse serve`: memory and connections stay bounded.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
 
 use crate::support::{free_port, serve, wait_for, Running};
 
@@ -181,5 +182,70 @@ async fn serve_raises_its_fd_limit_and_lowers_a_connection_cap_it_cannot_hold() 
     assert!(
         warning.contains("\"lowered_to\":344") && warning.contains("\"configured\":10000"),
         "{warning}"
+    );
+}
+
+/// 300 deliveries with a bad signature: one log line a second at most, each with the count of
+/// failures it stands for, instead of a line each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_bad_signatures_logs_one_line_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let db = format!("sqlite://{}", dir.path().join("caisse.db").display());
+    let mut child = crate::support::caisse(
+        dir.path(),
+        &["serve"],
+        &[
+            ("DATABASE_URL", db.as_str()),
+            ("CAISSE_LISTEN", listen.as_str()),
+            ("STRIPE_SECRET_KEY", crate::support::SK),
+            ("STRIPE_WEBHOOK_SECRET", crate::support::WH),
+            ("CAISSE_GUEST_COOKIE_SECRET", crate::support::GUEST),
+            ("CAISSE_METRICS_LISTEN", "127.0.0.1:0"),
+            ("CAISSE_MAIL", "off"),
+            ("CAISSE_LOG_FORMAT", "json"),
+        ],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let running = Running(child);
+    wait_for(&format!("http://{listen}/healthz")).await;
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    for _ in 0..300 {
+        let r = http
+            .post(format!("http://{listen}/api/webhooks/stripe"))
+            .header("stripe-signature", "t=1,v1=00")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+    }
+    let seconds = started.elapsed().as_secs() + 1;
+    drop(running);
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut { stderr }, &mut logs).unwrap();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|l| l.contains("bad signature"))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        !lines.is_empty() && lines.len() as u64 <= seconds + 1,
+        "{} lines in {seconds} s",
+        lines.len()
+    );
+    let counted: u64 = lines
+        .iter()
+        .map(|l| l["fields"]["failures"].as_u64().unwrap())
+        .sum();
+    assert!(
+        counted <= 300 && lines[0]["fields"]["failures"] == 1,
+        "{lines:?}"
     );
 }
