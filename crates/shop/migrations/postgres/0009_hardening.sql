@@ -7,3 +7,8 @@ CREATE TABLE readiness_probe (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     at BIGINT NOT NULL
 );
+
+-- Alerts counted together: the first payment_failed alerts of a product in an hour stand alone,
+-- the rest fall into one grouped alert (a customer declining card after card raises a handful).
+ALTER TABLE alerts ADD COLUMN group_key TEXT;
+CREATE INDEX alerts_by_group ON alerts (group_key);

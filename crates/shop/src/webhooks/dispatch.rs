@@ -415,12 +415,7 @@ async fn payment_failed(
         // A decline that reaches us after the success: the order stands.
         return keep_order(cx, hold, order.number, why).await;
     }
-    cx.tx
-        .raise_alert(
-            &release::payment_failed_alert(hold, payment_intent, why),
-            cx.now,
-        )
-        .await?;
+    release::raise_payment_failed(cx.tx, hold, payment_intent, why, cx.now).await?;
     if cx.policy.webhooks.release_on_payment_failure {
         release(cx, hold, "payment_failed", why).await
     } else {

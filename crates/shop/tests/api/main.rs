@@ -5,6 +5,7 @@
 //! thus run against both backends.
 
 mod admin;
+mod alert_grouping;
 mod bad_input;
 mod cancel_limits;
 mod catalog;
