@@ -55,6 +55,14 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// What a dashboard session keeps of the password it was signed in with: a SHA-256 of the
+/// configured hash, so that changing the password (its hash) ends every earlier session.
+pub fn password_fingerprint(phc: &str) -> String {
+    hex::encode(Sha256::digest(
+        format!("caisse admin password {phc}").as_bytes(),
+    ))
+}
+
 /// Equal strings, compared in time that does not depend on where they differ.
 pub fn same_token(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;

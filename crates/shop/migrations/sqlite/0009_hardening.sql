@@ -12,3 +12,7 @@ CREATE TABLE readiness_probe (
 -- the rest fall into one grouped alert (a customer declining card after card raises a handful).
 ALTER TABLE alerts ADD COLUMN group_key TEXT;
 CREATE INDEX alerts_by_group ON alerts (group_key);
+
+-- The password a dashboard session was signed in with (a SHA-256 of its hash): a session of an
+-- earlier password is refused once the hash changes. Sessions from before this column: none.
+ALTER TABLE admin_sessions ADD COLUMN password_fp TEXT NOT NULL DEFAULT '';

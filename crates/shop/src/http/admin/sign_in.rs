@@ -105,6 +105,7 @@ pub(super) async fn sign_in(
     let Some(hash) = app.config.admin_password_hash.clone() else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let password_fp = admin::password_fingerprint(hash.expose());
     let Ok(good) = app
         .password_checks
         .verify(hash, f.password, PERMIT_WAIT)
@@ -128,6 +129,7 @@ pub(super) async fn sign_in(
         .store
         .create_admin_session(
             &admin::token_hash(&token),
+            &password_fp,
             &csrf,
             now,
             now + admin::SESSION_SECS,
