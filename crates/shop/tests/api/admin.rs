@@ -401,8 +401,18 @@ async fn a_refund_from_the_dashboard_goes_through_stripe_once_per_form_and_is_re
         .await
         .unwrap()
         .contains("reload the order page"));
-    // Only a token the dashboard made names a refund.
-    for forged in ["", "x", &"a".repeat(5000)] {
+    // Only a token the dashboard made names a refund: not any 43 characters, not one for
+    // another order.
+    let nonce_only = token.split('.').next().unwrap().to_string();
+    let other_mac = format!("{}.{}", "b".repeat(43), token.split('.').nth(1).unwrap());
+    for forged in [
+        "",
+        "x",
+        &"a".repeat(5000),
+        &"a".repeat(43),
+        &nonce_only,
+        &other_mac,
+    ] {
         let r = post_form(
             &app,
             &path,
