@@ -84,11 +84,9 @@ pub(super) fn limits(r: &mut Reader<'_>) -> Limits {
         r.fail(MAX_CONNECTIONS, "must be at least 16");
     }
     let max_connections_per_ip = r.number::<usize>(MAX_CONNECTIONS_PER_IP);
-    if max_connections_per_ip == 0 || max_connections_per_ip > max_connections {
-        r.fail(
-            MAX_CONNECTIONS_PER_IP,
-            format!("must be 1 to {MAX_CONNECTIONS}"),
-        );
+    // More than the total is allowed: the total then decides.
+    if max_connections_per_ip == 0 {
+        r.fail(MAX_CONNECTIONS_PER_IP, "must be at least 1");
     }
     Limits {
         max_body_bytes,

@@ -94,7 +94,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(API_BASE, "https://api.stripe.com", false, "Stripe API base URL (the sandbox in dev)"),
     setting(STRIPE_TIMEOUT, "8", false, "time limit of one call to Stripe, in seconds (two retries follow a failure)"),
     setting(WEBHOOK_TOLERANCE, "300", false, "webhook timestamp tolerance in seconds, both ways; never 0"),
-    setting(MAX_BODY, "1048576", false, "largest request body accepted (413 above)"),
+    setting(MAX_BODY, "1048576", false, "largest webhook body accepted (413 above); every other request's body at most 64 KiB, or this when smaller"),
     setting(REQUEST_TIMEOUT, "30", false, "time limit of one HTTP request, in seconds"),
     setting(HEADER_READ_TIMEOUT, "10", false, "a connection must send a whole request head within this many seconds (of connecting, or of its previous answer)"),
     setting(IDLE_TIMEOUT, "60", false, "a connection with no byte either way for this many seconds is closed (more than the request time limit)"),

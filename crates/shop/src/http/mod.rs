@@ -40,7 +40,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application as one router.
 pub fn router(app: App) -> Router {
-    let body_limit = app.config.max_body_bytes;
+    // Webhooks read their body themselves, up to CAISSE_MAX_BODY_BYTES; every other body (forms)
+    // is held to the small limit.
+    let body_limit = json::small_body_limit(app.config.max_body_bytes);
     // In serve, metrics live on their own listener only: what they tell is for operators.
     let metrics = if app.config.mode == crate::config::Mode::Serve {
         Router::new()

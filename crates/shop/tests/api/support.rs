@@ -121,6 +121,8 @@ pub const LOOSE: &[(&str, &str)] = &[
     (config::MAX_OPEN_HOLDS, "1000"),
     (config::MAX_OPEN_HOLDS_PER_IP, "100000"),
     (config::MAX_HELD_UNITS_PER_IP, "1000000"),
+    // Every test client is 127.0.0.1.
+    (config::MAX_CONNECTIONS_PER_IP, "100000"),
 ];
 
 impl TestApp {
