@@ -331,6 +331,16 @@ fn cart_outcome(e: &CartError) -> &'static str {
     }
 }
 
+/// The key of the PaymentIntent tags this instance makes: the first webhook secret (serve, dev
+/// and the Stripe tools all have one; during a rotation dispatch accepts a tag of any of them).
+fn intent_key(app: &App) -> &[u8] {
+    app.config
+        .stripe
+        .webhook_secrets
+        .first()
+        .map_or(&[], |s| s.expose().as_bytes())
+}
+
 /// The Checkout Session for a hold: prices from the database (a Stripe Price when the product has
 /// one), the hold id on the session and its PaymentIntent (with the tag that proves the
 /// PaymentIntent is this session's, [`intent_tag`]), the hold's expiry.
@@ -354,10 +364,7 @@ fn session_params(
                 "payment_intent_data[metadata][{}]",
                 intent_tag::METADATA_KEY
             ),
-            intent_tag::intent_tag(
-                app.config.identity.guest_secret.expose().as_bytes(),
-                hold_id,
-            ),
+            intent_tag::intent_tag(intent_key(app), hold_id),
         )
         .push("expires_at", expires_at);
     if let Some(email) = email {

@@ -1,7 +1,7 @@
 //! The tag that says a PaymentIntent is the one of a hold's own Checkout Session.
 //!
 //! Checkout creates the session's PaymentIntent with `payment_intent_data[metadata]`: the hold's
-//! id and this tag, an HMAC of the id under a key of the shop's (the guest cookie secret, with a
+//! id and this tag, an HMAC of the id under a key of the shop's (its webhook signing secret, with a
 //! purpose of its own in the MAC). PaymentIntent events do not name their session, and another
 //! integration on the same Stripe account may put a hold's id in a PaymentIntent's metadata: only
 //! a PaymentIntent with the right tag, or the one the hold's session named, pays the hold.

@@ -56,8 +56,9 @@ pub struct Policy<'a> {
     /// caisse runs with live keys.
     pub live: bool,
     pub webhooks: &'a WebhookConfig,
-    /// The key of the PaymentIntent tags ([`crate::domain::intent_tag`]).
-    pub intent_key: &'a [u8],
+    /// The keys a PaymentIntent tag may be made with ([`crate::domain::intent_tag`]): the
+    /// webhook secrets, all of them during a rotation.
+    pub intent_keys: &'a [crate::secret::Secret],
 }
 
 /// One event's handling: the policy, the transaction, who acts (`webhook:evt_…`) and when.
@@ -318,7 +319,12 @@ async fn intent_hold(cx: &mut Ctx<'_>, pi: &PaymentIntent) -> Result<IntentHold,
             && pi
                 .metadata
                 .get(intent_tag::METADATA_KEY)
-                .is_some_and(|tag| intent_tag::is_hold_tag(cx.policy.intent_key, &hold.id, tag))
+                .is_some_and(|tag| {
+                    cx.policy
+                        .intent_keys
+                        .iter()
+                        .any(|key| intent_tag::is_hold_tag(key.expose().as_bytes(), &hold.id, tag))
+                })
     };
     Ok(if named || tagged() {
         IntentHold::Own(hold)

@@ -150,7 +150,7 @@ async fn apply(
     let policy = dispatch::Policy {
         live: app.config.stripe.mode == KeyMode::Live,
         webhooks: &app.config.webhooks,
-        intent_key: app.config.identity.guest_secret.expose().as_bytes(),
+        intent_keys: &app.config.stripe.webhook_secrets,
     };
     app.store
         .write(async |tx| {

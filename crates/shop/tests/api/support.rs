@@ -394,6 +394,6 @@ pub fn intent_metadata(hold: &serde_json::Value) -> serde_json::Value {
     use caisse_shop::domain::intent_tag::{intent_tag, METADATA_KEY};
     let hold_id = hold["hold_id"].as_str().unwrap();
     let mut metadata = serde_json::json!({ "hold_id": hold_id });
-    metadata[METADATA_KEY] = intent_tag(GUEST_SECRET.as_bytes(), hold_id).into();
+    metadata[METADATA_KEY] = intent_tag(WEBHOOK_SECRET.as_bytes(), hold_id).into();
     metadata
 }
