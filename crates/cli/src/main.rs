@@ -2,6 +2,7 @@
 //! lives here.
 
 mod commands;
+mod webhook_secrets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -92,8 +93,11 @@ enum Command {
         #[arg(long)]
         forward_to: Option<String>,
         /// Signing secret (whsec_…); repeat it to sign with several, as during a rotation.
-        #[arg(long = "webhook-secret", required = true)]
+        /// Visible to `ps`: prefer --webhook-secret-file or STRIPE_WEBHOOK_SECRET.
+        #[arg(long = "webhook-secret")]
         webhook_secrets: Vec<String>,
+        #[command(flatten)]
+        secret_file: webhook_secrets::SecretFile,
         /// Base of the URLs handed out, when customers reach the sandbox at another address.
         #[arg(long)]
         public_url: Option<String>,
@@ -159,9 +163,12 @@ enum EventsCommand {
 enum WebhookCommand {
     /// Print a Stripe-Signature header for a payload file, for replaying a webhook with curl.
     Sign {
-        /// Signing secret (whsec_…); repeat for one v1 per secret.
-        #[arg(long = "secret", required = true)]
+        /// Signing secret (whsec_…); repeat for one v1 per secret. Visible to `ps`: prefer
+        /// --webhook-secret-file or STRIPE_WEBHOOK_SECRET.
+        #[arg(long = "secret")]
         secrets: Vec<String>,
+        #[command(flatten)]
+        secret_file: webhook_secrets::SecretFile,
         /// Unix time to sign at (default: now).
         #[arg(long)]
         timestamp: Option<i64>,
@@ -243,10 +250,19 @@ fn main() -> ExitCode {
                 listen,
                 forward_to,
                 webhook_secrets,
+                secret_file,
                 public_url,
                 api_version,
                 strict_order,
             } => {
+                let webhook_secrets = match webhook_secrets::resolve(
+                    "--webhook-secret",
+                    webhook_secrets,
+                    secret_file.path.as_deref(),
+                ) {
+                    Ok(s) => s,
+                    Err(e) => return Err(commands::Failure::Config(vec![e])),
+                };
                 let chaos = if strict_order {
                     caisse_sandbox::Chaos::strict()
                 } else {
@@ -266,10 +282,14 @@ fn main() -> ExitCode {
                 command:
                     WebhookCommand::Sign {
                         secrets,
+                        secret_file,
                         timestamp,
                         file,
                     },
-            } => commands::webhook_sign(&secrets, timestamp, &file),
+            } => match webhook_secrets::resolve("--secret", secrets, secret_file.path.as_deref()) {
+                Ok(secrets) => commands::webhook_sign(&secrets, timestamp, &file),
+                Err(e) => Err(commands::Failure::Config(vec![e])),
+            },
             Command::Admin {
                 command: AdminCommand::HashPassword { refused },
             } => commands::admin_hash_password(!refused.is_empty()),

@@ -1,10 +1,13 @@
 //! A small SMTP server for tests and local runs: it speaks enough of RFC 5321 for a real client
 //! (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) and keeps what it accepts. Its behaviour can be
 //! made hostile on purpose — refuse the next messages with a temporary (4xx) or permanent (5xx)
-//! reply, or stall after `DATA` without ever answering — to test what a mailer does about it.
+//! reply, stall after `DATA` without ever answering, or answer late for some recipients — to test
+//! what a mailer does about it. It notes when it received each message and when it answered, so
+//! that a test can tell which messages were in flight at a given moment (a crash of the sender).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -27,11 +30,16 @@ pub enum Behaviour {
     Refuse { code: u16, n: u32 },
     /// Read the message, then never answer the end of `DATA`.
     Stall,
+    /// Keep (and count as received) every message, but answer the end of `DATA` only after
+    /// `delay` when a recipient's address contains `recipient`; the others at once.
+    SlowFor { recipient: String, delay: Duration },
 }
 
 #[derive(Default)]
 struct State {
     mails: Vec<Mail>,
+    /// For each of `mails`: when its `DATA` ended, and when it was answered (if it was).
+    times: Vec<(Instant, Option<Instant>)>,
     behaviour: Behaviour,
     refused: u32,
     stalled: u32,
@@ -86,6 +94,18 @@ impl SmtpServer {
     /// How many messages were read and then left unanswered.
     pub fn stalled(&self) -> u32 {
         self.lock().stalled
+    }
+
+    /// How many kept messages were in flight at `at`: received by then, and not answered, or
+    /// answered less than `grace` before it (the sender may not have recorded the answer yet).
+    pub fn in_flight_at(&self, at: Instant, grace: Duration) -> usize {
+        self.lock()
+            .times
+            .iter()
+            .filter(|(received, answered)| {
+                *received <= at && answered.is_none_or(|a| a + grace > at)
+            })
+            .count()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -163,25 +183,45 @@ async fn session(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
                     }
                     data.push_str(line.strip_prefix('.').unwrap_or(&line));
                 }
-                let stall = {
+                let (stall, delay, index) = {
                     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-                    if s.behaviour == Behaviour::Stall {
-                        s.stalled += 1;
-                        true
-                    } else {
-                        s.mails.push(Mail {
-                            from: from.clone(),
-                            to: std::mem::take(&mut to),
-                            data,
-                        });
-                        false
+                    match s.behaviour.clone() {
+                        Behaviour::Stall => {
+                            s.stalled += 1;
+                            (true, None, 0)
+                        }
+                        behaviour => {
+                            let delay = match behaviour {
+                                Behaviour::SlowFor { recipient, delay }
+                                    if to.iter().any(|t| t.contains(&recipient)) =>
+                                {
+                                    Some(delay)
+                                }
+                                _ => None,
+                            };
+                            s.mails.push(Mail {
+                                from: from.clone(),
+                                to: std::mem::take(&mut to),
+                                data,
+                            });
+                            s.times.push((Instant::now(), None));
+                            (false, delay, s.times.len() - 1)
+                        }
                     }
                 };
                 if stall {
                     // Never answer: the client times out or is killed mid-send.
                     std::future::pending::<()>().await;
                 }
-                "250 OK queued".into()
+                if let Some(delay) = delay {
+                    tokio::time::sleep(delay).await;
+                }
+                // Answered, or the sender is gone: either way no longer in flight.
+                let answered = write.write_all(b"250 OK queued\r\n").await;
+                state.lock().unwrap_or_else(|p| p.into_inner()).times[index].1 =
+                    Some(Instant::now());
+                answered?;
+                continue;
             }
             "RSET" => {
                 from.clear();

@@ -55,6 +55,41 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The refund form's token: a random nonce, a dot, and an HMAC of the order and the nonce under
+/// the session's CSRF token. Only a form this dashboard made, for this session and this order,
+/// carries one; the nonce makes each form one refund (it names the idempotency key).
+pub fn refund_form_token(session_key: &str, order_id: &str) -> String {
+    let nonce = random_token();
+    let mac = refund_mac(session_key, order_id, &nonce);
+    format!("{nonce}.{mac}")
+}
+
+/// The nonce of a refund form token the dashboard issued for this session and order.
+fn refund_form_nonce<'a>(session_key: &str, order_id: &str, token: &'a str) -> Option<&'a str> {
+    let (nonce, mac) = token.split_once('.')?;
+    let well_formed = nonce.len() == 43
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (well_formed && same_token(&refund_mac(session_key, order_id, nonce), mac)).then_some(nonce)
+}
+
+fn refund_mac(session_key: &str, order_id: &str, nonce: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(session_key.as_bytes()).expect("HMAC takes any key");
+    mac.update(format!("caisse refund form {order_id} {nonce}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// What a dashboard session keeps of the password it was signed in with: a SHA-256 of the
+/// configured hash, so that changing the password (its hash) ends every earlier session.
+pub fn password_fingerprint(phc: &str) -> String {
+    hex::encode(Sha256::digest(
+        format!("caisse admin password {phc}").as_bytes(),
+    ))
+}
+
 /// Equal strings, compared in time that does not depend on where they differ.
 pub fn same_token(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;
@@ -81,6 +116,7 @@ pub async fn refund(
     number: i64,
     amount: Option<i64>,
     form_token: &str,
+    session_key: &str,
     now: i64,
 ) -> Result<String, ActionError> {
     let order = app
@@ -105,17 +141,13 @@ pub async fn refund(
         )));
     }
     // The form's token is what makes a resent form one refund: only a token this dashboard
-    // made (random_token's 43 URL-safe characters) names one.
-    let well_formed = form_token.len() == 43
-        && form_token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !well_formed {
+    // issued for this session and order names one.
+    let Some(nonce) = refund_form_nonce(session_key, &order.id, form_token) else {
         return Err(ActionError::Refused(
             "this form is out of date; reload the order page".into(),
         ));
-    }
-    let key = format!("caisse-{}-refund-admin{form_token}", order.id);
+    };
+    let key = format!("caisse-{}-refund-admin{nonce}", order.id);
     let refund = match app.stripe.create_refund(pi, Some(amount), &key).await {
         Ok(r) => r,
         Err(caisse_stripe::StripeError::Api { kind, .. }) if kind == "idempotency_error" => {

@@ -7,9 +7,10 @@ use caisse_stripe::{Client, ClientOptions};
 
 use crate::config::Config;
 use crate::email::Mailer;
+use crate::password_checks::PasswordChecks;
 use crate::ratelimit::{RateLimiter, RedisLimiter};
 use crate::signature_alarm::SignatureAlarm;
-use crate::store::{OutageAlarm, Store};
+use crate::store::{OutageAlarm, Store, WriteProbe};
 use crate::stripe_log::StripeLog;
 use crate::telemetry;
 
@@ -29,6 +30,10 @@ pub struct App {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// The database outage this instance's webhook deliveries are living through, if any.
     pub db_outage: Arc<OutageAlarm>,
+    /// Where the dashboard's password checks run (`CAISSE_ADMIN_MAX_CONCURRENT_SIGNINS`).
+    pub password_checks: Arc<PasswordChecks>,
+    /// `/readyz`'s write probe and its last answer.
+    pub write_probe: Arc<WriteProbe>,
 }
 
 impl App {
@@ -47,6 +52,7 @@ impl App {
             None => RateLimiter::in_process(),
         };
         let mailer = Mailer::new(&config.mail.transport, config.mail.lease)?;
+        let password_checks = Arc::new(PasswordChecks::start(config.admin_max_concurrent_signins)?);
         Ok(App {
             config: Arc::new(config),
             store,
@@ -58,6 +64,8 @@ impl App {
             mailer,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             db_outage: Arc::default(),
+            password_checks,
+            write_probe: Arc::default(),
         })
     }
 }

@@ -192,6 +192,11 @@ pub fn verify_jwt(
         }
     }
     match claims.get("sub").and_then(|s| s.as_str()) {
+        // Printable only: the id lands in the database, the audit log and log lines, where a
+        // newline or an escape sequence would forge or garble a record.
+        Some(sub) if sub.chars().any(char::is_control) => {
+            Err(IdentityError::InvalidToken("sub has control characters"))
+        }
         Some(sub) if !sub.is_empty() && sub.len() <= 200 => Ok(sub.to_string()),
         _ => Err(IdentityError::InvalidToken("no sub claim")),
     }
@@ -291,6 +296,13 @@ mod tests {
             verify("a.b", 0),
             Err(IdentityError::InvalidToken("not a JWT"))
         );
+        for sub in ["42\nuser:admin", "a\u{1b}[2J", "\u{85}"] {
+            let token = sign_jwt(&json!({"sub": sub, "exp": 2000}), KEY);
+            assert_eq!(
+                verify(&token, 0),
+                Err(IdentityError::InvalidToken("sub has control characters"))
+            );
+        }
         let no_sub = sign_jwt(&json!({"name": "x", "exp": 2000}), KEY);
         assert_eq!(
             verify(&no_sub, 0),

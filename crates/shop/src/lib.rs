@@ -17,6 +17,7 @@ pub mod http;
 pub mod identity;
 pub mod orders;
 pub mod outbox;
+pub mod password_checks;
 pub mod ratelimit;
 pub mod replay;
 pub mod retention;

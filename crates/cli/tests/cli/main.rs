@@ -2,12 +2,14 @@
 
 mod admin;
 mod browser;
+mod bursts;
 mod cdp;
 mod config_errors;
 mod config_table;
 mod deploy_unit;
 mod env_example;
 mod operations;
+mod outbox_kills;
 mod processes;
 mod readme_postgres;
 mod readme_typescript;

@@ -195,9 +195,11 @@ fn cookie_pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap_or_default().to_string()
 }
 
+/// The secret from a file, so that `ps` does not show it.
 #[tokio::test]
 async fn caisse_sandbox_runs_on_its_own() {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("whsec"), "whsec_cli_test_0123\n").unwrap();
     let listen = format!("127.0.0.1:{}", free_port());
     let _sandbox = Running(
         caisse(
@@ -206,8 +208,8 @@ async fn caisse_sandbox_runs_on_its_own() {
                 "sandbox",
                 "--listen",
                 &listen,
-                "--webhook-secret",
-                "whsec_cli_test_0123",
+                "--webhook-secret-file",
+                "whsec",
             ],
             &[],
         )
@@ -254,9 +256,34 @@ fn webhook_sign_prints_the_header_stripe_would_send() {
     );
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(
-        stdout.trim(),
-        "t=1533204620,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7"
+    let header = "t=1533204620,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7";
+    assert_eq!(stdout.trim(), header);
+
+    // The same secret out of sight of `ps`: from a file, or from STRIPE_WEBHOOK_SECRET.
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("whsec");
+    std::fs::write(&secret_file, "webhook_secret\n").unwrap();
+    let payload = vectors.join("tv1_payload.json");
+    let payload = payload.to_str().unwrap();
+    let sign = |args: &[&str], vars: &[(&str, &str)]| {
+        let mut all = vec!["webhook", "sign", "--timestamp", "1533204620"];
+        all.extend_from_slice(args);
+        all.push(payload);
+        run(dir.path(), &all, vars)
+    };
+    let from_file = sign(
+        &["--webhook-secret-file", secret_file.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(text(&from_file).0.trim(), header, "{:?}", text(&from_file));
+    let from_env = sign(&[], &[("STRIPE_WEBHOOK_SECRET", "webhook_secret")]);
+    assert_eq!(text(&from_env).0.trim(), header, "{:?}", text(&from_env));
+    let none = sign(&[], &[]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        text(&none).1.contains("no signing secret"),
+        "{:?}",
+        text(&none)
     );
 }
 

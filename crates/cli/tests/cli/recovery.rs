@@ -1,35 +1,11 @@
 //! Nothing is lost, from outside: `caisse serve` killed with SIGKILL between an order's commit and
 //! its email, and a webhook endpoint that was down, made good by `caisse events replay`.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use caisse_sandbox::smtp::{Behaviour, SmtpServer};
 
-use crate::support::{caisse, free_port, run, text, wait_for, Running, GUEST, SK, WH};
-
-/// `caisse serve` on `port` with the sandbox at `api_base` and extra settings.
-fn serve(dir: &std::path::Path, port: u16, api_base: &str, extra: &[(&str, &str)]) -> Running {
-    let db = format!("sqlite://{}", dir.join("caisse.db").display());
-    let listen = format!("127.0.0.1:{port}");
-    let mut vars = vec![
-        ("DATABASE_URL", db.as_str()),
-        ("CAISSE_LISTEN", listen.as_str()),
-        ("STRIPE_SECRET_KEY", SK),
-        ("STRIPE_WEBHOOK_SECRET", WH),
-        ("STRIPE_API_BASE", api_base),
-        ("CAISSE_GUEST_COOKIE_SECRET", GUEST),
-        ("CAISSE_METRICS_LISTEN", "127.0.0.1:0"),
-    ];
-    vars.extend_from_slice(extra);
-    Running(
-        caisse(dir, &["serve"], &vars)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
-}
+use crate::support::{free_port, run, serve, text, wait_for, SK, WH};
 
 /// The demo-like catalog: one product, as the shop's import would make it.
 fn import_catalog(dir: &std::path::Path) {

@@ -1,6 +1,6 @@
 //! Runs the real `caisse` binary with a clean environment.
 
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const SK: &str = "sk_test_CLISECRETKEYVALUE0123456789";
@@ -82,4 +82,28 @@ pub async fn wait_for(url: &str) {
         assert!(Instant::now() < deadline, "{url} never answered");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// `caisse serve` on `port` with its SQLite file in `dir`, the sandbox at `api_base` and extra
+/// settings (a later `DATABASE_URL` among them wins).
+pub fn serve(dir: &std::path::Path, port: u16, api_base: &str, extra: &[(&str, &str)]) -> Running {
+    let db = format!("sqlite://{}", dir.join("caisse.db").display());
+    let listen = format!("127.0.0.1:{port}");
+    let mut vars = vec![
+        ("DATABASE_URL", db.as_str()),
+        ("CAISSE_LISTEN", listen.as_str()),
+        ("STRIPE_SECRET_KEY", SK),
+        ("STRIPE_WEBHOOK_SECRET", WH),
+        ("STRIPE_API_BASE", api_base),
+        ("CAISSE_GUEST_COOKIE_SECRET", GUEST),
+        ("CAISSE_METRICS_LISTEN", "127.0.0.1:0"),
+    ];
+    vars.extend_from_slice(extra);
+    Running(
+        caisse(dir, &["serve"], &vars)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }

@@ -24,6 +24,11 @@ pub enum CancelError {
 /// The shop's cancel page: the customer gave up. Stripe is asked to expire the session first, so
 /// that nobody can pay on it afterwards; then the stock goes back. A session that completed
 /// meanwhile is paid: the payment path owns it. Cancelling twice answers the same.
+///
+/// Stripe is called at most once per hold (its cancel claim, [`crate::store::Tx::claim_hold_cancel`]):
+/// a converted hold, a hold whose session is known to be over, and every cancel after the first
+/// answer from the database, so that repeated cancels cannot spend the shop's Stripe rate limit.
+/// Only a call Stripe did not answer gives the claim back, for the customer's retry.
 pub async fn cancel(
     app: &App,
     customer: &Customer,
@@ -37,9 +42,20 @@ pub async fn cancel(
     if app.store.order_for_hold(&hold.id).await?.is_some() {
         return Err(CancelError::AlreadyPaid);
     }
-    // A released hold's session may still be open (a declined card can be retried): expire it
-    // too, so that nobody pays for a checkout the customer cancelled.
-    if hold.status != HoldStatus::Converted {
+    // A hold released for a failed payment keeps its session open (a declined card can be
+    // retried): that session is expired too, so that nobody pays for a checkout the customer
+    // cancelled. A hold released because its session ended needs no call.
+    let session_over = matches!(
+        hold.release_reason.as_deref(),
+        Some("expired" | "cancelled" | "price_mismatch")
+    );
+    if hold.status != HoldStatus::Converted
+        && !session_over
+        && app
+            .store
+            .write(async |tx| tx.claim_hold_cancel(&hold.id, now).await)
+            .await?
+    {
         match holds::expire_at_stripe(&app.stripe, &hold, Purpose::Cancel).await {
             // Expired, or Stripe forgot it: nobody can pay it, the stock can go back.
             Verdict::Expired | Verdict::Missing => {
@@ -48,7 +64,12 @@ pub async fn cancel(
                 holds::release(&app.store, &hold, reason, &actor, why, now).await?;
             }
             Verdict::Complete(_) => return Err(CancelError::AlreadyPaid),
-            Verdict::Unknown => return Err(CancelError::ProviderUnavailable),
+            Verdict::Unknown => {
+                app.store
+                    .write(async |tx| tx.drop_hold_cancel(&hold.id).await)
+                    .await?;
+                return Err(CancelError::ProviderUnavailable);
+            }
         }
     }
     let hold = app

@@ -19,6 +19,7 @@ use caisse_stripe::StripeError;
 use super::CheckoutError;
 use crate::app::App;
 use crate::domain::cart::ValidCart;
+use crate::domain::intent_tag;
 use crate::domain::money::format_amount;
 use crate::domain::status::AlertKind;
 use crate::holds::release::{self as holds, Purpose, Verdict};
@@ -95,8 +96,19 @@ fn is_refusal(e: &StripeError) -> bool {
     e.status().is_some_and(|s| (400..500).contains(&s)) && !e.is_transient()
 }
 
+/// The key of the PaymentIntent tags this instance makes: the first webhook secret (serve, dev
+/// and the Stripe tools all have one; during a rotation dispatch accepts a tag of any of them).
+fn intent_key(app: &App) -> &[u8] {
+    app.config
+        .stripe
+        .webhook_secrets
+        .first()
+        .map_or(&[], |s| s.expose().as_bytes())
+}
+
 /// The Checkout Session for a hold: prices from the database (a Stripe Price when the product has
-/// one), the hold id on the session and its PaymentIntent, the given expiry.
+/// one), the hold id on the session and its PaymentIntent (with the tag that proves the
+/// PaymentIntent is this session's, [`intent_tag`]), the given expiry.
 fn params(
     app: &App,
     hold_id: &str,
@@ -112,6 +124,13 @@ fn params(
         .push("client_reference_id", hold_id)
         .push("metadata[hold_id]", hold_id)
         .push("payment_intent_data[metadata][hold_id]", hold_id)
+        .push(
+            format!(
+                "payment_intent_data[metadata][{}]",
+                intent_tag::METADATA_KEY
+            ),
+            intent_tag::intent_tag(intent_key(app), hold_id),
+        )
         .push("expires_at", expires_at);
     if let Some(email) = email {
         form.push("customer_email", email);

@@ -5,7 +5,7 @@
 use argon2::password_hash::PasswordHash;
 
 use super::reader::Reader;
-use super::settings::ADMIN_PASSWORD_HASH;
+use super::settings::{ADMIN_MAX_CONCURRENT_SIGNINS, ADMIN_PASSWORD_HASH};
 use crate::secret::Secret;
 
 /// Why a configured hash cannot be used, in a sentence that never repeats it.
@@ -41,4 +41,14 @@ pub(super) fn password_hash(r: &mut Reader<'_>) -> Option<Secret> {
         }
     }
     (!hash.is_empty()).then(|| Secret::new(hash))
+}
+
+/// How many password checks may run at once: each holds the hash's memory cost (19 MiB by
+/// default) while it runs, so this, not the number of clients, bounds sign-in's memory.
+pub(super) fn max_concurrent_signins(r: &mut Reader<'_>) -> usize {
+    let n = r.number::<usize>(ADMIN_MAX_CONCURRENT_SIGNINS);
+    if !(1..=64).contains(&n) {
+        r.fail(ADMIN_MAX_CONCURRENT_SIGNINS, "must be 1 to 64");
+    }
+    n
 }

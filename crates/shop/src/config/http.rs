@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::reader::Reader;
 use super::settings::{
     declared, CANCEL_URL, CORS_ORIGINS, HEADER_READ_TIMEOUT, IDLE_TIMEOUT, LISTEN, MAX_BODY,
-    MAX_CONNECTIONS, METRICS_LISTEN, PUBLIC_URL, REQUEST_TIMEOUT, SUCCESS_URL,
+    MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP, METRICS_LISTEN, PUBLIC_URL, REQUEST_TIMEOUT,
+    SUCCESS_URL,
 };
 
 /// Where caisse answers and where Stripe sends customers back.
@@ -82,6 +83,7 @@ pub(super) struct Limits {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
+    pub max_connections_per_ip: usize,
 }
 
 pub(super) fn limits(r: &mut Reader<'_>) -> Limits {
@@ -108,12 +110,18 @@ pub(super) fn limits(r: &mut Reader<'_>) -> Limits {
     if max_connections < 16 {
         r.fail(MAX_CONNECTIONS, "must be at least 16");
     }
+    let max_connections_per_ip = r.number::<usize>(MAX_CONNECTIONS_PER_IP);
+    // More than the total is allowed: the total then decides.
+    if max_connections_per_ip == 0 {
+        r.fail(MAX_CONNECTIONS_PER_IP, "must be at least 1");
+    }
     Limits {
         max_body_bytes,
         request_timeout: Duration::from_secs(request_timeout),
         header_read_timeout: Duration::from_secs(header_read),
         idle_timeout: Duration::from_secs(idle),
         max_connections,
+        max_connections_per_ip,
     }
 }
 

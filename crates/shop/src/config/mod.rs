@@ -119,6 +119,7 @@ pub struct Config {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
+    pub max_connections_per_ip: usize,
     pub log_format: LogFormat,
     pub checkout: CheckoutConfig,
     pub webhooks: WebhookConfig,
@@ -130,6 +131,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// The dashboard's password hash; `None`: no dashboard.
     pub admin_password_hash: Option<Secret>,
+    /// Password checks running at once at most, process-wide.
+    pub admin_max_concurrent_signins: usize,
     /// Whether `/` serves the demo storefront.
     pub storefront: bool,
     /// Each setting's shown value and origin, secrets masked, in the order of [`SETTINGS`]: what
@@ -222,6 +225,7 @@ impl Config {
         let operations = operations::operations_settings(&mut r);
         let cors_origins = http::cors(&mut r);
         let admin_password_hash = admin::password_hash(&mut r);
+        let admin_max_concurrent_signins = admin::max_concurrent_signins(&mut r);
         let storefront = r.flag(STOREFRONT) || mode == Mode::Dev;
 
         let mut report = r.report;
@@ -248,6 +252,7 @@ impl Config {
             header_read_timeout: limits.header_read_timeout,
             idle_timeout: limits.idle_timeout,
             max_connections: limits.max_connections,
+            max_connections_per_ip: limits.max_connections_per_ip,
             log_format,
             checkout,
             webhooks,
@@ -257,6 +262,7 @@ impl Config {
             operations,
             cors_origins,
             admin_password_hash,
+            admin_max_concurrent_signins,
             storefront,
             report,
         })

@@ -45,6 +45,7 @@ pub const REQUEST_TIMEOUT: &str = "CAISSE_REQUEST_TIMEOUT_SECS";
 pub const HEADER_READ_TIMEOUT: &str = "CAISSE_HEADER_READ_TIMEOUT_SECS";
 pub const IDLE_TIMEOUT: &str = "CAISSE_IDLE_TIMEOUT_SECS";
 pub const MAX_CONNECTIONS: &str = "CAISSE_MAX_CONNECTIONS";
+pub const MAX_CONNECTIONS_PER_IP: &str = "CAISSE_MAX_CONNECTIONS_PER_IP";
 pub const LOG_FORMAT: &str = "CAISSE_LOG_FORMAT";
 pub const HOLD_TTL: &str = "CAISSE_HOLD_TTL_SECS";
 pub const MAX_LINE_QUANTITY: &str = "CAISSE_MAX_LINE_QUANTITY";
@@ -77,6 +78,7 @@ pub const MAIL_LANG: &str = "CAISSE_MAIL_LANG";
 pub const OUTBOX_MAX_ATTEMPTS: &str = "CAISSE_OUTBOX_MAX_ATTEMPTS";
 pub const OUTBOX_LEASE: &str = "CAISSE_OUTBOX_LEASE_SECS";
 pub const ADMIN_PASSWORD_HASH: &str = "CAISSE_ADMIN_PASSWORD_HASH";
+pub const ADMIN_MAX_CONCURRENT_SIGNINS: &str = "CAISSE_ADMIN_MAX_CONCURRENT_SIGNINS";
 pub const STOREFRONT: &str = "CAISSE_STOREFRONT";
 pub const RETENTION_DAYS: &str = "CAISSE_RETENTION_DAYS";
 
@@ -94,11 +96,12 @@ pub const SETTINGS: &[Setting] = &[
     setting(API_BASE, "https://api.stripe.com", false, "Stripe API base URL (the sandbox in dev)"),
     setting(STRIPE_TIMEOUT, "8", false, "time limit of one call to Stripe, in seconds (two retries follow a failure)"),
     setting(WEBHOOK_TOLERANCE, "300", false, "webhook timestamp tolerance in seconds, both ways; never 0"),
-    setting(MAX_BODY, "1048576", false, "largest request body accepted (413 above)"),
+    setting(MAX_BODY, "1048576", false, "largest webhook body accepted (413 above); every other request's body at most 64 KiB, or this when smaller"),
     setting(REQUEST_TIMEOUT, "30", false, "time limit of one HTTP request, in seconds"),
     setting(HEADER_READ_TIMEOUT, "10", false, "a connection must send a whole request head within this many seconds (of connecting, or of its previous answer)"),
     setting(IDLE_TIMEOUT, "60", false, "a connection with no byte either way for this many seconds is closed (more than the request time limit)"),
-    setting(MAX_CONNECTIONS, "10000", false, "open connections at most; one more is closed at once"),
+    setting(MAX_CONNECTIONS, "10000", false, "open connections at most; one more is closed at once; lowered, with a warning, to what the file-descriptor limit holds"),
+    setting(MAX_CONNECTIONS_PER_IP, "64", false, "open connections at most from one client address (IPv6: one /64), trusted proxies excepted; one more is closed at once"),
     setting(LOG_FORMAT, "human", false, "human or json"),
     setting(HOLD_TTL, "1800", false, "how long a checkout holds stock, 1800 to 86400 s (Stripe's expires_at range)"),
     setting(MAX_LINE_QUANTITY, "10", false, "largest quantity of one product in a cart"),
@@ -131,6 +134,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(OUTBOX_MAX_ATTEMPTS, "10", false, "attempts before an outbox message (email, refund) is marked failed, with an alert"),
     setting(OUTBOX_LEASE, "120", false, "how long a worker owns an outbox message it is sending; a killed worker's message is due again after it"),
     setting(ADMIN_PASSWORD_HASH, "", true, "argon2id PHC string from `caisse admin hash-password`; without it /admin answers 404 (caisse dev makes a password and prints it)"),
+    setting(ADMIN_MAX_CONCURRENT_SIGNINS, "2", false, "password checks (argon2, 19 MiB each) running at once in the process, whatever the client; the next waits up to 2 s, then gets 429"),
     setting(STOREFRONT, "false", false, "true: serve the demo storefront at / (always on in caisse dev)"),
     setting(RETENTION_DAYS, "90", false, "days after which webhook payloads, Stripe request traces and sent or failed outbox messages are pruned; at least 30"),
 ];

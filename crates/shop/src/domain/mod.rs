@@ -5,6 +5,7 @@
 pub mod cart;
 pub mod email;
 pub mod ip_range;
+pub mod intent_tag;
 pub mod lifecycle;
 pub mod money;
 pub mod product;

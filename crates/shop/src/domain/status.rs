@@ -173,6 +173,8 @@ stored_as_text! {
         StripeRefused = "stripe_refused",
         /// Redis failed or was slow: the rate limit was kept per instance (one per outage).
         RedisUnavailable = "redis_unavailable",
+        /// A PaymentIntent names a hold in its metadata but is not its session's: ignored.
+        ForeignPaymentIntent = "foreign_payment_intent",
     }
 }
 

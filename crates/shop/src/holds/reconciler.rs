@@ -201,7 +201,9 @@ async fn settle_complete(
             "requires_payment_method" | "canceled" => {
                 let why = format!("its delayed payment {pi_id} failed ({})", pi.status);
                 app.store
-                    .raise_alert(&release::payment_failed_alert(hold, Some(pi_id), &why), now)
+                    .write(async |tx| {
+                        release::raise_payment_failed(tx, hold, Some(pi_id), &why, now).await
+                    })
                     .await?;
                 return Ok(here(
                     release::release(&app.store, hold, "payment_failed", ACTOR, &why, now).await?,

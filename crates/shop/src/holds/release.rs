@@ -106,24 +106,58 @@ pub async fn expire_at_stripe(stripe: &Client, hold: &Hold, purpose: Purpose) ->
     }
 }
 
+/// Alerts for failed payments that stand alone per product and hour; later ones that hour fall
+/// into one grouped alert, so that a customer declining card after card (one alert per checkout)
+/// cannot bury the dashboard.
+pub const PAYMENT_FAILED_ALERTS_PER_HOUR: i64 = 5;
+
 /// The operators' alert for a failed payment: one per PaymentIntent (a customer who tries three
-/// cards, or a SEPA failure told by two events, is one failing payment).
-pub fn payment_failed_alert<'a>(
-    hold: &'a Hold,
-    payment_intent: Option<&'a str>,
+/// cards, or a SEPA failure told by two events, is one failing payment), up to
+/// [`PAYMENT_FAILED_ALERTS_PER_HOUR`] per product (the hold's first) and hour, then one grouped
+/// alert for the rest of that hour.
+pub async fn raise_payment_failed(
+    tx: &mut Tx,
+    hold: &Hold,
+    payment_intent: Option<&str>,
     why: &str,
-) -> NewAlert<'a> {
-    NewAlert {
-        kind: AlertKind::PaymentFailed,
-        severity: Severity::Warning,
-        message: format!(
-            "Payment failed for hold {} ({}): {why}",
-            hold.id,
-            crate::domain::money::format_amount(hold.amount_total, &hold.currency)
-        ),
-        entity: Some(("hold", &hold.id)),
-        dedup_key: format!("payment_failed:{}", payment_intent.unwrap_or(&hold.id)),
-    }
+    now: i64,
+) -> Result<(), StoreError> {
+    let items = tx.hold_items_tx(&hold.id).await?;
+    let product = items
+        .iter()
+        .map(|i| i.product_id.as_str())
+        .min()
+        .unwrap_or("-");
+    let hour = now - now.rem_euclid(3600);
+    let group = format!("{}:{product}:{hour}", AlertKind::PaymentFailed);
+    let alert = if tx.alerts_in_group(&group).await? < PAYMENT_FAILED_ALERTS_PER_HOUR {
+        NewAlert {
+            kind: AlertKind::PaymentFailed,
+            severity: Severity::Warning,
+            message: format!(
+                "Payment failed for hold {} ({}): {why}",
+                hold.id,
+                crate::domain::money::format_amount(hold.amount_total, &hold.currency)
+            ),
+            entity: Some(("hold", &hold.id)),
+            dedup_key: format!("payment_failed:{}", payment_intent.unwrap_or(&hold.id)),
+        }
+    } else {
+        let from = time::OffsetDateTime::from_unix_timestamp(hour)
+            .map(|t| format!("{} {:02}:00 UTC", t.date(), t.hour()))
+            .unwrap_or_else(|_| hour.to_string());
+        NewAlert {
+            kind: AlertKind::PaymentFailed,
+            severity: Severity::Warning,
+            message: format!(
+                "More than {PAYMENT_FAILED_ALERTS_PER_HOUR} payments failed for checkouts of {product} in the hour from {from}: the rest of that hour is grouped here (each is in the webhook events)"
+            ),
+            entity: Some(("product", product)),
+            dedup_key: format!("{group}:more"),
+        }
+    };
+    tx.raise_grouped_alert(&alert, &group, now).await?;
+    Ok(())
 }
 
 /// Gives the hold's stock back in its own transaction; false when it was no longer active

@@ -44,38 +44,43 @@ async fn create(State(app): State<App>, caller: Caller, req: Request) -> Respons
     caller.answer(&app, response)
 }
 
-async fn create_for(app: &App, caller: &Caller, req: Request) -> Response {
-    let (customer, client) = (&caller.customer, caller.client_ip);
-    let ip = identity::network_key(client);
+/// The checkout limits (DESIGN 1.7), per customer and per client network, for creating a
+/// checkout or cancelling one (each with its own budget at the same rates: a cancel is a call to
+/// Stripe too); a refusal as the `429` to send, else the tightest decision for the headers.
+async fn limited(
+    app: &App,
+    caller: &Caller,
+    [per_customer, per_ip]: [Scope; 2],
+    what: &str,
+) -> Result<Option<(u32, Decision)>, Response> {
+    let ip = identity::network_key(caller.client_ip);
     let now_ms = ratelimit::now_ms();
     let limits = [
         (
-            Scope::Customer,
-            customer.id.as_str(),
+            per_customer,
+            "customer",
+            caller.customer.id.as_str(),
             app.config.checkout.rate_per_customer,
         ),
-        (Scope::Ip, ip.as_str(), app.config.checkout.rate_per_ip),
+        (per_ip, "ip", ip.as_str(), app.config.checkout.rate_per_ip),
     ];
     // A signed-in customer spends their own budget only: a storefront's server relays all its
     // customers from one address, which must not make them share one network's budget.
-    let applicable = if customer.is_signed_in() { 1 } else { 2 };
+    let applicable = if caller.customer.is_signed_in() { 1 } else { 2 };
     let mut tightest: Option<(u32, Decision)> = None;
-    for (scope, id, rate) in limits.into_iter().take(applicable) {
+    for (scope, who, id, rate) in limits.into_iter().take(applicable) {
         let d = app.limiter.check(scope, id, rate, now_ms).await;
         if !d.allowed {
             metrics::counter!("caisse_rate_limited_total", "scope" => scope.as_str()).increment(1);
             let mut e = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                format!(
-                    "too many checkouts from this {}; try again later",
-                    scope.as_str()
-                ),
+                format!("too many {what} from this {who}; try again later"),
             );
             e.retry_after_secs = Some(((d.retry_after_ms + 999) / 1000).max(1) as u64);
             let mut response = e.into_response();
             rate_headers(&mut response, rate.count, &d);
-            return response;
+            return Err(response);
         }
         if tightest
             .as_ref()
@@ -84,6 +89,15 @@ async fn create_for(app: &App, caller: &Caller, req: Request) -> Response {
             tightest = Some((rate.count, d));
         }
     }
+    Ok(tightest)
+}
+
+async fn create_for(app: &App, caller: &Caller, req: Request) -> Response {
+    let (customer, client) = (&caller.customer, caller.client_ip);
+    let tightest = match limited(app, caller, [Scope::Customer, Scope::Ip], "checkouts").await {
+        Ok(t) => t,
+        Err(refused) => return refused,
+    };
     let key = match req.headers().get("idempotency-key").map(|v| v.to_str()) {
         None => None,
         Some(Ok(k))
@@ -218,7 +232,19 @@ async fn cancel(
     Path(session_id): Path<String>,
     caller: Caller,
 ) -> Response {
-    let response = match checkout::cancel(&app, &caller.customer, &session_id, unix_now()).await {
+    let tightest = match limited(
+        &app,
+        &caller,
+        [Scope::CancelCustomer, Scope::CancelIp],
+        "cancels",
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(refused) => return caller.answer(&app, refused),
+    };
+    let mut response = match checkout::cancel(&app, &caller.customer, &session_id, unix_now()).await
+    {
         Ok(s) => Json(s).into_response(),
         Err(e) => {
             let message = e.to_string();
@@ -235,5 +261,8 @@ async fn cancel(
             .into_response()
         }
     };
+    if let Some((limit, d)) = tightest {
+        rate_headers(&mut response, limit, &d);
+    }
     caller.answer(&app, response)
 }

@@ -1,9 +1,11 @@
 //! The listener's side of hostile clients: every connection must send a complete request head
 //! within `CAISSE_HEADER_READ_TIMEOUT_SECS` (of connecting, or of its previous answer), an idle
 //! connection is closed after `CAISSE_IDLE_TIMEOUT_SECS` without a byte either way, and at most
-//! `CAISSE_MAX_CONNECTIONS` are open at once (one more is closed at once, so that the process
-//! keeps its file descriptors and `/healthz` keeps answering).
+//! `CAISSE_MAX_CONNECTIONS` are open at once, `CAISSE_MAX_CONNECTIONS_PER_IP` of them from one
+//! client address (one more is closed at once, so that the process keeps its file descriptors, one
+//! address cannot take them all, and `/healthz` keeps answering everyone else).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -19,12 +21,56 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
 
+use crate::domain::ip_range::IpRange;
+
 /// What a connection may take.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Limits {
     pub header_read: Duration,
     pub idle: Duration,
     pub max_connections: usize,
+    /// Per client address (IPv6: per /64).
+    pub max_per_client: usize,
+    /// Addresses counted only towards the total: the trusted proxies, whose connections carry
+    /// many clients.
+    pub exempt: Arc<[IpRange]>,
+}
+
+/// Open connections per client address; an entry goes when its last connection closes.
+#[derive(Default)]
+struct PerClient(std::sync::Mutex<HashMap<String, usize>>);
+
+/// One client's share of [`PerClient`], given back when the connection ends.
+struct ClientSlot {
+    table: Arc<PerClient>,
+    key: String,
+}
+
+impl PerClient {
+    fn take(self: &Arc<Self>, key: String, max: usize) -> Option<ClientSlot> {
+        let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(key.clone()).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            table: self.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown`, then lets connections finish their requests.
@@ -35,6 +81,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let per_client = Arc::new(PerClient::default());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -55,6 +102,19 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        let slot = if limits.exempt.iter().any(|r| r.contains(peer.ip())) {
+            None
+        } else {
+            let key = crate::identity::network_key(peer.ip());
+            match per_client.take(key, limits.max_per_client) {
+                Some(slot) => Some(slot),
+                None => {
+                    metrics::counter!("caisse_connections_refused_per_ip_total").increment(1);
+                    drop(stream);
+                    continue;
+                }
+            }
+        };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             metrics::counter!("caisse_connections_refused_total").increment(1);
             drop(stream);
@@ -70,7 +130,7 @@ pub async fn serve(
         let connection = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {
             let _ = connection.await;
-            drop(permit);
+            drop((permit, slot));
         });
     }
     drop(listener);

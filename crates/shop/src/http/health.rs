@@ -1,5 +1,6 @@
-//! Probes and metrics: `/healthz` (the process answers), `/readyz` (the database answers and is
-//! migrated), `/metrics` (Prometheus text, on its own listener in `serve`).
+//! Probes and metrics: `/healthz` (the process answers, nothing more), `/readyz` (the database is
+//! migrated and a write completes now: [`crate::store::WriteProbe`]), `/metrics` (Prometheus
+//! text, on its own listener in `serve`).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -26,7 +27,17 @@ pub fn metrics_routes() -> Router<App> {
 
 async fn readyz(State(app): State<App>) -> Result<impl IntoResponse, ApiError> {
     match app.store.is_ready().await {
-        Ok(true) => Ok(Json(json!({ "status": "ready" }))),
+        Ok(true) => match app.write_probe.check(&app.store).await {
+            Ok(()) => Ok(Json(json!({ "status": "ready" }))),
+            Err(why) => {
+                tracing::warn!(why, "not ready: the write probe failed");
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not_ready",
+                    "the database cannot complete a write now",
+                ))
+            }
+        },
         Ok(false) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",

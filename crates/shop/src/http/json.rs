@@ -35,11 +35,22 @@ impl<T: DeserializeOwned> FromRequest<App> for ApiJson<T> {
                 "send the body as application/json",
             ));
         }
-        let bytes = read_body(req, app.config.max_body_bytes).await?;
+        let bytes = read_body(req, small_body_limit(app.config.max_body_bytes)).await?;
         serde_json::from_slice(&bytes)
             .map(ApiJson)
             .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))
     }
+}
+
+/// The largest body of any request but a webhook's: a cart, a sign-in or dashboard form fits in
+/// a few kilobytes, and these bodies are read before (or without) any authentication, so that a
+/// few hundred slow clients each sending the webhook limit (1 MiB) would hold hundreds of MB.
+pub const SMALL_BODY_BYTES: usize = 64 * 1024;
+
+/// The body limit of requests other than webhooks: [`SMALL_BODY_BYTES`], or the configured limit
+/// when it is smaller.
+pub fn small_body_limit(configured: usize) -> usize {
+    configured.min(SMALL_BODY_BYTES)
 }
 
 /// The raw body, refusing more than `limit` bytes with a JSON 413 — at once when the declared

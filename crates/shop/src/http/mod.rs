@@ -7,6 +7,7 @@ mod caller;
 mod checkout;
 pub mod connections;
 mod cookies;
+mod fd_limit;
 mod health;
 mod json;
 mod openapi;
@@ -15,6 +16,7 @@ mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -38,7 +40,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application as one router.
 pub fn router(app: App) -> Router {
-    let body_limit = app.config.max_body_bytes;
+    // Webhooks read their body themselves, up to CAISSE_MAX_BODY_BYTES; every other body (forms)
+    // is held to the small limit.
+    let body_limit = json::small_body_limit(app.config.max_body_bytes);
     // In serve, metrics live on their own listener only: what they tell is for operators.
     let metrics = if app.config.mode == crate::config::Mode::Serve {
         Router::new()
@@ -316,10 +320,22 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let c = &app.config;
+    let soft = fd_limit::raise_to_hard();
+    let max_connections = fd_limit::connections_within(c.max_connections, soft);
+    if max_connections < c.max_connections {
+        tracing::warn!(
+            configured = c.max_connections,
+            file_descriptor_limit = soft,
+            lowered_to = max_connections,
+            "CAISSE_MAX_CONNECTIONS is more than the file-descriptor limit holds; lowered"
+        );
+    }
     let limits = connections::Limits {
         header_read: c.header_read_timeout,
         idle: c.idle_timeout,
-        max_connections: c.max_connections,
+        max_connections,
+        max_per_client: c.max_connections_per_ip,
+        exempt: c.identity.trusted_proxies.clone().into(),
     };
     connections::serve(router(app), listener, limits, shutdown).await
 }
@@ -355,6 +371,8 @@ pub async fn spawn_metrics(app: App, addr: SocketAddr) -> std::io::Result<Runnin
         header_read: app.config.header_read_timeout,
         idle: app.config.idle_timeout,
         max_connections: 64,
+        max_per_client: 64,
+        exempt: Arc::from([]),
     };
     let join = tokio::spawn(connections::serve(
         metrics_router(app),

@@ -165,7 +165,14 @@ async fn signature_failed(app: &App, e: &SignatureError, now: i64) {
         SignatureError::OutsideTolerance { .. } => "tolerance",
     };
     metrics::counter!("caisse_webhook_signature_failures_total", "reason" => reason).increment(1);
-    tracing::warn!(reason, error = %e, "webhook refused: bad signature");
+    if let Some(failures) = app.signature_alarm.log_due(now) {
+        tracing::warn!(
+            reason,
+            error = %e,
+            failures,
+            "webhook refused: bad signature (failures since the last such line, this one included; one line a second at most)"
+        );
+    }
     let policy = &app.config.webhooks;
     let window = policy.signature_alert_window.as_secs() as i64;
     if !app

@@ -57,17 +57,24 @@ pub async fn run_once(app: &App, now: i64) -> Result<Report, StoreError> {
         .store
         .write(async |tx| tx.claim_outbox(now, lease, &token, skip, BATCH).await)
         .await?;
-    // Sent side by side: one slow SMTP exchange does not hold up the others.
-    let attempts = futures_util::future::join_all(claimed.iter().map(|row| async move {
-        match row.kind {
+    // Sent side by side, and each marked sent as soon as its own SMTP transaction ends: one slow
+    // exchange neither holds up the others nor leaves them unmarked, so a process that dies can
+    // send again only the messages actually in flight (not a whole batch).
+    let outcomes = futures_util::future::join_all(claimed.iter().map(|row| async {
+        let attempt = match row.kind {
             OutboxKind::OrderConfirmation => confirmation::send(app, row).await,
             OutboxKind::StripeRefund => refund::request(app, row).await,
-        }
+        };
+        finish(app, row, &token, attempt, unix_now()).await
     }))
     .await;
     let mut report = Report::default();
-    for (row, attempt) in claimed.iter().zip(attempts) {
-        finish(app, row, &token, attempt, unix_now(), &mut report).await?;
+    for outcome in outcomes {
+        match outcome? {
+            Outcome::Sent => report.sent += 1,
+            Outcome::Retried => report.retried += 1,
+            Outcome::Failed => report.failed += 1,
+        }
     }
     metrics::gauge!("caisse_outbox_pending").set(app.store.outbox_pending().await? as f64);
     Ok(report)
@@ -80,14 +87,20 @@ fn backoff(attempts: i64) -> i64 {
     base - rand::thread_rng().gen_range(0..=base / 5)
 }
 
+/// Where one message stands after its attempt was recorded.
+enum Outcome {
+    Sent,
+    Retried,
+    Failed,
+}
+
 async fn finish(
     app: &App,
     row: &OutboxRow,
     token: &str,
     attempt: Attempt,
     now: i64,
-    report: &mut Report,
-) -> Result<(), StoreError> {
+) -> Result<Outcome, StoreError> {
     let max_attempts = app.config.mail.max_attempts;
     app.store
         .write(async |tx| {
@@ -113,7 +126,7 @@ async fn finish(
                     )
                     .await?;
                 }
-                report.sent += 1;
+                Ok(Outcome::Sent)
             }
             Attempt::Failed(e) => {
                 let give_up = matches!(e, SendError::Permanent(_))
@@ -144,14 +157,9 @@ async fn finish(
                     )
                     .await?;
                 }
-                if give_up {
-                    report.failed += 1;
-                } else {
-                    report.retried += 1;
-                }
+                Ok(if give_up { Outcome::Failed } else { Outcome::Retried })
             }
         }
-            Ok(())
         })
         .await
 }

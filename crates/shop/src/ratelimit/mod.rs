@@ -1,4 +1,5 @@
-//! Rate limits on checkout creation, per customer and per client IP (DESIGN.md 1.7).
+//! Rate limits on checkout creation and cancellation, per customer and per client IP (DESIGN.md
+//! 1.7).
 //!
 //! One limiter type over two backends: in process (one budget per instance), or Redis (one budget
 //! shared by every instance), both running the same GCRA ([`gcra::decide`]). Redis is never needed
@@ -29,6 +30,9 @@ pub use redis_backend::RedisLimiter;
 pub enum Scope {
     Customer,
     Ip,
+    /// Cancels of checkouts, per customer and per client network (each a call to Stripe).
+    CancelCustomer,
+    CancelIp,
     /// Sign-in attempts on the dashboard, per client network.
     AdminSignIn,
 }
@@ -38,6 +42,8 @@ impl Scope {
         match self {
             Scope::Customer => "customer",
             Scope::Ip => "ip",
+            Scope::CancelCustomer => "cancel_customer",
+            Scope::CancelIp => "cancel_ip",
             Scope::AdminSignIn => "admin_sign_in",
         }
     }

@@ -9,10 +9,12 @@ use super::{on_conn, AuditEntry, Store, StoreError, Tx};
 pub const ADMIN: &str = "admin";
 
 impl Store {
-    /// Records a signed-in session by its token's hash, and forgets expired ones.
+    /// Records a signed-in session by its token's hash, with the fingerprint of the password it
+    /// was signed in with, and forgets expired ones.
     pub async fn create_admin_session(
         &self,
         token_hash: &str,
+        password_fp: &str,
         csrf_token: &str,
         now: i64,
         expires_at: i64,
@@ -24,13 +26,14 @@ impl Store {
                 .await
                 .map(|_| ()))?;
             on_conn!(tx tx, |c| sqlx::query(
-                "INSERT INTO admin_sessions (token_hash, csrf_token, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO admin_sessions (token_hash, csrf_token, created_at, expires_at, password_fp) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(token_hash)
             .bind(csrf_token)
             .bind(now)
             .bind(expires_at)
+            .bind(password_fp)
             .execute(c)
             .await
             .map(|_| ()))?;
@@ -52,17 +55,21 @@ impl Store {
         .await
     }
 
-    /// The CSRF token of a live session.
+    /// The CSRF token of a live session signed in with the password of fingerprint
+    /// `password_fp` (a session of an earlier password is not one).
     pub async fn admin_session(
         &self,
         token_hash: &str,
+        password_fp: &str,
         now: i64,
     ) -> Result<Option<String>, StoreError> {
         Ok(on_conn!(pool self, |c| sqlx::query_scalar(
-            "SELECT csrf_token FROM admin_sessions WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT csrf_token FROM admin_sessions \
+             WHERE token_hash = $1 AND expires_at > $2 AND password_fp = $3",
         )
         .bind(token_hash)
         .bind(now)
+        .bind(password_fp)
         .fetch_optional(c)
         .await)?)
     }

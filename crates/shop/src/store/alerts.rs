@@ -76,6 +76,44 @@ impl Tx {
     }
 }
 
+impl Tx {
+    /// Raises `a` as a member of `group`, which [`Tx::alerts_in_group`] counts; true when new.
+    pub async fn raise_grouped_alert(
+        &mut self,
+        a: &NewAlert<'_>,
+        group: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let (entity_type, entity_id) = a.entity.unzip();
+        let rows = on_conn!(tx self, |c| sqlx::query(
+            "INSERT INTO alerts (kind, severity, message, entity_type, entity_id, dedup_key, created_at, group_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dedup_key) DO NOTHING",
+        )
+        .bind(a.kind)
+        .bind(a.severity.as_str())
+        .bind(&a.message)
+        .bind(entity_type)
+        .bind(entity_id)
+        .bind(&a.dedup_key)
+        .bind(now)
+        .bind(group)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(counted(a.kind, rows))
+    }
+
+    /// How many alerts `group` has.
+    pub async fn alerts_in_group(&mut self, group: &str) -> Result<i64, StoreError> {
+        Ok(on_conn!(tx self, |c| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM alerts WHERE group_key = $1",
+        )
+        .bind(group)
+        .fetch_one(c)
+        .await)?)
+    }
+}
+
 impl Store {
     /// Raises `a` on its own, outside any effect; true when it is new.
     pub async fn raise_alert(&self, a: &NewAlert<'_>, now: i64) -> Result<bool, StoreError> {

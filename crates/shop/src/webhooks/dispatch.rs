@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::InboxError;
 use crate::config::WebhookConfig;
+use crate::domain::intent_tag;
 use crate::domain::lifecycle::{self, Decision, HoldState, Signal};
 use crate::domain::money::format_amount;
 use crate::domain::status::{HoldStatus, PaymentStatus};
@@ -56,6 +57,9 @@ pub struct Policy<'a> {
     /// caisse runs with live keys.
     pub live: bool,
     pub webhooks: &'a WebhookConfig,
+    /// The keys a PaymentIntent tag may be made with ([`crate::domain::intent_tag`]): the
+    /// webhook secrets, all of them during a rotation.
+    pub intent_keys: &'a [crate::secret::Secret],
 }
 
 /// One event's handling: the policy, the transaction, who acts (`webhook:evt_…`) and when.
@@ -137,8 +141,9 @@ pub async fn apply(
             release(&mut cx, &hold, reason, why).await
         }
         ("payment_intent.succeeded", EventObject::PaymentIntent(pi)) => {
-            let Some(hold) = intent_hold(&mut cx, &pi).await? else {
-                return ignored(format!("no hold of caisse's has PaymentIntent {}", pi.id));
+            let hold = match intent_hold(&mut cx, &pi).await? {
+                IntentHold::Own(hold) => hold,
+                other => return other.ignore(&mut cx, &pi).await,
             };
             let email = hold.email.clone().or(pi
                 .receipt_email
@@ -154,8 +159,9 @@ pub async fn apply(
             fulfil(&mut cx, &hold, &paid).await
         }
         ("payment_intent.payment_failed", EventObject::PaymentIntent(pi)) => {
-            let Some(hold) = intent_hold(&mut cx, &pi).await? else {
-                return ignored(format!("no hold of caisse's has PaymentIntent {}", pi.id));
+            let hold = match intent_hold(&mut cx, &pi).await? {
+                IntentHold::Own(hold) => hold,
+                other => return other.ignore(&mut cx, &pi).await,
             };
             let why = pi
                 .last_payment_error
@@ -174,8 +180,9 @@ pub async fn apply(
             payment_failed(&mut cx, &hold, Some(&pi.id), &why).await
         }
         ("payment_intent.canceled", EventObject::PaymentIntent(pi)) => {
-            let Some(hold) = intent_hold(&mut cx, &pi).await? else {
-                return ignored(format!("no hold of caisse's has PaymentIntent {}", pi.id));
+            let hold = match intent_hold(&mut cx, &pi).await? {
+                IntentHold::Own(hold) => hold,
+                other => return other.ignore(&mut cx, &pi).await,
             };
             release(&mut cx, &hold, "canceled", "its PaymentIntent was canceled").await
         }
@@ -258,9 +265,51 @@ async fn session_hold(cx: &mut Ctx<'_>, s: &CheckoutSession) -> Result<Option<Ho
     Ok(hold.filter(|h| h.checkout_session_id.as_deref().is_none_or(|id| id == s.id)))
 }
 
-/// The hold a PaymentIntent is about, locked: by `metadata[hold_id]` (set through
-/// `payment_intent_data`), else by the PaymentIntent id a session event linked.
-async fn intent_hold(cx: &mut Ctx<'_>, pi: &PaymentIntent) -> Result<Option<Hold>, StoreError> {
+/// Which hold a PaymentIntent event is about.
+enum IntentHold {
+    /// The PaymentIntent of the hold's own session, the hold locked.
+    Own(Hold),
+    /// No hold of caisse's.
+    None,
+    /// A hold names it (`metadata[hold_id]`) but it is not the hold's session's.
+    Foreign(Hold),
+}
+
+impl IntentHold {
+    /// The answer to an event that is not about a hold's own PaymentIntent: ignored, and for a
+    /// foreign one an alert, once per PaymentIntent (another integration on the same Stripe
+    /// account, or a forgery with a leaked hold id); the hold waits for its own payment.
+    async fn ignore(self, cx: &mut Ctx<'_>, pi: &PaymentIntent) -> Result<Effect, InboxError> {
+        let IntentHold::Foreign(hold) = self else {
+            return ignored(format!("no hold of caisse's has PaymentIntent {}", pi.id));
+        };
+        let why = format!(
+            "PaymentIntent {} names hold {} but is not the PaymentIntent of its Checkout Session: \
+             {} ignored, the hold waits for its own payment",
+            pi.id, hold.id, cx.event.kind
+        );
+        let kind = AlertKind::ForeignPaymentIntent;
+        cx.tx
+            .raise_alert(
+                &NewAlert {
+                    kind,
+                    severity: Severity::Warning,
+                    message: format!("{why} (another integration on this Stripe account?)"),
+                    entity: Some(("hold", &hold.id)),
+                    dedup_key: format!("{kind}:{}", pi.id),
+                },
+                cx.now,
+            )
+            .await?;
+        ignored(why)
+    }
+}
+
+/// The hold a PaymentIntent is about, locked: the one whose session named this PaymentIntent
+/// (a session event linked them), else the one of `metadata[hold_id]` (set through
+/// `payment_intent_data`) when the PaymentIntent carries that hold's tag
+/// ([`crate::domain::intent_tag`]) and the hold has no other PaymentIntent.
+async fn intent_hold(cx: &mut Ctx<'_>, pi: &PaymentIntent) -> Result<IntentHold, StoreError> {
     let hold = find_hold(
         cx,
         pi.metadata.get("hold_id"),
@@ -268,7 +317,28 @@ async fn intent_hold(cx: &mut Ctx<'_>, pi: &PaymentIntent) -> Result<Option<Hold
         &pi.id,
     )
     .await?;
-    Ok(hold.filter(|h| h.payment_intent_id.as_deref().is_none_or(|id| id == pi.id)))
+    let Some(hold) = hold else {
+        return Ok(IntentHold::None);
+    };
+    let named = hold.payment_intent_id.as_deref() == Some(pi.id.as_str());
+    let tagged = || {
+        hold.payment_intent_id.is_none()
+            && pi.metadata.get("hold_id") == Some(&hold.id)
+            && pi
+                .metadata
+                .get(intent_tag::METADATA_KEY)
+                .is_some_and(|tag| {
+                    cx.policy
+                        .intent_keys
+                        .iter()
+                        .any(|key| intent_tag::is_hold_tag(key.expose().as_bytes(), &hold.id, tag))
+                })
+    };
+    Ok(if named || tagged() {
+        IntentHold::Own(hold)
+    } else {
+        IntentHold::Foreign(hold)
+    })
 }
 
 async fn find_hold(
@@ -359,12 +429,7 @@ async fn payment_failed(
         // A decline that reaches us after the success: the order stands.
         return keep_order(cx, hold, order.number, why).await;
     }
-    cx.tx
-        .raise_alert(
-            &release::payment_failed_alert(hold, payment_intent, why),
-            cx.now,
-        )
-        .await?;
+    release::raise_payment_failed(cx.tx, hold, payment_intent, why, cx.now).await?;
     if cx.policy.webhooks.release_on_payment_failure {
         release(cx, hold, "payment_failed", why).await
     } else {

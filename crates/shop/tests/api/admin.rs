@@ -401,8 +401,18 @@ async fn a_refund_from_the_dashboard_goes_through_stripe_once_per_form_and_is_re
         .await
         .unwrap()
         .contains("reload the order page"));
-    // Only a token the dashboard made names a refund.
-    for forged in ["", "x", &"a".repeat(5000)] {
+    // Only a token the dashboard made names a refund: not any 43 characters, not one for
+    // another order.
+    let nonce_only = token.split('.').next().unwrap().to_string();
+    let other_mac = format!("{}.{}", "b".repeat(43), token.split('.').nth(1).unwrap());
+    for forged in [
+        "",
+        "x",
+        &"a".repeat(5000),
+        &"a".repeat(43),
+        &nonce_only,
+        &other_mac,
+    ] {
         let r = post_form(
             &app,
             &path,
@@ -551,4 +561,39 @@ async fn the_storefront_origin_may_call_the_api_but_never_the_dashboard() {
         .headers()
         .get("access-control-allow-credentials")
         .is_none());
+}
+
+/// A new password (a new hash, the instance restarted with it) ends the sessions signed in with
+/// the old one; a session of the new one works.
+#[tokio::test]
+async fn sessions_signed_in_before_a_password_change_are_refused() {
+    let before = with_dashboard().await;
+    let (old_session, _) = sign_in(&before).await;
+    let db = before._db.clone();
+    before.stop().await;
+
+    let new_hash = caisse_shop::admin::hash_password("a brand new passphrase").unwrap();
+    let mut extra = LOOSE.to_vec();
+    extra.push((config::ADMIN_PASSWORD_HASH, &new_hash));
+    let after = TestApp::spawn_on(db, &extra).await;
+    let page = client()
+        .get(after.url("/admin/alerts"))
+        .header("cookie", &old_session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 303, "sent to sign in");
+    assert_eq!(page.headers()[LOCATION], "/admin/login");
+    let r = try_password(&after, &client(), "a brand new passphrase").await;
+    assert_eq!(r.status(), 303);
+    let session = cookie_value(r.headers(), "caisse_admin").unwrap();
+    let cookie = session.split(';').next().unwrap().to_string();
+    let page = client()
+        .get(after.url("/admin/alerts"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    after.stop().await;
 }

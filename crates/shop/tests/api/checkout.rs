@@ -424,6 +424,19 @@ async fn signed_in_customers_are_identified_by_their_token() {
         (401, Some("unauthorized"))
     );
     assert_eq!(app.reserved("tote-bag").await, 1);
+    // A sub with a newline is refused, never stored raw.
+    let newline = caisse_shop::identity::sign_jwt(
+        &json!({"sub": "ada\nuser:admin", "exp": exp}),
+        secret.as_bytes(),
+    );
+    let (status, _, _) = app
+        .checkout(
+            cart(&[("tote-bag", 1)]),
+            &[("authorization", &format!("Bearer {newline}"))],
+        )
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(app.reserved("tote-bag").await, 1);
     // Time claims are numbers compared as numbers, and exp is required (RFC 7519).
     let now = caisse_shop::store::unix_now();
     for claims in [
@@ -791,7 +804,8 @@ async fn a_stripe_price_that_disagrees_with_the_database_refuses_the_checkout() 
 #[tokio::test]
 async fn a_cart_of_thousands_of_ids_is_refused_before_any_lookup() {
     let app = TestApp::spawn().await;
-    let lines: Vec<serde_json::Value> = (0..20_000)
+    // 1,500 lines: within the 64 KiB body limit, thirty times the cart's.
+    let lines: Vec<serde_json::Value> = (0..1_500)
         .map(|i| json!({"product_id": format!("x{i}"), "quantity": 1}))
         .collect();
     let (status, body, _) = app.checkout(json!({ "items": lines }), &[]).await;

@@ -9,7 +9,7 @@ use futures_util::future::join_all;
 use proptest::prelude::*;
 use serde_json::json;
 
-use crate::support::{cart, count, event, raw, scalar, TestApp};
+use crate::support::{cart, count, event, intent_metadata, raw, scalar, TestApp};
 
 #[derive(Clone, Copy, Debug)]
 enum Step {
@@ -48,7 +48,7 @@ fn event_for(step: Step, hold: &serde_json::Value, pi: &str) -> serde_json::Valu
     let amount = hold["amount_total"].clone();
     let intent = |status: &str| {
         json!({"id": pi, "object": "payment_intent", "amount": amount, "amount_received": amount,
-               "currency": "eur", "status": status, "metadata": {"hold_id": hold_id}})
+               "currency": "eur", "status": status, "metadata": intent_metadata(hold)})
     };
     let session_obj = |status: &str, payment_status: &str| {
         json!({"id": session, "object": "checkout.session", "status": status,

@@ -121,6 +121,8 @@ pub const LOOSE: &[(&str, &str)] = &[
     (config::MAX_OPEN_HOLDS, "1000"),
     (config::MAX_OPEN_HOLDS_PER_IP, "100000"),
     (config::MAX_HELD_UNITS_PER_IP, "1000000"),
+    // Every test client is 127.0.0.1.
+    (config::MAX_CONNECTIONS_PER_IP, "100000"),
 ];
 
 impl TestApp {
@@ -384,4 +386,14 @@ impl TestApp {
 /// Counts rows of `table` (a fixed name from the test itself).
 pub async fn count(store: &Store, table: &str) -> i64 {
     scalar(store, &format!("SELECT COUNT(*) FROM {table}")).await
+}
+
+/// The metadata of a hold's own PaymentIntent, as checkout asks Stripe to set it: the hold's id
+/// and its tag.
+pub fn intent_metadata(hold: &serde_json::Value) -> serde_json::Value {
+    use caisse_shop::domain::intent_tag::{intent_tag, METADATA_KEY};
+    let hold_id = hold["hold_id"].as_str().unwrap();
+    let mut metadata = serde_json::json!({ "hold_id": hold_id });
+    metadata[METADATA_KEY] = intent_tag(WEBHOOK_SECRET.as_bytes(), hold_id).into();
+    metadata
 }

@@ -7,7 +7,7 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 
 use crate::support::{
-    cart, count, event, guest_cookie, raw, scalar, TestApp, LOOSE, WEBHOOK_SECRET,
+    cart, count, event, guest_cookie, intent_metadata, raw, scalar, TestApp, LOOSE, WEBHOOK_SECRET,
 };
 
 /// The tables a webhook can write to.
@@ -47,7 +47,7 @@ fn intent_succeeded(hold: &Value, pi: &str, amount: i64, currency: &str) -> Valu
         json!({
             "id": pi, "object": "payment_intent", "amount": amount, "amount_received": amount,
             "currency": currency, "status": "succeeded", "livemode": false,
-            "metadata": {"hold_id": hold["hold_id"]},
+            "metadata": intent_metadata(hold),
         }),
     )
 }

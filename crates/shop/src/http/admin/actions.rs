@@ -79,7 +79,7 @@ pub(super) async fn refund(
             }
         }
     };
-    match admin::refund(&app, number, amount, &f.token, unix_now()).await {
+    match admin::refund(&app, number, amount, &f.token, &c.csrf, unix_now()).await {
         Ok(_) => Redirect::to(&format!("{back}?notice=refund_requested")).into_response(),
         Err(e) => refused(c, e, &back),
     }

@@ -54,9 +54,13 @@ impl Operator {
         if token.is_empty() {
             return Err(Redirect::to("/admin/login").into_response());
         }
+        let Some(hash) = &app.config.admin_password_hash else {
+            return Err(Redirect::to("/admin/login").into_response());
+        };
+        let password = admin::password_fingerprint(hash.expose());
         match app
             .store
-            .admin_session(&admin::token_hash(token), unix_now())
+            .admin_session(&admin::token_hash(token), &password, unix_now())
             .await
         {
             Ok(Some(csrf)) => Ok(Operator {

@@ -1,7 +1,8 @@
 //! Signing in and out of the dashboard: the sign-in form (its own token in the form and in a
 //! short-lived cookie, double submit, so that another site cannot sign a browser in), the password
-//! check rate limited per client network before the password is hashed, the session cookie it
-//! sets, and signing out, which ends the session.
+//! check rate limited per client network before the password is hashed and capped process-wide
+//! (each check holds 19 MiB: the cap, not the number of client networks, bounds their memory), the
+//! session cookie it sets, and signing out, which ends the session.
 
 use askama::Template;
 use axum::extract::State;
@@ -24,6 +25,11 @@ const SIGN_IN_RATE: ratelimit::Rate = ratelimit::Rate {
     count: 5,
     period: std::time::Duration::from_secs(60),
 };
+
+/// How long a sign-in waits for one of the password-check permits before it gets `429`: a few
+/// checks' time (one takes well under a second), so that an operator signing in during a burst
+/// still gets through while the burst's queue stays short.
+const PERMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(serde::Deserialize)]
 pub(super) struct SignIn {
@@ -88,25 +94,31 @@ pub(super) async fn sign_in(
     if !decision.allowed {
         metrics::counter!("caisse_rate_limited_total", "scope" => Scope::AdminSignIn.as_str())
             .increment(1);
-        let mut response = login_page(
+        let response = login_page(
             &app,
             StatusCode::TOO_MANY_REQUESTS,
             Some("Too many sign-in attempts; wait a minute."),
         );
         let secs = ((decision.retry_after_ms + 999) / 1000).max(1);
-        if let Ok(v) = secs.to_string().parse() {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return response;
+        return with_retry_after(response, secs);
     }
     let Some(hash) = app.config.admin_password_hash.clone() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let password = f.password;
-    let good =
-        tokio::task::spawn_blocking(move || admin::verify_password(hash.expose(), &password))
-            .await
-            .unwrap_or(false);
+    let password_fp = admin::password_fingerprint(hash.expose());
+    let Ok(good) = app
+        .password_checks
+        .verify(hash, f.password, PERMIT_WAIT)
+        .await
+    else {
+        metrics::counter!("caisse_admin_sign_in_busy_total").increment(1);
+        let response = login_page(
+            &app,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many sign-ins at once; try again in a moment."),
+        );
+        return with_retry_after(response, 1);
+    };
     if !good {
         metrics::counter!("caisse_admin_sign_in_failures_total").increment(1);
         tracing::warn!(network = %network, "wrong dashboard password");
@@ -117,6 +129,7 @@ pub(super) async fn sign_in(
         .store
         .create_admin_session(
             &admin::token_hash(&token),
+            &password_fp,
             &csrf,
             now,
             now + admin::SESSION_SECS,
@@ -132,6 +145,13 @@ pub(super) async fn sign_in(
         set_cookie(&app, SESSION_COOKIE, &token, admin::SESSION_SECS),
     );
     h.append(header::SET_COOKIE, set_cookie(&app, LOGIN_COOKIE, "", 0));
+    response
+}
+
+fn with_retry_after(mut response: Response, secs: i64) -> Response {
+    if let Ok(v) = secs.to_string().parse() {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
     response
 }
 

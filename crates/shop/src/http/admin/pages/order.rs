@@ -74,6 +74,7 @@ pub(in super::super) async fn page(
         Err(e) => return failure(&e.to_string()),
     };
     let left = row.amount_paid.unwrap_or(0) - row.amount_refunded.unwrap_or(0);
+    let refund_token = crate::admin::refund_form_token(&c.csrf, &row.id);
     render(&OrderPage {
         c,
         items: lines
@@ -102,7 +103,7 @@ pub(in super::super) async fn page(
         can_refund: row.payment_intent_id.is_some() && left > 0,
         refundable: format_amount(left, &row.currency),
         currency: row.currency.to_ascii_uppercase(),
-        refund_token: crate::admin::random_token(),
+        refund_token,
         o: OrderView::from(&row),
     })
 }

@@ -1,0 +1,70 @@
+//! `/readyz` tells whether a write can complete, and `/healthz` only that the process answers:
+//! an outside process holding what every write needs — SQLite's write lock, or a lock on a
+//! PostgreSQL table the payments write — makes the instance not ready until it lets go.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+
+use crate::support::{wait_for, TestApp};
+
+/// `sqlite3` with `BEGIN IMMEDIATE`, or `psql` with `LOCK TABLE orders IN SHARE MODE` (what an
+/// operator's long report or a migration by hand takes), in a transaction left open until
+/// [`release`]; returns once the lock is held.
+fn hold_the_write_lock(url: &str) -> Child {
+    let (program, args, script) = match url.strip_prefix("sqlite://") {
+        Some(path) => ("sqlite3", vec![path], "BEGIN IMMEDIATE;\nSELECT 'held';\n"),
+        None => (
+            "psql",
+            vec![url, "-qAt"],
+            "BEGIN;\nLOCK TABLE orders IN SHARE MODE;\nSELECT 'held';\n",
+        ),
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} (needed by this test): {e}"));
+    let stdin = child.stdin.as_mut().unwrap();
+    stdin.write_all(script.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "held");
+    child
+}
+
+/// Ends the outside transaction: its input closes, it rolls back and exits.
+fn release(mut child: Child) {
+    drop(child.stdin.take());
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_503_while_an_outside_process_holds_the_write_lock_and_200_after() {
+    let app = TestApp::spawn().await;
+    let status = |path: &'static str| {
+        let req = app.http.get(app.url(path));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status("/readyz").await, 200);
+
+    let holder = hold_the_write_lock(&app._db.url);
+    wait_for(20, "/readyz to say 503", || async {
+        (status("/readyz").await == 503).then_some(())
+    })
+    .await;
+    let (_, body) = app.get_json("/readyz").await;
+    assert_eq!(body["error"]["code"], "not_ready", "{body}");
+    assert_eq!(status("/healthz").await, 200, "the process still answers");
+
+    release(holder);
+    wait_for(20, "/readyz to say 200 again", || async {
+        (status("/readyz").await == 200).then_some(())
+    })
+    .await;
+    app.stop().await;
+}
