@@ -192,7 +192,8 @@ async fn post_signed(http: &reqwest::Client, base: &str, body: String) {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
 }
 
-/// `n` open holds of one unit each, ready to be paid.
+/// `n` open holds of one unit each, ready to be paid: each knows its PaymentIntent, as a
+/// `checkout.session` event would have told it, so that the PaymentIntent's event pays it.
 async fn seed_holds(store: &Store, n: usize) {
     let now = caisse_shop::store::unix_now();
     exec(
@@ -208,13 +209,13 @@ async fn seed_holds(store: &Store, n: usize) {
             .iter()
             .map(|i| {
                 format!(
-                    "('hold_bench{i:08}', 'guest_{i}', 'active', 1000, 'eur', {}, 'cs_test_bench{i}', {now}, {now})",
+                    "('hold_bench{i:08}', 'guest_{i}', 'active', 1000, 'eur', {}, 'cs_test_bench{i}', 'pi_bench{i:08}', {now}, {now})",
                     now + 86_400
                 )
             })
             .collect();
         exec(store, &format!(
-            "INSERT INTO holds (id, customer_id, status, amount_total, currency, expires_at, checkout_session_id, created_at, updated_at) VALUES {}",
+            "INSERT INTO holds (id, customer_id, status, amount_total, currency, expires_at, checkout_session_id, payment_intent_id, created_at, updated_at) VALUES {}",
             holds.join(",")
         ))
         .await;

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::{CheckoutCreated, CheckoutError, CheckoutRequest, IDEMPOTENCY_KEY_LIFETIME};
 use crate::app::App;
 use crate::domain::cart::{self, CartError, CatalogEntry, Limits, RequestedLine, ValidCart};
+use crate::domain::intent_tag;
 use crate::domain::money::format_amount;
 use crate::holds::release::{self as holds, Purpose, Verdict};
 use crate::identity::Customer;
@@ -121,6 +122,7 @@ pub async fn create(
 
     let cart = validate(app, &request.items).await?;
     let hold_id = format!("hold_{}", uuid::Uuid::now_v7().simple());
+    let tag = intent_tag::new_tag();
     // The hold's expiry until Stripe's session gives the final one (see `session::open`).
     let expires_at = now + app.config.checkout.hold_ttl.as_secs() as i64;
     let items: Vec<HoldItem> = cart
@@ -168,6 +170,7 @@ pub async fn create(
         expires_at,
         idempotency_key,
         idempotency_scope: idempotency_key.map(|_| scope.as_str()),
+        intent_tag: &tag,
         items: &items,
     };
     let audit = AuditEntry {
@@ -241,7 +244,7 @@ pub async fn create(
         session,
         url,
         expires_at,
-    } = session::open(app, &hold_id, &cart, email.as_deref()).await?;
+    } = session::open(app, &hold_id, &tag, &cart, email.as_deref()).await?;
     let stored = app
         .store
         .write(async |tx| {

@@ -48,11 +48,12 @@ pub(super) struct Opened {
 pub(super) async fn open(
     app: &App,
     hold_id: &str,
+    tag: &str,
     cart: &ValidCart,
     email: Option<&str>,
 ) -> Result<Opened, CheckoutError> {
     let expires_at = unix_now() + session_lifetime(app.config.checkout.hold_ttl);
-    let form = params(app, hold_id, cart, email, expires_at);
+    let form = params(app, hold_id, tag, cart, email, expires_at);
     let outcome = app
         .stripe
         .create_checkout_session(&form, &format!("caisse-{hold_id}-create"))
@@ -96,22 +97,13 @@ fn is_refusal(e: &StripeError) -> bool {
     e.status().is_some_and(|s| (400..500).contains(&s)) && !e.is_transient()
 }
 
-/// The key of the PaymentIntent tags this instance makes: the first webhook secret (serve, dev
-/// and the Stripe tools all have one; during a rotation dispatch accepts a tag of any of them).
-fn intent_key(app: &App) -> &[u8] {
-    app.config
-        .stripe
-        .webhook_secrets
-        .first()
-        .map_or(&[], |s| s.expose().as_bytes())
-}
-
 /// The Checkout Session for a hold: prices from the database (a Stripe Price when the product has
 /// one), the hold id on the session and its PaymentIntent (with the tag that proves the
 /// PaymentIntent is this session's, [`intent_tag`]), the given expiry.
 fn params(
     app: &App,
     hold_id: &str,
+    tag: &str,
     cart: &ValidCart,
     email: Option<&str>,
     expires_at: i64,
@@ -129,7 +121,7 @@ fn params(
                 "payment_intent_data[metadata][{}]",
                 intent_tag::METADATA_KEY
             ),
-            intent_tag::intent_tag(intent_key(app), hold_id),
+            tag,
         )
         .push("expires_at", expires_at);
     if let Some(email) = email {

@@ -29,6 +29,10 @@ pub struct Hold {
     pub released_at: Option<i64>,
     pub next_check_at: Option<i64>,
     pub checks: i64,
+    /// The tag its own PaymentIntent carries ([`crate::domain::intent_tag`]); none for holds made
+    /// before tags.
+    #[serde(skip)]
+    pub intent_tag: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
@@ -52,6 +56,8 @@ pub struct NewHold<'a> {
     pub idempotency_key: Option<&'a str>,
     /// Whose key it is: the signed-in customer, or the client network of a guest.
     pub idempotency_scope: Option<&'a str>,
+    /// The tag its PaymentIntent will carry ([`crate::domain::intent_tag::new_tag`]).
+    pub intent_tag: &'a str,
     pub items: &'a [HoldItem],
 }
 
@@ -69,7 +75,7 @@ const ITEMS: &str =
 
 pub(super) const COLUMNS: &str = "id, customer_id, client_ip, email, status, amount_total, currency, expires_at, \
                        checkout_session_id, checkout_url, payment_intent_id, idempotency_key, release_reason, \
-                       created_at, updated_at, released_at, next_check_at, checks";
+                       created_at, updated_at, released_at, next_check_at, checks, intent_tag";
 
 impl Tx {
     /// Serialises the checkouts of one owner (a customer, a client network), so that counting
@@ -151,8 +157,8 @@ impl Tx {
         on_conn!(tx self, |c| sqlx::query(
             "INSERT INTO holds (id, customer_id, client_ip, email, status, amount_total, currency, \
                                 expires_at, idempotency_key, created_at, updated_at, client_net, \
-                                idempotency_scope) \
-             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10, $11)",
+                                idempotency_scope, intent_tag) \
+             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10, $11, $12)",
         )
         .bind(hold.id)
         .bind(hold.customer_id)
@@ -165,6 +171,7 @@ impl Tx {
         .bind(now)
         .bind(hold.client_net)
         .bind(hold.idempotency_scope)
+        .bind(hold.intent_tag)
         .execute(c)
         .await
         .map(|_| ()))?;

@@ -57,9 +57,6 @@ pub struct Policy<'a> {
     /// caisse runs with live keys.
     pub live: bool,
     pub webhooks: &'a WebhookConfig,
-    /// The keys a PaymentIntent tag may be made with ([`crate::domain::intent_tag`]): the
-    /// webhook secrets, all of them during a rotation.
-    pub intent_keys: &'a [crate::secret::Secret],
 }
 
 /// One event's handling: the policy, the transaction, who acts (`webhook:evt_…`) and when.
@@ -327,12 +324,7 @@ async fn intent_hold(cx: &mut Ctx<'_>, pi: &PaymentIntent) -> Result<IntentHold,
             && pi
                 .metadata
                 .get(intent_tag::METADATA_KEY)
-                .is_some_and(|tag| {
-                    cx.policy
-                        .intent_keys
-                        .iter()
-                        .any(|key| intent_tag::is_hold_tag(key.expose().as_bytes(), &hold.id, tag))
-                })
+                .is_some_and(|tag| intent_tag::matches(hold.intent_tag.as_deref(), tag))
     };
     Ok(if named || tagged() {
         IntentHold::Own(hold)

@@ -150,7 +150,6 @@ async fn apply(
     let policy = dispatch::Policy {
         live: app.config.stripe.mode == KeyMode::Live,
         webhooks: &app.config.webhooks,
-        intent_keys: &app.config.stripe.webhook_secrets,
     };
     app.store
         .write(async |tx| {

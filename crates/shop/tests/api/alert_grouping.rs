@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::{cart, event, intent_metadata, scalar, TestApp};
+use crate::support::{cart, event, intent_metadata, scalar, with_intent_tag, TestApp};
 
 #[tokio::test]
 async fn declines_beyond_the_first_five_of_a_product_in_an_hour_make_one_grouped_alert() {
@@ -11,6 +11,7 @@ async fn declines_beyond_the_first_five_of_a_product_in_an_hour_make_one_grouped
     for i in 0..8 {
         let (status, held, _) = app.checkout(cart(&[("mug-enamel", 1)]), &[]).await;
         assert_eq!(status, 201, "{held}");
+        let held = with_intent_tag(&app.store, held).await;
         let failed = event(
             "payment_intent.payment_failed",
             json!({"id": format!("pi_declined_{i}"), "object": "payment_intent",

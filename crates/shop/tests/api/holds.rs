@@ -336,6 +336,7 @@ async fn a_hold_stranded_by_a_crash_is_swept_after_its_expiry() {
         expires_at: now + 1830,
         idempotency_key: None,
         idempotency_scope: None,
+        intent_tag: "0123456789abcdef0123456789abcdef",
         items: &items,
     };
     app.store

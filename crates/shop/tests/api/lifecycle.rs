@@ -9,7 +9,7 @@ use futures_util::future::join_all;
 use proptest::prelude::*;
 use serde_json::json;
 
-use crate::support::{cart, count, event, intent_metadata, raw, scalar, TestApp};
+use crate::support::{cart, count, event, intent_metadata, raw, scalar, with_intent_tag, TestApp};
 
 #[derive(Clone, Copy, Debug)]
 enum Step {
@@ -85,6 +85,7 @@ async fn run(scripts: Vec<Script>, outside_sales: usize, seed: u64) {
     for (i, s) in scripts.iter().enumerate() {
         let (status, held, _) = app.checkout(cart(&[("mug-enamel", s.quantity)]), &[]).await;
         assert_eq!(status, 201, "{held}");
+        let held = with_intent_tag(&app.store, held).await;
         let pi = format!("pi_prop_{seed}_{i}");
         for (step, copies) in &s.steps {
             let e = event_for(*step, &held, &pi);

@@ -4,7 +4,10 @@
 
 use serde_json::json;
 
-use crate::support::{cart, count, event, raw, scalar, wait_for, TestApp, TestDb, LOOSE};
+use crate::support::{
+    cart, count, event, intent_metadata, raw, scalar, wait_for, with_intent_tag, TestApp, TestDb,
+    LOOSE,
+};
 use caisse_shop::retention;
 use caisse_shop::store::{unix_now, Pruned};
 
@@ -14,10 +17,11 @@ const DAY: i64 = 86_400;
 async fn order(app: &TestApp, pi: &str) -> serde_json::Value {
     let (status, held, _) = app.checkout(cart(&[("mug-enamel", 1)]), &[]).await;
     assert_eq!(status, 201, "{held}");
+    let held = with_intent_tag(&app.store, held).await;
     let paid = event(
         "payment_intent.succeeded",
         json!({"id": pi, "object": "payment_intent", "amount": 1200, "amount_received": 1200,
-               "currency": "eur", "status": "succeeded", "metadata": {"hold_id": held["hold_id"]}}),
+               "currency": "eur", "status": "succeeded", "metadata": intent_metadata(&held)}),
     );
     let (status, answer) = app.deliver(&paid).await;
     assert_eq!(

@@ -388,12 +388,27 @@ pub async fn count(store: &Store, table: &str) -> i64 {
     scalar(store, &format!("SELECT COUNT(*) FROM {table}")).await
 }
 
+/// A checkout's answer with, beside it, the tag checkout kept on the hold's row for its
+/// PaymentIntent (the answer does not carry it: only Stripe and the database know it).
+pub async fn with_intent_tag(store: &Store, mut checkout: serde_json::Value) -> serde_json::Value {
+    let hold_id = checkout["hold_id"].as_str().unwrap();
+    let hold = store.hold(hold_id).await.unwrap().unwrap();
+    checkout["intent_tag"] = hold
+        .intent_tag
+        .expect("a hold made by checkout has a tag")
+        .into();
+    checkout
+}
+
 /// The metadata of a hold's own PaymentIntent, as checkout asks Stripe to set it: the hold's id
-/// and its tag.
+/// and its tag (a checkout answer passed through [`with_intent_tag`]).
 pub fn intent_metadata(hold: &serde_json::Value) -> serde_json::Value {
-    use caisse_shop::domain::intent_tag::{intent_tag, METADATA_KEY};
-    let hold_id = hold["hold_id"].as_str().unwrap();
-    let mut metadata = serde_json::json!({ "hold_id": hold_id });
-    metadata[METADATA_KEY] = intent_tag(WEBHOOK_SECRET.as_bytes(), hold_id).into();
+    use caisse_shop::domain::intent_tag::METADATA_KEY;
+    let mut metadata = serde_json::json!({ "hold_id": hold["hold_id"] });
+    metadata[METADATA_KEY] = hold["intent_tag"].clone();
+    assert!(
+        metadata[METADATA_KEY].is_string(),
+        "pass the checkout through with_intent_tag"
+    );
     metadata
 }

@@ -7,7 +7,8 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 
 use crate::support::{
-    cart, count, event, guest_cookie, intent_metadata, raw, scalar, TestApp, LOOSE, WEBHOOK_SECRET,
+    cart, count, event, guest_cookie, intent_metadata, raw, scalar, with_intent_tag, TestApp,
+    LOOSE, WEBHOOK_SECRET,
 };
 
 /// The tables a webhook can write to.
@@ -36,7 +37,10 @@ fn now() -> i64 {
 async fn hold(app: &TestApp, lines: &[(&str, i64)]) -> (Value, String) {
     let (status, body, headers) = app.checkout(cart(lines), &[]).await;
     assert_eq!(status, 201, "{body}");
-    (body, guest_cookie(&headers))
+    (
+        with_intent_tag(&app.store, body).await,
+        guest_cookie(&headers),
+    )
 }
 
 /// A `payment_intent.succeeded` for `hold` as Stripe would send it (metadata from
