@@ -314,7 +314,7 @@ pub async fn catalog_import(file: Option<&Path>, path: &Path, set_stock: bool) -
         catalog::Format::from_path(path).context("the catalog file must end in .json or .csv")?;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let products = catalog::parse(&text, format).map_err(anyhow::Error::from)?;
+    let parsed = catalog::parse(&text, format).map_err(anyhow::Error::from)?;
     let store = open_store(&config).await?;
     let stock = if set_stock {
         catalog::Stock::Set
@@ -323,7 +323,7 @@ pub async fn catalog_import(file: Option<&Path>, path: &Path, set_stock: bool) -
     };
     let report = catalog::import(
         &store,
-        &products,
+        &parsed,
         stock,
         "cli:catalog-import",
         caisse_shop::store::unix_now(),
@@ -332,11 +332,14 @@ pub async fn catalog_import(file: Option<&Path>, path: &Path, set_stock: bool) -
     .map_err(anyhow::Error::from)?;
     say!(
         "{} products: {} created, {} updated, {} unchanged",
-        products.len(),
+        parsed.products.len(),
         report.created,
         report.updated,
         report.unchanged
     );
+    if let Some(rates) = report.shipping_rates {
+        say!("{rates} shipping rates");
+    }
     Ok(())
 }
 

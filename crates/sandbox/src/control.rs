@@ -48,6 +48,9 @@ struct Pay {
     iban: Option<String>,
     /// What the customer types in the page's email field.
     email: Option<String>,
+    /// The page's shipping and phone fields, by the same names.
+    #[serde(flatten)]
+    shipping: crate::shipping::Entered,
 }
 
 #[derive(serde::Deserialize)]
@@ -99,6 +102,7 @@ async fn pay(
         }
     };
     let outcome = shared.with_account(|a| {
+        a.enter_shipping(&id, &body.shipping)?;
         a.pay(
             &id,
             &method,

@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 
 use crate::error::ApiError;
+use crate::shipping::Entered;
 use crate::state::{
     Account, Cause, Method, Outcome, Session, SessionStatus, IBAN_FAILS, IBAN_SUCCEEDS,
 };
@@ -29,6 +30,8 @@ struct Submission {
     iban: String,
     #[serde(default)]
     email: String,
+    #[serde(flatten)]
+    shipping: Entered,
 }
 
 #[derive(serde::Deserialize)]
@@ -54,13 +57,15 @@ async fn submit(
         Method::Iban(form.iban)
     };
     shared.with_account(|a| {
-        let outcome = a.pay(
-            &id,
-            &method,
-            Some(&form.email),
-            &shared.base_url,
-            &Cause::default(),
-        );
+        let outcome = a.enter_shipping(&id, &form.shipping).and_then(|()| {
+            a.pay(
+                &id,
+                &method,
+                Some(&form.email),
+                &shared.base_url,
+                &Cause::default(),
+            )
+        });
         answer(a, &id, outcome)
     })
 }
@@ -160,7 +165,7 @@ fn render(account: &Account, session: Option<&Session>, error: Option<String>) -
             )
         })
         .unwrap_or_default();
-    let total = money(s.amount_total, &s.currency);
+    let total = money(s.total(), &s.currency);
     let challenged = s
         .payment_intent
         .as_ref()
@@ -190,6 +195,7 @@ fn render(account: &Account, session: Option<&Session>, error: Option<String>) -
             r#"<label>Email <input name="email" type="email" autocomplete="email"></label>"#.into()
         }
     };
+    let email = format!("{email}{}", shipping_fields(s));
     let sepa = if s.payment_method_types.iter().any(|t| t == "sepa_debit") {
         format!(
             r#"<form method="post">{email}<label>IBAN (SEPA debit) <input name="iban" value="{IBAN_SUCCEEDS}"></label>
@@ -205,7 +211,7 @@ fn render(account: &Account, session: Option<&Session>, error: Option<String>) -
 <button type="submit">Pay {total}</button></form>
 {sepa}
 <p class="hint">Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 and 4000 0000 0000 9995 decline;
-4000 0027 6000 3184 asks for 3-D Secure. IBAN {IBAN_SUCCEEDS} settles, {IBAN_FAILS} fails.</p>
+4000 0027 6000 3184 asks for 3-D Secure; 4000 0000 0000 0259 pays, then is disputed. IBAN {IBAN_SUCCEEDS} settles, {IBAN_FAILS} fails.</p>
 {cancel}"#,
     );
     let mut response = Html(page("Pay — caisse sandbox", &body)).into_response();
@@ -214,6 +220,55 @@ fn render(account: &Account, session: Option<&Session>, error: Option<String>) -
         "no-store".parse().expect("static header"),
     );
     response
+}
+
+/// The address, rate and phone fields a session asks for (Stripe's page asks the same):
+/// `shipping_name`, `shipping_line1`, `shipping_line2`, `shipping_postal_code`, `shipping_city`,
+/// `shipping_country` (one of the allowed countries), `shipping_rate` (a `shr_` id, the first
+/// chosen) and `phone`.
+fn shipping_fields(s: &Session) -> String {
+    let mut html = String::new();
+    let setup = &s.shipping;
+    if !setup.allowed_countries.is_empty() {
+        let countries: String = setup
+            .allowed_countries
+            .iter()
+            .map(|c| format!(r#"<option value="{c}">{c}</option>"#, c = escape(c)))
+            .collect();
+        html.push_str(&format!(
+            r#"<fieldset><legend>Shipping address</legend>
+<label>Name <input name="shipping_name" autocomplete="name"></label>
+<label>Address <input name="shipping_line1" autocomplete="address-line1"></label>
+<label>Address line 2 <input name="shipping_line2" autocomplete="address-line2"></label>
+<label>Postal code <input name="shipping_postal_code" autocomplete="postal-code"></label>
+<label>City <input name="shipping_city" autocomplete="address-level2"></label>
+<label>Country <input name="shipping_country" list="countries" autocomplete="country"></label>
+<datalist id="countries">{countries}</datalist></fieldset>"#
+        ));
+    }
+    if !setup.options.is_empty() {
+        let rates: String = setup
+            .options
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                format!(
+                    r#"<label><input type="radio" name="shipping_rate" value="{id}"{checked}> {name} — {amount}</label>"#,
+                    id = escape(&r.id),
+                    checked = if i == 0 { " checked" } else { "" },
+                    name = escape(&r.display_name),
+                    amount = money(r.amount, &r.currency),
+                )
+            })
+            .collect();
+        html.push_str(&format!(
+            "<fieldset><legend>Shipping method</legend>{rates}</fieldset>"
+        ));
+    }
+    if setup.collect_phone {
+        html.push_str(r#"<label>Phone <input name="phone" type="tel" autocomplete="tel"></label>"#);
+    }
+    html
 }
 
 fn page(title: &str, body: &str) -> String {

@@ -30,10 +30,27 @@ pub struct CheckoutSession {
     pub payment_intent: Option<String>,
     #[serde(default)]
     pub amount_total: Option<i64>,
+    /// The line items' sum, before shipping.
+    #[serde(default)]
+    pub amount_subtotal: Option<i64>,
     #[serde(default)]
     pub currency: Option<String>,
     #[serde(default, deserialize_with = "metadata")]
     pub metadata: HashMap<String, String>,
+    /// The shipping rate the customer chose and what it costs.
+    #[serde(default)]
+    pub shipping_cost: Option<ShippingCost>,
+    /// The rates offered, in the order they were sent.
+    #[serde(default)]
+    pub shipping_options: Vec<ShippingOption>,
+    #[serde(default)]
+    pub total_details: Option<TotalDetails>,
+    /// Where to ship, up to API version 2025-02-24.acacia.
+    #[serde(default)]
+    pub shipping_details: Option<Box<ShippingDetails>>,
+    /// Where to ship, from API version 2025-03-31.basil (`shipping_details` moved here).
+    #[serde(default)]
+    pub collected_information: Option<Box<CollectedInformation>>,
     #[serde(default)]
     pub client_reference_id: Option<String>,
     #[serde(default)]
@@ -49,7 +66,7 @@ pub struct CheckoutSession {
     #[serde(default)]
     pub customer_email: Option<String>,
     #[serde(default)]
-    pub customer_details: Option<CustomerDetails>,
+    pub customer_details: Option<Box<CustomerDetails>>,
 }
 
 /// What the customer entered on the hosted page.
@@ -59,9 +76,84 @@ pub struct CustomerDetails {
     pub email: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub address: Option<Address>,
+}
+
+/// A postal address as Stripe renders it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct Address {
+    #[serde(default)]
+    pub line1: Option<String>,
+    #[serde(default)]
+    pub line2: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct ShippingDetails {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub address: Option<Address>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct CollectedInformation {
+    #[serde(default)]
+    pub shipping_details: Option<Box<ShippingDetails>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct ShippingCost {
+    #[serde(default)]
+    pub amount_total: i64,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub shipping_rate: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct ShippingOption {
+    #[serde(default)]
+    pub shipping_amount: i64,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub shipping_rate: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct TotalDetails {
+    #[serde(default)]
+    pub amount_shipping: Option<i64>,
 }
 
 impl CheckoutSession {
+    /// The shipping address, wherever the event's API version puts it: `shipping_details` until
+    /// 2025-02-24.acacia, `collected_information.shipping_details` from 2025-03-31.basil.
+    pub fn shipping(&self) -> Option<&ShippingDetails> {
+        self.collected_information
+            .as_deref()
+            .and_then(|c| c.shipping_details.as_deref())
+            .or(self.shipping_details.as_deref())
+    }
+
+    /// What shipping costs: `total_details.amount_shipping`, else `shipping_cost.amount_total`.
+    pub fn amount_shipping(&self) -> i64 {
+        self.total_details
+            .as_ref()
+            .and_then(|t| t.amount_shipping)
+            .or(self.shipping_cost.as_ref().map(|c| c.amount_total))
+            .unwrap_or(0)
+    }
+
     pub fn is_complete(&self) -> bool {
         self.status.as_deref() == Some("complete")
     }

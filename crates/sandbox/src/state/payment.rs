@@ -73,7 +73,7 @@ impl Account {
         let pi = PaymentIntent {
             id: new_id("pi_"),
             created: self.now(),
-            amount: session.amount_total,
+            amount: session.total(),
             amount_received: 0,
             currency: session.currency.clone(),
             status: "requires_payment_method",
@@ -136,6 +136,13 @@ impl Account {
                 None,
             )
             .with_code("payment_method_not_available"));
+        }
+        if session.needs_collection() && session.collected.is_none() {
+            return Err(ApiError::invalid(
+                "Your shipping address is incomplete.",
+                Some("shipping_address"),
+            )
+            .with_code("shipping_address_incomplete"));
         }
         let pending = session
             .payment_intent

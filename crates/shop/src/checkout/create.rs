@@ -107,6 +107,10 @@ pub async fn create(
     }
 
     let cart = validate(app, &request.items).await?;
+    let shipping_offer = super::shipping::offer(app, &cart).await?;
+    let offer_json = shipping_offer
+        .as_ref()
+        .map(|o| serde_json::to_string(o).unwrap_or_default());
     let hold_id = format!("hold_{}", uuid::Uuid::now_v7().simple());
     // The hold's expiry until Stripe's session gives the final one (see `session::open`).
     let expires_at = now + app.config.checkout.hold_ttl.as_secs() as i64;
@@ -156,6 +160,7 @@ pub async fn create(
         idempotency_key,
         idempotency_scope: idempotency_key.map(|_| scope.as_str()),
         items: &items,
+        shipping_offer: offer_json.as_deref(),
     };
     let audit = AuditEntry {
         actor: &format!("customer:{}", customer.id),
@@ -228,7 +233,14 @@ pub async fn create(
         session,
         url,
         expires_at,
-    } = session::open(app, &hold_id, &cart, email.as_deref()).await?;
+    } = session::open(
+        app,
+        &hold_id,
+        &cart,
+        email.as_deref(),
+        shipping_offer.as_deref(),
+    )
+    .await?;
     let stored = app
         .store
         .write(async |tx| {

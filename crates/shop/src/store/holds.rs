@@ -29,6 +29,9 @@ pub struct Hold {
     pub released_at: Option<i64>,
     pub next_check_at: Option<i64>,
     pub checks: i64,
+    /// The shipping rates offered to Stripe (JSON `OfferedRate`s) when the checkout asked for an
+    /// address; `None` when nothing ships.
+    pub shipping_offer: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
@@ -53,6 +56,7 @@ pub struct NewHold<'a> {
     /// Whose key it is: the signed-in customer, or the client network of a guest.
     pub idempotency_scope: Option<&'a str>,
     pub items: &'a [HoldItem],
+    pub shipping_offer: Option<&'a str>,
 }
 
 /// Why stock could not be reserved: the product that ran short and what is left of it.
@@ -69,7 +73,7 @@ const ITEMS: &str =
 
 const COLUMNS: &str = "id, customer_id, client_ip, email, status, amount_total, currency, expires_at, \
                        checkout_session_id, checkout_url, payment_intent_id, idempotency_key, release_reason, \
-                       created_at, updated_at, released_at, next_check_at, checks";
+                       created_at, updated_at, released_at, next_check_at, checks, shipping_offer";
 
 impl Tx {
     /// Serialises the checkouts of one owner (a customer, a client network), so that counting
@@ -151,8 +155,8 @@ impl Tx {
         on_conn!(tx self, |c| sqlx::query(
             "INSERT INTO holds (id, customer_id, client_ip, email, status, amount_total, currency, \
                                 expires_at, idempotency_key, created_at, updated_at, client_net, \
-                                idempotency_scope) \
-             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10, $11)",
+                                idempotency_scope, shipping_offer) \
+             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10, $11, $12)",
         )
         .bind(hold.id)
         .bind(hold.customer_id)
@@ -165,6 +169,7 @@ impl Tx {
         .bind(now)
         .bind(hold.client_net)
         .bind(hold.idempotency_scope)
+        .bind(hold.shipping_offer)
         .execute(c)
         .await
         .map(|_| ()))?;

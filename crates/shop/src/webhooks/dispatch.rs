@@ -139,6 +139,15 @@ pub async fn apply(
             let Some(hold) = intent_hold(&mut cx, &pi).await? else {
                 return ignored(format!("no hold of caisse's has PaymentIntent {}", pi.id));
             };
+            if hold.shipping_offer.is_some() {
+                // The PaymentIntent knows neither the address nor the shipping: the session's
+                // `checkout.session.completed` (or the reconciler, which reads the session)
+                // makes this order.
+                return ignored(format!(
+                    "hold {} ships: its order is made from its session, which carries the address and shipping",
+                    hold.id
+                ));
+            }
             let email = hold.email.clone().or(pi
                 .receipt_email
                 .clone()
@@ -149,6 +158,7 @@ pub async fn apply(
                 amount: pi.amount_received.unwrap_or(pi.amount),
                 currency: &pi.currency,
                 email: email.as_deref(),
+                session: None,
             };
             fulfil(&mut cx, &hold, &paid).await
         }
@@ -314,6 +324,7 @@ async fn session_paid(cx: &mut Ctx<'_>, s: &CheckoutSession) -> Result<Effect, I
         amount: s.amount_total.unwrap_or(0),
         currency: &currency,
         email: email.as_deref(),
+        session: Some(s),
     };
     fulfil(cx, &hold, &paid).await
 }

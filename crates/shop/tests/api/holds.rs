@@ -337,6 +337,7 @@ async fn a_hold_stranded_by_a_crash_is_swept_after_its_expiry() {
         idempotency_key: None,
         idempotency_scope: None,
         items: &items,
+        shipping_offer: None,
     };
     app.store
         .write(async |tx| tx.create_hold(&hold, now).await)

@@ -17,6 +17,7 @@ mod lifecycle;
 mod openapi;
 mod ratelimits;
 mod server_side;
+mod shipping;
 mod store_constraints;
 mod stripe_refusals;
 mod stripe_trigger;
