@@ -269,6 +269,58 @@ pub async fn reconcile(file: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// `caisse orders ship`: marks the order shipped and sends its shipping email now (one outbox
+/// pass; a running server's worker would send it too, never twice).
+pub async fn orders_ship(
+    file: Option<&Path>,
+    number: i64,
+    shipment: &caisse_shop::orders::Shipment<'_>,
+) -> Result<()> {
+    let app = tool_app(file).await?;
+    let now = caisse_shop::store::unix_now();
+    let notify = !app.mailer.is_off();
+    let order =
+        caisse_shop::orders::ship(&app.store, number, shipment, notify, "cli:orders-ship", now)
+            .await
+            .map_err(anyhow::Error::from)?;
+    say!(
+        "order #{} marked shipped: {} {}",
+        order.number,
+        shipment.carrier,
+        shipment.tracking_code
+    );
+    if notify {
+        let r = caisse_shop::outbox::run_once(&app, caisse_shop::store::unix_now())
+            .await
+            .map_err(anyhow::Error::from)?;
+        say!(
+            "shipping email: {}",
+            if r.sent > 0 {
+                "sent"
+            } else {
+                "queued (the server's outbox worker retries it)"
+            }
+        );
+    } else {
+        say!("mail is off (no SMTP_URL or CAISSE_MAIL_DIR): no shipping email");
+    }
+    Ok(())
+}
+
+pub async fn orders_deliver(file: Option<&Path>, number: i64) -> Result<()> {
+    let app = tool_app(file).await?;
+    let order = caisse_shop::orders::deliver(
+        &app.store,
+        number,
+        "cli:orders-deliver",
+        caisse_shop::store::unix_now(),
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
+    say!("order #{} marked delivered", order.number);
+    Ok(())
+}
+
 pub async fn events_replay(file: Option<&Path>, since: &str, types: &[String]) -> Result<()> {
     let now = caisse_shop::store::unix_now();
     let since = caisse_shop::replay::parse_since(since, now).map_err(|problem| {

@@ -257,3 +257,35 @@ pub struct List<T> {
     #[serde(default)]
     pub has_more: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The address as API version 2024-06-20 (caisse's) renders it, and as 2025-03-31.basil and
+    /// later do: caisse reads both.
+    #[test]
+    fn the_shipping_address_is_read_where_either_api_version_puts_it() {
+        let address = serde_json::json!({"name": "Camille", "address": {"line1": "1 rue", "city": "Paris", "country": "FR"}});
+        let old: CheckoutSession = serde_json::from_value(serde_json::json!({
+            "id": "cs_1", "shipping_details": address,
+            "shipping_cost": {"amount_total": 490, "shipping_rate": "shr_1"},
+        }))
+        .unwrap();
+        let new: CheckoutSession = serde_json::from_value(serde_json::json!({
+            "id": "cs_2", "collected_information": {"shipping_details": address},
+            "total_details": {"amount_shipping": 490},
+        }))
+        .unwrap();
+        for s in [&old, &new] {
+            let to = s.shipping().unwrap();
+            assert_eq!(to.name.as_deref(), Some("Camille"));
+            assert_eq!(to.address.as_ref().unwrap().city.as_deref(), Some("Paris"));
+            assert_eq!(s.amount_shipping(), 490);
+        }
+        let none: CheckoutSession =
+            serde_json::from_value(serde_json::json!({"id": "cs_3"})).unwrap();
+        assert!(none.shipping().is_none());
+        assert_eq!(none.amount_shipping(), 0);
+    }
+}

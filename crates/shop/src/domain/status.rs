@@ -88,6 +88,15 @@ stored_as_text! {
 }
 
 stored_as_text! {
+    /// Where an order's parcel is: `unfulfilled` → `shipped` → `delivered`.
+    pub enum FulfilmentStatus {
+        Unfulfilled = "unfulfilled",
+        Shipped = "shipped",
+        Delivered = "delivered",
+    }
+}
+
+stored_as_text! {
     /// A payment's state: refunded once Stripe has given all of it back.
     pub enum PaymentStatus {
         Succeeded = "succeeded",
@@ -132,6 +141,8 @@ stored_as_text! {
         OrderConfirmation = "order_confirmation",
         /// A refund to ask Stripe for (a payment that arrived after its stock was sold).
         StripeRefund = "stripe_refund",
+        /// The email telling the customer their order shipped; one per order.
+        ShippingNotice = "shipping_notice",
     }
 }
 
@@ -185,6 +196,9 @@ mod tests {
         }
         for s in OrderStatus::ALL {
             assert_eq!(s.as_str().parse::<OrderStatus>(), Ok(*s));
+        }
+        for s in FulfilmentStatus::ALL {
+            assert_eq!(s.as_str().parse::<FulfilmentStatus>(), Ok(*s));
         }
         for s in EventStatus::ALL {
             assert_eq!(s.as_str().parse::<EventStatus>(), Ok(*s));

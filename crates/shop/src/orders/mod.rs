@@ -14,13 +14,19 @@
 //! - [`notify`]: the confirmation email in the outbox, or the operators' alert (and a refund
 //!   in the outbox) for an order that needs attention.
 //!
+//! After the payment, [`ship`] and [`deliver`] move the order's fulfilment forward (operators'
+//! actions, audited; the shipping email through the outbox).
+//!
 //! Nothing here calls Stripe or sends mail: what must leave caisse is an outbox row, sent by a
 //! worker after the commit.
 
 mod decide;
 mod notify;
 mod record;
+mod ship;
 mod shipping;
+
+pub use ship::{deliver, ship, FulfilmentError, Shipment};
 
 use caisse_stripe::objects::CheckoutSession;
 

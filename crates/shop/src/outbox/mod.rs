@@ -1,5 +1,6 @@
 //! The outbox worker: sends what effects queued in their own transactions — the confirmation
-//! email of each order, the refunds caisse asks Stripe for — after those transactions committed.
+//! email of each order, its shipping notice, the refunds caisse asks Stripe for — after those
+//! transactions committed.
 //!
 //! A worker claims due messages with a lease ([`crate::store::Tx::claim_outbox`]): the claim
 //! commits before anything is sent, two workers (two instances) never hold one message at once,
@@ -15,6 +16,7 @@ use rand::Rng;
 
 mod confirmation;
 mod refund;
+mod shipped;
 
 use crate::app::App;
 use crate::domain::status::OutboxKind;
@@ -62,6 +64,7 @@ pub async fn run_once(app: &App, now: i64) -> Result<Report, StoreError> {
         match row.kind {
             OutboxKind::OrderConfirmation => confirmation::send(app, row).await,
             OutboxKind::StripeRefund => refund::request(app, row).await,
+            OutboxKind::ShippingNotice => shipped::send(app, row).await,
         }
     }))
     .await;
@@ -126,7 +129,9 @@ async fn finish(
                     && give_up
                 {
                     let kind = match row.kind {
-                        OutboxKind::OrderConfirmation => AlertKind::EmailFailed,
+                        OutboxKind::OrderConfirmation | OutboxKind::ShippingNotice => {
+                            AlertKind::EmailFailed
+                        }
                         OutboxKind::StripeRefund => AlertKind::RefundFailed,
                     };
                     tx.raise_alert(

@@ -14,6 +14,7 @@ mod audit;
 mod catalog;
 mod dashboard;
 mod error;
+mod fulfilment;
 mod holds;
 mod orders;
 mod outbox;
@@ -42,6 +43,7 @@ pub use dashboard::{
     PAGE,
 };
 pub use error::{ConstraintKind, StoreError};
+pub use fulfilment::OrderDelivery;
 pub use holds::{Hold, HoldItem, HoldReference, NewHold, OpenHolds, Owner, Shortage};
 pub use orders::{NewOrder, NewPayment, OrderLine, OrderSummary, PaymentRow};
 pub use outbox::OutboxRow;

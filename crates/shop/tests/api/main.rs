@@ -10,6 +10,7 @@ mod bad_input;
 mod catalog;
 mod checkout;
 mod email;
+mod fulfilment;
 mod group_commit;
 mod holds;
 mod http_basics;
