@@ -10,24 +10,14 @@ use caisse_shop::orders::{self, FulfilmentError, Shipment};
 use caisse_shop::store::unix_now;
 use serde_json::json;
 
+use crate::admin::{client, post_form, sign_in, PASSWORD};
 use crate::support::{scalar, wait_for, TestApp, LOOSE};
 
-#[tokio::test]
-async fn shipping_an_order_sends_one_email_with_its_tracking_code() {
-    let smtp = SmtpServer::start().await.unwrap();
-    let url = smtp.url();
-    let mut extra = LOOSE.to_vec();
-    extra.extend_from_slice(&[
-        (config::MAIL, "on"),
-        (config::SMTP_URL, url.as_str()),
-        (config::MAIL_FROM, "Shop <orders@shop.example>"),
-        (config::MAIL_LANG, "en"),
-        (config::SHIPPING_COUNTRIES, "FR"),
-    ]);
-    let app = TestApp::spawn_with(&extra).await;
+/// Pays for a mug with an address in France; returns the order's number once it has the address.
+async fn buy_with_address(app: &TestApp, email: &str) -> i64 {
     let (status, body, _) = app
         .checkout(
-            json!({"items": [{"product_id": "mug-enamel", "quantity": 1}], "email": "ada@example.com"}),
+            json!({"items": [{"product_id": "mug-enamel", "quantity": 1}], "email": email}),
             &[],
         )
         .await;
@@ -44,12 +34,36 @@ async fn shipping_an_order_sends_one_email_with_its_tracking_code() {
     app.sandbox
         .pay_with(session, Method::Card("4242424242424242".into()), &entered)
         .unwrap();
-    // The confirmation first: the order exists, with its address.
+    wait_for(20, "the order with its address", || async {
+        let n = scalar(
+            &app.store,
+            "SELECT COALESCE(MAX(number), 0) FROM orders WHERE shipping_city = 'Paris'",
+        )
+        .await;
+        (n > 0).then_some(n)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn shipping_an_order_sends_one_email_with_its_tracking_code() {
+    let smtp = SmtpServer::start().await.unwrap();
+    let url = smtp.url();
+    let mut extra = LOOSE.to_vec();
+    extra.extend_from_slice(&[
+        (config::MAIL, "on"),
+        (config::SMTP_URL, url.as_str()),
+        (config::MAIL_FROM, "Shop <orders@shop.example>"),
+        (config::MAIL_LANG, "en"),
+        (config::SHIPPING_COUNTRIES, "FR"),
+    ]);
+    let app = TestApp::spawn_with(&extra).await;
+    let number = buy_with_address(&app, "ada@example.com").await;
+    // The confirmation first.
     wait_for(20, "the confirmation", || async {
         (smtp.mails().len() == 1).then_some(())
     })
     .await;
-    let number = scalar(&app.store, "SELECT number FROM orders").await;
 
     // Not shipped yet: it cannot be delivered.
     let early = orders::deliver(&app.store, number, "admin:test", unix_now()).await;
@@ -150,5 +164,61 @@ async fn ship_refuses_an_unknown_order_and_a_bad_tracking_url() {
     };
     let refused = orders::ship(&app.store, 42, &bad, true, "admin:ops", unix_now()).await;
     assert!(matches!(refused, Err(FulfilmentError::Invalid(_))));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_marks_an_order_shipped_once_then_delivered() {
+    let hash = caisse_shop::admin::hash_password(PASSWORD).unwrap();
+    let mut extra = LOOSE.to_vec();
+    extra.extend_from_slice(&[
+        (config::ADMIN_PASSWORD_HASH, hash.as_str()),
+        (config::SHIPPING_COUNTRIES, "FR"),
+    ]);
+    let app = TestApp::spawn_with(&extra).await;
+    let number = buy_with_address(&app, "grace@example.com").await;
+    let (cookie, csrf) = sign_in(&app).await;
+    let page = client()
+        .get(app.url(&format!("/admin/orders/{number}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("12 rue de la Paix"), "{page}");
+    assert!(page.contains("data-testid=\"mark-shipped\""), "{page}");
+
+    let path = format!("/admin/orders/{number}/ship");
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("carrier", "Colissimo"),
+        ("tracking", "6A123"),
+        ("tracking_url", ""),
+    ];
+    let r = post_form(&app, &path, &cookie, &fields).await;
+    assert_eq!(r.status(), 303);
+    let again = post_form(&app, &path, &cookie, &fields).await;
+    assert_eq!(again.status(), 422);
+    assert!(again.text().await.unwrap().contains("already shipped"));
+    let shipped = scalar(
+        &app.store,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'order.shipped' AND actor = 'admin'",
+    )
+    .await;
+    assert_eq!(shipped, 1);
+
+    let deliver = format!("/admin/orders/{number}/deliver");
+    let r = post_form(&app, &deliver, &cookie, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        scalar(
+            &app.store,
+            "SELECT COUNT(*) FROM orders WHERE fulfilment = 'delivered' AND tracking_code = '6A123'"
+        )
+        .await,
+        1
+    );
     app.stop().await;
 }

@@ -11,6 +11,7 @@
 //! network before the password is even hashed.
 
 mod actions;
+mod fulfilment;
 mod pages;
 mod session;
 mod sign_in;
@@ -39,6 +40,8 @@ pub fn routes(app: &App) -> Router<App> {
         .route("/admin/orders", get(pages::orders::page))
         .route("/admin/orders/{number}", get(pages::order::page))
         .route("/admin/orders/{number}/refund", post(actions::refund))
+        .route("/admin/orders/{number}/ship", post(fulfilment::ship))
+        .route("/admin/orders/{number}/deliver", post(fulfilment::deliver))
         .route("/admin/holds", get(pages::holds::page))
         .route("/admin/events", get(pages::events::page))
         .route("/admin/events/{id}", get(pages::event::page))
