@@ -19,6 +19,7 @@ mod catalog;
 mod control;
 mod currencies;
 pub mod delivery;
+pub mod disputes;
 mod error;
 mod fields;
 mod page;

@@ -230,8 +230,38 @@ pub struct Refund {
     pub currency: String,
     #[serde(default, deserialize_with = "id_or_object")]
     pub payment_intent: Option<String>,
+    /// `pending`, `succeeded`, `failed`, `canceled`, `requires_action`.
     #[serde(default)]
     pub status: Option<String>,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+}
+
+/// A dispute (chargeback) of a charge, as `charge.dispute.*` events carry it.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Dispute {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub charge: Option<String>,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub payment_intent: Option<String>,
+    /// Stripe's reason: `fraudulent`, `product_not_received`, …
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// `needs_response`, `under_review`, `won`, `lost`, …
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub evidence_details: Option<EvidenceDetails>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct EvidenceDetails {
+    /// Unix time by which evidence must be submitted.
+    #[serde(default)]
+    pub due_by: Option<i64>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

@@ -204,6 +204,8 @@ pub struct Account {
     pub prices: HashMap<String, Price>,
     pub products: HashMap<String, Product>,
     pub refunds: HashMap<String, Value>,
+    /// Disputes by id (`crate::disputes`).
+    pub disputes: BTreeMap<String, crate::disputes::Dispute>,
     /// Every event, oldest first.
     pub events: Vec<Value>,
     pub idempotency: HashMap<String, Saved>,

@@ -174,10 +174,14 @@ impl Account {
         }
         let pi_id = self.ensure_payment_intent(session_id, method.kind(), cause);
         let redirect = self.sessions[session_id].success_redirect();
+        let disputed = matches!(behaviour, Behaviour::Dispute);
         match behaviour {
-            Behaviour::Succeed => {
+            Behaviour::Succeed | Behaviour::Dispute => {
                 self.succeed_payment_intent(&pi_id, cause);
                 self.complete_session(session_id, true, base_url, cause);
+                if disputed {
+                    self.schedule_dispute(&pi_id);
+                }
                 Ok(Outcome::Paid {
                     redirect,
                     payment_intent: pi_id,
@@ -387,6 +391,7 @@ impl Account {
         for (id, succeeds) in settling {
             self.settle(&id, succeeds, base_url);
         }
+        self.open_due_disputes();
     }
 
     fn settle(&mut self, session_id: &str, succeeds: bool, base_url: &str) {

@@ -97,6 +97,15 @@ stored_as_text! {
 }
 
 stored_as_text! {
+    /// Where a dispute (chargeback) of an order's payment stands.
+    pub enum DisputeStatus {
+        Open = "open",
+        Won = "won",
+        Lost = "lost",
+    }
+}
+
+stored_as_text! {
     /// A payment's state: refunded once Stripe has given all of it back.
     pub enum PaymentStatus {
         Succeeded = "succeeded",
@@ -178,8 +187,13 @@ stored_as_text! {
         SessionMissing = "session_missing",
         /// A confirmation email was given up.
         EmailFailed = "email_failed",
-        /// A refund caisse asked Stripe for was given up.
+        /// A refund was given up: caisse's request for it, or Stripe failed it after accepting
+        /// it (`refund.failed`), which lowers the recorded refund back.
         RefundFailed = "refund_failed",
+        /// A customer disputed a payment (`charge.dispute.created`): evidence is due by a date.
+        DisputeOpened = "dispute_opened",
+        /// A dispute was closed lost: the money went back to the customer.
+        DisputeLost = "dispute_lost",
         /// Stripe refused to open a Checkout Session for a product (one per product and code).
         StripeRefused = "stripe_refused",
     }

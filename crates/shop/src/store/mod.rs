@@ -13,6 +13,7 @@ mod alerts;
 mod audit;
 mod catalog;
 mod dashboard;
+mod disputes;
 mod error;
 mod fulfilment;
 mod holds;

@@ -6,8 +6,8 @@ use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
 
 use crate::domain::status::{
-    AlertKind, EventStatus, FulfilmentStatus, HoldStatus, OrderStatus, OutboxKind, OutboxStatus,
-    PaymentStatus,
+    AlertKind, DisputeStatus, EventStatus, FulfilmentStatus, HoldStatus, OrderStatus, OutboxKind,
+    OutboxStatus, PaymentStatus,
 };
 
 macro_rules! text_columns {
@@ -52,6 +52,7 @@ text_columns!(
     HoldStatus,
     OrderStatus,
     FulfilmentStatus,
+    DisputeStatus,
     PaymentStatus,
     EventStatus,
     OutboxStatus,

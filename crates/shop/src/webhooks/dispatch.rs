@@ -7,6 +7,7 @@ use caisse_stripe::objects::{Charge, CheckoutSession, PaymentIntent};
 use caisse_stripe::{Event, EventObject};
 use serde_json::json;
 
+use super::disputes::{self, Act};
 use super::InboxError;
 use crate::config::WebhookConfig;
 use crate::domain::lifecycle::{self, Decision, HoldState, Signal};
@@ -189,6 +190,38 @@ pub async fn apply(
             release(&mut cx, &hold, "canceled", "its PaymentIntent was canceled").await
         }
         ("charge.refunded", EventObject::Charge(charge)) => refunded(&mut cx, &charge).await,
+        ("charge.dispute.created", EventObject::Dispute(d)) => disputes::opened(
+            cx.tx,
+            Act {
+                actor: &cx.actor,
+                now: cx.now,
+            },
+            &d,
+        )
+        .await
+        .map(Effect::from),
+        ("charge.dispute.closed", EventObject::Dispute(d)) => disputes::closed(
+            cx.tx,
+            Act {
+                actor: &cx.actor,
+                now: cx.now,
+            },
+            &d,
+        )
+        .await
+        .map(Effect::from),
+        ("refund.failed" | "charge.refund.updated", EventObject::Refund(r)) => {
+            disputes::refund_failed(
+                cx.tx,
+                Act {
+                    actor: &cx.actor,
+                    now: cx.now,
+                },
+                &r,
+            )
+            .await
+            .map(Effect::from)
+        }
         (kind, _) if HANDLED.contains(&kind) => ignored(format!(
             "a {kind} event whose object is not the expected type"
         )),
@@ -229,6 +262,19 @@ pub fn typed_object(event: &Event) -> Result<EventObject, String> {
                     .as_deref()
                     .is_none_or(|pi| id_ok(pi, "pi_"))
         }
+        EventObject::Dispute(d) => {
+            id_ok(&d.id, "dp_")
+                && amount_ok(Some(d.amount))
+                && d.payment_intent
+                    .as_deref()
+                    .is_none_or(|pi| id_ok(pi, "pi_"))
+        }
+        EventObject::Refund(r) => {
+            amount_ok(Some(r.amount))
+                && r.payment_intent
+                    .as_deref()
+                    .is_none_or(|pi| id_ok(pi, "pi_"))
+        }
         EventObject::Other => false,
     };
     if valid {
@@ -251,6 +297,10 @@ pub const HANDLED: &[&str] = &[
     "payment_intent.payment_failed",
     "payment_intent.canceled",
     "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+    "refund.failed",
+    "charge.refund.updated",
 ];
 
 /// The hold a session is about, locked: by `metadata[hold_id]`, else by session id. A hold that

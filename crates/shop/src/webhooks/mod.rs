@@ -8,6 +8,7 @@
 //! the event shows as `failed` with its error while Stripe retries.
 
 mod dispatch;
+mod disputes;
 
 use crate::domain::status::AlertKind;
 use caisse_stripe::Event;

@@ -9,6 +9,7 @@ mod admin_currencies;
 mod bad_input;
 mod catalog;
 mod checkout;
+mod disputes;
 mod email;
 mod fulfilment;
 mod group_commit;

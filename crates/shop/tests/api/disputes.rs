@@ -1,0 +1,154 @@
+//! Disputes and failed refunds reach the operators, through the real sandbox: the dispute test
+//! card pays, then its dispute marks the order disputed with a critical `dispute_opened` alert;
+//! closing it lost records it with a `dispute_lost` alert; a refund the sandbox fails lowers the
+//! recorded refund back (once, though Stripe sends two events for it) with a `refund_failed`
+//! alert.
+
+use caisse_sandbox::Method;
+use serde_json::{json, Value};
+
+use crate::support::{scalar, wait_for, TestApp, SECRET_KEY};
+
+/// Pays for a mug with `card`; returns the order's PaymentIntent.
+async fn buy(app: &TestApp, card: &str) -> String {
+    let (status, body, _) = app
+        .checkout(
+            json!({"items": [{"product_id": "mug-enamel", "quantity": 1}], "email": "ada@example.com"}),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let session = body["checkout_session_id"].as_str().unwrap();
+    app.sandbox.pay(session, Method::Card(card.into())).unwrap();
+    wait_for(20, "the order", || async {
+        let pi = app
+            .store
+            .hold_by_session(session)
+            .await
+            .unwrap()
+            .and_then(|h| h.payment_intent_id)?;
+        app.store.payment_by_intent(&pi).await.unwrap().map(|_| pi)
+    })
+    .await
+}
+
+async fn control(app: &TestApp, path: &str, body: Value) -> Value {
+    let r = app
+        .http
+        .post(format!("{}{path}", app.sandbox.url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json().await.unwrap()
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    scalar(&app.store, sql).await
+}
+
+#[tokio::test]
+async fn a_disputed_payment_alerts_the_operators_and_a_lost_dispute_is_recorded() {
+    let app = TestApp::spawn().await;
+    let pi = buy(&app, "4000 0000 0000 0259").await;
+    // Stripe opens the dispute a moment after the payment.
+    app.sandbox.advance_clock(3);
+    wait_for(20, "the dispute_opened alert", || async {
+        let n = count(
+            &app,
+            "SELECT COUNT(*) FROM alerts WHERE kind = 'dispute_opened' AND severity = 'critical' \
+             AND message LIKE '%fraudulent%' AND message LIKE '%evidence is due by%'",
+        )
+        .await;
+        (n == 1).then_some(())
+    })
+    .await;
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM orders WHERE dispute = 'open'").await,
+        1
+    );
+    let events = app
+        .stripe_get("/v1/events?type=charge.dispute.created&limit=10")
+        .await;
+    let dispute = &events["data"][0]["data"]["object"];
+    assert_eq!(dispute["payment_intent"], pi.as_str());
+    let id = dispute["id"].as_str().unwrap();
+
+    control(
+        &app,
+        &format!("/_sandbox/disputes/{id}/close"),
+        json!({"outcome": "lost"}),
+    )
+    .await;
+    wait_for(20, "the lost dispute", || async {
+        let n = count(&app, "SELECT COUNT(*) FROM orders WHERE dispute = 'lost'").await;
+        (n == 1).then_some(())
+    })
+    .await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM alerts WHERE kind = 'dispute_lost'"
+        )
+        .await,
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refund_stripe_fails_is_taken_off_the_refunded_amount_once() {
+    let app = TestApp::spawn().await;
+    let pi = buy(&app, "4242424242424242").await;
+    let mut refunds = Vec::new();
+    for key in ["r1", "r2"] {
+        let r: Value = app
+            .http
+            .post(format!("{}/v1/refunds", app.sandbox.url()))
+            .bearer_auth(SECRET_KEY)
+            .header("idempotency-key", key)
+            .form(&[("payment_intent", pi.as_str()), ("amount", "300")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        refunds.push(r["id"].as_str().unwrap().to_string());
+    }
+    let refunded = format!("SELECT amount_refunded FROM payments WHERE payment_intent_id = '{pi}'");
+    wait_for(20, "both refunds recorded", || async {
+        (count(&app, &refunded).await == 600).then_some(())
+    })
+    .await;
+
+    control(
+        &app,
+        &format!("/_sandbox/refunds/{}/fail", refunds[0]),
+        json!({}),
+    )
+    .await;
+    wait_for(20, "the refund_failed alert", || async {
+        let n = count(
+            &app,
+            "SELECT COUNT(*) FROM alerts WHERE kind = 'refund_failed'",
+        )
+        .await;
+        (n == 1).then_some(())
+    })
+    .await;
+    // Both events of the failure (and their duplicates) have had time to arrive: lowered once.
+    wait_for(20, "both failure events applied", || async {
+        let n = count(
+            &app,
+            "SELECT COUNT(*) FROM webhook_events WHERE type IN ('refund.failed', 'charge.refund.updated') \
+             AND status IN ('processed', 'ignored')",
+        )
+        .await;
+        (n == 2).then_some(())
+    })
+    .await;
+    assert_eq!(count(&app, &refunded).await, 300);
+    app.stop().await;
+}
