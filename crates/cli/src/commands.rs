@@ -409,6 +409,70 @@ pub async fn catalog_export(file: Option<&Path>, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `caisse orders export`: CSV of the orders, streamed to FILE (stdout with `-`).
+pub async fn orders_export(
+    file: Option<&Path>,
+    from: Option<&str>,
+    to: Option<&str>,
+    status: Option<&str>,
+    path: &Path,
+) -> Result<()> {
+    use caisse_shop::orders::export;
+    let problem = |variable: &str, problem: String| {
+        Failure::Config(vec![ConfigError {
+            variable: variable.into(),
+            problem,
+        }])
+    };
+    let filter = caisse_shop::store::ExportFilter {
+        from: from
+            .map(|d| export::parse_date(d, false))
+            .transpose()
+            .map_err(|e| problem("--from", e))?,
+        to: to
+            .map(|d| export::parse_date(d, true))
+            .transpose()
+            .map_err(|e| problem("--to", e))?,
+        status: status.map(str::parse).transpose().map_err(|_| {
+            problem(
+                "--status",
+                "must be paid, needs_attention or refunded".into(),
+            )
+        })?,
+        fulfilment: None,
+    };
+    let config = load(file, Mode::Tool, |_| {}, None)?;
+    init_logs(config.log_format);
+    let store = open_store(&config).await?;
+    let mut out: Box<dyn std::io::Write> = if path == Path::new("-") {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        ))
+    };
+    let mut failed = None;
+    let rows = export::export(&store, &filter, |chunk| {
+        let written = out.write_all(&chunk);
+        let ok = written.is_ok();
+        failed = written.err();
+        std::future::ready(ok)
+    })
+    .await
+    .map_err(anyhow::Error::from)?;
+    if let Some(e) = failed {
+        return Err(anyhow::Error::from(e)
+            .context("cannot write the export")
+            .into());
+    }
+    out.flush().context("cannot write the export")?;
+    if path != Path::new("-") {
+        say!("{rows} orders written to {}", path.display());
+    }
+    Ok(())
+}
+
 pub fn config_check(file: Option<&Path>, purpose: &str) -> Result<()> {
     let mode = match purpose {
         "dev" => Mode::Dev,

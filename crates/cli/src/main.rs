@@ -156,6 +156,20 @@ enum OrdersCommand {
     },
     /// Mark shipped order NUMBER delivered.
     Deliver { number: i64 },
+    /// Write the orders as CSV (for accounting), streamed: FILE, or stdout by default.
+    Export {
+        /// First day (2026-11-01, UTC) or RFC 3339 time.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day, included (2026-11-30), or an RFC 3339 time (excluded).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only orders in this status: paid, needs_attention or refunded.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -227,6 +241,24 @@ fn main() -> ExitCode {
             Command::Orders {
                 command: OrdersCommand::Deliver { number },
             } => commands::orders_deliver(config, number).await,
+            Command::Orders {
+                command:
+                    OrdersCommand::Export {
+                        from,
+                        to,
+                        status,
+                        file,
+                    },
+            } => {
+                commands::orders_export(
+                    config,
+                    from.as_deref(),
+                    to.as_deref(),
+                    status.as_deref(),
+                    &file,
+                )
+                .await
+            }
             Command::Catalog {
                 command: CatalogCommand::Import { file, set_stock },
             } => commands::catalog_import(config, &file, set_stock).await,

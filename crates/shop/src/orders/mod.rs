@@ -21,6 +21,7 @@
 //! worker after the commit.
 
 mod decide;
+pub mod export;
 mod notify;
 mod record;
 mod ship;

@@ -15,6 +15,7 @@ mod catalog;
 mod dashboard;
 mod disputes;
 mod error;
+mod export;
 mod fulfilment;
 mod holds;
 mod orders;
@@ -44,6 +45,7 @@ pub use dashboard::{
     PAGE,
 };
 pub use error::{ConstraintKind, StoreError};
+pub use export::{ExportFilter, ExportRow};
 pub use fulfilment::OrderDelivery;
 pub use holds::{Hold, HoldItem, HoldReference, NewHold, OpenHolds, Owner, Shortage};
 pub use orders::{NewOrder, NewPayment, OrderLine, OrderSummary, PaymentRow};

@@ -11,6 +11,7 @@ mod catalog;
 mod checkout;
 mod disputes;
 mod email;
+mod export;
 mod fulfilment;
 mod group_commit;
 mod holds;

@@ -11,6 +11,7 @@
 //! network before the password is even hashed.
 
 mod actions;
+mod export;
 mod fulfilment;
 mod pages;
 mod session;
@@ -38,6 +39,7 @@ pub fn routes(app: &App) -> Router<App> {
         )
         .route("/admin/logout", post(sign_in::sign_out))
         .route("/admin/orders", get(pages::orders::page))
+        .route("/admin/orders.csv", get(export::orders_csv))
         .route("/admin/orders/{number}", get(pages::order::page))
         .route("/admin/orders/{number}/refund", post(actions::refund))
         .route("/admin/orders/{number}/ship", post(fulfilment::ship))
