@@ -7,6 +7,7 @@ mod config_errors;
 mod config_table;
 mod deploy_unit;
 mod env_example;
+mod orders;
 mod processes;
 mod readme_typescript;
 mod recovery;

@@ -9,7 +9,12 @@ use caisse_sandbox::smtp::{Behaviour, SmtpServer};
 use crate::support::{caisse, free_port, run, text, wait_for, Running, GUEST, SK, WH};
 
 /// `caisse serve` on `port` with the sandbox at `api_base` and extra settings.
-fn serve(dir: &std::path::Path, port: u16, api_base: &str, extra: &[(&str, &str)]) -> Running {
+pub(crate) fn serve(
+    dir: &std::path::Path,
+    port: u16,
+    api_base: &str,
+    extra: &[(&str, &str)],
+) -> Running {
     let db = format!("sqlite://{}", dir.join("caisse.db").display());
     let listen = format!("127.0.0.1:{port}");
     let mut vars = vec![
@@ -48,7 +53,7 @@ fn import_catalog(dir: &std::path::Path) {
 }
 
 /// A checkout as a guest; returns its session id and the guest cookie.
-async fn checkout(base: &str, email: &str) -> (String, String) {
+pub(crate) async fn checkout(base: &str, email: &str) -> (String, String) {
     let r = reqwest::Client::new()
         .post(format!("{base}/api/checkout"))
         .json(&serde_json::json!({"items": [{"product_id": "mug", "quantity": 1}], "email": email}))
@@ -82,7 +87,7 @@ async fn status(base: &str, session: &str, cookie: &str) -> serde_json::Value {
         .unwrap()
 }
 
-async fn until(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) async fn until(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
