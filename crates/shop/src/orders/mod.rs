@@ -24,9 +24,11 @@ mod decide;
 pub mod export;
 mod notify;
 mod record;
+mod resend;
 mod ship;
 mod shipping;
 
+pub use resend::resend_confirmation;
 pub use ship::{deliver, ship, FulfilmentError, Shipment};
 
 use caisse_stripe::objects::CheckoutSession;

@@ -189,6 +189,7 @@ async fn the_dashboard_marks_an_order_shipped_once_then_delivered() {
         .unwrap();
     assert!(page.contains("12 rue de la Paix"), "{page}");
     assert!(page.contains("data-testid=\"mark-shipped\""), "{page}");
+    assert!(page.contains("Resend confirmation email"), "{page}");
 
     let path = format!("/admin/orders/{number}/ship");
     let fields = [
@@ -208,6 +209,33 @@ async fn the_dashboard_marks_an_order_shipped_once_then_delivered() {
     )
     .await;
     assert_eq!(shipped, 1);
+
+    // "Resend confirmation email": once per form, whatever the clicks.
+    let resend = format!("/admin/orders/{number}/resend-confirmation");
+    let confirmations = "SELECT COUNT(*) FROM outbox WHERE kind = 'order_confirmation'";
+    assert_eq!(scalar(&app.store, confirmations).await, 1);
+    let form = caisse_shop::admin::random_token();
+    for _ in 0..2 {
+        let r = post_form(
+            &app,
+            &resend,
+            &cookie,
+            &[("csrf", csrf.as_str()), ("token", form.as_str())],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+    }
+    assert_eq!(scalar(&app.store, confirmations).await, 2);
+    let another = caisse_shop::admin::random_token();
+    let r = post_form(
+        &app,
+        &resend,
+        &cookie,
+        &[("csrf", csrf.as_str()), ("token", another.as_str())],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(scalar(&app.store, confirmations).await, 3);
 
     let deliver = format!("/admin/orders/{number}/deliver");
     let r = post_form(&app, &deliver, &cookie, &[("csrf", csrf.as_str())]).await;

@@ -1,5 +1,5 @@
 //! The dashboard's fulfilment forms on an order's page: "Mark shipped" (carrier, tracking code,
-//! optional tracking link) and "Mark delivered". Each takes a [`CheckedForm`] (signed in, CSRF
+//! optional tracking link), "Mark delivered" and "Resend confirmation email". Each takes a [`CheckedForm`] (signed in, CSRF
 //! token checked), calls [`crate::orders::ship`] / [`crate::orders::deliver`] as the operator
 //! `admin`, and answers 303 to the order's page, or an error page saying why not (shipped twice,
 //! not shipped yet, a bad link).
@@ -86,4 +86,31 @@ pub(super) async fn deliver(
         Err(e) => Err(e),
     };
     answer(c, &text, result, "order_delivered")
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct Resend {
+    /// The form's own token: one email per form, whatever the clicks.
+    #[serde(default)]
+    token: String,
+}
+
+pub(super) async fn resend(
+    State(app): State<App>,
+    Path(text): Path<String>,
+    CheckedForm {
+        operator: Operator { c, .. },
+        fields: f,
+    }: CheckedForm<Resend>,
+) -> Response {
+    let result = match number(&text) {
+        Ok(n) => orders::resend_confirmation(&app.store, n, &f.token, ADMIN, unix_now())
+            .await
+            .map(|_| n),
+        Err(e) => Err(e),
+    };
+    if result.is_ok() {
+        app.outbox_wake.notify_one();
+    }
+    answer(c, &text, result, "email_queued")
 }

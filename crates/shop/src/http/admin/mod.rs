@@ -44,6 +44,10 @@ pub fn routes(app: &App) -> Router<App> {
         .route("/admin/orders/{number}/refund", post(actions::refund))
         .route("/admin/orders/{number}/ship", post(fulfilment::ship))
         .route("/admin/orders/{number}/deliver", post(fulfilment::deliver))
+        .route(
+            "/admin/orders/{number}/resend-confirmation",
+            post(fulfilment::resend),
+        )
         .route("/admin/holds", get(pages::holds::page))
         .route("/admin/events", get(pages::events::page))
         .route("/admin/events/{id}", get(pages::event::page))

@@ -88,6 +88,7 @@ struct OrderPage {
     refundable: String,
     currency: String,
     refund_token: String,
+    resend_token: String,
 }
 
 pub(in super::super) async fn page(
@@ -147,6 +148,7 @@ pub(in super::super) async fn page(
         refundable: format_amount(left, &row.currency),
         currency: row.currency.to_ascii_uppercase(),
         refund_token: crate::admin::random_token(),
+        resend_token: crate::admin::random_token(),
         o: OrderView::from(&row),
     })
 }
