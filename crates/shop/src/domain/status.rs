@@ -152,6 +152,8 @@ stored_as_text! {
         StripeRefund = "stripe_refund",
         /// The email telling the customer their order shipped; one per order.
         ShippingNotice = "shipping_notice",
+        /// The email telling the customer Stripe refunded them; one per refunded total reached.
+        RefundNotice = "refund_notice",
     }
 }
 

@@ -1,9 +1,11 @@
-//! Email: the order confirmation ([`confirmation`]), the shipping notice ([`shipped`]) and the
+//! Email: the order confirmation ([`confirmation`]), the shipping and refund notices
+//! ([`shipped`], [`refunded`]) and the
 //! transport that carries them — SMTP over `SMTP_URL` (lettre, rustls with ring), `.eml` files in
 //! a folder (`caisse dev`), or nothing (`CAISSE_MAIL=off`). Emails are sent by the outbox worker,
 //! never on a request's path.
 
 pub mod confirmation;
+pub mod refunded;
 pub mod shipped;
 
 use std::path::PathBuf;

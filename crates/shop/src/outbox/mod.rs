@@ -1,6 +1,6 @@
 //! The outbox worker: sends what effects queued in their own transactions — the confirmation
-//! email of each order, its shipping notice, the refunds caisse asks Stripe for — after those
-//! transactions committed.
+//! email of each order, its shipping and refund notices, the refunds caisse asks Stripe for —
+//! after those transactions committed.
 //!
 //! A worker claims due messages with a lease ([`crate::store::Tx::claim_outbox`]): the claim
 //! commits before anything is sent, two workers (two instances) never hold one message at once,
@@ -16,6 +16,7 @@ use rand::Rng;
 
 mod confirmation;
 mod refund;
+mod refunded;
 mod shipped;
 
 use crate::app::App;
@@ -65,6 +66,7 @@ pub async fn run_once(app: &App, now: i64) -> Result<Report, StoreError> {
             OutboxKind::OrderConfirmation => confirmation::send(app, row).await,
             OutboxKind::StripeRefund => refund::request(app, row).await,
             OutboxKind::ShippingNotice => shipped::send(app, row).await,
+            OutboxKind::RefundNotice => refunded::send(app, row).await,
         }
     }))
     .await;
@@ -129,7 +131,9 @@ async fn finish(
                     && give_up
                 {
                     let kind = match row.kind {
-                        OutboxKind::OrderConfirmation | OutboxKind::ShippingNotice => {
+                        OutboxKind::OrderConfirmation
+                        | OutboxKind::ShippingNotice
+                        | OutboxKind::RefundNotice => {
                             AlertKind::EmailFailed
                         }
                         OutboxKind::StripeRefund => AlertKind::RefundFailed,

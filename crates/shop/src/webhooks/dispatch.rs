@@ -12,7 +12,7 @@ use super::InboxError;
 use crate::config::WebhookConfig;
 use crate::domain::lifecycle::{self, Decision, HoldState, Signal};
 use crate::domain::money::format_amount;
-use crate::domain::status::{HoldStatus, PaymentStatus};
+use crate::domain::status::{HoldStatus, OutboxKind, PaymentStatus};
 use crate::holds::release::{self, Purpose};
 use crate::orders::{self, Fulfilment, Paid};
 use crate::store::{AuditEntry, Hold, HoldReference, NewAlert, Severity, StoreError, Tx};
@@ -56,6 +56,8 @@ pub struct Policy<'a> {
     /// caisse runs with live keys.
     pub live: bool,
     pub webhooks: &'a WebhookConfig,
+    /// Emails can be sent: a refund Stripe confirms gets its email to the customer.
+    pub mail_on: bool,
 }
 
 /// One event's handling: the policy, the transaction, who acts (`webhook:evt_…`) and when.
@@ -508,6 +510,18 @@ async fn refunded(cx: &mut Ctx<'_>, charge: &Charge) -> Result<Effect, InboxErro
         .await?;
     let number = cx.tx.order_number(&payment.order_id).await?;
     let full = charge.amount_refunded >= payment.amount;
+    let refunded_now = charge.amount_refunded.min(payment.amount) - payment.amount_refunded;
+    // The customer hears of it once Stripe confirms it: one email per refunded total reached.
+    let emailed = cx.policy.mail_on
+        && cx
+            .tx
+            .enqueue(
+                OutboxKind::RefundNotice,
+                &format!("{}:{}", payment.order_id, charge.amount_refunded),
+                &json!({ "order_id": payment.order_id, "amount": refunded_now }),
+                cx.now,
+            )
+            .await?;
     let refunded = format_amount(
         charge.amount_refunded.min(payment.amount),
         &payment.currency,
@@ -532,5 +546,8 @@ async fn refunded(cx: &mut Ctx<'_>, charge: &Charge) -> Result<Effect, InboxErro
             cx.now,
         )
         .await?;
-    processed(format!("order #{number}: {refunded} refunded"))
+    Ok(Effect {
+        outcome: Outcome::Processed(format!("order #{number}: {refunded} refunded")),
+        outbox_queued: emailed,
+    })
 }

@@ -151,6 +151,7 @@ async fn apply(
     let policy = dispatch::Policy {
         live: app.config.stripe.mode == KeyMode::Live,
         webhooks: &app.config.webhooks,
+        mail_on: !app.mailer.is_off(),
     };
     app.store
         .write(async |tx| {

@@ -2,12 +2,12 @@
 //! card pays, then its dispute marks the order disputed with a critical `dispute_opened` alert;
 //! closing it lost records it with a `dispute_lost` alert; a refund the sandbox fails lowers the
 //! recorded refund back (once, though Stripe sends two events for it) with a `refund_failed`
-//! alert.
+//! alert; a refund Stripe confirms sends the customer one refund email.
 
 use caisse_sandbox::Method;
 use serde_json::{json, Value};
 
-use crate::support::{scalar, wait_for, TestApp, SECRET_KEY};
+use crate::support::{scalar, wait_for, TestApp, LOOSE, SECRET_KEY};
 
 /// Pays for a mug with `card`; returns the order's PaymentIntent.
 async fn buy(app: &TestApp, card: &str) -> String {
@@ -97,25 +97,67 @@ async fn a_disputed_payment_alerts_the_operators_and_a_lost_dispute_is_recorded(
     app.stop().await;
 }
 
+/// A refund of `amount` at the sandbox, as the Stripe API takes it; returns its id.
+async fn refund(app: &TestApp, pi: &str, amount: &str, key: &str) -> String {
+    let r: Value = app
+        .http
+        .post(format!("{}/v1/refunds", app.sandbox.url()))
+        .bearer_auth(SECRET_KEY)
+        .header("idempotency-key", key)
+        .form(&[("payment_intent", pi), ("amount", amount)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_refund_stripe_confirms_sends_one_refund_email() {
+    let smtp = caisse_sandbox::smtp::SmtpServer::start().await.unwrap();
+    let url = smtp.url();
+    let mut extra = LOOSE.to_vec();
+    extra.extend_from_slice(&[
+        (caisse_shop::config::MAIL, "on"),
+        (caisse_shop::config::SMTP_URL, url.as_str()),
+        (caisse_shop::config::MAIL_FROM, "Shop <orders@shop.example>"),
+        (caisse_shop::config::MAIL_LANG, "en"),
+    ]);
+    let app = TestApp::spawn_with(&extra).await;
+    let pi = buy(&app, "4242424242424242").await;
+    refund(&app, &pi, "300", "r1").await;
+    wait_for(20, "the refund email, marked sent", || async {
+        let sent = count(
+            &app,
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'refund_notice' AND status = 'sent'",
+        )
+        .await;
+        (sent == 1).then_some(())
+    })
+    .await;
+    let lease = app.app.config.mail.lease.as_secs() as i64;
+    caisse_shop::outbox::run_once(&app.app, caisse_shop::store::unix_now() + lease + 1)
+        .await
+        .unwrap();
+    let refunds: Vec<_> = smtp
+        .mails()
+        .into_iter()
+        .filter(|m| m.data.contains("Subject: Order #1 refunded"))
+        .collect();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].to, ["ada@example.com"]);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_refund_stripe_fails_is_taken_off_the_refunded_amount_once() {
     let app = TestApp::spawn().await;
     let pi = buy(&app, "4242424242424242").await;
     let mut refunds = Vec::new();
     for key in ["r1", "r2"] {
-        let r: Value = app
-            .http
-            .post(format!("{}/v1/refunds", app.sandbox.url()))
-            .bearer_auth(SECRET_KEY)
-            .header("idempotency-key", key)
-            .form(&[("payment_intent", pi.as_str()), ("amount", "300")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        refunds.push(r["id"].as_str().unwrap().to_string());
+        refunds.push(refund(&app, &pi, "300", key).await);
     }
     let refunded = format!("SELECT amount_refunded FROM payments WHERE payment_intent_id = '{pi}'");
     wait_for(20, "both refunds recorded", || async {
