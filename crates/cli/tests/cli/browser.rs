@@ -218,6 +218,15 @@ fn a_newcomer_buys_in_the_storefront_and_finds_the_order_in_the_dashboard() {
     // A full refund through Stripe (the sandbox), shown once charge.refunded arrives.
     b.goto(&format!("{base}/admin/orders/{number}"));
     b.click("[data-testid=\"refund\"]");
+    // The confirmation step: the amount as it will be refunded, and Stripe's reason.
+    b.wait_until(
+        "document.querySelector('[data-testid=\"refund-confirm\"]') !== null",
+        "the refund's confirmation step",
+    );
+    b.eval(
+        "document.querySelector('[data-testid=\"refund-reason\"]').value = 'requested_by_customer'",
+    );
+    b.click("[data-testid=\"refund-confirm\"]");
     b.wait_until(
         "(document.querySelector('[data-testid=\"notice\"]') || {}).textContent",
         "the refund request",

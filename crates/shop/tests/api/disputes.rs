@@ -194,3 +194,59 @@ async fn a_refund_stripe_fails_is_taken_off_the_refunded_amount_once() {
     assert_eq!(count(&app, &refunded).await, 300);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_dashboard_refund_is_confirmed_with_stripe_s_reason_before_it_is_sent() {
+    use crate::admin::{client, field, post_form, sign_in, with_dashboard};
+    let app = with_dashboard().await;
+    buy(&app, "4242424242424242").await;
+    let (cookie, csrf) = sign_in(&app).await;
+    let page = client()
+        .get(app.url("/admin/orders/1"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("/admin/orders/1/refund/confirm"), "{page}");
+    let token = field(&page, "token");
+    let confirm = post_form(
+        &app,
+        "/admin/orders/1/refund/confirm",
+        &cookie,
+        &[("csrf", &csrf), ("token", &token), ("amount", "5")],
+    )
+    .await;
+    assert_eq!(confirm.status(), 200);
+    let html = confirm.text().await.unwrap();
+    assert!(html.contains("5.00"), "{html}");
+    assert!(html.contains("value=\"fraudulent\""), "{html}");
+    // Nothing was sent to Stripe yet.
+    let none = app.stripe_get("/v1/events?type=refund.created").await;
+    assert_eq!(none["data"], json!([]));
+
+    let path = "/admin/orders/1/refund";
+    let odd = [
+        ("csrf", csrf.as_str()),
+        ("token", token.as_str()),
+        ("amount", "5"),
+        ("reason", "whim"),
+    ];
+    assert_eq!(post_form(&app, path, &cookie, &odd).await.status(), 422);
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("token", token.as_str()),
+        ("amount", "5"),
+        ("reason", "duplicate"),
+    ];
+    assert_eq!(post_form(&app, path, &cookie, &fields).await.status(), 303);
+    let sent = app.stripe_get("/v1/events?type=refund.created").await;
+    assert_eq!(
+        sent["data"][0]["data"]["object"]["reason"], "duplicate",
+        "{sent}"
+    );
+    assert_eq!(sent["data"][0]["data"]["object"]["amount"], 500);
+    app.stop().await;
+}

@@ -42,6 +42,10 @@ pub fn routes(app: &App) -> Router<App> {
         .route("/admin/orders.csv", get(export::orders_csv))
         .route("/admin/orders/{number}", get(pages::order::page))
         .route("/admin/orders/{number}/refund", post(actions::refund))
+        .route(
+            "/admin/orders/{number}/refund/confirm",
+            post(actions::refund_confirm),
+        )
         .route("/admin/orders/{number}/ship", post(fulfilment::ship))
         .route("/admin/orders/{number}/deliver", post(fulfilment::deliver))
         .route(
