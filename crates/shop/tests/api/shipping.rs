@@ -10,7 +10,7 @@ use caisse_shop::catalog::{self, Format, Stock};
 use caisse_shop::config;
 use serde_json::json;
 
-use crate::support::{event, scalar, wait_for, TestApp, LOOSE};
+use crate::support::{event, guest_cookie, scalar, wait_for, TestApp, LOOSE};
 
 async fn shipping_app() -> TestApp {
     let mut extra = LOOSE.to_vec();
@@ -34,14 +34,22 @@ fn address(country: &str) -> Entered {
 }
 
 async fn open_checkout(app: &TestApp, product: &str) -> String {
-    let (status, body, _) = app
+    open_checkout_as_guest(app, product).await.0
+}
+
+/// The session and the guest cookie that created it.
+async fn open_checkout_as_guest(app: &TestApp, product: &str) -> (String, String) {
+    let (status, body, headers) = app
         .checkout(
             json!({"items": [{"product_id": product, "quantity": 1}], "email": "camille@example.com"}),
             &[],
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    body["checkout_session_id"].as_str().unwrap().to_string()
+    (
+        body["checkout_session_id"].as_str().unwrap().to_string(),
+        guest_cookie(&headers),
+    )
 }
 
 #[derive(sqlx::FromRow, Debug)]
@@ -83,7 +91,7 @@ async fn the_order(app: &TestApp) -> OrderRow {
 #[tokio::test]
 async fn a_checkout_collects_an_address_in_the_allowed_countries_and_charges_the_rate() {
     let app = shipping_app().await;
-    let session_id = open_checkout(&app, "mug-enamel").await;
+    let (session_id, cookie) = open_checkout_as_guest(&app, "mug-enamel").await;
 
     let session = app
         .stripe_get(&format!("/v1/checkout/sessions/{session_id}"))
@@ -134,6 +142,13 @@ async fn a_checkout_collects_an_address_in_the_allowed_countries_and_charges_the
     assert_eq!(order.shipping_country.as_deref(), Some("FR"));
     assert_eq!(order.shipping_rate_id.as_deref(), Some("standard"));
     assert_eq!(order.shipping_rate_name.as_deref(), Some("Colissimo"));
+    // The success page's shipping line (the OpenAPI test checks the shape of this answer).
+    let status = app.wait_status(&session_id, &cookie, "paid").await;
+    assert_eq!(
+        status["shipping"],
+        json!({"rate": "Colissimo", "amount": 490, "currency": "eur",
+               "address": ["Camille Martin", "12 rue de la Paix", "75002 Paris", "FR"]})
+    );
     app.stop().await;
 }
 
