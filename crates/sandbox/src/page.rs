@@ -196,6 +196,15 @@ fn render(account: &Account, session: Option<&Session>, error: Option<String>) -
         }
     };
     let email = format!("{email}{}", shipping_fields(s));
+    // The chosen (first) rate's line; the total includes it.
+    let shipping = match s.chosen_rate().and_then(|i| s.shipping.options.get(i)) {
+        Some(r) => format!(
+            "<tr><td>Shipping ({})</td><td>{}</td></tr>",
+            escape(&r.display_name),
+            money(r.amount, &r.currency)
+        ),
+        None => String::new(),
+    };
     let sepa = if s.payment_method_types.iter().any(|t| t == "sepa_debit") {
         format!(
             r#"<form method="post">{email}<label>IBAN (SEPA debit) <input name="iban" value="{IBAN_SUCCEEDS}"></label>
@@ -205,7 +214,7 @@ fn render(account: &Account, session: Option<&Session>, error: Option<String>) -
         String::new()
     };
     let body = format!(
-        r#"<table>{lines}<tr><th>Total</th><th>{total}</th></tr></table>
+        r#"<table>{lines}{shipping}<tr><th>Total</th><th>{total}</th></tr></table>
 {error}
 <form method="post">{email}<label>Card number <input name="card" value="4242 4242 4242 4242" autocomplete="off"></label>
 <button type="submit">Pay {total}</button></form>
@@ -277,7 +286,7 @@ fn page(title: &str, body: &str) -> String {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{{font-family:system-ui,sans-serif;max-width:30rem;margin:2rem auto;padding:0 1rem}}
 table{{width:100%;margin-bottom:1rem}}td:last-child,th:last-child{{text-align:right}}
-form{{margin:1rem 0}}input{{width:100%;padding:.4rem;margin:.3rem 0}}button{{padding:.5rem 1rem}}
+form{{margin:1rem 0}}input{{width:100%;padding:.4rem;margin:.3rem 0}}input[type=radio]{{width:auto;margin-right:.4rem}}button{{padding:.5rem 1rem}}
 .error{{color:#b00020}}.hint{{color:#666;font-size:.85rem}}.banner{{background:#fff3cd;padding:.4rem}}</style></head>
 <body><p class="banner">caisse sandbox — test mode, no real payment</p><h1>{title}</h1>{body}</body></html>"#,
         title = escape(title)
