@@ -1,5 +1,6 @@
 //! The orders export over HTTP (`GET /admin/orders.csv`, signed in): the issue's columns, a
-//! shipped order's address, shipping and total in major units, refunds, and the filters.
+//! shipped order's address, shipping and total in major units, refunds, and the filters, which
+//! the orders list applies too.
 
 use caisse_sandbox::shipping::Entered;
 use caisse_sandbox::Method;
@@ -94,6 +95,36 @@ async fn the_csv_has_the_issue_s_columns_and_a_shipped_order_s_figures() {
     assert_eq!(today.lines().count(), 2);
     let (status, _) = csv(&app, &cookie, "?from=yesterday").await;
     assert_eq!(status, 400);
+
+    // The orders list filters the same way, and links the export of what it shows.
+    let list = |query: &'static str| {
+        let cookie = cookie.clone();
+        let url = app.url(&format!("/admin/orders{query}"));
+        async move {
+            client()
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let rows = |html: &str| html.matches("data-testid=\"order-row\"").count();
+    assert_eq!(rows(&list("?status=refunded").await), 0);
+    assert_eq!(rows(&list("?fulfilment=shipped").await), 0);
+    assert_eq!(rows(&list("?to=2020-01-01").await), 0);
+    let shown = list("?status=paid&fulfilment=unfulfilled&from=2020-01-01").await;
+    // (askama writes `&` as `&#38;`.)
+    assert_eq!(rows(&shown), 1, "{shown}");
+    assert!(
+        shown.contains(
+            "/admin/orders.csv?status=paid&#38;fulfilment=unfulfilled&#38;from=2020-01-01"
+        ),
+        "{shown}"
+    );
 
     // A refund shows in major units.
     raw(&app.store, "UPDATE payments SET amount_refunded = 500")

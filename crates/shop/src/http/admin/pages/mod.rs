@@ -38,6 +38,7 @@ pub(super) struct Params {
     from: Option<String>,
     to: Option<String>,
     all: Option<String>,
+    fulfilment: Option<String>,
 }
 
 impl Params {
