@@ -55,6 +55,10 @@ pub fn routes(shared: Shared) -> Router<Shared> {
         .route("/v1/products", post(catalog::create_product))
         .route("/v1/prices", post(catalog::create_price))
         .route("/v1/prices/{id}", get(catalog::retrieve_price))
+        .route(
+            "/v1/shipping_rates/{id}",
+            get(catalog::retrieve_shipping_rate),
+        )
         .layer(middleware::from_fn_with_state(shared, authenticate))
 }
 
