@@ -270,7 +270,8 @@ pub async fn reconcile(file: Option<&Path>) -> Result<()> {
 }
 
 /// `caisse orders ship`: marks the order shipped and sends its shipping email now (one outbox
-/// pass; a running server's worker would send it too, never twice).
+/// pass, which may send other due messages too — a refund to Stripe — so it reads the server's
+/// configuration, keys included; a running server's worker would send it too, never twice).
 pub async fn orders_ship(
     file: Option<&Path>,
     number: i64,
@@ -307,10 +308,13 @@ pub async fn orders_ship(
     Ok(())
 }
 
+/// `caisse orders deliver`: the database is all it needs.
 pub async fn orders_deliver(file: Option<&Path>, number: i64) -> Result<()> {
-    let app = tool_app(file).await?;
+    let config = load(file, Mode::Tool, |_| {}, None)?;
+    init_logs(config.log_format);
+    let store = open_store(&config).await?;
     let order = caisse_shop::orders::deliver(
-        &app.store,
+        &store,
         number,
         "cli:orders-deliver",
         caisse_shop::store::unix_now(),

@@ -1,7 +1,8 @@
 //! `caisse orders` from outside, on a shop that ships: a checkout through `caisse serve` and the
 //! sandbox's page with an address in France and the catalog's rate; `caisse orders export` prints
 //! that address, the shipping and the total; `caisse orders ship 1` writes one shipping email
-//! with the tracking code (`CAISSE_MAIL_DIR`), and a second run is refused and writes none.
+//! with the tracking code (`CAISSE_MAIL_DIR`), and a second run is refused and writes none;
+//! `caisse orders deliver 1` then needs only the database.
 
 use caisse_sandbox::shipping::Entered;
 
@@ -113,4 +114,14 @@ async fn a_shipped_order_is_exported_and_shipped_once_from_the_command_line() {
     assert!(stderr.contains("already shipped"), "{stderr}");
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(shipped().len(), 1);
+
+    // Delivered: the database is all it needs.
+    let delivered = run(
+        dir.path(),
+        &["orders", "deliver", "1"],
+        &[("DATABASE_URL", db.as_str())],
+    );
+    let (stdout, stderr) = text(&delivered);
+    assert!(delivered.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("order #1 marked delivered"), "{stdout}");
 }
