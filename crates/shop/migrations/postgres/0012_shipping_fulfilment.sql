@@ -1,7 +1,8 @@
 -- Issue 21, from payment to parcel. Products that need no parcel (a gift card); the catalog's
 -- shipping rates; the rates a hold offered Stripe (JSON, so the order names the one chosen
 -- whatever the catalog became); on the order, what Stripe's session collected (name, phone,
--- address, rate, subtotal / shipping), its fulfilment and its dispute.
+-- address, rate, subtotal / shipping), its fulfilment and its dispute; on the payment, its last
+-- failed refund.
 ALTER TABLE products ADD COLUMN shipping BOOLEAN NOT NULL DEFAULT TRUE;
 CREATE TABLE shipping_rates (
     id         TEXT PRIMARY KEY,
@@ -37,3 +38,6 @@ ALTER TABLE orders ADD COLUMN tracking_url TEXT;
 ALTER TABLE orders ADD COLUMN shipped_at BIGINT;
 ALTER TABLE orders ADD COLUMN delivered_at BIGINT;
 ALTER TABLE orders ADD COLUMN dispute TEXT CHECK (dispute IS NULL OR dispute IN ('open', 'won', 'lost'));
+-- When Stripe last failed one of the payment's refunds (its event's `created`): a charge.refunded
+-- written before it counts that refund, and must not raise the refunded amount back.
+ALTER TABLE payments ADD COLUMN refund_failed_at BIGINT;

@@ -25,20 +25,26 @@ impl Tx {
     }
 
     /// Takes `amount` off the payment's refunded amount (never below zero); the payment is
-    /// `succeeded` again and a `refunded` order `paid`. Returns the new refunded amount.
+    /// `succeeded` again and a `refunded` order `paid`; `failed_at` (the failure event's Stripe
+    /// `created`) is kept, so that an older `charge.refunded` cannot raise it back. Returns the new
+    /// refunded amount.
     pub async fn lower_refund(
         &mut self,
         payment: &PaymentRow,
         amount: i64,
+        failed_at: i64,
         now: i64,
     ) -> Result<i64, StoreError> {
         let refunded = (payment.amount_refunded - amount).max(0);
         on_conn!(tx self, |c| sqlx::query(
-            "UPDATE payments SET amount_refunded = $1, status = $2 WHERE id = $3",
+            "UPDATE payments SET amount_refunded = $1, status = $2, \
+                 refund_failed_at = CASE WHEN refund_failed_at IS NULL OR refund_failed_at < $4 \
+                 THEN $4 ELSE refund_failed_at END WHERE id = $3",
         )
         .bind(refunded)
         .bind(PaymentStatus::Succeeded)
         .bind(&payment.id)
+        .bind(failed_at)
         .execute(c)
         .await
         .map(|_| ()))?;
@@ -53,5 +59,17 @@ impl Tx {
         .await
         .map(|_| ()))?;
         Ok(refunded)
+    }
+}
+
+impl Tx {
+    /// When Stripe last failed one of the payment's refunds, if ever.
+    pub async fn refund_failed_at(&mut self, payment_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(on_conn!(tx self, |c| sqlx::query_scalar(
+            "SELECT refund_failed_at FROM payments WHERE id = $1",
+        )
+        .bind(payment_id)
+        .fetch_one(c)
+        .await)?)
     }
 }

@@ -197,6 +197,7 @@ pub async fn apply(
             Act {
                 actor: &cx.actor,
                 now: cx.now,
+                created: cx.event.created,
             },
             &d,
         )
@@ -207,6 +208,7 @@ pub async fn apply(
             Act {
                 actor: &cx.actor,
                 now: cx.now,
+                created: cx.event.created,
             },
             &d,
         )
@@ -218,6 +220,7 @@ pub async fn apply(
                 Act {
                     actor: &cx.actor,
                     now: cx.now,
+                    created: cx.event.created,
                 },
                 &r,
             )
@@ -499,6 +502,17 @@ async fn refunded(cx: &mut Ctx<'_>, charge: &Charge) -> Result<Effect, InboxErro
         }
         return ignored(format!("no payment of caisse's has PaymentIntent {pi}"));
     };
+    let failed_at = cx.tx.refund_failed_at(&payment.id).await?;
+    if failed_at.is_some_and(|t| cx.event.created <= t)
+        && charge.amount_refunded > payment.amount_refunded
+    {
+        // Written before Stripe failed one of these refunds, delivered after: it still counts it.
+        return processed(format!(
+            "charge {} refunded {} before a refund of it failed; the failure stands",
+            charge.id,
+            format_amount(charge.amount_refunded, &charge.currency)
+        ));
+    }
     if charge.amount_refunded <= payment.amount_refunded {
         return processed(format!(
             "refund of {} already recorded",

@@ -5,7 +5,9 @@
 //!   critical `dispute_lost` alert;
 //! - `refund.failed`, or `charge.refund.updated` with status `failed`: the refund Stripe gave up
 //!   is taken off the payment's refunded amount, with a `refund_failed` alert. The alert's unique
-//!   key (the refund's id) is what makes the two events of one failure lower it once.
+//!   key (the refund's id) is what makes the two events of one failure lower it once, and the
+//!   failure's time kept on the payment makes a `charge.refunded` Stripe wrote before it (a late
+//!   delivery) leave the amount alone (`webhooks::dispatch`).
 
 use caisse_stripe::objects::{Dispute, Refund};
 use serde_json::json;
@@ -16,10 +18,11 @@ use crate::domain::money::format_amount;
 use crate::domain::status::{AlertKind, DisputeStatus};
 use crate::store::{AuditEntry, NewAlert, PaymentRow, Severity, StoreError, Tx};
 
-/// Who acts and when.
+/// Who acts and when (`created`: the event's time at Stripe).
 pub(super) struct Act<'a> {
     pub actor: &'a str,
     pub now: i64,
+    pub created: i64,
 }
 
 async fn payment(tx: &mut Tx, pi: Option<&str>) -> Result<Option<PaymentRow>, StoreError> {
@@ -191,7 +194,8 @@ pub(super) async fn refund_failed(
             r.id
         )));
     }
-    tx.lower_refund(&payment, r.amount, act.now).await?;
+    tx.lower_refund(&payment, r.amount, act.created, act.now)
+        .await?;
     tx.audit(
         AuditEntry {
             actor: act.actor,

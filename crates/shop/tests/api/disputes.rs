@@ -192,6 +192,30 @@ async fn a_refund_stripe_fails_is_taken_off_the_refunded_amount_once() {
     })
     .await;
     assert_eq!(count(&app, &refunded).await, 300);
+
+    // A charge.refunded Stripe wrote before the failure, delivered only now, still counts the
+    // failed refund: it does not raise the amount back.
+    let charge = app
+        .stripe_get(&format!("/v1/charges?payment_intent={pi}"))
+        .await["data"][0]
+        .clone();
+    let mut stale = crate::support::event("charge.refunded", {
+        let mut c = charge.clone();
+        c["amount_refunded"] = json!(600);
+        c
+    });
+    stale["created"] = json!(caisse_shop::store::unix_now() - 60);
+    let (status, answer) = app.deliver(&stale).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(count(&app, &refunded).await, 300);
+    // A later refund (a second later at Stripe: one in the failure's own second counts as
+    // before it) is recorded as usual.
+    app.sandbox.advance_clock(2);
+    refund(&app, &pi, "100", "r3").await;
+    wait_for(20, "the later refund", || async {
+        (count(&app, &refunded).await == 400).then_some(())
+    })
+    .await;
     app.stop().await;
 }
 
