@@ -74,6 +74,11 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Fulfil orders: mark them shipped (the customer gets one shipping email) and delivered.
+    Orders {
+        #[command(subcommand)]
+        command: OrdersCommand,
+    },
     /// Manage the product catalog.
     Catalog {
         #[command(subcommand)]
@@ -178,6 +183,37 @@ enum WebhookCommand {
 }
 
 #[derive(Subcommand)]
+enum OrdersCommand {
+    /// Mark order NUMBER shipped with its carrier and tracking code; queues and sends the
+    /// shipping email. Shipping an order twice is refused.
+    Ship {
+        number: i64,
+        #[arg(long)]
+        carrier: String,
+        #[arg(long)]
+        tracking: String,
+        #[arg(long)]
+        tracking_url: Option<String>,
+    },
+    /// Mark shipped order NUMBER delivered.
+    Deliver { number: i64 },
+    /// Write the orders as CSV (for accounting), streamed: FILE, or stdout by default.
+    Export {
+        /// First day (2026-11-01, UTC) or RFC 3339 time.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day, included (2026-11-30), or an RFC 3339 time (excluded).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only orders in this status: paid, needs_attention or refunded.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum CatalogCommand {
     /// Create or update products from a JSON or CSV file (all or nothing).
     Import {
@@ -237,6 +273,43 @@ fn main() -> ExitCode {
             Command::Events {
                 command: EventsCommand::Replay { since, types },
             } => commands::events_replay(config, &since, &types).await,
+            Command::Orders {
+                command:
+                    OrdersCommand::Ship {
+                        number,
+                        carrier,
+                        tracking,
+                        tracking_url,
+                    },
+            } => {
+                let shipment = caisse_shop::orders::Shipment {
+                    carrier: &carrier,
+                    tracking_code: &tracking,
+                    tracking_url: tracking_url.as_deref(),
+                };
+                commands::orders_ship(config, number, &shipment).await
+            }
+            Command::Orders {
+                command: OrdersCommand::Deliver { number },
+            } => commands::orders_deliver(config, number).await,
+            Command::Orders {
+                command:
+                    OrdersCommand::Export {
+                        from,
+                        to,
+                        status,
+                        file,
+                    },
+            } => {
+                commands::orders_export(
+                    config,
+                    from.as_deref(),
+                    to.as_deref(),
+                    status.as_deref(),
+                    &file,
+                )
+                .await
+            }
             Command::Catalog {
                 command: CatalogCommand::Import { file, set_stock },
             } => commands::catalog_import(config, &file, set_stock).await,

@@ -67,6 +67,10 @@ pub fn routes(shared: Shared) -> Router<Shared> {
                 .post(webhook_endpoints::update)
                 .delete(webhook_endpoints::delete),
         )
+        .route(
+            "/v1/shipping_rates/{id}",
+            get(catalog::retrieve_shipping_rate),
+        )
         .layer(middleware::from_fn_with_state(shared, authenticate))
 }
 

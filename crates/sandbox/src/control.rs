@@ -34,6 +34,8 @@ pub fn routes() -> Router<Shared> {
             "/_sandbox/checkout/sessions/{id}/authenticate",
             post(authenticate),
         )
+        .route("/_sandbox/disputes/{id}/close", post(close_dispute))
+        .route("/_sandbox/refunds/{id}/fail", post(fail_refund))
         .route("/_sandbox/clock", get(clock))
         .route("/_sandbox/clock/advance", post(advance))
         .route("/_sandbox/chaos", get(get_chaos).post(set_chaos))
@@ -48,6 +50,9 @@ struct Pay {
     iban: Option<String>,
     /// What the customer types in the page's email field.
     email: Option<String>,
+    /// The page's shipping and phone fields, by the same names.
+    #[serde(flatten)]
+    shipping: crate::shipping::Entered,
 }
 
 #[derive(serde::Deserialize)]
@@ -99,6 +104,7 @@ async fn pay(
         }
     };
     let outcome = shared.with_account(|a| {
+        a.enter_shipping(&id, &body.shipping)?;
         a.pay(
             &id,
             &method,
@@ -120,6 +126,39 @@ async fn authenticate(
         a.authenticate(&id, body.complete, &shared.base_url, &Cause::default())
     })?;
     Ok(Json(outcome_json(&outcome)))
+}
+
+#[derive(serde::Deserialize)]
+struct CloseDispute {
+    /// `won` or `lost`.
+    outcome: String,
+}
+
+/// Closes an open dispute: `{"outcome": "won"}` or `{"outcome": "lost"}`.
+async fn close_dispute(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    Body(body): Body<CloseDispute>,
+) -> Result<Json<Value>, ApiError> {
+    let won = match body.outcome.as_str() {
+        "won" => true,
+        "lost" => false,
+        _ => {
+            return Err(ApiError::invalid(
+                "`outcome` is won or lost.",
+                Some("outcome"),
+            ))
+        }
+    };
+    Ok(Json(shared.with_account(|a| a.close_dispute(&id, won))?))
+}
+
+/// Fails a refund Stripe had accepted (`refund.failed`).
+async fn fail_refund(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(shared.with_account(|a| a.fail_refund(&id))?))
 }
 
 async fn clock(State(shared): State<Shared>) -> Json<Value> {

@@ -20,6 +20,7 @@ mod catalog;
 mod control;
 mod currencies;
 pub mod delivery;
+pub mod disputes;
 pub mod endpoints;
 mod error;
 mod fields;
@@ -29,6 +30,7 @@ mod random;
 mod refunds;
 mod sessions;
 pub mod shapes;
+pub mod shipping;
 pub mod smtp;
 pub mod state;
 
@@ -196,7 +198,18 @@ impl RunningSandbox {
     }
 
     pub fn pay(&self, session_id: &str, method: Method) -> Result<Outcome, ApiError> {
+        self.pay_with(session_id, method, &shipping::Entered::default())
+    }
+
+    /// Pays after entering the page's shipping and phone fields.
+    pub fn pay_with(
+        &self,
+        session_id: &str,
+        method: Method,
+        entered: &shipping::Entered,
+    ) -> Result<Outcome, ApiError> {
         self.shared.with_account(|a| {
+            a.enter_shipping(session_id, entered)?;
             a.pay(
                 session_id,
                 &method,

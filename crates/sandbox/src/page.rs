@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 
 use crate::error::ApiError;
+use crate::shipping::Entered;
 use crate::state::{
     Account, Cause, Method, Outcome, Session, SessionStatus, IBAN_FAILS, IBAN_SUCCEEDS,
 };
@@ -29,6 +30,8 @@ struct Submission {
     iban: String,
     #[serde(default)]
     email: String,
+    #[serde(flatten)]
+    shipping: Entered,
 }
 
 #[derive(serde::Deserialize)]
@@ -54,13 +57,15 @@ async fn submit(
         Method::Iban(form.iban)
     };
     shared.with_account(|a| {
-        let outcome = a.pay(
-            &id,
-            &method,
-            Some(&form.email),
-            &shared.base_url,
-            &Cause::default(),
-        );
+        let outcome = a.enter_shipping(&id, &form.shipping).and_then(|()| {
+            a.pay(
+                &id,
+                &method,
+                Some(&form.email),
+                &shared.base_url,
+                &Cause::default(),
+            )
+        });
         answer(a, &id, outcome)
     })
 }
@@ -160,7 +165,7 @@ fn render(account: &Account, session: Option<&Session>, error: Option<String>) -
             )
         })
         .unwrap_or_default();
-    let total = money(s.amount_total, &s.currency);
+    let total = money(s.total(), &s.currency);
     let challenged = s
         .payment_intent
         .as_ref()
@@ -190,6 +195,16 @@ fn render(account: &Account, session: Option<&Session>, error: Option<String>) -
             r#"<label>Email <input name="email" type="email" autocomplete="email"></label>"#.into()
         }
     };
+    let email = format!("{email}{}", shipping_fields(s));
+    // The chosen (first) rate's line; the total includes it.
+    let shipping = match s.chosen_rate().and_then(|i| s.shipping.options.get(i)) {
+        Some(r) => format!(
+            "<tr><td>Shipping ({})</td><td>{}</td></tr>",
+            escape(&r.display_name),
+            money(r.amount, &r.currency)
+        ),
+        None => String::new(),
+    };
     let sepa = if s.payment_method_types.iter().any(|t| t == "sepa_debit") {
         format!(
             r#"<form method="post">{email}<label>IBAN (SEPA debit) <input name="iban" value="{IBAN_SUCCEEDS}"></label>
@@ -199,13 +214,13 @@ fn render(account: &Account, session: Option<&Session>, error: Option<String>) -
         String::new()
     };
     let body = format!(
-        r#"<table>{lines}<tr><th>Total</th><th>{total}</th></tr></table>
+        r#"<table>{lines}{shipping}<tr><th>Total</th><th>{total}</th></tr></table>
 {error}
 <form method="post">{email}<label>Card number <input name="card" value="4242 4242 4242 4242" autocomplete="off"></label>
 <button type="submit">Pay {total}</button></form>
 {sepa}
 <p class="hint">Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 and 4000 0000 0000 9995 decline;
-4000 0027 6000 3184 asks for 3-D Secure. IBAN {IBAN_SUCCEEDS} settles, {IBAN_FAILS} fails.</p>
+4000 0027 6000 3184 asks for 3-D Secure; 4000 0000 0000 0259 pays, then is disputed. IBAN {IBAN_SUCCEEDS} settles, {IBAN_FAILS} fails.</p>
 {cancel}"#,
     );
     let mut response = Html(page("Pay — caisse sandbox", &body)).into_response();
@@ -216,13 +231,62 @@ fn render(account: &Account, session: Option<&Session>, error: Option<String>) -
     response
 }
 
+/// The address, rate and phone fields a session asks for (Stripe's page asks the same):
+/// `shipping_name`, `shipping_line1`, `shipping_line2`, `shipping_postal_code`, `shipping_city`,
+/// `shipping_country` (one of the allowed countries), `shipping_rate` (a `shr_` id, the first
+/// chosen) and `phone`.
+fn shipping_fields(s: &Session) -> String {
+    let mut html = String::new();
+    let setup = &s.shipping;
+    if !setup.allowed_countries.is_empty() {
+        let countries: String = setup
+            .allowed_countries
+            .iter()
+            .map(|c| format!(r#"<option value="{c}">{c}</option>"#, c = escape(c)))
+            .collect();
+        html.push_str(&format!(
+            r#"<fieldset><legend>Shipping address</legend>
+<label>Name <input name="shipping_name" autocomplete="name"></label>
+<label>Address <input name="shipping_line1" autocomplete="address-line1"></label>
+<label>Address line 2 <input name="shipping_line2" autocomplete="address-line2"></label>
+<label>Postal code <input name="shipping_postal_code" autocomplete="postal-code"></label>
+<label>City <input name="shipping_city" autocomplete="address-level2"></label>
+<label>Country <input name="shipping_country" list="countries" autocomplete="country"></label>
+<datalist id="countries">{countries}</datalist></fieldset>"#
+        ));
+    }
+    if !setup.options.is_empty() {
+        let rates: String = setup
+            .options
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                format!(
+                    r#"<label><input type="radio" name="shipping_rate" value="{id}"{checked}> {name} — {amount}</label>"#,
+                    id = escape(&r.id),
+                    checked = if i == 0 { " checked" } else { "" },
+                    name = escape(&r.display_name),
+                    amount = money(r.amount, &r.currency),
+                )
+            })
+            .collect();
+        html.push_str(&format!(
+            "<fieldset><legend>Shipping method</legend>{rates}</fieldset>"
+        ));
+    }
+    if setup.collect_phone {
+        html.push_str(r#"<label>Phone <input name="phone" type="tel" autocomplete="tel"></label>"#);
+    }
+    html
+}
+
 fn page(title: &str, body: &str) -> String {
     format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{{font-family:system-ui,sans-serif;max-width:30rem;margin:2rem auto;padding:0 1rem}}
 table{{width:100%;margin-bottom:1rem}}td:last-child,th:last-child{{text-align:right}}
-form{{margin:1rem 0}}input{{width:100%;padding:.4rem;margin:.3rem 0}}button{{padding:.5rem 1rem}}
+form{{margin:1rem 0}}input{{width:100%;padding:.4rem;margin:.3rem 0}}input[type=radio]{{width:auto;margin-right:.4rem}}button{{padding:.5rem 1rem}}
 .error{{color:#b00020}}.hint{{color:#666;font-size:.85rem}}.banner{{background:#fff3cd;padding:.4rem}}</style></head>
 <body><p class="banner">caisse sandbox — test mode, no real payment</p><h1>{title}</h1>{body}</body></html>"#,
         title = escape(title)

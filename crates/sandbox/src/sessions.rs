@@ -1,6 +1,7 @@
 //! Creating a Checkout Session from decoded form parameters, with Stripe's validation and error
 //! messages: its line items (from a price or `price_data`), amounts and currency limits, expiry,
-//! payment method types and what `payment_intent_data` carries to the PaymentIntent.
+//! payment method types, shipping (`crate::shipping`) and what `payment_intent_data` carries to
+//! the PaymentIntent.
 
 use serde_json::{Map, Value};
 
@@ -83,6 +84,7 @@ pub fn create_session(
         .with_code("amount_too_small"));
     }
     let payment_method_types = payment_method_types(params, &currency)?;
+    let shipping = crate::shipping::setup(params, &currency, account.now())?;
     if let Some(email) = text(params, "customer_email") {
         if !is_email(email) {
             return Err(ApiError::invalid(
@@ -139,6 +141,8 @@ pub fn create_session(
         locale: text(params, "locale").map(str::to_string),
         submit_type: text(params, "submit_type").map(str::to_string),
         payment_intent_text: payment_intent_text(&payment_intent_data)?,
+        shipping,
+        collected: None,
     };
     let json = account.session_json(&session, base_url);
     account.sessions.insert(session.id.clone(), session);

@@ -111,14 +111,24 @@ pub enum ActionError {
 /// Asks Stripe to refund `amount` (all that is left when `None`) of order `number`. The key is
 /// the order's plus the form's token, so a form sent twice refunds once and a second form can
 /// refund more. The payment's refunded amount changes when `charge.refunded` arrives.
+/// Stripe's reasons for a refund, as the confirmation step offers them.
+pub const REFUND_REASONS: [&str; 3] = ["requested_by_customer", "duplicate", "fraudulent"];
+
 pub async fn refund(
     app: &App,
     number: i64,
     amount: Option<i64>,
+    reason: Option<&str>,
     form_token: &str,
     session_key: &str,
     now: i64,
 ) -> Result<String, ActionError> {
+    if reason.is_some_and(|r| !REFUND_REASONS.contains(&r)) {
+        return Err(ActionError::Refused(format!(
+            "the reason must be one of {}",
+            REFUND_REASONS.join(", ")
+        )));
+    }
     let order = app
         .store
         .order_by_number(number)
@@ -148,7 +158,7 @@ pub async fn refund(
         ));
     };
     let key = format!("caisse-{}-refund-admin{nonce}", order.id);
-    let refund = match app.stripe.create_refund(pi, Some(amount), &key).await {
+    let refund = match app.stripe.create_refund(pi, Some(amount), reason, &key).await {
         Ok(r) => r,
         Err(caisse_stripe::StripeError::Api { kind, .. }) if kind == "idempotency_error" => {
             return Err(ActionError::Refused(
@@ -170,7 +180,7 @@ pub async fn refund(
                 entity_type: "order",
                 entity_id: &order.id,
                 before: Some(json!({ "amount_refunded": order.amount_refunded })),
-                after: Some(json!({ "refund": refund.id, "amount": refund.amount })),
+                after: Some(json!({ "refund": refund.id, "amount": refund.amount, "reason": reason })),
                 message: format!(
                     "Refund {} of {} requested for order #{number} from the dashboard (payment {pi})",
                     refund.id,

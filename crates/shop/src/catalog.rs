@@ -1,13 +1,25 @@
-//! Catalog import: JSON or CSV files of products, upserted in one transaction, and the demo catalog
-//! that `caisse dev` loads into an empty database.
+//! Catalog import: JSON or CSV files of products (and, in JSON, the shop's shipping rates),
+//! upserted in one transaction, and the demo catalog that `caisse dev` loads into an empty
+//! database.
 //!
 //! A file is all or nothing: every row is validated before anything is written, and a row the
 //! database refuses (a new stock below what open checkouts hold) rolls the whole import back.
+//! A file that has `"shipping_rates"` replaces the shop's rates with its list (audited); a file
+//! without it leaves them as they are.
 
 use serde_json::json;
 
 use crate::domain::product::{ProductInput, ValidProduct};
+use crate::domain::shipping::{ShippingRate, ShippingRateInput};
 use crate::store::{AuditEntry, Product, Store, StoreError};
+
+/// A parsed catalog file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Catalog {
+    pub products: Vec<ValidProduct>,
+    /// `None`: the file says nothing of shipping rates (a CSV file, or no `shipping_rates` key).
+    pub shipping_rates: Option<Vec<ShippingRate>>,
+}
 
 /// The demo catalog: a handful of products, one with a single item in stock, one inactive.
 pub const DEMO_CATALOG: &str = include_str!("demo_catalog.json");
@@ -42,14 +54,18 @@ impl Format {
 }
 
 /// Parses and validates every row; the first bad row stops everything.
-pub fn parse(text: &str, format: Format) -> Result<Vec<ValidProduct>, ImportError> {
+pub fn parse(text: &str, format: Format) -> Result<Catalog, ImportError> {
+    let mut rate_inputs = None;
     let inputs: Vec<ProductInput> = match format {
         Format::Json => {
-            /// `{"products": [...]}`, and no other key: a misspelt one would be ignored.
+            /// `{"products": [...], "shipping_rates": [...]}`, and no other key: a misspelt one
+            /// would be ignored.
             #[derive(serde::Deserialize)]
             #[serde(deny_unknown_fields)]
             struct Wrapped {
                 products: Vec<ProductInput>,
+                #[serde(default)]
+                shipping_rates: Option<Vec<ShippingRateInput>>,
             }
             #[derive(serde::Deserialize)]
             #[serde(untagged)]
@@ -58,15 +74,22 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<ValidProduct>, ImportErro
                 Wrapped(Wrapped),
             }
             match serde_json::from_str::<File>(text) {
-                Ok(File::List(p)) | Ok(File::Wrapped(Wrapped { products: p })) => p,
+                Ok(File::List(p)) => p,
+                Ok(File::Wrapped(w)) => {
+                    rate_inputs = w.shipping_rates;
+                    w.products
+                }
                 Err(_) => {
                     // Untagged enums hide the cause: name an unknown top-level key, else ask
                     // the shape the file has for a precise message.
                     let e = match serde_json::from_str::<serde_json::Value>(text) {
                         Ok(serde_json::Value::Object(map)) => {
-                            if let Some(key) = map.keys().find(|k| *k != "products") {
+                            if let Some(key) = map
+                                .keys()
+                                .find(|k| !["products", "shipping_rates"].contains(&k.as_str()))
+                            {
                                 return Err(ImportError::Parse(format!(
-                                    "unknown top-level key `{key}`: a catalog is a list of products or {{\"products\": [...]}}"
+                                    "unknown top-level key `{key}`: a catalog is a list of products or {{\"products\": [...], \"shipping_rates\": [...]}}"
                                 )));
                             }
                             serde_json::from_str::<Wrapped>(text).err()
@@ -121,7 +144,31 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<ValidProduct>, ImportErro
         }
         out.push(product);
     }
-    Ok(out)
+    let shipping_rates = rate_inputs.map(parse_rates).transpose()?;
+    Ok(Catalog {
+        products: out,
+        shipping_rates,
+    })
+}
+
+fn parse_rates(inputs: Vec<ShippingRateInput>) -> Result<Vec<ShippingRate>, ImportError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut rates = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.into_iter().enumerate() {
+        let invalid = |message| ImportError::Invalid {
+            row: i + 1,
+            message,
+        };
+        let rate = input.validate().map_err(invalid)?;
+        if !seen.insert(rate.id.clone()) {
+            return Err(invalid(format!(
+                "shipping rate `{}` appears twice",
+                rate.id
+            )));
+        }
+        rates.push(rate);
+    }
+    Ok(rates)
 }
 
 /// The columns a CSV catalog may have (`stock` is another name for `stock_on_hand`).
@@ -152,14 +199,19 @@ struct CsvRow {
     stripe_price_id: Option<String>,
     #[serde(default)]
     active: Option<String>,
+    #[serde(default)]
+    shipping: Option<String>,
 }
 
 impl From<CsvRow> for ProductInput {
     fn from(r: CsvRow) -> Self {
-        let active = !matches!(
-            r.active.as_deref().map(str::to_ascii_lowercase).as_deref(),
-            Some("false" | "0" | "no")
-        );
+        let yes = |v: Option<String>| {
+            !matches!(
+                v.as_deref().map(str::to_ascii_lowercase).as_deref(),
+                Some("false" | "0" | "no")
+            )
+        };
+        let active = yes(r.active);
         ProductInput {
             id: r.id,
             name: r.name,
@@ -169,6 +221,7 @@ impl From<CsvRow> for ProductInput {
             stock_on_hand: r.stock_on_hand,
             stripe_price_id: r.stripe_price_id,
             active,
+            shipping: yes(r.shipping),
         }
     }
 }
@@ -179,6 +232,8 @@ pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// The shipping rates the file set, when it had `shipping_rates`.
+    pub shipping_rates: Option<usize>,
 }
 
 /// Upserts `products` in one transaction, with an audit entry for each change made by `actor`.
@@ -194,13 +249,13 @@ pub enum Stock {
 
 pub async fn import(
     store: &Store,
-    products: &[ValidProduct],
+    catalog: &Catalog,
     stock: Stock,
     actor: &str,
     now: i64,
 ) -> Result<ImportReport, ImportError> {
     // Locked in id order, as checkout locks them: two writers never wait on each other in a cycle.
-    let mut sorted: Vec<&ValidProduct> = products.iter().collect();
+    let mut sorted: Vec<&ValidProduct> = catalog.products.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     store
         .write(async |tx| {
@@ -251,6 +306,34 @@ pub async fn import(
                 )
                 .await?;
             }
+            if let Some(rates) = &catalog.shipping_rates {
+                let before = tx.shipping_rates_tx().await?;
+                if &before != rates {
+                    tx.replace_shipping_rates(rates, now).await?;
+                    let ids: Vec<&str> = rates.iter().map(|r| r.id.as_str()).collect();
+                    tx.audit(
+                        AuditEntry {
+                            actor,
+                            action: "shipping_rates.replaced",
+                            entity_type: "shipping_rates",
+                            entity_id: "catalog",
+                            before: Some(json!(before)),
+                            after: Some(json!(rates)),
+                            message: format!(
+                                "Shipping rates set by catalog import: {}",
+                                if ids.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    ids.join(", ")
+                                }
+                            ),
+                        },
+                        now,
+                    )
+                    .await?;
+                }
+                report.shipping_rates = Some(rates.len());
+            }
             Ok(report)
         })
         .await
@@ -264,6 +347,7 @@ fn unchanged(current: &Product, p: &ValidProduct, stock: Stock) -> bool {
         && (stock == Stock::Keep || current.stock_on_hand == p.stock_on_hand)
         && current.stripe_price_id == p.stripe_price_id
         && current.active == p.active
+        && current.shipping == p.shipping
 }
 
 /// Today's catalog as an import file (JSON), stock included: `caisse catalog export`.
@@ -277,11 +361,15 @@ pub async fn export(store: &Store) -> Result<String, StoreError> {
                 "id": p.id, "name": p.name, "description": p.description,
                 "unit_amount": p.unit_amount, "currency": p.currency,
                 "stock_on_hand": p.stock_on_hand, "stripe_price_id": p.stripe_price_id,
-                "active": p.active,
+                "active": p.active, "shipping": p.shipping,
             })
         })
         .collect();
-    Ok(serde_json::to_string_pretty(&json!({ "products": products })).unwrap_or_default())
+    let rates = store.shipping_rates().await?;
+    Ok(
+        serde_json::to_string_pretty(&json!({ "products": products, "shipping_rates": rates }))
+            .unwrap_or_default(),
+    )
 }
 
 /// Loads the demo catalog when the database has no product at all; true when it did.
@@ -289,8 +377,8 @@ pub async fn load_demo_if_empty(store: &Store, now: i64) -> Result<bool, ImportE
     if store.product_count().await? > 0 {
         return Ok(false);
     }
-    let products = parse(DEMO_CATALOG, Format::Json)?;
-    import(store, &products, Stock::Set, "system:dev", now).await?;
+    let catalog = parse(DEMO_CATALOG, Format::Json)?;
+    import(store, &catalog, Stock::Set, "system:dev", now).await?;
     Ok(true)
 }
 
@@ -300,7 +388,7 @@ mod tests {
 
     #[test]
     fn the_demo_catalog_is_valid_and_has_the_promised_shapes() {
-        let p = parse(DEMO_CATALOG, Format::Json).unwrap();
+        let p = parse(DEMO_CATALOG, Format::Json).unwrap().products;
         assert!(p.len() >= 4);
         assert!(p.iter().any(|p| p.stock_on_hand == 1 && p.active));
         assert!(p.iter().any(|p| !p.active));

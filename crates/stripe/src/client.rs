@@ -410,15 +410,21 @@ impl Client {
         }
     }
 
+    /// A refund of `amount` (all that is left when `None`), with Stripe's `reason`
+    /// (`requested_by_customer`, `duplicate`, `fraudulent`) when given.
     pub async fn create_refund(
         &self,
         payment_intent: &str,
         amount: Option<i64>,
+        reason: Option<&str>,
         idempotency_key: &str,
     ) -> Result<Refund, StripeError> {
         let mut form = Form::new().with("payment_intent", payment_intent);
         if let Some(a) = amount {
             form.push("amount", a);
+        }
+        if let Some(r) = reason {
+            form.push("reason", r);
         }
         self.post("/v1/refunds", &form, Some(idempotency_key)).await
     }

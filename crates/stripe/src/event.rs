@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::objects::{Charge, CheckoutSession, PaymentIntent};
+use crate::objects::{Charge, CheckoutSession, Dispute, PaymentIntent, Refund};
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Event {
@@ -43,6 +43,8 @@ pub enum EventObject {
     CheckoutSession(CheckoutSession),
     PaymentIntent(PaymentIntent),
     Charge(Charge),
+    Dispute(Dispute),
+    Refund(Refund),
     Other,
 }
 
@@ -58,6 +60,12 @@ impl Event {
             }
             Some("charge") => {
                 serde_json::from_value(self.data.object.clone()).map(EventObject::Charge)
+            }
+            Some("dispute") => {
+                serde_json::from_value(self.data.object.clone()).map(EventObject::Dispute)
+            }
+            Some("refund") => {
+                serde_json::from_value(self.data.object.clone()).map(EventObject::Refund)
             }
             _ => Ok(EventObject::Other),
         }

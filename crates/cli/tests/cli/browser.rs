@@ -1,7 +1,9 @@
-//! `caisse dev` in headless Chromium, as a newcomer meets it: buy in the storefront (a declined
-//! card, then 4242), see the order number, give up on a second checkout, then sign in to the
-//! dashboard with the printed password, find the order with its PaymentIntent and events,
-//! acknowledge the declined payment's alert and refund the order. A wrong password sees nothing,
+//! `caisse dev` in headless Chromium, as a newcomer meets it, for a shop that ships to France and
+//! Belgium: buy in the storefront with an address and the demo catalog's shipping rate (a
+//! declined card, then 4242), see the order number and the shipping line, give up on a second
+//! checkout, then sign in to the dashboard with the printed password, find the order with its
+//! PaymentIntent and events, mark it shipped, acknowledge the declined payment's alert and refund
+//! the order. A wrong password sees nothing,
 //! a form without its CSRF token is refused, and no page logs a JavaScript error.
 //!
 //! Needs Chromium (Debian's `chromium`). Without it the test says SKIPPED loudly, unless
@@ -22,11 +24,15 @@ use crate::support::{caisse, free_port, Running};
 /// `caisse dev` on a free port; the printed dashboard password.
 fn start_dev(dir: &std::path::Path) -> (Running, String, String) {
     let port = free_port();
-    let mut child = caisse(dir, &["dev", "--listen", &format!("127.0.0.1:{port}")], &[])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start caisse dev");
+    let mut child = caisse(
+        dir,
+        &["dev", "--listen", &format!("127.0.0.1:{port}")],
+        &[("CAISSE_SHIPPING_COUNTRIES", "FR,BE")],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("start caisse dev");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
     // Reads every line, so that the pipe never fills; hands over the password line.
@@ -78,8 +84,22 @@ fn a_newcomer_buys_in_the_storefront_and_finds_the_order_in_the_dashboard() {
         "the hosted payment page",
     );
     b.screenshot("hosted-payment-page");
+    // The page asks where to ship, and offers the catalog's rate.
+    assert!(b.text().contains("Colissimo"), "{}", b.text());
+    let address = |b: &mut Browser| {
+        for (field, value) in [
+            ("shipping_name", "Ada Lovelace"),
+            ("shipping_line1", "12 rue de la Paix"),
+            ("shipping_postal_code", "75002"),
+            ("shipping_city", "Paris"),
+            ("shipping_country", "FR"),
+        ] {
+            b.fill(&format!("input[name={field}]"), value);
+        }
+    };
 
     // A declined card first: the page says so and the session stays open.
+    address(&mut b);
     b.fill("input[name=card]", "4000 0000 0000 0002");
     b.click("form:has(input[name=card]) button[type=submit]");
     b.wait_until(
@@ -97,6 +117,7 @@ fn a_newcomer_buys_in_the_storefront_and_finds_the_order_in_the_dashboard() {
     );
 
     // Then 4242: back to the shop, which polls until the order is confirmed.
+    address(&mut b);
     b.fill("input[name=card]", "4242 4242 4242 4242");
     b.click("form:has(input[name=card]) button[type=submit]");
     let number = b.wait_until(
@@ -106,6 +127,15 @@ fn a_newcomer_buys_in_the_storefront_and_finds_the_order_in_the_dashboard() {
     let number = number.as_str().unwrap().trim().to_string();
     assert!(number.parse::<i64>().is_ok(), "order number {number:?}");
     assert!(b.text().contains(&format!("#{number}")), "{}", b.text());
+    let shipping = b.wait_until(
+        "(document.querySelector('[data-testid=\"shipping-line\"]') || {}).textContent",
+        "the shipping line",
+    );
+    let shipping = shipping.as_str().unwrap_or_default();
+    assert!(
+        shipping.contains("Colissimo") && shipping.contains("12 rue de la Paix"),
+        "{shipping}"
+    );
     b.screenshot("order-confirmed");
 
     // A second checkout abandoned on the hosted page: the cancel page releases the hold.
@@ -172,6 +202,18 @@ fn a_newcomer_buys_in_the_storefront_and_finds_the_order_in_the_dashboard() {
         b.text()
     );
     b.screenshot("order-detail");
+
+    // Shipped from the dashboard: carrier and tracking code.
+    assert!(b.text().contains("12 rue de la Paix"), "{}", b.text());
+    b.fill("[data-testid=\"ship-carrier\"]", "Colissimo");
+    b.fill("[data-testid=\"ship-tracking\"]", "6A123");
+    b.click("[data-testid=\"mark-shipped\"]");
+    b.wait_until(
+        "(document.querySelector('[data-testid=\"fulfilment\"]') || {}).textContent === 'shipped'",
+        "the order marked shipped",
+    );
+    assert!(b.text().contains("Colissimo 6A123"), "{}", b.text());
+    b.screenshot("order-shipped");
     b.goto(&format!("{base}/admin/orders?q={pi}"));
     let rows = b.eval("document.querySelectorAll('[data-testid=\"order-row\"]').length");
     assert_eq!(rows, json!(1), "searching by PaymentIntent: {}", b.text());
@@ -218,6 +260,15 @@ fn a_newcomer_buys_in_the_storefront_and_finds_the_order_in_the_dashboard() {
     // A full refund through Stripe (the sandbox), shown once charge.refunded arrives.
     b.goto(&format!("{base}/admin/orders/{number}"));
     b.click("[data-testid=\"refund\"]");
+    // The confirmation step: the amount as it will be refunded, and Stripe's reason.
+    b.wait_until(
+        "document.querySelector('[data-testid=\"refund-confirm\"]') !== null",
+        "the refund's confirmation step",
+    );
+    b.eval(
+        "document.querySelector('[data-testid=\"refund-reason\"]').value = 'requested_by_customer'",
+    );
+    b.click("[data-testid=\"refund-confirm\"]");
     b.wait_until(
         "(document.querySelector('[data-testid=\"notice\"]') || {}).textContent",
         "the refund request",

@@ -24,7 +24,7 @@ fn import_catalog(dir: &std::path::Path) {
 }
 
 /// A checkout as a guest; returns its session id and the guest cookie.
-async fn checkout(base: &str, email: &str) -> (String, String) {
+pub(crate) async fn checkout(base: &str, email: &str) -> (String, String) {
     let r = reqwest::Client::new()
         .post(format!("{base}/api/checkout"))
         .json(&serde_json::json!({"items": [{"product_id": "mug", "quantity": 1}], "email": email}))
@@ -58,7 +58,7 @@ async fn status(base: &str, session: &str, cookie: &str) -> serde_json::Value {
         .unwrap()
 }
 
-async fn until(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) async fn until(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");

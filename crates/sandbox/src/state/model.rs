@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use super::memory::{EventLog, IdempotencyKeys};
 use crate::random;
 use crate::shapes::shape;
+use crate::shipping::{Collected, ShippingSetup};
 use crate::ApiError;
 
 pub type Metadata = Map<String, Value>;
@@ -65,6 +66,7 @@ pub struct Session {
     pub expires_at: i64,
     pub status: SessionStatus,
     pub paid: bool,
+    /// The line items' sum (Stripe's `amount_subtotal`); [`Session::total`] adds shipping.
     pub amount_total: i64,
     pub currency: String,
     pub line_items: Vec<LineItem>,
@@ -86,9 +88,37 @@ pub struct Session {
     /// `payment_intent_data`'s `description`, `receipt_email`, `statement_descriptor` and
     /// `statement_descriptor_suffix`, copied onto the PaymentIntent and its charges.
     pub payment_intent_text: Metadata,
+    /// The address, rates and phone number the page asks for.
+    pub shipping: ShippingSetup,
+    /// What the customer entered for them, once they submitted a payment.
+    pub collected: Option<Collected>,
 }
 
 impl Session {
+    /// The chosen rate's index: the customer's, else the first (Stripe's page preselects it).
+    pub fn chosen_rate(&self) -> Option<usize> {
+        match self.collected.as_ref().and_then(|c| c.rate) {
+            Some(i) => Some(i),
+            None => (!self.shipping.options.is_empty()).then_some(0),
+        }
+    }
+
+    pub fn shipping_amount(&self) -> i64 {
+        self.chosen_rate()
+            .and_then(|i| self.shipping.options.get(i))
+            .map_or(0, |r| r.amount)
+    }
+
+    /// What the customer pays: the line items and the chosen shipping rate.
+    pub fn total(&self) -> i64 {
+        self.amount_total + self.shipping_amount()
+    }
+
+    /// Whether the page must collect something before a payment: an address, a phone number.
+    pub fn needs_collection(&self) -> bool {
+        !self.shipping.allowed_countries.is_empty() || self.shipping.collect_phone
+    }
+
     /// Where the customer lands once the payment went through: `success_url` with Stripe's
     /// `{CHECKOUT_SESSION_ID}` template filled in, so the shop learns which session it was.
     pub fn success_redirect(&self) -> String {
@@ -178,6 +208,8 @@ pub struct Account {
     pub prices: HashMap<String, Price>,
     pub products: HashMap<String, Product>,
     pub refunds: HashMap<String, Value>,
+    /// Disputes by id (`crate::disputes`).
+    pub disputes: BTreeMap<String, crate::disputes::Dispute>,
     /// Every event of the last 30 days, oldest first.
     pub events: EventLog,
     pub idempotency: IdempotencyKeys,

@@ -73,7 +73,7 @@ impl Account {
         let pi = PaymentIntent {
             id: new_id("pi_"),
             created: self.now(),
-            amount: session.amount_total,
+            amount: session.total(),
             amount_received: 0,
             currency: session.currency.clone(),
             status: "requires_payment_method",
@@ -137,6 +137,13 @@ impl Account {
             )
             .with_code("payment_method_not_available"));
         }
+        if session.needs_collection() && session.collected.is_none() {
+            return Err(ApiError::invalid(
+                "Your shipping address is incomplete.",
+                Some("shipping_address"),
+            )
+            .with_code("shipping_address_incomplete"));
+        }
         let pending = session
             .payment_intent
             .as_ref()
@@ -167,10 +174,14 @@ impl Account {
         }
         let pi_id = self.ensure_payment_intent(session_id, method.kind(), cause);
         let redirect = self.sessions[session_id].success_redirect();
+        let disputed = matches!(behaviour, Behaviour::Dispute);
         match behaviour {
-            Behaviour::Succeed => {
+            Behaviour::Succeed | Behaviour::Dispute => {
                 self.succeed_payment_intent(&pi_id, cause);
                 self.complete_session(session_id, true, base_url, cause);
+                if disputed {
+                    self.schedule_dispute(&pi_id);
+                }
                 Ok(Outcome::Paid {
                     redirect,
                     payment_intent: pi_id,
@@ -380,6 +391,7 @@ impl Account {
         for (id, succeeds) in settling {
             self.settle(&id, succeeds, base_url);
         }
+        self.open_due_disputes();
     }
 
     fn settle(&mut self, session_id: &str, succeeds: bool, base_url: &str) {

@@ -11,40 +11,65 @@ use crate::shapes::shape;
 
 impl Account {
     pub fn session_json(&self, s: &Session, base_url: &str) -> Value {
-        shape(
-            "checkout.session",
-            json!({
-                "id": s.id,
-                "object": "checkout.session",
-                "amount_subtotal": s.amount_total,
-                "amount_total": s.amount_total,
-                "cancel_url": s.cancel_url,
-                "client_reference_id": s.client_reference_id,
-                "created": s.created,
-                "currency": s.currency,
-                "customer_email": s.customer_email,
-                // What the customer entered on the page: nothing while the session is open; the
-                // email (prefilled from `customer_email`) once it completed. No address, name or
-                // phone is collected.
-                "customer_details": (s.status == SessionStatus::Complete).then(|| json!({
-                    "address": null, "email": s.collected_email.as_ref().or(s.customer_email.as_ref()),
-                    "name": null, "phone": null, "tax_exempt": "none", "tax_ids": [],
-                    "business_name": null, "individual_name": null,
-                })),
-                "expires_at": s.expires_at,
-                "livemode": false,
-                "metadata": s.metadata,
-                "mode": "payment",
-                "locale": s.locale,
-                "submit_type": s.submit_type,
-                "payment_intent": s.payment_intent,
-                "payment_method_types": s.payment_method_types,
-                "payment_status": if s.paid { "paid" } else { "unpaid" },
-                "status": s.status.as_str(),
-                "success_url": s.success_url,
-                "url": (s.status == SessionStatus::Open).then(|| format!("{base_url}/c/pay/{}", s.id)),
-            }),
-        )
+        let complete = s.status == SessionStatus::Complete;
+        let collected = s.collected.as_ref().filter(|_| complete);
+        let address = collected.and_then(|c| c.address.as_ref());
+        let shipping_details = address.map(|a| json!({ "address": a.json(), "name": a.name }));
+        let chosen = s.chosen_rate().and_then(|i| s.shipping.options.get(i));
+        let mut json = json!({
+            "id": s.id,
+            "object": "checkout.session",
+            "amount_subtotal": s.amount_total,
+            "amount_total": s.total(),
+            "cancel_url": s.cancel_url,
+            "client_reference_id": s.client_reference_id,
+            "created": s.created,
+            "currency": s.currency,
+            "customer_email": s.customer_email,
+            // What the customer entered on the page: nothing while the session is open; the
+            // email (prefilled from `customer_email`), and the name, phone and address the
+            // session asked for, once it completed.
+            "customer_details": complete.then(|| json!({
+                "address": address.map(|a| a.json()),
+                "email": s.collected_email.as_ref().or(s.customer_email.as_ref()),
+                "name": address.map(|a| a.name.clone()),
+                "phone": collected.and_then(|c| c.phone.clone()),
+                "tax_exempt": "none", "tax_ids": [],
+                "business_name": null, "individual_name": null,
+            })),
+            "expires_at": s.expires_at,
+            "livemode": false,
+            "metadata": s.metadata,
+            "mode": "payment",
+            "locale": s.locale,
+            "submit_type": s.submit_type,
+            "payment_intent": s.payment_intent,
+            "payment_method_types": s.payment_method_types,
+            "payment_status": if s.paid { "paid" } else { "unpaid" },
+            "phone_number_collection": { "enabled": s.shipping.collect_phone },
+            "shipping_address_collection": (!s.shipping.allowed_countries.is_empty())
+                .then(|| json!({ "allowed_countries": s.shipping.allowed_countries })),
+            "shipping_cost": chosen.map(|r| json!({
+                "amount_subtotal": r.amount, "amount_tax": 0, "amount_total": r.amount,
+                "shipping_rate": r.id,
+            })),
+            "shipping_options": s.shipping.options.iter().map(|r| json!({
+                "shipping_amount": r.amount, "shipping_rate": r.id,
+            })).collect::<Vec<_>>(),
+            "total_details": {
+                "amount_discount": 0, "amount_shipping": s.shipping_amount(), "amount_tax": 0,
+            },
+            "status": s.status.as_str(),
+            "success_url": s.success_url,
+            "url": (s.status == SessionStatus::Open).then(|| format!("{base_url}/c/pay/{}", s.id)),
+        });
+        // Where the address is depends on the API version the account's events use.
+        if crate::shipping::in_collected_information(&self.api_version) {
+            json["collected_information"] = json!({ "shipping_details": shipping_details });
+        } else {
+            json["shipping_details"] = shipping_details.unwrap_or(Value::Null);
+        }
+        shape("checkout.session", json)
     }
 
     pub fn line_items_json(s: &Session) -> Value {

@@ -13,6 +13,8 @@ pub enum Method {
 
 pub(super) enum Behaviour {
     Succeed,
+    /// Pays, then the cardholder disputes the charge (`charge.dispute.created`).
+    Dispute,
     /// code, decline_code, message
     Decline(&'static str, Option<&'static str>, &'static str),
     /// A delayed method: settles later, to success (true) or failure.
@@ -59,6 +61,7 @@ impl Method {
                     "An error occurred while processing your card. Try again in a little bit.",
                 ),
                 "4000002760003184" => Behaviour::Authenticate,
+                "4000000000000259" => Behaviour::Dispute,
                 _ => {
                     return Err(ApiError::invalid(
                         "Your card number is incorrect.",

@@ -283,13 +283,16 @@ async fn prices_products_refunds_and_lists() {
         vec![session.id.clone()]
     );
 
-    let refund = stripe.create_refund(&pi_id, Some(800), "r1").await.unwrap();
+    let refund = stripe
+        .create_refund(&pi_id, Some(800), None, "r1")
+        .await
+        .unwrap();
     assert_eq!(
         (refund.amount, refund.payment_intent.as_deref()),
         (800, Some(pi_id.as_str()))
     );
     let too_much = stripe
-        .create_refund(&pi_id, Some(4001), "r2")
+        .create_refund(&pi_id, Some(4001), None, "r2")
         .await
         .unwrap_err();
     assert_eq!(too_much.code(), Some("amount_too_large"));

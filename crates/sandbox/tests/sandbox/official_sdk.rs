@@ -223,6 +223,14 @@ async fn the_official_python_sdk_works_unchanged() {
         })
     );
     assert_eq!(s["customer_details_open"], Value::Null);
+    assert_eq!(
+        s["shipping"],
+        serde_json::json!({
+            "countries": ["FR", "BE"], "rate": [true, "Colissimo", 490, 2],
+            "germany": "shipping_country_not_allowed", "amounts": [4800, 490, 5290],
+            "city": "Paris", "name": "Ada",
+        })
+    );
     let a = &s["amounts"];
     let code_param = |k: &str| (a[k]["code"].clone(), a[k]["param"].clone());
     assert_eq!(

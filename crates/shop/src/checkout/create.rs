@@ -121,6 +121,10 @@ pub async fn create(
     }
 
     let cart = validate(app, &request.items).await?;
+    let shipping_offer = super::shipping::offer(app, &cart).await?;
+    let offer_json = shipping_offer
+        .as_ref()
+        .map(|o| serde_json::to_string(o).unwrap_or_default());
     let hold_id = format!("hold_{}", uuid::Uuid::now_v7().simple());
     let tag = intent_tag::new_tag();
     // The hold's expiry until Stripe's session gives the final one (see `session::open`).
@@ -172,6 +176,7 @@ pub async fn create(
         idempotency_scope: idempotency_key.map(|_| scope.as_str()),
         intent_tag: &tag,
         items: &items,
+        shipping_offer: offer_json.as_deref(),
     };
     let audit = AuditEntry {
         actor: &format!("customer:{}", customer.id),
@@ -244,7 +249,15 @@ pub async fn create(
         session,
         url,
         expires_at,
-    } = session::open(app, &hold_id, &tag, &cart, email.as_deref()).await?;
+    } = session::open(
+        app,
+        &hold_id,
+        &tag,
+        &cart,
+        email.as_deref(),
+        shipping_offer.as_deref(),
+    )
+    .await?;
     let stored = app
         .store
         .write(async |tx| {

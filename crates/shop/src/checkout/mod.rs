@@ -10,12 +10,14 @@
 //! - [`replay`]: a repeated request with the same `Idempotency-Key` answers the first one's
 //!   checkout;
 //! - [`status`]: what the success page shows while it polls;
-//! - [`cancel`]: the cancel page gives the stock back.
+//! - [`cancel`]: the cancel page gives the stock back;
+//! - `shipping`: the address, rates and phone number the session asks for.
 
 mod cancel;
 mod create;
 mod replay;
 mod session;
+mod shipping;
 mod status;
 
 use std::time::Duration;

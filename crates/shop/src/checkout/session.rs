@@ -21,6 +21,7 @@ use crate::app::App;
 use crate::domain::cart::ValidCart;
 use crate::domain::intent_tag;
 use crate::domain::money::format_amount;
+use crate::domain::shipping::OfferedRate;
 use crate::domain::status::AlertKind;
 use crate::holds::release::{self as holds, Purpose, Verdict};
 use crate::store::{unix_now, NewAlert, Severity, StoreError};
@@ -51,9 +52,11 @@ pub(super) async fn open(
     tag: &str,
     cart: &ValidCart,
     email: Option<&str>,
+    shipping_offer: Option<&[OfferedRate]>,
 ) -> Result<Opened, CheckoutError> {
     let expires_at = unix_now() + session_lifetime(app.config.checkout.hold_ttl);
-    let form = params(app, hold_id, tag, cart, email, expires_at);
+    let mut form = params(app, hold_id, tag, cart, email, expires_at);
+    super::shipping::push_params(&mut form, app, &cart.currency, shipping_offer);
     let outcome = app
         .stripe
         .create_checkout_session(&form, &format!("caisse-{hold_id}-create"))
@@ -267,14 +270,16 @@ async fn raise_refused(
     Ok(())
 }
 
-/// Stripe prices a line with a Stripe Price id itself: its total must be the database's, or the
-/// customer would pay another amount than the hold (and the order) says.
+/// Stripe prices a line with a Stripe Price id itself: its subtotal (the total before shipping)
+/// must be the database's, or the customer would pay another amount than the hold (and the order)
+/// says.
 pub(super) fn prices_agree(cart: &ValidCart, session: &CheckoutSession) -> bool {
     if cart.lines.iter().all(|l| l.stripe_price_id.is_none()) {
         return true;
     }
     let currency = session.currency.as_deref().unwrap_or_default();
-    session.amount_total.is_some_and(|amount| {
+    let subtotal = session.amount_subtotal.or(session.amount_total);
+    subtotal.is_some_and(|amount| {
         crate::domain::lifecycle::amount_matches(
             (cart.amount_total, &cart.currency),
             (amount, currency),

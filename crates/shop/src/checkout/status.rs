@@ -38,6 +38,19 @@ pub struct CheckoutStatus {
     pub order_number: Option<i64>,
     /// Why the hold was released (`payment_failed`, `expired`, `canceled`, `cancelled`, …).
     pub release_reason: Option<String>,
+    /// What the order ships with, once it exists and when it ships.
+    pub shipping: Option<ShippingLine>,
+}
+
+/// The success page's shipping line: the rate, what it cost, where the parcel goes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ShippingLine {
+    pub rate: Option<String>,
+    /// In minor units of `currency`.
+    pub amount: i64,
+    pub currency: String,
+    /// The address as lines: name, street, town, country.
+    pub address: Vec<String>,
 }
 
 /// The status of `session_id` for `customer`; `None` when it does not exist or is someone else's
@@ -68,7 +81,20 @@ pub(super) async fn status_of(app: &App, hold: Hold) -> Result<CheckoutStatus, S
         (None, HoldStatus::Released, _) => Outcome::Expired,
         _ => Outcome::Pending,
     };
+    let delivery = match &order {
+        Some(o) => app.store.order_delivery(&o.id).await?,
+        None => None,
+    };
+    let shipping = delivery
+        .filter(|d| d.shipping_line1.is_some() || d.amount_shipping > 0)
+        .map(|d| ShippingLine {
+            address: d.address_lines(),
+            rate: d.shipping_rate_name,
+            amount: d.amount_shipping,
+            currency: d.currency,
+        });
     Ok(CheckoutStatus {
+        shipping,
         status,
         hold_id: hold.id,
         checkout_session_id: hold.checkout_session_id.unwrap_or_default(),

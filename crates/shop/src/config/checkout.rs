@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use super::reader::Reader;
 use super::settings::{
-    HOLD_TTL, MAX_CART_QUANTITY, MAX_HELD_UNITS_PER_IP, MAX_LINE_QUANTITY, MAX_OPEN_HOLDS,
-    MAX_OPEN_HOLDS_PER_IP, RATE_PER_CUSTOMER, RATE_PER_IP, REDIS_URL, SWEEP_INTERVAL,
+    COLLECT_PHONE, HOLD_TTL, MAX_CART_QUANTITY, MAX_HELD_UNITS_PER_IP, MAX_LINE_QUANTITY,
+    MAX_OPEN_HOLDS, MAX_OPEN_HOLDS_PER_IP, RATE_PER_CUSTOMER, RATE_PER_IP, REDIS_URL,
+    SHIPPING_COUNTRIES, SWEEP_INTERVAL,
 };
 use crate::domain::rate::Rate;
 use crate::secret::Secret;
@@ -24,6 +25,10 @@ pub struct CheckoutConfig {
     pub max_open_holds_per_ip: i64,
     pub max_held_units_per_ip: i64,
     pub sweep_interval: Duration,
+    /// Where checkout collects a shipping address (upper-case ISO 3166-1 alpha-2 codes); empty:
+    /// nothing ships and no address is asked.
+    pub shipping_countries: Vec<String>,
+    pub collect_phone: bool,
 }
 
 pub(super) fn checkout_settings(
@@ -67,7 +72,11 @@ pub(super) fn checkout_settings(
     if sweep == 0 {
         r.fail(SWEEP_INTERVAL, "must be at least 1 second");
     }
+    let shipping_countries = shipping_countries(r);
+    let collect_phone = r.flag(COLLECT_PHONE);
     CheckoutConfig {
+        shipping_countries,
+        collect_phone,
         hold_ttl: Duration::from_secs(hold_ttl),
         max_line_quantity,
         max_cart_quantity,
@@ -80,6 +89,27 @@ pub(super) fn checkout_settings(
         max_held_units_per_ip,
         sweep_interval: Duration::from_secs(sweep),
     }
+}
+
+/// `FR, be` → `["FR", "BE"]`: two letters each (Stripe refuses anything else at every checkout,
+/// so it is refused at start), duplicates dropped.
+fn shipping_countries(r: &mut Reader<'_>) -> Vec<String> {
+    let text = r.text(SHIPPING_COUNTRIES);
+    let mut countries: Vec<String> = Vec::new();
+    for code in text.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
+            r.fail(
+                SHIPPING_COUNTRIES,
+                "must be ISO 3166-1 alpha-2 country codes separated by commas (FR,BE)",
+            );
+            return Vec::new();
+        }
+        let code = code.to_ascii_uppercase();
+        if !countries.contains(&code) {
+            countries.push(code);
+        }
+    }
+    countries
 }
 
 /// Where the rate limit is shared between instances; `None`: each instance counts its own.

@@ -60,6 +60,8 @@ pub const JWT_ISSUER: &str = "CAISSE_JWT_ISSUER";
 pub const JWT_AUDIENCE: &str = "CAISSE_JWT_AUDIENCE";
 pub const MAX_OPEN_HOLDS_PER_IP: &str = "CAISSE_MAX_OPEN_HOLDS_PER_IP";
 pub const MAX_HELD_UNITS_PER_IP: &str = "CAISSE_MAX_HELD_UNITS_PER_IP";
+pub const SHIPPING_COUNTRIES: &str = "CAISSE_SHIPPING_COUNTRIES";
+pub const COLLECT_PHONE: &str = "CAISSE_COLLECT_PHONE";
 pub const TRUSTED_PROXIES: &str = "CAISSE_TRUSTED_PROXIES";
 pub const REDIS_URL: &str = "REDIS_URL";
 pub const REDIS_TIMEOUT: &str = "CAISSE_REDIS_TIMEOUT_MS";
@@ -111,6 +113,8 @@ pub const SETTINGS: &[Setting] = &[
     setting(MAX_OPEN_HOLDS, "3", false, "open holds one customer may have at once"),
     setting(MAX_OPEN_HOLDS_PER_IP, "10", false, "open holds one client IP (IPv6: one /64) may have at once, whatever its cookies"),
     setting(MAX_HELD_UNITS_PER_IP, "50", false, "units one client IP (IPv6: one /64) may hold at once"),
+    setting(SHIPPING_COUNTRIES, "", false, "ISO 3166-1 alpha-2 codes (FR,BE) checkout collects a shipping address in, with the catalog's shipping rates; none: nothing ships"),
+    setting(COLLECT_PHONE, "false", false, "true: checkout asks for a phone number"),
     setting(JWT_SECRET, "", true, "HS256 secret of the shop's sign-in tokens; without it, bearer tokens are refused"),
     setting(JWT_LEEWAY, "60", false, "seconds of clock difference forgiven on a token's exp and nbf"),
     setting(JWT_ISSUER, "", false, "when set, a token's iss must be this"),

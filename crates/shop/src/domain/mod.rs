@@ -1,5 +1,5 @@
 //! The shop's rules as plain types and functions, with no I/O: money, the catalog's product rules,
-//! IP ranges, cart validation and the hold/order state machine. Everything here is tested exhaustively without
+//! IP ranges, cart validation, shipping rates and the hold/order state machine. Everything here is tested exhaustively without
 //! a database.
 
 pub mod cart;
@@ -10,5 +10,6 @@ pub mod lifecycle;
 pub mod money;
 pub mod product;
 pub mod rate;
+pub mod shipping;
 pub mod status;
 pub mod text;

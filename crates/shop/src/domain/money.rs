@@ -43,6 +43,25 @@ pub fn format_amount(amount: i64, currency: &str) -> String {
     }
 }
 
+/// `1690` EUR → `16.90`, `1200` JPY → `1200`, `5120` KWD → `5.120`: major units with a dot and
+/// the currency's decimals, for files a spreadsheet or an accounting tool reads.
+pub fn major_units(amount: i64, currency: &str) -> String {
+    let exponent = Currency::parse(currency).map_or(2, |c| c.exponent());
+    if exponent == 0 {
+        return amount.to_string();
+    }
+    let scale = 10i64.pow(exponent);
+    let sign = if amount < 0 { "-" } else { "" };
+    let a = amount.unsigned_abs();
+    let scale = scale as u64;
+    format!(
+        "{sign}{}.{:0width$}",
+        a / scale,
+        a % scale,
+        width = exponent as usize
+    )
+}
+
 /// Minor units from an amount an operator types in major units (`12.5`, `12,50`, `1200` for
 /// yen, `5.12` or `5.120` for dinars), without floating point; `None` for anything else, a
 /// negative, more decimals than the currency has, or an amount Stripe cannot charge in it (a
@@ -156,6 +175,15 @@ pub fn line_total(unit_amount: i64, quantity: i64) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn major_units_have_a_dot_and_the_currency_s_decimals() {
+        assert_eq!(major_units(1690, "eur"), "16.90");
+        assert_eq!(major_units(5, "eur"), "0.05");
+        assert_eq!(major_units(1200, "jpy"), "1200");
+        assert_eq!(major_units(5120, "kwd"), "5.120");
+        assert_eq!(major_units(0, "usd"), "0.00");
+    }
 
     #[test]
     fn currencies_are_normalised_and_checked() {

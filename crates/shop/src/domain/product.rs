@@ -18,6 +18,10 @@ pub struct ProductInput {
     pub stripe_price_id: Option<String>,
     #[serde(default = "yes")]
     pub active: bool,
+    /// `false`: needs no parcel (a gift card, a download); a cart of such products asks for no
+    /// address.
+    #[serde(default = "yes")]
+    pub shipping: bool,
 }
 
 fn yes() -> bool {
@@ -35,6 +39,7 @@ pub struct ValidProduct {
     pub stock_on_hand: i64,
     pub stripe_price_id: Option<String>,
     pub active: bool,
+    pub shipping: bool,
 }
 
 /// Largest unit price accepted: Stripe's own limit for a Checkout amount (99,999,999 minor units).
@@ -93,6 +98,7 @@ impl ProductInput {
             stock_on_hand: self.stock_on_hand,
             stripe_price_id,
             active: self.active,
+            shipping: self.shipping,
         })
     }
 }
@@ -111,6 +117,7 @@ mod tests {
             stock_on_hand: 3,
             stripe_price_id: Some(" ".into()),
             active: true,
+            shipping: true,
         }
     }
 

@@ -88,6 +88,24 @@ stored_as_text! {
 }
 
 stored_as_text! {
+    /// Where an order's parcel is: `unfulfilled` → `shipped` → `delivered`.
+    pub enum FulfilmentStatus {
+        Unfulfilled = "unfulfilled",
+        Shipped = "shipped",
+        Delivered = "delivered",
+    }
+}
+
+stored_as_text! {
+    /// Where a dispute (chargeback) of an order's payment stands.
+    pub enum DisputeStatus {
+        Open = "open",
+        Won = "won",
+        Lost = "lost",
+    }
+}
+
+stored_as_text! {
     /// A payment's state: refunded once Stripe has given all of it back.
     pub enum PaymentStatus {
         Succeeded = "succeeded",
@@ -132,6 +150,10 @@ stored_as_text! {
         OrderConfirmation = "order_confirmation",
         /// A refund to ask Stripe for (a payment that arrived after its stock was sold).
         StripeRefund = "stripe_refund",
+        /// The email telling the customer their order shipped; one per order.
+        ShippingNotice = "shipping_notice",
+        /// The email telling the customer Stripe refunded them; one per refunded total reached.
+        RefundNotice = "refund_notice",
     }
 }
 
@@ -167,8 +189,13 @@ stored_as_text! {
         SessionMissing = "session_missing",
         /// A confirmation email was given up.
         EmailFailed = "email_failed",
-        /// A refund caisse asked Stripe for was given up.
+        /// A refund was given up: caisse's request for it, or Stripe failed it after accepting
+        /// it (`refund.failed`), which lowers the recorded refund back.
         RefundFailed = "refund_failed",
+        /// A customer disputed a payment (`charge.dispute.created`): evidence is due by a date.
+        DisputeOpened = "dispute_opened",
+        /// A dispute was closed lost: the money went back to the customer.
+        DisputeLost = "dispute_lost",
         /// Stripe refused to open a Checkout Session for a product (one per product and code).
         StripeRefused = "stripe_refused",
         /// Redis failed or was slow: the rate limit was kept per instance (one per outage).
@@ -189,6 +216,9 @@ mod tests {
         }
         for s in OrderStatus::ALL {
             assert_eq!(s.as_str().parse::<OrderStatus>(), Ok(*s));
+        }
+        for s in FulfilmentStatus::ALL {
+            assert_eq!(s.as_str().parse::<FulfilmentStatus>(), Ok(*s));
         }
         for s in EventStatus::ALL {
             assert_eq!(s.as_str().parse::<EventStatus>(), Ok(*s));

@@ -1,15 +1,15 @@
 //! The order confirmation: subject "Commande #123 confirmée" / "Order #123 confirmed", text and
 //! HTML parts from askama templates (the HTML escapes every merchant string), each line with its
 //! quantity, unit price and total, amounts written as the customer's language writes them, and a
-//! `Message-ID` derived from the order id, so that a receiver can drop a duplicate.
+//! `Message-ID` derived from the order id, so that a receiver can drop a duplicate. An order
+//! that ships adds its subtotal, its shipping (the rate's name and price) and the address.
 
 use askama::Template;
-use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
 
 use crate::config::MailConfig;
 use crate::domain::money::{Currency, Locale, Money};
-use crate::store::{OrderLine, OrderSummary};
+use crate::store::{OrderDelivery, OrderLine, OrderSummary};
 
 use super::SendError;
 
@@ -23,6 +23,9 @@ struct Words {
     unit_price: &'static str,
     line_total: &'static str,
     total: &'static str,
+    subtotal: &'static str,
+    shipping: &'static str,
+    ship_to: &'static str,
     thanks: &'static str,
 }
 
@@ -41,6 +44,9 @@ fn words(locale: Locale, number: i64) -> (String, Words) {
                 unit_price: "Prix unitaire",
                 line_total: "Total ligne",
                 total: "Total :",
+                subtotal: "Sous-total :",
+                shipping: "Livraison :",
+                ship_to: "Adresse de livraison :",
                 thanks: "Merci pour votre achat !",
             },
         ),
@@ -55,6 +61,9 @@ fn words(locale: Locale, number: i64) -> (String, Words) {
                 unit_price: "Unit price",
                 line_total: "Line total",
                 total: "Total:",
+                subtotal: "Subtotal:",
+                shipping: "Shipping:",
+                ship_to: "Shipping address:",
                 thanks: "Thank you for your purchase!",
             },
         ),
@@ -74,7 +83,15 @@ struct Text<'a> {
     w: &'a Words,
     lines: &'a [Line],
     total: &'a str,
+    ship: &'a Option<Shipping>,
     shop: &'a str,
+}
+
+/// The shipping part of a confirmation: subtotal, the rate and its price, the address lines.
+struct Shipping {
+    subtotal: String,
+    rate: String,
+    address: Vec<String>,
 }
 
 #[derive(Template)]
@@ -84,6 +101,7 @@ struct Html<'a> {
     subject: &'a str,
     lines: &'a [Line],
     total: &'a str,
+    ship: &'a Option<Shipping>,
     shop: &'a str,
 }
 
@@ -99,6 +117,7 @@ pub fn render(
     config: &MailConfig,
     order: &OrderSummary,
     lines: &[OrderLine],
+    delivery: Option<&OrderDelivery>,
 ) -> Result<Rendered, SendError> {
     let currency = Currency::parse(&order.currency)
         .map_err(|e| SendError::Permanent(format!("order #{}: {e}", order.number)))?;
@@ -120,6 +139,16 @@ pub fn render(
         .collect();
     let (subject, w) = words(config.lang, order.number);
     let total = amount(order.amount_total);
+    let ship = delivery
+        .filter(|d| d.amount_shipping > 0 || d.shipping_line1.is_some())
+        .map(|d| Shipping {
+            subtotal: amount(d.subtotal()),
+            rate: match &d.shipping_rate_name {
+                Some(name) => format!("{name} — {}", amount(d.amount_shipping)),
+                None => amount(d.amount_shipping),
+            },
+            address: d.address_lines(),
+        });
     let render = |r: askama::Result<String>| {
         r.map_err(|e| SendError::Permanent(format!("the email template failed: {e}")))
     };
@@ -128,6 +157,7 @@ pub fn render(
             w: &w,
             lines: &lines,
             total: &total,
+            ship: &ship,
             shop: &config.shop_name,
         }
         .render(),
@@ -138,6 +168,7 @@ pub fn render(
             subject: &subject,
             lines: &lines,
             total: &total,
+            ship: &ship,
             shop: &config.shop_name,
         }
         .render(),
@@ -154,31 +185,22 @@ pub fn message(
     config: &MailConfig,
     order: &OrderSummary,
     lines: &[OrderLine],
+    delivery: Option<&OrderDelivery>,
 ) -> Result<Message, SendError> {
-    // The address may come with a later event (the session's customer_details): try again.
-    let to = order.email.as_deref().ok_or_else(|| {
-        SendError::Temporary(format!("order #{} has no email address yet", order.number))
-    })?;
-    let to: Mailbox = to
-        .parse()
-        .map_err(|e| SendError::Permanent(format!("the customer's address is not valid: {e}")))?;
-    let from: Mailbox = config
-        .from
-        .parse()
-        .map_err(|e| SendError::Permanent(format!("CAISSE_MAIL_FROM is not an address: {e}")))?;
     let Rendered {
         subject,
         text,
         html,
-    } = render(config, order, lines)?;
-    let domain = from.email.domain().to_string();
-    Message::builder()
-        .from(from)
-        .to(to)
-        .subject(subject)
-        .message_id(Some(format!("<order-{}@{domain}>", order.id)))
-        .multipart(MultiPart::alternative_plain_html(text, html))
-        .map_err(|e| SendError::Permanent(format!("the email could not be built: {e}")))
+    } = render(config, order, lines, delivery)?;
+    super::compose(
+        config,
+        order.email.as_deref(),
+        order.number,
+        &format!("order-{}", order.id),
+        subject,
+        text,
+        html,
+    )
 }
 
 #[cfg(test)]
@@ -228,7 +250,7 @@ mod tests {
     #[test]
     fn french_by_default_with_french_amounts() {
         let (order, lines) = order();
-        let r = render(&config(Locale::Fr), &order, &lines).unwrap();
+        let r = render(&config(Locale::Fr), &order, &lines, None).unwrap();
         assert_eq!(r.subject, "Commande #123 confirmée");
         assert!(
             r.text.contains("votre commande #123 est confirmée"),
@@ -251,7 +273,7 @@ mod tests {
     #[test]
     fn english_and_escaped_merchant_strings() {
         let (order, lines) = order();
-        let r = render(&config(Locale::En), &order, &lines).unwrap();
+        let r = render(&config(Locale::En), &order, &lines, None).unwrap();
         assert_eq!(r.subject, "Order #123 confirmed");
         assert!(r.text.contains("Total: €1,258.50"), "{}", r.text);
         assert!(
@@ -271,9 +293,52 @@ mod tests {
     }
 
     #[test]
+    fn an_order_that_ships_shows_subtotal_shipping_and_address() {
+        let (mut order, lines) = order();
+        order.amount_total += 490;
+        let delivery = OrderDelivery {
+            id: order.id.clone(),
+            number: order.number,
+            status: order.status,
+            email: order.email.clone(),
+            currency: "eur".into(),
+            amount_subtotal: Some(order.amount_total - 490),
+            amount_shipping: 490,
+            amount_total: order.amount_total,
+            customer_name: Some("Ada".into()),
+            phone: None,
+            shipping_name: Some("Ada Lovelace".into()),
+            shipping_line1: Some("12 rue de la Paix".into()),
+            shipping_line2: None,
+            shipping_postal_code: Some("75002".into()),
+            shipping_city: Some("Paris".into()),
+            shipping_country: Some("FR".into()),
+            shipping_rate_name: Some("Colissimo".into()),
+            fulfilment: crate::domain::status::FulfilmentStatus::Unfulfilled,
+            carrier: None,
+            tracking_code: None,
+            tracking_url: None,
+        };
+        let r = render(&config(Locale::En), &order, &lines, Some(&delivery)).unwrap();
+        assert!(r.text.contains("Subtotal: €1,258.50"), "{}", r.text);
+        assert!(r.text.contains("Shipping: Colissimo — €4.90"), "{}", r.text);
+        assert!(r.text.contains("Total: €1,263.40"), "{}", r.text);
+        assert!(
+            r.text
+                .contains("Shipping address:\nAda Lovelace\n12 rue de la Paix\n75002 Paris\nFR"),
+            "{}",
+            r.text
+        );
+        assert!(r.html.contains("Colissimo"), "{}", r.html);
+        // Without shipping, none of it.
+        let plain = render(&config(Locale::En), &order, &lines, None).unwrap();
+        assert!(!plain.text.contains("Subtotal"), "{}", plain.text);
+    }
+
+    #[test]
     fn the_message_id_is_the_orders() {
         let (order, lines) = order();
-        let m = message(&config(Locale::En), &order, &lines).unwrap();
+        let m = message(&config(Locale::En), &order, &lines, None).unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
         assert!(
             raw.contains("Message-ID: <order-ord_1@shop.example>"),
@@ -283,7 +348,7 @@ mod tests {
         let mut no_email = order.clone();
         no_email.email = None;
         assert!(matches!(
-            message(&config(Locale::En), &no_email, &lines),
+            message(&config(Locale::En), &no_email, &lines, None),
             Err(SendError::Temporary(_))
         ));
     }

@@ -1,15 +1,52 @@
-//! Email: the order confirmation ([`confirmation`]) and the transport that carries it — SMTP over
-//! `SMTP_URL` (lettre, rustls with ring), `.eml` files in a folder (`caisse dev`), or nothing
-//! (`CAISSE_MAIL=off`). Emails are sent by the outbox worker, never on a request's path.
+//! Email: the order confirmation ([`confirmation`]), the shipping and refund notices
+//! ([`shipped`], [`refunded`]) and the
+//! transport that carries them — SMTP over `SMTP_URL` (lettre, rustls with ring), `.eml` files in
+//! a folder (`caisse dev`), or nothing (`CAISSE_MAIL=off`). Emails are sent by the outbox worker,
+//! never on a request's path.
 
 pub mod confirmation;
+pub mod refunded;
+pub mod shipped;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::config::MailTransport;
+use crate::config::{MailConfig, MailTransport};
+
+/// An email about order `number` to its customer, from `CAISSE_MAIL_FROM`, with text and HTML
+/// parts and a `Message-ID` of `<{id}@{the From domain}>`, so that a receiver can drop a
+/// duplicate.
+pub fn compose(
+    config: &MailConfig,
+    to: Option<&str>,
+    number: i64,
+    id: &str,
+    subject: String,
+    text: String,
+    html: String,
+) -> Result<Message, SendError> {
+    // The address may come with a later event (the session's customer_details): try again.
+    let to = to
+        .ok_or_else(|| SendError::Temporary(format!("order #{number} has no email address yet")))?;
+    let to: Mailbox = to
+        .parse()
+        .map_err(|e| SendError::Permanent(format!("the customer's address is not valid: {e}")))?;
+    let from: Mailbox = config
+        .from
+        .parse()
+        .map_err(|e| SendError::Permanent(format!("CAISSE_MAIL_FROM is not an address: {e}")))?;
+    let domain = from.email.domain().to_string();
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .message_id(Some(format!("<{id}@{domain}>")))
+        .multipart(MultiPart::alternative_plain_html(text, html))
+        .map_err(|e| SendError::Permanent(format!("the email could not be built: {e}")))
+}
 
 /// How long one SMTP exchange may take at most.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);

@@ -219,6 +219,7 @@ async fn settle_complete(
         amount,
         currency: &currency,
         email: email.as_deref(),
+        session: Some(session),
     };
     let policy = &app.config.webhooks;
     let result = app

@@ -58,6 +58,12 @@ pub(super) async fn decide(
             // success page finds the order by it.
             tx.link_hold(&hold.id, paid.checkout_session_id, None, None, now)
                 .await?;
+            // A PaymentIntent's event made the order: the session's brings the customer's name,
+            // phone and address (only a hold that asked for none is fulfilled without it).
+            if let Some(session) = paid.session {
+                tx.set_order_shipping(&order.id, &super::shipping::recorded(hold, session), now)
+                    .await?;
+            }
             return Ok(Plan::Settled(Fulfilment::AlreadyDone(order)));
         }
     };

@@ -8,16 +8,30 @@
 //! - [`decide`]: what the payment means for this hold (a new order, one that exists, a payment
 //!   that already paid another hold's order), and whether the stock can be taken;
 //! - [`record`]: the order (sequential number) with the hold's items at the hold's prices, its
-//!   payment, the hold `converted`, the stock taken for good, the audit sentence;
+//!   payment, the hold `converted`, the stock taken for good, the audit sentence, and from
+//!   Stripe's session the customer's name, phone, address and shipping ([`shipping`]: the amount
+//!   check is subtotal = the hold's, total = subtotal + the chosen rate's shipping);
 //! - [`notify`]: the confirmation email in the outbox, or the operators' alert (and a refund
 //!   in the outbox) for an order that needs attention.
+//!
+//! After the payment, [`ship`] and [`deliver`] move the order's fulfilment forward (operators'
+//! actions, audited; the shipping email through the outbox).
 //!
 //! Nothing here calls Stripe or sends mail: what must leave caisse is an outbox row, sent by a
 //! worker after the commit.
 
 mod decide;
+pub mod export;
 mod notify;
 mod record;
+mod resend;
+mod ship;
+mod shipping;
+
+pub use resend::resend_confirmation;
+pub use ship::{deliver, ship, FulfilmentError, Shipment};
+
+use caisse_stripe::objects::CheckoutSession;
 
 use crate::config::WebhookConfig;
 use crate::domain::lifecycle::{self, Decision};
@@ -33,6 +47,9 @@ pub struct Paid<'a> {
     /// The best address the caller has: the session's `customer_details.email`, else the hold's,
     /// else the PaymentIntent's `receipt_email`.
     pub email: Option<&'a str>,
+    /// The Checkout Session, when the caller has it (a session's event, the reconciler): its
+    /// subtotal, shipping and the customer's address. A PaymentIntent's event has none.
+    pub session: Option<&'a CheckoutSession>,
 }
 
 /// What fulfilment did.
@@ -61,14 +78,9 @@ pub async fn fulfil(
             stock_taken,
         } => (decision, stock_taken),
     };
-    let attention = lifecycle::order_status(
-        lifecycle::amount_matches(
-            (hold.amount_total, &hold.currency),
-            (paid.amount, paid.currency),
-        ),
-        stock_taken,
-    );
-    let order = record::record(tx, hold, paid, attention, now).await?;
+    let (amount_ok, amount_shipping) = shipping::check(hold, paid);
+    let attention = lifecycle::order_status(amount_ok, stock_taken);
+    let order = record::record(tx, hold, paid, attention, amount_shipping, now).await?;
     let said = notify::notify(tx, policy, hold, paid, &order, attention, now).await?;
     record::audit(tx, hold, paid, &order, &said, actor, now).await?;
     if decision == Decision::FulfilFromHold && stock_taken {

@@ -40,9 +40,13 @@ pub(super) async fn notify(
     let refund = reason == Attention::PaidWithoutStock && policy.refund_unfulfillable;
     let why = match reason {
         Attention::AmountMismatch => format!(
-            "Stripe collected {} but the hold priced {}",
+            "Stripe collected {} but the hold priced {}{}",
             format_amount(paid.amount, paid.currency),
-            format_amount(hold.amount_total, &hold.currency)
+            format_amount(hold.amount_total, &hold.currency),
+            match o.amount_total - hold.amount_total {
+                0 => String::new(),
+                shipping => format!(" plus {} shipping", format_amount(shipping, &hold.currency)),
+            }
         ),
         Attention::PaidWithoutStock => format!(
             "paid after its hold was released, and the stock is gone{}",

@@ -22,8 +22,10 @@ pub(super) async fn record(
     hold: &Hold,
     paid: &Paid<'_>,
     attention: Option<Attention>,
+    amount_shipping: i64,
     now: i64,
 ) -> Result<Recorded, StoreError> {
+    let amount_total = hold.amount_total + amount_shipping;
     let order_id = format!("ord_{}", uuid::Uuid::now_v7().simple());
     let payment_id = format!("pay_{}", uuid::Uuid::now_v7().simple());
     let items = tx.hold_items_tx(&hold.id).await?;
@@ -35,7 +37,7 @@ pub(super) async fn record(
                 customer_id: &hold.customer_id,
                 email: paid.email,
                 attention_reason: attention.map(Attention::as_str),
-                amount_total: hold.amount_total,
+                amount_total,
                 currency: &hold.currency,
                 items: &items,
                 payment: NewPayment {
@@ -59,6 +61,10 @@ pub(super) async fn record(
         now,
     )
     .await?;
+    if let Some(session) = paid.session {
+        tx.set_order_shipping(&order_id, &super::shipping::recorded(hold, session), now)
+            .await?;
+    }
     Ok(Recorded {
         summary: OrderSummary {
             id: order_id,
@@ -70,7 +76,7 @@ pub(super) async fn record(
             },
             attention_reason: attention.map(|a| a.as_str().to_string()),
             email: paid.email.map(str::to_string),
-            amount_total: hold.amount_total,
+            amount_total,
             currency: hold.currency.clone(),
         },
         items,

@@ -13,19 +13,21 @@ pub async fn send(app: &App, row: &OutboxRow) -> Attempt {
     let loaded = async {
         let order = app.store.order(order_id).await?;
         let lines = app.store.order_lines(order_id).await?;
-        Ok::<_, StoreError>((order, lines))
+        let delivery = app.store.order_delivery(order_id).await?;
+        Ok::<_, StoreError>((order, lines, delivery))
     };
-    let (order, lines) = match loaded.await {
-        Ok((Some(order), lines)) => (order, lines),
-        Ok((None, _)) => {
+    let (order, lines, delivery) = match loaded.await {
+        Ok((Some(order), lines, delivery)) => (order, lines, delivery),
+        Ok((None, _, _)) => {
             return Attempt::Failed(SendError::Permanent(format!("no order {order_id}")))
         }
         Err(e) => return Attempt::Failed(SendError::Temporary(e.to_string())),
     };
-    let message = match email::confirmation::message(&app.config.mail, &order, &lines) {
-        Ok(m) => m,
-        Err(e) => return Attempt::Failed(e),
-    };
+    let message =
+        match email::confirmation::message(&app.config.mail, &order, &lines, delivery.as_ref()) {
+            Ok(m) => m,
+            Err(e) => return Attempt::Failed(e),
+        };
     let file = format!("order-{}-{}", order.number, order.id);
     match app.mailer.send(message, &file).await {
         Ok(()) => {

@@ -1,5 +1,6 @@
 //! The outbox worker: sends what effects queued in their own transactions — the confirmation
-//! email of each order, the refunds caisse asks Stripe for — after those transactions committed.
+//! email of each order, its shipping and refund notices, the refunds caisse asks Stripe for —
+//! after those transactions committed.
 //!
 //! A worker claims due messages with a lease ([`crate::store::Tx::claim_outbox`]): the claim
 //! commits before anything is sent, two workers (two instances) never hold one message at once,
@@ -15,6 +16,8 @@ use rand::Rng;
 
 mod confirmation;
 mod refund;
+mod refunded;
+mod shipped;
 
 use crate::app::App;
 use crate::domain::status::OutboxKind;
@@ -64,6 +67,8 @@ pub async fn run_once(app: &App, now: i64) -> Result<Report, StoreError> {
         let attempt = match row.kind {
             OutboxKind::OrderConfirmation => confirmation::send(app, row).await,
             OutboxKind::StripeRefund => refund::request(app, row).await,
+            OutboxKind::ShippingNotice => shipped::send(app, row).await,
+            OutboxKind::RefundNotice => refunded::send(app, row).await,
         };
         finish(app, row, &token, attempt, unix_now()).await
     }))
@@ -139,7 +144,11 @@ async fn finish(
                     && give_up
                 {
                     let kind = match row.kind {
-                        OutboxKind::OrderConfirmation => AlertKind::EmailFailed,
+                        OutboxKind::OrderConfirmation
+                        | OutboxKind::ShippingNotice
+                        | OutboxKind::RefundNotice => {
+                            AlertKind::EmailFailed
+                        }
                         OutboxKind::StripeRefund => AlertKind::RefundFailed,
                     };
                     tx.raise_alert(

@@ -21,7 +21,7 @@ pub async fn request(app: &App, row: &OutboxRow) -> Attempt {
     let number = payload["number"].as_i64().unwrap_or_default();
     match app
         .stripe
-        .create_refund(&pi, None, &format!("caisse-{order_id}-refund"))
+        .create_refund(&pi, None, None, &format!("caisse-{order_id}-refund"))
         .await
     {
         Ok(refund) => Attempt::Done(Some(Audit {

@@ -14,6 +14,8 @@ pub struct Product {
     pub stock_reserved: i64,
     pub stripe_price_id: Option<String>,
     pub active: bool,
+    /// Needs a parcel (false: a gift card, a download).
+    pub shipping: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -26,7 +28,7 @@ impl Product {
 }
 
 const COLUMNS: &str = "id, name, description, unit_amount, currency, stock_on_hand, \
-                       stock_reserved, stripe_price_id, active, created_at, updated_at";
+                       stock_reserved, stripe_price_id, active, shipping, created_at, updated_at";
 
 impl Store {
     pub async fn active_products(&self) -> Result<Vec<Product>, StoreError> {
@@ -93,13 +95,13 @@ impl Tx {
     ) -> Result<Product, StoreError> {
         let sql = format!(
             "INSERT INTO products (id, name, description, unit_amount, currency, stock_on_hand, \
-                                   stock_reserved, stripe_price_id, active, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $9) \
+                                   stock_reserved, stripe_price_id, active, shipping, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $11, $9, $9) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
                  unit_amount = excluded.unit_amount, currency = excluded.currency, \
                  stock_on_hand = CASE WHEN $10 THEN excluded.stock_on_hand ELSE products.stock_on_hand END, \
                  stripe_price_id = excluded.stripe_price_id, \
-                 active = excluded.active, updated_at = excluded.updated_at \
+                 active = excluded.active, shipping = excluded.shipping, updated_at = excluded.updated_at \
              RETURNING {COLUMNS}"
         );
         Ok(on_conn!(tx self, |c| sqlx::query_as(&sql)
@@ -113,6 +115,7 @@ impl Tx {
             .bind(p.active)
             .bind(now)
             .bind(set_stock)
+            .bind(p.shipping)
             .fetch_one(c)
             .await)?)
     }

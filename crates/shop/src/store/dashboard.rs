@@ -246,22 +246,26 @@ impl Store {
     }
 
     /// Orders matching `search`, newest first, numbered below `before`.
+    /// A page of orders matching `search` and `filter` (created from / to, status, fulfilment).
     pub async fn orders_page(
         &self,
         search: &OrderSearch,
+        filter: &super::ExportFilter,
         before: Option<i64>,
     ) -> Result<Vec<OrderRow>, StoreError> {
         let before = before.unwrap_or(i64::MAX);
-        let (filter, text, number) = match search {
+        let (search, text, number) = match search {
             OrderSearch::All => ("TRUE", String::new(), 0),
             OrderSearch::Number(n) => ("o.number = $4", String::new(), *n),
             OrderSearch::Email(e) => ("o.email = $3", e.clone(), 0),
             OrderSearch::PaymentIntent(pi) => ("p.payment_intent_id = $3", pi.clone(), 0),
             OrderSearch::Session(cs) => ("p.checkout_session_id = $3", cs.clone(), 0),
         };
-        // Both parameters are always bound, so that one statement shape serves every search.
+        // Every parameter is always bound, so that one statement shape serves every search.
         let sql = format!(
-            "{ORDER_ROW} WHERE o.number < $1 AND {filter} AND ($3 = $3 AND $4 = $4) \
+            "{ORDER_ROW} WHERE o.number < $1 AND {search} AND ($3 = $3 AND $4 = $4) \
+             AND ($5 IS NULL OR o.created_at >= $5) AND ($6 IS NULL OR o.created_at < $6) \
+             AND ($7 IS NULL OR o.status = $7) AND ($8 IS NULL OR o.fulfilment = $8) \
              ORDER BY o.number DESC LIMIT $2"
         );
         Ok(on_conn!(pool self, |c| sqlx::query_as(&sql)
@@ -269,6 +273,10 @@ impl Store {
             .bind(PAGE + 1)
             .bind(&text)
             .bind(number)
+            .bind(filter.from)
+            .bind(filter.to)
+            .bind(filter.status.map(|s| s.as_str()))
+            .bind(filter.fulfilment.map(|f| f.as_str()))
             .fetch_all(c)
             .await)?)
     }

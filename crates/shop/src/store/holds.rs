@@ -33,6 +33,9 @@ pub struct Hold {
     /// before tags.
     #[serde(skip)]
     pub intent_tag: Option<String>,
+    /// The shipping rates offered to Stripe (JSON `OfferedRate`s) when the checkout asked for an
+    /// address; `None` when nothing ships.
+    pub shipping_offer: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
@@ -59,6 +62,7 @@ pub struct NewHold<'a> {
     /// The tag its PaymentIntent will carry ([`crate::domain::intent_tag::new_tag`]).
     pub intent_tag: &'a str,
     pub items: &'a [HoldItem],
+    pub shipping_offer: Option<&'a str>,
 }
 
 /// Why stock could not be reserved: the product that ran short and what is left of it.
@@ -75,7 +79,7 @@ const ITEMS: &str =
 
 pub(super) const COLUMNS: &str = "id, customer_id, client_ip, email, status, amount_total, currency, expires_at, \
                        checkout_session_id, checkout_url, payment_intent_id, idempotency_key, release_reason, \
-                       created_at, updated_at, released_at, next_check_at, checks, intent_tag";
+                       created_at, updated_at, released_at, next_check_at, checks, intent_tag, shipping_offer";
 
 impl Tx {
     /// Serialises the checkouts of one owner (a customer, a client network), so that counting
@@ -157,8 +161,8 @@ impl Tx {
         on_conn!(tx self, |c| sqlx::query(
             "INSERT INTO holds (id, customer_id, client_ip, email, status, amount_total, currency, \
                                 expires_at, idempotency_key, created_at, updated_at, client_net, \
-                                idempotency_scope, intent_tag) \
-             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10, $11, $12)",
+                                idempotency_scope, intent_tag, shipping_offer) \
+             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10, $11, $12, $13)",
         )
         .bind(hold.id)
         .bind(hold.customer_id)
@@ -172,6 +176,7 @@ impl Tx {
         .bind(hold.client_net)
         .bind(hold.idempotency_scope)
         .bind(hold.intent_tag)
+        .bind(hold.shipping_offer)
         .execute(c)
         .await
         .map(|_| ()))?;

@@ -6,7 +6,8 @@ use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
 
 use crate::domain::status::{
-    AlertKind, EventStatus, HoldStatus, OrderStatus, OutboxKind, OutboxStatus, PaymentStatus,
+    AlertKind, DisputeStatus, EventStatus, FulfilmentStatus, HoldStatus, OrderStatus, OutboxKind,
+    OutboxStatus, PaymentStatus,
 };
 
 macro_rules! text_columns {
@@ -50,6 +51,8 @@ macro_rules! text_columns {
 text_columns!(
     HoldStatus,
     OrderStatus,
+    FulfilmentStatus,
+    DisputeStatus,
     PaymentStatus,
     EventStatus,
     OutboxStatus,

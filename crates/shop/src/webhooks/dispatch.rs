@@ -8,12 +8,13 @@ use caisse_stripe::objects::{Charge, CheckoutSession, PaymentIntent};
 use caisse_stripe::{Event, EventObject};
 use serde_json::json;
 
+use super::disputes::{self, Act};
 use super::InboxError;
 use crate::config::WebhookConfig;
 use crate::domain::intent_tag;
 use crate::domain::lifecycle::{self, Decision, HoldState, Signal};
 use crate::domain::money::format_amount;
-use crate::domain::status::{HoldStatus, PaymentStatus};
+use crate::domain::status::{HoldStatus, OutboxKind, PaymentStatus};
 use crate::holds::release::{self, Purpose};
 use crate::orders::{self, Fulfilment, Paid};
 use crate::store::{AuditEntry, Hold, HoldReference, NewAlert, Severity, StoreError, Tx};
@@ -57,6 +58,8 @@ pub struct Policy<'a> {
     /// caisse runs with live keys.
     pub live: bool,
     pub webhooks: &'a WebhookConfig,
+    /// Emails can be sent: a refund Stripe confirms gets its email to the customer.
+    pub mail_on: bool,
 }
 
 /// One event's handling: the policy, the transaction, who acts (`webhook:evt_…`) and when.
@@ -142,6 +145,15 @@ pub async fn apply(
                 IntentHold::Own(hold) => hold,
                 other => return other.ignore(&mut cx, &pi).await,
             };
+            if hold.shipping_offer.is_some() {
+                // The PaymentIntent knows neither the address nor the shipping: the session's
+                // `checkout.session.completed` (or the reconciler, which reads the session)
+                // makes this order.
+                return ignored(format!(
+                    "hold {} ships: its order is made from its session, which carries the address and shipping",
+                    hold.id
+                ));
+            }
             let email = hold.email.clone().or(pi
                 .receipt_email
                 .clone()
@@ -152,6 +164,7 @@ pub async fn apply(
                 amount: pi.amount_received.unwrap_or(pi.amount),
                 currency: &pi.currency,
                 email: email.as_deref(),
+                session: None,
             };
             fulfil(&mut cx, &hold, &paid).await
         }
@@ -184,6 +197,41 @@ pub async fn apply(
             release(&mut cx, &hold, "canceled", "its PaymentIntent was canceled").await
         }
         ("charge.refunded", EventObject::Charge(charge)) => refunded(&mut cx, &charge).await,
+        ("charge.dispute.created", EventObject::Dispute(d)) => disputes::opened(
+            cx.tx,
+            Act {
+                actor: &cx.actor,
+                now: cx.now,
+                created: cx.event.created,
+            },
+            &d,
+        )
+        .await
+        .map(Effect::from),
+        ("charge.dispute.closed", EventObject::Dispute(d)) => disputes::closed(
+            cx.tx,
+            Act {
+                actor: &cx.actor,
+                now: cx.now,
+                created: cx.event.created,
+            },
+            &d,
+        )
+        .await
+        .map(Effect::from),
+        ("refund.failed" | "charge.refund.updated", EventObject::Refund(r)) => {
+            disputes::refund_failed(
+                cx.tx,
+                Act {
+                    actor: &cx.actor,
+                    now: cx.now,
+                    created: cx.event.created,
+                },
+                &r,
+            )
+            .await
+            .map(Effect::from)
+        }
         (kind, _) if HANDLED.contains(&kind) => ignored(format!(
             "a {kind} event whose object is not the expected type"
         )),
@@ -231,6 +279,19 @@ pub fn typed_object(event: &Event) -> Result<EventObject, String> {
                     .as_deref()
                     .is_none_or(|pi| id_ok(pi, "pi_"))
         }
+        EventObject::Dispute(d) => {
+            id_ok(&d.id, "dp_")
+                && amount_ok(Some(d.amount))
+                && d.payment_intent
+                    .as_deref()
+                    .is_none_or(|pi| id_ok(pi, "pi_"))
+        }
+        EventObject::Refund(r) => {
+            amount_ok(Some(r.amount))
+                && r.payment_intent
+                    .as_deref()
+                    .is_none_or(|pi| id_ok(pi, "pi_"))
+        }
         EventObject::Other => false,
     };
     if valid {
@@ -253,6 +314,10 @@ pub const HANDLED: &[&str] = &[
     "payment_intent.payment_failed",
     "payment_intent.canceled",
     "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+    "refund.failed",
+    "charge.refund.updated",
 ];
 
 /// The hold a session is about, locked: by `metadata[hold_id]`, else by session id. A hold that
@@ -384,6 +449,7 @@ async fn session_paid(cx: &mut Ctx<'_>, s: &CheckoutSession) -> Result<Effect, I
         amount: s.amount_total.unwrap_or(0),
         currency: &currency,
         email: email.as_deref(),
+        session: Some(s),
     };
     fulfil(cx, &hold, &paid).await
 }
@@ -501,6 +567,17 @@ async fn refunded(cx: &mut Ctx<'_>, charge: &Charge) -> Result<Effect, InboxErro
         }
         return ignored(format!("no payment of caisse's has PaymentIntent {pi}"));
     };
+    let failed_at = cx.tx.refund_failed_at(&payment.id).await?;
+    if failed_at.is_some_and(|t| cx.event.created <= t)
+        && charge.amount_refunded > payment.amount_refunded
+    {
+        // Written before Stripe failed one of these refunds, delivered after: it still counts it.
+        return processed(format!(
+            "charge {} refunded {} before a refund of it failed; the failure stands",
+            charge.id,
+            format_amount(charge.amount_refunded, &charge.currency)
+        ));
+    }
     if charge.amount_refunded <= payment.amount_refunded {
         return processed(format!(
             "refund of {} already recorded",
@@ -512,6 +589,18 @@ async fn refunded(cx: &mut Ctx<'_>, charge: &Charge) -> Result<Effect, InboxErro
         .await?;
     let number = cx.tx.order_number(&payment.order_id).await?;
     let full = charge.amount_refunded >= payment.amount;
+    let refunded_now = charge.amount_refunded.min(payment.amount) - payment.amount_refunded;
+    // The customer hears of it once Stripe confirms it: one email per refunded total reached.
+    let emailed = cx.policy.mail_on
+        && cx
+            .tx
+            .enqueue(
+                OutboxKind::RefundNotice,
+                &format!("{}:{}", payment.order_id, charge.amount_refunded),
+                &json!({ "order_id": payment.order_id, "amount": refunded_now }),
+                cx.now,
+            )
+            .await?;
     let refunded = format_amount(
         charge.amount_refunded.min(payment.amount),
         &payment.currency,
@@ -536,5 +625,8 @@ async fn refunded(cx: &mut Ctx<'_>, charge: &Charge) -> Result<Effect, InboxErro
             cx.now,
         )
         .await?;
-    processed(format!("order #{number}: {refunded} refunded"))
+    Ok(Effect {
+        outcome: Outcome::Processed(format!("order #{number}: {refunded} refunded")),
+        outbox_queued: emailed,
+    })
 }

@@ -8,6 +8,7 @@
 //! the event shows as `failed` with its error while Stripe retries.
 
 mod dispatch;
+mod disputes;
 
 use crate::domain::status::AlertKind;
 use caisse_stripe::Event;
@@ -150,6 +151,7 @@ async fn apply(
     let policy = dispatch::Policy {
         live: app.config.stripe.mode == KeyMode::Live,
         webhooks: &app.config.webhooks,
+        mail_on: !app.mailer.is_off(),
     };
     app.store
         .write(async |tx| {

@@ -179,6 +179,13 @@ function showResult(parts, showShop) {
 // A final status. An order means the cart was bought: empty it; otherwise it stays to try again.
 function finish(s, parts) {
   const ordered = s.order_number != null;
+  // "Shipping: Colissimo — €4.90, to Ada Lovelace, 12 rue de la Paix, 75002 Paris, FR"
+  if (ordered && s.shipping) {
+    const { rate, amount, currency, address } = s.shipping;
+    const cost = money(amount, currency.toUpperCase());
+    const line = `Shipping: ${rate ? `${rate} — ` : ''}${cost}${address.length ? `, to ${address.join(', ')}` : ''}`;
+    parts = [...parts, h('p', { 'data-testid': 'shipping-line', text: line })];
+  }
   if (ordered) { session('removeItem'); cart.clear(); saveCart(); render(); }
   showResult(parts, !ordered);
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::support::{raw, scalar, wait_for, TestApp, LOOSE};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 pub(crate) async fn with_dashboard() -> TestApp {
     let hash = caisse_shop::admin::hash_password(PASSWORD).unwrap();

@@ -338,6 +338,7 @@ async fn a_hold_stranded_by_a_crash_is_swept_after_its_expiry() {
         idempotency_scope: None,
         intent_tag: "0123456789abcdef0123456789abcdef",
         items: &items,
+        shipping_offer: None,
     };
     app.store
         .write(async |tx| tx.create_hold(&hold, now).await)

@@ -307,4 +307,30 @@ summary["webhook_endpoints"] = {
     "deleted": deleted.deleted,
     "future_version": future,
 }
+# Shipping: the countries and the rate as the SDK reads them (the rate retrieved as a
+# ShippingRate), an address outside them refused by the page, one in France paid with the rate
+# added, the address where the events' API version puts it.
+shipped = stripe.checkout.Session.create(
+    **base, shipping_address_collection={"allowed_countries": ["FR", "BE"]},
+    shipping_options=[{"shipping_rate_data": {
+        "type": "fixed_amount", "display_name": "Colissimo", "fixed_amount": {"amount": 490, "currency": "eur"},
+        "delivery_estimate": {"minimum": {"unit": "business_day", "value": 2}, "maximum": {"unit": "business_day", "value": 4}}}}])
+rate = stripe.ShippingRate.retrieve(shipped.shipping_options[0].shipping_rate)
+address = {"card": "4242424242424242", "shipping_name": "Ada", "shipping_line1": "1 rue", "shipping_postal_code": "75001",
+           "shipping_city": "Paris", "shipping_rate": rate.id}
+try:
+    control(f"{shipped.id}/pay", {**address, "shipping_country": "DE"})
+    germany = None
+except urllib.error.HTTPError as e:
+    germany = json.loads(e.read())["error"]["code"]
+control(f"{shipped.id}/pay", {**address, "shipping_country": "FR"})
+done_shipping = stripe.checkout.Session.retrieve(shipped.id)
+summary["shipping"] = {
+    "countries": shipped.shipping_address_collection.allowed_countries,
+    "rate": [rate.id.startswith("shr_"), rate.display_name, rate.fixed_amount.amount, rate.delivery_estimate.minimum.value],
+    "germany": germany,
+    "amounts": [done_shipping.amount_subtotal, done_shipping.shipping_cost.amount_total, done_shipping.amount_total],
+    "city": done_shipping.collected_information.shipping_details.address.city,
+    "name": done_shipping.customer_details.name,
+}
 print(json.dumps(summary))

@@ -22,6 +22,21 @@ pub(super) struct Refund {
     /// The form's own token: one refund per form, whatever the clicks.
     #[serde(default)]
     token: String,
+    /// Stripe's reason, chosen on the confirmation step.
+    #[serde(default)]
+    reason: String,
+}
+
+/// The confirmation step of a refund: what will be refunded, and Stripe's reason to choose.
+#[derive(askama::Template)]
+#[template(path = "admin/refund_confirm.html")]
+struct Confirm {
+    c: Chrome,
+    number: i64,
+    amount_text: String,
+    amount_field: String,
+    token: String,
+    reasons: [&'static str; 3],
 }
 
 /// A number in a path; anything else names nothing (a 404 page, not a plain-text 400).
@@ -41,6 +56,69 @@ fn refused(c: Chrome, e: ActionError, back: &str) -> Response {
     }
 }
 
+/// The amount typed (in the order's currency's major units), or `None` for all that is left.
+async fn typed_amount(app: &App, number: i64, text: &str) -> Result<Option<i64>, ActionError> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let order = app
+        .store
+        .order_by_number(number)
+        .await?
+        .ok_or(ActionError::NotFound)?;
+    crate::domain::money::Currency::parse(&order.currency)
+        .ok()
+        .and_then(|cur| crate::domain::money::parse_major(text, &cur))
+        .map(Some)
+        .ok_or_else(|| {
+            ActionError::Refused(format!(
+                "“{}” is not an amount in {}",
+                text.trim(),
+                order.currency.to_ascii_uppercase()
+            ))
+        })
+}
+
+/// The order page's refund form leads here first: the amount as it will be refunded, and
+/// Stripe's reason to choose, before anything is sent.
+pub(super) async fn refund_confirm(
+    State(app): State<App>,
+    Path(number): Path<String>,
+    CheckedForm {
+        operator: Operator { c, .. },
+        fields: f,
+    }: CheckedForm<Refund>,
+) -> Response {
+    let Some(number) = id(&number) else {
+        return refused(c, ActionError::NotFound, "/admin/orders");
+    };
+    let back = format!("/admin/orders/{number}");
+    let amount = match typed_amount(&app, number, &f.amount).await {
+        Ok(a) => a,
+        Err(e) => return refused(c, e, &back),
+    };
+    let order = match app.store.order_by_number(number).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return refused(c, ActionError::NotFound, &back),
+        Err(e) => return failure(&e.to_string()),
+    };
+    let left = order.amount_paid.unwrap_or(0) - order.amount_refunded.unwrap_or(0);
+    super::render(&Confirm {
+        c,
+        number,
+        amount_text: match amount {
+            Some(a) => crate::domain::money::format_amount(a, &order.currency),
+            None => format!(
+                "{} (all that is left)",
+                crate::domain::money::format_amount(left, &order.currency)
+            ),
+        },
+        amount_field: f.amount.trim().to_string(),
+        token: f.token,
+        reasons: admin::REFUND_REASONS,
+    })
+}
+
 pub(super) async fn refund(
     State(app): State<App>,
     Path(number): Path<String>,
@@ -53,33 +131,12 @@ pub(super) async fn refund(
         return refused(c, ActionError::NotFound, "/admin/orders");
     };
     let back = format!("/admin/orders/{number}");
-    let amount = if f.amount.trim().is_empty() {
-        None
-    } else {
-        let currency = match app.store.order_by_number(number).await {
-            Ok(Some(o)) => o.currency,
-            Ok(None) => return refused(c, ActionError::NotFound, &back),
-            Err(e) => return failure(&e.to_string()),
-        };
-        let parsed = crate::domain::money::Currency::parse(&currency)
-            .ok()
-            .and_then(|cur| crate::domain::money::parse_major(&f.amount, &cur));
-        match parsed {
-            Some(a) => Some(a),
-            None => {
-                return refused(
-                    c,
-                    ActionError::Refused(format!(
-                        "“{}” is not an amount in {}",
-                        f.amount.trim(),
-                        currency.to_ascii_uppercase()
-                    )),
-                    &back,
-                )
-            }
-        }
+    let amount = match typed_amount(&app, number, &f.amount).await {
+        Ok(a) => a,
+        Err(e) => return refused(c, e, &back),
     };
-    match admin::refund(&app, number, amount, &f.token, &c.csrf, unix_now()).await {
+    let reason = Some(f.reason.trim()).filter(|r| !r.is_empty());
+    match admin::refund(&app, number, amount, reason, &f.token, &c.csrf, unix_now()).await {
         Ok(_) => Redirect::to(&format!("{back}?notice=refund_requested")).into_response(),
         Err(e) => refused(c, e, &back),
     }

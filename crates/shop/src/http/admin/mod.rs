@@ -11,6 +11,8 @@
 //! network before the password is even hashed.
 
 mod actions;
+mod export;
+mod fulfilment;
 mod pages;
 mod session;
 mod sign_in;
@@ -37,8 +39,19 @@ pub fn routes(app: &App) -> Router<App> {
         )
         .route("/admin/logout", post(sign_in::sign_out))
         .route("/admin/orders", get(pages::orders::page))
+        .route("/admin/orders.csv", get(export::orders_csv))
         .route("/admin/orders/{number}", get(pages::order::page))
         .route("/admin/orders/{number}/refund", post(actions::refund))
+        .route(
+            "/admin/orders/{number}/refund/confirm",
+            post(actions::refund_confirm),
+        )
+        .route("/admin/orders/{number}/ship", post(fulfilment::ship))
+        .route("/admin/orders/{number}/deliver", post(fulfilment::deliver))
+        .route(
+            "/admin/orders/{number}/resend-confirmation",
+            post(fulfilment::resend),
+        )
         .route("/admin/holds", get(pages::holds::page))
         .route("/admin/events", get(pages::events::page))
         .route("/admin/events/{id}", get(pages::event::page))

@@ -38,6 +38,7 @@ pub(super) struct Params {
     from: Option<String>,
     to: Option<String>,
     all: Option<String>,
+    fulfilment: Option<String>,
 }
 
 impl Params {
@@ -74,6 +75,8 @@ fn notice(q: &Params) -> Option<&'static str> {
     Some(match q.notice.as_deref()? {
         "refund_requested" => "Refund requested from Stripe. The order shows it once Stripe's charge.refunded event arrives.",
         "alert_acknowledged" => "Alert acknowledged.",
+        "order_shipped" => "Order marked shipped; the customer's shipping email is on its way.",
+        "order_delivered" => "Order marked delivered.",
         "email_queued" => "The message is queued again; the outbox worker sends it now.",
         "event_reprocessed" => "The event went through the inbox again; its status is below.",
         _ => return None,

@@ -1,5 +1,6 @@
 //! An order's page `/admin/orders/{number}`: items, payment, the webhook events that made it, its
-//! calls to Stripe, its audit trail, its emails, and the refund form.
+//! calls to Stripe, its audit trail, its emails, its delivery (address, rate, fulfilment, with the
+//! "Mark shipped" and "Mark delivered" forms) and the refund form.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -8,7 +9,9 @@ use axum::response::Response;
 
 use crate::app::App;
 use crate::domain::money::format_amount;
+use crate::domain::status::{FulfilmentStatus, OrderStatus};
 use crate::http::admin::{error_page, failure, render, Chrome};
+use crate::store::OrderDelivery;
 
 use super::audit::AuditView;
 use super::events::EventView;
@@ -32,6 +35,44 @@ struct MessageView {
     pub last_error: String,
 }
 
+/// The delivery part of the page.
+struct DeliveryView {
+    pub customer: String,
+    pub phone: String,
+    pub address: Vec<String>,
+    pub rate: String,
+    pub subtotal: String,
+    pub shipping: String,
+    pub fulfilment: String,
+    pub tracking: String,
+    pub tracking_url: String,
+    pub can_ship: bool,
+    pub can_deliver: bool,
+}
+
+impl From<&OrderDelivery> for DeliveryView {
+    fn from(d: &OrderDelivery) -> DeliveryView {
+        let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
+        DeliveryView {
+            customer: dash(&d.customer_name),
+            phone: dash(&d.phone),
+            address: d.address_lines(),
+            rate: dash(&d.shipping_rate_name),
+            subtotal: format_amount(d.subtotal(), &d.currency),
+            shipping: format_amount(d.amount_shipping, &d.currency),
+            fulfilment: d.fulfilment.to_string(),
+            tracking: match (&d.carrier, &d.tracking_code) {
+                (Some(c), Some(t)) => format!("{c} {t}"),
+                _ => "—".into(),
+            },
+            tracking_url: d.tracking_url.clone().unwrap_or_default(),
+            can_ship: d.fulfilment == FulfilmentStatus::Unfulfilled
+                && d.status != OrderStatus::Refunded,
+            can_deliver: d.fulfilment == FulfilmentStatus::Shipped,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin/order.html")]
 struct OrderPage {
@@ -42,10 +83,12 @@ struct OrderPage {
     requests: Vec<RequestView>,
     audit: Vec<AuditView>,
     emails: Vec<MessageView>,
+    delivery: Option<DeliveryView>,
     can_refund: bool,
     refundable: String,
     currency: String,
     refund_token: String,
+    resend_token: String,
 }
 
 pub(in super::super) async fn page(
@@ -63,12 +106,13 @@ pub(in super::super) async fn page(
         Err(e) => return failure(&e.to_string()),
     };
     let store = &app.store;
-    let (lines, events, requests, audit, emails) = match tokio::try_join!(
+    let (lines, events, requests, audit, emails, delivery) = match tokio::try_join!(
         store.order_lines(&row.id),
         store.events_for(&row.id, &row.hold_id),
         store.stripe_requests_for(&row.hold_id, &row.id),
         store.audit_for(&row.id, &row.hold_id),
         store.outbox_for(&row.id),
+        store.order_delivery(&row.id),
     ) {
         Ok(all) => all,
         Err(e) => return failure(&e.to_string()),
@@ -100,10 +144,12 @@ pub(in super::super) async fn page(
                 last_error: m.last_error.clone().unwrap_or_default(),
             })
             .collect(),
+        delivery: delivery.as_ref().map(DeliveryView::from),
         can_refund: row.payment_intent_id.is_some() && left > 0,
         refundable: format_amount(left, &row.currency),
         currency: row.currency.to_ascii_uppercase(),
         refund_token,
+        resend_token: crate::admin::random_token(),
         o: OrderView::from(&row),
     })
 }

@@ -1,4 +1,5 @@
-//! The orders list `/admin/orders` and its one search box (`#123`, an email, `pi_…`, `cs_…`), and
+//! The orders list `/admin/orders`: its one search box (`#123`, an email, `pi_…`, `cs_…`), its
+//! filters (status, fulfilment, created from / to, which the CSV link carries too), and
 //! how an order reads in a row ([`OrderView`], also the order page's).
 
 use askama::Template;
@@ -7,8 +8,10 @@ use axum::response::Response;
 
 use crate::app::App;
 use crate::domain::money::format_amount;
+use crate::domain::status::{FulfilmentStatus, OrderStatus};
 use crate::http::admin::{failure, render, Chrome};
-use crate::store::{OrderRow, OrderSearch};
+use crate::orders::export::parse_date;
+use crate::store::{ExportFilter, OrderRow, OrderSearch};
 
 use super::{enc, next_link, when, PageRequest};
 
@@ -56,6 +59,14 @@ struct OrdersPage {
     q: String,
     rows: Vec<OrderView>,
     next: Option<String>,
+    /// The export of the same filters.
+    csv: String,
+    status: String,
+    fulfilment: String,
+    from: String,
+    to: String,
+    statuses: Vec<&'static str>,
+    fulfilments: Vec<&'static str>,
 }
 
 pub(in super::super) async fn page(
@@ -63,22 +74,54 @@ pub(in super::super) async fn page(
     PageRequest { c, q }: PageRequest,
 ) -> Response {
     let text = q.q.clone().unwrap_or_default();
+    let given = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_string();
+    let (status, fulfilment, from, to) = (
+        given(&q.status),
+        given(&q.fulfilment),
+        given(&q.from),
+        given(&q.to),
+    );
+    // An unknown status or a date that does not parse filters nothing rather than failing.
+    let filter = ExportFilter {
+        from: parse_date(&from, false).ok(),
+        to: parse_date(&to, true).ok(),
+        status: status.parse().ok(),
+        fulfilment: fulfilment.parse().ok(),
+    };
     let before = q.before_id();
     let mut rows = match app
         .store
-        .orders_page(&OrderSearch::parse(&text), before)
+        .orders_page(&OrderSearch::parse(&text), &filter, before)
         .await
     {
         Ok(r) => r,
         Err(e) => return failure(&e.to_string()),
     };
+    let filters = format!(
+        "status={}&fulfilment={}&from={}&to={}",
+        enc(&status),
+        enc(&fulfilment),
+        enc(&from),
+        enc(&to)
+    );
     let next = next_link(&mut rows, |o| {
-        format!("/admin/orders?q={}&before={}", enc(&text), o.number)
+        format!(
+            "/admin/orders?q={}&{filters}&before={}",
+            enc(&text),
+            o.number
+        )
     });
     render(&OrdersPage {
         c,
         rows: rows.iter().map(OrderView::from).collect(),
         q: text,
         next,
+        csv: format!("/admin/orders.csv?{filters}"),
+        status,
+        fulfilment,
+        from,
+        to,
+        statuses: OrderStatus::ALL.iter().map(|s| s.as_str()).collect(),
+        fulfilments: FulfilmentStatus::ALL.iter().map(|s| s.as_str()).collect(),
     })
 }

@@ -1,0 +1,143 @@
+//! Orders out, for accounting: CSV with the columns `number, created_at, status, fulfilment,
+//! email, name, phone, shipping_line1, shipping_line2, shipping_postal_code, shipping_city,
+//! shipping_country, items, subtotal, shipping, total, refunded, currency, payment_intent` —
+//! `created_at` in ISO 8601 UTC, `items` as `id×quantity; …`, amounts in major units with a dot
+//! (three decimals for three-decimal currencies). Rows are read as a stream and written in
+//! chunks of [`CHUNK_ROWS`], so memory stays bounded whatever the number of orders
+//! (`caisse orders export` and `GET /admin/orders.csv` share this).
+
+use futures_util::StreamExt;
+
+use crate::domain::money::major_units;
+use crate::store::{ExportFilter, ExportRow, Store, StoreError};
+
+pub const COLUMNS: [&str; 19] = [
+    "number",
+    "created_at",
+    "status",
+    "fulfilment",
+    "email",
+    "name",
+    "phone",
+    "shipping_line1",
+    "shipping_line2",
+    "shipping_postal_code",
+    "shipping_city",
+    "shipping_country",
+    "items",
+    "subtotal",
+    "shipping",
+    "total",
+    "refunded",
+    "currency",
+    "payment_intent",
+];
+
+/// Rows written per chunk handed to the sink.
+pub const CHUNK_ROWS: usize = 500;
+
+fn iso(unix: i64) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(format).ok())
+        .unwrap_or_default()
+}
+
+fn record(r: ExportRow) -> [String; 19] {
+    let money = |a: i64| major_units(a, &r.currency);
+    let text = |v: Option<String>| v.unwrap_or_default();
+    [
+        r.number.to_string(),
+        iso(r.created_at),
+        r.status.to_string(),
+        r.fulfilment.to_string(),
+        text(r.email),
+        text(r.customer_name),
+        text(r.phone),
+        text(r.shipping_line1),
+        text(r.shipping_line2),
+        text(r.shipping_postal_code),
+        text(r.shipping_city),
+        text(r.shipping_country),
+        text(r.items),
+        money(
+            r.amount_subtotal
+                .unwrap_or(r.amount_total - r.amount_shipping),
+        ),
+        money(r.amount_shipping),
+        money(r.amount_total),
+        money(r.refunded),
+        r.currency.to_ascii_uppercase(),
+        text(r.payment_intent_id),
+    ]
+}
+
+fn writer() -> csv::Writer<Vec<u8>> {
+    csv::Writer::from_writer(Vec::with_capacity(64 * 1024))
+}
+
+fn take(w: csv::Writer<Vec<u8>>) -> Vec<u8> {
+    w.into_inner().unwrap_or_default()
+}
+
+/// Writes the header and every selected order as CSV, handing `sink` one chunk at a time; stops
+/// early when `sink` says so (a client that went away). Returns the number of orders written.
+pub async fn export<F>(
+    store: &Store,
+    filter: &ExportFilter,
+    mut sink: impl FnMut(Vec<u8>) -> F,
+) -> Result<u64, StoreError>
+where
+    F: std::future::Future<Output = bool>,
+{
+    let mut w = writer();
+    let csv_error = |e: csv::Error| StoreError::Database {
+        message: format!("CSV: {e}"),
+    };
+    w.write_record(COLUMNS).map_err(csv_error)?;
+    let mut rows = store.export_orders(filter);
+    let (mut written, mut in_chunk) = (0u64, 0usize);
+    while let Some(row) = rows.next().await {
+        w.write_record(record(row?)).map_err(csv_error)?;
+        written += 1;
+        in_chunk += 1;
+        if in_chunk == CHUNK_ROWS {
+            if !sink(take(std::mem::replace(&mut w, writer()))).await {
+                return Ok(written);
+            }
+            in_chunk = 0;
+        }
+    }
+    sink(take(w)).await;
+    Ok(written)
+}
+
+/// `2026-11-20` (that day's start, or with `end` the next day's start, so that `--to` includes
+/// its day) or an RFC 3339 time, as unix seconds.
+pub fn parse_date(text: &str, end: bool) -> Result<i64, String> {
+    let text = text.trim();
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    if let Ok(date) = time::Date::parse(text, day) {
+        let start = date.midnight().assume_utc().unix_timestamp();
+        return Ok(if end { start + 86_400 } else { start });
+    }
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|_| format!("`{text}` is not a date (2026-11-20) or an RFC 3339 time"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_days_or_times_and_to_includes_its_day() {
+        assert_eq!(parse_date("2026-11-20", false), Ok(1_795_132_800));
+        assert_eq!(parse_date("2026-11-20", true), Ok(1_795_132_800 + 86_400));
+        assert_eq!(parse_date("2026-11-20T01:00:00Z", true), Ok(1_795_136_400));
+        assert!(parse_date("yesterday", false).is_err());
+        assert_eq!(iso(1_795_136_400), "2026-11-20T01:00:00Z");
+    }
+}

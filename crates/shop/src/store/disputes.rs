@@ -1,0 +1,75 @@
+//! What happens to a payment after it: its dispute's state on the order, and a refund Stripe
+//! failed after accepting it, which lowers the recorded refund back (and a fully refunded order
+//! is paid again).
+
+use super::{on_conn, PaymentRow, StoreError, Tx};
+use crate::domain::status::{DisputeStatus, OrderStatus, PaymentStatus};
+
+impl Tx {
+    pub async fn set_order_dispute(
+        &mut self,
+        order_id: &str,
+        dispute: DisputeStatus,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_conn!(tx self, |c| sqlx::query(
+            "UPDATE orders SET dispute = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(dispute)
+        .bind(now)
+        .bind(order_id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Takes `amount` off the payment's refunded amount (never below zero); the payment is
+    /// `succeeded` again and a `refunded` order `paid`; `failed_at` (the failure event's Stripe
+    /// `created`) is kept, so that an older `charge.refunded` cannot raise it back. Returns the new
+    /// refunded amount.
+    pub async fn lower_refund(
+        &mut self,
+        payment: &PaymentRow,
+        amount: i64,
+        failed_at: i64,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let refunded = (payment.amount_refunded - amount).max(0);
+        on_conn!(tx self, |c| sqlx::query(
+            "UPDATE payments SET amount_refunded = $1, status = $2, \
+                 refund_failed_at = CASE WHEN refund_failed_at IS NULL OR refund_failed_at < $4 \
+                 THEN $4 ELSE refund_failed_at END WHERE id = $3",
+        )
+        .bind(refunded)
+        .bind(PaymentStatus::Succeeded)
+        .bind(&payment.id)
+        .bind(failed_at)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        on_conn!(tx self, |c| sqlx::query(
+            "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+        )
+        .bind(OrderStatus::Paid)
+        .bind(now)
+        .bind(&payment.order_id)
+        .bind(OrderStatus::Refunded)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        Ok(refunded)
+    }
+}
+
+impl Tx {
+    /// When Stripe last failed one of the payment's refunds, if ever.
+    pub async fn refund_failed_at(&mut self, payment_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(on_conn!(tx self, |c| sqlx::query_scalar(
+            "SELECT refund_failed_at FROM payments WHERE id = $1",
+        )
+        .bind(payment_id)
+        .fetch_one(c)
+        .await)?)
+    }
+}

@@ -1,0 +1,136 @@
+//! The orders export over HTTP (`GET /admin/orders.csv`, signed in): the issue's columns, a
+//! shipped order's address, shipping and total in major units, refunds, and the filters, which
+//! the orders list applies too.
+
+use caisse_sandbox::shipping::Entered;
+use caisse_sandbox::Method;
+use caisse_shop::config;
+use serde_json::json;
+
+use crate::admin::{client, sign_in, PASSWORD};
+use crate::support::{raw, scalar, wait_for, TestApp, LOOSE};
+
+const HEADER: &str = "number,created_at,status,fulfilment,email,name,phone,shipping_line1,shipping_line2,shipping_postal_code,shipping_city,shipping_country,items,subtotal,shipping,total,refunded,currency,payment_intent";
+
+async fn csv(app: &TestApp, cookie: &str, query: &str) -> (u16, String) {
+    let r = client()
+        .get(app.url(&format!("/admin/orders.csv{query}")))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_csv_has_the_issue_s_columns_and_a_shipped_order_s_figures() {
+    let hash = caisse_shop::admin::hash_password(PASSWORD).unwrap();
+    let mut extra = LOOSE.to_vec();
+    extra.extend_from_slice(&[
+        (config::ADMIN_PASSWORD_HASH, hash.as_str()),
+        (config::SHIPPING_COUNTRIES, "FR,BE"),
+    ]);
+    let app = TestApp::spawn_with(&extra).await;
+    let (status, body, _) = app
+        .checkout(
+            json!({"items": [{"product_id": "mug-enamel", "quantity": 2}, {"product_id": "sticker-pack", "quantity": 1}], "email": "ada@example.com"}),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let session = body["checkout_session_id"].as_str().unwrap();
+    let entered = Entered {
+        shipping_name: "Ada Lovelace".into(),
+        shipping_line1: "3 place Flagey".into(),
+        shipping_line2: "Boîte 2".into(),
+        shipping_postal_code: "1050".into(),
+        shipping_city: "Ixelles".into(),
+        shipping_country: "BE".into(),
+        ..Entered::default()
+    };
+    app.sandbox
+        .pay_with(session, Method::Card("4242424242424242".into()), &entered)
+        .unwrap();
+    wait_for(20, "the order with its address", || async {
+        let n = scalar(
+            &app.store,
+            "SELECT COUNT(*) FROM orders WHERE shipping_city = 'Ixelles'",
+        )
+        .await;
+        (n == 1).then_some(())
+    })
+    .await;
+    // Without a session: the sign-in page, not the file.
+    let (status, _) = csv(&app, "", "").await;
+    assert_eq!(status, 303);
+
+    let (cookie, _) = sign_in(&app).await;
+    let (status, text) = csv(&app, &cookie, "").await;
+    assert_eq!(status, 200, "{text}");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(HEADER));
+    let row = lines.next().unwrap();
+    assert!(lines.next().is_none(), "{text}");
+    let fields: Vec<&str> = row.split(',').collect();
+    assert_eq!(fields[0], "1");
+    assert!(fields[1].ends_with('Z') && fields[1].contains('T'), "{row}");
+    assert_eq!(&fields[2..4], ["paid", "unfulfilled"]);
+    assert_eq!(fields[4], "ada@example.com");
+    assert_eq!(
+        &fields[7..12],
+        ["3 place Flagey", "Boîte 2", "1050", "Ixelles", "BE"]
+    );
+    assert_eq!(fields[12], "mug-enamel×2; sticker-pack×1");
+    // 2 × 12.00 + 4.00 = 28.00, under the free threshold: 4.90 shipping.
+    assert_eq!(&fields[13..18], ["28.00", "4.90", "32.90", "0.00", "EUR"]);
+    assert!(fields[18].starts_with("pi_"), "{row}");
+
+    // Filters: another status, a range that ends before today, a bad date.
+    let (_, refunded) = csv(&app, &cookie, "?status=refunded").await;
+    assert_eq!(refunded.trim_end(), HEADER);
+    let (_, old) = csv(&app, &cookie, "?to=2020-01-01").await;
+    assert_eq!(old.trim_end(), HEADER);
+    let (_, today) = csv(&app, &cookie, "?from=2020-01-01&fulfilment=unfulfilled").await;
+    assert_eq!(today.lines().count(), 2);
+    let (status, _) = csv(&app, &cookie, "?from=yesterday").await;
+    assert_eq!(status, 400);
+
+    // The orders list filters the same way, and links the export of what it shows.
+    let list = |query: &'static str| {
+        let cookie = cookie.clone();
+        let url = app.url(&format!("/admin/orders{query}"));
+        async move {
+            client()
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let rows = |html: &str| html.matches("data-testid=\"order-row\"").count();
+    assert_eq!(rows(&list("?status=refunded").await), 0);
+    assert_eq!(rows(&list("?fulfilment=shipped").await), 0);
+    assert_eq!(rows(&list("?to=2020-01-01").await), 0);
+    let shown = list("?status=paid&fulfilment=unfulfilled&from=2020-01-01").await;
+    // (askama writes `&` as `&#38;`.)
+    assert_eq!(rows(&shown), 1, "{shown}");
+    assert!(
+        shown.contains(
+            "/admin/orders.csv?status=paid&#38;fulfilment=unfulfilled&#38;from=2020-01-01"
+        ),
+        "{shown}"
+    );
+
+    // A refund shows in major units.
+    raw(&app.store, "UPDATE payments SET amount_refunded = 500")
+        .await
+        .unwrap();
+    let (_, after) = csv(&app, &cookie, "").await;
+    assert!(after.contains(",32.90,5.00,EUR,"), "{after}");
+    app.stop().await;
+}
