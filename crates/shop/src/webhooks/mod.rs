@@ -9,6 +9,7 @@
 
 mod dispatch;
 mod disputes;
+mod event_hold;
 
 use crate::domain::status::AlertKind;
 use caisse_stripe::Event;
