@@ -34,7 +34,14 @@ pub struct App {
     pub password_checks: Arc<PasswordChecks>,
     /// `/readyz`'s write probe and its last answer.
     pub write_probe: Arc<WriteProbe>,
+    /// The KiB of webhook bodies read but not yet verified, across deliveries: the memory a
+    /// flood of forged deliveries can take.
+    pub webhook_bodies: Arc<tokio::sync::Semaphore>,
 }
+
+/// The budget of unverified webhook bytes, in KiB: 64 MiB, thousands of Stripe's deliveries
+/// (3–11 KB each) at once, and at most 64 bodies of the default 1 MiB limit.
+pub const WEBHOOK_BODY_BUDGET_KIB: usize = 64 * 1024;
 
 impl App {
     pub fn new(config: Config, store: Store) -> anyhow::Result<App> {
@@ -66,6 +73,7 @@ impl App {
             db_outage: Arc::default(),
             password_checks,
             write_probe: Arc::default(),
+            webhook_bodies: Arc::new(tokio::sync::Semaphore::new(WEBHOOK_BODY_BUDGET_KIB)),
         })
     }
 }

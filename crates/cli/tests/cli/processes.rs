@@ -200,23 +200,42 @@ fn cookie_pair(set_cookie: &str) -> String {
 async fn caisse_sandbox_runs_on_its_own() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("whsec"), "whsec_cli_test_0123\n").unwrap();
+    sandbox_answers(dir.path(), &["--webhook-secret-file", "whsec"]).await;
+}
+
+/// Without `--forward-to` no secret signs anything (endpoints made through the API have their
+/// own), so none is asked for: `caisse sandbox` then `caisse stripe setup`, as the README says.
+/// With `--forward-to` and no secret, it says what is missing.
+#[tokio::test]
+async fn caisse_sandbox_needs_a_secret_only_to_forward() {
+    let dir = tempfile::tempdir().unwrap();
+    sandbox_answers(dir.path(), &[]).await;
+    let refused = run(
+        dir.path(),
+        &[
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--forward-to",
+            "http://127.0.0.1:9/hook",
+        ],
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{:?}", text(&refused));
+    assert!(text(&refused).1.contains("no signing secret"));
+}
+
+/// Starts `caisse sandbox` with `args` and waits until its API answers.
+async fn sandbox_answers(dir: &std::path::Path, args: &[&str]) {
     let listen = format!("127.0.0.1:{}", free_port());
+    let mut all = vec!["sandbox", "--listen", &listen];
+    all.extend_from_slice(args);
     let _sandbox = Running(
-        caisse(
-            dir.path(),
-            &[
-                "sandbox",
-                "--listen",
-                &listen,
-                "--webhook-secret-file",
-                "whsec",
-            ],
-            &[],
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
+        caisse(dir, &all, &[])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     let http = reqwest::Client::new();

@@ -14,6 +14,7 @@ use axum::Json;
 use caisse_stripe::{Event, SignatureError};
 use serde_json::json;
 use sha2::Digest;
+use std::time::Duration;
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -27,34 +28,56 @@ pub fn routes(r: PublicRoutes) -> PublicRoutes {
     r.post("/api/webhooks/stripe", receive)
 }
 
+/// How long a delivery waits for one of the instance's body reads before it is answered 503
+/// (Stripe retries): only a flood of unverified bodies keeps them all busy.
+const BODY_READ_WAIT: Duration = Duration::from_secs(2);
+
 async fn receive(State(app): State<App>, req: Request) -> Response {
-    let header = req
+    let now = unix_now();
+    // What can be refused without the body is refused before it is read: a delivery with no
+    // header, or one that is not a signature header, costs no buffer.
+    let header = match req.headers().get("stripe-signature").map(|v| v.to_str()) {
+        None => Err(SignatureError::MissingHeader),
+        Some(Err(_)) => Err(SignatureError::Malformed("not visible ASCII")),
+        Some(Ok(h)) => caisse_stripe::signature::parse_header(h).map(|_| h.to_string()),
+    };
+    let header = match header {
+        Ok(h) => h,
+        Err(e) => return refuse_signature(&app, &e, now).await,
+    };
+    // The body is read within the instance's budget of unverified bytes, its share held until
+    // the signature is checked: forged bodies cannot take more memory than the budget, however
+    // many connections send them, while Stripe's few-KB deliveries always find room.
+    let declared = req
         .headers()
-        .get("stripe-signature")
-        .map(|v| v.to_str().map(str::to_string));
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let kib = declared
+        .unwrap_or(app.config.max_body_bytes)
+        .min(app.config.max_body_bytes)
+        .div_ceil(1024)
+        .clamp(1, crate::app::WEBHOOK_BODY_BUDGET_KIB);
+    let share = app.webhook_bodies.clone().acquire_many_owned(kib as u32);
+    let Ok(Ok(permit)) = tokio::time::timeout(BODY_READ_WAIT, share).await else {
+        return ApiError::unavailable("too many webhook deliveries at once; retry later")
+            .into_response();
+    };
     let body = match read_body(req, app.config.max_body_bytes).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let now = unix_now();
-    let verified = match header {
-        None => Err(SignatureError::MissingHeader),
-        Some(Err(_)) => Err(SignatureError::Malformed("not visible ASCII")),
-        Some(Ok(h)) => {
-            let secrets: Vec<&str> = app
-                .config
-                .stripe
-                .webhook_secrets
-                .iter()
-                .map(|s| s.expose())
-                .collect();
-            caisse_stripe::verify(&h, &body, &secrets, app.config.webhook_tolerance, now)
-        }
-    };
+    let secrets: Vec<&str> = app
+        .config
+        .stripe
+        .webhook_secrets
+        .iter()
+        .map(|s| s.expose())
+        .collect();
+    let verified =
+        caisse_stripe::verify(&header, &body, &secrets, app.config.webhook_tolerance, now);
+    drop(permit);
     if let Err(e) = verified {
-        signature_failed(&app, &e, now).await;
-        return ApiError::new(StatusCode::BAD_REQUEST, "invalid_signature", e.to_string())
-            .into_response();
+        return refuse_signature(&app, &e, now).await;
     }
     // Whatever step refuses a signed body, it is from Stripe: either Stripe sends a shape caisse
     // does not read (a bug of ours, fixed by a deploy, after which Stripe's retry goes through)
@@ -155,6 +178,11 @@ fn is_event_type(kind: &str) -> bool {
         && kind
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_')
+}
+
+async fn refuse_signature(app: &App, e: &SignatureError, now: i64) -> Response {
+    signature_failed(app, e, now).await;
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_signature", e.to_string()).into_response()
 }
 
 async fn signature_failed(app: &App, e: &SignatureError, now: i64) {

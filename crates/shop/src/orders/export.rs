@@ -45,6 +45,19 @@ fn iso(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// What a customer typed (name, phone, address, email), made inert for spreadsheets: a cell that
+/// starts like a formula (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`,
+/// as OWASP advises against CSV injection, so `=HYPERLINK(…)` typed on Stripe's page is shown,
+/// never run, by the accountant's spreadsheet. (A phone `+33…` reads `'+33…`.)
+fn typed(v: Option<String>) -> String {
+    let v = v.unwrap_or_default();
+    if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{v}")
+    } else {
+        v
+    }
+}
+
 fn record(r: ExportRow) -> [String; 19] {
     let money = |a: i64| major_units(a, &r.currency);
     let text = |v: Option<String>| v.unwrap_or_default();
@@ -53,13 +66,13 @@ fn record(r: ExportRow) -> [String; 19] {
         iso(r.created_at),
         r.status.to_string(),
         r.fulfilment.to_string(),
-        text(r.email),
-        text(r.customer_name),
-        text(r.phone),
-        text(r.shipping_line1),
-        text(r.shipping_line2),
-        text(r.shipping_postal_code),
-        text(r.shipping_city),
+        typed(r.email),
+        typed(r.customer_name),
+        typed(r.phone),
+        typed(r.shipping_line1),
+        typed(r.shipping_line2),
+        typed(r.shipping_postal_code),
+        typed(r.shipping_city),
         text(r.shipping_country),
         text(r.items),
         money(
@@ -131,6 +144,22 @@ pub fn parse_date(text: &str, end: bool) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_customer_typed_cannot_be_a_formula() {
+        for (typed_in, cell) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+33 6 12 34 56 78", "'+33 6 12 34 56 78"),
+            ("-1+2", "'-1+2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("Ada Lovelace", "Ada Lovelace"),
+            ("12 rue de la Paix", "12 rue de la Paix"),
+        ] {
+            assert_eq!(typed(Some(typed_in.into())), cell);
+        }
+        assert_eq!(typed(None), "");
+    }
 
     #[test]
     fn dates_are_days_or_times_and_to_includes_its_day() {

@@ -138,9 +138,10 @@ const ORDER_ROW: &str = "SELECT o.number, o.id, o.hold_id, o.status, o.attention
 const EVENT_ROW: &str = "SELECT stripe_event_id, type, status, attempts, reason, last_error, \
      source, stripe_created, received_at, processed_at FROM webhook_events";
 
-const HOLD_ROW: &str = "SELECT id, customer_id, client_ip, email, status, amount_total, currency, \
-     expires_at, checkout_session_id, checkout_url, payment_intent_id, idempotency_key, \
-     release_reason, created_at, updated_at, released_at, next_check_at, checks FROM holds";
+/// The hold rows of the list: the same columns as every other read of a hold.
+fn hold_rows() -> String {
+    format!("SELECT {} FROM holds", super::holds::COLUMNS)
+}
 
 const ALERT_ROW: &str = "SELECT id, kind, severity, message, entity_type, entity_id, dedup_key, \
      created_at, acknowledged_at, acknowledged_by FROM alerts";
@@ -360,9 +361,15 @@ impl Store {
         let before = before.unwrap_or("~");
         let sql = match status {
             Some(_) => {
-                format!("{HOLD_ROW} WHERE status = $3 AND id < $1 ORDER BY id DESC LIMIT $2")
+                format!(
+                    "{} WHERE status = $3 AND id < $1 ORDER BY id DESC LIMIT $2",
+                    hold_rows()
+                )
             }
-            None => format!("{HOLD_ROW} WHERE id < $1 AND $3 = $3 ORDER BY id DESC LIMIT $2"),
+            None => format!(
+                "{} WHERE id < $1 AND $3 = $3 ORDER BY id DESC LIMIT $2",
+                hold_rows()
+            ),
         };
         Ok(on_conn!(pool self, |c| sqlx::query_as(&sql)
             .bind(before)

@@ -37,4 +37,5 @@ mod stripe_trigger;
 mod support;
 mod unexpected_events;
 mod unit_of_work;
+mod webhook_bodies;
 mod webhooks;
