@@ -1,6 +1,7 @@
 //! The operators' dashboard as a service: its one password (an argon2id hash), its sessions and
 //! CSRF tokens, and the actions it can take — refund an order through Stripe, reprocess a webhook
-//! event through the inbox, acknowledge an alert, retry a failed email — each audited as `admin`.
+//! event through the inbox, acknowledge an alert, retry a failed email — each audited under the
+//! operator's name (`admin:EMAIL`, or `admin` for the owner of `CAISSE_ADMIN_PASSWORD_HASH`).
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -13,7 +14,7 @@ use crate::app::App;
 /// The hash-cost check lives with the configuration, which refuses a bad hash at start-up.
 pub use crate::config::check_hash;
 use crate::domain::money::format_amount;
-use crate::store::{AuditEntry, StoreError, ADMIN};
+use crate::store::{AuditEntry, StoreError};
 use crate::webhooks::{self, Source};
 
 /// How long a dashboard session lasts after sign-in.
@@ -117,6 +118,7 @@ pub async fn refund(
     amount: Option<i64>,
     form_token: &str,
     session_key: &str,
+    actor: &str,
     now: i64,
 ) -> Result<String, ActionError> {
     let order = app
@@ -165,7 +167,7 @@ pub async fn refund(
         }
         tx.audit(
             AuditEntry {
-                actor: ADMIN,
+                actor,
                 action: "refund.requested",
                 entity_type: "order",
                 entity_id: &order.id,
@@ -187,7 +189,12 @@ pub async fn refund(
 
 /// Runs a recorded event through the inbox again, as a redelivery would: a failed event gets its
 /// effect, a processed one is a duplicate.
-pub async fn reprocess_event(app: &App, id: &str, now: i64) -> Result<String, ActionError> {
+pub async fn reprocess_event(
+    app: &App,
+    id: &str,
+    actor: &str,
+    now: i64,
+) -> Result<String, ActionError> {
     let row = app
         .store
         .event_detail(id)
@@ -215,7 +222,7 @@ pub async fn reprocess_event(app: &App, id: &str, now: i64) -> Result<String, Ac
         .write(async |tx| {
             tx.audit(
                 AuditEntry {
-                    actor: ADMIN,
+                    actor,
                     action: "webhook_event.reprocessed",
                     entity_type: "webhook_event",
                     entity_id: id,

@@ -15,6 +15,7 @@ pub mod error;
 pub mod holds;
 pub mod http;
 pub mod identity;
+pub mod operators;
 pub mod orders;
 pub mod outbox;
 pub mod password_checks;

@@ -4,11 +4,12 @@
 
 pub mod cart;
 pub mod email;
-pub mod ip_range;
 pub mod intent_tag;
+pub mod ip_range;
 pub mod lifecycle;
 pub mod money;
 pub mod product;
 pub mod rate;
 pub mod status;
 pub mod text;
+pub mod totp;

@@ -178,6 +178,16 @@ stored_as_text! {
     }
 }
 
+stored_as_text! {
+    /// What a dashboard operator may do.
+    pub enum OperatorRole {
+        /// Everything: refunds, stock and prices, and the operators themselves.
+        Owner = "owner",
+        /// Every page, shipping, acknowledging alerts and resending emails; no money or stock.
+        Staff = "staff",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +208,9 @@ mod tests {
         }
         for s in AlertKind::ALL {
             assert_eq!(s.as_str().parse::<AlertKind>(), Ok(*s));
+        }
+        for s in OperatorRole::ALL {
+            assert_eq!(s.as_str().parse::<OperatorRole>(), Ok(*s));
         }
         assert!("Active".parse::<HoldStatus>().is_err());
         assert!("".parse::<EventStatus>().is_err());

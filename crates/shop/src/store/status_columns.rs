@@ -6,7 +6,8 @@ use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
 
 use crate::domain::status::{
-    AlertKind, EventStatus, HoldStatus, OrderStatus, OutboxKind, OutboxStatus, PaymentStatus,
+    AlertKind, EventStatus, HoldStatus, OperatorRole, OrderStatus, OutboxKind, OutboxStatus,
+    PaymentStatus,
 };
 
 macro_rules! text_columns {
@@ -54,5 +55,6 @@ text_columns!(
     EventStatus,
     OutboxStatus,
     OutboxKind,
-    AlertKind
+    AlertKind,
+    OperatorRole
 );

@@ -6,8 +6,8 @@
 
 mod admin;
 mod admin_currencies;
-mod backup;
 mod alert_grouping;
+mod backup;
 mod bad_input;
 mod cancel_limits;
 mod catalog;
@@ -21,12 +21,13 @@ mod http_basics;
 mod lifecycle;
 mod networks;
 mod openapi;
+mod operators;
 mod ratelimits;
-mod server_side;
+mod readiness;
 mod redis_outages;
 mod replay_pages;
 mod retention;
-mod readiness;
+mod server_side;
 mod store_constraints;
 mod stripe_refusals;
 mod stripe_trigger;

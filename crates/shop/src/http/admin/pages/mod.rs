@@ -12,6 +12,7 @@ pub(super) mod order;
 pub(super) mod orders;
 pub(super) mod overview;
 pub(super) mod stripe_requests;
+pub(super) mod users;
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
@@ -76,6 +77,8 @@ fn notice(q: &Params) -> Option<&'static str> {
         "alert_acknowledged" => "Alert acknowledged.",
         "email_queued" => "The message is queued again; the outbox worker sends it now.",
         "event_reprocessed" => "The event went through the inbox again; its status is below.",
+        "operator_added" => "Operator added; they sign in with their email and the password you gave.",
+        "operator_removed" => "Operator removed; their sessions ended.",
         _ => return None,
     })
 }

@@ -1,0 +1,16 @@
+-- Named operators of the dashboard (issue 22): each with a role, an argon2id password hash and an
+-- optional TOTP secret. CAISSE_ADMIN_PASSWORD_HASH stays a single owner with no row here.
+CREATE TABLE admin_operators (
+    email TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('owner', 'staff')),
+    password_hash TEXT NOT NULL,
+    -- Base32, as the authenticator app was given it: the code is computed from it.
+    totp_secret TEXT,
+    -- The last 30 s step whose code signed in: a code is accepted once.
+    totp_last_step INTEGER,
+    created_at INTEGER NOT NULL
+);
+
+-- Whose session: an operator's email, or NULL for the owner of CAISSE_ADMIN_PASSWORD_HASH.
+ALTER TABLE admin_sessions ADD COLUMN operator_email TEXT;
+CREATE INDEX admin_sessions_by_operator ON admin_sessions (operator_email);
