@@ -135,6 +135,7 @@ const CSV_COLUMNS: &[&str] = &[
     "stock",
     "stripe_price_id",
     "active",
+    "low_stock_threshold",
 ];
 
 /// A CSV row: the same columns as the JSON objects, `active` and `stripe_price_id` optional.
@@ -152,6 +153,8 @@ struct CsvRow {
     stripe_price_id: Option<String>,
     #[serde(default)]
     active: Option<String>,
+    #[serde(default)]
+    low_stock_threshold: Option<i64>,
 }
 
 impl From<CsvRow> for ProductInput {
@@ -169,6 +172,7 @@ impl From<CsvRow> for ProductInput {
             stock_on_hand: r.stock_on_hand,
             stripe_price_id: r.stripe_price_id,
             active,
+            low_stock_threshold: r.low_stock_threshold,
         }
     }
 }
@@ -221,6 +225,7 @@ pub async fn import(
                         },
                         other => ImportError::Store(other),
                     })?;
+                tx.watch_low_stock(&p.id, now).await?;
                 let (action, message) = match &before {
                     None => {
                         report.created += 1;
@@ -264,6 +269,7 @@ fn unchanged(current: &Product, p: &ValidProduct, stock: Stock) -> bool {
         && (stock == Stock::Keep || current.stock_on_hand == p.stock_on_hand)
         && current.stripe_price_id == p.stripe_price_id
         && current.active == p.active
+        && current.low_stock_threshold == p.low_stock_threshold
 }
 
 /// Today's catalog as an import file (JSON), stock included: `caisse catalog export`.
@@ -277,7 +283,7 @@ pub async fn export(store: &Store) -> Result<String, StoreError> {
                 "id": p.id, "name": p.name, "description": p.description,
                 "unit_amount": p.unit_amount, "currency": p.currency,
                 "stock_on_hand": p.stock_on_hand, "stripe_price_id": p.stripe_price_id,
-                "active": p.active,
+                "active": p.active, "low_stock_threshold": p.low_stock_threshold,
             })
         })
         .collect();
@@ -304,6 +310,20 @@ mod tests {
         assert!(p.len() >= 4);
         assert!(p.iter().any(|p| p.stock_on_hand == 1 && p.active));
         assert!(p.iter().any(|p| !p.active));
+    }
+
+    #[test]
+    fn the_low_stock_threshold_reads_from_either_format_and_is_never_negative() {
+        let csv = "id,name,unit_amount,currency,stock_on_hand,low_stock_threshold\nmug,Mug,1200,eur,4,2\n";
+        let json = r#"[{"id":"mug","name":"Mug","unit_amount":1200,"currency":"eur","stock":4,"low_stock_threshold":2}]"#;
+        let (csv, json) = (
+            parse(csv, Format::Csv).unwrap(),
+            parse(json, Format::Json).unwrap(),
+        );
+        assert_eq!(csv, json);
+        assert_eq!(csv[0].low_stock_threshold, Some(2));
+        let negative = r#"[{"id":"mug","name":"Mug","unit_amount":1200,"currency":"eur","stock":4,"low_stock_threshold":-1}]"#;
+        assert!(parse(negative, Format::Json).is_err());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod operators;
 pub mod orders;
 pub mod outbox;
 pub mod password_checks;
+pub mod products;
 pub mod ratelimit;
 pub mod replay;
 pub mod retention;

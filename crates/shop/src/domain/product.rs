@@ -18,6 +18,9 @@ pub struct ProductInput {
     pub stripe_price_id: Option<String>,
     #[serde(default = "yes")]
     pub active: bool,
+    /// Available stock at or below which one `low_stock` alert is raised; none when absent.
+    #[serde(default)]
+    pub low_stock_threshold: Option<i64>,
 }
 
 fn yes() -> bool {
@@ -35,6 +38,7 @@ pub struct ValidProduct {
     pub stock_on_hand: i64,
     pub stripe_price_id: Option<String>,
     pub active: bool,
+    pub low_stock_threshold: Option<i64>,
 }
 
 /// Largest unit price accepted: Stripe's own limit for a Checkout amount (99,999,999 minor units).
@@ -84,6 +88,11 @@ impl ProductInput {
                 ));
             }
         }
+        if self.low_stock_threshold.is_some_and(|t| t < 0) {
+            return Err(format!(
+                "product `{id}`: low_stock_threshold cannot be negative"
+            ));
+        }
         Ok(ValidProduct {
             id,
             name,
@@ -93,6 +102,7 @@ impl ProductInput {
             stock_on_hand: self.stock_on_hand,
             stripe_price_id,
             active: self.active,
+            low_stock_threshold: self.low_stock_threshold,
         })
     }
 }
@@ -108,6 +118,7 @@ mod tests {
             description: String::new(),
             unit_amount: 2500,
             currency: "EUR".into(),
+            low_stock_threshold: None,
             stock_on_hand: 3,
             stripe_price_id: Some(" ".into()),
             active: true,

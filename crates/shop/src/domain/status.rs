@@ -175,6 +175,8 @@ stored_as_text! {
         RedisUnavailable = "redis_unavailable",
         /// A PaymentIntent names a hold in its metadata but is not its session's: ignored.
         ForeignPaymentIntent = "foreign_payment_intent",
+        /// A product's available stock fell to its low-stock threshold (one per crossing).
+        LowStock = "low_stock",
     }
 }
 

@@ -16,6 +16,9 @@ pub struct Product {
     pub active: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// For the operators (products page, catalog file), not for customers.
+    #[serde(skip)]
+    pub low_stock_threshold: Option<i64>,
 }
 
 impl Product {
@@ -26,7 +29,8 @@ impl Product {
 }
 
 const COLUMNS: &str = "id, name, description, unit_amount, currency, stock_on_hand, \
-                       stock_reserved, stripe_price_id, active, created_at, updated_at";
+                       stock_reserved, stripe_price_id, active, created_at, updated_at, \
+                       low_stock_threshold";
 
 impl Store {
     pub async fn active_products(&self) -> Result<Vec<Product>, StoreError> {
@@ -93,13 +97,15 @@ impl Tx {
     ) -> Result<Product, StoreError> {
         let sql = format!(
             "INSERT INTO products (id, name, description, unit_amount, currency, stock_on_hand, \
-                                   stock_reserved, stripe_price_id, active, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $9) \
+                                   stock_reserved, stripe_price_id, active, created_at, updated_at, \
+                                   low_stock_threshold) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $9, $11) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
                  unit_amount = excluded.unit_amount, currency = excluded.currency, \
                  stock_on_hand = CASE WHEN $10 THEN excluded.stock_on_hand ELSE products.stock_on_hand END, \
                  stripe_price_id = excluded.stripe_price_id, \
-                 active = excluded.active, updated_at = excluded.updated_at \
+                 active = excluded.active, updated_at = excluded.updated_at, \
+                 low_stock_threshold = excluded.low_stock_threshold \
              RETURNING {COLUMNS}"
         );
         Ok(on_conn!(tx self, |c| sqlx::query_as(&sql)
@@ -113,6 +119,7 @@ impl Tx {
             .bind(p.active)
             .bind(now)
             .bind(set_stock)
+            .bind(p.low_stock_threshold)
             .fetch_one(c)
             .await)?)
     }

@@ -22,6 +22,7 @@ mod lifecycle;
 mod networks;
 mod openapi;
 mod operators;
+mod products;
 mod ratelimits;
 mod readiness;
 mod redis_outages;

@@ -13,12 +13,12 @@ use serde_json::json;
 use crate::admin::{client, cookie_value, field, login_form, post_form, with_dashboard};
 use crate::support::{scalar, wait_for, TestApp, LOOSE};
 
-const OWNER: &str = "owner@shop.example";
-const STAFF: &str = "staff@shop.example";
-const OWNER_PW: &str = "owner's long passphrase";
-const STAFF_PW: &str = "staff's long passphrase";
+pub(crate) const OWNER: &str = "owner@shop.example";
+pub(crate) const STAFF: &str = "staff@shop.example";
+pub(crate) const OWNER_PW: &str = "owner's long passphrase";
+pub(crate) const STAFF_PW: &str = "staff's long passphrase";
 
-async fn add(app: &TestApp, email: &str, role: OperatorRole, password: &str) {
+pub(crate) async fn add(app: &TestApp, email: &str, role: OperatorRole, password: &str) {
     operators::add(
         &app.store,
         email,
@@ -60,12 +60,12 @@ async fn session(app: &TestApp, r: reqwest::Response) -> (String, String) {
     (cookie, field(&html, "csrf"))
 }
 
-async fn sign_in_as(app: &TestApp, email: &str, password: &str) -> (String, String) {
+pub(crate) async fn sign_in_as(app: &TestApp, email: &str, password: &str) -> (String, String) {
     let r = attempt(app, "10.9.0.1", &[("email", email), ("password", password)]).await;
     session(app, r).await
 }
 
-async fn get(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
+pub(crate) async fn get(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
     client()
         .get(app.url(path))
         .header("cookie", cookie)
@@ -74,7 +74,7 @@ async fn get(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn with_operators() -> TestApp {
+pub(crate) async fn with_operators() -> TestApp {
     let mut extra = LOOSE.to_vec();
     extra.push((config::TRUSTED_PROXIES, "127.0.0.1"));
     let app = TestApp::spawn_with(&extra).await;

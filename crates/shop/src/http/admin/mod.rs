@@ -49,6 +49,9 @@ pub fn routes(app: &App) -> Router<App> {
         .route("/admin/alerts", get(pages::alerts::page))
         .route("/admin/alerts/{id}/ack", post(actions::acknowledge))
         .route("/admin/emails/{id}/retry", post(actions::retry_email))
+        .route("/admin/products", get(pages::products::page))
+        .route("/admin/products/{id}", post(pages::products::edit))
+        .route("/admin/products/{id}/adjust", post(pages::products::adjust))
         .route(
             "/admin/users",
             get(pages::users::page).post(pages::users::add),

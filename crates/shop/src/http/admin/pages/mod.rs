@@ -11,6 +11,7 @@ pub(super) mod holds;
 pub(super) mod order;
 pub(super) mod orders;
 pub(super) mod overview;
+pub(super) mod products;
 pub(super) mod stripe_requests;
 pub(super) mod users;
 
@@ -77,6 +78,8 @@ fn notice(q: &Params) -> Option<&'static str> {
         "alert_acknowledged" => "Alert acknowledged.",
         "email_queued" => "The message is queued again; the outbox worker sends it now.",
         "event_reprocessed" => "The event went through the inbox again; its status is below.",
+        "stock_adjusted" => "Stock adjusted; the audit log keeps the reason.",
+        "product_saved" => "Product saved. Open checkouts keep the price they were given.",
         "operator_added" => "Operator added; they sign in with their email and the password you gave.",
         "operator_removed" => "Operator removed; their sessions ended.",
         _ => return None,

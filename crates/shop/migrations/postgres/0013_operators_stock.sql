@@ -7,10 +7,16 @@ CREATE TABLE admin_operators (
     -- Base32, as the authenticator app was given it: the code is computed from it.
     totp_secret TEXT,
     -- The last 30 s step whose code signed in: a code is accepted once.
-    totp_last_step INTEGER,
-    created_at INTEGER NOT NULL
+    totp_last_step BIGINT,
+    created_at BIGINT NOT NULL
 );
 
 -- Whose session: an operator's email, or NULL for the owner of CAISSE_ADMIN_PASSWORD_HASH.
 ALTER TABLE admin_sessions ADD COLUMN operator_email TEXT;
 CREATE INDEX admin_sessions_by_operator ON admin_sessions (operator_email);
+
+-- Low stock: the level at or below which available stock (on hand minus held) raises one
+-- `low_stock` alert (NULL: never), and whether it is at or below it now, so that one crossing
+-- makes one alert and the next comes only after stock rose above it.
+ALTER TABLE products ADD COLUMN low_stock_threshold BIGINT CHECK (low_stock_threshold >= 0);
+ALTER TABLE products ADD COLUMN low_stock_alerted BOOLEAN NOT NULL DEFAULT FALSE;
