@@ -122,7 +122,7 @@ async fn run(
         }
         (Some(_), None) => say!("  dashboard  http://{addr}/admin  (CAISSE_ADMIN_PASSWORD_HASH)"),
         (None, _) => say!(
-            "  dashboard  off: set CAISSE_ADMIN_PASSWORD_HASH (caisse admin hash-password) to serve /admin"
+            "  dashboard  http://{addr}/admin  for the operators of caisse admin add-user (none yet: 404; or set CAISSE_ADMIN_PASSWORD_HASH)"
         ),
     }
     say!("  products   http://{addr}/api/products");

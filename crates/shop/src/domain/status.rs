@@ -132,6 +132,10 @@ stored_as_text! {
         OrderConfirmation = "order_confirmation",
         /// A refund to ask Stripe for (a payment that arrived after its stock was sold).
         StripeRefund = "stripe_refund",
+        /// An email to the operators about critical alerts (one, or a digest).
+        AlertEmail = "alert_email",
+        /// One critical alert posted to `CAISSE_ALERT_WEBHOOK_URL`.
+        AlertWebhook = "alert_webhook",
     }
 }
 
@@ -177,6 +181,8 @@ stored_as_text! {
         ForeignPaymentIntent = "foreign_payment_intent",
         /// A product's available stock fell to its low-stock threshold (one per crossing).
         LowStock = "low_stock",
+        /// An alert email or webhook was given up (a warning, so that it is not itself sent).
+        AlertDeliveryFailed = "alert_delivery_failed",
     }
 }
 

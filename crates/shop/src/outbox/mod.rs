@@ -1,5 +1,7 @@
 //! The outbox worker: sends what effects queued in their own transactions — the confirmation
-//! email of each order, the refunds caisse asks Stripe for — after those transactions committed.
+//! email of each order, the refunds caisse asks Stripe for, critical alerts' emails and webhook
+//! posts ([`alert_notices`], queued at the start of each pass) — after those transactions
+//! committed.
 //!
 //! A worker claims due messages with a lease ([`crate::store::Tx::claim_outbox`]): the claim
 //! commits before anything is sent, two workers (two instances) never hold one message at once,
@@ -13,6 +15,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
+pub mod alert_notices;
 mod confirmation;
 mod refund;
 
@@ -49,6 +52,7 @@ const BATCH: i64 = 20;
 
 /// Claims the due messages and tries each once.
 pub async fn run_once(app: &App, now: i64) -> Result<Report, StoreError> {
+    alert_notices::queue(app, now).await?;
     let token = uuid::Uuid::new_v4().simple().to_string();
     let lease = app.config.mail.lease.as_secs() as i64;
     // With mail off, confirmations wait in the outbox (sent if mail is turned on later).
@@ -64,6 +68,8 @@ pub async fn run_once(app: &App, now: i64) -> Result<Report, StoreError> {
         let attempt = match row.kind {
             OutboxKind::OrderConfirmation => confirmation::send(app, row).await,
             OutboxKind::StripeRefund => refund::request(app, row).await,
+            OutboxKind::AlertEmail => alert_notices::send_email(app, row).await,
+            OutboxKind::AlertWebhook => alert_notices::post(app, row).await,
         };
         finish(app, row, &token, attempt, unix_now()).await
     }))
@@ -138,14 +144,19 @@ async fn finish(
                     .await?
                     && give_up
                 {
-                    let kind = match row.kind {
-                        OutboxKind::OrderConfirmation => AlertKind::EmailFailed,
-                        OutboxKind::StripeRefund => AlertKind::RefundFailed,
+                    // An alert's own message failing is a warning: a critical one would be
+                    // sent the same way, and fail the same way.
+                    let (kind, severity) = match row.kind {
+                        OutboxKind::OrderConfirmation => (AlertKind::EmailFailed, Severity::Critical),
+                        OutboxKind::StripeRefund => (AlertKind::RefundFailed, Severity::Critical),
+                        OutboxKind::AlertEmail | OutboxKind::AlertWebhook => {
+                            (AlertKind::AlertDeliveryFailed, Severity::Warning)
+                        }
                     };
                     tx.raise_alert(
                         &NewAlert {
                             kind,
-                            severity: Severity::Critical,
+                            severity,
                             message: format!(
                                 "{} gave up after {} attempts: {e}",
                                 row.dedup_key, row.attempts

@@ -9,6 +9,7 @@
 //! UPDATE` statements of the submodules make each check-and-write one step.
 
 mod admin;
+mod alert_notices;
 mod alerts;
 mod audit;
 mod backup;
@@ -40,6 +41,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, SqlitePool, Transaction};
 
 pub use admin::{AdminSession, NewAdminSession, ADMIN};
+pub use alert_notices::PendingAlert;
 pub use alerts::{Alert, NewAlert, Severity};
 pub use audit::{AuditEntry, AuditRecord};
 pub use backup::BackupError;

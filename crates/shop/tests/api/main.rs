@@ -7,6 +7,7 @@
 mod admin;
 mod admin_currencies;
 mod alert_grouping;
+mod alert_notices;
 mod backup;
 mod bad_input;
 mod cancel_limits;

@@ -7,8 +7,8 @@ CREATE TABLE admin_operators (
     -- Base32, as the authenticator app was given it: the code is computed from it.
     totp_secret TEXT,
     -- The last 30 s step whose code signed in: a code is accepted once.
-    totp_last_step BIGINT,
-    created_at BIGINT NOT NULL
+    totp_last_step INTEGER,
+    created_at INTEGER NOT NULL
 );
 
 -- Whose session: an operator's email, or NULL for the owner of CAISSE_ADMIN_PASSWORD_HASH.
@@ -20,3 +20,14 @@ CREATE INDEX admin_sessions_by_operator ON admin_sessions (operator_email);
 -- makes one alert and the next comes only after stock rose above it.
 ALTER TABLE products ADD COLUMN low_stock_threshold BIGINT CHECK (low_stock_threshold >= 0);
 ALTER TABLE products ADD COLUMN low_stock_alerted BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- Critical alerts reach people: whether an alert still has to be emailed and posted to the alert
+-- webhook (set for a critical alert when it is raised; earlier alerts are not sent), and when each
+-- alert kind was last emailed (at most one email per kind per 15 minutes, then a digest).
+ALTER TABLE alerts ADD COLUMN mail_pending BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE alerts ADD COLUMN hook_pending BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX alerts_to_send ON alerts (mail_pending, hook_pending);
+CREATE TABLE alert_mail_state (
+    kind TEXT PRIMARY KEY,
+    last_sent_at BIGINT NOT NULL
+);
