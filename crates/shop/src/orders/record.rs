@@ -59,6 +59,8 @@ pub(super) async fn record(
         now,
     )
     .await?;
+    // A payment that failed first and succeeded after all is no longer a problem to look at.
+    tx.resolve_payment_failed(&hold.id, now).await?;
     Ok(Recorded {
         summary: OrderSummary {
             id: order_id,

@@ -81,6 +81,26 @@ impl Tx {
 }
 
 impl Tx {
+    /// Resolves the open `payment_failed` alerts of a hold that was paid after all (the customer
+    /// tried another card on the same page): acknowledged by `system:fulfilment`, they leave the
+    /// alerts to look at and stay in the history. Answers how many.
+    pub async fn resolve_payment_failed(
+        &mut self,
+        hold_id: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        Ok(on_conn!(tx self, |c| sqlx::query(
+            "UPDATE alerts SET acknowledged_at = $3, acknowledged_by = 'system:fulfilment' \
+             WHERE kind = $1 AND entity_type = 'hold' AND entity_id = $2 AND acknowledged_at IS NULL",
+        )
+        .bind(AlertKind::PaymentFailed)
+        .bind(hold_id)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+
     /// Raises `a` as a member of `group`, which [`Tx::alerts_in_group`] counts; true when new.
     pub async fn raise_grouped_alert(
         &mut self,

@@ -23,6 +23,7 @@ mod lifecycle;
 mod networks;
 mod openapi;
 mod operators;
+mod paid_after_all;
 mod products;
 mod ratelimits;
 mod readiness;
