@@ -238,7 +238,11 @@ document.addEventListener('click', (event) => {
   const next = { add: qty + 1, inc: qty + 1, dec: qty - 1, remove: 0 }[action];
   if (next > 0) cart.set(id, next); else cart.delete(id);
   saveCart();
-  say(''); // an error about the previous cart no longer applies
+  // An error about the previous cart no longer applies; an addition is confirmed in the message
+  // bar, which stays at the top of the screen wherever the customer scrolled (on a phone the cart
+  // is below every product).
+  const count = [...cart.values()].reduce((a, b) => a + b, 0);
+  say(action === 'add' ? `${products?.get(id)?.name ?? id} added: ${count} in your cart.` : '');
   render();
 });
 $('checkout-form').addEventListener('submit', checkout);
