@@ -233,6 +233,35 @@ fn a_newcomer_buys_in_the_storefront_and_finds_the_order_in_the_dashboard() {
     b.goto(&format!("{base}/admin/orders/{number}"));
     b.screenshot("order-refunded");
 
+    // On a phone (390 × 844): no page scrolls sideways.
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({ "width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true }),
+    );
+    let order_page = format!("/admin/orders/{number}");
+    for (path, name) in [
+        ("/admin", "phone-overview"),
+        ("/admin/orders", "phone-orders"),
+        (order_page.as_str(), "phone-order"),
+        ("/admin/products", "phone-products"),
+        ("/admin/events", "phone-events"),
+        ("/admin/audit", "phone-audit"),
+        ("/admin/alerts?all=1", "phone-alerts"),
+        ("/", "phone-storefront"),
+    ] {
+        b.goto(&format!("{base}{path}"));
+        b.settle();
+        let fits = b.eval("document.documentElement.scrollWidth <= window.innerWidth");
+        b.screenshot(name);
+        assert_eq!(
+            fits,
+            json!(true),
+            "{path} scrolls sideways at 390 px: {} > {}",
+            b.eval("document.documentElement.scrollWidth"),
+            b.eval("window.innerWidth")
+        );
+    }
+
     b.settle();
     assert!(b.errors.is_empty(), "JavaScript errors: {:#?}", b.errors);
     eprintln!("screenshots in {}", shots.display());
