@@ -1,4 +1,5 @@
-//! A `payment_failed` alert resolves itself when the customer pays the same checkout after all
+//! Words for people: a customer short of stock reads the product's name, not its id; a
+//! `payment_failed` alert resolves itself when the customer pays the same checkout after all
 //! (another card on the same page): it leaves the alerts to look at and stays in the history.
 
 use caisse_shop::domain::status::AlertKind;
@@ -40,6 +41,23 @@ async fn a_declined_card_then_a_good_one_resolves_the_payment_failed_alert() {
     assert_eq!(
         resolved.acknowledged_by.as_deref(),
         Some("system:fulfilment")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_customer_short_of_stock_reads_the_products_name() {
+    let app = TestApp::spawn().await;
+    let (status, body, _) = app.checkout(cart(&[("poster-a2", 2)]), &[]).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "insufficient_stock");
+    assert_eq!(
+        body["error"]["message"],
+        "only 1 of Signed A2 poster left (asked for 2)"
+    );
+    assert_eq!(
+        body["error"]["product_id"], "poster-a2",
+        "the id stays in the details: {body}"
     );
     app.stop().await;
 }
