@@ -55,6 +55,19 @@ impl Store {
     }
 }
 
+impl Store {
+    /// For each product that open checkouts hold: when the first of those holds expires (its
+    /// units are back then at the latest, unless it is paid).
+    pub async fn held_until(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(on_conn!(pool self, |c| sqlx::query_as(
+            "SELECT i.product_id, MIN(h.expires_at) FROM hold_items i JOIN holds h ON h.id = i.hold_id \
+             WHERE h.status IN ('active', 'awaiting_payment') GROUP BY i.product_id",
+        )
+        .fetch_all(c)
+        .await)?)
+    }
+}
+
 impl Tx {
     /// Adds `delta` (negative: takes away) to a product's stock on hand, unless that would leave
     /// less than open checkouts hold. `Ok(None)`: no such product.

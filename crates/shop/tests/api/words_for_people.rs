@@ -4,7 +4,7 @@
 
 use caisse_shop::domain::status::AlertKind;
 
-use crate::support::{cart, guest_cookie, TestApp};
+use crate::support::{cart, guest_cookie, scalar, TestApp};
 
 #[tokio::test]
 async fn a_declined_card_then_a_good_one_resolves_the_payment_failed_alert() {
@@ -58,6 +58,45 @@ async fn a_customer_short_of_stock_reads_the_products_name() {
     assert_eq!(
         body["error"]["product_id"], "poster-a2",
         "the id stays in the details: {body}"
+    );
+    app.stop().await;
+}
+
+/// A product whose last units are only held is not sold out: the catalog says how many are held
+/// and until when at the latest, for the storefront's "back within N min".
+#[tokio::test]
+async fn the_catalog_tells_held_from_sold_out() {
+    let app = TestApp::spawn().await;
+    let (status, held, _) = app.checkout(cart(&[("poster-a2", 1)]), &[]).await;
+    assert_eq!(status, 201, "{held}");
+    let expires: i64 = scalar(&app.store, "SELECT expires_at FROM holds").await;
+    let (_, catalog) = app.get_json("/api/products").await;
+    let poster = catalog["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "poster-a2")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&poster["available"], &poster["held"], &poster["held_until"]),
+        (
+            &serde_json::json!(0),
+            &serde_json::json!(1),
+            &serde_json::json!(expires)
+        ),
+        "{poster}"
+    );
+    let mug = catalog["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "mug-enamel")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&mug["held"], &mug["held_until"]),
+        (&serde_json::json!(0), &serde_json::Value::Null)
     );
     app.stop().await;
 }
