@@ -12,11 +12,15 @@ macro_rules! say {
     }};
 }
 
+mod admin;
 mod dev;
 mod doctor;
 mod orders;
 mod stripe_setup;
 
+pub use admin::{
+    admin_add_user, admin_hash_password, admin_list_users, admin_remove_user, admin_totp,
+};
 pub use dev::dev;
 pub use doctor::doctor;
 pub use orders::{orders_deliver, orders_export, orders_ship};
@@ -120,7 +124,7 @@ async fn run(
         }
         (Some(_), None) => say!("  dashboard  http://{addr}/admin  (CAISSE_ADMIN_PASSWORD_HASH)"),
         (None, _) => say!(
-            "  dashboard  off: set CAISSE_ADMIN_PASSWORD_HASH (caisse admin hash-password) to serve /admin"
+            "  dashboard  http://{addr}/admin  for the operators of caisse admin add-user (none yet: 404; or set CAISSE_ADMIN_PASSWORD_HASH)"
         ),
     }
     say!("  products   http://{addr}/api/products");
@@ -445,48 +449,5 @@ pub fn webhook_sign(secrets: &[String], timestamp: Option<i64>, file: &Path) -> 
     let t = timestamp.unwrap_or_else(caisse_shop::store::unix_now);
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     say!("{}", caisse_stripe::signature_header(&secrets, t, &payload));
-    Ok(())
-}
-
-/// `caisse admin hash-password`: one line of standard input in, its argon2id PHC string out.
-pub fn admin_hash_password(argument_given: bool) -> Result<()> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if argument_given {
-        return Err(Failure::Config(vec![ConfigError {
-            variable: "caisse admin hash-password".into(),
-            problem: "takes no argument (one there is kept by ps and shell history); pipe the password on standard input".into(),
-        }]));
-    }
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("Password (it will show as you type; or pipe it in): ");
-        let _ = std::io::stderr().flush();
-    }
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the password from standard input")?;
-    let password = line.trim_end_matches(['\n', '\r']);
-    // A second line piped in would be silently ignored: refuse, so that a pasted block is not
-    // half used. (At a terminal the first Enter ends the password; nothing more is awaited.)
-    let mut rest = String::new();
-    if !stdin.is_terminal() {
-        let _ = stdin.lock().read_line(&mut rest);
-    }
-    if !rest.trim().is_empty() {
-        return Err(anyhow::anyhow!(
-            "one line only: the password is the first line of standard input, and more followed"
-        )
-        .into());
-    }
-    if password.chars().count() < 12 {
-        return Err(anyhow::anyhow!(
-            "the password must have at least 12 characters (read from standard input)"
-        )
-        .into());
-    }
-    let hash = caisse_shop::admin::hash_password(password).map_err(anyhow::Error::msg)?;
-    say!("{hash}");
     Ok(())
 }

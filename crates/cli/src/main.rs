@@ -136,6 +136,30 @@ enum AdminCommand {
         #[arg(hide = true, num_args = 0.., allow_hyphen_values = true)]
         refused: Vec<String>,
     },
+    /// Adds a named operator of the dashboard; the password (at least 12 characters) is read on
+    /// standard input.
+    AddUser {
+        email: String,
+        /// owner (refunds, stock, prices, operators) or staff (everything else).
+        #[arg(long, value_parser = parse_role)]
+        role: caisse_shop::domain::status::OperatorRole,
+    },
+    /// Removes a named operator; their sessions end.
+    RemoveUser { email: String },
+    /// Lists the named operators: email, role, second factor.
+    ListUsers,
+    /// Turns on an operator's second factor (TOTP) and prints its otpauth:// URI once.
+    Totp {
+        email: String,
+        /// Turn it off instead.
+        #[arg(long)]
+        off: bool,
+    },
+}
+
+fn parse_role(text: &str) -> Result<caisse_shop::domain::status::OperatorRole, String> {
+    text.parse()
+        .map_err(|_| "the role is owner or staff".to_string())
 }
 
 #[derive(Subcommand)]
@@ -370,6 +394,18 @@ fn main() -> ExitCode {
             Command::Admin {
                 command: AdminCommand::HashPassword { refused },
             } => commands::admin_hash_password(!refused.is_empty()),
+            Command::Admin {
+                command: AdminCommand::AddUser { email, role },
+            } => commands::admin_add_user(config, &email, role).await,
+            Command::Admin {
+                command: AdminCommand::RemoveUser { email },
+            } => commands::admin_remove_user(config, &email).await,
+            Command::Admin {
+                command: AdminCommand::ListUsers,
+            } => commands::admin_list_users(config).await,
+            Command::Admin {
+                command: AdminCommand::Totp { email, off },
+            } => commands::admin_totp(config, &email, off).await,
         }
     });
     match result {

@@ -1,6 +1,7 @@
 //! The operators' dashboard as a service: its one password (an argon2id hash), its sessions and
 //! CSRF tokens, and the actions it can take — refund an order through Stripe, reprocess a webhook
-//! event through the inbox, acknowledge an alert, retry a failed email — each audited as `admin`.
+//! event through the inbox, acknowledge an alert, retry a failed email — each audited under the
+//! operator's name (`admin:EMAIL`, or `admin` for the owner of `CAISSE_ADMIN_PASSWORD_HASH`).
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -13,7 +14,7 @@ use crate::app::App;
 /// The hash-cost check lives with the configuration, which refuses a bad hash at start-up.
 pub use crate::config::check_hash;
 use crate::domain::money::format_amount;
-use crate::store::{AuditEntry, StoreError, ADMIN};
+use crate::store::{AuditEntry, StoreError};
 use crate::webhooks::{self, Source};
 
 /// How long a dashboard session lasts after sign-in.
@@ -108,21 +109,37 @@ pub enum ActionError {
     Store(#[from] StoreError),
 }
 
-/// Asks Stripe to refund `amount` (all that is left when `None`) of order `number`. The key is
-/// the order's plus the form's token, so a form sent twice refunds once and a second form can
-/// refund more. The payment's refunded amount changes when `charge.refunded` arrives.
 /// Stripe's reasons for a refund, as the confirmation step offers them.
 pub const REFUND_REASONS: [&str; 3] = ["requested_by_customer", "duplicate", "fraudulent"];
 
+/// A refund as the order page's form asks for it.
+pub struct RefundForm<'a> {
+    /// Minor units; all that is left when `None`.
+    pub amount: Option<i64>,
+    /// One of [`REFUND_REASONS`], or none.
+    pub reason: Option<&'a str>,
+    /// The form's token, issued for this session and order.
+    pub token: &'a str,
+    /// The session's key the token was issued under.
+    pub session_key: &'a str,
+}
+
+/// Asks Stripe to refund the form's amount of order `number`. The key is the order's plus the
+/// form's token, so a form sent twice refunds once and a second form can refund more. The
+/// payment's refunded amount changes when `charge.refunded` arrives.
 pub async fn refund(
     app: &App,
     number: i64,
-    amount: Option<i64>,
-    reason: Option<&str>,
-    form_token: &str,
-    session_key: &str,
+    form: &RefundForm<'_>,
+    actor: &str,
     now: i64,
 ) -> Result<String, ActionError> {
+    let RefundForm {
+        amount,
+        reason,
+        token: form_token,
+        session_key,
+    } = *form;
     if reason.is_some_and(|r| !REFUND_REASONS.contains(&r)) {
         return Err(ActionError::Refused(format!(
             "the reason must be one of {}",
@@ -175,7 +192,7 @@ pub async fn refund(
         }
         tx.audit(
             AuditEntry {
-                actor: ADMIN,
+                actor,
                 action: "refund.requested",
                 entity_type: "order",
                 entity_id: &order.id,
@@ -197,7 +214,12 @@ pub async fn refund(
 
 /// Runs a recorded event through the inbox again, as a redelivery would: a failed event gets its
 /// effect, a processed one is a duplicate.
-pub async fn reprocess_event(app: &App, id: &str, now: i64) -> Result<String, ActionError> {
+pub async fn reprocess_event(
+    app: &App,
+    id: &str,
+    actor: &str,
+    now: i64,
+) -> Result<String, ActionError> {
     let row = app
         .store
         .event_detail(id)
@@ -225,7 +247,7 @@ pub async fn reprocess_event(app: &App, id: &str, now: i64) -> Result<String, Ac
         .write(async |tx| {
             tx.audit(
                 AuditEntry {
-                    actor: ADMIN,
+                    actor,
                     action: "webhook_event.reprocessed",
                     entity_type: "webhook_event",
                     entity_id: id,

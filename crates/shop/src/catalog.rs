@@ -182,6 +182,8 @@ const CSV_COLUMNS: &[&str] = &[
     "stock",
     "stripe_price_id",
     "active",
+    "shipping",
+    "low_stock_threshold",
 ];
 
 /// A CSV row: the same columns as the JSON objects, `active` and `stripe_price_id` optional.
@@ -201,6 +203,7 @@ struct CsvRow {
     active: Option<String>,
     #[serde(default)]
     shipping: Option<String>,
+    low_stock_threshold: Option<i64>,
 }
 
 impl From<CsvRow> for ProductInput {
@@ -222,6 +225,7 @@ impl From<CsvRow> for ProductInput {
             stripe_price_id: r.stripe_price_id,
             active,
             shipping: yes(r.shipping),
+            low_stock_threshold: r.low_stock_threshold,
         }
     }
 }
@@ -276,6 +280,7 @@ pub async fn import(
                         },
                         other => ImportError::Store(other),
                     })?;
+                tx.watch_low_stock(&p.id, now).await?;
                 let (action, message) = match &before {
                     None => {
                         report.created += 1;
@@ -348,6 +353,7 @@ fn unchanged(current: &Product, p: &ValidProduct, stock: Stock) -> bool {
         && current.stripe_price_id == p.stripe_price_id
         && current.active == p.active
         && current.shipping == p.shipping
+        && current.low_stock_threshold == p.low_stock_threshold
 }
 
 /// Today's catalog as an import file (JSON), stock included: `caisse catalog export`.
@@ -362,6 +368,7 @@ pub async fn export(store: &Store) -> Result<String, StoreError> {
                 "unit_amount": p.unit_amount, "currency": p.currency,
                 "stock_on_hand": p.stock_on_hand, "stripe_price_id": p.stripe_price_id,
                 "active": p.active, "shipping": p.shipping,
+                "low_stock_threshold": p.low_stock_threshold,
             })
         })
         .collect();
@@ -392,6 +399,20 @@ mod tests {
         assert!(p.len() >= 4);
         assert!(p.iter().any(|p| p.stock_on_hand == 1 && p.active));
         assert!(p.iter().any(|p| !p.active));
+    }
+
+    #[test]
+    fn the_low_stock_threshold_reads_from_either_format_and_is_never_negative() {
+        let csv = "id,name,unit_amount,currency,stock_on_hand,low_stock_threshold\nmug,Mug,1200,eur,4,2\n";
+        let json = r#"[{"id":"mug","name":"Mug","unit_amount":1200,"currency":"eur","stock":4,"low_stock_threshold":2}]"#;
+        let (csv, json) = (
+            parse(csv, Format::Csv).unwrap(),
+            parse(json, Format::Json).unwrap(),
+        );
+        assert_eq!(csv, json);
+        assert_eq!(csv.products[0].low_stock_threshold, Some(2));
+        let negative = r#"[{"id":"mug","name":"Mug","unit_amount":1200,"currency":"eur","stock":4,"low_stock_threshold":-1}]"#;
+        assert!(parse(negative, Format::Json).is_err());
     }
 
     #[test]

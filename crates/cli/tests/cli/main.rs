@@ -9,6 +9,7 @@ mod config_table;
 mod deploy_unit;
 mod env_example;
 mod operations;
+mod operators;
 mod orders;
 mod outbox_kills;
 mod processes;

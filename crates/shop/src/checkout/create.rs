@@ -210,6 +210,11 @@ pub async fn create(
                 Ok(Err(shortage)) => {
                     return Err(HoldError::Checkout(
                         CartError::InsufficientStock {
+                            name: cart
+                                .lines
+                                .iter()
+                                .find(|l| l.product_id == shortage.product_id)
+                                .map_or_else(|| shortage.product_id.clone(), |l| l.name.clone()),
                             product_id: shortage.product_id,
                             requested: shortage.requested,
                             available: shortage.available,

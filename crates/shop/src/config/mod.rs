@@ -37,7 +37,7 @@ pub use admin::check_hash;
 pub use checkout::CheckoutConfig;
 pub use identity::{IdentityConfig, JwtRules};
 pub use mail::{MailConfig, MailTransport};
-pub use operations::{OperationsConfig, MIN_RETENTION_DAYS};
+pub use operations::{AlertDelivery, OperationsConfig, MIN_RETENTION_DAYS};
 pub use settings::*;
 pub use source::Source;
 pub use stripe_keys::{KeyMode, StripeConfig};

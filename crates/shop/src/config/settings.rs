@@ -83,6 +83,9 @@ pub const ADMIN_PASSWORD_HASH: &str = "CAISSE_ADMIN_PASSWORD_HASH";
 pub const ADMIN_MAX_CONCURRENT_SIGNINS: &str = "CAISSE_ADMIN_MAX_CONCURRENT_SIGNINS";
 pub const STOREFRONT: &str = "CAISSE_STOREFRONT";
 pub const RETENTION_DAYS: &str = "CAISSE_RETENTION_DAYS";
+pub const ALERT_EMAIL: &str = "CAISSE_ALERT_EMAIL";
+pub const ALERT_WEBHOOK_URL: &str = "CAISSE_ALERT_WEBHOOK_URL";
+pub const ALERT_WEBHOOK_SECRET: &str = "CAISSE_ALERT_WEBHOOK_SECRET";
 
 /// Every setting caisse reads, in the order `config check` prints them.
 pub const SETTINGS: &[Setting] = &[
@@ -141,6 +144,9 @@ pub const SETTINGS: &[Setting] = &[
     setting(ADMIN_MAX_CONCURRENT_SIGNINS, "2", false, "password checks (argon2, 19 MiB each) running at once in the process, whatever the client; the next waits up to 2 s, then gets 429"),
     setting(STOREFRONT, "false", false, "true: serve the demo storefront at / (always on in caisse dev)"),
     setting(RETENTION_DAYS, "90", false, "days after which webhook payloads, Stripe request traces and sent or failed outbox messages are pruned; at least 30"),
+    setting(ALERT_EMAIL, "", false, "where critical alerts are emailed (comma-separated addresses); default: every owner among the named operators"),
+    setting(ALERT_WEBHOOK_URL, "", true, "http(s) URL that receives each critical alert as JSON with a text field (Slack and Mattermost incoming webhooks)"),
+    setting(ALERT_WEBHOOK_SECRET, "", true, "when set, each alert webhook carries Caisse-Signature: t=…,v1=HMAC-SHA256 of \"{t}.{body}\" under this secret"),
 ];
 
 /// Other names accepted for a setting: `(alias, setting)`. The setting's own name wins when both

@@ -67,9 +67,11 @@ pub enum CartError {
     CartTooLarge { max: i64 },
     #[error("the cart mixes currencies ({0} and {1}); pay for them separately")]
     MixedCurrencies(String, String),
-    #[error("only {available} of `{product_id}` left (asked for {requested})")]
+    /// Named for the customer by the product's name; the id is in the error's details.
+    #[error("only {available} of {name} left (asked for {requested})")]
     InsufficientStock {
         product_id: String,
+        name: String,
         requested: i64,
         available: i64,
     },
@@ -184,6 +186,7 @@ pub fn validate(
         if quantity > product.available {
             return Err(CartError::InsufficientStock {
                 product_id: id.to_string(),
+                name: product.name.clone(),
                 requested: quantity,
                 available: product.available.max(0),
             });
@@ -314,6 +317,7 @@ mod tests {
             validate(&[line("tee", 4)], &c, LIMITS),
             Err(CartError::InsufficientStock {
                 product_id: "tee".into(),
+                name: "TEE".into(),
                 requested: 4,
                 available: 3
             })

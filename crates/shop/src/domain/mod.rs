@@ -13,3 +13,4 @@ pub mod rate;
 pub mod shipping;
 pub mod status;
 pub mod text;
+pub mod totp;

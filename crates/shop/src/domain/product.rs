@@ -22,6 +22,9 @@ pub struct ProductInput {
     /// address.
     #[serde(default = "yes")]
     pub shipping: bool,
+    /// Available stock at or below which one `low_stock` alert is raised; none when absent.
+    #[serde(default)]
+    pub low_stock_threshold: Option<i64>,
 }
 
 fn yes() -> bool {
@@ -40,6 +43,7 @@ pub struct ValidProduct {
     pub stripe_price_id: Option<String>,
     pub active: bool,
     pub shipping: bool,
+    pub low_stock_threshold: Option<i64>,
 }
 
 /// Largest unit price accepted: Stripe's own limit for a Checkout amount (99,999,999 minor units).
@@ -89,6 +93,11 @@ impl ProductInput {
                 ));
             }
         }
+        if self.low_stock_threshold.is_some_and(|t| t < 0) {
+            return Err(format!(
+                "product `{id}`: low_stock_threshold cannot be negative"
+            ));
+        }
         Ok(ValidProduct {
             id,
             name,
@@ -99,6 +108,7 @@ impl ProductInput {
             stripe_price_id,
             active: self.active,
             shipping: self.shipping,
+            low_stock_threshold: self.low_stock_threshold,
         })
     }
 }
@@ -114,6 +124,7 @@ mod tests {
             description: String::new(),
             unit_amount: 2500,
             currency: "EUR".into(),
+            low_stock_threshold: None,
             stock_on_hand: 3,
             stripe_price_id: Some(" ".into()),
             active: true,

@@ -154,6 +154,10 @@ stored_as_text! {
         ShippingNotice = "shipping_notice",
         /// The email telling the customer Stripe refunded them; one per refunded total reached.
         RefundNotice = "refund_notice",
+        /// An email to the operators about critical alerts (one, or a digest).
+        AlertEmail = "alert_email",
+        /// One critical alert posted to `CAISSE_ALERT_WEBHOOK_URL`.
+        AlertWebhook = "alert_webhook",
     }
 }
 
@@ -202,6 +206,20 @@ stored_as_text! {
         RedisUnavailable = "redis_unavailable",
         /// A PaymentIntent names a hold in its metadata but is not its session's: ignored.
         ForeignPaymentIntent = "foreign_payment_intent",
+        /// A product's available stock fell to its low-stock threshold (one per crossing).
+        LowStock = "low_stock",
+        /// An alert email or webhook was given up (a warning, so that it is not itself sent).
+        AlertDeliveryFailed = "alert_delivery_failed",
+    }
+}
+
+stored_as_text! {
+    /// What a dashboard operator may do.
+    pub enum OperatorRole {
+        /// Everything: refunds, stock and prices, and the operators themselves.
+        Owner = "owner",
+        /// Every page, shipping, acknowledging alerts and resending emails; no money or stock.
+        Staff = "staff",
     }
 }
 
@@ -228,6 +246,9 @@ mod tests {
         }
         for s in AlertKind::ALL {
             assert_eq!(s.as_str().parse::<AlertKind>(), Ok(*s));
+        }
+        for s in OperatorRole::ALL {
+            assert_eq!(s.as_str().parse::<OperatorRole>(), Ok(*s));
         }
         assert!("Active".parse::<HoldStatus>().is_err());
         assert!("".parse::<EventStatus>().is_err());

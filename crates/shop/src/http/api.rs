@@ -13,9 +13,13 @@ pub fn routes(r: PublicRoutes) -> PublicRoutes {
     r.get("/api/products", products).get("/api/config", config)
 }
 
-/// Active products with what can still be bought. Prices are the database's, in minor units.
+/// Active products with what can still be bought, and what other customers' open checkouts hold
+/// (until when at the latest), so that a storefront can say "held, back within 20 min" rather than
+/// "sold out". Prices are the database's, in minor units.
 async fn products(State(app): State<App>) -> Result<Json<Value>, ApiError> {
     let products = app.store.active_products().await?;
+    let held_until: std::collections::HashMap<String, i64> =
+        app.store.held_until().await?.into_iter().collect();
     let list: Vec<Value> = products
         .iter()
         .map(|p| {
@@ -26,6 +30,8 @@ async fn products(State(app): State<App>) -> Result<Json<Value>, ApiError> {
                 "unit_amount": p.unit_amount,
                 "currency": p.currency,
                 "available": p.available(),
+                "held": p.stock_reserved,
+                "held_until": held_until.get(&p.id).filter(|_| p.stock_reserved > 0),
             })
         })
         .collect();

@@ -175,7 +175,7 @@ fn checkout_error(e: CheckoutError) -> ApiError {
             CartError::TooManyLines { max } => {
                 ApiError::new(unprocessable, "too_many_lines", message).with_details(json!({"max": max}))
             }
-            CartError::InsufficientStock { product_id, requested, available } => {
+            CartError::InsufficientStock { product_id, requested, available, .. } => {
                 ApiError::new(StatusCode::CONFLICT, "insufficient_stock", message)
                     .with_details(json!({"product_id": product_id, "requested": requested, "available": available}))
             }

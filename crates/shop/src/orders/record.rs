@@ -65,6 +65,8 @@ pub(super) async fn record(
         tx.set_order_shipping(&order_id, &super::shipping::recorded(hold, session), now)
             .await?;
     }
+    // A payment that failed first and succeeded after all is no longer a problem to look at.
+    tx.resolve_payment_failed(&hold.id, now).await?;
     Ok(Recorded {
         summary: OrderSummary {
             id: order_id,

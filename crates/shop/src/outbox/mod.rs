@@ -1,6 +1,7 @@
 //! The outbox worker: sends what effects queued in their own transactions — the confirmation
-//! email of each order, its shipping and refund notices, the refunds caisse asks Stripe for —
-//! after those transactions committed.
+//! email of each order, its shipping and refund notices, the refunds caisse asks Stripe for,
+//! critical alerts' emails and webhook posts ([`alert_notices`], queued at the start of each
+//! pass) — after those transactions committed.
 //!
 //! A worker claims due messages with a lease ([`crate::store::Tx::claim_outbox`]): the claim
 //! commits before anything is sent, two workers (two instances) never hold one message at once,
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
+pub mod alert_notices;
 mod confirmation;
 mod refund;
 mod refunded;
@@ -52,6 +54,7 @@ const BATCH: i64 = 20;
 
 /// Claims the due messages and tries each once.
 pub async fn run_once(app: &App, now: i64) -> Result<Report, StoreError> {
+    alert_notices::queue(app, now).await?;
     let token = uuid::Uuid::new_v4().simple().to_string();
     let lease = app.config.mail.lease.as_secs() as i64;
     // With mail off, confirmations wait in the outbox (sent if mail is turned on later).
@@ -69,6 +72,8 @@ pub async fn run_once(app: &App, now: i64) -> Result<Report, StoreError> {
             OutboxKind::StripeRefund => refund::request(app, row).await,
             OutboxKind::ShippingNotice => shipped::send(app, row).await,
             OutboxKind::RefundNotice => refunded::send(app, row).await,
+            OutboxKind::AlertEmail => alert_notices::send_email(app, row).await,
+            OutboxKind::AlertWebhook => alert_notices::post(app, row).await,
         };
         finish(app, row, &token, attempt, unix_now()).await
     }))
@@ -143,18 +148,21 @@ async fn finish(
                     .await?
                     && give_up
                 {
-                    let kind = match row.kind {
+                    // An alert's own message failing is a warning: a critical one would be
+                    // sent the same way, and fail the same way.
+                    let (kind, severity) = match row.kind {
                         OutboxKind::OrderConfirmation
                         | OutboxKind::ShippingNotice
-                        | OutboxKind::RefundNotice => {
-                            AlertKind::EmailFailed
+                        | OutboxKind::RefundNotice => (AlertKind::EmailFailed, Severity::Critical),
+                        OutboxKind::StripeRefund => (AlertKind::RefundFailed, Severity::Critical),
+                        OutboxKind::AlertEmail | OutboxKind::AlertWebhook => {
+                            (AlertKind::AlertDeliveryFailed, Severity::Warning)
                         }
-                        OutboxKind::StripeRefund => AlertKind::RefundFailed,
                     };
                     tx.raise_alert(
                         &NewAlert {
                             kind,
-                            severity: Severity::Critical,
+                            severity,
                             message: format!(
                                 "{} gave up after {} attempts: {e}",
                                 row.dedup_key, row.attempts

@@ -1,24 +1,54 @@
 //! The dashboard's writes: its sessions, acknowledging an alert and retrying a failed message,
-//! each in one transaction with its audit entry.
+//! each in one transaction with its audit entry naming the operator.
 
 use serde_json::json;
 
+use crate::domain::status::OperatorRole;
+
 use super::{on_conn, AuditEntry, Store, StoreError, Tx};
 
-/// Who every dashboard action is recorded as.
+/// Who the owner of `CAISSE_ADMIN_PASSWORD_HASH` (no email) is recorded as; a named operator is
+/// `admin:EMAIL`.
 pub const ADMIN: &str = "admin";
+
+/// A live session as the database has it; whether it still counts (its password unchanged, its
+/// operator still there) is for the caller to decide against the configuration.
+#[derive(Clone, sqlx::FromRow)]
+pub struct AdminSession {
+    pub csrf_token: String,
+    /// `None`: the owner of `CAISSE_ADMIN_PASSWORD_HASH`.
+    pub operator_email: Option<String>,
+    pub password_fp: String,
+    /// The operator's role and hash today (`None` when the operator was removed).
+    pub role: Option<OperatorRole>,
+    pub password_hash: Option<String>,
+}
+
+/// A new session: who signed in, and with which password.
+pub struct NewAdminSession<'a> {
+    pub token_hash: &'a str,
+    pub password_fp: &'a str,
+    pub csrf_token: &'a str,
+    pub operator_email: Option<&'a str>,
+    pub actor: &'a str,
+}
 
 impl Store {
     /// Records a signed-in session by its token's hash, with the fingerprint of the password it
     /// was signed in with, and forgets expired ones.
     pub async fn create_admin_session(
         &self,
-        token_hash: &str,
-        password_fp: &str,
-        csrf_token: &str,
+        new: NewAdminSession<'_>,
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
+        let NewAdminSession {
+            token_hash,
+            password_fp,
+            csrf_token,
+            operator_email,
+            actor,
+        } = new;
         self.write(async |tx| {
             on_conn!(tx tx, |c| sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
                 .bind(now)
@@ -26,26 +56,28 @@ impl Store {
                 .await
                 .map(|_| ()))?;
             on_conn!(tx tx, |c| sqlx::query(
-                "INSERT INTO admin_sessions (token_hash, csrf_token, created_at, expires_at, password_fp) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO admin_sessions \
+                 (token_hash, csrf_token, created_at, expires_at, password_fp, operator_email) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(token_hash)
             .bind(csrf_token)
             .bind(now)
             .bind(expires_at)
             .bind(password_fp)
+            .bind(operator_email)
             .execute(c)
             .await
             .map(|_| ()))?;
             tx.audit(
                 AuditEntry {
-                    actor: ADMIN,
+                    actor,
                     action: "admin.signed_in",
                     entity_type: "admin_session",
                     entity_id: &token_hash[..12.min(token_hash.len())],
                     before: None,
                     after: Some(json!({ "expires_at": expires_at })),
-                    message: "The operator signed in to the dashboard".into(),
+                    message: format!("{actor} signed in to the dashboard"),
                 },
                 now,
             )
@@ -55,26 +87,29 @@ impl Store {
         .await
     }
 
-    /// The CSRF token of a live session signed in with the password of fingerprint
-    /// `password_fp` (a session of an earlier password is not one).
+    /// The unexpired session of this token's hash, with its operator's role and hash today.
     pub async fn admin_session(
         &self,
         token_hash: &str,
-        password_fp: &str,
         now: i64,
-    ) -> Result<Option<String>, StoreError> {
-        Ok(on_conn!(pool self, |c| sqlx::query_scalar(
-            "SELECT csrf_token FROM admin_sessions \
-             WHERE token_hash = $1 AND expires_at > $2 AND password_fp = $3",
+    ) -> Result<Option<AdminSession>, StoreError> {
+        Ok(on_conn!(pool self, |c| sqlx::query_as(
+            "SELECT s.csrf_token, s.operator_email, s.password_fp, o.role, o.password_hash \
+             FROM admin_sessions s LEFT JOIN admin_operators o ON o.email = s.operator_email \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(token_hash)
         .bind(now)
-        .bind(password_fp)
         .fetch_optional(c)
         .await)?)
     }
 
-    pub async fn end_admin_session(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
+    pub async fn end_admin_session(
+        &self,
+        token_hash: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
         self.write(async |tx| {
             let rows = on_conn!(tx tx, |c| sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1")
                 .bind(token_hash)
@@ -84,13 +119,13 @@ impl Store {
             if rows > 0 {
                 tx.audit(
                     AuditEntry {
-                        actor: ADMIN,
+                        actor,
                         action: "admin.signed_out",
                         entity_type: "admin_session",
                         entity_id: &token_hash[..12.min(token_hash.len())],
                         before: None,
                         after: None,
-                        message: "The operator signed out of the dashboard".into(),
+                        message: format!("{actor} signed out of the dashboard"),
                     },
                     now,
                 )
@@ -102,7 +137,12 @@ impl Store {
     }
 
     /// Acknowledges an open alert; false when it is unknown or already acknowledged.
-    pub async fn acknowledge_alert(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+    pub async fn acknowledge_alert(
+        &self,
+        id: i64,
+        actor: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         self.write(async |tx| {
             let kind: Option<String> = on_conn!(tx tx, |c| sqlx::query_scalar(
                 "UPDATE alerts SET acknowledged_at = $2, acknowledged_by = $3 \
@@ -110,7 +150,7 @@ impl Store {
             )
             .bind(id)
             .bind(now)
-            .bind(ADMIN)
+            .bind(actor)
             .fetch_optional(c)
             .await)?;
             let Some(kind) = kind else {
@@ -118,7 +158,7 @@ impl Store {
             };
             tx.audit(
                 AuditEntry {
-                    actor: ADMIN,
+                    actor,
                     action: "alert.acknowledged",
                     entity_type: "alert",
                     entity_id: &id.to_string(),
@@ -136,7 +176,7 @@ impl Store {
 
     /// Makes a failed outbox message due again with a fresh set of attempts; false when it is
     /// unknown or not failed.
-    pub async fn retry_outbox(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+    pub async fn retry_outbox(&self, id: i64, actor: &str, now: i64) -> Result<bool, StoreError> {
         self.write(async |tx| {
             let row: Option<(String, i64)> = on_conn!(tx tx, |c| sqlx::query_as(
                 "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2 \
@@ -151,7 +191,7 @@ impl Store {
             };
             tx.audit(
                 AuditEntry {
-                    actor: ADMIN,
+                    actor,
                     action: "outbox.retried",
                     entity_type: "outbox",
                     entity_id: &id.to_string(),

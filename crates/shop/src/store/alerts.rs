@@ -46,9 +46,12 @@ pub struct Alert {
     pub acknowledged_by: Option<String>,
 }
 
+/// A critical alert is also to be emailed and posted (`mail_pending`, `hook_pending`): the
+/// outbox's alert notices pick it up (`outbox/alert_notices.rs`).
 const INSERT: &str =
-    "INSERT INTO alerts (kind, severity, message, entity_type, entity_id, dedup_key, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dedup_key) DO NOTHING";
+    "INSERT INTO alerts (kind, severity, message, entity_type, entity_id, dedup_key, created_at, \
+                         mail_pending, hook_pending) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (dedup_key) DO NOTHING";
 
 fn counted(kind: AlertKind, rows: u64) -> bool {
     if rows > 0 {
@@ -69,6 +72,7 @@ impl Tx {
             .bind(entity_id)
             .bind(&a.dedup_key)
             .bind(now)
+            .bind(a.severity == Severity::Critical)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
@@ -77,6 +81,26 @@ impl Tx {
 }
 
 impl Tx {
+    /// Resolves the open `payment_failed` alerts of a hold that was paid after all (the customer
+    /// tried another card on the same page): acknowledged by `system:fulfilment`, they leave the
+    /// alerts to look at and stay in the history. Answers how many.
+    pub async fn resolve_payment_failed(
+        &mut self,
+        hold_id: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        Ok(on_conn!(tx self, |c| sqlx::query(
+            "UPDATE alerts SET acknowledged_at = $3, acknowledged_by = 'system:fulfilment' \
+             WHERE kind = $1 AND entity_type = 'hold' AND entity_id = $2 AND acknowledged_at IS NULL",
+        )
+        .bind(AlertKind::PaymentFailed)
+        .bind(hold_id)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+
     /// Raises `a` as a member of `group`, which [`Tx::alerts_in_group`] counts; true when new.
     pub async fn raise_grouped_alert(
         &mut self,
@@ -86,8 +110,9 @@ impl Tx {
     ) -> Result<bool, StoreError> {
         let (entity_type, entity_id) = a.entity.unzip();
         let rows = on_conn!(tx self, |c| sqlx::query(
-            "INSERT INTO alerts (kind, severity, message, entity_type, entity_id, dedup_key, created_at, group_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dedup_key) DO NOTHING",
+            "INSERT INTO alerts (kind, severity, message, entity_type, entity_id, dedup_key, created_at, \
+                                 group_key, mail_pending, hook_pending) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (dedup_key) DO NOTHING",
         )
         .bind(a.kind)
         .bind(a.severity.as_str())
@@ -97,6 +122,7 @@ impl Tx {
         .bind(&a.dedup_key)
         .bind(now)
         .bind(group)
+        .bind(a.severity == Severity::Critical)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;

@@ -18,6 +18,9 @@ pub struct Product {
     pub shipping: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// For the operators (products page, catalog file), not for customers.
+    #[serde(skip)]
+    pub low_stock_threshold: Option<i64>,
 }
 
 impl Product {
@@ -28,7 +31,8 @@ impl Product {
 }
 
 const COLUMNS: &str = "id, name, description, unit_amount, currency, stock_on_hand, \
-                       stock_reserved, stripe_price_id, active, shipping, created_at, updated_at";
+                       stock_reserved, stripe_price_id, active, shipping, created_at, updated_at, \
+                       low_stock_threshold";
 
 impl Store {
     pub async fn active_products(&self) -> Result<Vec<Product>, StoreError> {
@@ -95,13 +99,15 @@ impl Tx {
     ) -> Result<Product, StoreError> {
         let sql = format!(
             "INSERT INTO products (id, name, description, unit_amount, currency, stock_on_hand, \
-                                   stock_reserved, stripe_price_id, active, shipping, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $11, $9, $9) \
+                                   stock_reserved, stripe_price_id, active, shipping, created_at, updated_at, \
+                                   low_stock_threshold) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $11, $9, $9, $12) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
                  unit_amount = excluded.unit_amount, currency = excluded.currency, \
                  stock_on_hand = CASE WHEN $10 THEN excluded.stock_on_hand ELSE products.stock_on_hand END, \
                  stripe_price_id = excluded.stripe_price_id, \
-                 active = excluded.active, shipping = excluded.shipping, updated_at = excluded.updated_at \
+                 active = excluded.active, shipping = excluded.shipping, updated_at = excluded.updated_at, \
+                 low_stock_threshold = excluded.low_stock_threshold \
              RETURNING {COLUMNS}"
         );
         Ok(on_conn!(tx self, |c| sqlx::query_as(&sql)
@@ -116,6 +122,7 @@ impl Tx {
             .bind(now)
             .bind(set_stock)
             .bind(p.shipping)
+            .bind(p.low_stock_threshold)
             .fetch_one(c)
             .await)?)
     }

@@ -157,6 +157,7 @@ impl Tx {
                     available: available.unwrap_or(0).max(0),
                 }));
             }
+            self.watch_low_stock(&item.product_id, now).await?;
         }
         on_conn!(tx self, |c| sqlx::query(
             "INSERT INTO holds (id, customer_id, client_ip, email, status, amount_total, currency, \
@@ -409,6 +410,7 @@ impl Tx {
             .execute(c)
             .await
             .map(|_| ()))?;
+            self.watch_low_stock(&item.product_id, now).await?;
         }
         Ok(())
     }

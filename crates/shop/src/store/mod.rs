@@ -9,6 +9,7 @@
 //! UPDATE` statements of the submodules make each check-and-write one step.
 
 mod admin;
+mod alert_notices;
 mod alerts;
 mod audit;
 mod backup;
@@ -21,6 +22,7 @@ mod fulfilment;
 mod hold_cancel;
 mod hold_keys;
 mod holds;
+mod operators;
 mod orders;
 mod outbox;
 mod readiness;
@@ -28,6 +30,7 @@ mod retention;
 mod shipping;
 mod sqlite_writer;
 mod status_columns;
+mod stock;
 mod stripe_requests;
 mod unit_of_work;
 mod webhook_events;
@@ -41,7 +44,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, SqlitePool, Transaction};
 
-pub use admin::ADMIN;
+pub use admin::{AdminSession, NewAdminSession, ADMIN};
+pub use alert_notices::PendingAlert;
 pub use alerts::{Alert, NewAlert, Severity};
 pub use audit::{AuditEntry, AuditRecord};
 pub use backup::BackupError;
@@ -54,12 +58,14 @@ pub use error::{ConstraintKind, StoreError};
 pub use export::{ExportFilter, ExportRow};
 pub use fulfilment::OrderDelivery;
 pub use holds::{Hold, HoldItem, HoldReference, NewHold, OpenHolds, Owner, Shortage};
+pub use operators::{OperatorCredentials, OperatorRow};
 pub use orders::{NewOrder, NewPayment, OrderLine, OrderSummary, PaymentRow};
 pub use outbox::OutboxRow;
 pub use readiness::WriteProbe;
 pub use retention::Pruned;
 pub use shipping::OrderShipping;
 pub use sqlite_writer::{SqliteWriter, WriterTurn};
+pub use stock::{BelowHeld, ProductStock};
 pub use stripe_requests::StripeRequestRow;
 pub use unit_of_work::{forbid_network_in_transaction, in_transaction, Outage, OutageAlarm};
 pub use webhook_events::{Claim, EventRow, NewEvent};

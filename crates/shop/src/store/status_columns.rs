@@ -6,8 +6,8 @@ use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
 
 use crate::domain::status::{
-    AlertKind, DisputeStatus, EventStatus, FulfilmentStatus, HoldStatus, OrderStatus, OutboxKind,
-    OutboxStatus, PaymentStatus,
+    AlertKind, DisputeStatus, EventStatus, FulfilmentStatus, HoldStatus, OperatorRole, OrderStatus,
+    OutboxKind, OutboxStatus, PaymentStatus,
 };
 
 macro_rules! text_columns {
@@ -57,5 +57,6 @@ text_columns!(
     EventStatus,
     OutboxStatus,
     OutboxKind,
-    AlertKind
+    AlertKind,
+    OperatorRole
 );

@@ -68,11 +68,16 @@ function renderProducts() {
   if (products.size === 0) return $('products').replaceChildren(h('p', { text: 'Nothing for sale right now.' }));
   $('products').replaceChildren(...[...products.values()].map((p, i) => {
     const soldOut = p.available <= 0;
+    // Only held by other customers' checkouts: it comes back if they do not pay.
+    const minutes = Math.max(1, Math.ceil(((p.held_until ?? 0) - Date.now() / 1000) / 60));
+    const stock = !soldOut ? `${p.available} available`
+      : p.held > 0 ? `Held in other customers' checkouts — back within ${minutes} min if they do not pay`
+      : 'Sold out';
     return h('article', { class: 'product', 'data-testid': `product-${p.id}` },
       h('h3', { id: `product-${i}`, text: p.name }),
       h('p', { class: 'description', text: p.description ?? '' }),
       h('p', { class: 'price', text: money(p.unit_amount, p.currency) }),
-      h('p', { class: soldOut ? 'stock sold-out' : 'stock', text: soldOut ? 'Sold out' : `${p.available} available` }),
+      h('p', { class: soldOut ? 'stock sold-out' : 'stock', 'data-testid': `stock-${p.id}`, text: stock }),
       h('button', { type: 'button', 'data-action': 'add', 'data-id': p.id, 'data-testid': `add-${p.id}`,
         'aria-describedby': `product-${i}`, disabled: soldOut || (cart.get(p.id) ?? 0) >= p.available }, 'Add to cart'));
   }));
@@ -245,7 +250,11 @@ document.addEventListener('click', (event) => {
   const next = { add: qty + 1, inc: qty + 1, dec: qty - 1, remove: 0 }[action];
   if (next > 0) cart.set(id, next); else cart.delete(id);
   saveCart();
-  say(''); // an error about the previous cart no longer applies
+  // An error about the previous cart no longer applies; an addition is confirmed in the message
+  // bar, which stays at the top of the screen wherever the customer scrolled (on a phone the cart
+  // is below every product).
+  const count = [...cart.values()].reduce((a, b) => a + b, 0);
+  say(action === 'add' ? `${products?.get(id)?.name ?? id} added: ${count} in your cart.` : '');
   render();
 });
 $('checkout-form').addEventListener('submit', checkout);

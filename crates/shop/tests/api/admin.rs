@@ -25,7 +25,7 @@ pub(crate) fn client() -> reqwest::Client {
         .unwrap()
 }
 
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(SET_COOKIE)
         .iter()
@@ -44,7 +44,7 @@ pub(crate) fn field(html: &str, name: &str) -> String {
 }
 
 /// The sign-in form's token and its cookie.
-async fn login_form(app: &TestApp, c: &reqwest::Client) -> (String, String) {
+pub(crate) async fn login_form(app: &TestApp, c: &reqwest::Client) -> (String, String) {
     let r = c.get(app.url("/admin/login")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let set = cookie_value(r.headers(), "caisse_admin_login").expect("a login cookie");

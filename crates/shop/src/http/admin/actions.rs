@@ -1,6 +1,7 @@
 //! The dashboard's actions: refund an order, reprocess a webhook event, acknowledge an alert,
 //! retry a message. Each takes a [`CheckedForm`] (signed in, CSRF token checked), calls the admin
-//! service, and answers 303 to the page that shows the result, or an error page saying why not.
+//! service as the signed-in operator, and answers 303 to the page that shows the result, or an
+//! error page saying why not. A refund moves money: it takes the [`Owner`] guard first.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,7 +11,7 @@ use crate::admin::{self, ActionError};
 use crate::app::App;
 use crate::store::unix_now;
 
-use super::session::{CheckedForm, Operator};
+use super::session::{CheckedForm, Operator, Owner};
 use super::{error_page, failure, Chrome};
 
 /// The refund form's fields besides its CSRF token.
@@ -122,8 +123,9 @@ pub(super) async fn refund_confirm(
 pub(super) async fn refund(
     State(app): State<App>,
     Path(number): Path<String>,
+    _owner: Owner,
     CheckedForm {
-        operator: Operator { c, .. },
+        operator: Operator { c, actor, .. },
         fields: f,
     }: CheckedForm<Refund>,
 ) -> Response {
@@ -136,7 +138,13 @@ pub(super) async fn refund(
         Err(e) => return refused(c, e, &back),
     };
     let reason = Some(f.reason.trim()).filter(|r| !r.is_empty());
-    match admin::refund(&app, number, amount, reason, &f.token, &c.csrf, unix_now()).await {
+    let form = admin::RefundForm {
+        amount,
+        reason,
+        token: &f.token,
+        session_key: &c.csrf,
+    };
+    match admin::refund(&app, number, &form, &actor, unix_now()).await {
         Ok(_) => Redirect::to(&format!("{back}?notice=refund_requested")).into_response(),
         Err(e) => refused(c, e, &back),
     }
@@ -146,12 +154,12 @@ pub(super) async fn reprocess(
     State(app): State<App>,
     Path(id): Path<String>,
     CheckedForm {
-        operator: Operator { c, .. },
+        operator: Operator { c, actor, .. },
         ..
     }: CheckedForm<()>,
 ) -> Response {
     let back = "/admin/events";
-    match admin::reprocess_event(&app, &id, unix_now()).await {
+    match admin::reprocess_event(&app, &id, &actor, unix_now()).await {
         Ok(_) => match app.store.event_detail(&id).await {
             Ok(Some(d)) => Redirect::to(&format!(
                 "/admin/events/{}?notice=event_reprocessed",
@@ -168,14 +176,14 @@ pub(super) async fn acknowledge(
     State(app): State<App>,
     Path(id_text): Path<String>,
     CheckedForm {
-        operator: Operator { c, .. },
+        operator: Operator { c, actor, .. },
         ..
     }: CheckedForm<()>,
 ) -> Response {
     let Some(id) = id(&id_text) else {
         return refused(c, ActionError::NotFound, "/admin");
     };
-    match app.store.acknowledge_alert(id, unix_now()).await {
+    match app.store.acknowledge_alert(id, &actor, unix_now()).await {
         Ok(true) => Redirect::to("/admin/alerts?notice=alert_acknowledged").into_response(),
         Ok(false) => refused(
             c,
@@ -190,7 +198,7 @@ pub(super) async fn retry_email(
     State(app): State<App>,
     Path(id_text): Path<String>,
     CheckedForm {
-        operator: Operator { c, .. },
+        operator: Operator { c, actor, .. },
         ..
     }: CheckedForm<()>,
 ) -> Response {
@@ -204,7 +212,7 @@ pub(super) async fn retry_email(
         Ok(None) => return refused(c, ActionError::NotFound, "/admin"),
         Err(e) => return failure(&e.to_string()),
     };
-    match app.store.retry_outbox(id, unix_now()).await {
+    match app.store.retry_outbox(id, &actor, unix_now()).await {
         Ok(true) => {
             app.outbox_wake.notify_one();
             let back = match order {

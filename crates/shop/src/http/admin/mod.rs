@@ -4,7 +4,8 @@
 //! out in [`sign_in`], the pages in [`pages`] (one module each), the forms that change something
 //! in [`actions`].
 //!
-//! Without `CAISSE_ADMIN_PASSWORD_HASH` none of these routes exist (404). A session is a random
+//! Without `CAISSE_ADMIN_PASSWORD_HASH` and without a named operator (`caisse admin add-user`)
+//! these routes answer 404, as any unknown path. A session is a random
 //! cookie (`HttpOnly`, `SameSite=Strict`, `Path=/admin`, `Secure` over https) whose SHA-256 is
 //! kept in `admin_sessions` for 12 hours; every form carries the session's CSRF token, and the
 //! sign-in form a short-lived one of its own (double submit). Sign-in is rate limited per client
@@ -18,17 +19,17 @@ mod session;
 mod sign_in;
 
 use askama::Template;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
 use crate::app::App;
+use crate::error::ApiError;
 
 pub fn routes(app: &App) -> Router<App> {
-    if app.config.admin_password_hash.is_none() {
-        return Router::new();
-    }
     Router::new()
         .route("/admin", get(pages::overview::page))
         .route("/admin/", get(|| async { Redirect::to("/admin") }))
@@ -61,6 +62,31 @@ pub fn routes(app: &App) -> Router<App> {
         .route("/admin/alerts", get(pages::alerts::page))
         .route("/admin/alerts/{id}/ack", post(actions::acknowledge))
         .route("/admin/emails/{id}/retry", post(actions::retry_email))
+        .route("/admin/products", get(pages::products::page))
+        .route("/admin/products/{id}", post(pages::products::edit))
+        .route("/admin/products/{id}/adjust", post(pages::products::adjust))
+        .route(
+            "/admin/users",
+            get(pages::users::page).post(pages::users::add),
+        )
+        .route("/admin/users/remove", post(pages::users::remove))
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            dashboard_exists,
+        ))
+}
+
+/// The dashboard exists when someone can sign in: `CAISSE_ADMIN_PASSWORD_HASH` is set or a named
+/// operator was added (asked on each request, so that `caisse admin add-user` needs no restart).
+async fn dashboard_exists(State(app): State<App>, req: Request, next: Next) -> Response {
+    if app.config.admin_password_hash.is_some() {
+        return next.run(req).await;
+    }
+    match app.store.any_operator().await {
+        Ok(true) => next.run(req).await,
+        Ok(false) => ApiError::not_found("no such endpoint").into_response(),
+        Err(e) => failure(&e.to_string()),
+    }
 }
 
 /// What the layout needs on every page.
@@ -68,6 +94,10 @@ pub(super) struct Chrome {
     pub signed_in: bool,
     pub csrf: String,
     pub notice: Option<&'static str>,
+    /// Who is signed in, as the header shows it: their email, or "owner".
+    pub who: String,
+    /// An owner sees the owners' links (operators).
+    pub owner: bool,
 }
 
 impl Chrome {
@@ -76,6 +106,8 @@ impl Chrome {
             signed_in: false,
             csrf: String::new(),
             notice: None,
+            who: String::new(),
+            owner: false,
         }
     }
 }

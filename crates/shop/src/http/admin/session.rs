@@ -1,6 +1,7 @@
 //! Who is signed in on the dashboard: its two cookies (the session, and the sign-in form's own
-//! token) and the extractors every handler starts with — [`Operator`], a live session, and
-//! [`CheckedForm`], a form from a live session carrying that session's CSRF token.
+//! token) and the extractors every handler starts with — [`Operator`], a live session,
+//! [`CheckedForm`], a form from a live session carrying that session's CSRF token, and [`Owner`],
+//! the one guard of everything only an owner may do (a staff member gets a 403 page).
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -11,8 +12,10 @@ use serde::de::DeserializeOwned;
 
 use crate::admin;
 use crate::app::App;
+use crate::domain::status::OperatorRole;
 use crate::http::cookies::cookie_values;
-use crate::store::unix_now;
+use crate::operators;
+use crate::store::{unix_now, AdminSession};
 
 use super::{error_page, failure, Chrome};
 
@@ -38,12 +41,30 @@ pub(super) fn set_cookie(app: &App, name: &str, value: &str, max_age: i64) -> He
     .unwrap_or(HeaderValue::from_static(""))
 }
 
-/// The signed-in operator: the chrome of their pages (with the session's CSRF token) and their
-/// session cookie. Without a live session a page answers with the sign-in page (a redirect).
+/// The signed-in operator: the chrome of their pages (with the session's CSRF token), their
+/// session cookie, their role and the name the audit trail records them under. Without a live
+/// session a page answers with the sign-in page (a redirect).
 pub(super) struct Operator {
     pub c: Chrome,
     /// The session cookie's value (the database keeps only its hash).
     pub session: String,
+    pub role: OperatorRole,
+    /// `admin:EMAIL`, or `admin` for the owner of `CAISSE_ADMIN_PASSWORD_HASH`.
+    pub actor: String,
+}
+
+/// The role of a session that still counts: its operator is still there (or, for the configured
+/// owner, `CAISSE_ADMIN_PASSWORD_HASH` is still set), with the password the session was signed in
+/// with. A changed password or a removed operator ends their sessions.
+fn live_role(app: &App, s: &AdminSession) -> Option<OperatorRole> {
+    let (role, hash) = match &s.operator_email {
+        None => (
+            OperatorRole::Owner,
+            app.config.admin_password_hash.as_ref()?.expose(),
+        ),
+        Some(_) => (s.role?, s.password_hash.as_deref()?),
+    };
+    admin::same_token(&admin::password_fingerprint(hash), &s.password_fp).then_some(role)
 }
 
 impl Operator {
@@ -54,26 +75,29 @@ impl Operator {
         if token.is_empty() {
             return Err(Redirect::to("/admin/login").into_response());
         }
-        let Some(hash) = &app.config.admin_password_hash else {
-            return Err(Redirect::to("/admin/login").into_response());
-        };
-        let password = admin::password_fingerprint(hash.expose());
-        match app
+        let session = match app
             .store
-            .admin_session(&admin::token_hash(token), &password, unix_now())
+            .admin_session(&admin::token_hash(token), unix_now())
             .await
         {
-            Ok(Some(csrf)) => Ok(Operator {
-                c: Chrome {
-                    signed_in: true,
-                    csrf,
-                    notice: None,
-                },
-                session: token.to_string(),
-            }),
-            Ok(None) => Err(Redirect::to("/admin/login").into_response()),
-            Err(e) => Err(failure(&e.to_string())),
-        }
+            Ok(s) => s,
+            Err(e) => return Err(failure(&e.to_string())),
+        };
+        let Some((s, role)) = session.and_then(|s| live_role(app, &s).map(|r| (s, r))) else {
+            return Err(Redirect::to("/admin/login").into_response());
+        };
+        Ok(Operator {
+            c: Chrome {
+                signed_in: true,
+                csrf: s.csrf_token,
+                notice: None,
+                who: s.operator_email.clone().unwrap_or_else(|| "owner".into()),
+                owner: role == OperatorRole::Owner,
+            },
+            session: token.to_string(),
+            role,
+            actor: operators::actor(s.operator_email.as_deref()),
+        })
     }
 }
 
@@ -83,6 +107,43 @@ impl FromRequestParts<App> for Operator {
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
         Operator::from_headers(app, &parts.headers).await
     }
+}
+
+/// Proof that the signed-in operator is an owner: the guard of refunds, stock and prices, and the
+/// operators page. Anyone else gets `403` with a page saying it needs an owner, before the handler
+/// runs, so nothing changes and nothing is called. Without a session a page goes to sign-in and a
+/// form gets "Sign in first", as [`Operator`] and [`CheckedForm`] answer.
+pub(super) struct Owner;
+
+impl FromRequestParts<App> for Owner {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
+        let operator = match Operator::from_headers(app, &parts.headers).await {
+            Ok(o) => o,
+            Err(redirect) if parts.method == axum::http::Method::GET => return Err(redirect),
+            Err(_) => return Err(sign_in_first()),
+        };
+        if operator.role != OperatorRole::Owner {
+            tracing::warn!(operator = %operator.actor, path = %parts.uri.path(), "staff refused an owner's action");
+            return Err(error_page(
+                StatusCode::FORBIDDEN,
+                operator.c,
+                "This needs an owner: staff members can see every page, acknowledge alerts and resend emails, but not move money, stock or prices, nor manage operators. Nothing was changed.",
+                "/admin",
+            ));
+        }
+        Ok(Owner)
+    }
+}
+
+fn sign_in_first() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        Chrome::signed_out(),
+        "Sign in first.",
+        "/admin/login",
+    )
 }
 
 /// A form from the signed-in operator whose `csrf` field is their session's token (double
@@ -112,12 +173,7 @@ impl<T: DeserializeOwned + Send> FromRequest<App> for CheckedForm<T> {
             .await
             .map_err(IntoResponse::into_response)?;
         let Ok(operator) = Operator::from_headers(app, &headers).await else {
-            return Err(error_page(
-                StatusCode::FORBIDDEN,
-                Chrome::signed_out(),
-                "Sign in first.",
-                "/admin/login",
-            ));
+            return Err(sign_in_first());
         };
         if !admin::same_token(&operator.c.csrf, &form.csrf) {
             return Err(error_page(

@@ -11,7 +11,9 @@ pub(super) mod holds;
 pub(super) mod order;
 pub(super) mod orders;
 pub(super) mod overview;
+pub(super) mod products;
 pub(super) mod stripe_requests;
+pub(super) mod users;
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
@@ -79,6 +81,10 @@ fn notice(q: &Params) -> Option<&'static str> {
         "order_delivered" => "Order marked delivered.",
         "email_queued" => "The message is queued again; the outbox worker sends it now.",
         "event_reprocessed" => "The event went through the inbox again; its status is below.",
+        "stock_adjusted" => "Stock adjusted; the audit log keeps the reason.",
+        "product_saved" => "Product saved. Open checkouts keep the price they were given.",
+        "operator_added" => "Operator added; they sign in with their email and the password you gave.",
+        "operator_removed" => "Operator removed; their sessions ended.",
         _ => return None,
     })
 }

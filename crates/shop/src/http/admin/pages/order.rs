@@ -84,7 +84,10 @@ struct OrderPage {
     audit: Vec<AuditView>,
     emails: Vec<MessageView>,
     delivery: Option<DeliveryView>,
+    /// The refund form, for an owner.
     can_refund: bool,
+    /// What a staff member reads instead.
+    refund_needs_owner: bool,
     refundable: String,
     currency: String,
     refund_token: String,
@@ -118,6 +121,8 @@ pub(in super::super) async fn page(
         Err(e) => return failure(&e.to_string()),
     };
     let left = row.amount_paid.unwrap_or(0) - row.amount_refunded.unwrap_or(0);
+    let refundable = row.payment_intent_id.is_some() && left > 0;
+    let owner = c.owner;
     let refund_token = crate::admin::refund_form_token(&c.csrf, &row.id);
     render(&OrderPage {
         c,
@@ -145,7 +150,8 @@ pub(in super::super) async fn page(
             })
             .collect(),
         delivery: delivery.as_ref().map(DeliveryView::from),
-        can_refund: row.payment_intent_id.is_some() && left > 0,
+        can_refund: refundable && owner,
+        refund_needs_owner: refundable && !owner,
         refundable: format_amount(left, &row.currency),
         currency: row.currency.to_ascii_uppercase(),
         refund_token,
