@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo build --release -p caisse -p caisse-bench
-//! target/release/caisse-bench [--postgres postgres://…/postgres] [--events 4000]
+//! target/release/caisse-bench [--postgres postgres://…/postgres] [--events 4000] [--products 1]
 //! ```
 //!
 //! It runs the release `caisse` binary (next to itself) as `caisse serve` and a `caisse sandbox`,
@@ -24,6 +24,8 @@ use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod targets;
 
 use caisse_bench::{free_port, SECRET_KEY, WEBHOOK_SECRET};
 use caisse_shop::Store;
@@ -98,22 +100,36 @@ fn pct(l: &[Duration], p: f64) -> f64 {
 struct Args {
     postgres: Option<String>,
     events: usize,
+    /// The paid holds are spread over this many products (1: every effect sells the same one).
+    products: usize,
 }
 
 fn args() -> Args {
     let mut a = Args {
         postgres: None,
         events: 4000,
+        products: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--postgres" => a.postgres = it.next(),
             "--events" => a.events = it.next().and_then(|n| n.parse().ok()).unwrap_or(4000),
-            other => panic!("unknown argument {other} (--postgres URL, --events N)"),
+            "--products" => a.products = it.next().and_then(|n| n.parse().ok()).unwrap_or(1).max(1),
+            other => {
+                panic!("unknown argument {other} (--postgres URL, --events N, --products N)")
+            }
         }
     }
     a
+}
+
+/// The product of the `i`th paid hold: `bench` (the one checkout sells too), then `bench_1` …
+fn product(i: usize, products: usize) -> String {
+    match i % products {
+        0 => "bench".to_string(),
+        k => format!("bench_{k}"),
+    }
 }
 
 async fn exec(store: &Store, sql: &str) {
@@ -192,17 +208,21 @@ async fn post_signed(http: &reqwest::Client, base: &str, body: String) {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
 }
 
-/// `n` open holds of one unit each, ready to be paid.
-async fn seed_holds(store: &Store, n: usize) {
+/// `n` open holds of one unit each, ready to be paid, spread over `products` products.
+async fn seed_holds(store: &Store, n: usize, products: usize) {
     let now = caisse_shop::store::unix_now();
-    exec(
-        store,
-        &format!(
-            "INSERT INTO products (id, name, unit_amount, currency, stock_on_hand, stock_reserved, created_at, updated_at) \
-             VALUES ('bench', 'Bench', 1000, 'eur', 10000000, {n}, {now}, {now})"
-        ),
-    )
-    .await;
+    for k in 0..products {
+        let held = (k..n).step_by(products).count();
+        exec(
+            store,
+            &format!(
+                "INSERT INTO products (id, name, unit_amount, currency, stock_on_hand, stock_reserved, created_at, updated_at) \
+                 VALUES ('{}', 'Bench', 1000, 'eur', 10000000, {held}, {now}, {now})",
+                product(k, products)
+            ),
+        )
+        .await;
+    }
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let holds: Vec<String> = chunk
             .iter()
@@ -220,7 +240,7 @@ async fn seed_holds(store: &Store, n: usize) {
         .await;
         let items: Vec<String> = chunk
             .iter()
-            .map(|i| format!("('hold_bench{i:08}', 'bench', 1, 1000)"))
+            .map(|i| format!("('hold_bench{i:08}', '{}', 1, 1000)", product(*i, products)))
             .collect();
         exec(
             store,
@@ -234,6 +254,10 @@ async fn seed_holds(store: &Store, n: usize) {
 }
 
 fn succeeded(i: usize) -> String {
+    let hold = format!("hold_bench{i:08}");
+    // The tag checkout gives the PaymentIntent of a hold's own session: without it the event
+    // would be a foreign PaymentIntent, ignored.
+    let tag = caisse_shop::domain::intent_tag::intent_tag(WEBHOOK_SECRET.as_bytes(), &hold);
     json!({
         "id": format!("evt_bench{i:08}"), "object": "event", "type": "payment_intent.succeeded",
         "api_version": caisse_stripe::API_VERSION, "created": caisse_shop::store::unix_now(),
@@ -241,7 +265,7 @@ fn succeeded(i: usize) -> String {
         "data": {"object": {
             "id": format!("pi_bench{i:08}"), "object": "payment_intent", "amount": 1000,
             "amount_received": 1000, "currency": "eur", "status": "succeeded", "livemode": false,
-            "metadata": {"hold_id": format!("hold_bench{i:08}")}
+            "metadata": {"hold_id": hold, (caisse_shop::domain::intent_tag::METADATA_KEY): tag}
         }}
     })
     .to_string()
@@ -347,7 +371,7 @@ async fn main() {
         }
     })
     .await;
-    seed_holds(&store, args.events).await;
+    seed_holds(&store, args.events, args.products).await;
     store.close().await;
 
     // The sandbox and caisse, each its own process.
@@ -503,8 +527,8 @@ async fn main() {
         .map(|n| n.get())
         .unwrap_or(0);
     println!(
-        "\ncaisse-bench · {backend} · {cores} cores · {} events",
-        args.events
+        "\ncaisse-bench · {backend} · {cores} cores · {} events over {} product(s)",
+        args.events, args.products
     );
     println!(
         "durability: {}",
@@ -561,19 +585,21 @@ async fn main() {
         pct(&sb_lat, 0.5),
         pct(&sb_lat, 0.99)
     );
-    println!("\nratios");
+    targets::print(&targets::Figures {
+        postgres: args.postgres.is_some(),
+        effect_rate,
+        raw_rate,
+        dup_rate,
+        health_rate,
+        checkout_p99: pct(&co_lat, 0.99),
+        sandbox_p99: pct(&sb_lat, 0.99),
+        peak_rss: [rss_idle, rss_effect, rss_dup, rss_checkout]
+            .into_iter()
+            .fold(0.0, f64::max),
+    });
     println!(
-        "  webhook effect / raw commits      {:.2}x",
-        effect_rate / raw_rate
-    );
-    println!(
-        "  duplicates / healthz              {:.2}x",
-        dup_rate / health_rate
-    );
-    println!(
-        "  checkout overhead over sandbox    p50 {:+.2} ms, p99 {:+.2} ms",
-        pct(&co_lat, 0.5) - pct(&sb_lat, 0.5),
-        pct(&co_lat, 0.99) - pct(&sb_lat, 0.99)
+        "  checkout overhead over sandbox, p50     {:+.2} ms",
+        pct(&co_lat, 0.5) - pct(&sb_lat, 0.5)
     );
     println!(
         "  checkout alone (1 client)         p50 {:.2} ms, p99 {:.2} ms; the sandbox alone p50 {:.2} ms, p99 {:.2} ms",

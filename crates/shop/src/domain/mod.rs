@@ -4,8 +4,8 @@
 
 pub mod cart;
 pub mod email;
-pub mod ip_range;
 pub mod intent_tag;
+pub mod ip_range;
 pub mod lifecycle;
 pub mod money;
 pub mod product;

@@ -47,11 +47,11 @@ pub use dashboard::{
     PAGE,
 };
 pub use error::{ConstraintKind, StoreError};
-pub use holds::{Hold, HoldItem, HoldReference, NewHold, OpenHolds, Owner, Shortage};
+pub use holds::{Hold, HoldItem, HoldLink, HoldReference, NewHold, OpenHolds, Owner, Shortage};
 pub use orders::{NewOrder, NewPayment, OrderLine, OrderSummary, PaymentRow};
 pub use outbox::OutboxRow;
-pub use retention::Pruned;
 pub use readiness::WriteProbe;
+pub use retention::Pruned;
 pub use sqlite_writer::{SqliteWriter, WriterTurn};
 pub use stripe_requests::StripeRequestRow;
 pub use unit_of_work::{forbid_network_in_transaction, in_transaction, Outage, OutageAlarm};

@@ -92,6 +92,8 @@ pub async fn receive(
     let now = unix_now();
     match apply(app, event, &record, now).await {
         Ok((received, outbox_queued)) => {
+            // Committed, or found finished: either way it never changes again.
+            app.finished_events.insert(&event.id);
             let outcome = match &received {
                 Received::Applied(Outcome::Processed(_)) => EventStatus::Processed.as_str(),
                 Received::Applied(Outcome::Ignored(_)) => EventStatus::Ignored.as_str(),
@@ -136,6 +138,16 @@ pub async fn receive(
             Err(e)
         }
     }
+}
+
+/// True when `id` is an event this instance saw finished: a duplicate, answered before any
+/// query (counted like the inbox's duplicates; `kind` as the body names it).
+pub fn known_duplicate(app: &App, id: &str, kind: &str) -> bool {
+    let known = app.finished_events.contains(id);
+    if known {
+        count(kind, "duplicate");
+    }
+    known
 }
 
 async fn apply(

@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 use sqlx::Connection;
 
-use crate::support::{cart, count, event, TestApp};
+use crate::support::{cart, count, event, intent_metadata, TestApp};
 use caisse_shop::store::BackupError;
 
 async fn paid_events(app: &TestApp, n: usize, tag: &str) -> Vec<serde_json::Value> {
@@ -18,7 +18,7 @@ async fn paid_events(app: &TestApp, n: usize, tag: &str) -> Vec<serde_json::Valu
             "payment_intent.succeeded",
             json!({"id": format!("pi_{tag}_{i}"), "object": "payment_intent",
                    "amount": held["amount_total"], "amount_received": held["amount_total"],
-                   "currency": "eur", "status": "succeeded", "metadata": {"hold_id": held["hold_id"]}}),
+                   "currency": "eur", "status": "succeeded", "metadata": intent_metadata(&held)}),
         ));
     }
     events

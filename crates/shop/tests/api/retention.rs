@@ -4,7 +4,9 @@
 
 use serde_json::json;
 
-use crate::support::{cart, count, event, raw, scalar, wait_for, TestApp, TestDb, LOOSE};
+use crate::support::{
+    cart, count, event, intent_metadata, raw, scalar, wait_for, TestApp, TestDb, LOOSE,
+};
 use caisse_shop::retention;
 use caisse_shop::store::{unix_now, Pruned};
 
@@ -17,7 +19,7 @@ async fn order(app: &TestApp, pi: &str) -> serde_json::Value {
     let paid = event(
         "payment_intent.succeeded",
         json!({"id": pi, "object": "payment_intent", "amount": 1200, "amount_received": 1200,
-               "currency": "eur", "status": "succeeded", "metadata": {"hold_id": held["hold_id"]}}),
+               "currency": "eur", "status": "succeeded", "metadata": intent_metadata(&held)}),
     );
     let (status, answer) = app.deliver(&paid).await;
     assert_eq!(

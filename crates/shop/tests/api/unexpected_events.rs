@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::{cart, count, event, guest_cookie, scalar, TestApp};
+use crate::support::{cart, count, event, guest_cookie, intent_metadata, scalar, TestApp};
 
 #[tokio::test]
 async fn an_escaped_nul_in_a_customer_typed_name_is_processed_into_an_order() {
@@ -60,7 +60,7 @@ async fn a_nul_in_a_string_caisse_stores_is_replaced_there() {
         "payment_intent.payment_failed",
         json!({"id": "pi_nul_reason", "object": "payment_intent", "amount": 1200,
                "currency": "eur", "status": "requires_payment_method",
-               "metadata": {"hold_id": held["hold_id"]},
+               "metadata": intent_metadata(&held),
                "last_payment_error": {"code": "card_declined", "message": "Refus\u{0}e par la banque"}}),
     );
     let (status, answer) = app.deliver(&failed).await;
