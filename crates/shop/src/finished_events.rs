@@ -10,7 +10,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
-/// How many finished ids are remembered: about 8 MB at most, hours of a busy shop's events.
+/// How many finished ids are remembered: a few MB at most, hours of a busy shop's events.
 pub const CAPACITY: usize = 65_536;
 
 /// A bounded set of finished event ids, oldest evicted first. Cheap to share.
