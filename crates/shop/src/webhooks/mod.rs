@@ -164,7 +164,8 @@ async fn apply(
         webhooks: &app.config.webhooks,
         intent_keys: &app.config.stripe.webhook_secrets,
     };
-    app.store
+    let attempt = app
+        .store
         .write(async |tx| {
             // The claim decides: two first deliveries can both pass the read above.
             if tx.claim_event(record, now).await? == Claim::Done {
@@ -178,11 +179,37 @@ async fn apply(
                 Outcome::Processed(what) => (EventStatus::Processed, what.as_str()),
                 Outcome::Ignored(why) => (EventStatus::Ignored, why.as_str()),
             };
-            tx.finish_event(&event.id, status, Some(reason), now)
-                .await?;
+            if !tx.finish_event(record, status, Some(reason), now).await? {
+                return Err(Attempt::Overtaken);
+            }
             Ok((Received::Applied(outcome), outbox_queued))
         })
-        .await
+        .await;
+    match attempt {
+        Ok(done) => Ok(done),
+        // Rolled back, once what it read is durable: the other delivery's effect stands.
+        Err(Attempt::Overtaken) => Ok((Received::Duplicate, false)),
+        Err(Attempt::Failed(e)) => Err(e),
+    }
+}
+
+/// How a transaction of the inbox ended without its effect.
+enum Attempt {
+    Failed(InboxError),
+    /// Another delivery of the event finished it first (see [`crate::store::Tx::claim_event`]).
+    Overtaken,
+}
+
+impl From<InboxError> for Attempt {
+    fn from(e: InboxError) -> Attempt {
+        Attempt::Failed(e)
+    }
+}
+
+impl From<StoreError> for Attempt {
+    fn from(e: StoreError) -> Attempt {
+        Attempt::Failed(e.into())
+    }
 }
 
 /// The alert of a database outage this instance saw, once the database answers again.
