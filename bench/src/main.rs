@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo build --release -p caisse -p caisse-bench
-//! target/release/caisse-bench [--postgres postgres://…/postgres] [--events 4000]
+//! target/release/caisse-bench [--postgres postgres://…/postgres] [--events 4000] [--products 1]
 //! ```
 //!
 //! It runs the release `caisse` binary (next to itself) as `caisse serve` and a `caisse sandbox`,
@@ -25,8 +25,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod profile;
+mod targets;
+
 use caisse_bench::{free_port, SECRET_KEY, WEBHOOK_SECRET};
 use caisse_shop::Store;
+use profile::{cpu_seconds, peak_rss_mib, write_profile};
 use serde_json::json;
 
 struct Proc(Child);
@@ -36,20 +40,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// Peak resident memory of a process, in MiB.
-fn peak_rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
 }
 
 /// Runs `n` jobs from `workers` tasks at once; the rate per second and each job's latency.
@@ -98,22 +88,36 @@ fn pct(l: &[Duration], p: f64) -> f64 {
 struct Args {
     postgres: Option<String>,
     events: usize,
+    /// The paid holds are spread over this many products (1: every effect sells the same one).
+    products: usize,
 }
 
 fn args() -> Args {
     let mut a = Args {
         postgres: None,
         events: 4000,
+        products: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--postgres" => a.postgres = it.next(),
             "--events" => a.events = it.next().and_then(|n| n.parse().ok()).unwrap_or(4000),
-            other => panic!("unknown argument {other} (--postgres URL, --events N)"),
+            "--products" => a.products = it.next().and_then(|n| n.parse().ok()).unwrap_or(1).max(1),
+            other => {
+                panic!("unknown argument {other} (--postgres URL, --events N, --products N)")
+            }
         }
     }
     a
+}
+
+/// The product of the `i`th paid hold: `bench` (the one checkout sells too), then `bench_1` …
+fn product(i: usize, products: usize) -> String {
+    match i % products {
+        0 => "bench".to_string(),
+        k => format!("bench_{k}"),
+    }
 }
 
 async fn exec(store: &Store, sql: &str) {
@@ -192,18 +196,23 @@ async fn post_signed(http: &reqwest::Client, base: &str, body: String) {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
 }
 
-/// `n` open holds of one unit each, ready to be paid: each knows its PaymentIntent, as a
-/// `checkout.session` event would have told it, so that the PaymentIntent's event pays it.
-async fn seed_holds(store: &Store, n: usize) {
+/// `n` open holds of one unit each, ready to be paid, spread over `products` products: each
+/// knows its PaymentIntent, as a `checkout.session` event would have told it, so that the
+/// PaymentIntent's event pays it.
+async fn seed_holds(store: &Store, n: usize, products: usize) {
     let now = caisse_shop::store::unix_now();
-    exec(
-        store,
-        &format!(
-            "INSERT INTO products (id, name, unit_amount, currency, stock_on_hand, stock_reserved, created_at, updated_at) \
-             VALUES ('bench', 'Bench', 1000, 'eur', 10000000, {n}, {now}, {now})"
-        ),
-    )
-    .await;
+    for k in 0..products {
+        let held = (k..n).step_by(products).count();
+        exec(
+            store,
+            &format!(
+                "INSERT INTO products (id, name, unit_amount, currency, stock_on_hand, stock_reserved, created_at, updated_at) \
+                 VALUES ('{}', 'Bench', 1000, 'eur', 10000000, {held}, {now}, {now})",
+                product(k, products)
+            ),
+        )
+        .await;
+    }
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let holds: Vec<String> = chunk
             .iter()
@@ -221,7 +230,7 @@ async fn seed_holds(store: &Store, n: usize) {
         .await;
         let items: Vec<String> = chunk
             .iter()
-            .map(|i| format!("('hold_bench{i:08}', 'bench', 1, 1000)"))
+            .map(|i| format!("('hold_bench{i:08}', '{}', 1, 1000)", product(*i, products)))
             .collect();
         exec(
             store,
@@ -235,6 +244,8 @@ async fn seed_holds(store: &Store, n: usize) {
 }
 
 fn succeeded(i: usize) -> String {
+    // The hold knows this PaymentIntent (`seed_holds`): it is the hold's own, not a foreign one.
+    let hold = format!("hold_bench{i:08}");
     json!({
         "id": format!("evt_bench{i:08}"), "object": "event", "type": "payment_intent.succeeded",
         "api_version": caisse_stripe::API_VERSION, "created": caisse_shop::store::unix_now(),
@@ -242,61 +253,10 @@ fn succeeded(i: usize) -> String {
         "data": {"object": {
             "id": format!("pi_bench{i:08}"), "object": "payment_intent", "amount": 1000,
             "amount_received": 1000, "currency": "eur", "status": "succeeded", "livemode": false,
-            "metadata": {"hold_id": format!("hold_bench{i:08}")}
+            "metadata": {"hold_id": hold}
         }}
     })
     .to_string()
-}
-
-/// CPU seconds (user + system) a process has used, or with `None` every PostgreSQL process
-/// together. Linux counts in ticks of 1/100 s (`USER_HZ`).
-fn cpu_seconds(pid: Option<u32>) -> f64 {
-    let ticks = |stat: &str| -> Option<(String, f64)> {
-        let (head, rest) = stat.rsplit_once(')')?;
-        let name = head.split_once('(')?.1.to_string();
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let used = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-        Some((name, used / 100.0))
-    };
-    match pid {
-        Some(pid) => std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| ticks(&s))
-            .map_or(0.0, |(_, t)| t),
-        None => std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-            .filter_map(|s| ticks(&s))
-            .filter(|(name, _)| name == "postgres")
-            .map(|(_, t)| t)
-            .sum(),
-    }
-}
-
-/// `(sum, count)` of caisse's write histograms (wait, SQLite turn, commit), from `/metrics`.
-async fn write_profile(http: &reqwest::Client, url: &str) -> [(f64, f64); 3] {
-    let text = http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap_or_default();
-    let read = |series: &str| -> f64 {
-        text.lines()
-            .filter(|l| l.starts_with(series))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
-    [
-        "caisse_db_write_wait_seconds",
-        "caisse_db_write_turn_seconds",
-        "caisse_db_commit_seconds",
-    ]
-    .map(|name| (read(&format!("{name}_sum")), read(&format!("{name}_count"))))
 }
 
 #[tokio::main]
@@ -348,7 +308,7 @@ async fn main() {
         }
     })
     .await;
-    seed_holds(&store, args.events).await;
+    seed_holds(&store, args.events, args.products).await;
     store.close().await;
 
     // The sandbox and caisse, each its own process.
@@ -504,8 +464,8 @@ async fn main() {
         .map(|n| n.get())
         .unwrap_or(0);
     println!(
-        "\ncaisse-bench · {backend} · {cores} cores · {} events",
-        args.events
+        "\ncaisse-bench · {backend} · {cores} cores · {} events over {} product(s)",
+        args.events, args.products
     );
     println!(
         "durability: {}",
@@ -562,19 +522,21 @@ async fn main() {
         pct(&sb_lat, 0.5),
         pct(&sb_lat, 0.99)
     );
-    println!("\nratios");
+    targets::print(&targets::Figures {
+        postgres: args.postgres.is_some(),
+        effect_rate,
+        raw_rate,
+        dup_rate,
+        health_rate,
+        checkout_p99: pct(&co_lat, 0.99),
+        sandbox_p99: pct(&sb_lat, 0.99),
+        peak_rss: [rss_idle, rss_effect, rss_dup, rss_checkout]
+            .into_iter()
+            .fold(0.0, f64::max),
+    });
     println!(
-        "  webhook effect / raw commits      {:.2}x",
-        effect_rate / raw_rate
-    );
-    println!(
-        "  duplicates / healthz              {:.2}x",
-        dup_rate / health_rate
-    );
-    println!(
-        "  checkout overhead over sandbox    p50 {:+.2} ms, p99 {:+.2} ms",
-        pct(&co_lat, 0.5) - pct(&sb_lat, 0.5),
-        pct(&co_lat, 0.99) - pct(&sb_lat, 0.99)
+        "  checkout overhead over sandbox, p50     {:+.2} ms",
+        pct(&co_lat, 0.5) - pct(&sb_lat, 0.5)
     );
     println!(
         "  checkout alone (1 client)         p50 {:.2} ms, p99 {:.2} ms; the sandbox alone p50 {:.2} ms, p99 {:.2} ms",

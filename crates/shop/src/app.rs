@@ -7,6 +7,7 @@ use caisse_stripe::{Client, ClientOptions};
 
 use crate::config::Config;
 use crate::email::Mailer;
+use crate::finished_events::FinishedEvents;
 use crate::password_checks::PasswordChecks;
 use crate::ratelimit::{RateLimiter, RedisLimiter};
 use crate::signature_alarm::SignatureAlarm;
@@ -30,6 +31,8 @@ pub struct App {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// The database outage this instance's webhook deliveries are living through, if any.
     pub db_outage: Arc<OutageAlarm>,
+    /// Events this instance saw finished: a redelivery is answered without a query.
+    pub finished_events: Arc<FinishedEvents>,
     /// Where the dashboard's password checks run (`CAISSE_ADMIN_MAX_CONCURRENT_SIGNINS`).
     pub password_checks: Arc<PasswordChecks>,
     /// `/readyz`'s write probe and its last answer.
@@ -71,6 +74,7 @@ impl App {
             mailer,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             db_outage: Arc::default(),
+            finished_events: Arc::default(),
             password_checks,
             write_probe: Arc::default(),
             webhook_bodies: Arc::new(tokio::sync::Semaphore::new(WEBHOOK_BODY_BUDGET_KIB)),

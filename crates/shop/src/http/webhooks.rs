@@ -79,6 +79,11 @@ async fn receive(State(app): State<App>, req: Request) -> Response {
     if let Err(e) = verified {
         return refuse_signature(&app, &e, now).await;
     }
+    if let Some(named) = named_event(&body) {
+        if webhooks::known_duplicate(&app, named.id, named.kind) {
+            return Json(json!({"status": "duplicate"})).into_response();
+        }
+    }
     // Whatever step refuses a signed body, it is from Stripe: either Stripe sends a shape caisse
     // does not read (a bug of ours, fixed by a deploy, after which Stripe's retry goes through)
     // or something is very wrong. Either way Stripe retries it for days: an operator must know.
@@ -103,6 +108,20 @@ async fn receive(State(app): State<App>, req: Request) -> Response {
         // 500 for what needs someone; the inbox logged the event's failure).
         Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+/// The id and type of a verified body, read without the rest of the event: enough to answer a
+/// redelivery of a finished event (whose body was a valid event when it was first received).
+#[derive(serde::Deserialize)]
+struct NamedEvent<'a> {
+    #[serde(borrow)]
+    id: &'a str,
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+}
+
+fn named_event(body: &[u8]) -> Option<NamedEvent<'_>> {
+    serde_json::from_slice(body).ok()
 }
 
 /// The verified body as an event: a JSON object with an `evt_` id, a type, `created` and

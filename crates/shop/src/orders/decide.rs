@@ -3,7 +3,8 @@
 
 use super::{Fulfilment, Paid};
 use crate::domain::lifecycle::{self, Decision, HoldState, Signal};
-use crate::store::{Hold, StoreError, Tx};
+use crate::domain::status::HoldStatus;
+use crate::store::{Hold, HoldLink, StoreError, Tx};
 
 pub(super) enum Plan {
     /// Create the order; `stock_taken` is false when a released hold's stock is gone.
@@ -16,14 +17,20 @@ pub(super) enum Plan {
 }
 
 /// Decides, and for a new order converts the hold (taking its stock, or taking it again after
-/// a release).
+/// a release) and links it to the payment, in one statement.
 pub(super) async fn decide(
     tx: &mut Tx,
     hold: &Hold,
     paid: &Paid<'_>,
     now: i64,
 ) -> Result<Plan, StoreError> {
-    let existing = tx.order_for_hold_tx(&hold.id).await?;
+    // Only a converted hold has an order: the transaction that creates an order converts its
+    // hold. Any other hold needs no query to know it has none.
+    let existing = if hold.status == HoldStatus::Converted {
+        tx.order_for_hold_tx(&hold.id).await?
+    } else {
+        None
+    };
     if existing.is_none() {
         if let Some(taken) = tx
             .payment_by_intent_for_update(paid.payment_intent_id)
@@ -39,9 +46,14 @@ pub(super) async fn decide(
         existing.is_some(),
         Signal::Paid,
     );
+    let link = HoldLink {
+        session_id: paid.checkout_session_id,
+        payment_intent_id: Some(paid.payment_intent_id),
+        email: paid.email,
+    };
     let stock_taken = match decision {
-        Decision::FulfilFromHold => tx.convert_active_hold(&hold.id, now).await?,
-        Decision::FulfilAfterRelease => tx.convert_released_hold(&hold.id, now).await?,
+        Decision::FulfilFromHold => tx.convert_active_hold(&hold.id, &link, now).await?,
+        Decision::FulfilAfterRelease => tx.convert_released_hold(&hold.id, &link, now).await?,
         _ => {
             let Some(mut order) = existing else {
                 return Err(StoreError::Database {

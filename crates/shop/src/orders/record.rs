@@ -1,5 +1,5 @@
-//! Writing a new order: the order with the hold's items at the hold's prices, its payment, the
-//! hold linked to the payment, and the audit sentence.
+//! Writing a new order: the order with the hold's items at the hold's prices, its payment, and
+//! the audit sentence (the hold was linked to the payment when it was converted).
 
 use serde_json::json;
 
@@ -53,14 +53,6 @@ pub(super) async fn record(
             now,
         )
         .await?;
-    tx.link_hold(
-        &hold.id,
-        paid.checkout_session_id,
-        Some(paid.payment_intent_id),
-        paid.email,
-        now,
-    )
-    .await?;
     if let Some(session) = paid.session {
         tx.set_order_shipping(&order_id, &super::shipping::recorded(hold, session), now)
             .await?;

@@ -310,15 +310,18 @@ impl Tx {
         Ok(())
     }
 
-    /// Marks an active hold `converted`; false when it was no longer active. Its reserved stock
-    /// is sold by [`Tx::sell_reserved`], which the caller runs last: the product rows are the
-    /// hottest rows of a sale, and on PostgreSQL their lock is held from that update to the commit.
+    /// Marks an active hold `converted` and records `link` in the same statement; false when it
+    /// was no longer active. Its reserved stock is sold by [`Tx::sell_reserved`], which the caller
+    /// runs last: the product rows are the hottest rows of a sale, and on PostgreSQL their lock is
+    /// held from that update to the commit.
     pub async fn convert_active_hold(
         &mut self,
         hold_id: &str,
+        link: &HoldLink<'_>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        self.set_converted(hold_id, ConvertFrom::Open, now).await
+        self.set_converted(hold_id, ConvertFrom::Open, link, now)
+            .await
     }
 
     /// Turns a converted hold's reserved stock into sold stock (`stock_on_hand -= q`,
@@ -333,6 +336,7 @@ impl Tx {
     pub async fn convert_released_hold(
         &mut self,
         hold_id: &str,
+        link: &HoldLink<'_>,
         now: i64,
     ) -> Result<bool, StoreError> {
         let items = self.hold_items_tx(hold_id).await?;
@@ -346,13 +350,13 @@ impl Tx {
                 .fetch_optional(c)
                 .await)?;
             if free.unwrap_or(0) < item.quantity {
-                self.set_converted(hold_id, ConvertFrom::Released, now)
+                self.set_converted(hold_id, ConvertFrom::Released, link, now)
                     .await?;
                 return Ok(false);
             }
         }
         if !self
-            .set_converted(hold_id, ConvertFrom::Released, now)
+            .set_converted(hold_id, ConvertFrom::Released, link, now)
             .await?
         {
             return Ok(false);
@@ -361,10 +365,12 @@ impl Tx {
         Ok(true)
     }
 
+    /// The conversion and [`Tx::link_hold`]'s link in one statement: fulfilment knows both.
     async fn set_converted(
         &mut self,
         hold_id: &str,
         from: ConvertFrom,
+        link: &HoldLink<'_>,
         now: i64,
     ) -> Result<bool, StoreError> {
         let condition = match from {
@@ -372,11 +378,18 @@ impl Tx {
             ConvertFrom::Released => "status = 'released'",
         };
         let sql = format!(
-            "UPDATE holds SET status = 'converted', updated_at = $1 WHERE id = $2 AND {condition}"
+            "UPDATE holds SET status = 'converted', updated_at = $1, \
+                              checkout_session_id = COALESCE(checkout_session_id, $3), \
+                              payment_intent_id = COALESCE(payment_intent_id, $4), \
+                              email = COALESCE(email, $5) \
+             WHERE id = $2 AND {condition}"
         );
         let rows = on_conn!(tx self, |c| sqlx::query(&sql)
             .bind(now)
             .bind(hold_id)
+            .bind(link.session_id)
+            .bind(link.payment_intent_id)
+            .bind(link.email)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
@@ -431,6 +444,15 @@ impl Tx {
         .map(|r| r.rows_affected()))?;
         Ok(rows == 1)
     }
+}
+
+/// What a paid event tells about its hold, recorded without overwriting what is already known
+/// (see [`Tx::link_hold`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HoldLink<'a> {
+    pub session_id: Option<&'a str>,
+    pub payment_intent_id: Option<&'a str>,
+    pub email: Option<&'a str>,
 }
 
 /// The statuses a hold is converted from.

@@ -57,7 +57,7 @@ pub use dashboard::{
 pub use error::{ConstraintKind, StoreError};
 pub use export::{ExportFilter, ExportRow};
 pub use fulfilment::OrderDelivery;
-pub use holds::{Hold, HoldItem, HoldReference, NewHold, OpenHolds, Owner, Shortage};
+pub use holds::{Hold, HoldItem, HoldLink, HoldReference, NewHold, OpenHolds, Owner, Shortage};
 pub use operators::{OperatorCredentials, OperatorRow};
 pub use orders::{NewOrder, NewPayment, OrderLine, OrderSummary, PaymentRow};
 pub use outbox::OutboxRow;

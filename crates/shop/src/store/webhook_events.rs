@@ -1,8 +1,9 @@
 //! `webhook_events`: the inbox. The claim on an event is the unique insert of its Stripe id, made
 //! in the same transaction as the event's effect, so that two deliveries of one event (two
-//! instances, two connections) produce one effect: on PostgreSQL the second insert waits for the
-//! first transaction and then sees its row; on SQLite the file's one writer runs them one after
-//! the other (`sqlite_writer.rs`).
+//! instances, two connections) produce one effect: on PostgreSQL the insert comes first, and the
+//! second one waits for the first transaction and then sees its row; on SQLite the file's one
+//! writer runs them one after the other (`sqlite_writer.rs`), and the insert is the event's final
+//! status at the end of its transaction (one statement per effect fewer).
 
 use super::{on_conn, Store, StoreError, Tx};
 use crate::domain::status::EventStatus;
@@ -44,7 +45,16 @@ pub struct EventRow {
 }
 
 impl Tx {
+    /// Claims the event for this transaction. On SQLite this is no statement: the claim is the
+    /// insert of [`Tx::finish_event`], at the end of the same transaction. The file's one writer
+    /// runs transactions one after the other, so a second delivery that got past the inbox's
+    /// read applies its effect after the first one's, finds the event finished when it records
+    /// it, and is rolled back; a statement per effect is saved. On PostgreSQL transactions run at
+    /// once, and the unique insert first is what makes a second delivery wait for the first.
     pub async fn claim_event(&mut self, e: &NewEvent<'_>, now: i64) -> Result<Claim, StoreError> {
+        if matches!(self, Tx::Sqlite(_)) {
+            return Ok(Claim::Owned);
+        }
         let inserted = on_conn!(tx self, |c| sqlx::query(
             "INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_created, \
                                          payload, status, attempts, received_at, source) \
@@ -84,26 +94,52 @@ impl Tx {
         Ok(Claim::Owned)
     }
 
-    /// Marks an owned event `processed` or `ignored`, in the transaction of its effect.
+    /// Marks an owned event `processed` or `ignored`, in the transaction of its effect. False
+    /// when another delivery finished it first (only on SQLite, whose claim is this statement):
+    /// the caller rolls its effect back and answers a duplicate.
     pub async fn finish_event(
         &mut self,
-        id: &str,
+        e: &NewEvent<'_>,
         status: EventStatus,
         reason: Option<&str>,
         now: i64,
-    ) -> Result<(), StoreError> {
-        on_conn!(tx self, |c| sqlx::query(
-            "UPDATE webhook_events SET status = $1, reason = $2, last_error = NULL, processed_at = $3 \
-             WHERE stripe_event_id = $4",
-        )
-        .bind(status)
-        .bind(reason)
-        .bind(now)
-        .bind(id)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
-        Ok(())
+    ) -> Result<bool, StoreError> {
+        let rows = match self {
+            Tx::Sqlite(turn) => sqlx::query(
+                "INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_created, \
+                                             payload, status, reason, attempts, received_at, processed_at, source) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10) \
+                 ON CONFLICT (stripe_event_id) DO UPDATE SET status = excluded.status, \
+                     reason = excluded.reason, last_error = NULL, processed_at = excluded.processed_at, \
+                     attempts = webhook_events.attempts + 1 \
+                 WHERE webhook_events.status IN ('received', 'failed')",
+            )
+            .bind(e.id)
+            .bind(e.kind)
+            .bind(e.livemode)
+            .bind(e.api_version)
+            .bind(e.created)
+            .bind(e.payload)
+            .bind(status)
+            .bind(reason)
+            .bind(now)
+            .bind(e.source)
+            .execute(turn.conn())
+            .await?
+            .rows_affected(),
+            Tx::Postgres(c) => sqlx::query(
+                "UPDATE webhook_events SET status = $1, reason = $2, last_error = NULL, processed_at = $3 \
+                 WHERE stripe_event_id = $4",
+            )
+            .bind(status)
+            .bind(reason)
+            .bind(now)
+            .bind(e.id)
+            .execute(&mut **c)
+            .await?
+            .rows_affected(),
+        };
+        Ok(rows == 1)
     }
 }
 

@@ -94,6 +94,8 @@ pub async fn receive(
     let now = unix_now();
     match apply(app, event, &record, now).await {
         Ok((received, outbox_queued)) => {
+            // Committed, or found finished: either way it never changes again.
+            app.finished_events.insert(&event.id);
             let outcome = match &received {
                 Received::Applied(Outcome::Processed(_)) => EventStatus::Processed.as_str(),
                 Received::Applied(Outcome::Ignored(_)) => EventStatus::Ignored.as_str(),
@@ -140,6 +142,16 @@ pub async fn receive(
     }
 }
 
+/// True when `id` is an event this instance saw finished: a duplicate, answered before any
+/// query (counted like the inbox's duplicates; `kind` as the body names it).
+pub fn known_duplicate(app: &App, id: &str, kind: &str) -> bool {
+    let known = app.finished_events.contains(id);
+    if known {
+        count(kind, "duplicate");
+    }
+    known
+}
+
 async fn apply(
     app: &App,
     event: &Event,
@@ -154,7 +166,8 @@ async fn apply(
         webhooks: &app.config.webhooks,
         mail_on: !app.mailer.is_off(),
     };
-    app.store
+    let attempt = app
+        .store
         .write(async |tx| {
             // The claim decides: two first deliveries can both pass the read above.
             if tx.claim_event(record, now).await? == Claim::Done {
@@ -168,11 +181,37 @@ async fn apply(
                 Outcome::Processed(what) => (EventStatus::Processed, what.as_str()),
                 Outcome::Ignored(why) => (EventStatus::Ignored, why.as_str()),
             };
-            tx.finish_event(&event.id, status, Some(reason), now)
-                .await?;
+            if !tx.finish_event(record, status, Some(reason), now).await? {
+                return Err(Attempt::Overtaken);
+            }
             Ok((Received::Applied(outcome), outbox_queued))
         })
-        .await
+        .await;
+    match attempt {
+        Ok(done) => Ok(done),
+        // Rolled back, once what it read is durable: the other delivery's effect stands.
+        Err(Attempt::Overtaken) => Ok((Received::Duplicate, false)),
+        Err(Attempt::Failed(e)) => Err(e),
+    }
+}
+
+/// How a transaction of the inbox ended without its effect.
+enum Attempt {
+    Failed(InboxError),
+    /// Another delivery of the event finished it first (see [`crate::store::Tx::claim_event`]).
+    Overtaken,
+}
+
+impl From<InboxError> for Attempt {
+    fn from(e: InboxError) -> Attempt {
+        Attempt::Failed(e)
+    }
+}
+
+impl From<StoreError> for Attempt {
+    fn from(e: StoreError) -> Attempt {
+        Attempt::Failed(e.into())
+    }
 }
 
 /// The alert of a database outage this instance saw, once the database answers again.

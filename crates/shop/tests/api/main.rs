@@ -17,6 +17,7 @@ mod disputes;
 mod doctor;
 mod email;
 mod export;
+mod finished_events;
 mod foreign_intent;
 mod fulfilment;
 mod group_commit;

@@ -1,0 +1,58 @@
+//! Issue 23's "done when", each target beside the ratio this run measured: one block that says
+//! which targets a run met. Ratios within one run hold on a shared machine where absolute
+//! figures do not.
+
+/// What one run measured, as the targets need it.
+pub struct Figures {
+    pub postgres: bool,
+    pub effect_rate: f64,
+    pub raw_rate: f64,
+    pub dup_rate: f64,
+    pub health_rate: f64,
+    /// p99 of checkout through caisse and of the sandbox alone, 16 clients, ms.
+    pub checkout_p99: f64,
+    pub sandbox_p99: f64,
+    /// The highest `VmHWM` of `caisse serve` over the run, MiB.
+    pub peak_rss: f64,
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "not met"
+    }
+}
+
+pub fn print(f: &Figures) {
+    let effect = f.effect_rate / f.raw_rate;
+    let floor = if f.postgres { 0.5 } else { 1.0 };
+    let duplicates = f.dup_rate / f.health_rate;
+    let overhead = f.checkout_p99 - f.sandbox_p99;
+    println!("\nratios against issue 23's targets (this run)");
+    println!(
+        "  webhook effect / raw commits            {effect:>6.2}x  (>= {floor:.1})  {}",
+        verdict(effect >= floor)
+    );
+    if !f.postgres {
+        println!(
+            "  webhook effect / the seed's Node stack  not measured here: it needs better-sqlite3 \
+             or Node >= 22.5 (node:sqlite); issue 23 measured that stack at 903/s (>= 5x)"
+        );
+    }
+    println!(
+        "  duplicates / GET /healthz               {duplicates:>6.2}x  (>= 0.5)  {}",
+        verdict(duplicates >= 0.5)
+    );
+    if !f.postgres {
+        println!(
+            "  checkout p99 over the sandbox's, 16 clients  {overhead:+.1} ms  (< 10 ms)  {}",
+            verdict(overhead < 10.0)
+        );
+    }
+    println!(
+        "  peak RSS of caisse serve                {:>6.1} MiB  (< 100 MB)  {}",
+        f.peak_rss,
+        verdict(f.peak_rss * 1.048_576 < 100.0)
+    );
+}
