@@ -175,10 +175,12 @@ fn endpoint(config: &Config, endpoints: &[WebhookEndpoint]) -> Check {
         } else if !missing.is_empty() {
             problems.push(format!("{} does not receive {}", e.id, missing.join(", ")));
         } else if e.api_version.as_deref() != Some(caisse_stripe::API_VERSION) {
+            // Stripe cannot change an endpoint's API version: `stripe setup` would not fix it.
             problems.push(format!(
-                "{} sends events in {version}, caisse reads {}",
+                "{} sends events in {version}, caisse reads {} (Stripe cannot change an endpoint's version: delete {} in Stripe's dashboard first)",
                 e.id,
-                caisse_stripe::API_VERSION
+                caisse_stripe::API_VERSION,
+                e.id
             ));
         } else {
             return Check::ok(

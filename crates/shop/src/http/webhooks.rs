@@ -34,8 +34,17 @@ const BODY_READ_WAIT: Duration = Duration::from_secs(2);
 
 async fn receive(State(app): State<App>, req: Request) -> Response {
     let now = unix_now();
-    // What can be refused without the body is refused before it is read: a delivery with no
-    // header, or one that is not a signature header, costs no buffer.
+    let limit = app.config.max_body_bytes;
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    // What can be refused without the body is refused before it is read: a body declared over
+    // the limit (413 first, as the contract says), a delivery with no header, or one that is
+    // not a signature header, costs no buffer.
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::payload_too_large(limit).into_response();
+    }
     let header = match req.headers().get("stripe-signature").map(|v| v.to_str()) {
         None => Err(SignatureError::MissingHeader),
         Some(Err(_)) => Err(SignatureError::Malformed("not visible ASCII")),
@@ -48,13 +57,9 @@ async fn receive(State(app): State<App>, req: Request) -> Response {
     // The body is read within the instance's budget of unverified bytes, its share held until
     // the signature is checked: forged bodies cannot take more memory than the budget, however
     // many connections send them, while Stripe's few-KB deliveries always find room.
-    let declared = req
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     let kib = declared
-        .unwrap_or(app.config.max_body_bytes)
-        .min(app.config.max_body_bytes)
+        .map_or(limit, |n| n as usize)
+        .min(limit)
         .div_ceil(1024)
         .clamp(1, crate::app::WEBHOOK_BODY_BUDGET_KIB);
     let share = app.webhook_bodies.clone().acquire_many_owned(kib as u32);
@@ -62,7 +67,7 @@ async fn receive(State(app): State<App>, req: Request) -> Response {
         return ApiError::unavailable("too many webhook deliveries at once; retry later")
             .into_response();
     };
-    let body = match read_body(req, app.config.max_body_bytes).await {
+    let body = match read_body(req, limit).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
