@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
+use jiff::tz::TimeZone;
 
 use crate::app::App;
 use crate::http::admin::{failure, render, Chrome};
@@ -20,10 +21,11 @@ pub(super) struct AuditView {
     pub message: String,
 }
 
-impl From<&AuditRecord> for AuditView {
-    fn from(a: &AuditRecord) -> AuditView {
+impl AuditView {
+    /// The row as the page shows it, its times in the shop's zone.
+    pub(super) fn new(a: &AuditRecord, zone: &TimeZone) -> AuditView {
         AuditView {
-            at: when(Some(a.at)),
+            at: when(zone, Some(a.at)),
             actor: a.actor.clone(),
             action: a.action.clone(),
             entity_type: a.entity_type.clone(),
@@ -87,7 +89,10 @@ pub(in super::super) async fn page(
     });
     render(&AuditPage {
         c,
-        audit: rows.iter().map(AuditView::from).collect(),
+        audit: rows
+            .iter()
+            .map(|x| AuditView::new(x, &app.config.time_zone))
+            .collect(),
         f,
         from,
         to,
