@@ -3,6 +3,7 @@
 //! messages and the dashboard show it. The one formatting of times for people: every sentence
 //! and page goes through [`local_time`]. Machine formats (the CSV export, JSON) stay ISO 8601 UTC.
 
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
@@ -22,6 +23,19 @@ pub fn local_time(unix: i64, zone: &TimeZone) -> String {
             jiff::fmt::strtime::format("%Y-%m-%d %H:%M %Z", &t.to_zoned_datetime(zone.clone())).ok()
         })
         .unwrap_or_else(|| unix.to_string())
+}
+
+/// The Unix times a `YYYY-MM-DD` day of the shop's starts and ends at in `zone`, as a day filter
+/// reads it (from its first second to the next day's first, 23 or 25 hours on a day the clocks
+/// change); `None` for anything that is not such a date.
+pub fn day_bounds(day: &str, zone: &TimeZone) -> Option<(i64, i64)> {
+    let date = Date::strptime("%Y-%m-%d", day.trim()).ok()?;
+    let start = |d: Date| {
+        d.to_zoned_datetime(zone.clone())
+            .ok()
+            .map(|z| z.timestamp().as_second())
+    };
+    Some((start(date)?, start(date.tomorrow().ok()?)?))
 }
 
 #[cfg(test)]
@@ -61,6 +75,26 @@ mod tests {
             local_time(t, &zone("America/New_York").unwrap()),
             "2026-12-04 17:15 EST"
         );
+    }
+
+    #[test]
+    fn a_day_is_the_shop_s_day_and_lasts_what_its_clocks_say() {
+        let paris = zone("Europe/Paris").unwrap();
+        // 2026-01-15 00:00 CET is 2026-01-14 23:00 UTC.
+        assert_eq!(
+            day_bounds("2026-01-15", &paris),
+            Some((WINTER - 13 * 3600, WINTER + 11 * 3600))
+        );
+        assert_eq!(
+            day_bounds(" 2026-01-15 ", &TimeZone::UTC),
+            Some((WINTER - 12 * 3600, WINTER + 12 * 3600))
+        );
+        // The clocks go forward on 2026-03-29 in Paris: that day has 23 hours.
+        let (start, end) = day_bounds("2026-03-29", &paris).unwrap();
+        assert_eq!(end - start, 23 * 3600);
+        for bad in ["", "2026-13-01", "15/01/2026", "2026-01-15T00:00"] {
+            assert_eq!(day_bounds(bad, &paris), None, "{bad}");
+        }
     }
 
     #[test]

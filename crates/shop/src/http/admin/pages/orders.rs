@@ -85,8 +85,8 @@ pub(in super::super) async fn page(
     );
     // An unknown status or a date that does not parse filters nothing rather than failing.
     let filter = ExportFilter {
-        from: parse_date(&from, false).ok(),
-        to: parse_date(&to, true).ok(),
+        from: parse_date(&from, false, &app.config.time_zone).ok(),
+        to: parse_date(&to, true, &app.config.time_zone).ok(),
         status: status.parse().ok(),
         fulfilment: fulfilment.parse().ok(),
     };
