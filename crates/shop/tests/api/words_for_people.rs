@@ -106,6 +106,8 @@ async fn the_catalog_tells_held_from_sold_out() {
 
 /// Asia/Tokyo has kept +09:00 without summer time since 1951, so the expected date is worked
 /// out here without a time-zone library: the UTC date nine hours later, with `JST`.
+/// The sentence says the expiry the hold was created with (its `after`); the holds page shows the
+/// one the Checkout Session was then given (a minute later: Stripe's margin), as the answer does.
 #[tokio::test]
 async fn a_new_hold_s_audit_sentence_and_the_holds_page_read_dates_in_the_shop_s_zone() {
     let hash = caisse_shop::admin::hash_password(PASSWORD).unwrap();
