@@ -79,13 +79,17 @@ pub async fn orders_export(
             problem,
         }])
     };
+    let config = load(file, Mode::Tool, |_| {}, None)?;
+    init_logs(config.log_format);
+    // Days are the shop's (`CAISSE_TIME_ZONE`), as the dashboard shows them.
+    let zone = &config.time_zone;
     let filter = caisse_shop::store::ExportFilter {
         from: from
-            .map(|d| export::parse_date(d, false))
+            .map(|d| export::parse_date(d, false, zone))
             .transpose()
             .map_err(|e| problem("--from", e))?,
         to: to
-            .map(|d| export::parse_date(d, true))
+            .map(|d| export::parse_date(d, true, zone))
             .transpose()
             .map_err(|e| problem("--to", e))?,
         status: status.map(str::parse).transpose().map_err(|_| {

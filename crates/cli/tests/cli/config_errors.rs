@@ -217,6 +217,18 @@ fn serve_fails_with_env(vars: &[(&str, &str)], expected: &str) {
 }
 
 #[test]
+fn an_unknown_time_zone() {
+    serve_fails_with(
+        &[
+            ("STRIPE_SECRET_KEY", SK),
+            ("STRIPE_WEBHOOK_SECRET", WH),
+            ("CAISSE_TIME_ZONE", "Europe/Atlantis"),
+        ],
+        "CAISSE_TIME_ZONE: is not a time zone of the tz database",
+    );
+}
+
+#[test]
 fn live_keys_with_a_plain_http_public_url() {
     serve_fails_with(
         &[

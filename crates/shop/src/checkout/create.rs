@@ -10,6 +10,7 @@ use super::{CheckoutCreated, CheckoutError, CheckoutRequest, IDEMPOTENCY_KEY_LIF
 use crate::app::App;
 use crate::domain::cart::{self, CartError, CatalogEntry, Limits, RequestedLine, ValidCart};
 use crate::domain::intent_tag;
+use crate::domain::local_time::local_time;
 use crate::domain::money::format_amount;
 use crate::holds::release::{self as holds, Purpose, Verdict};
 use crate::identity::Customer;
@@ -188,8 +189,9 @@ pub async fn create(
             json!({ "items": items, "amount_total": cart.amount_total, "currency": cart.currency, "expires_at": expires_at }),
         ),
         message: format!(
-            "Hold {hold_id} created: {}, expires at {expires_at}",
-            describe(&cart)
+            "Hold {hold_id} created: {}, expires at {}",
+            describe(&cart),
+            local_time(expires_at, &app.config.time_zone)
         ),
     };
     let held = app

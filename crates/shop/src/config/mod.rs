@@ -10,8 +10,8 @@
 //!
 //! One file per section: [`settings`] (the declaration), `source` (environment and file),
 //! `reader` (values, defaults, the report), `stripe_keys` (DESIGN.md 1.1), `http`, `checkout`,
-//! `webhooks`, `mail`, `identity`, `admin` (the dashboard's password hash) and `operations`
-//! (Redis time limit, retention). This module depends on
+//! `webhooks`, `mail`, `identity`, `admin` (the dashboard's password hash), `operations`
+//! (Redis time limit, retention) and `time_zone` (the zone dates are written in). This module depends on
 //! nothing above `domain` and `secret`.
 
 mod admin;
@@ -24,6 +24,7 @@ mod reader;
 pub mod settings;
 mod source;
 mod stripe_keys;
+mod time_zone;
 mod webhooks;
 
 use std::fmt;
@@ -124,6 +125,8 @@ pub struct Config {
     pub checkout: CheckoutConfig,
     pub webhooks: WebhookConfig,
     pub mail: MailConfig,
+    /// The zone audit sentences, alerts and the dashboard write dates in.
+    pub time_zone: jiff::tz::TimeZone,
     pub identity: IdentityConfig,
     pub redis_url: Option<Secret>,
     pub operations: OperationsConfig,
@@ -220,6 +223,7 @@ impl Config {
             checkout::checkout_settings(&mut r, addresses.success_url, addresses.cancel_url);
         let webhooks = webhooks::webhook_settings(&mut r);
         let mail = mail::mail_settings(&mut r, mode);
+        let time_zone = time_zone::time_zone(&mut r);
         let identity = identity::identity_settings(&mut r, mode);
         let redis_url = checkout::redis_url(&mut r);
         let operations = operations::operations_settings(&mut r);
@@ -257,6 +261,7 @@ impl Config {
             checkout,
             webhooks,
             mail,
+            time_zone,
             identity,
             redis_url,
             operations,

@@ -86,6 +86,7 @@ pub const RETENTION_DAYS: &str = "CAISSE_RETENTION_DAYS";
 pub const ALERT_EMAIL: &str = "CAISSE_ALERT_EMAIL";
 pub const ALERT_WEBHOOK_URL: &str = "CAISSE_ALERT_WEBHOOK_URL";
 pub const ALERT_WEBHOOK_SECRET: &str = "CAISSE_ALERT_WEBHOOK_SECRET";
+pub const TIME_ZONE: &str = "CAISSE_TIME_ZONE";
 
 /// Every setting caisse reads, in the order `config check` prints them.
 pub const SETTINGS: &[Setting] = &[
@@ -135,6 +136,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(SMTP_URL, "", true, "smtp://host:port, smtps://user:pass@host, smtp://host:587?tls=required: where confirmation emails go"),
     setting(MAIL_FROM, "", false, "the From address of emails (required with SMTP_URL), e.g. Shop <orders@shop.example>"),
     setting(SHOP_NAME, "caisse", false, "the shop's name in emails"),
+    setting(TIME_ZONE, "UTC", false, "IANA time zone (Europe/Paris) that audit sentences, alerts and the dashboard write dates in"),
     setting(MAIL, "on", false, "on, or off to send no email at all (serve refuses to start without a transport otherwise)"),
     setting(MAIL_DIR, "", false, "write each email as an .eml file in this folder instead of sending it (caisse dev: caisse-data/mail)"),
     setting(MAIL_LANG, "fr", false, "language of emails: fr or en"),

@@ -379,3 +379,30 @@ fn return_urls_and_trusted_proxies_are_checked_at_start() {
         );
     }
 }
+
+#[test]
+fn the_time_zone_is_an_iana_name_of_the_bundled_database() {
+    let zone = |name: &'static str| {
+        load(
+            &[
+                (SECRET_KEY, SK),
+                (WEBHOOK_SECRET, WH),
+                (MAIL, "off"),
+                (TIME_ZONE, name),
+            ],
+            Mode::Serve,
+        )
+    };
+    let paris = zone("Europe/Paris").unwrap().time_zone;
+    assert_eq!(paris.iana_name(), Some("Europe/Paris"));
+    for unknown in ["Europe/Atlantis", "CET+1", "paris"] {
+        let errors = zone(unknown).unwrap_err();
+        assert_eq!(errors.len(), 1, "{unknown}: {errors:?}");
+        assert_eq!(errors[0].variable, TIME_ZONE, "{unknown}");
+    }
+    let default = load(
+        &[(SECRET_KEY, SK), (WEBHOOK_SECRET, WH), (MAIL, "off")],
+        Mode::Serve,
+    );
+    assert_eq!(default.unwrap().time_zone.iana_name(), Some("UTC"));
+}

@@ -1,5 +1,5 @@
 //! The shop's rules as plain types and functions, with no I/O: money, the catalog's product rules,
-//! IP ranges, cart validation, shipping rates and the hold/order state machine. Everything here is tested exhaustively without
+//! IP ranges, cart validation, how a time reads in the shop's zone, shipping rates and the hold/order state machine. Everything here is tested exhaustively without
 //! a database.
 
 pub mod cart;
@@ -7,6 +7,7 @@ pub mod email;
 pub mod intent_tag;
 pub mod ip_range;
 pub mod lifecycle;
+pub mod local_time;
 pub mod money;
 pub mod product;
 pub mod rate;

@@ -24,6 +24,7 @@ use caisse_stripe::objects::CheckoutSession;
 use futures_util::stream::{self, StreamExt};
 
 use crate::app::App;
+use crate::domain::local_time::local_time;
 use crate::holds::release::{self, Purpose, Verdict};
 use crate::orders::{self, Fulfilment, Paid};
 use crate::store::{Hold, NewAlert, Severity, StoreError};
@@ -132,7 +133,10 @@ async fn settle(app: &App, hold: &Hold, due: i64, now: i64) -> Result<Settled, S
     Ok(
         match release::expire_at_stripe(&app.stripe, hold, Purpose::Expire).await {
             Verdict::Expired => {
-                let why = format!("expired at {} without payment", hold.expires_at);
+                let why = format!(
+                    "expired at {} without payment",
+                    local_time(hold.expires_at, &app.config.time_zone)
+                );
                 here(
                     release::release(&app.store, hold, "expired", ACTOR, &why, now).await?,
                     Settled::Released,
@@ -202,7 +206,15 @@ async fn settle_complete(
                 let why = format!("its delayed payment {pi_id} failed ({})", pi.status);
                 app.store
                     .write(async |tx| {
-                        release::raise_payment_failed(tx, hold, Some(pi_id), &why, now).await
+                        release::raise_payment_failed(
+                            tx,
+                            hold,
+                            Some(pi_id),
+                            &why,
+                            now,
+                            &app.config.time_zone,
+                        )
+                        .await
                     })
                     .await?;
                 return Ok(here(

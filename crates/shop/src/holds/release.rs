@@ -8,8 +8,10 @@ use serde_json::json;
 
 use caisse_stripe::Client;
 
+use crate::domain::local_time::local_time;
 use crate::domain::status::HoldStatus;
 use crate::store::{AuditEntry, Hold, NewAlert, Severity, Store, StoreError, Tx};
+use jiff::tz::TimeZone;
 
 /// What Stripe says of a hold's session after the request to expire it.
 #[derive(Clone, Debug, PartialEq)]
@@ -121,6 +123,7 @@ pub async fn raise_payment_failed(
     payment_intent: Option<&str>,
     why: &str,
     now: i64,
+    zone: &TimeZone,
 ) -> Result<(), StoreError> {
     let items = tx.hold_items_tx(&hold.id).await?;
     let product = items
@@ -143,9 +146,7 @@ pub async fn raise_payment_failed(
             dedup_key: format!("payment_failed:{}", payment_intent.unwrap_or(&hold.id)),
         }
     } else {
-        let from = time::OffsetDateTime::from_unix_timestamp(hour)
-            .map(|t| format!("{} {:02}:00 UTC", t.date(), t.hour()))
-            .unwrap_or_else(|_| hour.to_string());
+        let from = local_time(hour, zone);
         NewAlert {
             kind: AlertKind::PaymentFailed,
             severity: Severity::Warning,

@@ -2,12 +2,15 @@
 //! email, name, phone, shipping_line1, shipping_line2, shipping_postal_code, shipping_city,
 //! shipping_country, items, subtotal, shipping, total, refunded, currency, payment_intent` —
 //! `created_at` in ISO 8601 UTC, `items` as `id×quantity; …`, amounts in major units with a dot
-//! (three decimals for three-decimal currencies). Rows are read as a stream and written in
+//! (three decimals for three-decimal currencies). Filters by date take the shop's days
+//! (`CAISSE_TIME_ZONE`). Rows are read as a stream and written in
 //! chunks of [`CHUNK_ROWS`], so memory stays bounded whatever the number of orders
 //! (`caisse orders export` and `GET /admin/orders.csv` share this).
 
 use futures_util::StreamExt;
+use jiff::tz::TimeZone;
 
+use crate::domain::local_time::day_bounds;
 use crate::domain::money::major_units;
 use crate::store::{ExportFilter, ExportRow, Store, StoreError};
 
@@ -127,14 +130,12 @@ where
     Ok(written)
 }
 
-/// `2026-11-20` (that day's start, or with `end` the next day's start, so that `--to` includes
-/// its day) or an RFC 3339 time, as unix seconds.
-pub fn parse_date(text: &str, end: bool) -> Result<i64, String> {
+/// `2026-11-20`, a day of the shop's time zone (its start, or with `end` the next day's start,
+/// so that `--to` includes its day), or an RFC 3339 time, as unix seconds.
+pub fn parse_date(text: &str, end: bool, zone: &TimeZone) -> Result<i64, String> {
     let text = text.trim();
-    let day = time::macros::format_description!("[year]-[month]-[day]");
-    if let Ok(date) = time::Date::parse(text, day) {
-        let start = date.midnight().assume_utc().unix_timestamp();
-        return Ok(if end { start + 86_400 } else { start });
+    if let Some((start, next)) = day_bounds(text, zone) {
+        return Ok(if end { next } else { start });
     }
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map(|t| t.unix_timestamp())
@@ -163,10 +164,23 @@ mod tests {
 
     #[test]
     fn dates_are_days_or_times_and_to_includes_its_day() {
-        assert_eq!(parse_date("2026-11-20", false), Ok(1_795_132_800));
-        assert_eq!(parse_date("2026-11-20", true), Ok(1_795_132_800 + 86_400));
-        assert_eq!(parse_date("2026-11-20T01:00:00Z", true), Ok(1_795_136_400));
-        assert!(parse_date("yesterday", false).is_err());
+        let utc = &TimeZone::UTC;
+        assert_eq!(parse_date("2026-11-20", false, utc), Ok(1_795_132_800));
+        assert_eq!(
+            parse_date("2026-11-20", true, utc),
+            Ok(1_795_132_800 + 86_400)
+        );
+        assert_eq!(
+            parse_date("2026-11-20T01:00:00Z", true, utc),
+            Ok(1_795_136_400)
+        );
+        assert!(parse_date("yesterday", false, utc).is_err());
+        // A day of a shop in Paris starts at 23:00 UTC the day before, in winter.
+        let paris = &crate::domain::local_time::zone("Europe/Paris").unwrap();
+        assert_eq!(
+            parse_date("2026-11-20", false, paris),
+            Ok(1_795_132_800 - 3600)
+        );
         assert_eq!(iso(1_795_136_400), "2026-11-20T01:00:00Z");
     }
 }

@@ -7,12 +7,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use jiff::tz::TimeZone;
 use lettre::message::Mailbox;
 use lettre::Message;
 use serde_json::json;
 
 use super::{Attempt, Audit};
 use crate::app::App;
+use crate::domain::local_time::local_time;
 use crate::domain::status::{AlertKind, OutboxKind};
 use crate::email::SendError;
 use crate::store::{OutboxRow, PendingAlert, StoreError};
@@ -67,7 +69,13 @@ pub async fn queue(app: &App, now: i64) -> Result<usize, StoreError> {
                     if last.is_some_and(|t| now < t + MAIL_EVERY_SECS) {
                         continue; // they go in the next email, a digest
                     }
-                    let payload = email_payload(kind, &alerts, &recipients, &link);
+                    let payload = email_payload(
+                        kind,
+                        &alerts,
+                        &recipients,
+                        &link,
+                        &app.config.time_zone,
+                    );
                     // Keyed by the first alert it carries: two workers make one email.
                     let subject = format!("{kind}:{}", alerts[0].id);
                     queued += usize::from(
@@ -90,6 +98,7 @@ fn email_payload(
     alerts: &[PendingAlert],
     to: &[String],
     link: &str,
+    zone: &TimeZone,
 ) -> serde_json::Value {
     let subject = match alerts.len() {
         1 => format!("[caisse] Critical alert: {kind}"),
@@ -99,8 +108,10 @@ fn email_payload(
         .iter()
         .map(|a| {
             format!(
-                "- {} (alert {}, unix time {})",
-                a.message, a.id, a.created_at
+                "- {} (alert {}, raised {})",
+                a.message,
+                a.id,
+                local_time(a.created_at, zone)
             )
         })
         .collect();

@@ -6,6 +6,7 @@ use crate::domain::status::AlertKind;
 use crate::domain::text;
 use caisse_stripe::objects::{Charge, CheckoutSession};
 use caisse_stripe::{Event, EventObject};
+use jiff::tz::TimeZone;
 use serde_json::json;
 
 use super::disputes::{self, Act};
@@ -60,6 +61,8 @@ pub struct Policy<'a> {
     pub webhooks: &'a WebhookConfig,
     /// Emails can be sent: a refund Stripe confirms gets its email to the customer.
     pub mail_on: bool,
+    /// The zone dates in audit sentences and alerts are written in.
+    pub time_zone: &'a TimeZone,
 }
 
 /// One event's handling: the policy, the transaction, who acts (`webhook:evt_…`) and when.
@@ -203,6 +206,7 @@ pub async fn apply(
                 actor: &cx.actor,
                 now: cx.now,
                 created: cx.event.created,
+                zone: cx.policy.time_zone,
             },
             &d,
         )
@@ -214,6 +218,7 @@ pub async fn apply(
                 actor: &cx.actor,
                 now: cx.now,
                 created: cx.event.created,
+                zone: cx.policy.time_zone,
             },
             &d,
         )
@@ -226,6 +231,7 @@ pub async fn apply(
                     actor: &cx.actor,
                     now: cx.now,
                     created: cx.event.created,
+                    zone: cx.policy.time_zone,
                 },
                 &r,
             )
@@ -395,7 +401,15 @@ async fn payment_failed(
         // A decline that reaches us after the success: the order stands.
         return keep_order(cx, hold, order.number, why).await;
     }
-    release::raise_payment_failed(cx.tx, hold, payment_intent, why, cx.now).await?;
+    release::raise_payment_failed(
+        cx.tx,
+        hold,
+        payment_intent,
+        why,
+        cx.now,
+        cx.policy.time_zone,
+    )
+    .await?;
     if cx.policy.webhooks.release_on_payment_failure {
         release(cx, hold, "payment_failed", why).await
     } else {

@@ -10,10 +10,12 @@
 //!   delivery) leave the amount alone (`webhooks::dispatch`).
 
 use caisse_stripe::objects::{Dispute, Refund};
+use jiff::tz::TimeZone;
 use serde_json::json;
 
 use super::dispatch::Outcome;
 use super::InboxError;
+use crate::domain::local_time::local_time;
 use crate::domain::money::format_amount;
 use crate::domain::status::{AlertKind, DisputeStatus};
 use crate::store::{AuditEntry, NewAlert, PaymentRow, Severity, StoreError, Tx};
@@ -23,6 +25,8 @@ pub(super) struct Act<'a> {
     pub actor: &'a str,
     pub now: i64,
     pub created: i64,
+    /// The shop's time zone, that the evidence's due date is written in.
+    pub zone: &'a TimeZone,
 }
 
 async fn payment(tx: &mut Tx, pi: Option<&str>) -> Result<Option<PaymentRow>, StoreError> {
@@ -39,15 +43,6 @@ fn not_ours(what: &str, pi: Option<&str>) -> Outcome {
     ))
 }
 
-/// `YYYY-MM-DD HH:MM UTC`.
-fn date(unix: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(format).ok())
-        .unwrap_or_else(|| unix.to_string())
-}
-
 pub(super) async fn opened(tx: &mut Tx, act: Act<'_>, d: &Dispute) -> Result<Outcome, InboxError> {
     let pi = d.payment_intent.as_deref();
     let Some(payment) = payment(tx, pi).await? else {
@@ -60,7 +55,7 @@ pub(super) async fn opened(tx: &mut Tx, act: Act<'_>, d: &Dispute) -> Result<Out
         .evidence_details
         .as_ref()
         .and_then(|e| e.due_by)
-        .map_or("unknown".to_string(), date);
+        .map_or("unknown".to_string(), |t| local_time(t, act.zone));
     let message = format!(
         "Order #{number} is disputed: {} (reason: {}); evidence is due by {due} (Stripe dispute {}, payment {})",
         format_amount(d.amount, &d.currency),

@@ -165,6 +165,7 @@ async fn apply(
         live: app.config.stripe.mode == KeyMode::Live,
         webhooks: &app.config.webhooks,
         mail_on: !app.mailer.is_off(),
+        time_zone: &app.config.time_zone,
     };
     let attempt = app
         .store

@@ -1,10 +1,13 @@
 //! Words for people: a customer short of stock reads the product's name, not its id; a
 //! `payment_failed` alert resolves itself when the customer pays the same checkout after all
-//! (another card on the same page): it leaves the alerts to look at and stays in the history.
+//! (another card on the same page): it leaves the alerts to look at and stays in the history;
+//! audit sentences and dashboard pages write times as dates in the shop's time zone.
 
+use caisse_shop::config;
 use caisse_shop::domain::status::AlertKind;
 
-use crate::support::{cart, guest_cookie, scalar, TestApp};
+use crate::admin::{sign_in, PASSWORD};
+use crate::support::{cart, guest_cookie, scalar, TestApp, LOOSE};
 
 #[tokio::test]
 async fn a_declined_card_then_a_good_one_resolves_the_payment_failed_alert() {
@@ -98,5 +101,65 @@ async fn the_catalog_tells_held_from_sold_out() {
         (&mug["held"], &mug["held_until"]),
         (&serde_json::json!(0), &serde_json::Value::Null)
     );
+    app.stop().await;
+}
+
+/// Asia/Tokyo has kept +09:00 without summer time since 1951, so the expected date is worked
+/// out here without a time-zone library: the UTC date nine hours later, with `JST`.
+/// The sentence says the expiry the hold was created with (its `after`); the holds page shows the
+/// one the Checkout Session was then given (a minute later: Stripe's margin), as the answer does.
+#[tokio::test]
+async fn a_new_hold_s_audit_sentence_and_the_holds_page_read_dates_in_the_shop_s_zone() {
+    let hash = caisse_shop::admin::hash_password(PASSWORD).unwrap();
+    let mut extra = LOOSE.to_vec();
+    extra.push((config::ADMIN_PASSWORD_HASH, &hash));
+    extra.push((config::TIME_ZONE, "Asia/Tokyo"));
+    let app = TestApp::spawn_with(&extra).await;
+    let (status, held, _) = app.checkout(cart(&[("mug-enamel", 1)]), &[]).await;
+    assert_eq!(status, 201, "{held}");
+    let hold_id = held["hold_id"].as_str().unwrap();
+    let trail = app
+        .store
+        .audit_log(Some(("hold", hold_id)), 10)
+        .await
+        .unwrap();
+    let after: serde_json::Value =
+        serde_json::from_str(trail[0].after.as_deref().unwrap()).unwrap();
+    let expires_at = after["expires_at"].as_i64().unwrap();
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    let tokyo = |t: i64| {
+        let local = time::OffsetDateTime::from_unix_timestamp(t + 9 * 3600).unwrap();
+        format!("{} JST", local.format(format).unwrap())
+    };
+    let expected = tokyo(expires_at);
+    assert_eq!(trail[0].action, "hold.created");
+    assert!(
+        trail[0]
+            .message
+            .ends_with(&format!("expires at {expected}")),
+        "{} (expected {expected})",
+        trail[0].message
+    );
+    assert!(!trail[0].message.contains(&expires_at.to_string()));
+
+    let (cookie, _) = sign_in(&app).await;
+    let session_expiry = tokyo(held["expires_at"].as_i64().unwrap());
+    for (page, expected) in [
+        ("/admin/holds", &session_expiry),
+        ("/admin/audit", &expected),
+    ] {
+        let html = app
+            .http
+            .get(app.url(page))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains(expected.as_str()), "{page} shows {expected}");
+        assert!(!html.contains(" UTC<"), "{page} shows a UTC time");
+    }
     app.stop().await;
 }

@@ -7,6 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use jiff::tz::TimeZone;
 
 use crate::app::App;
 use crate::orders::export::{export, parse_date};
@@ -31,10 +32,14 @@ fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn filter(p: &Params) -> Result<ExportFilter, String> {
+fn filter(p: &Params, zone: &TimeZone) -> Result<ExportFilter, String> {
     Ok(ExportFilter {
-        from: given(&p.from).map(|d| parse_date(d, false)).transpose()?,
-        to: given(&p.to).map(|d| parse_date(d, true)).transpose()?,
+        from: given(&p.from)
+            .map(|d| parse_date(d, false, zone))
+            .transpose()?,
+        to: given(&p.to)
+            .map(|d| parse_date(d, true, zone))
+            .transpose()?,
         status: given(&p.status)
             .map(|s| s.parse().map_err(|_| format!("no order status `{s}`")))
             .transpose()?,
@@ -53,7 +58,7 @@ pub(super) async fn orders_csv(
     Operator { c, .. }: Operator,
     Query(params): Query<Params>,
 ) -> Response {
-    let filter = match filter(&params) {
+    let filter = match filter(&params, &app.config.time_zone) {
         Ok(f) => f,
         Err(why) => return refused(c, &why),
     };

@@ -48,7 +48,7 @@ pub(in super::super) async fn page(
             .iter()
             .map(|a| AlertView {
                 id: a.id,
-                created: when(Some(a.created_at)),
+                created: when(&app.config.time_zone, Some(a.created_at)),
                 severity: a.severity.clone(),
                 kind: a.kind.to_string(),
                 message: a.message.clone(),
@@ -60,7 +60,7 @@ pub(in super::super) async fn page(
                     Some(t) => format!(
                         "acknowledged by {} at {}",
                         a.acknowledged_by.as_deref().unwrap_or("?"),
-                        when(Some(t))
+                        when(&app.config.time_zone, Some(t))
                     ),
                     None => String::new(),
                 },

@@ -4,8 +4,10 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
+use jiff::tz::TimeZone;
 
 use crate::app::App;
+use crate::domain::local_time::day_bounds;
 use crate::http::admin::{failure, render, Chrome};
 use crate::store::{AuditFilter, AuditRecord};
 
@@ -20,10 +22,11 @@ pub(super) struct AuditView {
     pub message: String,
 }
 
-impl From<&AuditRecord> for AuditView {
-    fn from(a: &AuditRecord) -> AuditView {
+impl AuditView {
+    /// The row as the page shows it, its times in the shop's zone.
+    pub(super) fn new(a: &AuditRecord, zone: &TimeZone) -> AuditView {
         AuditView {
-            at: when(Some(a.at)),
+            at: when(zone, Some(a.at)),
             actor: a.actor.clone(),
             action: a.action.clone(),
             entity_type: a.entity_type.clone(),
@@ -44,30 +47,21 @@ struct AuditPage {
     next: Option<String>,
 }
 
-/// Unix seconds of a `YYYY-MM-DD` day's start (UTC); 0 for anything else.
-fn day_start(text: &str) -> i64 {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(text.trim(), format)
-        .map(|d| d.midnight().assume_utc().unix_timestamp())
-        .unwrap_or(0)
-}
-
 pub(in super::super) async fn page(
     State(app): State<App>,
     PageRequest { c, q }: PageRequest,
 ) -> Response {
     let text = |v: &Option<String>| v.clone().unwrap_or_default().trim().to_string();
     let (from, to) = (text(&q.from), text(&q.to));
+    let zone = &app.config.time_zone;
     let f = AuditFilter {
         entity_type: text(&q.entity_type),
         entity_id: text(&q.entity_id),
         actor: text(&q.actor),
-        from: day_start(&from),
+        // Days of the shop's time zone, as the rows' times read; 0: no bound.
+        from: day_bounds(&from, zone).map_or(0, |(start, _)| start),
         // "To" names the last day shown, included.
-        to: match day_start(&to) {
-            0 => 0,
-            t => t + 86_400,
-        },
+        to: day_bounds(&to, zone).map_or(0, |(_, end)| end),
     };
     let before = q.before_id();
     let mut rows = match app.store.audit_page(&f, before).await {
@@ -87,7 +81,7 @@ pub(in super::super) async fn page(
     });
     render(&AuditPage {
         c,
-        audit: rows.iter().map(AuditView::from).collect(),
+        audit: rows.iter().map(|x| AuditView::new(x, zone)).collect(),
         f,
         from,
         to,

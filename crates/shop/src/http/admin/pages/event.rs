@@ -46,9 +46,9 @@ pub(in super::super) async fn page(
     };
     render(&EventPage {
         c,
-        e: EventView::from(&d.row),
+        e: EventView::new(&d.row, &app.config.time_zone),
         source: d.row.source.clone(),
-        processed: when(d.row.processed_at),
+        processed: when(&app.config.time_zone, d.row.processed_at),
         mode: if d.livemode { "live" } else { "test" },
         api_version: d.api_version.clone().unwrap_or_default(),
         payload,

@@ -5,6 +5,7 @@ use crate::domain::status::EventStatus;
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
+use jiff::tz::TimeZone;
 
 use crate::app::App;
 use crate::http::admin::{failure, render, Chrome};
@@ -22,15 +23,16 @@ pub(super) struct EventView {
     pub note: String,
 }
 
-impl From<&EventListRow> for EventView {
-    fn from(e: &EventListRow) -> EventView {
+impl EventView {
+    /// The row as the page shows it, its times in the shop's zone.
+    pub(super) fn new(e: &EventListRow, zone: &TimeZone) -> EventView {
         EventView {
             id: e.stripe_event_id.clone(),
             kind: e.kind.clone(),
             status: e.status.clone(),
             attempts: e.attempts,
-            created: when(Some(e.stripe_created)),
-            received: when(Some(e.received_at)),
+            created: when(zone, Some(e.stripe_created)),
+            received: when(zone, Some(e.received_at)),
             note: e
                 .last_error
                 .clone()
@@ -94,7 +96,10 @@ pub(in super::super) async fn page(
     });
     render(&EventsPage {
         c,
-        rows: rows.iter().map(EventView::from).collect(),
+        rows: rows
+            .iter()
+            .map(|x| EventView::new(x, &app.config.time_zone))
+            .collect(),
         status,
         statuses,
         kind,

@@ -60,11 +60,11 @@ pub(in super::super) async fn page(
             .iter()
             .map(|h| HoldView {
                 id: h.id.clone(),
-                created: when(Some(h.created_at)),
+                created: when(&app.config.time_zone, Some(h.created_at)),
                 status: h.status.to_string(),
                 customer: h.customer_id.clone(),
                 total: format_amount(h.amount_total, &h.currency),
-                expires: when(Some(h.expires_at)),
+                expires: when(&app.config.time_zone, Some(h.expires_at)),
                 session: h.checkout_session_id.clone().unwrap_or_default(),
                 reason: h.release_reason.clone().unwrap_or_default(),
             })

@@ -1,6 +1,6 @@
 //! The dashboard's pages, one module each, and what they share: the [`PageRequest`] extractor
 //! (the signed-in operator's chrome with the notice a redirect asked for, and the query), the
-//! "older" link of a keyset page, query-string encoding and how a time reads. Every list pages by
+//! "older" link of a keyset page, query-string encoding and how a time reads (in the shop's time zone). Every list pages by
 //! keyset; its "older" link carries the last row's key.
 
 pub(super) mod alerts;
@@ -19,7 +19,10 @@ use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
+use jiff::tz::TimeZone;
+
 use crate::app::App;
+use crate::domain::local_time::local_time;
 use crate::store::PAGE;
 
 use super::session::Operator;
@@ -104,11 +107,7 @@ fn enc(s: &str) -> String {
     caisse_stripe::form::percent_encode(s, caisse_stripe::form::unreserved)
 }
 
-/// `2026-11-27 09:14:03 UTC`, or `—` for nothing.
-fn when(t: Option<i64>) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|d| d.format(format).ok())
-        .map(|s| format!("{s} UTC"))
-        .unwrap_or_else(|| "—".into())
+/// `2026-11-27 10:14 CET` in the shop's time zone, or `—` for nothing.
+fn when(zone: &TimeZone, t: Option<i64>) -> String {
+    t.map_or_else(|| "—".into(), |t| local_time(t, zone))
 }

@@ -136,9 +136,18 @@ pub(in super::super) async fn page(
                 total: format_amount(l.unit_amount * l.quantity, &row.currency),
             })
             .collect(),
-        events: events.iter().map(EventView::from).collect(),
-        requests: requests.iter().map(RequestView::from).collect(),
-        audit: audit.iter().map(AuditView::from).collect(),
+        events: events
+            .iter()
+            .map(|x| EventView::new(x, &app.config.time_zone))
+            .collect(),
+        requests: requests
+            .iter()
+            .map(|x| RequestView::new(x, &app.config.time_zone))
+            .collect(),
+        audit: audit
+            .iter()
+            .map(|x| AuditView::new(x, &app.config.time_zone))
+            .collect(),
         emails: emails
             .iter()
             .map(|m| MessageView {
@@ -156,6 +165,6 @@ pub(in super::super) async fn page(
         currency: row.currency.to_ascii_uppercase(),
         refund_token,
         resend_token: crate::admin::random_token(),
-        o: OrderView::from(&row),
+        o: OrderView::new(&row, &app.config.time_zone),
     })
 }

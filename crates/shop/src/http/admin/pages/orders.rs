@@ -5,6 +5,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
+use jiff::tz::TimeZone;
 
 use crate::app::App;
 use crate::domain::money::format_amount;
@@ -30,8 +31,9 @@ pub(super) struct OrderView {
     pub refunded: String,
 }
 
-impl From<&OrderRow> for OrderView {
-    fn from(o: &OrderRow) -> OrderView {
+impl OrderView {
+    /// The row as the page shows it, its times in the shop's zone.
+    pub(super) fn new(o: &OrderRow, zone: &TimeZone) -> OrderView {
         OrderView {
             number: o.number,
             id: o.id.clone(),
@@ -40,7 +42,7 @@ impl From<&OrderRow> for OrderView {
             attention: o.attention_reason.clone().unwrap_or_default(),
             email: o.email.clone().unwrap_or_else(|| "—".into()),
             total: format_amount(o.amount_total, &o.currency),
-            created: when(Some(o.created_at)),
+            created: when(zone, Some(o.created_at)),
             payment_intent: o.payment_intent_id.clone().unwrap_or_else(|| "—".into()),
             session: o.checkout_session_id.clone().unwrap_or_else(|| "—".into()),
             paid: o
@@ -83,8 +85,8 @@ pub(in super::super) async fn page(
     );
     // An unknown status or a date that does not parse filters nothing rather than failing.
     let filter = ExportFilter {
-        from: parse_date(&from, false).ok(),
-        to: parse_date(&to, true).ok(),
+        from: parse_date(&from, false, &app.config.time_zone).ok(),
+        to: parse_date(&to, true, &app.config.time_zone).ok(),
         status: status.parse().ok(),
         fulfilment: fulfilment.parse().ok(),
     };
@@ -113,7 +115,10 @@ pub(in super::super) async fn page(
     });
     render(&OrdersPage {
         c,
-        rows: rows.iter().map(OrderView::from).collect(),
+        rows: rows
+            .iter()
+            .map(|x| OrderView::new(x, &app.config.time_zone))
+            .collect(),
         q: text,
         next,
         csv: format!("/admin/orders.csv?{filters}"),

@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
+use jiff::tz::TimeZone;
 
 use crate::app::App;
 use crate::domain::money::format_amount;
@@ -87,9 +88,12 @@ pub(in super::super) async fn page(
                 x: i as i64 * 20 + 2,
                 y: 120 - h,
                 h,
+                // The store sums the chart by UTC day, so its days are labelled as UTC dates.
                 label: format!(
                     "{}: {}",
-                    when(Some(day * 86_400)).get(..10).unwrap_or_default(),
+                    when(&TimeZone::UTC, Some(day * 86_400))
+                        .get(..10)
+                        .unwrap_or_default(),
                     format_amount(*amount, &currency)
                 ),
             }
@@ -112,7 +116,7 @@ pub(in super::super) async fn page(
         chart_currency: currency.to_ascii_uppercase(),
         chart_width: 600,
         bars,
-        first_day: when(Some((today_day - 29) * 86_400))
+        first_day: when(&TimeZone::UTC, Some((today_day - 29) * 86_400))
             .get(..10)
             .unwrap_or_default()
             .to_string(),

@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
+use jiff::tz::TimeZone;
 
 use crate::app::App;
 use crate::http::admin::{failure, render, Chrome};
@@ -22,10 +23,11 @@ pub(super) struct RequestView {
     pub error: String,
 }
 
-impl From<&StripeRequestRow> for RequestView {
-    fn from(r: &StripeRequestRow) -> RequestView {
+impl RequestView {
+    /// The row as the page shows it, its times in the shop's zone.
+    pub(super) fn new(r: &StripeRequestRow, zone: &TimeZone) -> RequestView {
         RequestView {
-            at: when(Some(r.at)),
+            at: when(zone, Some(r.at)),
             method: r.method.clone(),
             path: r.path.clone(),
             status: r
@@ -62,7 +64,10 @@ pub(in super::super) async fn page(
     });
     render(&RequestsPage {
         c,
-        requests: rows.iter().map(RequestView::from).collect(),
+        requests: rows
+            .iter()
+            .map(|x| RequestView::new(x, &app.config.time_zone))
+            .collect(),
         next,
     })
 }

@@ -40,7 +40,7 @@ pub(in super::super) async fn page(
             rows: rows
                 .into_iter()
                 .map(|u| UserView {
-                    added: when(Some(u.created_at)),
+                    added: when(&app.config.time_zone, Some(u.created_at)),
                     email: u.email,
                     role: u.role,
                     totp: u.totp,
