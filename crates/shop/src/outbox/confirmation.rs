@@ -1,8 +1,7 @@
 //! The order confirmation email, sent by the outbox worker after the order's commit.
 
-use serde_json::json;
-
-use super::{Attempt, Audit};
+use super::order_email::{self, OrderRef};
+use super::Attempt;
 use crate::app::App;
 use crate::email::{self, SendError};
 use crate::store::{OutboxRow, StoreError};
@@ -23,26 +22,18 @@ pub async fn send(app: &App, row: &OutboxRow) -> Attempt {
         }
         Err(e) => return Attempt::Failed(SendError::Temporary(e.to_string())),
     };
-    let message =
-        match email::confirmation::message(&app.config.mail, &order, &lines, delivery.as_ref()) {
-            Ok(m) => m,
-            Err(e) => return Attempt::Failed(e),
-        };
     let file = format!("order-{}-{}", order.number, order.id);
-    match app.mailer.send(message, &file).await {
-        Ok(()) => {
-            metrics::counter!("caisse_emails_sent_total").increment(1);
-            Attempt::Done(Some(Audit {
-                action: "email.sent",
-                entity_type: "order",
-                entity_id: order.id.clone(),
-                message: format!("Confirmation email of order #{} sent", order.number),
-                after: json!({ "outbox": row.id }),
-            }))
-        }
-        Err(e) => {
-            metrics::counter!("caisse_email_failures_total", "kind" => if matches!(e, SendError::Permanent(_)) { "permanent" } else { "temporary" }).increment(1);
-            Attempt::Failed(e)
-        }
-    }
+    let message = email::confirmation::message(&app.config.mail, &order, &lines, delivery.as_ref());
+    order_email::send(
+        app,
+        row,
+        message,
+        &file,
+        OrderRef {
+            id: &order.id,
+            number: order.number,
+        },
+        "Confirmation email",
+    )
+    .await
 }

@@ -17,6 +17,7 @@ use rand::Rng;
 
 pub mod alert_notices;
 mod confirmation;
+mod order_email;
 mod refund;
 mod refunded;
 mod shipped;

@@ -1,8 +1,7 @@
 //! The shipping notice, sent by the outbox worker after the "ship" that queued it committed.
 
-use serde_json::json;
-
-use super::{Attempt, Audit};
+use super::order_email::{self, OrderRef};
+use super::Attempt;
 use crate::app::App;
 use crate::email::{self, SendError};
 use crate::store::OutboxRow;
@@ -15,22 +14,18 @@ pub async fn send(app: &App, row: &OutboxRow) -> Attempt {
         Ok(None) => return Attempt::Failed(SendError::Permanent(format!("no order {order_id}"))),
         Err(e) => return Attempt::Failed(SendError::Temporary(e.to_string())),
     };
-    let message = match email::shipped::message(&app.config.mail, &delivery) {
-        Ok(m) => m,
-        Err(e) => return Attempt::Failed(e),
-    };
     let file = format!("shipped-{}-{}", delivery.number, delivery.id);
-    match app.mailer.send(message, &file).await {
-        Ok(()) => {
-            metrics::counter!("caisse_emails_sent_total").increment(1);
-            Attempt::Done(Some(Audit {
-                action: "email.sent",
-                entity_type: "order",
-                entity_id: delivery.id.clone(),
-                message: format!("Shipping email of order #{} sent", delivery.number),
-                after: json!({ "outbox": row.id }),
-            }))
-        }
-        Err(e) => Attempt::Failed(e),
-    }
+    let message = email::shipped::message(&app.config.mail, &delivery);
+    order_email::send(
+        app,
+        row,
+        message,
+        &file,
+        OrderRef {
+            id: &delivery.id,
+            number: delivery.number,
+        },
+        "Shipping email",
+    )
+    .await
 }
