@@ -84,27 +84,10 @@ pub(crate) async fn with_operators() -> TestApp {
 }
 
 async fn paid_order(app: &TestApp) -> i64 {
-    let (status, body, _) = app
-        .checkout(
-            json!({"items": [{"product_id": "tee-classic", "quantity": 1}], "email": "ada@example.com"}),
-            &[],
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let session = body["checkout_session_id"].as_str().unwrap().to_string();
-    app.sandbox
-        .pay(
-            &session,
-            caisse_sandbox::Method::Card("4242424242424242".into()),
-        )
-        .unwrap();
-    let store = app.store.clone();
-    wait_for(10, "the order", || {
-        let store = store.clone();
-        async move { (scalar(&store, "SELECT COUNT(*) FROM orders").await == 1).then_some(()) }
-    })
-    .await;
-    scalar(&app.store, "SELECT number FROM orders").await
+    app.paid_order(
+        json!({"items": [{"product_id": "tee-classic", "quantity": 1}], "email": "ada@example.com"}),
+    )
+    .await
 }
 
 async fn refund_calls(app: &TestApp) -> i64 {

@@ -381,6 +381,30 @@ impl TestApp {
         let p = self.store.product(product).await.unwrap().unwrap();
         (p.stock_on_hand, p.stock_reserved)
     }
+
+    /// A checkout of `request` paid with 4242 on the sandbox, once its webhooks made the order:
+    /// the order's number.
+    pub async fn paid_order(&self, request: serde_json::Value) -> i64 {
+        let (status, body, _) = self.checkout(request, &[]).await;
+        assert_eq!(status, 201, "{body}");
+        let session = body["checkout_session_id"].as_str().unwrap().to_string();
+        self.sandbox
+            .pay(
+                &session,
+                caisse_sandbox::Method::Card("4242424242424242".into()),
+            )
+            .unwrap();
+        let number = format!(
+            "SELECT COALESCE(MAX(o.number), 0) FROM orders o JOIN holds h ON h.id = o.hold_id \
+             WHERE h.checkout_session_id = '{session}'"
+        );
+        let store = self.store.clone();
+        wait_for(10, "the order", || {
+            let (store, number) = (store.clone(), number.clone());
+            async move { Some(scalar(&store, &number).await).filter(|n| *n > 0) }
+        })
+        .await
+    }
 }
 
 /// Counts rows of `table` (a fixed name from the test itself).
