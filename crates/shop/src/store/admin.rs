@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::domain::status::OperatorRole;
 
+use super::statement::args;
 use super::{on_conn, AuditEntry, Store, StoreError, Tx};
 
 /// Who the owner of `CAISSE_ADMIN_PASSWORD_HASH` (no email) is recorded as; a named operator is
@@ -50,25 +51,25 @@ impl Store {
             actor,
         } = new;
         self.write(async |tx| {
-            on_conn!(tx tx, |c| sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
-                .bind(now)
-                .execute(c)
-                .await
-                .map(|_| ()))?;
-            on_conn!(tx tx, |c| sqlx::query(
+            tx.run(
+                "DELETE FROM admin_sessions WHERE expires_at <= $1",
+                args![now],
+            )
+            .await?;
+            tx.run(
                 "INSERT INTO admin_sessions \
                  (token_hash, csrf_token, created_at, expires_at, password_fp, operator_email) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
+                args![
+                    token_hash,
+                    csrf_token,
+                    now,
+                    expires_at,
+                    password_fp,
+                    operator_email
+                ],
             )
-            .bind(token_hash)
-            .bind(csrf_token)
-            .bind(now)
-            .bind(expires_at)
-            .bind(password_fp)
-            .bind(operator_email)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
+            .await?;
             tx.audit(
                 AuditEntry {
                     actor,
@@ -111,11 +112,12 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         self.write(async |tx| {
-            let rows = on_conn!(tx tx, |c| sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1")
-                .bind(token_hash)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()))?;
+            let rows = tx
+                .run(
+                    "DELETE FROM admin_sessions WHERE token_hash = $1",
+                    args![token_hash],
+                )
+                .await?;
             if rows > 0 {
                 tx.audit(
                     AuditEntry {
@@ -144,15 +146,13 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         self.write(async |tx| {
-            let kind: Option<String> = on_conn!(tx tx, |c| sqlx::query_scalar(
-                "UPDATE alerts SET acknowledged_at = $2, acknowledged_by = $3 \
+            let kind: Option<String> = tx
+                .opt_value(
+                    "UPDATE alerts SET acknowledged_at = $2, acknowledged_by = $3 \
                  WHERE id = $1 AND acknowledged_at IS NULL RETURNING kind",
-            )
-            .bind(id)
-            .bind(now)
-            .bind(actor)
-            .fetch_optional(c)
-            .await)?;
+                    args![id, now, actor],
+                )
+                .await?;
             let Some(kind) = kind else {
                 return Ok(false);
             };
@@ -178,14 +178,13 @@ impl Store {
     /// unknown or not failed.
     pub async fn retry_outbox(&self, id: i64, actor: &str, now: i64) -> Result<bool, StoreError> {
         self.write(async |tx| {
-            let row: Option<(String, i64)> = on_conn!(tx tx, |c| sqlx::query_as(
-                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2 \
+            let row: Option<(String, i64)> = tx
+                .row(
+                    "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2 \
                  WHERE id = $1 AND status = 'failed' RETURNING dedup_key, attempts",
-            )
-            .bind(id)
-            .bind(now)
-            .fetch_optional(c)
-            .await)?;
+                    args![id, now],
+                )
+                .await?;
             let Some((key, _)) = row else {
                 return Ok(false);
             };
@@ -217,15 +216,14 @@ impl Tx {
         refund_id: &str,
     ) -> Result<bool, StoreError> {
         let lock = format!("SELECT id FROM orders WHERE id = $1{}", self.for_update());
-        on_conn!(tx self, |c| sqlx::query(&lock).bind(order_id).fetch_optional(c).await.map(|_| ()))?;
-        let seen: i64 = on_conn!(tx self, |c| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM audit_log WHERE entity_type = 'order' AND entity_id = $1 \
+        self.run(&lock, args![order_id]).await?;
+        let seen: i64 = self
+            .value(
+                "SELECT COUNT(*) FROM audit_log WHERE entity_type = 'order' AND entity_id = $1 \
              AND action = 'refund.requested' AND after LIKE $2",
-        )
-        .bind(order_id)
-        .bind(format!("%\"{refund_id}\"%"))
-        .fetch_one(c)
-        .await)?;
+                args![order_id, &format!("%\"{refund_id}\"%")],
+            )
+            .await?;
         Ok(seen == 0)
     }
 }

@@ -3,15 +3,18 @@
 
 use crate::domain::status::{AlertKind, OperatorRole};
 
+use super::statement::{args, tx_row};
 use super::{on_conn, Store, StoreError, Tx};
 
+tx_row! {
 /// A critical alert not yet sent everywhere it goes.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct PendingAlert {
     pub id: i64,
     pub kind: AlertKind,
     pub message: String,
     pub created_at: i64,
+}
 }
 
 impl Store {
@@ -42,37 +45,34 @@ impl Tx {
             "SELECT id, kind, message, created_at FROM alerts WHERE {column} = TRUE \
              ORDER BY id LIMIT $1"
         );
-        Ok(on_conn!(tx self, |c| sqlx::query_as(&sql).bind(limit).fetch_all(c).await)?)
+        Ok(self.rows(&sql, args![limit]).await?)
     }
 
     /// Marks an alert posted (`hook`) or emailed (else): queued in the outbox, or not to be sent.
     pub async fn alert_notice_queued(&mut self, id: i64, hook: bool) -> Result<(), StoreError> {
         let column = if hook { "hook_pending" } else { "mail_pending" };
         let sql = format!("UPDATE alerts SET {column} = FALSE WHERE id = $1");
-        on_conn!(tx self, |c| sqlx::query(&sql).bind(id).execute(c).await.map(|_| ()))?;
+        self.run(&sql, args![id]).await?;
         Ok(())
     }
 
     /// When an email about `kind` was last queued.
     pub async fn last_alert_mail(&mut self, kind: AlertKind) -> Result<Option<i64>, StoreError> {
-        Ok(on_conn!(tx self, |c| sqlx::query_scalar(
-            "SELECT last_sent_at FROM alert_mail_state WHERE kind = $1",
-        )
-        .bind(kind)
-        .fetch_optional(c)
-        .await)?)
+        Ok(self
+            .opt_value(
+                "SELECT last_sent_at FROM alert_mail_state WHERE kind = $1",
+                args![kind],
+            )
+            .await?)
     }
 
     pub async fn alert_mail_sent(&mut self, kind: AlertKind, at: i64) -> Result<(), StoreError> {
-        on_conn!(tx self, |c| sqlx::query(
+        self.run(
             "INSERT INTO alert_mail_state (kind, last_sent_at) VALUES ($1, $2) \
              ON CONFLICT (kind) DO UPDATE SET last_sent_at = excluded.last_sent_at",
+            args![kind, at],
         )
-        .bind(kind)
-        .bind(at)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+        .await?;
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! cause: the dedup key is unique, so a cause raised twice (a redelivered event, two instances) is
 //! one alert.
 
+use super::statement::args;
 use super::{on_conn, Store, StoreError, Tx};
 use crate::domain::status::AlertKind;
 
@@ -64,18 +65,21 @@ impl Tx {
     /// Raises `a` with the effect it belongs to; true when it is new.
     pub async fn raise_alert(&mut self, a: &NewAlert<'_>, now: i64) -> Result<bool, StoreError> {
         let (entity_type, entity_id) = a.entity.unzip();
-        let rows = on_conn!(tx self, |c| sqlx::query(INSERT)
-            .bind(a.kind)
-            .bind(a.severity.as_str())
-            .bind(&a.message)
-            .bind(entity_type)
-            .bind(entity_id)
-            .bind(&a.dedup_key)
-            .bind(now)
-            .bind(a.severity == Severity::Critical)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let rows = self
+            .run(
+                INSERT,
+                args![
+                    a.kind,
+                    a.severity.as_str(),
+                    &a.message,
+                    entity_type,
+                    entity_id,
+                    &a.dedup_key,
+                    now,
+                    a.severity == Severity::Critical
+                ],
+            )
+            .await?;
         Ok(counted(a.kind, rows))
     }
 }
@@ -89,16 +93,8 @@ impl Tx {
         hold_id: &str,
         now: i64,
     ) -> Result<u64, StoreError> {
-        Ok(on_conn!(tx self, |c| sqlx::query(
-            "UPDATE alerts SET acknowledged_at = $3, acknowledged_by = 'system:fulfilment' \
-             WHERE kind = $1 AND entity_type = 'hold' AND entity_id = $2 AND acknowledged_at IS NULL",
-        )
-        .bind(AlertKind::PaymentFailed)
-        .bind(hold_id)
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?)
+        Ok(self.run("UPDATE alerts SET acknowledged_at = $3, acknowledged_by = 'system:fulfilment' \
+             WHERE kind = $1 AND entity_type = 'hold' AND entity_id = $2 AND acknowledged_at IS NULL", args![AlertKind::PaymentFailed, hold_id, now]).await?)
     }
 
     /// Raises `a` as a member of `group`, which [`Tx::alerts_in_group`] counts; true when new.
@@ -109,34 +105,20 @@ impl Tx {
         now: i64,
     ) -> Result<bool, StoreError> {
         let (entity_type, entity_id) = a.entity.unzip();
-        let rows = on_conn!(tx self, |c| sqlx::query(
-            "INSERT INTO alerts (kind, severity, message, entity_type, entity_id, dedup_key, created_at, \
+        let rows = self.run("INSERT INTO alerts (kind, severity, message, entity_type, entity_id, dedup_key, created_at, \
                                  group_key, mail_pending, hook_pending) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (dedup_key) DO NOTHING",
-        )
-        .bind(a.kind)
-        .bind(a.severity.as_str())
-        .bind(&a.message)
-        .bind(entity_type)
-        .bind(entity_id)
-        .bind(&a.dedup_key)
-        .bind(now)
-        .bind(group)
-        .bind(a.severity == Severity::Critical)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (dedup_key) DO NOTHING", args![a.kind, a.severity.as_str(), &a.message, entity_type, entity_id, &a.dedup_key, now, group, a.severity == Severity::Critical]).await?;
         Ok(counted(a.kind, rows))
     }
 
     /// How many alerts `group` has.
     pub async fn alerts_in_group(&mut self, group: &str) -> Result<i64, StoreError> {
-        Ok(on_conn!(tx self, |c| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM alerts WHERE group_key = $1",
-        )
-        .bind(group)
-        .fetch_one(c)
-        .await)?)
+        Ok(self
+            .value(
+                "SELECT COUNT(*) FROM alerts WHERE group_key = $1",
+                args![group],
+            )
+            .await?)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::statement::args;
 use super::{on_conn, Store, StoreError, Tx};
 
 /// One sensitive action: who, what, on which entity, before and after, as a sentence.
@@ -34,21 +35,8 @@ impl Tx {
     pub async fn audit(&mut self, e: AuditEntry<'_>, now: i64) -> Result<(), StoreError> {
         let before = e.before.map(|v| v.to_string());
         let after = e.after.map(|v| v.to_string());
-        on_conn!(tx self, |c| sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after, message) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(now)
-        .bind(e.actor)
-        .bind(e.action)
-        .bind(e.entity_type)
-        .bind(e.entity_id)
-        .bind(&before)
-        .bind(&after)
-        .bind(&e.message)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+        self.run("INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after, message) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", args![now, e.actor, e.action, e.entity_type, e.entity_id, &before, &after, &e.message]).await?;
         Ok(())
     }
 }

@@ -1,9 +1,11 @@
 //! Products: the catalog the shop sells from, and the only source of prices.
 
+use super::statement::{args, tx_row};
 use super::{on_conn, Store, StoreError, Tx};
 use crate::domain::product::ValidProduct;
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+tx_row! {
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Product {
     pub id: String,
     pub name: String,
@@ -21,6 +23,7 @@ pub struct Product {
     /// For the operators (products page, catalog file), not for customers.
     #[serde(skip)]
     pub low_stock_threshold: Option<i64>,
+}
 }
 
 impl Product {
@@ -85,7 +88,7 @@ impl Tx {
             "SELECT {COLUMNS} FROM products WHERE id = $1{}",
             self.for_update()
         );
-        Ok(on_conn!(tx self, |c| sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?)
+        Ok(self.row(&sql, args![id]).await?)
     }
 
     /// Inserts the product or updates every field the catalog owns; an existing product's
@@ -110,20 +113,24 @@ impl Tx {
                  low_stock_threshold = excluded.low_stock_threshold \
              RETURNING {COLUMNS}"
         );
-        Ok(on_conn!(tx self, |c| sqlx::query_as(&sql)
-            .bind(&p.id)
-            .bind(&p.name)
-            .bind(&p.description)
-            .bind(p.unit_amount)
-            .bind(p.currency.as_str())
-            .bind(p.stock_on_hand)
-            .bind(&p.stripe_price_id)
-            .bind(p.active)
-            .bind(now)
-            .bind(set_stock)
-            .bind(p.shipping)
-            .bind(p.low_stock_threshold)
-            .fetch_one(c)
-            .await)?)
+        Ok(self
+            .one(
+                &sql,
+                args![
+                    &p.id,
+                    &p.name,
+                    &p.description,
+                    p.unit_amount,
+                    p.currency.as_str(),
+                    p.stock_on_hand,
+                    &p.stripe_price_id,
+                    p.active,
+                    now,
+                    set_stock,
+                    p.shipping,
+                    p.low_stock_threshold
+                ],
+            )
+            .await?)
     }
 }

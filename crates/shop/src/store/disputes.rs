@@ -2,7 +2,8 @@
 //! failed after accepting it, which lowers the recorded refund back (and a fully refunded order
 //! is paid again).
 
-use super::{on_conn, PaymentRow, StoreError, Tx};
+use super::statement::args;
+use super::{PaymentRow, StoreError, Tx};
 use crate::domain::status::{DisputeStatus, OrderStatus, PaymentStatus};
 
 impl Tx {
@@ -12,15 +13,11 @@ impl Tx {
         dispute: DisputeStatus,
         now: i64,
     ) -> Result<(), StoreError> {
-        on_conn!(tx self, |c| sqlx::query(
+        self.run(
             "UPDATE orders SET dispute = $1, updated_at = $2 WHERE id = $3",
+            args![dispute, now, order_id],
         )
-        .bind(dispute)
-        .bind(now)
-        .bind(order_id)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+        .await?;
         Ok(())
     }
 
@@ -36,28 +33,23 @@ impl Tx {
         now: i64,
     ) -> Result<i64, StoreError> {
         let refunded = (payment.amount_refunded - amount).max(0);
-        on_conn!(tx self, |c| sqlx::query(
+        self.run(
             "UPDATE payments SET amount_refunded = $1, status = $2, \
                  refund_failed_at = CASE WHEN refund_failed_at IS NULL OR refund_failed_at < $4 \
                  THEN $4 ELSE refund_failed_at END WHERE id = $3",
+            args![refunded, PaymentStatus::Succeeded, &payment.id, failed_at],
         )
-        .bind(refunded)
-        .bind(PaymentStatus::Succeeded)
-        .bind(&payment.id)
-        .bind(failed_at)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
-        on_conn!(tx self, |c| sqlx::query(
+        .await?;
+        self.run(
             "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+            args![
+                OrderStatus::Paid,
+                now,
+                &payment.order_id,
+                OrderStatus::Refunded
+            ],
         )
-        .bind(OrderStatus::Paid)
-        .bind(now)
-        .bind(&payment.order_id)
-        .bind(OrderStatus::Refunded)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+        .await?;
         Ok(refunded)
     }
 }
@@ -65,11 +57,11 @@ impl Tx {
 impl Tx {
     /// When Stripe last failed one of the payment's refunds, if ever.
     pub async fn refund_failed_at(&mut self, payment_id: &str) -> Result<Option<i64>, StoreError> {
-        Ok(on_conn!(tx self, |c| sqlx::query_scalar(
-            "SELECT refund_failed_at FROM payments WHERE id = $1",
-        )
-        .bind(payment_id)
-        .fetch_one(c)
-        .await)?)
+        Ok(self
+            .value(
+                "SELECT refund_failed_at FROM payments WHERE id = $1",
+                args![payment_id],
+            )
+            .await?)
     }
 }

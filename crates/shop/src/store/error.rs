@@ -99,7 +99,7 @@ impl From<sqlx::Error> for StoreError {
 ///   insufficient resources (class 53: disk full, out of memory, too many connections), the
 ///   server shutting down or starting (57P01–57P03), caisse's own `lock_timeout` (55P03) and
 ///   `statement_timeout` (57014), and I/O errors (58030).
-fn is_transient_code(code: &str, sqlite: bool) -> bool {
+pub(super) fn is_transient_code(code: &str, sqlite: bool) -> bool {
     if sqlite {
         return code
             .parse::<i32>()

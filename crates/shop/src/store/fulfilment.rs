@@ -3,10 +3,12 @@
 //! conditional updates that move its fulfilment forward once (`unfulfilled` → `shipped` →
 //! `delivered`: a second "ship" changes no row).
 
+use super::statement::{args, tx_row};
 use super::{on_conn, Store, StoreError, Tx};
 use crate::domain::status::{FulfilmentStatus, OrderStatus};
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+tx_row! {
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct OrderDelivery {
     pub id: String,
     pub number: i64,
@@ -30,6 +32,7 @@ pub struct OrderDelivery {
     pub carrier: Option<String>,
     pub tracking_code: Option<String>,
     pub tracking_url: Option<String>,
+}
 }
 
 impl OrderDelivery {
@@ -86,7 +89,7 @@ impl Tx {
         number: i64,
     ) -> Result<Option<OrderDelivery>, StoreError> {
         let sql = format!("{DELIVERY} WHERE number = $1{}", self.for_update());
-        Ok(on_conn!(tx self, |c| sqlx::query_as(&sql).bind(number).fetch_optional(c).await)?)
+        Ok(self.row(&sql, args![number]).await?)
     }
 
     /// `unfulfilled` → `shipped` with the carrier and tracking; false when it was not unfulfilled.
@@ -98,33 +101,26 @@ impl Tx {
         tracking_url: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let rows = on_conn!(tx self, |c| sqlx::query(
-            "UPDATE orders SET fulfilment = 'shipped', carrier = $1, tracking_code = $2, \
+        let rows = self
+            .run(
+                "UPDATE orders SET fulfilment = 'shipped', carrier = $1, tracking_code = $2, \
                  tracking_url = $3, shipped_at = $4, updated_at = $4 \
              WHERE id = $5 AND fulfilment = 'unfulfilled'",
-        )
-        .bind(carrier)
-        .bind(tracking_code)
-        .bind(tracking_url)
-        .bind(now)
-        .bind(order_id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+                args![carrier, tracking_code, tracking_url, now, order_id],
+            )
+            .await?;
         Ok(rows == 1)
     }
 
     /// `shipped` → `delivered`; false when it was not shipped.
     pub async fn mark_delivered(&mut self, order_id: &str, now: i64) -> Result<bool, StoreError> {
-        let rows = on_conn!(tx self, |c| sqlx::query(
-            "UPDATE orders SET fulfilment = 'delivered', delivered_at = $1, updated_at = $1 \
+        let rows = self
+            .run(
+                "UPDATE orders SET fulfilment = 'delivered', delivered_at = $1, updated_at = $1 \
              WHERE id = $2 AND fulfilment = 'shipped'",
-        )
-        .bind(now)
-        .bind(order_id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+                args![now, order_id],
+            )
+            .await?;
         Ok(rows == 1)
     }
 }

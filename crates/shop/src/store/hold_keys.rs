@@ -3,6 +3,7 @@
 //! makes, and the writes that free a key.
 
 use super::holds::COLUMNS;
+use super::statement::args;
 use super::{on_conn, Hold, Store, StoreError, Tx};
 
 impl Tx {
@@ -13,27 +14,23 @@ impl Tx {
         key: &str,
         before: i64,
     ) -> Result<(), StoreError> {
-        on_conn!(tx self, |c| sqlx::query(
+        self.run(
             "UPDATE holds SET idempotency_key = NULL \
              WHERE idempotency_scope = $1 AND idempotency_key = $2 AND created_at <= $3",
+            args![scope, key, before],
         )
-        .bind(scope)
-        .bind(key)
-        .bind(before)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+        .await?;
         Ok(())
     }
 
     /// Frees the key of a checkout that failed before reaching Stripe, so a retry with the same
     /// key starts afresh instead of replaying the failure.
     pub async fn clear_hold_idempotency_key(&mut self, hold_id: &str) -> Result<(), StoreError> {
-        on_conn!(tx self, |c| sqlx::query("UPDATE holds SET idempotency_key = NULL WHERE id = $1")
-            .bind(hold_id)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
+        self.run(
+            "UPDATE holds SET idempotency_key = NULL WHERE id = $1",
+            args![hold_id],
+        )
+        .await?;
         Ok(())
     }
 }

@@ -6,10 +6,12 @@
 //! of the hold's status (`WHERE status IN ('active', 'awaiting_payment')`), so two releasers (a webhook and the sweeper, two
 //! instances) give stock back once.
 
+use super::statement::{args, tx_row};
 use super::{on_conn, Store, StoreError, Tx};
 use crate::domain::status::HoldStatus;
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+tx_row! {
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Hold {
     pub id: String,
     pub customer_id: String,
@@ -37,12 +39,15 @@ pub struct Hold {
     /// address; `None` when nothing ships.
     pub shipping_offer: Option<String>,
 }
+}
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+tx_row! {
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct HoldItem {
     pub product_id: String,
     pub quantity: i64,
     pub unit_amount: i64,
+}
 }
 
 /// A hold about to be written.
@@ -114,11 +119,8 @@ impl Tx {
              FROM holds h JOIN hold_items i ON i.hold_id = h.id \
              WHERE h.{column} = $1 AND h.status IN ('active', 'awaiting_payment') AND h.expires_at > $2"
         );
-        let (holds, units, first_expiry): (i64, i64, Option<i64>) = on_conn!(tx self, |c| sqlx::query_as(&sql)
-            .bind(value)
-            .bind(now)
-            .fetch_one(c)
-            .await)?;
+        let (holds, units, first_expiry): (i64, i64, Option<i64>) =
+            self.one(&sql, args![value, now]).await?;
         Ok(OpenHolds {
             holds,
             units,
@@ -134,23 +136,15 @@ impl Tx {
         now: i64,
     ) -> Result<Result<(), Shortage>, StoreError> {
         for item in hold.items {
-            let reserved = on_conn!(tx self, |c| sqlx::query(
-                "UPDATE products SET stock_reserved = stock_reserved + $1, updated_at = $2 \
+            let reserved = self
+                .run(
+                    "UPDATE products SET stock_reserved = stock_reserved + $1, updated_at = $2 \
                  WHERE id = $3 AND active = TRUE AND stock_on_hand - stock_reserved >= $1",
-            )
-            .bind(item.quantity)
-            .bind(now)
-            .bind(&item.product_id)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-            if reserved == 0 {
-                let available: Option<i64> = on_conn!(tx self, |c| sqlx::query_scalar(
-                    "SELECT stock_on_hand - stock_reserved FROM products WHERE id = $1 AND active = TRUE",
+                    args![item.quantity, now, &item.product_id],
                 )
-                .bind(&item.product_id)
-                .fetch_optional(c)
-                .await)?;
+                .await?;
+            if reserved == 0 {
+                let available: Option<i64> = self.opt_value("SELECT stock_on_hand - stock_reserved FROM products WHERE id = $1 AND active = TRUE", args![&item.product_id]).await?;
                 return Ok(Err(Shortage {
                     product_id: item.product_id.clone(),
                     requested: item.quantity,
@@ -159,39 +153,12 @@ impl Tx {
             }
             self.watch_low_stock(&item.product_id, now).await?;
         }
-        on_conn!(tx self, |c| sqlx::query(
-            "INSERT INTO holds (id, customer_id, client_ip, email, status, amount_total, currency, \
+        self.run("INSERT INTO holds (id, customer_id, client_ip, email, status, amount_total, currency, \
                                 expires_at, idempotency_key, created_at, updated_at, client_net, \
                                 idempotency_scope, intent_tag, shipping_offer) \
-             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10, $11, $12, $13)",
-        )
-        .bind(hold.id)
-        .bind(hold.customer_id)
-        .bind(hold.client_ip)
-        .bind(hold.email)
-        .bind(hold.amount_total)
-        .bind(hold.currency)
-        .bind(hold.expires_at)
-        .bind(hold.idempotency_key)
-        .bind(now)
-        .bind(hold.client_net)
-        .bind(hold.idempotency_scope)
-        .bind(hold.intent_tag)
-        .bind(hold.shipping_offer)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10, $11, $12, $13)", args![hold.id, hold.customer_id, hold.client_ip, hold.email, hold.amount_total, hold.currency, hold.expires_at, hold.idempotency_key, now, hold.client_net, hold.idempotency_scope, hold.intent_tag, hold.shipping_offer]).await?;
         for item in hold.items {
-            on_conn!(tx self, |c| sqlx::query(
-                "INSERT INTO hold_items (hold_id, product_id, quantity, unit_amount) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(hold.id)
-            .bind(&item.product_id)
-            .bind(item.quantity)
-            .bind(item.unit_amount)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
+            self.run("INSERT INTO hold_items (hold_id, product_id, quantity, unit_amount) VALUES ($1, $2, $3, $4)", args![hold.id, &item.product_id, item.quantity, item.unit_amount]).await?;
         }
         Ok(Ok(()))
     }
@@ -206,17 +173,7 @@ impl Tx {
         expires_at: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        on_conn!(tx self, |c| sqlx::query(
-            "UPDATE holds SET checkout_session_id = $1, checkout_url = $2, expires_at = $3, updated_at = $4 WHERE id = $5",
-        )
-        .bind(session_id)
-        .bind(url)
-        .bind(expires_at)
-        .bind(now)
-        .bind(hold_id)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+        self.run("UPDATE holds SET checkout_session_id = $1, checkout_url = $2, expires_at = $3, updated_at = $4 WHERE id = $5", args![session_id, url, expires_at, now, hold_id]).await?;
         Ok(())
     }
 
@@ -225,16 +182,11 @@ impl Tx {
             "SELECT {COLUMNS} FROM holds WHERE id = $1{}",
             self.for_update()
         );
-        Ok(on_conn!(tx self, |c| sqlx::query_as(&sql).bind(hold_id).fetch_optional(c).await)?)
+        Ok(self.row(&sql, args![hold_id]).await?)
     }
 
     pub async fn hold_items_tx(&mut self, hold_id: &str) -> Result<Vec<HoldItem>, StoreError> {
-        Ok(on_conn!(tx self, |c| sqlx::query_as(
-            ITEMS,
-        )
-        .bind(hold_id)
-        .fetch_all(c)
-        .await)?)
+        Ok(self.rows(ITEMS, args![hold_id]).await?)
     }
 
     /// Gives the hold's stock back if it is still active; false when someone else already moved
@@ -245,16 +197,8 @@ impl Tx {
         reason: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let changed = on_conn!(tx self, |c| sqlx::query(
-            "UPDATE holds SET status = 'released', release_reason = $1, released_at = $2, updated_at = $2 \
-             WHERE id = $3 AND status IN ('active', 'awaiting_payment')",
-        )
-        .bind(reason)
-        .bind(now)
-        .bind(hold_id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let changed = self.run("UPDATE holds SET status = 'released', release_reason = $1, released_at = $2, updated_at = $2 \
+             WHERE id = $3 AND status IN ('active', 'awaiting_payment')", args![reason, now, hold_id]).await?;
         if changed == 0 {
             return Ok(false);
         }
@@ -280,7 +224,7 @@ impl Tx {
             "SELECT {COLUMNS} FROM holds WHERE {column} = $1{}",
             self.for_update()
         );
-        Ok(on_conn!(tx self, |c| sqlx::query_as(&sql).bind(value).fetch_optional(c).await)?)
+        Ok(self.row(&sql, args![value]).await?)
     }
 
     /// Records what Stripe's events tell about a hold — its session (when the request that
@@ -294,19 +238,13 @@ impl Tx {
         email: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
-        on_conn!(tx self, |c| sqlx::query(
+        self.run(
             "UPDATE holds SET checkout_session_id = COALESCE(checkout_session_id, $1), \
                               payment_intent_id = COALESCE(payment_intent_id, $2), \
                               email = COALESCE(email, $3), updated_at = $4 WHERE id = $5",
+            args![session_id, payment_intent_id, email, now, hold_id],
         )
-        .bind(session_id)
-        .bind(payment_intent_id)
-        .bind(email)
-        .bind(now)
-        .bind(hold_id)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+        .await?;
         Ok(())
     }
 
@@ -345,10 +283,7 @@ impl Tx {
             self.for_update()
         );
         for item in &items {
-            let free: Option<i64> = on_conn!(tx self, |c| sqlx::query_scalar(&lock)
-                .bind(&item.product_id)
-                .fetch_optional(c)
-                .await)?;
+            let free: Option<i64> = self.opt_value(&lock, args![&item.product_id]).await?;
             if free.unwrap_or(0) < item.quantity {
                 self.set_converted(hold_id, ConvertFrom::Released, link, now)
                     .await?;
@@ -384,15 +319,18 @@ impl Tx {
                               email = COALESCE(email, $5) \
              WHERE id = $2 AND {condition}"
         );
-        let rows = on_conn!(tx self, |c| sqlx::query(&sql)
-            .bind(now)
-            .bind(hold_id)
-            .bind(link.session_id)
-            .bind(link.payment_intent_id)
-            .bind(link.email)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let rows = self
+            .run(
+                &sql,
+                args![
+                    now,
+                    hold_id,
+                    link.session_id,
+                    link.payment_intent_id,
+                    link.email
+                ],
+            )
+            .await?;
         Ok(rows == 1)
     }
 
@@ -411,18 +349,8 @@ impl Tx {
             Stock::SoldFromFree => (1, 0),
         };
         for item in items {
-            on_conn!(tx self, |c| sqlx::query(
-                "UPDATE products SET stock_on_hand = stock_on_hand - $1 * $2, \
-                                     stock_reserved = stock_reserved - $1 * $3, updated_at = $4 WHERE id = $5",
-            )
-            .bind(item.quantity)
-            .bind(on_hand)
-            .bind(reserved)
-            .bind(now)
-            .bind(&item.product_id)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
+            self.run("UPDATE products SET stock_on_hand = stock_on_hand - $1 * $2, \
+                                     stock_reserved = stock_reserved - $1 * $3, updated_at = $4 WHERE id = $5", args![item.quantity, on_hand, reserved, now, &item.product_id]).await?;
             self.watch_low_stock(&item.product_id, now).await?;
         }
         Ok(())
@@ -434,14 +362,7 @@ impl Tx {
         hold_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let rows = on_conn!(tx self, |c| sqlx::query(
-            "UPDATE holds SET status = 'awaiting_payment', updated_at = $1 WHERE id = $2 AND status = 'active'",
-        )
-        .bind(now)
-        .bind(hold_id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let rows = self.run("UPDATE holds SET status = 'awaiting_payment', updated_at = $1 WHERE id = $2 AND status = 'active'", args![now, hold_id]).await?;
         Ok(rows == 1)
     }
 }
@@ -547,17 +468,14 @@ impl Store {
     ) -> Result<bool, StoreError> {
         // Through the writer queue (a write of its own, on SQLite in this process's turn).
         self.write(async |tx| {
-            let rows = on_conn!(tx tx, |c| sqlx::query(
-                "UPDATE holds SET next_check_at = $1, checks = checks + 1 \
+            let rows = tx
+                .run(
+                    "UPDATE holds SET next_check_at = $1, checks = checks + 1 \
                  WHERE id = $2 AND status IN ('active', 'awaiting_payment') \
                  AND COALESCE(next_check_at, expires_at) <= $3",
-            )
-            .bind(next)
-            .bind(&hold.id)
-            .bind(due)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+                    args![next, &hold.id, due],
+                )
+                .await?;
             Ok(rows == 1)
         })
         .await

@@ -29,6 +29,7 @@ mod readiness;
 mod retention;
 mod shipping;
 mod sqlite_writer;
+mod statement;
 mod status_columns;
 mod stock;
 mod stripe_requests;
@@ -88,8 +89,8 @@ pub enum Tx {
     Postgres(Transaction<'static, Postgres>),
 }
 
-/// Runs the same code on whichever connection `$target` (a `&Store` or `&mut Tx`) holds, with `$c`
-/// bound to an executor of that backend.
+/// Runs the same code on whichever pool `$store` holds, with `$c` bound to an executor of that
+/// backend. A unit of work's statements go through [`statement`] instead.
 macro_rules! on_conn {
     (pool $store:expr, |$c:ident| $body:expr) => {
         match $store {
@@ -99,18 +100,6 @@ macro_rules! on_conn {
             }
             $crate::store::Store::Postgres(pool) => {
                 let $c = pool;
-                $body
-            }
-        }
-    };
-    (tx $tx:expr, |$c:ident| $body:expr) => {
-        match $tx {
-            $crate::store::Tx::Sqlite(turn) => {
-                let $c = turn.conn();
-                $body
-            }
-            $crate::store::Tx::Postgres(tx) => {
-                let $c = &mut **tx;
                 $body
             }
         }

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::domain::status::OperatorRole;
 
+use super::statement::args;
 use super::{on_conn, AuditEntry, Store, StoreError};
 
 /// One operator as the users page and `caisse admin list-users` show them.
@@ -37,17 +38,13 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         self.write(async |tx| {
-            let added = on_conn!(tx tx, |c| sqlx::query(
-                "INSERT INTO admin_operators (email, role, password_hash, created_at) \
+            let added = tx
+                .run(
+                    "INSERT INTO admin_operators (email, role, password_hash, created_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING",
-            )
-            .bind(email)
-            .bind(role)
-            .bind(password_hash)
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+                    args![email, role, password_hash, now],
+                )
+                .await?;
             if added == 0 {
                 return Ok(false);
             }
@@ -77,20 +74,20 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         self.write(async |tx| {
-            let role: Option<OperatorRole> = on_conn!(tx tx, |c| sqlx::query_scalar(
-                "DELETE FROM admin_operators WHERE email = $1 RETURNING role",
-            )
-            .bind(email)
-            .fetch_optional(c)
-            .await)?;
+            let role: Option<OperatorRole> = tx
+                .opt_value(
+                    "DELETE FROM admin_operators WHERE email = $1 RETURNING role",
+                    args![email],
+                )
+                .await?;
             let Some(role) = role else {
                 return Ok(false);
             };
-            on_conn!(tx tx, |c| sqlx::query("DELETE FROM admin_sessions WHERE operator_email = $1")
-                .bind(email)
-                .execute(c)
-                .await
-                .map(|_| ()))?;
+            tx.run(
+                "DELETE FROM admin_sessions WHERE operator_email = $1",
+                args![email],
+            )
+            .await?;
             tx.audit(
                 AuditEntry {
                     actor,
@@ -153,14 +150,7 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         self.write(async |tx| {
-            let changed = on_conn!(tx tx, |c| sqlx::query(
-                "UPDATE admin_operators SET totp_secret = $2, totp_last_step = NULL WHERE email = $1",
-            )
-            .bind(email)
-            .bind(secret)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+            let changed = tx.run("UPDATE admin_operators SET totp_secret = $2, totp_last_step = NULL WHERE email = $1", args![email, secret]).await?;
             if changed == 0 {
                 return Ok(false);
             }
@@ -191,15 +181,13 @@ impl Store {
     /// in once even when sent twice at once.
     pub async fn claim_totp_step(&self, email: &str, step: i64) -> Result<bool, StoreError> {
         self.write(async |tx| {
-            let claimed = on_conn!(tx tx, |c| sqlx::query(
-                "UPDATE admin_operators SET totp_last_step = $2 WHERE email = $1 \
+            let claimed = tx
+                .run(
+                    "UPDATE admin_operators SET totp_last_step = $2 WHERE email = $1 \
                  AND totp_secret IS NOT NULL AND (totp_last_step IS NULL OR totp_last_step < $2)",
-            )
-            .bind(email)
-            .bind(step)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+                    args![email, step],
+                )
+                .await?;
             Ok(claimed == 1)
         })
         .await

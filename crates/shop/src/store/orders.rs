@@ -1,10 +1,12 @@
 //! Orders and their payments. Only fulfilment creates them (one per hold: `orders.hold_id` and
 //! `payments.payment_intent_id` are unique), and only `charge.refunded` marks them refunded.
 
+use super::statement::{args, tx_row, Arg};
 use super::{on_conn, HoldItem, Store, StoreError, Tx};
 use crate::domain::status::{OrderStatus, PaymentStatus};
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+tx_row! {
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct OrderSummary {
     pub id: String,
     pub number: i64,
@@ -13,6 +15,7 @@ pub struct OrderSummary {
     pub email: Option<String>,
     pub amount_total: i64,
     pub currency: String,
+}
 }
 
 /// An order about to be written, with its payment.
@@ -40,7 +43,8 @@ pub struct NewPayment<'a> {
     pub currency: &'a str,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+tx_row! {
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct PaymentRow {
     pub id: String,
     pub order_id: String,
@@ -50,6 +54,7 @@ pub struct PaymentRow {
     pub amount_refunded: i64,
     pub currency: String,
     pub status: PaymentStatus,
+}
 }
 
 const ORDER: &str =
@@ -76,7 +81,7 @@ impl Tx {
         hold_id: &str,
     ) -> Result<Option<OrderSummary>, StoreError> {
         let sql = format!("{ORDER} WHERE hold_id = $1");
-        Ok(on_conn!(tx self, |c| sqlx::query_as(&sql).bind(hold_id).fetch_optional(c).await)?)
+        Ok(self.row(&sql, args![hold_id]).await?)
     }
 
     /// Writes the order, its items and its payment; returns the order's sequential number.
@@ -86,51 +91,40 @@ impl Tx {
         } else {
             OrderStatus::Paid
         };
-        let number: i64 = on_conn!(tx self, |c| sqlx::query_scalar(
-            "INSERT INTO orders (id, hold_id, customer_id, email, status, attention_reason, \
+        let number: i64 = self
+            .value(
+                "INSERT INTO orders (id, hold_id, customer_id, email, status, attention_reason, \
                                  amount_total, currency, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING number",
-        )
-        .bind(o.id)
-        .bind(o.hold_id)
-        .bind(o.customer_id)
-        .bind(o.email)
-        .bind(status)
-        .bind(o.attention_reason)
-        .bind(o.amount_total)
-        .bind(o.currency)
-        .bind(now)
-        .fetch_one(c)
-        .await)?;
+                args![
+                    o.id,
+                    o.hold_id,
+                    o.customer_id,
+                    o.email,
+                    status,
+                    o.attention_reason,
+                    o.amount_total,
+                    o.currency,
+                    now
+                ],
+            )
+            .await?;
         // Every line in one statement (a round trip each would be a writer's turn each).
         let lines = order_lines_sql(o.items.len());
-        on_conn!(tx self, |c| if o.items.is_empty() {
-            Ok(())
-        } else {
-            let mut insert = sqlx::query(&lines).bind(o.id);
+        if !o.items.is_empty() {
+            let mut args = vec![Arg::from(o.id)];
             for item in o.items {
-                insert = insert
-                    .bind(&item.product_id)
-                    .bind(item.quantity)
-                    .bind(item.unit_amount);
+                args.extend([
+                    Arg::from(&item.product_id),
+                    Arg::from(item.quantity),
+                    Arg::from(item.unit_amount),
+                ]);
             }
-            insert.execute(c).await.map(|_| ())
-        })?;
+            self.run(&lines, &args).await?;
+        }
         let p = &o.payment;
-        on_conn!(tx self, |c| sqlx::query(
-            "INSERT INTO payments (id, order_id, payment_intent_id, checkout_session_id, amount, currency, \
-                                   status, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'succeeded', $7)",
-        )
-        .bind(p.id)
-        .bind(o.id)
-        .bind(p.payment_intent_id)
-        .bind(p.checkout_session_id)
-        .bind(p.amount)
-        .bind(p.currency)
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+        self.run("INSERT INTO payments (id, order_id, payment_intent_id, checkout_session_id, amount, currency, \
+                                   status, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'succeeded', $7)", args![p.id, o.id, p.payment_intent_id, p.checkout_session_id, p.amount, p.currency, now]).await?;
         Ok(number)
     }
 
@@ -142,15 +136,12 @@ impl Tx {
         email: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let rows = on_conn!(tx self, |c| sqlx::query(
-            "UPDATE orders SET email = $1, updated_at = $2 WHERE id = $3 AND email IS NULL",
-        )
-        .bind(email)
-        .bind(now)
-        .bind(order_id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let rows = self
+            .run(
+                "UPDATE orders SET email = $1, updated_at = $2 WHERE id = $3 AND email IS NULL",
+                args![email, now, order_id],
+            )
+            .await?;
         Ok(rows == 1)
     }
 
@@ -162,9 +153,7 @@ impl Tx {
             "{PAYMENT} WHERE payment_intent_id = $1{}",
             self.for_update()
         );
-        Ok(
-            on_conn!(tx self, |c| sqlx::query_as(&sql).bind(payment_intent_id).fetch_optional(c).await)?,
-        )
+        Ok(self.row(&sql, args![payment_intent_id]).await?)
     }
 
     /// Raises the refunded amount to `amount_refunded` (never lowers it: `charge.refunded` events
@@ -177,35 +166,33 @@ impl Tx {
     ) -> Result<(), StoreError> {
         let refunded = amount_refunded.clamp(payment.amount_refunded, payment.amount);
         let full = refunded >= payment.amount;
-        on_conn!(tx self, |c| sqlx::query(
+        self.run(
             "UPDATE payments SET amount_refunded = $1, status = $2 WHERE id = $3",
+            args![
+                refunded,
+                if full {
+                    PaymentStatus::Refunded
+                } else {
+                    PaymentStatus::Succeeded
+                },
+                &payment.id
+            ],
         )
-        .bind(refunded)
-        .bind(if full { PaymentStatus::Refunded } else { PaymentStatus::Succeeded })
-        .bind(&payment.id)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+        .await?;
         if full {
-            on_conn!(tx self, |c| sqlx::query(
+            self.run(
                 "UPDATE orders SET status = 'refunded', updated_at = $1 WHERE id = $2",
+                args![now, &payment.order_id],
             )
-            .bind(now)
-            .bind(&payment.order_id)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
+            .await?;
         }
         Ok(())
     }
 
     pub async fn order_number(&mut self, order_id: &str) -> Result<i64, StoreError> {
-        Ok(
-            on_conn!(tx self, |c| sqlx::query_scalar("SELECT number FROM orders WHERE id = $1")
-            .bind(order_id)
-            .fetch_one(c)
-            .await)?,
-        )
+        Ok(self
+            .value("SELECT number FROM orders WHERE id = $1", args![order_id])
+            .await?)
     }
 }
 

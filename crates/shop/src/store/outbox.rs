@@ -2,6 +2,7 @@
 //! commit by a worker. The unique dedup key makes a message once per cause (one confirmation email
 //! per order), whichever event or instance writes it.
 
+use super::statement::{args, tx_row};
 use super::{on_conn, Store, StoreError, Tx};
 use crate::domain::status::{OutboxKind, OutboxStatus};
 
@@ -16,22 +17,14 @@ impl Tx {
     ) -> Result<bool, StoreError> {
         let dedup_key = kind.key(subject);
         let payload = payload.to_string();
-        let rows = on_conn!(tx self, |c| sqlx::query(
-            "INSERT INTO outbox (kind, dedup_key, payload, status, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT (dedup_key) DO NOTHING",
-        )
-        .bind(kind)
-        .bind(&dedup_key)
-        .bind(&payload)
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let rows = self.run("INSERT INTO outbox (kind, dedup_key, payload, status, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT (dedup_key) DO NOTHING", args![kind, &dedup_key, &payload, now]).await?;
         Ok(rows == 1)
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+tx_row! {
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct OutboxRow {
     pub id: i64,
     pub kind: OutboxKind,
@@ -41,6 +34,7 @@ pub struct OutboxRow {
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
+}
 }
 
 impl Tx {
@@ -66,14 +60,9 @@ impl Tx {
                           AND kind <> COALESCE($5, '') ORDER BY next_attempt_at, id LIMIT $4{skip_locked}) \
              RETURNING id, kind, dedup_key, payload, status, attempts, next_attempt_at, last_error"
         );
-        Ok(on_conn!(tx self, |c| sqlx::query_as(&sql)
-            .bind(now + lease)
-            .bind(token)
-            .bind(now)
-            .bind(limit)
-            .bind(skip_kind)
-            .fetch_all(c)
-            .await)?)
+        Ok(self
+            .rows(&sql, args![now + lease, token, now, limit, skip_kind])
+            .await?)
     }
 
     /// Marks a claimed message sent; false when the lease was lost (another worker took it after
@@ -84,16 +73,8 @@ impl Tx {
         token: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let rows = on_conn!(tx self, |c| sqlx::query(
-            "UPDATE outbox SET status = 'sent', sent_at = $1, lease_token = NULL, last_error = NULL \
-             WHERE id = $2 AND lease_token = $3 AND status = 'pending'",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(token)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let rows = self.run("UPDATE outbox SET status = 'sent', sent_at = $1, lease_token = NULL, last_error = NULL \
+             WHERE id = $2 AND lease_token = $3 AND status = 'pending'", args![now, id, token]).await?;
         Ok(rows == 1)
     }
 
@@ -106,20 +87,15 @@ impl Tx {
         error: &str,
         retry_at: Option<i64>,
     ) -> Result<bool, StoreError> {
-        let rows = on_conn!(tx self, |c| sqlx::query(
-            "UPDATE outbox SET last_error = $1, lease_token = NULL, \
+        let rows = self
+            .run(
+                "UPDATE outbox SET last_error = $1, lease_token = NULL, \
                  status = CASE WHEN $2 THEN 'pending' ELSE 'failed' END, \
                  next_attempt_at = COALESCE($3, next_attempt_at) \
              WHERE id = $4 AND lease_token = $5 AND status = 'pending'",
-        )
-        .bind(error)
-        .bind(retry_at.is_some())
-        .bind(retry_at)
-        .bind(id)
-        .bind(token)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+                args![error, retry_at.is_some(), retry_at, id, token],
+            )
+            .await?;
         Ok(rows == 1)
     }
 }

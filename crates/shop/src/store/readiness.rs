@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{on_conn, unix_now, Store, StoreError, Tx};
+use super::statement::args;
+use super::{unix_now, Store, StoreError, Tx};
 
 /// How long the probe's write may take before the instance says it is not ready.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -37,14 +38,12 @@ impl Tx {
             .execute(&mut **tx)
             .await?;
         }
-        on_conn!(tx self, |c| sqlx::query(
+        self.run(
             "INSERT INTO readiness_probe (id, at) VALUES (1, $1) \
              ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+            args![now],
         )
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+        .await?;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@
 //! holds SQLite's one writer for long; any number of instances may prune at once (each statement
 //! takes what is still there).
 
+use super::statement::args;
 use super::{on_conn, Store, StoreError, Tx};
 use crate::domain::status::{EventStatus, OutboxStatus};
 
@@ -33,33 +34,27 @@ impl Tx {
         let sql = format!(
             "UPDATE webhook_events SET payload = '' WHERE stripe_event_id IN ({PAYLOADS} LIMIT {BATCH})"
         );
-        Ok(on_conn!(tx self, |c| sqlx::query(&sql)
-            .bind(EventStatus::Processed)
-            .bind(EventStatus::Ignored)
-            .bind(before)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?)
+        Ok(self
+            .run(
+                &sql,
+                args![EventStatus::Processed, EventStatus::Ignored, before],
+            )
+            .await?)
     }
 
     async fn prune_requests(&mut self, before: i64) -> Result<u64, StoreError> {
         let sql = format!("DELETE FROM stripe_requests WHERE id IN ({REQUESTS} LIMIT {BATCH})");
-        Ok(on_conn!(tx self, |c| sqlx::query(&sql)
-            .bind(before)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?)
+        Ok(self.run(&sql, args![before]).await?)
     }
 
     async fn prune_messages(&mut self, before: i64) -> Result<u64, StoreError> {
         let sql = format!("DELETE FROM outbox WHERE id IN ({MESSAGES} LIMIT {BATCH})");
-        Ok(on_conn!(tx self, |c| sqlx::query(&sql)
-            .bind(OutboxStatus::Sent)
-            .bind(OutboxStatus::Failed)
-            .bind(before)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?)
+        Ok(self
+            .run(
+                &sql,
+                args![OutboxStatus::Sent, OutboxStatus::Failed, before],
+            )
+            .await?)
     }
 }
 

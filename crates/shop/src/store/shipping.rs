@@ -2,10 +2,11 @@
 //! products of a cart need a parcel, and what an order records from Stripe's session (the
 //! customer's name, phone and address, the rate and the subtotal / shipping / total).
 
+use super::statement::{args, tx_row};
 use super::{on_conn, Store, StoreError, Tx};
 use crate::domain::shipping::ShippingRate;
 
-#[derive(sqlx::FromRow)]
+tx_row! {
 struct RateRow {
     id: String,
     name: String,
@@ -14,6 +15,7 @@ struct RateRow {
     min_days: Option<i64>,
     max_days: Option<i64>,
     free_over: Option<i64>,
+}
 }
 
 impl From<RateRow> for ShippingRate {
@@ -81,7 +83,7 @@ impl Store {
 
 impl Tx {
     pub async fn shipping_rates_tx(&mut self) -> Result<Vec<ShippingRate>, StoreError> {
-        let rows: Vec<RateRow> = on_conn!(tx self, |c| sqlx::query_as(RATES).fetch_all(c).await)?;
+        let rows: Vec<RateRow> = self.rows(RATES, args![]).await?;
         Ok(rows.into_iter().map(ShippingRate::from).collect())
     }
 
@@ -91,25 +93,25 @@ impl Tx {
         rates: &[ShippingRate],
         now: i64,
     ) -> Result<(), StoreError> {
-        on_conn!(tx self, |c| sqlx::query("DELETE FROM shipping_rates").execute(c).await.map(|_| ()))?;
+        self.run("DELETE FROM shipping_rates", args![]).await?;
         for (position, r) in rates.iter().enumerate() {
-            on_conn!(tx self, |c| sqlx::query(
+            self.run(
                 "INSERT INTO shipping_rates (id, name, amount, currency, min_days, max_days, \
                                              free_over, position, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                args![
+                    &r.id,
+                    &r.name,
+                    r.amount,
+                    &r.currency,
+                    r.min_days,
+                    r.max_days,
+                    r.free_over,
+                    position as i64,
+                    now
+                ],
             )
-            .bind(&r.id)
-            .bind(&r.name)
-            .bind(r.amount)
-            .bind(&r.currency)
-            .bind(r.min_days)
-            .bind(r.max_days)
-            .bind(r.free_over)
-            .bind(position as i64)
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
+            .await?;
         }
         Ok(())
     }
@@ -122,32 +124,33 @@ impl Tx {
         s: &OrderShipping,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let rows = on_conn!(tx self, |c| sqlx::query(
-            "UPDATE orders SET customer_name = $1, phone = $2, shipping_name = $3, \
+        let rows = self
+            .run(
+                "UPDATE orders SET customer_name = $1, phone = $2, shipping_name = $3, \
                  shipping_line1 = $4, shipping_line2 = $5, shipping_postal_code = $6, \
                  shipping_city = $7, shipping_state = $8, shipping_country = $9, \
                  shipping_rate_id = $10, shipping_rate_name = $11, amount_subtotal = $12, \
                  amount_shipping = $13, amount_total = $12 + $13, updated_at = $14 \
              WHERE id = $15 AND amount_subtotal IS NULL",
-        )
-        .bind(&s.customer_name)
-        .bind(&s.phone)
-        .bind(&s.name)
-        .bind(&s.line1)
-        .bind(&s.line2)
-        .bind(&s.postal_code)
-        .bind(&s.city)
-        .bind(&s.state)
-        .bind(&s.country)
-        .bind(&s.rate_id)
-        .bind(&s.rate_name)
-        .bind(s.amount_subtotal)
-        .bind(s.amount_shipping)
-        .bind(now)
-        .bind(order_id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+                args![
+                    &s.customer_name,
+                    &s.phone,
+                    &s.name,
+                    &s.line1,
+                    &s.line2,
+                    &s.postal_code,
+                    &s.city,
+                    &s.state,
+                    &s.country,
+                    &s.rate_id,
+                    &s.rate_name,
+                    s.amount_subtotal,
+                    s.amount_shipping,
+                    now,
+                    order_id
+                ],
+            )
+            .await?;
         Ok(rows == 1)
     }
 }

@@ -48,6 +48,9 @@ pub struct SqliteWriter {
 
 #[derive(Default)]
 struct WriterState {
+    /// The same SQLite connection as `conn`, driven in process (see [`super::statement`]):
+    /// declared first, so that its cached statements are finalised before `conn` closes.
+    sqlite: Option<rusqlite::Connection>,
     conn: Option<SqliteConnection>,
     /// The outer `BEGIN IMMEDIATE` is open.
     open: bool,
@@ -115,9 +118,16 @@ impl SqliteWriter {
             in_savepoint: false,
             since: Instant::now(),
         };
-        // The writer's own statements run on a task of their own: a caller dropped half-way (a
-        // reset connection, a request time-out) must never leave the connection in a state the
-        // writer does not know of. A turn nobody receives is ended by its `Drop`.
+        // Inside an open group (the usual case under load) a turn needs no await to start: its
+        // savepoint is opened here, in process.
+        if turn.state().open && turn.state().sqlite.is_some() {
+            turn.open_savepoint()?;
+            return Ok(turn);
+        }
+        // Connecting and `BEGIN IMMEDIATE` await (the latter on other processes' locks), on a
+        // task of their own: a caller dropped half-way (a reset connection, a request time-out)
+        // must never leave the connection in a state the writer does not know of. A turn nobody
+        // receives is ended by its `Drop`.
         let (give, take) = oneshot::channel();
         tokio::spawn(async move {
             let opened = turn.open().await;
@@ -138,8 +148,9 @@ impl SqliteWriter {
     /// Closes the connection (at shutdown). A later transaction opens a new one.
     pub async fn close(&self) {
         let mut state = self.state.clone().lock_owned().await;
-        let _ = clean(&mut state).await;
+        let _ = clean(&mut state);
         flush(&mut state).await;
+        state.sqlite = None;
         if let Some(conn) = state.conn.take() {
             let _ = conn.close().await;
         }
@@ -156,20 +167,37 @@ impl SqliteWriter {
                 Some(state) => state,
                 None => lock.lock_owned().await,
             };
-            let _ = clean(&mut state).await;
+            let _ = clean(&mut state);
             flush(&mut state).await;
         });
     }
 }
 
 impl WriterTurn {
+    fn state(&mut self) -> &mut WriterState {
+        self.state.as_mut().expect("a turn holds the writer")
+    }
+
     async fn open(&mut self) -> Result<(), StoreError> {
         let writer = self.writer.clone();
-        let state: &mut WriterState = self.state.as_mut().expect("a turn holds the writer");
+        let state = self.state();
         // A failure here is already told to the group it ended; this turn starts a new one.
-        let _ = clean(state).await;
+        let _ = clean(state);
         if state.conn.is_none() {
-            state.conn = Some(writer.options.connect().await?);
+            let mut conn = writer.options.connect().await?;
+            let sqlite = {
+                let mut handle = conn.lock_handle().await?;
+                // SAFETY: the handle stays open as long as `conn`, which `WriterState` drops
+                // after `sqlite` (field order, and `close`). The two are never used at once:
+                // only the holder of the writer's turn uses either, and it awaits each sqlx
+                // call before its next statement, so sqlx's worker thread is idle whenever
+                // `sqlite` runs (the channel between them orders their memory accesses).
+                unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
+                    .map_err(StoreError::from)?
+            };
+            sqlite.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+            state.sqlite = Some(sqlite);
+            state.conn = Some(conn);
         }
         if !state.open {
             let conn = state.conn.as_mut().expect("connected above");
@@ -179,26 +207,33 @@ impl WriterTurn {
                 if !e.to_string().contains("within a transaction") {
                     return Err(e.into());
                 }
-                fail_group(state, &e.to_string()).await;
+                fail_group(state, &e.to_string());
                 let conn = state.conn.as_mut().expect("connected above");
                 sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
             }
             state.open = true;
         }
-        let conn = state.conn.as_mut().expect("connected above");
-        if let Err(e) = sqlx::query("SAVEPOINT caisse_tx").execute(&mut *conn).await {
-            fail_group(state, &e.to_string()).await;
+        self.open_savepoint()
+    }
+
+    /// Opens this transaction's savepoint in the writer's open transaction.
+    fn open_savepoint(&mut self) -> Result<(), StoreError> {
+        let state = self.state();
+        let opened = clean(state).and_then(|()| execute(state, "SAVEPOINT caisse_tx"));
+        if let Err(e) = opened {
+            fail_group(state, &e.to_string());
             return Err(e.into());
         }
         self.in_savepoint = true;
         Ok(())
     }
 
-    /// The connection, inside this transaction's savepoint.
-    pub fn conn(&mut self) -> &mut SqliteConnection {
-        self.state
-            .as_mut()
-            .and_then(|s| s.conn.as_mut())
+    /// The writer's connection, inside this transaction's savepoint, for its statements
+    /// ([`super::statement`]).
+    pub fn sqlite(&mut self) -> &rusqlite::Connection {
+        self.state()
+            .sqlite
+            .as_ref()
             .expect("a turn holds the connected writer")
     }
 
@@ -214,14 +249,38 @@ impl WriterTurn {
         self.settle(false).await
     }
 
-    /// Ends this transaction, on a task of its own (see `begin`), and waits for its group.
+    /// Releases (`keep`) or rolls back this transaction's savepoint, joins its group (a rollback
+    /// only when there is a group whose writes it may have read), hands the turn on, and waits
+    /// for the group's commit: made by this member, on a task of its own, when nobody else is
+    /// queued or the group is full.
     async fn settle(mut self, keep: bool) -> Result<(), StoreError> {
-        let state = self.state.take().expect("a turn holds the writer");
+        let mut state = self.state.take().expect("a turn holds the writer");
         self.in_savepoint = false;
         self.end_turn();
+        let ended = if keep {
+            execute(&mut state, "RELEASE caisse_tx")
+        } else {
+            state.dirty = true;
+            clean(&mut state)
+        };
+        if let Err(e) = ended {
+            // SQLite lost the outer transaction (or the connection): the group with it.
+            fail_group(&mut state, &e.to_string());
+            return Err(StoreError::Unavailable(format!(
+                "the group commit failed: {e}"
+            )));
+        }
+        if !keep && state.group.is_empty() {
+            return Ok(());
+        }
         let (told, outcome) = oneshot::channel();
-        let writer = self.writer.clone();
-        tokio::spawn(end_in_group(writer, state, keep, told));
+        state.group.push(told);
+        if self.writer.waiting.load(Ordering::SeqCst) == 0 || state.group.len() >= MAX_GROUP {
+            tokio::spawn(async move { flush(&mut state).await });
+        } else {
+            // The next turn holds the group open, and its last member commits it.
+            drop(state);
+        }
         match outcome.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Unavailable(format!(
@@ -245,86 +304,55 @@ impl Drop for WriterTurn {
             return;
         };
         self.end_turn();
-        // Rolling back needs an await: the next turn does it, or a task if nobody is queued.
+        // Dropped inside its savepoint (an error returned early, a caller gone): undone now.
         state.dirty = self.in_savepoint;
+        let _ = clean(&mut state);
         if self.writer.waiting.load(Ordering::SeqCst) == 0 {
             self.writer.flush_later(Some(state));
         }
     }
 }
 
-/// Releases (`keep`) or rolls back a member's savepoint, adds the member to its group (a rollback
-/// only when there is a group whose writes it may have read), and commits the group when nobody
-/// else is queued or it is full.
-async fn end_in_group(
-    writer: Arc<SqliteWriter>,
-    mut state: OwnedMutexGuard<WriterState>,
-    keep: bool,
-    told: oneshot::Sender<Result<(), String>>,
-) {
-    let ended = if keep {
-        sqlx::query("RELEASE caisse_tx")
-            .execute(state.conn.as_mut().expect("connected"))
-            .await
-            .map(|_| ())
-    } else {
-        state.dirty = true;
-        clean(&mut state).await
-    };
-    if let Err(e) = ended {
-        // SQLite lost the outer transaction (or the connection): the group with it.
-        fail_group(&mut state, &e.to_string()).await;
-        let _ = told.send(Err(e.to_string()));
-        return;
+/// How many prepared statements the writer's connection keeps: every statement of caisse's
+/// units of work, with room.
+const STATEMENT_CACHE: usize = 256;
+
+/// One of the writer's own statements, in process.
+fn execute(state: &mut WriterState, sql: &str) -> rusqlite::Result<()> {
+    match state.sqlite.as_ref() {
+        Some(sqlite) => sqlite.execute_batch(sql),
+        None => Err(rusqlite::Error::InvalidQuery),
     }
-    if keep || !state.group.is_empty() {
-        state.group.push(told);
-    } else {
-        let _ = told.send(Ok(()));
-    }
-    if writer.waiting.load(Ordering::SeqCst) == 0 || state.group.len() >= MAX_GROUP {
-        flush(&mut state).await;
-    }
-    // Either the group is committed, or the next turn holds it open.
 }
 
 /// Rolls back the savepoint a turn left open. If that fails, SQLite lost the outer transaction,
 /// and the group with it.
-async fn clean(state: &mut WriterState) -> Result<(), sqlx::Error> {
-    if !std::mem::take(&mut state.dirty) {
+fn clean(state: &mut WriterState) -> rusqlite::Result<()> {
+    if !std::mem::take(&mut state.dirty) || state.sqlite.is_none() {
         return Ok(());
     }
-    let Some(conn) = state.conn.as_mut() else {
-        return Ok(());
-    };
-    let undone = async {
-        sqlx::query("ROLLBACK TO caisse_tx")
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("RELEASE caisse_tx").execute(&mut *conn).await
-    }
-    .await;
+    let undone = execute(state, "ROLLBACK TO caisse_tx; RELEASE caisse_tx");
     if let Err(e) = &undone {
-        fail_group(state, &e.to_string()).await;
+        fail_group(state, &e.to_string());
     }
-    undone.map(|_| ())
+    undone
 }
 
-/// Ends the outer transaction: commits the group (one fsync), or rolls back an empty one, and
-/// tells every member.
+/// Ends the outer transaction: commits the group (one fsync, through sqlx's worker thread, so
+/// that the wait is not on an async worker), or rolls back an empty one, and tells every member.
 async fn flush(state: &mut WriterState) {
     if !state.open {
+        return;
+    }
+    if state.group.is_empty() {
+        let _ = execute(state, "ROLLBACK");
+        state.open = false;
         return;
     }
     let Some(conn) = state.conn.as_mut() else {
         return;
     };
     let group = std::mem::take(&mut state.group);
-    if group.is_empty() {
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        state.open = false;
-        return;
-    }
     let committing = Instant::now();
     let committed = sqlx::query("COMMIT").execute(&mut *conn).await;
     metrics::histogram!("caisse_db_commit_seconds", "db" => "sqlite")
@@ -339,16 +367,14 @@ async fn flush(state: &mut WriterState) {
         }
         Err(e) => {
             state.group = group;
-            fail_group(state, &e.to_string()).await;
+            fail_group(state, &e.to_string());
         }
     }
 }
 
 /// The outer transaction is lost or cannot commit: roll it back and tell every member.
-async fn fail_group(state: &mut WriterState, why: &str) {
-    if let Some(conn) = state.conn.as_mut() {
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-    }
+fn fail_group(state: &mut WriterState, why: &str) {
+    let _ = execute(state, "ROLLBACK");
     state.open = false;
     state.dirty = false;
     for member in std::mem::take(&mut state.group) {

@@ -45,6 +45,29 @@ macro_rules! text_columns {
                 <&'q str as Encode<'q, DB>>::encode(self.as_str(), buf)
             }
         }
+
+        impl rusqlite::types::FromSql for $t {
+            fn column_result(
+                value: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<$t> {
+                value
+                    .as_str()?
+                    .parse::<$t>()
+                    .map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
+            }
+        }
+
+        impl From<$t> for super::statement::Arg<'static> {
+            fn from(value: $t) -> Self {
+                super::statement::Arg::Text(Some(value.as_str()))
+            }
+        }
+
+        impl From<Option<$t>> for super::statement::Arg<'static> {
+            fn from(value: Option<$t>) -> Self {
+                super::statement::Arg::Text(value.map(<$t>::as_str))
+            }
+        }
     )+};
 }
 

@@ -5,6 +5,7 @@
 
 use crate::domain::status::AlertKind;
 
+use super::statement::args;
 use super::{on_conn, NewAlert, Severity, Store, StoreError, Tx};
 
 /// One product's line on the products page.
@@ -88,15 +89,11 @@ impl Tx {
                 held: p.stock_reserved,
             })));
         }
-        on_conn!(tx self, |c| sqlx::query(
+        self.run(
             "UPDATE products SET stock_on_hand = $2, updated_at = $3 WHERE id = $1",
+            args![product_id, on_hand, now],
         )
-        .bind(product_id)
-        .bind(on_hand)
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+        .await?;
         self.watch_low_stock(product_id, now).await?;
         Ok(Some(Ok(on_hand)))
     }
@@ -111,18 +108,12 @@ impl Tx {
         low_stock_threshold: Option<i64>,
         now: i64,
     ) -> Result<(), StoreError> {
-        on_conn!(tx self, |c| sqlx::query(
+        self.run(
             "UPDATE products SET unit_amount = $2, active = $3, low_stock_threshold = $4, \
              updated_at = $5 WHERE id = $1",
+            args![product_id, unit_amount, active, low_stock_threshold, now],
         )
-        .bind(product_id)
-        .bind(unit_amount)
-        .bind(active)
-        .bind(low_stock_threshold)
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+        .await?;
         self.watch_low_stock(product_id, now).await?;
         Ok(())
     }
@@ -136,17 +127,17 @@ impl Tx {
         product_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let crossed: Option<(bool, String, i64, Option<i64>)> = on_conn!(tx self, |c| sqlx::query_as(
-            "UPDATE products SET low_stock_alerted = (low_stock_threshold IS NOT NULL \
+        let crossed: Option<(bool, String, i64, Option<i64>)> = self
+            .row(
+                "UPDATE products SET low_stock_alerted = (low_stock_threshold IS NOT NULL \
                  AND stock_on_hand - stock_reserved <= low_stock_threshold) \
              WHERE id = $1 AND low_stock_alerted <> (low_stock_threshold IS NOT NULL \
                  AND stock_on_hand - stock_reserved <= low_stock_threshold) \
              RETURNING low_stock_alerted, name, CAST(stock_on_hand - stock_reserved AS BIGINT), \
                  low_stock_threshold",
-        )
-        .bind(product_id)
-        .fetch_optional(c)
-        .await)?;
+                args![product_id],
+            )
+            .await?;
         let Some((true, name, available, Some(threshold))) = crossed else {
             return Ok(false);
         };

@@ -1,5 +1,6 @@
 //! `stripe_requests`: every exchange caisse has with Stripe, written by the client's hook.
 
+use super::statement::args;
 use super::{on_conn, Store, StoreError};
 
 #[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
@@ -31,22 +32,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.write(async |tx| {
             for (r, at) in batch {
-                on_conn!(tx tx, |c| sqlx::query(
-                "INSERT INTO stripe_requests (method, path, idempotency_key, status, request_id, duration_ms, error, at, subject) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&r.method)
-            .bind(&r.path)
-            .bind(&r.idempotency_key)
-            .bind(r.status.map(i64::from))
-            .bind(&r.request_id)
-            .bind(r.duration_ms as i64)
-            .bind(&r.error)
-            .bind(at)
-            .bind(r.idempotency_key.as_deref().and_then(subject))
-            .execute(c)
-            .await
-            .map(|_| ()))?;
+                tx.run("INSERT INTO stripe_requests (method, path, idempotency_key, status, request_id, duration_ms, error, at, subject) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", args![&r.method, &r.path, &r.idempotency_key, r.status.map(i64::from), &r.request_id, r.duration_ms as i64, &r.error, at, r.idempotency_key.as_deref().and_then(subject)]).await?;
             }
             Ok(())
         })

@@ -5,6 +5,7 @@
 //! writer runs them one after the other (`sqlite_writer.rs`), and the insert is the event's final
 //! status at the end of its transaction (one statement per effect fewer).
 
+use super::statement::args;
 use super::{on_conn, Store, StoreError, Tx};
 use crate::domain::status::EventStatus;
 
@@ -55,23 +56,10 @@ impl Tx {
         if matches!(self, Tx::Sqlite(_)) {
             return Ok(Claim::Owned);
         }
-        let inserted = on_conn!(tx self, |c| sqlx::query(
-            "INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_created, \
+        let inserted = self.run("INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_created, \
                                          payload, status, attempts, received_at, source) \
              VALUES ($1, $2, $3, $4, $5, $6, 'received', 1, $7, $8) \
-             ON CONFLICT (stripe_event_id) DO NOTHING",
-        )
-        .bind(e.id)
-        .bind(e.kind)
-        .bind(e.livemode)
-        .bind(e.api_version)
-        .bind(e.created)
-        .bind(e.payload)
-        .bind(now)
-        .bind(e.source)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+             ON CONFLICT (stripe_event_id) DO NOTHING", args![e.id, e.kind, e.livemode, e.api_version, e.created, e.payload, now, e.source]).await?;
         if inserted == 1 {
             return Ok(Claim::Owned);
         }
@@ -79,18 +67,15 @@ impl Tx {
             "SELECT status FROM webhook_events WHERE stripe_event_id = $1{}",
             self.for_update()
         );
-        let status: EventStatus =
-            on_conn!(tx self, |c| sqlx::query_scalar(&sql).bind(e.id).fetch_one(c).await)?;
+        let status: EventStatus = self.value(&sql, args![e.id]).await?;
         if status.is_final() {
             return Ok(Claim::Done);
         }
-        on_conn!(tx self, |c| sqlx::query(
+        self.run(
             "UPDATE webhook_events SET attempts = attempts + 1 WHERE stripe_event_id = $1",
+            args![e.id],
         )
-        .bind(e.id)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+        .await?;
         Ok(Claim::Owned)
     }
 
@@ -104,8 +89,8 @@ impl Tx {
         reason: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let rows = match self {
-            Tx::Sqlite(turn) => sqlx::query(
+        let rows = if matches!(self, Tx::Sqlite(_)) {
+            self.run(
                 "INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_created, \
                                              payload, status, reason, attempts, received_at, processed_at, source) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10) \
@@ -113,31 +98,16 @@ impl Tx {
                      reason = excluded.reason, last_error = NULL, processed_at = excluded.processed_at, \
                      attempts = webhook_events.attempts + 1 \
                  WHERE webhook_events.status IN ('received', 'failed')",
+                args![e.id, e.kind, e.livemode, e.api_version, e.created, e.payload, status, reason, now, e.source],
             )
-            .bind(e.id)
-            .bind(e.kind)
-            .bind(e.livemode)
-            .bind(e.api_version)
-            .bind(e.created)
-            .bind(e.payload)
-            .bind(status)
-            .bind(reason)
-            .bind(now)
-            .bind(e.source)
-            .execute(turn.conn())
             .await?
-            .rows_affected(),
-            Tx::Postgres(c) => sqlx::query(
+        } else {
+            self.run(
                 "UPDATE webhook_events SET status = $1, reason = $2, last_error = NULL, processed_at = $3 \
                  WHERE stripe_event_id = $4",
+                args![status, reason, now, e.id],
             )
-            .bind(status)
-            .bind(reason)
-            .bind(now)
-            .bind(e.id)
-            .execute(&mut **c)
             .await?
-            .rows_affected(),
         };
         Ok(rows == 1)
     }
@@ -154,26 +124,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         // Through the writer queue (a write of its own, on SQLite in this process's turn).
         self.write(async |tx| {
-            on_conn!(tx tx, |c| sqlx::query(
-                "INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_created, \
+            tx.run("INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_created, \
                                              payload, status, attempts, last_error, received_at, source) \
                  VALUES ($1, $2, $3, $4, $5, $6, 'failed', 1, $7, $8, $9) \
                  ON CONFLICT (stripe_event_id) DO UPDATE SET status = 'failed', \
                      attempts = webhook_events.attempts + 1, last_error = excluded.last_error \
-                 WHERE webhook_events.status IN ('received', 'failed')",
-            )
-            .bind(e.id)
-            .bind(e.kind)
-            .bind(e.livemode)
-            .bind(e.api_version)
-            .bind(e.created)
-            .bind(e.payload)
-            .bind(error)
-            .bind(now)
-            .bind(e.source)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
+                 WHERE webhook_events.status IN ('received', 'failed')", args![e.id, e.kind, e.livemode, e.api_version, e.created, e.payload, error, now, e.source]).await?;
             Ok(())
         })
         .await

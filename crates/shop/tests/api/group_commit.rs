@@ -26,11 +26,9 @@ async fn sqlite() -> (tempfile::TempDir, Store, Arc<SqliteWriter>) {
     (dir, store, writer)
 }
 
-async fn insert(turn: &mut WriterTurn, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO t (id) VALUES ($1)")
-        .bind(id)
-        .execute(turn.conn())
-        .await
+async fn insert(turn: &mut WriterTurn, id: i64) -> Result<(), rusqlite::Error> {
+    turn.sqlite()
+        .execute("INSERT INTO t (id) VALUES ($1)", [id])
         .map(|_| ())
 }
 
