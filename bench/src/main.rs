@@ -29,6 +29,7 @@ mod profile;
 mod targets;
 
 use caisse_bench::{free_port, SECRET_KEY, WEBHOOK_SECRET};
+use caisse_shop::store::Arg;
 use caisse_shop::Store;
 use profile::{cpu_seconds, peak_rss_mib, write_profile};
 use serde_json::json;
@@ -289,19 +290,8 @@ async fn main() {
         async move {
             let sql = "INSERT INTO bench_commits (id, at) VALUES ($1, 1)";
             s.write(async |tx| {
-                match tx {
-                    caisse_shop::store::Tx::Sqlite(turn) => sqlx::query(sql)
-                        .bind((commits + i) as i64)
-                        .execute(turn.conn())
-                        .await
-                        .map(|_| ()),
-                    caisse_shop::store::Tx::Postgres(c) => sqlx::query(sql)
-                        .bind((commits + i) as i64)
-                        .execute(&mut **c)
-                        .await
-                        .map(|_| ()),
-                }
-                .map_err(caisse_shop::store::StoreError::from)
+                let id = Arg::from((commits + i) as i64);
+                tx.run(sql, &[id]).await.map(|_| ())
             })
             .await
             .unwrap();

@@ -45,7 +45,7 @@ impl Tx {
             "SELECT id, kind, message, created_at FROM alerts WHERE {column} = TRUE \
              ORDER BY id LIMIT $1"
         );
-        Ok(self.rows(&sql, args![limit]).await?)
+        self.rows(&sql, args![limit]).await
     }
 
     /// Marks an alert posted (`hook`) or emailed (else): queued in the outbox, or not to be sent.
@@ -58,12 +58,11 @@ impl Tx {
 
     /// When an email about `kind` was last queued.
     pub async fn last_alert_mail(&mut self, kind: AlertKind) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .opt_value(
-                "SELECT last_sent_at FROM alert_mail_state WHERE kind = $1",
-                args![kind],
-            )
-            .await?)
+        self.opt_value(
+            "SELECT last_sent_at FROM alert_mail_state WHERE kind = $1",
+            args![kind],
+        )
+        .await
     }
 
     pub async fn alert_mail_sent(&mut self, kind: AlertKind, at: i64) -> Result<(), StoreError> {

@@ -93,8 +93,8 @@ impl Tx {
         hold_id: &str,
         now: i64,
     ) -> Result<u64, StoreError> {
-        Ok(self.run("UPDATE alerts SET acknowledged_at = $3, acknowledged_by = 'system:fulfilment' \
-             WHERE kind = $1 AND entity_type = 'hold' AND entity_id = $2 AND acknowledged_at IS NULL", args![AlertKind::PaymentFailed, hold_id, now]).await?)
+        self.run("UPDATE alerts SET acknowledged_at = $3, acknowledged_by = 'system:fulfilment' \
+             WHERE kind = $1 AND entity_type = 'hold' AND entity_id = $2 AND acknowledged_at IS NULL", args![AlertKind::PaymentFailed, hold_id, now]).await
     }
 
     /// Raises `a` as a member of `group`, which [`Tx::alerts_in_group`] counts; true when new.
@@ -113,12 +113,11 @@ impl Tx {
 
     /// How many alerts `group` has.
     pub async fn alerts_in_group(&mut self, group: &str) -> Result<i64, StoreError> {
-        Ok(self
-            .value(
-                "SELECT COUNT(*) FROM alerts WHERE group_key = $1",
-                args![group],
-            )
-            .await?)
+        self.value(
+            "SELECT COUNT(*) FROM alerts WHERE group_key = $1",
+            args![group],
+        )
+        .await
     }
 }
 

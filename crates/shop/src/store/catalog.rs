@@ -88,7 +88,7 @@ impl Tx {
             "SELECT {COLUMNS} FROM products WHERE id = $1{}",
             self.for_update()
         );
-        Ok(self.row(&sql, args![id]).await?)
+        self.row(&sql, args![id]).await
     }
 
     /// Inserts the product or updates every field the catalog owns; an existing product's
@@ -113,24 +113,23 @@ impl Tx {
                  low_stock_threshold = excluded.low_stock_threshold \
              RETURNING {COLUMNS}"
         );
-        Ok(self
-            .one(
-                &sql,
-                args![
-                    &p.id,
-                    &p.name,
-                    &p.description,
-                    p.unit_amount,
-                    p.currency.as_str(),
-                    p.stock_on_hand,
-                    &p.stripe_price_id,
-                    p.active,
-                    now,
-                    set_stock,
-                    p.shipping,
-                    p.low_stock_threshold
-                ],
-            )
-            .await?)
+        self.one(
+            &sql,
+            args![
+                &p.id,
+                &p.name,
+                &p.description,
+                p.unit_amount,
+                p.currency.as_str(),
+                p.stock_on_hand,
+                &p.stripe_price_id,
+                p.active,
+                now,
+                set_stock,
+                p.shipping,
+                p.low_stock_threshold
+            ],
+        )
+        .await
     }
 }

@@ -57,11 +57,10 @@ impl Tx {
 impl Tx {
     /// When Stripe last failed one of the payment's refunds, if ever.
     pub async fn refund_failed_at(&mut self, payment_id: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .value(
-                "SELECT refund_failed_at FROM payments WHERE id = $1",
-                args![payment_id],
-            )
-            .await?)
+        self.value(
+            "SELECT refund_failed_at FROM payments WHERE id = $1",
+            args![payment_id],
+        )
+        .await
     }
 }

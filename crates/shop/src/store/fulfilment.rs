@@ -89,7 +89,7 @@ impl Tx {
         number: i64,
     ) -> Result<Option<OrderDelivery>, StoreError> {
         let sql = format!("{DELIVERY} WHERE number = $1{}", self.for_update());
-        Ok(self.row(&sql, args![number]).await?)
+        self.row(&sql, args![number]).await
     }
 
     /// `unfulfilled` → `shipped` with the carrier and tracking; false when it was not unfulfilled.

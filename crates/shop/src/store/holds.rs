@@ -182,11 +182,11 @@ impl Tx {
             "SELECT {COLUMNS} FROM holds WHERE id = $1{}",
             self.for_update()
         );
-        Ok(self.row(&sql, args![hold_id]).await?)
+        self.row(&sql, args![hold_id]).await
     }
 
     pub async fn hold_items_tx(&mut self, hold_id: &str) -> Result<Vec<HoldItem>, StoreError> {
-        Ok(self.rows(ITEMS, args![hold_id]).await?)
+        self.rows(ITEMS, args![hold_id]).await
     }
 
     /// Gives the hold's stock back if it is still active; false when someone else already moved
@@ -224,7 +224,7 @@ impl Tx {
             "SELECT {COLUMNS} FROM holds WHERE {column} = $1{}",
             self.for_update()
         );
-        Ok(self.row(&sql, args![value]).await?)
+        self.row(&sql, args![value]).await
     }
 
     /// Records what Stripe's events tell about a hold — its session (when the request that

@@ -66,6 +66,7 @@ pub use readiness::WriteProbe;
 pub use retention::Pruned;
 pub use shipping::OrderShipping;
 pub use sqlite_writer::{SqliteWriter, WriterTurn};
+pub use statement::{Arg, Column, TxRow};
 pub use stock::{BelowHeld, ProductStock};
 pub use stripe_requests::StripeRequestRow;
 pub use unit_of_work::{forbid_network_in_transaction, in_transaction, Outage, OutageAlarm};

@@ -81,7 +81,7 @@ impl Tx {
         hold_id: &str,
     ) -> Result<Option<OrderSummary>, StoreError> {
         let sql = format!("{ORDER} WHERE hold_id = $1");
-        Ok(self.row(&sql, args![hold_id]).await?)
+        self.row(&sql, args![hold_id]).await
     }
 
     /// Writes the order, its items and its payment; returns the order's sequential number.
@@ -153,7 +153,7 @@ impl Tx {
             "{PAYMENT} WHERE payment_intent_id = $1{}",
             self.for_update()
         );
-        Ok(self.row(&sql, args![payment_intent_id]).await?)
+        self.row(&sql, args![payment_intent_id]).await
     }
 
     /// Raises the refunded amount to `amount_refunded` (never lowers it: `charge.refunded` events
@@ -190,9 +190,8 @@ impl Tx {
     }
 
     pub async fn order_number(&mut self, order_id: &str) -> Result<i64, StoreError> {
-        Ok(self
-            .value("SELECT number FROM orders WHERE id = $1", args![order_id])
-            .await?)
+        self.value("SELECT number FROM orders WHERE id = $1", args![order_id])
+            .await
     }
 }
 

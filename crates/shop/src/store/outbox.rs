@@ -60,9 +60,8 @@ impl Tx {
                           AND kind <> COALESCE($5, '') ORDER BY next_attempt_at, id LIMIT $4{skip_locked}) \
              RETURNING id, kind, dedup_key, payload, status, attempts, next_attempt_at, last_error"
         );
-        Ok(self
-            .rows(&sql, args![now + lease, token, now, limit, skip_kind])
-            .await?)
+        self.rows(&sql, args![now + lease, token, now, limit, skip_kind])
+            .await
     }
 
     /// Marks a claimed message sent; false when the lease was lost (another worker took it after

@@ -34,27 +34,25 @@ impl Tx {
         let sql = format!(
             "UPDATE webhook_events SET payload = '' WHERE stripe_event_id IN ({PAYLOADS} LIMIT {BATCH})"
         );
-        Ok(self
-            .run(
-                &sql,
-                args![EventStatus::Processed, EventStatus::Ignored, before],
-            )
-            .await?)
+        self.run(
+            &sql,
+            args![EventStatus::Processed, EventStatus::Ignored, before],
+        )
+        .await
     }
 
     async fn prune_requests(&mut self, before: i64) -> Result<u64, StoreError> {
         let sql = format!("DELETE FROM stripe_requests WHERE id IN ({REQUESTS} LIMIT {BATCH})");
-        Ok(self.run(&sql, args![before]).await?)
+        self.run(&sql, args![before]).await
     }
 
     async fn prune_messages(&mut self, before: i64) -> Result<u64, StoreError> {
         let sql = format!("DELETE FROM outbox WHERE id IN ({MESSAGES} LIMIT {BATCH})");
-        Ok(self
-            .run(
-                &sql,
-                args![OutboxStatus::Sent, OutboxStatus::Failed, before],
-            )
-            .await?)
+        self.run(
+            &sql,
+            args![OutboxStatus::Sent, OutboxStatus::Failed, before],
+        )
+        .await
     }
 }
 
