@@ -110,11 +110,11 @@ impl Account {
             "id": pi.id,
             "object": "payment_intent",
             "amount": pi.amount,
-            "amount_capturable": 0,
+            "amount_capturable": pi.amount_capturable,
             "amount_received": pi.amount_received,
             "canceled_at": pi.canceled_at,
-            "cancellation_reason": pi.canceled_at.map(|_| "abandoned"),
-            "capture_method": "automatic_async",
+            "cancellation_reason": pi.cancellation_reason,
+            "capture_method": pi.capture_method,
             "client_secret": format!("{}_secret_sandbox", pi.id),
             "confirmation_method": "automatic",
             "currency": pi.currency,
@@ -136,16 +136,21 @@ impl Account {
 
     pub fn charge_json(pi: &PaymentIntent, c: &Charge) -> Value {
         let succeeded = c.status == "succeeded";
-        let amount_refunded = if succeeded { pi.refunded } else { 0 };
+        // What an authorization released uncaptured counts as refunded, as on Stripe.
+        let amount_refunded = if succeeded {
+            pi.refunded + pi.released
+        } else {
+            0
+        };
         shape(
             "charge",
             json!({
                 "id": c.id,
                 "object": "charge",
                 "amount": pi.amount,
-                "amount_captured": if succeeded { pi.amount } else { 0 },
+                "amount_captured": if c.captured { pi.amount - pi.released } else { 0 },
                 "amount_refunded": amount_refunded,
-                "captured": succeeded,
+                "captured": c.captured,
                 "created": c.created,
                 "currency": pi.currency,
                 "disputed": false,

@@ -151,9 +151,9 @@ async fn the_official_python_sdk_works_unchanged() {
             "line_items[0][quantiy]",
         ),
         (
-            "manual_capture",
+            "future_usage",
             "parameter_not_emulated",
-            "payment_intent_data[capture_method]",
+            "payment_intent_data[setup_future_usage]",
         ),
         ("ideal", "parameter_not_emulated", "payment_method_types[0]"),
         ("customer", "parameter_not_emulated", "customer"),
