@@ -115,6 +115,13 @@ pub fn is_released_api_version(v: &str, now: i64) -> bool {
     is_api_version(v) && v[..10] <= *civil_date(now.div_euclid(86_400))
 }
 
+/// Is `api_version` 2025-03-31.basil or later? That release moved a session's shipping details to
+/// `collected_information.shipping_details`, and stopped counting an authorization released
+/// uncaptured (a partial capture's rest, a cancel, an expiry) as refunded.
+pub fn from_basil(api_version: &str) -> bool {
+    api_version.get(..10).is_some_and(|d| d >= "2025-03-31")
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };

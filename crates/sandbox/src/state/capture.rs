@@ -1,7 +1,14 @@
 //! A manual capture after its authorization (`payment_intent_data[capture_method]=manual`): the
 //! PaymentIntent waits in `requires_capture` until it is captured, whole or in part (the rest is
-//! released: the charge counts it as refunded), canceled (all of it released), or left 7 days on
-//! the sandbox clock (Stripe cancels it: `charge.expired`, cancellation reason `automatic`).
+//! released), canceled (all of it released), or left 7 days on the sandbox clock (Stripe cancels
+//! it: `charge.expired`).
+//!
+//! What a release does depends on the account's API version, as Stripe changed it in
+//! 2025-03-31.basil: before, the charge counts the released amount as refunded (`amount_refunded`,
+//! `refunded` once whole, `charge.refunded` on a cancel) and an expiry's cancellation reason is
+//! `automatic`; from it, a release refunds nothing and sends no `charge.refunded`, and an expiry
+//! is `expired`. (Before basil Stripe also made a Refund object for a release; the sandbox does
+//! not.)
 
 use serde_json::Value;
 
@@ -44,6 +51,7 @@ impl Account {
         amount: Option<i64>,
         cause: &Cause,
     ) -> Result<Value, ApiError> {
+        let release_is_refund = !crate::from_basil(&self.api_version);
         let pi = awaiting_capture(self, id, "captured")?;
         let amount = amount.unwrap_or(pi.amount_capturable);
         if amount < 1 {
@@ -64,6 +72,7 @@ impl Account {
             .with_code("amount_too_large"));
         }
         pi.released = pi.amount_capturable - amount;
+        pi.release_is_refund = release_is_refund;
         pi.amount_capturable = 0;
         pi.amount_received = amount;
         pi.status = "succeeded";
@@ -83,8 +92,8 @@ impl Account {
         Ok(snapshot)
     }
 
-    /// Cancels an authorized PaymentIntent, releasing the authorization: `charge.refunded`
-    /// and `payment_intent.canceled`.
+    /// Cancels an authorized PaymentIntent, releasing the authorization: `payment_intent.canceled`
+    /// (after `charge.refunded` before basil).
     pub fn cancel(
         &mut self,
         id: &str,
@@ -92,7 +101,8 @@ impl Account {
         cause: &Cause,
     ) -> Result<Value, ApiError> {
         awaiting_capture(self, id, "canceled")?;
-        Ok(self.release(id, reason, "charge.refunded", cause))
+        let charge_event = (!crate::from_basil(&self.api_version)).then_some("charge.refunded");
+        Ok(self.release(id, reason, charge_event, cause))
     }
 
     /// Cancels the authorizations left uncaptured for 7 days (the ticker calls it through
@@ -107,8 +117,13 @@ impl Account {
             })
             .map(|pi| pi.id.clone())
             .collect();
+        let reason = if crate::from_basil(&self.api_version) {
+            "expired"
+        } else {
+            "automatic"
+        };
         for id in due {
-            self.release(&id, Some("automatic"), "charge.expired", &Cause::default());
+            self.release(&id, Some(reason), Some("charge.expired"), &Cause::default());
         }
     }
 
@@ -116,15 +131,17 @@ impl Account {
         &mut self,
         id: &str,
         reason: Option<&str>,
-        charge_event: &str,
+        charge_event: Option<&str>,
         cause: &Cause,
     ) -> Value {
         let now = self.now();
+        let release_is_refund = !crate::from_basil(&self.api_version);
         let pi = self
             .payment_intents
             .get_mut(id)
             .expect("checked by the caller");
         pi.released = pi.amount_capturable;
+        pi.release_is_refund = release_is_refund;
         pi.amount_capturable = 0;
         pi.status = "canceled";
         pi.canceled_at = Some(now);
@@ -132,8 +149,8 @@ impl Account {
         pi.dispute_on_capture = false;
         let charge = Self::succeeded_charge(pi).map(|c| Self::charge_json(pi, c));
         let snapshot = Self::payment_intent_json(pi);
-        if let Some(charge) = charge {
-            self.emit(charge_event, charge, cause);
+        if let (Some(kind), Some(charge)) = (charge_event, charge) {
+            self.emit(kind, charge, cause);
         }
         self.emit("payment_intent.canceled", snapshot.clone(), cause);
         snapshot

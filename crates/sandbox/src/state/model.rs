@@ -142,8 +142,10 @@ pub struct PaymentIntent {
     /// Authorized and not yet captured (manual capture), while `requires_capture`.
     pub amount_capturable: i64,
     /// What an authorization gave back uncaptured: the rest of a partial capture, or all of it
-    /// when canceled or expired. The charge counts it as refunded, as Stripe's does.
+    /// when canceled or expired.
     pub released: i64,
+    /// Whether the charge counts `released` as refunded, as Stripe did before 2025-03-31.basil.
+    pub release_is_refund: bool,
     /// A dispute test card on a manual capture: disputed once captured.
     pub dispute_on_capture: bool,
     pub metadata: Metadata,

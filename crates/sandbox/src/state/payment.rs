@@ -83,6 +83,7 @@ impl Account {
             capture_method: session.capture_method,
             amount_capturable: 0,
             released: 0,
+            release_is_refund: false,
             dispute_on_capture: false,
             metadata: session.payment_intent_metadata.clone(),
             last_payment_error: None,

@@ -64,7 +64,7 @@ impl Account {
             "url": (s.status == SessionStatus::Open).then(|| format!("{base_url}/c/pay/{}", s.id)),
         });
         // Where the address is depends on the API version the account's events use.
-        if crate::shipping::in_collected_information(&self.api_version) {
+        if crate::from_basil(&self.api_version) {
             json["collected_information"] = json!({ "shipping_details": shipping_details });
         } else {
             json["shipping_details"] = shipping_details.unwrap_or(Value::Null);
@@ -136,11 +136,19 @@ impl Account {
 
     pub fn charge_json(pi: &PaymentIntent, c: &Charge) -> Value {
         let succeeded = c.status == "succeeded";
-        // What an authorization released uncaptured counts as refunded, as on Stripe.
-        let amount_refunded = if succeeded {
-            pi.refunded + pi.released
+        let released = if pi.release_is_refund { pi.released } else { 0 };
+        let amount_refunded = if succeeded { pi.refunded + released } else { 0 };
+        let amount_captured = if c.captured {
+            pi.amount - pi.released
         } else {
             0
+        };
+        // Fully refunded: all that was authorized while a release counts as refunded (before
+        // basil), else all that was captured.
+        let whole = if pi.release_is_refund || !c.captured {
+            pi.amount
+        } else {
+            amount_captured
         };
         shape(
             "charge",
@@ -148,7 +156,7 @@ impl Account {
                 "id": c.id,
                 "object": "charge",
                 "amount": pi.amount,
-                "amount_captured": if c.captured { pi.amount - pi.released } else { 0 },
+                "amount_captured": amount_captured,
                 "amount_refunded": amount_refunded,
                 "captured": c.captured,
                 "created": c.created,
@@ -161,7 +169,7 @@ impl Account {
                 "paid": succeeded,
                 "payment_intent": pi.id,
                 "payment_method": pi.payment_method,
-                "refunded": succeeded && amount_refunded >= pi.amount,
+                "refunded": amount_refunded > 0 && amount_refunded >= whole,
                 "refunds": {
                     "object": "list",
                     "data": if succeeded { pi.refunds.iter().rev().cloned().collect() } else { Vec::new() },

@@ -1,10 +1,14 @@
 //! Refunds as objects and manual captures, driven by Stripe's official Python SDK
 //! (`sdk/check_refunds_capture.py`): what each call answers, the events in Stripe's order, and
-//! the `*.updated` webhooks with their `previous_attributes`.
+//! the `*.updated` webhooks with their `previous_attributes`; and a released authorization as
+//! Stripe showed it before 2025-03-31.basil, over plain HTTP.
 
-use serde_json::json;
+use caisse_sandbox::{Method, RunningSandbox};
+use reqwest::Method as Http;
+use serde_json::{json, Value};
 
 use crate::official_sdk::{run_sdk, venv};
+use crate::support::{fast_options, raw, session_params, KEY};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refunds_and_manual_captures_work_through_the_python_sdk() {
@@ -78,10 +82,15 @@ async fn refunds_and_manual_captures_work_through_the_python_sdk() {
 
     let c = &s["captured"];
     assert_eq!(c["intent"], json!(["succeeded", 3000, 0]));
-    assert_eq!(c["charge"], json!([true, 3000, 2000, false]));
+    assert_eq!(
+        c["charge"],
+        json!([true, 3000, 0, false]),
+        "since basil, the rest is released, not refunded"
+    );
     assert_eq!(c["again"][0], "payment_intent_unexpected_state");
     assert_eq!(c["cancel_after"][0], "payment_intent_unexpected_state");
     assert_eq!(c["refund"], 3000, "what was captured, and no more");
+    assert_eq!(c["refunded"], json!([3000, true]), "all that was captured");
     assert_eq!(c["refund_more"][0], "charge_already_refunded");
     assert_eq!(
         c["events"],
@@ -102,7 +111,7 @@ async fn refunds_and_manual_captures_work_through_the_python_sdk() {
         k["intent"],
         json!(["canceled", "requested_by_customer", 0, 0])
     );
-    assert_eq!(k["charge"], json!([false, 5000, true]));
+    assert_eq!(k["charge"], json!([false, 0, false]));
     assert_eq!(k["again"][0], "payment_intent_unexpected_state");
     assert_eq!(
         k["bad_reason"],
@@ -112,7 +121,8 @@ async fn refunds_and_manual_captures_work_through_the_python_sdk() {
     assert_eq!(k["missing"], json!(["resource_missing", "intent", 404]));
     assert_eq!(
         k["events"],
-        json!(["charge.refunded", "payment_intent.canceled"])
+        json!(["checkout.session.completed", "payment_intent.canceled"]),
+        "no charge.refunded since basil"
     );
 
     assert_eq!(s["dispute"], json!([[], true]));
@@ -120,8 +130,8 @@ async fn refunds_and_manual_captures_work_through_the_python_sdk() {
     assert_eq!(
         s["expired"],
         json!({
-            "statuses": ["requires_capture", "canceled", "automatic"],
-            "charge": [false, true],
+            "statuses": ["requires_capture", "canceled", "expired"],
+            "charge": [false, false],
             "events": ["charge.expired", "payment_intent.canceled"],
         })
     );
@@ -143,5 +153,92 @@ async fn refunds_and_manual_captures_work_through_the_python_sdk() {
         ]
     );
     assert_eq!(s["others_have_none"], true);
+    sandbox.stop().await.unwrap();
+}
+
+/// A session made with manual capture, paid with 4242: its PaymentIntent id.
+async fn authorized(sandbox: &RunningSandbox) -> String {
+    let body = format!(
+        "{}&payment_intent_data[capture_method]=manual",
+        session_params().encode()
+    );
+    let (status, session, _) = raw(
+        sandbox,
+        Http::POST,
+        "/v1/checkout/sessions",
+        Some(KEY),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{session}");
+    let id = session["id"].as_str().unwrap();
+    match sandbox
+        .pay(id, Method::Card("4242424242424242".into()))
+        .unwrap()
+    {
+        caisse_sandbox::Outcome::Paid { payment_intent, .. } => payment_intent,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn post(sandbox: &RunningSandbox, path: &str, body: &str) -> Value {
+    let (status, json, _) = raw(sandbox, Http::POST, path, Some(KEY), body).await;
+    assert_eq!(status, 200, "{path}: {json}");
+    json
+}
+
+async fn charge_of(sandbox: &RunningSandbox, pi: &str) -> Value {
+    let path = format!("/v1/payment_intents/{pi}?expand[]=latest_charge");
+    let (_, json, _) = raw(sandbox, Http::GET, &path, Some(KEY), "").await;
+    let c = &json["latest_charge"];
+    json!([c["amount_captured"], c["amount_refunded"], c["refunded"]])
+}
+
+#[tokio::test]
+async fn before_basil_a_released_authorization_counts_as_refunded() {
+    let mut options = fast_options(None, Vec::new());
+    options.api_version = caisse_stripe::API_VERSION.into();
+    let sandbox = caisse_sandbox::start(options).await.unwrap();
+
+    let partial = authorized(&sandbox).await;
+    let path = format!("/v1/payment_intents/{partial}/capture");
+    let captured = post(&sandbox, &path, "amount_to_capture=1000").await;
+    assert_eq!(captured["amount_received"], 1000);
+    assert_eq!(
+        charge_of(&sandbox, &partial).await,
+        json!([1000, 2000, false])
+    );
+
+    let canceled = authorized(&sandbox).await;
+    let path = format!("/v1/payment_intents/{canceled}/cancel");
+    post(&sandbox, &path, "cancellation_reason=duplicate").await;
+    assert_eq!(charge_of(&sandbox, &canceled).await, json!([0, 3000, true]));
+
+    let expiring = authorized(&sandbox).await;
+    sandbox.advance_clock(7 * 86_400);
+    let path = format!("/v1/payment_intents/{expiring}");
+    let (_, pi, _) = raw(&sandbox, Http::GET, &path, Some(KEY), "").await;
+    assert_eq!(pi["cancellation_reason"], "automatic");
+    assert_eq!(charge_of(&sandbox, &expiring).await, json!([0, 3000, true]));
+
+    let about = |pi: &str| {
+        sandbox
+            .events()
+            .iter()
+            .filter(|e| {
+                let o = &e["data"]["object"];
+                o["id"] == pi || o["payment_intent"] == pi
+            })
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        about(&canceled)[4..],
+        ["charge.refunded", "payment_intent.canceled"]
+    );
+    assert_eq!(
+        about(&expiring)[4..],
+        ["charge.expired", "payment_intent.canceled"]
+    );
     sandbox.stop().await.unwrap();
 }

@@ -155,6 +155,8 @@ summary["captured"] = {
     "refund_more": refused(lambda: stripe.Refund.create(payment_intent=manual_pi, amount=1)),
     "events": events_of(manual_pi),
 }
+refunded_charge = stripe.Charge.retrieve(captured.latest_charge.id)
+summary["captured"]["refunded"] = [refunded_charge.amount_refunded, refunded_charge.refunded]
 
 # Canceled: the whole authorization released.
 _, canceled_pi = paid(CARD, **MANUAL)
