@@ -23,8 +23,13 @@ pub fn create_refund(
         .get_mut(pi_id)
         .ok_or_else(|| ApiError::no_such("payment_intent", pi_id, "payment_intent"))?;
     if pi.status != "succeeded" {
+        let why = if pi.status == "requires_capture" {
+            "has not been captured: cancel it to release the authorization"
+        } else {
+            "does not have a successful charge to refund"
+        };
         return Err(ApiError::invalid(
-            format!("This PaymentIntent ({pi_id}) does not have a successful charge to refund."),
+            format!("This PaymentIntent ({pi_id}) {why}."),
             Some("payment_intent"),
         )
         .with_code("charge_not_refundable"));
