@@ -1,8 +1,8 @@
 //! A stateful emulator of the Stripe API subset caisse uses (DESIGN.md 1.10), for development and
 //! tests on machines that cannot reach Stripe: Checkout Sessions, PaymentIntents (with manual
 //! capture), Events, Refunds, Products, Prices and Webhook Endpoints with Stripe's form encoding,
-//! error shape, API keys and idempotency; a hosted payment page where test cards decide the outcome; sessions that expire on a
-//! clock tests can move; and signed webhooks delivered to every endpoint that takes them with
+//! error shape, API keys and idempotency; a hosted payment page where test cards decide the
+//! outcome; sessions that expire on a clock tests can move; and signed webhooks delivered to every endpoint that takes them with
 //! Stripe's retries, plus chaos to duplicate, reorder or drop them.
 //!
 //! It depends on `caisse-stripe` for signing and encoding, never on the shop.

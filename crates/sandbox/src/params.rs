@@ -1,9 +1,10 @@
 //! Which parameters each emulated endpoint takes. Stripe refuses a parameter it does not know
 //! (`400 parameter_unknown`, "Received unknown parameter: …", naming it in `param`), nested ones
 //! included, so a misspelt parameter fails at once instead of being ignored; the sandbox does the
-//! same. A parameter Stripe knows but the sandbox does not emulate (a customer, discounts …) is refused too, by name (`parameter_not_emulated`), rather than
-//! accepted and silently ignored: a green test against the sandbox must not hide a behaviour it
-//! never ran. The README lists both.
+//! same. A parameter Stripe knows but the sandbox does not emulate (a customer, discounts …) is
+//! refused too, by name (`parameter_not_emulated`), rather than accepted and silently ignored:
+//! a green test against the sandbox must not hide a behaviour it never ran. The README lists
+//! both.
 //!
 //! A pattern is a parameter in Stripe's bracket form: `[]` is any array index, `[*]` any key of
 //! a hash (metadata). `name=a|b` takes only those values; another value is not emulated when

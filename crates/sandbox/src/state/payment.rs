@@ -1,7 +1,8 @@
 //! The payment machine: what paying, declining, 3-D Secure, a SEPA debit settling and a session
 //! expiring do to a session, its PaymentIntent and charges, and which events each step emits, in
-//! the order Stripe emits them (a manual capture's later steps are `capture`). Time acts here too ([`Account::expire_due`]): the ticker and the
-//! control API's clock both come through it, so an expiry and a settlement follow one rule.
+//! the order Stripe emits them (a manual capture's later steps are `capture`). Time acts here too
+//! ([`Account::expire_due`]): the ticker and the control API's clock both come through it, so an
+//! expiry and a settlement follow one rule.
 
 use serde_json::{json, Value};
 
