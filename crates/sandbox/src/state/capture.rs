@@ -13,6 +13,7 @@
 use serde_json::Value;
 
 use super::model::{Account, Cause, PaymentIntent};
+use crate::currencies::minimum_charge;
 use crate::error::ApiError;
 
 /// Stripe cancels an uncaptured PaymentIntent this long after its creation.
@@ -60,6 +61,16 @@ impl Account {
                 Some("amount_to_capture"),
             )
             .with_code("parameter_invalid_integer"));
+        }
+        if let Some(min) = minimum_charge(&pi.currency).filter(|m| amount < *m) {
+            return Err(ApiError::invalid(
+                format!(
+                    "The amount to capture must be at least {min} {} (in the currency's smallest unit).",
+                    pi.currency
+                ),
+                Some("amount_to_capture"),
+            )
+            .with_code("amount_too_small"));
         }
         if amount > pi.amount_capturable {
             return Err(ApiError::invalid(

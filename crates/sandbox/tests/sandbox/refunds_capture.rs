@@ -76,6 +76,11 @@ async fn refunds_and_manual_captures_work_through_the_python_sdk() {
         json!(["amount_too_large", "amount_to_capture", 400])
     );
     assert_eq!(
+        a["too_little"],
+        json!(["amount_too_small", "amount_to_capture", 400]),
+        "below the euro's minimum charge"
+    );
+    assert_eq!(
         a["final_capture"],
         json!(["parameter_not_emulated", "final_capture", 400])
     );

@@ -142,6 +142,7 @@ summary["authorized"] = {
                held.latest_charge.amount_captured],
     "refund": refused(lambda: stripe.Refund.create(payment_intent=manual_pi)),
     "too_much": refused(lambda: stripe.PaymentIntent.capture(manual_pi, amount_to_capture=5001)),
+    "too_little": refused(lambda: stripe.PaymentIntent.capture(manual_pi, amount_to_capture=49)),
     "final_capture": refused(lambda: stripe.PaymentIntent.capture(manual_pi, final_capture=False)),
 }
 captured = stripe.PaymentIntent.capture(manual_pi, amount_to_capture=3000, expand=["latest_charge"])
