@@ -68,6 +68,10 @@ async fn refunds_and_manual_captures_work_through_the_python_sdk() {
     assert_eq!(a["intent"], json!(["requires_capture", "manual", 5000, 0]));
     assert_eq!(a["charge"], json!(["succeeded", true, false, 0]));
     assert_eq!(
+        a["three_d_secure"], "requires_capture",
+        "once the challenge is completed"
+    );
+    assert_eq!(
         a["refund"],
         json!(["charge_not_refundable", "payment_intent", 400])
     );

@@ -145,6 +145,9 @@ summary["authorized"] = {
     "too_little": refused(lambda: stripe.PaymentIntent.capture(manual_pi, amount_to_capture=49)),
     "final_capture": refused(lambda: stripe.PaymentIntent.capture(manual_pi, final_capture=False)),
 }
+secure, secure_pi = paid({"card": "4000002760003184"}, **MANUAL)
+control(f"checkout/sessions/{secure.id}/authenticate", {"complete": True})
+summary["authorized"]["three_d_secure"] = stripe.PaymentIntent.retrieve(secure_pi).status
 captured = stripe.PaymentIntent.capture(manual_pi, amount_to_capture=3000, expand=["latest_charge"])
 summary["captured"] = {
     "intent": [captured.status, captured.amount_received, captured.amount_capturable],
