@@ -3,7 +3,7 @@
 //!
 //! This file holds what every call goes through: the routing table and the middleware that checks
 //! the API key and `Stripe-Version`, names the request and injects the faults tests ask for. The
-//! handlers live per resource (`checkout`, `payments`, `events`, `catalog`,
+//! handlers live per resource (`checkout`, `payments`, `refunds`, `events`, `catalog`,
 //! `webhook_endpoints`); POSTs go through
 //! `idempotency`, GETs through `reads`.
 
@@ -25,6 +25,7 @@ mod events;
 mod idempotency;
 mod payments;
 mod reads;
+mod refunds;
 mod webhook_endpoints;
 
 pub fn routes(shared: Shared) -> Router<Shared> {
@@ -49,11 +50,26 @@ pub fn routes(shared: Shared) -> Router<Shared> {
             "/v1/payment_intents/{id}",
             get(payments::retrieve_payment_intent),
         )
+        .route(
+            "/v1/payment_intents/{id}/capture",
+            post(payments::capture_payment_intent),
+        )
+        .route(
+            "/v1/payment_intents/{id}/cancel",
+            post(payments::cancel_payment_intent),
+        )
         .route("/v1/charges", get(payments::list_charges))
         .route("/v1/charges/{id}", get(payments::retrieve_charge))
         .route("/v1/events", get(events::list_events))
         .route("/v1/events/{id}", get(events::retrieve_event))
-        .route("/v1/refunds", post(payments::create_refund))
+        .route(
+            "/v1/refunds",
+            post(refunds::create_refund).get(refunds::list_refunds),
+        )
+        .route(
+            "/v1/refunds/{id}",
+            get(refunds::retrieve_refund).post(refunds::update_refund),
+        )
         .route("/v1/products", post(catalog::create_product))
         .route("/v1/prices", post(catalog::create_price))
         .route("/v1/prices/{id}", get(catalog::retrieve_price))

@@ -2,7 +2,8 @@
 //! (`4000 0000 0000 0259`) pays and is then disputed — the dispute opens a moment later
 //! (`charge.dispute.created`, reason `fraudulent`, evidence due in a week) — and the control API
 //! closes a dispute won or lost (`charge.dispute.closed`) or fails a refund Stripe had accepted
-//! (`refund.failed` and `charge.refund.updated`, the charge's refunded amount lowered back).
+//! (`refund.failed`, `refund.updated` and `charge.refund.updated`, the charge's refunded amount
+//! lowered back).
 
 use serde_json::{json, Value};
 
@@ -99,25 +100,23 @@ impl Account {
 
     /// Fails a refund that had succeeded: its amount is no longer refunded.
     pub fn fail_refund(&mut self, id: &str) -> Result<Value, ApiError> {
-        let refund = self
+        let before = self
             .refunds
-            .get_mut(id)
+            .get(id)
             .filter(|r| r["status"] == "succeeded")
+            .cloned()
             .ok_or_else(|| ApiError::not_found("refund", id, "refund"))?;
+        let mut refund = before.clone();
         refund["status"] = json!("failed");
         refund["failure_reason"] = json!("expired_or_canceled_card");
-        let snapshot = refund.clone();
-        let amount = snapshot["amount"].as_i64().unwrap_or(0);
-        let pi_id = snapshot["payment_intent"].as_str().unwrap_or_default();
+        let amount = refund["amount"].as_i64().unwrap_or(0);
+        let pi_id = refund["payment_intent"].as_str().unwrap_or_default();
         if let Some(pi) = self.payment_intents.get_mut(pi_id) {
             pi.refunded = (pi.refunded - amount).max(0);
-            for r in pi.refunds.iter_mut().filter(|r| r["id"] == snapshot["id"]) {
-                *r = snapshot.clone();
-            }
         }
         let cause = Cause::default();
-        self.emit("refund.failed", snapshot.clone(), &cause);
-        self.emit("charge.refund.updated", snapshot.clone(), &cause);
-        Ok(snapshot)
+        self.emit("refund.failed", refund.clone(), &cause);
+        self.change_refund(refund.clone(), &before, &cause);
+        Ok(refund)
     }
 }

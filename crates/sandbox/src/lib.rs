@@ -1,8 +1,8 @@
 //! A stateful emulator of the Stripe API subset caisse uses (DESIGN.md 1.10), for development and
-//! tests on machines that cannot reach Stripe: Checkout Sessions, PaymentIntents, Events, Refunds,
-//! Products, Prices and Webhook Endpoints with Stripe's form encoding, error shape, API keys and
-//! idempotency; a hosted payment page where test cards decide the outcome; sessions that expire on a
-//! clock tests can move; and signed webhooks delivered to every endpoint that takes them with
+//! tests on machines that cannot reach Stripe: Checkout Sessions, PaymentIntents (with manual
+//! capture), Events, Refunds, Products, Prices and Webhook Endpoints with Stripe's form encoding,
+//! error shape, API keys and idempotency; a hosted payment page where test cards decide the
+//! outcome; sessions that expire on a clock tests can move; and signed webhooks delivered to every endpoint that takes them with
 //! Stripe's retries, plus chaos to duplicate, reorder or drop them.
 //!
 //! It depends on `caisse-stripe` for signing and encoding, never on the shop.
@@ -113,6 +113,13 @@ pub fn is_api_version(v: &str) -> bool {
 /// the sandbox keep working.
 pub fn is_released_api_version(v: &str, now: i64) -> bool {
     is_api_version(v) && v[..10] <= *civil_date(now.div_euclid(86_400))
+}
+
+/// Is `api_version` 2025-03-31.basil or later? That release moved a session's shipping details to
+/// `collected_information.shipping_details`, and stopped counting an authorization released
+/// uncaptured (a partial capture's rest, a cancel, an expiry) as refunded.
+pub fn from_basil(api_version: &str) -> bool {
+    api_version.get(..10).is_some_and(|d| d >= "2025-03-31")
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).

@@ -1,10 +1,10 @@
 //! Which parameters each emulated endpoint takes. Stripe refuses a parameter it does not know
 //! (`400 parameter_unknown`, "Received unknown parameter: …", naming it in `param`), nested ones
 //! included, so a misspelt parameter fails at once instead of being ignored; the sandbox does the
-//! same. A parameter Stripe knows but the sandbox does not emulate (a manual capture, a
-//! customer, discounts …) is refused too, by name (`parameter_not_emulated`), rather than
-//! accepted and silently ignored: a green test against the sandbox must not hide a behaviour it
-//! never ran. The README lists both.
+//! same. A parameter Stripe knows but the sandbox does not emulate (a customer, discounts …) is
+//! refused too, by name (`parameter_not_emulated`), rather than accepted and silently ignored:
+//! a green test against the sandbox must not hide a behaviour it never ran. The README lists
+//! both.
 //!
 //! A pattern is a parameter in Stripe's bracket form: `[]` is any array index, `[*]` any key of
 //! a hash (metadata). `name=a|b` takes only those values; another value is not emulated when
@@ -48,7 +48,7 @@ pub const CREATE_SESSION: Params = Params {
         "payment_intent_data[receipt_email]",
         "payment_intent_data[statement_descriptor]",
         "payment_intent_data[statement_descriptor_suffix]",
-        "payment_intent_data[capture_method]=automatic|automatic_async",
+        "payment_intent_data[capture_method]=automatic|automatic_async|manual",
         "expand[]=payment_intent|payment_intent.latest_charge|line_items",
         "shipping_address_collection[allowed_countries][]",
         "shipping_options[][shipping_rate_data][type]=fixed_amount",
@@ -127,6 +127,52 @@ pub const CREATE_REFUND: Params = Params {
         "customer",
         "currency",
     ],
+};
+
+/// Stripe's update takes metadata only: any other parameter is unknown to it.
+pub const UPDATE_REFUND: Params = Params {
+    takes: &["metadata[*]", "expand[]="],
+    not_emulated: &[],
+};
+
+pub const LIST_REFUNDS: Params = Params {
+    takes: &[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "charge",
+        "payment_intent",
+        "created",
+        "created[gt]",
+        "created[gte]",
+        "created[lt]",
+        "created[lte]",
+        "expand[]=",
+    ],
+    not_emulated: &[],
+};
+
+pub const CAPTURE_PAYMENT_INTENT: Params = Params {
+    takes: &["amount_to_capture", "expand[]=latest_charge"],
+    not_emulated: &[
+        "application_fee_amount",
+        "final_capture",
+        "metadata",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+        "transfer_data",
+        "amount_details",
+        "payment_details",
+        "hooks",
+    ],
+};
+
+pub const CANCEL_PAYMENT_INTENT: Params = Params {
+    takes: &[
+        "cancellation_reason=abandoned|duplicate|fraudulent|requested_by_customer",
+        "expand[]=latest_charge",
+    ],
+    not_emulated: &[],
 };
 
 pub const CREATE_PRODUCT: Params = Params {

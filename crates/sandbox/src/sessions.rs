@@ -83,7 +83,16 @@ pub fn create_session(
         )
         .with_code("amount_too_small"));
     }
-    let payment_method_types = payment_method_types(params, &currency)?;
+    let payment_intent_data = params
+        .get("payment_intent_data")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let capture_method = match text(&payment_intent_data, "capture_method") {
+        Some("manual") => "manual",
+        Some("automatic") => "automatic",
+        _ => "automatic_async",
+    };
+    let payment_method_types = payment_method_types(params, &currency, capture_method)?;
     let shipping = crate::shipping::setup(params, &currency, account.now())?;
     if let Some(email) = text(params, "customer_email") {
         if !is_email(email) {
@@ -115,10 +124,6 @@ pub fn create_session(
             Some("expires_at"),
         ));
     }
-    let payment_intent_data = params
-        .get("payment_intent_data")
-        .cloned()
-        .unwrap_or(Value::Null);
     let session = Session {
         id: new_id("cs_test_"),
         created: now,
@@ -141,6 +146,7 @@ pub fn create_session(
         locale: text(params, "locale").map(str::to_string),
         submit_type: text(params, "submit_type").map(str::to_string),
         payment_intent_text: payment_intent_text(&payment_intent_data)?,
+        capture_method,
         shipping,
         collected: None,
     };
@@ -180,15 +186,27 @@ fn payment_intent_text(data: &Value) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// `payment_method_types[]` as listed (`card`, `sepa_debit`: params.rs refuses others), or by
-/// default cards, and SEPA debits for a session in euros. SEPA debits are euros only.
-fn payment_method_types(params: &Value, currency: &str) -> Result<Vec<String>, ApiError> {
+/// default cards, and SEPA debits for a session in euros. SEPA debits are euros only, and
+/// cannot be captured later: a manual capture leaves them out, or refuses them when listed.
+fn payment_method_types(
+    params: &Value,
+    currency: &str,
+    capture_method: &str,
+) -> Result<Vec<String>, ApiError> {
     let listed = strings(params, "payment_method_types");
+    let manual = capture_method == "manual";
     if listed.is_empty() {
         let mut types = vec!["card".to_string()];
-        if currency == "eur" {
+        if currency == "eur" && !manual {
             types.push("sepa_debit".into());
         }
         return Ok(types);
+    }
+    if manual && listed.iter().any(|t| t == "sepa_debit") {
+        return Err(ApiError::invalid(
+            "The payment method type sepa_debit does not support payment_intent_data[capture_method]=manual.",
+            Some("payment_intent_data[capture_method]"),
+        ));
     }
     if currency != "eur" && listed.iter().any(|t| t == "sepa_debit") {
         return Err(ApiError::invalid(

@@ -275,12 +275,6 @@ impl Address {
     }
 }
 
-/// From API version 2025-03-31.basil, a session's shipping details are
-/// `collected_information.shipping_details`; before, the top-level `shipping_details`.
-pub fn in_collected_information(api_version: &str) -> bool {
-    api_version.get(..10).is_some_and(|d| d >= "2025-03-31")
-}
-
 impl Account {
     /// Records what the customer entered on an open session's page, refused as Stripe's page
     /// refuses it; a session that asks for nothing ignores it.

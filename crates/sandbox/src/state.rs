@@ -4,14 +4,17 @@
 //! easy to reason about.
 //!
 //! The account is one type, [`Account`], whose methods live where they belong: the stored objects
-//! in `model`, what it forgets after a while in `memory`, their Stripe JSON in `render`, what a payment does to them in `payment`, and which
-//! card or IBAN leads to what in `test_cards`.
+//! in `model`, what it forgets after a while in `memory`, their Stripe JSON in `render`, what a
+//! payment does to them in `payment`, a manual capture's capture, cancel and expiry in `capture`,
+//! `*.updated` events in `updates`, and which card or IBAN leads to what in `test_cards`.
 
+mod capture;
 mod memory;
 mod model;
 mod payment;
 mod render;
 mod test_cards;
+mod updates;
 
 pub use memory::{EventLog, IdempotencyKeys};
 pub use model::{

@@ -88,6 +88,9 @@ pub struct Session {
     /// `payment_intent_data`'s `description`, `receipt_email`, `statement_descriptor` and
     /// `statement_descriptor_suffix`, copied onto the PaymentIntent and its charges.
     pub payment_intent_text: Metadata,
+    /// `payment_intent_data[capture_method]`: `automatic_async` (Stripe's default),
+    /// `automatic`, or `manual` (the payment is only authorized until captured).
+    pub capture_method: &'static str,
     /// The address, rates and phone number the page asks for.
     pub shipping: ShippingSetup,
     /// What the customer entered for them, once they submitted a payment.
@@ -134,6 +137,17 @@ pub struct PaymentIntent {
     pub amount_received: i64,
     pub currency: String,
     pub status: &'static str,
+    /// As the session asked (`Session::capture_method`).
+    pub capture_method: &'static str,
+    /// Authorized and not yet captured (manual capture), while `requires_capture`.
+    pub amount_capturable: i64,
+    /// What an authorization gave back uncaptured: the rest of a partial capture, or all of it
+    /// when canceled or expired.
+    pub released: i64,
+    /// Whether the charge counts `released` as refunded, as Stripe did before 2025-03-31.basil.
+    pub release_is_refund: bool,
+    /// A dispute test card on a manual capture: disputed once captured.
+    pub dispute_on_capture: bool,
     pub metadata: Metadata,
     pub last_payment_error: Option<Value>,
     pub method: &'static str,
@@ -147,6 +161,8 @@ pub struct PaymentIntent {
     /// From the session's `payment_intent_data` (see `Session::payment_intent_text`).
     pub text: Metadata,
     pub canceled_at: Option<i64>,
+    /// `abandoned` for an expired session's, else as the cancel call or the 7-day expiry said.
+    pub cancellation_reason: Option<String>,
     /// Its refunds, oldest first, as created.
     pub refunds: Vec<Value>,
 }
@@ -157,6 +173,8 @@ pub struct Charge {
     pub created: i64,
     /// `pending`, `succeeded` or `failed`.
     pub status: &'static str,
+    /// False for a succeeded charge of a manual capture until it is captured.
+    pub captured: bool,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
 }
@@ -208,6 +226,8 @@ pub struct Account {
     pub prices: HashMap<String, Price>,
     pub products: HashMap<String, Product>,
     pub refunds: HashMap<String, Value>,
+    /// Pending refunds (of SEPA debits) and the sandbox time each succeeds at.
+    pub pending_refunds: BTreeMap<String, i64>,
     /// Disputes by id (`crate::disputes`).
     pub disputes: BTreeMap<String, crate::disputes::Dispute>,
     /// Every event of the last 30 days, oldest first.
@@ -259,6 +279,11 @@ impl Account {
 
     /// Records an event about `object` and queues it for delivery.
     pub fn emit(&mut self, kind: &str, object: Value, cause: &Cause) {
+        self.record(kind, json!({ "object": object }), cause);
+    }
+
+    /// Records an event whose `data` is `data` (the object, and for an update what it was).
+    pub(super) fn record(&mut self, kind: &str, data: Value, cause: &Cause) {
         let event = shape(
             "event",
             json!({
@@ -266,7 +291,7 @@ impl Account {
                 "object": "event",
                 "api_version": self.api_version,
                 "created": self.now(),
-                "data": { "object": object },
+                "data": data,
                 "livemode": false,
                 "pending_webhooks": self.endpoints.lock().targets(kind).len(),
                 "request": { "id": cause.request_id, "idempotency_key": cause.idempotency_key },

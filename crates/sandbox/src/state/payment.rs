@@ -1,7 +1,8 @@
 //! The payment machine: what paying, declining, 3-D Secure, a SEPA debit settling and a session
 //! expiring do to a session, its PaymentIntent and charges, and which events each step emits, in
-//! the order Stripe emits them. Time acts here too ([`Account::expire_due`]): the ticker and the
-//! control API's clock both come through it, so an expiry and a settlement follow one rule.
+//! the order Stripe emits them (a manual capture's later steps are `capture`). Time acts here too
+//! ([`Account::expire_due`]): the ticker and the control API's clock both come through it, so an
+//! expiry and a settlement follow one rule.
 
 use serde_json::{json, Value};
 
@@ -20,6 +21,7 @@ impl Account {
                 id: new_id("ch_"),
                 created: now,
                 status,
+                captured: false,
                 failure_code: None,
                 failure_message: None,
             });
@@ -45,8 +47,10 @@ impl Account {
             .payment_intents
             .get_mut(pi_id)
             .expect("payment intent exists");
+        let manual = pi.capture_method == "manual";
         let charge = pi.charges.last_mut().expect("an attempt");
         charge.status = status;
+        charge.captured = status == "succeeded" && !manual;
         charge.failure_code = failure.map(|f| f.0.to_string());
         charge.failure_message = failure.map(|f| f.1.to_string());
         let snapshot = Self::latest_charge_json(pi).expect("an attempt");
@@ -77,6 +81,11 @@ impl Account {
             amount_received: 0,
             currency: session.currency.clone(),
             status: "requires_payment_method",
+            capture_method: session.capture_method,
+            amount_capturable: 0,
+            released: 0,
+            release_is_refund: false,
+            dispute_on_capture: false,
             metadata: session.payment_intent_metadata.clone(),
             last_payment_error: None,
             method,
@@ -86,6 +95,7 @@ impl Account {
             next_action: None,
             text: session.payment_intent_text.clone(),
             canceled_at: None,
+            cancellation_reason: None,
             refunds: Vec::new(),
         };
         let id = pi.id.clone();
@@ -180,7 +190,7 @@ impl Account {
                 self.succeed_payment_intent(&pi_id, cause);
                 self.complete_session(session_id, true, base_url, cause);
                 if disputed {
-                    self.schedule_dispute(&pi_id);
+                    self.dispute_once_captured(&pi_id);
                 }
                 Ok(Outcome::Paid {
                     redirect,
@@ -286,17 +296,26 @@ impl Account {
         }
     }
 
+    /// The charge goes through: the money is taken, or only authorized for a manual capture
+    /// (`requires_capture`, captured later through `state/capture.rs`).
     fn succeed_payment_intent(&mut self, pi_id: &str, cause: &Cause) {
         self.settle_charge(pi_id, "succeeded", None, cause);
         let pi = self
             .payment_intents
             .get_mut(pi_id)
             .expect("payment intent exists");
-        pi.status = "succeeded";
-        pi.amount_received = pi.amount;
         pi.last_payment_error = None;
+        let kind = if pi.capture_method == "manual" {
+            pi.status = "requires_capture";
+            pi.amount_capturable = pi.amount;
+            "payment_intent.amount_capturable_updated"
+        } else {
+            pi.status = "succeeded";
+            pi.amount_received = pi.amount;
+            "payment_intent.succeeded"
+        };
         let snapshot = Self::payment_intent_json(pi);
-        self.emit("payment_intent.succeeded", snapshot, cause);
+        self.emit(kind, snapshot, cause);
     }
 
     fn fail_payment_intent(
@@ -354,6 +373,7 @@ impl Account {
             if pi.status != "succeeded" {
                 pi.status = "canceled";
                 pi.canceled_at = Some(now);
+                pi.cancellation_reason = Some("abandoned".into());
                 let pi_snapshot = Self::payment_intent_json(pi);
                 self.emit("payment_intent.canceled", pi_snapshot, cause);
             }
@@ -391,6 +411,8 @@ impl Account {
         for (id, succeeds) in settling {
             self.settle(&id, succeeds, base_url);
         }
+        self.settle_due_refunds();
+        self.cancel_expired_authorizations();
         self.open_due_disputes();
     }
 

@@ -64,7 +64,7 @@ impl Account {
             "url": (s.status == SessionStatus::Open).then(|| format!("{base_url}/c/pay/{}", s.id)),
         });
         // Where the address is depends on the API version the account's events use.
-        if crate::shipping::in_collected_information(&self.api_version) {
+        if crate::from_basil(&self.api_version) {
             json["collected_information"] = json!({ "shipping_details": shipping_details });
         } else {
             json["shipping_details"] = shipping_details.unwrap_or(Value::Null);
@@ -110,11 +110,11 @@ impl Account {
             "id": pi.id,
             "object": "payment_intent",
             "amount": pi.amount,
-            "amount_capturable": 0,
+            "amount_capturable": pi.amount_capturable,
             "amount_received": pi.amount_received,
             "canceled_at": pi.canceled_at,
-            "cancellation_reason": pi.canceled_at.map(|_| "abandoned"),
-            "capture_method": "automatic_async",
+            "cancellation_reason": pi.cancellation_reason,
+            "capture_method": pi.capture_method,
             "client_secret": format!("{}_secret_sandbox", pi.id),
             "confirmation_method": "automatic",
             "currency": pi.currency,
@@ -136,16 +136,29 @@ impl Account {
 
     pub fn charge_json(pi: &PaymentIntent, c: &Charge) -> Value {
         let succeeded = c.status == "succeeded";
-        let amount_refunded = if succeeded { pi.refunded } else { 0 };
+        let released = if pi.release_is_refund { pi.released } else { 0 };
+        let amount_refunded = if succeeded { pi.refunded + released } else { 0 };
+        let amount_captured = if c.captured {
+            pi.amount - pi.released
+        } else {
+            0
+        };
+        // Fully refunded: all that was authorized while a release counts as refunded (before
+        // basil), else all that was captured.
+        let whole = if pi.release_is_refund || !c.captured {
+            pi.amount
+        } else {
+            amount_captured
+        };
         shape(
             "charge",
             json!({
                 "id": c.id,
                 "object": "charge",
                 "amount": pi.amount,
-                "amount_captured": if succeeded { pi.amount } else { 0 },
+                "amount_captured": amount_captured,
                 "amount_refunded": amount_refunded,
-                "captured": succeeded,
+                "captured": c.captured,
                 "created": c.created,
                 "currency": pi.currency,
                 "disputed": false,
@@ -156,7 +169,7 @@ impl Account {
                 "paid": succeeded,
                 "payment_intent": pi.id,
                 "payment_method": pi.payment_method,
-                "refunded": succeeded && amount_refunded >= pi.amount,
+                "refunded": amount_refunded > 0 && amount_refunded >= whole,
                 "refunds": {
                     "object": "list",
                     "data": if succeeded { pi.refunds.iter().rev().cloned().collect() } else { Vec::new() },

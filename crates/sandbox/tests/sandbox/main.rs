@@ -7,5 +7,6 @@ mod delivery;
 mod flows;
 mod memory;
 mod official_sdk;
+mod refunds_capture;
 mod support;
 mod webhook_endpoints;

@@ -60,7 +60,7 @@ async function main() {
     version: session.lastResponse.headers['stripe-version'],
   };
   summary.unknown = await refused(() => stripe.checkout.sessions.create({ ...params, line_items: [{ price_data: params.line_items[0].price_data, quantity: 1, qty: 2 }] }));
-  summary.not_emulated = await refused(() => stripe.checkout.sessions.create({ ...params, payment_intent_data: { capture_method: 'manual' } }));
+  summary.not_emulated = await refused(() => stripe.checkout.sessions.create({ ...params, payment_intent_data: { setup_future_usage: 'off_session' } }));
 
   const pay = await fetch(`${apiBase}/_sandbox/checkout/sessions/${session.id}/pay`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ card: '4242424242424242' }),

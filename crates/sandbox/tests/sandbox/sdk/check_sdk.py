@@ -120,8 +120,8 @@ checks = {
     "unknown": refused(lambda: stripe.checkout.Session.create(**base, sucess_url="https://shop.test/typo")),
     "unknown_nested": refused(lambda: stripe.checkout.Session.create(
         **{**base, "line_items": [{"price": price.id, "quantity": 1, "quantiy": 2}]})),
-    "manual_capture": refused(lambda: stripe.checkout.Session.create(
-        **base, payment_intent_data={"capture_method": "manual"})),
+    "future_usage": refused(lambda: stripe.checkout.Session.create(
+        **base, payment_intent_data={"setup_future_usage": "off_session"})),
     "ideal": refused(lambda: stripe.checkout.Session.create(**base, payment_method_types=["ideal"])),
     "customer": refused(lambda: stripe.checkout.Session.create(**base, customer="cus_123")),
     "unknown_filter": refused(lambda: stripe.checkout.Session.list(colour="red")),
