@@ -4,12 +4,13 @@
 //! easy to reason about.
 //!
 //! The account is one type, [`Account`], whose methods live where they belong: the stored objects
-//! in `model`, what it forgets after a while in `memory`, their Stripe JSON in `render`, what a payment does to them in `payment`, and which
-//! card or IBAN leads to what in `test_cards`.
+//! in `model`, what it forgets after a while in `memory`, their Stripe JSON in `render`, what a payment does to them in `payment`, what the
+//! customer paid with in `payment_method`, and which card or IBAN leads to what in `test_cards`.
 
 mod memory;
 mod model;
 mod payment;
+mod payment_method;
 mod render;
 mod test_cards;
 
@@ -19,4 +20,5 @@ pub use model::{
     Saved, Session, SessionStatus,
 };
 pub use payment::Outcome;
+pub use payment_method::PaymentMethod;
 pub use test_cards::{Method, IBAN_FAILS, IBAN_SUCCEEDS};

@@ -138,7 +138,7 @@ pub struct PaymentIntent {
     pub last_payment_error: Option<Value>,
     pub method: &'static str,
     pub refunded: i64,
-    /// The PaymentMethod of the latest attempt (the sandbox keeps it as an id only).
+    /// The PaymentMethod of the latest attempt (`Account::payment_methods`).
     pub payment_method: Option<String>,
     /// One per attempt, oldest first: failed ones, then at most one pending or succeeded.
     pub charges: Vec<Charge>,
@@ -207,6 +207,8 @@ pub struct Account {
     pub payment_intents: HashMap<String, PaymentIntent>,
     pub prices: HashMap<String, Price>,
     pub products: HashMap<String, Product>,
+    /// The PaymentMethod of every payment attempt.
+    pub payment_methods: HashMap<String, super::PaymentMethod>,
     pub refunds: HashMap<String, Value>,
     /// Disputes by id (`crate::disputes`).
     pub disputes: BTreeMap<String, crate::disputes::Dispute>,

@@ -13,7 +13,7 @@ use crate::support::{fast_options, KEY, SECRET};
 /// The SDK version the sandbox is checked against.
 const STRIPE_PYTHON: &str = "stripe==16.1.0";
 
-fn venv() -> PathBuf {
+pub(crate) fn venv() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stripe-python-16.1.0");
     let python = dir.join("bin/python");
     // Written only after a complete install, so a half-made environment is made again.
@@ -43,7 +43,11 @@ fn venv() -> PathBuf {
 
 /// Runs an SDK script (`program script API_BASE KEY SECRET RECEIVER_PORT`) against a fresh
 /// sandbox delivering to the script's own receiver; the JSON summary it prints last.
-async fn run_sdk(program: &Path, script: &str, env: &[(&str, &Path)]) -> (RunningSandbox, Value) {
+pub(crate) async fn run_sdk(
+    program: &Path,
+    script: &str,
+    env: &[(&str, &Path)],
+) -> (RunningSandbox, Value) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
