@@ -138,7 +138,8 @@ pub struct PaymentIntent {
     pub last_payment_error: Option<Value>,
     pub method: &'static str,
     pub refunded: i64,
-    /// The PaymentMethod of the latest attempt (`Account::payment_methods`).
+    /// The PaymentMethod of the attempt under way or that succeeded (`Account::payment_methods`);
+    /// none after a failed attempt, as at Stripe (its error names it).
     pub payment_method: Option<String>,
     /// One per attempt, oldest first: failed ones, then at most one pending or succeeded.
     pub charges: Vec<Charge>,
@@ -159,6 +160,8 @@ pub struct Charge {
     pub status: &'static str,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
+    /// The attempt's PaymentMethod, kept when a failure takes it off the PaymentIntent.
+    pub payment_method: Option<String>,
 }
 
 #[derive(Clone, Debug)]

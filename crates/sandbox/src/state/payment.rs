@@ -22,6 +22,7 @@ impl Account {
                 status,
                 failure_code: None,
                 failure_message: None,
+                payment_method: pi.payment_method.clone(),
             });
         }
     }
@@ -289,6 +290,7 @@ impl Account {
             );
             let pi = self.payment_intents.get_mut(&pi_id).expect("checked above");
             pi.status = "requires_payment_method";
+            pi.payment_method = None;
             pi.last_payment_error = Some(error);
             let snapshot = Self::payment_intent_json(pi);
             self.emit("payment_intent.payment_failed", snapshot, cause);
@@ -332,6 +334,7 @@ impl Account {
             .expect("payment intent exists");
         error["charge"] = pi.charges.last().map(|c| c.id.clone()).into();
         pi.status = "requires_payment_method";
+        pi.payment_method = None;
         pi.last_payment_error = Some(error);
         let snapshot = Self::payment_intent_json(pi);
         self.emit("payment_intent.payment_failed", snapshot, cause);

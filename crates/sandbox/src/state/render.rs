@@ -155,7 +155,7 @@ impl Account {
                 "metadata": pi.metadata,
                 "paid": succeeded,
                 "payment_intent": pi.id,
-                "payment_method": pi.payment_method,
+                "payment_method": c.payment_method,
                 "refunded": succeeded && amount_refunded >= pi.amount,
                 "refunds": {
                     "object": "list",

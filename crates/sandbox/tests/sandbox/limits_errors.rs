@@ -119,6 +119,7 @@ async fn methods_errors_3ds_and_limits_as_the_python_sdk_sees_them() {
     assert_eq!(
         d["pm"],
         json!([
+            null,
             true,
             "payment_method",
             "card",
@@ -199,6 +200,7 @@ async fn methods_errors_3ds_and_limits_as_the_python_sdk_sees_them() {
             "complete",
             "paid",
             "succeeded",
+            true,
             true
         ])
     );

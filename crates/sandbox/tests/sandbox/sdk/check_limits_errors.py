@@ -159,7 +159,9 @@ summary["declined"] = {
     "type": e.type, "code": e.code, "decline_code": e.decline_code, "doc_url": e.doc_url,
     "message": e.message, "charge_is_latest": e.charge == pi.latest_charge,
     "charge_status": stripe.Charge.retrieve(e.charge).status,
-    "pm": [e.payment_method.id == pi.payment_method, e.payment_method.object, e.payment_method.type,
+    # Off the PaymentIntent once the attempt failed, as at Stripe; the charge keeps it.
+    "pm": [pi.payment_method, stripe.Charge.retrieve(e.charge).payment_method == e.payment_method.id,
+           e.payment_method.object, e.payment_method.type,
            e.payment_method.card.brand, e.payment_method.card.last4, e.payment_method.card.funding,
            e.payment_method.billing_details.email],
     "pm_keys": sorted(e.payment_method.to_dict().keys()),
@@ -210,7 +212,8 @@ summary["hosted_3ds"] = {
                after_fail.last_payment_error.code],
     "again": again.status,
     "done": [done_status, done_location, done.status, done.payment_status, done.payment_intent.status,
-             done.payment_intent.id == waiting.payment_intent.id],
+             done.payment_intent.id == waiting.payment_intent.id,
+             done.payment_intent.payment_method.startswith("pm_")],
 }
 driven = session()
 outcome = control(f"checkout/sessions/{driven.id}/pay", {"card": "4000002760003184"})
