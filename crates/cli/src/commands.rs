@@ -401,6 +401,7 @@ pub async fn sandbox(
     public_url: Option<String>,
     api_version: String,
     chaos: caisse_sandbox::Chaos,
+    rate_limit: bool,
 ) -> Result<()> {
     init_logs(LogFormat::Human);
     let listen: SocketAddr = listen
@@ -423,6 +424,7 @@ pub async fn sandbox(
         public_url,
         api_version,
         chaos,
+        rate_limit,
         forward_to: forward_to.clone(),
         delivery: caisse_sandbox::DeliveryConfig {
             secrets,
@@ -438,6 +440,9 @@ pub async fn sandbox(
     match forward_to {
         Some(url) => say!("  webhooks -> {url}"),
         None => say!("  webhooks go to the endpoints made through /v1/webhook_endpoints (caisse stripe setup); none yet"),
+    }
+    if rate_limit {
+        say!("  rate limit: Stripe's test mode, 25 reads and 25 writes a second (429 rate_limit past it)");
     }
     caisse_shop::http::shutdown_signal().await;
     sandbox.stop().await.context("sandbox stopped badly")?;

@@ -114,6 +114,10 @@ enum Command {
         /// of order and a few twice).
         #[arg(long)]
         strict_order: bool,
+        /// Refuse requests past Stripe's test-mode rate (25 reads and 25 writes a second) with
+        /// Stripe's 429 `rate_limit`, to test a client's back-off.
+        #[arg(long)]
+        rate_limit: bool,
     },
     /// Webhook tools.
     Webhook {
@@ -351,6 +355,7 @@ fn main() -> ExitCode {
                 public_url,
                 api_version,
                 strict_order,
+                rate_limit,
             } => {
                 let none_given = webhook_secrets.is_empty() && secret_file.path.is_none();
                 let webhook_secrets = match webhook_secrets::resolve(
@@ -376,6 +381,7 @@ fn main() -> ExitCode {
                     public_url,
                     api_version,
                     chaos,
+                    rate_limit,
                 )
                 .await
             }

@@ -36,7 +36,7 @@ pub fn routes(shared: Shared) -> Router<Shared> {
         )
         .route(
             "/v1/checkout/sessions/{id}",
-            get(checkout::retrieve_session),
+            get(checkout::retrieve_session).post(checkout::update_session),
         )
         .route(
             "/v1/checkout/sessions/{id}/line_items",
@@ -70,8 +70,15 @@ pub fn routes(shared: Shared) -> Router<Shared> {
             "/v1/refunds/{id}",
             get(refunds::retrieve_refund).post(refunds::update_refund),
         )
-        .route("/v1/products", post(catalog::create_product))
-        .route("/v1/prices", post(catalog::create_price))
+        .route(
+            "/v1/products",
+            post(catalog::create_product).get(catalog::list_products),
+        )
+        .route("/v1/products/{id}", get(catalog::retrieve_product))
+        .route(
+            "/v1/prices",
+            post(catalog::create_price).get(catalog::list_prices),
+        )
         .route("/v1/prices/{id}", get(catalog::retrieve_price))
         .route(
             "/v1/webhook_endpoints",
@@ -137,6 +144,14 @@ async fn authenticate(State(shared): State<Shared>, req: Request, next: Next) ->
                 redacted(&key)
             ))
             .into_response()
+        }
+        Some(_)
+            if shared
+                .rate_limit
+                .as_ref()
+                .is_some_and(|r| !r.admit(req.method())) =>
+        {
+            crate::rate_limit::refused().into_response()
         }
         Some(_) => {
             let (after, latency) = shared.with_account(|a| (a.after_execution, a.latency_ms));

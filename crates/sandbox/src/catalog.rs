@@ -42,6 +42,7 @@ pub fn create_product(account: &mut Account, params: &Value) -> Result<Value, Ap
 pub fn create_price(account: &mut Account, params: &Value) -> Result<Value, ApiError> {
     let currency = currency(text(params, "currency"), "currency")?;
     let unit_amount = unit_amount(params, "unit_amount")?;
+    crate::currencies::check_chargeable(unit_amount, &currency, "unit_amount")?;
     let active = boolean(params, "active")?.unwrap_or(true);
     let lookup_key = text(params, "lookup_key").map(str::to_string);
     if let Some(key) = &lookup_key {

@@ -59,17 +59,21 @@ impl ApiError {
         let mut error = json!({ "type": self.kind, "message": self.message });
         if let Some(code) = self.code {
             error["code"] = code.into();
-            error["doc_url"] = format!(
-                "https://stripe.com/docs/error-codes/{}",
-                code.replace('_', "-")
-            )
-            .into();
+            error["doc_url"] = doc_url(code).into();
         }
         if let Some(param) = &self.param {
             error["param"] = param.clone().into();
         }
         json!({ "error": error })
     }
+}
+
+/// Stripe's page about an error code: `https://stripe.com/docs/error-codes/card-declined`.
+pub fn doc_url(code: &str) -> String {
+    format!(
+        "https://stripe.com/docs/error-codes/{}",
+        code.replace('_', "-")
+    )
 }
 
 impl IntoResponse for ApiError {

@@ -71,6 +71,17 @@ pub(crate) fn metadata(params: &Value, key: &str) -> Result<Map<String, Value>, 
     }
 }
 
+/// Stripe's metadata update: keys set, and a key sent empty removed.
+pub(crate) fn merge_metadata(into: &mut Map<String, Value>, update: Map<String, Value>) {
+    for (k, v) in update {
+        if v.as_str().is_some_and(str::is_empty) {
+            into.remove(&k);
+        } else {
+            into.insert(k, v);
+        }
+    }
+}
+
 pub(crate) fn currency(value: Option<&str>, param: &str) -> Result<String, ApiError> {
     let c = value.ok_or_else(|| ApiError::missing(param))?;
     let lower = c.to_ascii_lowercase();

@@ -27,6 +27,7 @@ mod fields;
 mod page;
 mod params;
 mod random;
+mod rate_limit;
 mod refunds;
 mod sessions;
 pub mod shapes;
@@ -67,6 +68,8 @@ pub struct SandboxOptions {
     /// The account's default API version: every event is stamped with it, unless it goes to an
     /// endpoint made with a version of its own.
     pub api_version: String,
+    /// Stripe's test-mode rate limit (`rate_limit`): off by default, so tests may be fast.
+    pub rate_limit: bool,
 }
 
 /// The API version Stripe's official SDKs pin today (stripe-python 16.1.0), the default version of
@@ -84,6 +87,7 @@ impl Default for SandboxOptions {
             tick: Duration::from_millis(500),
             settle_after_secs: 3,
             api_version: SDK_API_VERSION.into(),
+            rate_limit: false,
         }
     }
 }
@@ -153,6 +157,8 @@ pub struct Shared {
     pub(crate) base_url: Arc<str>,
     events: mpsc::UnboundedSender<Value>,
     pub(crate) deliverer: Deliverer,
+    /// Stripe's test-mode rate limit, when the sandbox was asked for it.
+    pub(crate) rate_limit: Option<Arc<rate_limit::RateLimiter>>,
 }
 
 impl Shared {
@@ -329,6 +335,7 @@ pub async fn start(options: SandboxOptions) -> std::io::Result<RunningSandbox> {
         base_url,
         events,
         deliverer: deliverer.clone(),
+        rate_limit: options.rate_limit.then(Default::default),
     };
 
     if options.forward_to.is_some() {

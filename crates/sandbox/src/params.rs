@@ -222,6 +222,61 @@ pub const CREATE_PRICE: Params = Params {
     ],
 };
 
+/// Stripe updates a session's metadata any time, and its shipping options and line items only
+/// while it is open (not emulated).
+pub const UPDATE_SESSION: Params = Params {
+    takes: &[
+        "metadata[*]",
+        "expand[]=payment_intent|payment_intent.latest_charge|line_items",
+    ],
+    not_emulated: &["collected_information", "shipping_options", "line_items"],
+};
+
+/// A price by id.
+pub const RETRIEVE_PRICE: Params = Params {
+    takes: &["expand[]=product"],
+    not_emulated: &[],
+};
+
+/// The sandbox makes no recurring prices: `type=recurring` lists none, as Stripe would for such
+/// an account; the `recurring[…]` filters are not emulated.
+pub const LIST_PRICES: Params = Params {
+    takes: &[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "active",
+        "currency",
+        "product",
+        "type=one_time|recurring",
+        "lookup_keys[]",
+        "created",
+        "created[gt]",
+        "created[gte]",
+        "created[lt]",
+        "created[lte]",
+        "expand[]=data.product",
+    ],
+    not_emulated: &["recurring"],
+};
+
+pub const LIST_PRODUCTS: Params = Params {
+    takes: &[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "active",
+        "ids[]",
+        "created",
+        "created[gt]",
+        "created[gte]",
+        "created[lt]",
+        "created[lte]",
+        "expand[]=",
+    ],
+    not_emulated: &["shippable", "url"],
+};
+
 /// A session by id.
 pub const RETRIEVE_SESSION: Params = Params {
     takes: &["expand[]=payment_intent|payment_intent.latest_charge|line_items"],

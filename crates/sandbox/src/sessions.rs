@@ -5,10 +5,13 @@
 
 use serde_json::{Map, Value};
 
-use crate::currencies::{minimum_charge, MAXIMUM_AMOUNT};
+use crate::currencies::{check_chargeable, minimum_charge, MAXIMUM_AMOUNT};
 use crate::error::ApiError;
 use crate::fields::{currency, integer, is_email, metadata, strings, text, unit_amount};
 use crate::state::{new_id, Account, LineItem, Session, SessionStatus};
+
+/// Stripe's most line items on a session in payment mode.
+const MAX_LINE_ITEMS: usize = 100;
 
 /// Stripe's bounds on `expires_at`, from the session's creation.
 const MIN_EXPIRY: i64 = 30 * 60;
@@ -47,6 +50,15 @@ pub fn create_session(
         Some(Value::Array(items)) if !items.is_empty() => items,
         _ => return Err(ApiError::missing("line_items")),
     };
+    if items.len() > MAX_LINE_ITEMS {
+        return Err(ApiError::invalid(
+            format!(
+                "A Checkout Session in payment mode can have at most {MAX_LINE_ITEMS} line items; {} were given.",
+                items.len()
+            ),
+            Some("line_items"),
+        ));
+    }
     let mut line_items = Vec::new();
     for (i, item) in items.iter().enumerate() {
         line_items.push(line_item(account, item, i)?);
@@ -259,6 +271,7 @@ fn line_item(account: &Account, item: &Value, i: usize) -> Result<LineItem, ApiE
     let pd = |k: &str| format!("line_items[{i}][price_data][{k}]");
     let currency = currency(text(data, "currency"), &pd("currency"))?;
     let unit_amount = unit_amount(data, &pd("unit_amount"))?;
+    check_chargeable(unit_amount, &currency, &pd("unit_amount"))?;
     let (product_id, description) = if let Some(id) = text(data, "product") {
         let product = account
             .products

@@ -12,10 +12,11 @@ static SHAPES: LazyLock<Map<String, Value>> = LazyLock::new(|| {
 });
 
 /// Every kind of object the sandbox renders, as `shapes.json` names them.
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 9] = [
     "checkout.session",
     "item",
     "payment_intent",
+    "payment_method",
     "charge",
     "refund",
     "price",
@@ -23,8 +24,8 @@ pub const KINDS: [&str; 8] = [
     "event",
 ];
 
-/// The keys Stripe's `kind` object has (`checkout.session`, `item`, `payment_intent`, `charge`,
-/// `refund`, `price`, `product`, `event`).
+/// The keys Stripe's `kind` object has (`checkout.session`, `item`, `payment_intent`,
+/// `payment_method`, `charge`, `refund`, `price`, `product`, `event`).
 pub fn keys(kind: &str) -> Vec<&'static str> {
     SHAPES
         .get(kind)

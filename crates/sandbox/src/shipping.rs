@@ -159,6 +159,7 @@ fn rate(
             Some(&param("[fixed_amount][currency]")),
         ));
     }
+    crate::currencies::check_chargeable(amount, &currency, &param("[fixed_amount][amount]"))?;
     let bound = |which: &str| -> Result<Option<(String, i64)>, ApiError> {
         let Some(b) = data.get("delivery_estimate").and_then(|d| d.get(which)) else {
             return Ok(None);

@@ -5,13 +5,15 @@
 //!
 //! The account is one type, [`Account`], whose methods live where they belong: the stored objects
 //! in `model`, what it forgets after a while in `memory`, their Stripe JSON in `render`, what a
-//! payment does to them in `payment`, a manual capture's capture, cancel and expiry in `capture`,
-//! `*.updated` events in `updates`, and which card or IBAN leads to what in `test_cards`.
+//! payment does to them in `payment`, what the customer paid with in `payment_method`, a manual
+//! capture's capture, cancel and expiry in `capture`, `*.updated` events in `updates`, and which
+//! card or IBAN leads to what in `test_cards`.
 
 mod capture;
 mod memory;
 mod model;
 mod payment;
+mod payment_method;
 mod render;
 mod test_cards;
 mod updates;
@@ -22,4 +24,5 @@ pub use model::{
     Saved, Session, SessionStatus,
 };
 pub use payment::Outcome;
+pub use payment_method::PaymentMethod;
 pub use test_cards::{Method, IBAN_FAILS, IBAN_SUCCEEDS};

@@ -225,12 +225,59 @@ async fn caisse_sandbox_needs_a_secret_only_to_forward() {
     assert!(text(&refused).1.contains("no signing secret"));
 }
 
-/// Starts `caisse sandbox` with `args` and waits until its API answers.
-async fn sandbox_answers(dir: &std::path::Path, args: &[&str]) {
+/// `--rate-limit`: past Stripe's test-mode rate (25 reads a second), Stripe's `429` with
+/// `code: rate_limit`, and the next second reads go through again; without it, no limit.
+#[tokio::test]
+async fn caisse_sandbox_rate_limit_answers_429_past_stripe_s_test_mode_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_limited, limited) = sandbox_answers(dir.path(), &["--rate-limit"]).await;
+    let (_free, free) = sandbox_answers(dir.path(), &[]).await;
+    let http = reqwest::Client::new();
+    let burst = |listen: String| {
+        let http = http.clone();
+        async move {
+            let mut calls = tokio::task::JoinSet::new();
+            for _ in 0..40 {
+                let call = http
+                    .get(format!("http://{listen}/v1/events"))
+                    .bearer_auth("sk_test_cli")
+                    .send();
+                calls.spawn(async move {
+                    let r = call.await.unwrap();
+                    let status = r.status().as_u16();
+                    (status, r.json::<serde_json::Value>().await.unwrap())
+                });
+            }
+            calls.join_all().await
+        }
+    };
+    let answers = burst(free).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200));
+    let answers = burst(limited.clone()).await;
+    let refused: Vec<_> = answers.iter().filter(|(s, _)| *s != 200).collect();
+    assert!(!refused.is_empty(), "40 reads at once, none refused");
+    for (status, body) in refused {
+        assert_eq!(*status, 429);
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert_eq!(body["error"]["code"], "rate_limit");
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = http
+        .get(format!("http://{limited}/v1/events"))
+        .bearer_auth("sk_test_cli")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200, "a second later, reads go through");
+}
+
+/// Starts `caisse sandbox` with `args` and waits until its API answers; the running sandbox and
+/// its address.
+async fn sandbox_answers(dir: &std::path::Path, args: &[&str]) -> (Running, String) {
     let listen = format!("127.0.0.1:{}", free_port());
     let mut all = vec!["sandbox", "--listen", &listen];
     all.extend_from_slice(args);
-    let _sandbox = Running(
+    let sandbox = Running(
         caisse(dir, &all, &[])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -254,6 +301,7 @@ async fn sandbox_answers(dir: &std::path::Path, args: &[&str]) {
         assert!(Instant::now() < deadline, "the sandbox never answered");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    (sandbox, listen)
 }
 
 #[test]

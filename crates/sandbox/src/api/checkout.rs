@@ -1,5 +1,5 @@
-//! Checkout Sessions: create, retrieve, list, line items and expire, each with the `expand[]`
-//! Stripe offers there.
+//! Checkout Sessions: create, retrieve, update (metadata), list, line items and expire, each with
+//! the `expand[]` Stripe offers there.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::idempotency::IdempotentPost;
 use super::reads::{created_filter, expansions, found, page, query};
 use crate::error::ApiError;
+use crate::fields;
 use crate::params;
 use crate::sessions;
 use crate::state::{Account, Product};
@@ -19,6 +20,18 @@ pub(super) async fn create_session(post: IdempotentPost) -> Response {
     post.run(&params::CREATE_SESSION, |account, params, _| {
         let session = sessions::create_session(account, params, &base)?;
         Ok(expand_session(account, session, &expansions(params), ""))
+    })
+}
+
+/// Metadata, set or removed key by key, on a session in any status.
+pub(super) async fn update_session(Path(id): Path<String>, post: IdempotentPost) -> Response {
+    let base = post.shared.base_url.clone();
+    post.run(&params::UPDATE_SESSION, |account, params, _| {
+        let update = fields::metadata(params, "metadata")?;
+        let session = account.checkout_session_mut(&id)?;
+        fields::merge_metadata(&mut session.metadata, update);
+        let json = account.session_json(&account.sessions[&id], &base);
+        Ok(expand_session(account, json, &expansions(params), ""))
     })
 }
 

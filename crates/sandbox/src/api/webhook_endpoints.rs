@@ -4,7 +4,7 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::idempotency::IdempotentPost;
 use super::reads::{found, page, query};
@@ -116,21 +116,10 @@ pub(super) async fn update(Path(id): Path<String>, post: IdempotentPost) -> Resp
             e.description = (!d.is_empty()).then(|| d.to_string());
         }
         if let Some(m) = metadata {
-            merge_metadata(&mut e.metadata, m);
+            fields::merge_metadata(&mut e.metadata, m);
         }
         Ok(e.json(false))
     })
-}
-
-/// Stripe's metadata update: keys set, and a key sent empty removed.
-fn merge_metadata(into: &mut Map<String, Value>, update: Map<String, Value>) {
-    for (k, v) in update {
-        if v.as_str().is_some_and(str::is_empty) {
-            into.remove(&k);
-        } else {
-            into.insert(k, v);
-        }
-    }
 }
 
 pub(super) async fn retrieve(

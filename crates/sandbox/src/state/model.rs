@@ -152,7 +152,8 @@ pub struct PaymentIntent {
     pub last_payment_error: Option<Value>,
     pub method: &'static str,
     pub refunded: i64,
-    /// The PaymentMethod of the latest attempt (the sandbox keeps it as an id only).
+    /// The PaymentMethod of the attempt under way or that succeeded (`Account::payment_methods`);
+    /// none after a failed attempt, as at Stripe (its error names it).
     pub payment_method: Option<String>,
     /// One per attempt, oldest first: failed ones, then at most one pending or succeeded.
     pub charges: Vec<Charge>,
@@ -177,6 +178,8 @@ pub struct Charge {
     pub captured: bool,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
+    /// The attempt's PaymentMethod, kept when a failure takes it off the PaymentIntent.
+    pub payment_method: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -225,6 +228,8 @@ pub struct Account {
     pub payment_intents: HashMap<String, PaymentIntent>,
     pub prices: HashMap<String, Price>,
     pub products: HashMap<String, Product>,
+    /// The PaymentMethod of every payment attempt.
+    pub payment_methods: HashMap<String, super::PaymentMethod>,
     pub refunds: HashMap<String, Value>,
     /// Pending refunds (of SEPA debits) and the sandbox time each succeeds at.
     pub pending_refunds: BTreeMap<String, i64>,

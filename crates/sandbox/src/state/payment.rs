@@ -7,16 +7,16 @@
 use serde_json::{json, Value};
 
 use super::model::{new_id, Account, Cause, Charge, PaymentIntent, SessionStatus};
+use super::payment_method::PaymentMethod;
 use super::test_cards::{Behaviour, Method};
-use crate::error::ApiError;
+use crate::error::{doc_url, ApiError};
 use crate::fields::is_email;
 
 impl Account {
-    /// A new attempt on `pi` with a new PaymentMethod: its charge, in `status`.
+    /// A new attempt on `pi` (with the PaymentMethod `pay` gave it): its charge, in `status`.
     fn attempt(&mut self, pi_id: &str, status: &'static str) {
         let now = self.now();
         if let Some(pi) = self.payment_intents.get_mut(pi_id) {
-            pi.payment_method = Some(new_id("pm_"));
             pi.charges.push(Charge {
                 id: new_id("ch_"),
                 created: now,
@@ -24,6 +24,7 @@ impl Account {
                 captured: false,
                 failure_code: None,
                 failure_message: None,
+                payment_method: pi.payment_method.clone(),
             });
         }
     }
@@ -183,6 +184,17 @@ impl Account {
             }
         }
         let pi_id = self.ensure_payment_intent(session_id, method.kind(), cause);
+        let session = &self.sessions[session_id];
+        let email = session
+            .collected_email
+            .clone()
+            .or(session.customer_email.clone());
+        let payment_method = PaymentMethod::new(method.details(), email, self.now());
+        if let Some(pi) = self.payment_intents.get_mut(&pi_id) {
+            pi.payment_method = Some(payment_method.id.clone());
+        }
+        self.payment_methods
+            .insert(payment_method.id.clone(), payment_method);
         let redirect = self.sessions[session_id].success_redirect();
         let disputed = matches!(behaviour, Behaviour::Dispute);
         match behaviour {
@@ -208,7 +220,6 @@ impl Account {
             Behaviour::Authenticate => {
                 let challenge = format!("{base_url}/c/pay/{session_id}/authenticate");
                 let pi = self.payment_intents.get_mut(&pi_id).expect("created above");
-                pi.payment_method = Some(new_id("pm_"));
                 pi.status = "requires_action";
                 pi.next_action = Some(json!({
                     "type": "redirect_to_url",
@@ -279,13 +290,18 @@ impl Account {
             })
         } else {
             let message = "The provided PaymentMethod has failed authentication.";
+            // No charge was made: the error names none.
+            let error = self.payment_error(
+                &pi_id,
+                "invalid_request_error",
+                "payment_intent_authentication_failure",
+                None,
+                message,
+            );
             let pi = self.payment_intents.get_mut(&pi_id).expect("checked above");
             pi.status = "requires_payment_method";
-            pi.last_payment_error = Some(json!({
-                "type": "invalid_request_error",
-                "code": "payment_intent_authentication_failure",
-                "message": message,
-            }));
+            pi.payment_method = None;
+            pi.last_payment_error = Some(error);
             let snapshot = Self::payment_intent_json(pi);
             self.emit("payment_intent.payment_failed", snapshot, cause);
             Ok(Outcome::Declined {
@@ -330,16 +346,42 @@ impl Account {
         // (`insufficient_funds`) is the PaymentIntent error's `decline_code`.
         let failure = (code, message);
         self.settle_charge(pi_id, "failed", Some(failure), cause);
+        let mut error = self.payment_error(pi_id, "card_error", code, decline_code, message);
         let pi = self
             .payment_intents
             .get_mut(pi_id)
             .expect("payment intent exists");
+        error["charge"] = pi.charges.last().map(|c| c.id.clone()).into();
         pi.status = "requires_payment_method";
-        pi.last_payment_error = Some(json!({
-            "type": "card_error", "code": code, "decline_code": decline_code, "message": message,
-        }));
+        pi.payment_method = None;
+        pi.last_payment_error = Some(error);
         let snapshot = Self::payment_intent_json(pi);
         self.emit("payment_intent.payment_failed", snapshot, cause);
+    }
+
+    /// A PaymentIntent's `last_payment_error` as Stripe gives it: the error's type, code and
+    /// message, its `doc_url`, the bank's `decline_code` when there is one, and the attempt's
+    /// PaymentMethod in full (the caller adds the failed `charge`, when one was made).
+    fn payment_error(
+        &self,
+        pi_id: &str,
+        kind: &str,
+        code: &str,
+        decline_code: Option<&str>,
+        message: &str,
+    ) -> Value {
+        let mut error = json!({
+            "type": kind, "code": code, "doc_url": doc_url(code), "message": message,
+            "payment_method": self.payment_intents[pi_id]
+                .payment_method
+                .as_ref()
+                .and_then(|id| self.payment_methods.get(id))
+                .map(PaymentMethod::json),
+        });
+        if let Some(decline_code) = decline_code {
+            error["decline_code"] = decline_code.into();
+        }
+        error
     }
 
     fn complete_session(&mut self, session_id: &str, paid: bool, base_url: &str, cause: &Cause) {

@@ -168,7 +168,7 @@ impl Account {
                 "metadata": pi.metadata,
                 "paid": succeeded,
                 "payment_intent": pi.id,
-                "payment_method": pi.payment_method,
+                "payment_method": c.payment_method,
                 "refunded": amount_refunded > 0 && amount_refunded >= whole,
                 "refunds": {
                     "object": "list",

@@ -1,7 +1,9 @@
 //! Stripe's test cards and SEPA test IBANs, and what each one does: pay, decline with which
-//! error, ask for 3-D Secure, or settle later to success or failure. The payment machine asks
-//! `Method::behaviour` and acts on the answer; any other number is refused as Stripe refuses it.
+//! error, ask for 3-D Secure, or settle later to success or failure, and what kind of card each
+//! is (brand, funding, country: its PaymentMethod). The payment machine asks `Method::behaviour`
+//! and acts on the answer; any other number is refused as Stripe refuses it.
 
+use super::payment_method::Details;
 use crate::error::ApiError;
 
 /// What the customer pays with.
@@ -35,8 +37,41 @@ impl Method {
         }
     }
 
+    /// What the PaymentMethod says of the card or account (once `behaviour` took it).
+    pub(super) fn details(&self) -> Details {
+        match self {
+            Method::Card(number) => {
+                let number = digits(number);
+                let brand = match number.as_bytes().first() {
+                    Some(b'5') => "mastercard",
+                    Some(b'3') => "amex",
+                    Some(b'6') => "discover",
+                    _ => "visa",
+                };
+                let funding = match number.as_str() {
+                    "4000056655665556" | "5200828282828210" => "debit",
+                    _ => "credit",
+                };
+                // Stripe's 3-D Secure card is German (its BIN 400000276: 276 is Germany).
+                let country = if number == "4000002760003184" {
+                    "DE"
+                } else {
+                    "US"
+                };
+                Details::Card {
+                    brand,
+                    funding,
+                    country,
+                    number,
+                }
+            }
+            Method::Iban(iban) => Details::SepaDebit {
+                iban: digits(iban).to_ascii_uppercase(),
+            },
+        }
+    }
+
     pub(super) fn behaviour(&self) -> Result<Behaviour, ApiError> {
-        let digits = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
         Ok(match self {
             Method::Card(number) => match digits(number).as_str() {
                 // Visa, Visa debit, Mastercard (two), American Express, Discover.
@@ -82,4 +117,9 @@ impl Method {
             },
         })
     }
+}
+
+/// A card number or IBAN without its spaces.
+fn digits(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
 }

@@ -5,6 +5,7 @@
 mod api;
 mod delivery;
 mod flows;
+mod limits_errors;
 mod memory;
 mod official_sdk;
 mod refunds_capture;

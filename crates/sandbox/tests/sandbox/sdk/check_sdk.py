@@ -191,6 +191,7 @@ first = control(f"{secure.id}/pay", {"card": "4000002760003184", "email": "ann@e
 waiting = stripe.PaymentIntent.retrieve(first["payment_intent"])
 failed = control(f"{secure.id}/authenticate", {"complete": False})
 after_fail = stripe.PaymentIntent.retrieve(first["payment_intent"])
+summary["shapes"]["payment_method"] = sorted(after_fail.last_payment_error.payment_method.to_dict().keys())
 control(f"{secure.id}/pay", {"card": "4000002760003184", "email": "ann@example.com"})
 done = control(f"{secure.id}/authenticate", {"complete": True})
 secured = stripe.checkout.Session.retrieve(secure.id)
