@@ -1,8 +1,8 @@
 // The seed's webhook stack, the baseline caisse-bench measures caisse against (issue 23): a plain
-// `node:http` route handler in one process, as the shop wrote it before caisse (SEED.md), that
-// checks the `Stripe-Signature` with stripe-node's `constructEvent` on the raw body and applies a
-// `payment_intent.succeeded` to the hold it pays in one better-sqlite3 transaction, on caisse's
-// own schema and with caisse's durability (WAL, synchronous=FULL).
+// `node:http` route handler in one process, as the shop wrote its `/api/webhooks/stripe` route
+// before caisse, that checks the `Stripe-Signature` with stripe-node's `constructEvent` on the raw
+// body and applies a `payment_intent.succeeded` to the hold it pays in one better-sqlite3
+// transaction, on caisse's own schema and with caisse's durability (WAL, synchronous=FULL).
 //
 //   PORT=8787 DATABASE_PATH=caisse.db STRIPE_WEBHOOK_SECRET=whsec_… node server.js
 //
@@ -96,8 +96,8 @@ function formatAmount(minor, currency) {
   return format.format(minor / 10 ** format.resolvedOptions().maximumFractionDigits);
 }
 
-// Its hold converted into an order with its lines, payment, confirmation email, audit line and
-// sold stock; what it did, or why nothing.
+// The hold the PaymentIntent pays becomes an order with its lines, payment, confirmation email,
+// audit line and sold stock. Answers the event's final status, and why when it is ignored.
 function payHold(event, now) {
   const pi = event.data.object;
   const hold = pi.metadata && pi.metadata.hold_id ? sql.hold.get(pi.metadata.hold_id) : undefined;
