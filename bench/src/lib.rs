@@ -10,6 +10,16 @@ pub const WEBHOOK_SECRET: &str = "whsec_harness_secret_for_signatures_0123";
 /// A test-mode key: the sandbox accepts any.
 pub const SECRET_KEY: &str = "sk_test_harnesssecretkey0123456789";
 
+/// A child process, killed when dropped (a benchmark that panics leaves no server behind).
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -61,6 +71,18 @@ pub async fn drop_database(postgres: Option<&str>, url: &str) {
         let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(&mut c)
             .await;
+    }
+}
+
+/// One integer a query of the database at `url` answers (a count, a sum).
+pub async fn scalar(url: &str, sql: &str) -> i64 {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
     }
 }
 

@@ -12,7 +12,11 @@
 //!    tasks through caisse's own store (same pool, same settings: SQLite WAL + `synchronous=FULL`,
 //!    PostgreSQL `synchronous_commit=on`);
 //! 2. the **webhook effect**: unique signed `payment_intent.succeeded` events, each turning a hold
-//!    into an order (the whole fulfilment transaction), 32 connections at once;
+//!    into an order (the whole fulfilment transaction), 32 connections at once; on SQLite then the
+//!    **seed's Node stack** (`bench/node/server.js`, a `node:http` route handler with stripe-node's
+//!    `constructEvent` and one better-sqlite3 transaction per event) on the same events and
+//!    connections, over its own copy of the seeded database (`npm ci` in `bench/node` first when
+//!    its `node_modules` is missing; "not measured" and why when `node` or the install fails);
 //! 3. **duplicates** of one processed event against `GET /healthz`, 32 connections;
 //! 4. **checkout creation** at 16 clients, the sandbox answering, against the same sessions asked of
 //!    the sandbox alone: throughput, p50, p99;
@@ -20,71 +24,20 @@
 //!
 //! and prints one table. Nothing here is a test: it measures, it does not judge.
 
-use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+mod load;
+mod node_baseline;
 mod profile;
 mod targets;
 
-use caisse_bench::{free_port, SECRET_KEY, WEBHOOK_SECRET};
+use caisse_bench::{free_port, scalar, Proc, SECRET_KEY};
 use caisse_shop::store::Arg;
 use caisse_shop::Store;
+use load::{load, pct, post_signed};
 use profile::{cpu_seconds, peak_rss_mib, write_profile};
 use serde_json::json;
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs `n` jobs from `workers` tasks at once; the rate per second and each job's latency.
-async fn load<F, Fut>(n: usize, workers: usize, job: F) -> (f64, Vec<Duration>)
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let job = Arc::new(job);
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..workers)
-        .map(|_| {
-            let (job, next) = (job.clone(), next.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        return latencies;
-                    }
-                    let t = Instant::now();
-                    job(i).await;
-                    latencies.push(t.elapsed());
-                }
-            })
-        })
-        .collect();
-    let mut all = Vec::with_capacity(n);
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let rate = n as f64 / started.elapsed().as_secs_f64();
-    all.sort();
-    (rate, all)
-}
-
-fn pct(l: &[Duration], p: f64) -> f64 {
-    if l.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((l.len() as f64 - 1.0) * p).round() as usize;
-    l[i].as_secs_f64() * 1000.0
-}
 
 struct Args {
     postgres: Option<String>,
@@ -180,23 +133,6 @@ async fn raw_commits(store: &Store, n: usize) -> f64 {
     }
 }
 
-/// Delivers `body` to caisse's webhook endpoint, signed now; it must be answered 200.
-async fn post_signed(http: &reqwest::Client, base: &str, body: String) {
-    let sig = caisse_stripe::signature_header(
-        &[WEBHOOK_SECRET],
-        caisse_shop::store::unix_now(),
-        body.as_bytes(),
-    );
-    let r = http
-        .post(format!("{base}/api/webhooks/stripe"))
-        .header("stripe-signature", sig)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-}
-
 /// `n` open holds of one unit each, ready to be paid, spread over `products` products: each
 /// knows its PaymentIntent, as a `checkout.session` event would have told it, so that the
 /// PaymentIntent's event pays it.
@@ -260,6 +196,15 @@ fn succeeded(i: usize) -> String {
     .to_string()
 }
 
+/// One line of the table: a load's rate, p50 and p99.
+fn row(label: &str, rate: f64, latencies: &[std::time::Duration]) {
+    println!(
+        "{label:<44} {rate:>10.0} {:>9.2} {:>9.2}",
+        pct(latencies, 0.5),
+        pct(latencies, 0.99)
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let args = args();
@@ -300,6 +245,18 @@ async fn main() {
     .await;
     seed_holds(&store, args.events, args.products).await;
     store.close().await;
+    // The seed's Node stack gets a file of its own, migrated and seeded the same way.
+    let node_url = match args.postgres {
+        Some(_) => None,
+        None => {
+            let url = caisse_bench::database(dir.path(), None, "node").await;
+            let node = Store::connect(&url).await.unwrap();
+            node.migrate().await.unwrap();
+            seed_holds(&node, args.events, args.products).await;
+            node.close().await;
+            Some(url)
+        }
+    };
 
     // The sandbox and caisse, each its own process.
     let (port, sandbox_port, metrics_port) = (free_port(), free_port(), free_port());
@@ -326,6 +283,7 @@ async fn main() {
     // 2. The webhook effect: each event a new order.
     let bodies: Arc<Vec<String>> = Arc::new((0..args.events).map(succeeded).collect());
     let (h, b, u) = (http.clone(), bodies.clone(), base.clone());
+    let cpu_before = cpu_seconds(Some(pid));
     let (effect_rate, effect_lat) = load(args.events, 32, move |i| {
         let (h, b, u) = (h.clone(), b.clone(), u.clone());
         async move {
@@ -333,21 +291,18 @@ async fn main() {
         }
     })
     .await;
+    let effect_cpu = cpu_seconds(Some(pid)) - cpu_before;
     let rss_effect = peak_rss_mib(pid);
     let after = write_profile(&http, &metrics_url).await;
-    let check = Store::connect(&url).await.unwrap();
-    let orders: i64 = match &check {
-        Store::Sqlite(p, _) => sqlx::query_scalar("SELECT COUNT(*) FROM orders")
-            .fetch_one(p)
-            .await
-            .unwrap(),
-        Store::Postgres(p) => sqlx::query_scalar("SELECT COUNT(*) FROM orders")
-            .fetch_one(p)
-            .await
-            .unwrap(),
-    };
+    let orders = scalar(&url, "SELECT COUNT(*) FROM orders").await;
     assert_eq!(orders as usize, args.events, "one order per event");
-    check.close().await;
+
+    // The seed's Node stack on the same events, load generator and connections (SQLite only:
+    // it is a better-sqlite3 program).
+    let node = match &node_url {
+        Some(node_url) => node_baseline::measure(&http, node_url, bodies.clone(), 32).await,
+        None => Err("the Node baseline runs on SQLite only".into()),
+    };
 
     // 3. Duplicates of one processed event, against /healthz.
     let n = args.events * 2;
@@ -477,45 +432,32 @@ async fn main() {
         "{:<44} {:>10.0} {:>9} {:>9}",
         "  the same through caisse's store", store_rate, "", ""
     );
-    println!(
-        "{:<44} {:>10.0} {:>9.2} {:>9.2}",
+    row(
         "webhook effect: hold -> order (32 conns)",
         effect_rate,
-        pct(&effect_lat, 0.5),
-        pct(&effect_lat, 0.99)
+        &effect_lat,
     );
-    println!(
-        "{:<44} {:>10.0} {:>9.2} {:>9.2}",
-        "duplicate event (32 conns)",
-        dup_rate,
-        pct(&dup_lat, 0.5),
-        pct(&dup_lat, 0.99)
-    );
-    println!(
-        "{:<44} {:>10.0} {:>9.2} {:>9.2}",
-        "GET /healthz (32 conns)",
-        health_rate,
-        pct(&health_lat, 0.5),
-        pct(&health_lat, 0.99)
-    );
-    println!(
-        "{:<44} {:>10.0} {:>9.2} {:>9.2}",
+    match &node {
+        Ok(n) => row(
+            "the seed's Node stack, same load (32 conns)",
+            n.rate,
+            &n.latencies,
+        ),
+        Err(why) => println!("{:<44} {:>10}  ({why})", "the seed's Node stack", "-"),
+    }
+    row("duplicate event (32 conns)", dup_rate, &dup_lat);
+    row("GET /healthz (32 conns)", health_rate, &health_lat);
+    row(
         "checkout via caisse + sandbox (16 clients)",
         co_rate,
-        pct(&co_lat, 0.5),
-        pct(&co_lat, 0.99)
+        &co_lat,
     );
-    println!(
-        "{:<44} {:>10.0} {:>9.2} {:>9.2}",
-        "the sandbox alone (16 clients)",
-        sb_rate,
-        pct(&sb_lat, 0.5),
-        pct(&sb_lat, 0.99)
-    );
+    row("the sandbox alone (16 clients)", sb_rate, &sb_lat);
     targets::print(&targets::Figures {
         postgres: args.postgres.is_some(),
         effect_rate,
         raw_rate,
+        node_rate: node.as_ref().map(|n| n.rate).map_err(String::clone),
         dup_rate,
         health_rate,
         checkout_p99: pct(&co_lat, 0.99),
@@ -557,6 +499,17 @@ async fn main() {
         "  waiting for a connection / turn   {:.2} ms on average",
         1000.0 * wait_s / writes.max(1.0)
     );
+    print!(
+        "  CPU per effect: caisse serve      {:.2} ms",
+        1000.0 * effect_cpu / args.events as f64
+    );
+    match &node {
+        Ok(n) => println!(
+            "; the seed's Node stack {:.2} ms",
+            1000.0 * n.cpu / args.events as f64
+        ),
+        Err(_) => println!(),
+    }
     if turns > 0.0 {
         println!("  holding SQLite's writer turn      {:.2} ms on average (one at a time: {:.0} turns/s at most)", 1000.0 * turn_s / turns, turns / turn_s.max(f64::MIN_POSITIVE));
         println!(

@@ -7,6 +7,8 @@ pub struct Figures {
     pub postgres: bool,
     pub effect_rate: f64,
     pub raw_rate: f64,
+    /// The seed's Node stack on the same load, or why it was not measured.
+    pub node_rate: Result<f64, String>,
     pub dup_rate: f64,
     pub health_rate: f64,
     /// p99 of checkout through caisse and of the sandbox alone, 16 clients, ms.
@@ -35,10 +37,16 @@ pub fn print(f: &Figures) {
         verdict(effect >= floor)
     );
     if !f.postgres {
-        println!(
-            "  webhook effect / the seed's Node stack  not measured here: it needs better-sqlite3 \
-             or Node >= 22.5 (node:sqlite); issue 23 measured that stack at 903/s (>= 5x)"
-        );
+        match &f.node_rate {
+            Ok(node) => {
+                let ratio = f.effect_rate / node;
+                println!(
+                    "  webhook effect / the seed's Node stack  {ratio:>6.2}x  (>= 5)  {}",
+                    verdict(ratio >= 5.0)
+                );
+            }
+            Err(why) => println!("  webhook effect / the seed's Node stack  not measured: {why}"),
+        }
     }
     println!(
         "  duplicates / GET /healthz               {duplicates:>6.2}x  (>= 0.5)  {}",

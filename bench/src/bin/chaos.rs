@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use caisse_bench::{free_port, SECRET_KEY, WEBHOOK_SECRET};
+use caisse_bench::{free_port, scalar, SECRET_KEY, WEBHOOK_SECRET};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde_json::{json, Value};
@@ -100,17 +100,6 @@ impl Instance {
 
 async fn wait_ready(http: &reqwest::Client, url: &str) {
     caisse_bench::wait_for(http, &format!("{url}/readyz")).await;
-}
-
-async fn scalar(url: &str, sql: &str) -> i64 {
-    use sqlx::Connection;
-    if url.starts_with("sqlite:") {
-        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
-    } else {
-        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
-    }
 }
 
 #[tokio::main]
