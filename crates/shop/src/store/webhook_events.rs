@@ -46,15 +46,24 @@ pub struct EventRow {
 }
 
 impl Tx {
-    /// Claims the event for this transaction. On SQLite this is no statement: the claim is the
-    /// insert of [`Tx::finish_event`], at the end of the same transaction. The file's one writer
-    /// runs transactions one after the other, so a second delivery that got past the inbox's
-    /// read applies its effect after the first one's, finds the event finished when it records
-    /// it, and is rolled back; a statement per effect is saved. On PostgreSQL transactions run at
-    /// once, and the unique insert first is what makes a second delivery wait for the first.
+    /// Claims the event for this transaction. On SQLite the claim is the insert of
+    /// [`Tx::finish_event`], at the end of the same transaction, and this only reads whether the
+    /// event is finished (in process: the inbox asks nothing of the pool first). The file's one
+    /// writer runs transactions one after the other, so what this reads stays true until the
+    /// insert. On PostgreSQL transactions run at once, and the unique insert first is what makes
+    /// a second delivery wait for the first.
     pub async fn claim_event(&mut self, e: &NewEvent<'_>, now: i64) -> Result<Claim, StoreError> {
         if matches!(self, Tx::Sqlite(_)) {
-            return Ok(Claim::Owned);
+            let status: Option<EventStatus> = self
+                .opt_value(
+                    "SELECT status FROM webhook_events WHERE stripe_event_id = $1",
+                    args![e.id],
+                )
+                .await?;
+            return Ok(match status {
+                Some(status) if status.is_final() => Claim::Done,
+                _ => Claim::Owned,
+            });
         }
         let inserted = self.run("INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_created, \
                                          payload, status, attempts, received_at, source) \

@@ -17,7 +17,7 @@ use caisse_stripe::Event;
 use crate::app::App;
 use crate::config::KeyMode;
 use crate::domain::status::EventStatus;
-use crate::store::{unix_now, Claim, NewAlert, NewEvent, Outage, Severity, StoreError};
+use crate::store::{unix_now, Claim, NewAlert, NewEvent, Outage, Severity, Store, StoreError};
 
 pub use dispatch::{typed_object, Outcome, HANDLED};
 
@@ -158,7 +158,10 @@ async fn apply(
     record: &NewEvent<'_>,
     now: i64,
 ) -> Result<(Received, bool), InboxError> {
-    if app.store.event_is_done(&event.id).await? {
+    // On PostgreSQL a read first spares a duplicate its transaction. On SQLite the claim reads
+    // the same row in process, inside the writer's turn, for less than a read through the pool
+    // costs (a hand-off to a worker thread and back).
+    if matches!(app.store, Store::Postgres(_)) && app.store.event_is_done(&event.id).await? {
         return Ok((Received::Duplicate, false));
     }
     let policy = dispatch::Policy {
