@@ -167,6 +167,10 @@ impl Store {
         }
     }
 
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
     fn migrator(&self) -> &'static Migrator {
         match self {
             Store::Sqlite(..) => &SQLITE_MIGRATIONS,

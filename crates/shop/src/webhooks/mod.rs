@@ -161,7 +161,7 @@ async fn apply(
     // On PostgreSQL a read first spares a duplicate its transaction. On SQLite the claim reads
     // the same row in process, inside the writer's turn, for less than a read through the pool
     // costs (a hand-off to a worker thread and back).
-    if matches!(app.store, Store::Postgres(_)) && app.store.event_is_done(&event.id).await? {
+    if app.store.is_postgres() && app.store.event_is_done(&event.id).await? {
         return Ok((Received::Duplicate, false));
     }
     let policy = dispatch::Policy {
