@@ -18,6 +18,14 @@
 //!   gives up a transaction and answers from what it read (the loser of a race) ends it with
 //!   [`WriterTurn::rollback`], which waits for the group's commit like a committer.
 //!
+//! - **A turn is one trip.** The connection is opened by sqlx, and the same SQLite handle is
+//!   also driven in process through rusqlite ([`super::statement`]): a transaction's
+//!   statements, its `SAVEPOINT` and its `RELEASE` run synchronously on the task that holds the
+//!   turn, prepared once and cached, with no await between them, so a turn cannot be cut off
+//!   half-way by a caller that gives up. Only what may wait — connecting, `BEGIN IMMEDIATE`
+//!   (other processes' locks), `COMMIT` (the fsync) — goes through sqlx's worker thread, on a task
+//!   of its own.
+//!
 //! Waiting here rather than in SQLite's busy handler is also what makes writers fair: the busy
 //! handler sleeps 1, 2, 5 … 100 ms and serves whoever polls at the right moment (p99 in the
 //! hundreds of milliseconds under load). Other processes on the same file still meet the busy
@@ -317,10 +325,10 @@ impl Drop for WriterTurn {
 /// units of work, with room.
 const STATEMENT_CACHE: usize = 256;
 
-/// One of the writer's own statements, in process.
+/// One of the writer's own statements, in process, prepared once (a turn runs two of them).
 fn execute(state: &mut WriterState, sql: &str) -> rusqlite::Result<()> {
     match state.sqlite.as_ref() {
-        Some(sqlite) => sqlite.execute_batch(sql),
+        Some(sqlite) => sqlite.prepare_cached(sql)?.execute([]).map(|_| ()),
         None => Err(rusqlite::Error::InvalidQuery),
     }
 }
@@ -331,7 +339,8 @@ fn clean(state: &mut WriterState) -> rusqlite::Result<()> {
     if !std::mem::take(&mut state.dirty) || state.sqlite.is_none() {
         return Ok(());
     }
-    let undone = execute(state, "ROLLBACK TO caisse_tx; RELEASE caisse_tx");
+    let undone =
+        execute(state, "ROLLBACK TO caisse_tx").and_then(|()| execute(state, "RELEASE caisse_tx"));
     if let Err(e) = &undone {
         fail_group(state, &e.to_string());
     }

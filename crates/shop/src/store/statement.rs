@@ -156,14 +156,36 @@ macro_rules! tx_row {
             }
 
             fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                let mut position = 0..;
                 Ok($name {
-                    $($field: row.get::<_, $ty>(stringify!($field))?,)+
+                    $($field: $crate::store::statement::column::<$ty>(
+                        row,
+                        position.next().unwrap_or_default(),
+                        stringify!($field),
+                    )?,)+
                 })
             }
         }
     };
 }
 pub(crate) use tx_row;
+
+/// The column `name` of an SQLite row, looked for first at `position` (its place in the struct,
+/// which is where the store's `SELECT`s put it): a name search per field would compare every
+/// column's name, hundreds of comparisons for a hold.
+#[doc(hidden)]
+pub fn column<T: FromSql>(
+    row: &rusqlite::Row<'_>,
+    position: usize,
+    name: &str,
+) -> rusqlite::Result<T> {
+    let statement = row.as_ref();
+    let index = match statement.column_name(position) {
+        Ok(found) if found.eq_ignore_ascii_case(name) => position,
+        _ => statement.column_index(name)?,
+    };
+    row.get(index)
+}
 
 fn pg_query<'q>(sql: &'q str, args: &'q [Arg<'q>]) -> Query<'q, Postgres, PgArguments> {
     args.iter().fold(sqlx::query(sql), |q, arg| match *arg {
@@ -317,5 +339,72 @@ impl Tx {
     ) -> Result<Vec<T>, StoreError> {
         let rows = self.rows::<(T,)>(sql, args).await?;
         Ok(rows.into_iter().map(|(value,)| value).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    tx_row! {
+        #[derive(Debug, PartialEq)]
+        struct Pair {
+            name: String,
+            n: i64,
+        }
+    }
+
+    fn rows<T: TxRow>(conn: &rusqlite::Connection, sql: &str, args: &[Arg<'_>]) -> Vec<T> {
+        let mut out = Vec::new();
+        on_sqlite(conn, sql, args, |row| {
+            out.push(T::from_sqlite(row)?);
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn placeholders_bind_by_their_number_as_on_postgresql() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        // `$2` before `$1`, and `$1` twice: SQLite numbers parameters by first appearance.
+        let got: Vec<(String, i64, i64)> = rows(&conn, "SELECT $2, $1, $1 + 1", args![7, "seven"]);
+        assert_eq!(got, vec![("seven".to_string(), 7, 8)]);
+        let missing = on_sqlite(&conn, "SELECT $3", args![1], |_| Ok(()));
+        assert!(
+            missing.is_err(),
+            "a placeholder past the arguments is an error"
+        );
+    }
+
+    #[test]
+    fn a_row_struct_reads_its_columns_by_name_whatever_their_order() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let in_order: Vec<Pair> = rows(&conn, "SELECT 'a' AS name, 1 AS n", &[]);
+        let swapped: Vec<Pair> = rows(&conn, "SELECT 2 AS n, 'b' AS name", &[]);
+        assert_eq!(
+            (in_order, swapped),
+            (
+                vec![Pair {
+                    name: "a".into(),
+                    n: 1
+                }],
+                vec![Pair {
+                    name: "b".into(),
+                    n: 2
+                }]
+            )
+        );
+    }
+
+    #[test]
+    fn typed_nulls_and_booleans_reach_sqlite_as_its_values() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let got: Vec<(Option<String>, Option<i64>, bool)> = rows(
+            &conn,
+            "SELECT $1, $2, $3",
+            args![None::<&str>, None::<i64>, true],
+        );
+        assert_eq!(got, vec![(None, None, true)]);
     }
 }

@@ -17,7 +17,7 @@ use caisse_stripe::Event;
 use crate::app::App;
 use crate::config::KeyMode;
 use crate::domain::status::EventStatus;
-use crate::store::{unix_now, Claim, NewAlert, NewEvent, Outage, Severity, Store, StoreError};
+use crate::store::{unix_now, Claim, NewAlert, NewEvent, Outage, Severity, StoreError};
 
 pub use dispatch::{typed_object, Outcome, HANDLED};
 
