@@ -1,8 +1,9 @@
 //! The store: one type over SQLite and PostgreSQL, chosen by the scheme of `DATABASE_URL`.
 //!
 //! Every query is written once, in SQL both databases accept (`$1` placeholders, `ON CONFLICT`,
-//! `RETURNING`), and run on either backend through [`on_conn!`], which expands the same code for each
-//! arm of the enum. Every write is a unit of work, [`Store::write`] (see [`unit_of_work`]): on
+//! `RETURNING`). The pool's reads run on either backend through [`on_conn!`], which expands the
+//! same sqlx code for each arm of the enum; a transaction's statements run through [`statement`]
+//! (`Tx::run`, `row`, …), on SQLite in process on the writer's connection. Every write is a unit of work, [`Store::write`] (see [`unit_of_work`]): on
 //! SQLite its transaction queues for the file's one writer and run in a savepoint of its `BEGIN IMMEDIATE` (group commit, see
 //! [`sqlite_writer`]), so a transaction that reads then writes holds the write lock from its start
 //! and never fails half-way with `SQLITE_BUSY`; on PostgreSQL the conditional `UPDATE … WHERE` and `SELECT … FOR
