@@ -8,14 +8,19 @@ use std::fmt;
 pub struct Currency(String);
 
 impl Currency {
-    /// Accepts `EUR` or `eur`; refuses anything that is not three ASCII letters.
+    /// Accepts `EUR` or `eur`; refuses anything that is not one of Stripe's currencies.
     pub fn parse(code: &str) -> Result<Currency, String> {
         let code = code.trim();
-        if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) {
-            Ok(Currency(code.to_ascii_lowercase()))
-        } else {
-            Err(format!("`{code}` is not a three-letter ISO currency code"))
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(format!("`{code}` is not a three-letter ISO currency code"));
         }
+        let lower = code.to_ascii_lowercase();
+        if !caisse_stripe::currency::SUPPORTED.contains(&lower.as_str()) {
+            return Err(format!(
+                "`{code}` is not a currency Stripe charges in (its list of supported currencies)"
+            ));
+        }
+        Ok(Currency(lower))
     }
 
     pub fn as_str(&self) -> &str {
@@ -190,6 +195,10 @@ mod tests {
         assert_eq!(Currency::parse("EUR").unwrap().as_str(), "eur");
         assert!(Currency::parse("euro").is_err());
         assert!(Currency::parse("e1r").is_err());
+        assert!(
+            Currency::parse("xyz").is_err(),
+            "three letters, but no currency Stripe charges in"
+        );
     }
 
     fn m_loc(amount: i64, currency: &str, locale: Locale) -> String {
