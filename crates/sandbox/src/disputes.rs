@@ -1,8 +1,8 @@
 //! What happens to a payment after it, as Stripe's test mode does it: the dispute test card
 //! (`4000 0000 0000 0259`) pays and is then disputed — the dispute opens a moment later
 //! (`charge.dispute.created`, reason `fraudulent`, evidence due in a week) — and the control API
-//! closes a dispute won or lost (`charge.dispute.closed`) or fails a refund Stripe had accepted
-//! (`refund.failed`, `refund.updated` and `charge.refund.updated`, the charge's refunded amount
+//! closes a dispute won or lost (`charge.dispute.closed`) or fails a refund Stripe had accepted,
+//! pending or succeeded (`refund.failed`, `refund.updated` and `charge.refund.updated`, the charge's refunded amount
 //! lowered back).
 
 use serde_json::{json, Value};
@@ -98,14 +98,22 @@ impl Account {
         Ok(snapshot)
     }
 
-    /// Fails a refund that had succeeded: its amount is no longer refunded.
+    /// Fails a refund that is pending (a SEPA debit's, before it settles) or had succeeded: its
+    /// amount is no longer refunded. A refund already failed or canceled cannot fail again.
     pub fn fail_refund(&mut self, id: &str) -> Result<Value, ApiError> {
         let before = self
             .refunds
             .get(id)
-            .filter(|r| r["status"] == "succeeded")
             .cloned()
             .ok_or_else(|| ApiError::not_found("refund", id, "refund"))?;
+        let status = before["status"].as_str().unwrap_or_default();
+        if !matches!(status, "pending" | "succeeded") {
+            return Err(ApiError::invalid(
+                format!("Refund {id} is {status}: only a pending or succeeded refund can fail."),
+                None,
+            ));
+        }
+        self.pending_refunds.remove(id);
         let mut refund = before.clone();
         refund["status"] = json!("failed");
         refund["failure_reason"] = json!("expired_or_canceled_card");

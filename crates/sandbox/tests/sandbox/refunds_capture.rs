@@ -251,3 +251,76 @@ async fn before_basil_a_released_authorization_counts_as_refunded() {
     );
     sandbox.stop().await.unwrap();
 }
+
+/// A session paid with `method` (automatic capture): its PaymentIntent id once it succeeded.
+async fn paid(sandbox: &RunningSandbox, method: Method) -> String {
+    let body = session_params().encode();
+    let session = post(sandbox, "/v1/checkout/sessions", &body).await;
+    let id = session["id"].as_str().unwrap();
+    let pi = match sandbox.pay(id, method).unwrap() {
+        caisse_sandbox::Outcome::Paid { payment_intent, .. }
+        | caisse_sandbox::Outcome::Processing { payment_intent, .. } => payment_intent,
+        other => panic!("{other:?}"),
+    };
+    // A SEPA debit settles on the sandbox clock.
+    sandbox.advance_clock(10);
+    pi
+}
+
+#[tokio::test]
+async fn a_pending_refund_can_fail_and_a_failed_one_cannot_fail_again() {
+    let sandbox = caisse_sandbox::start(fast_options(None, Vec::new()))
+        .await
+        .unwrap();
+    let pi = paid(&sandbox, Method::Iban("DE89370400440532013000".into())).await;
+    let refund = post(&sandbox, "/v1/refunds", &format!("payment_intent={pi}")).await;
+    assert_eq!(refund["status"], "pending");
+    let id = refund["id"].as_str().unwrap();
+
+    let fail = format!("/_sandbox/refunds/{id}/fail");
+    let (status, failed, _) = raw(&sandbox, Http::POST, &fail, None, "").await;
+    assert_eq!(status, 200, "{failed}");
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["failure_reason"], "expired_or_canceled_card");
+    assert_eq!(charge_of(&sandbox, &pi).await, json!([3000, 0, false]));
+    let types: Vec<_> = sandbox
+        .events()
+        .iter()
+        .filter(|e| e["data"]["object"]["id"] == id)
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "refund.created",
+            "refund.failed",
+            "refund.updated",
+            "charge.refund.updated"
+        ]
+    );
+
+    // It no longer settles, and failing it again is a state error, not a missing refund.
+    sandbox.advance_clock(10);
+    let (_, got, _) = raw(
+        &sandbox,
+        Http::GET,
+        &format!("/v1/refunds/{id}"),
+        Some(KEY),
+        "",
+    )
+    .await;
+    assert_eq!(got["status"], "failed");
+    let (status, again, _) = raw(&sandbox, Http::POST, &fail, None, "").await;
+    assert_eq!(status, 400, "{again}");
+    assert_eq!(again["error"]["type"], "invalid_request_error");
+    let (status, _, _) = raw(
+        &sandbox,
+        Http::POST,
+        "/_sandbox/refunds/re_missing/fail",
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(status, 404);
+    sandbox.stop().await.unwrap();
+}
