@@ -52,6 +52,7 @@ pub fn create_refund(
         )
         .with_code("parameter_invalid_integer"));
     }
+    crate::currencies::check_chargeable(amount, &pi.currency, "amount")?;
     if amount > refundable {
         return Err(ApiError::invalid(
             format!("Refund amount ({amount}) is greater than unrefunded amount on charge ({refundable})."),

@@ -13,7 +13,7 @@
 use serde_json::Value;
 
 use super::model::{Account, Cause, PaymentIntent};
-use crate::currencies::minimum_charge;
+use crate::currencies::{check_chargeable, minimum_charge};
 use crate::error::ApiError;
 
 /// Stripe cancels an uncaptured PaymentIntent this long after its creation.
@@ -62,6 +62,7 @@ impl Account {
             )
             .with_code("parameter_invalid_integer"));
         }
+        check_chargeable(amount, &pi.currency, "amount_to_capture")?;
         if let Some(min) = minimum_charge(&pi.currency).filter(|m| amount < *m) {
             return Err(ApiError::invalid(
                 format!(

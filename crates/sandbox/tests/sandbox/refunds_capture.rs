@@ -324,3 +324,55 @@ async fn a_pending_refund_can_fail_and_a_failed_one_cannot_fail_again() {
     assert_eq!(status, 404);
     sandbox.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn three_decimal_captures_and_refunds_are_taken_in_tens() {
+    let sandbox = caisse_sandbox::start(fast_options(None, Vec::new()))
+        .await
+        .unwrap();
+    let body = session_params()
+        .encode()
+        .replace("currency%5D=eur", "currency%5D=kwd")
+        .replace("currency]=eur", "currency]=kwd")
+        + "&payment_intent_data[capture_method]=manual";
+    let session = post(&sandbox, "/v1/checkout/sessions", &body).await;
+    assert_eq!(session["currency"], "kwd");
+    let pi = match sandbox
+        .pay(
+            session["id"].as_str().unwrap(),
+            Method::Card("4242424242424242".into()),
+        )
+        .unwrap()
+    {
+        caisse_sandbox::Outcome::Paid { payment_intent, .. } => payment_intent,
+        other => panic!("{other:?}"),
+    };
+    let refused = |path: String, body: String, param: &'static str| {
+        let sandbox = &sandbox;
+        async move {
+            let (status, e, _) = raw(sandbox, Http::POST, &path, Some(KEY), &body).await;
+            assert_eq!(status, 400, "{e}");
+            assert_eq!(e["error"]["code"], "invalid_charge_amount");
+            assert_eq!(e["error"]["param"], param);
+        }
+    };
+    let capture = format!("/v1/payment_intents/{pi}/capture");
+    refused(
+        capture.clone(),
+        "amount_to_capture=1005".into(),
+        "amount_to_capture",
+    )
+    .await;
+    let captured = post(&sandbox, &capture, "amount_to_capture=1000").await;
+    assert_eq!(captured["amount_received"], 1000);
+    let refund = format!("payment_intent={pi}&amount=55");
+    refused("/v1/refunds".into(), refund, "amount").await;
+    let refunded = post(
+        &sandbox,
+        "/v1/refunds",
+        &format!("payment_intent={pi}&amount=50"),
+    )
+    .await;
+    assert_eq!(refunded["amount"], 50);
+    sandbox.stop().await.unwrap();
+}
