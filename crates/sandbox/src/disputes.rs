@@ -80,6 +80,9 @@ impl Account {
             if let Some(d) = self.disputes.get_mut(&id) {
                 d.status = "needs_response";
                 let snapshot = d.json();
+                if let Some(pi) = self.payment_intents.get_mut(&d.payment_intent) {
+                    pi.disputed = true;
+                }
                 self.emit("charge.dispute.created", snapshot, &Cause::default());
             }
         }

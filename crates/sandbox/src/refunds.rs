@@ -1,5 +1,5 @@
 //! Refunds: creating one of a PaymentIntent's successful charge, whole or in part, with
-//! Stripe's checks, and the `refund.created` and `charge.refunded` events it causes; a SEPA
+//! Stripe's checks (a disputed charge is not refunded: `charge_disputed`), and the `refund.created` and `charge.refunded` events it causes; a SEPA
 //! debit's refund is `pending` until it succeeds later on the sandbox clock, as Stripe's
 //! asynchronous methods are; updating a refund's metadata. Every change of a refund is announced
 //! by `refund.updated` and `charge.refund.updated`, with `previous_attributes`.
@@ -34,11 +34,18 @@ pub fn create_refund(
         )
         .with_code("charge_not_refundable"));
     }
+    let charge = Account::succeeded_charge(pi)
+        .map(|c| c.id.clone())
+        .unwrap_or_default();
+    if pi.disputed {
+        return Err(ApiError::invalid(
+            format!("Charge {charge} has been charged back; cannot issue a refund."),
+            None,
+        )
+        .with_code("charge_disputed"));
+    }
     let refundable = pi.amount_received - pi.refunded;
     if refundable <= 0 {
-        let charge = Account::succeeded_charge(pi)
-            .map(|c| c.id.clone())
-            .unwrap_or_default();
         return Err(
             ApiError::invalid(format!("Charge {charge} has already been refunded."), None)
                 .with_code("charge_already_refunded"),

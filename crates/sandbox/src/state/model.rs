@@ -148,6 +148,8 @@ pub struct PaymentIntent {
     pub release_is_refund: bool,
     /// A dispute test card on a manual capture: disputed once captured.
     pub dispute_on_capture: bool,
+    /// Its charge was disputed (`charge.dispute.created`): it stays so, and cannot be refunded.
+    pub disputed: bool,
     pub metadata: Metadata,
     pub last_payment_error: Option<Value>,
     pub method: &'static str,

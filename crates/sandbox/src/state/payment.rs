@@ -87,6 +87,7 @@ impl Account {
             released: 0,
             release_is_refund: false,
             dispute_on_capture: false,
+            disputed: false,
             metadata: session.payment_intent_metadata.clone(),
             last_payment_error: None,
             method,

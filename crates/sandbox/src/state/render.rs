@@ -161,7 +161,7 @@ impl Account {
                 "captured": c.captured,
                 "created": c.created,
                 "currency": pi.currency,
-                "disputed": false,
+                "disputed": succeeded && pi.disputed,
                 "failure_code": c.failure_code,
                 "failure_message": c.failure_message,
                 "livemode": false,

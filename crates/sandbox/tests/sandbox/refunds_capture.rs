@@ -376,3 +376,37 @@ async fn three_decimal_captures_and_refunds_are_taken_in_tens() {
     assert_eq!(refunded["amount"], 50);
     sandbox.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_disputed_charge_says_so_and_is_not_refunded() {
+    let sandbox = caisse_sandbox::start(fast_options(None, Vec::new()))
+        .await
+        .unwrap();
+    let pi = paid(&sandbox, Method::Card("4000000000000259".into())).await;
+    let (_, intent, _) = raw(
+        &sandbox,
+        Http::GET,
+        &format!("/v1/payment_intents/{pi}"),
+        Some(KEY),
+        "",
+    )
+    .await;
+    let charge = intent["latest_charge"].as_str().unwrap();
+    let path = format!("/v1/charges/{charge}");
+    let (status, got, _) = raw(&sandbox, Http::GET, &path, Some(KEY), "").await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["disputed"], true);
+
+    let body = format!("payment_intent={pi}&amount=100");
+    let (status, e, _) = raw(&sandbox, Http::POST, "/v1/refunds", Some(KEY), &body).await;
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(e["error"]["type"], "invalid_request_error");
+    assert_eq!(e["error"]["code"], "charge_disputed");
+    assert_eq!(charge_of(&sandbox, &pi).await, json!([3000, 0, false]));
+
+    let undisputed = paid(&sandbox, Method::Card("4242424242424242".into())).await;
+    let path = format!("/v1/payment_intents/{undisputed}?expand[]=latest_charge");
+    let (_, intent, _) = raw(&sandbox, Http::GET, &path, Some(KEY), "").await;
+    assert_eq!(intent["latest_charge"]["disputed"], false);
+    sandbox.stop().await.unwrap();
+}
