@@ -247,11 +247,18 @@ fn line_item(account: &Account, item: &Value, i: usize) -> Result<LineItem, ApiE
             .prices
             .get(price_id)
             .ok_or_else(|| ApiError::no_such("price", price_id, &param("price")))?;
-        let name = account
-            .products
-            .get(&price.product)
-            .map(|p| p.name.clone())
-            .unwrap_or_default();
+        let product = account.products.get(&price.product);
+        let refused = if !price.active {
+            Some("The price specified is inactive. This field only accepts active prices.".into())
+        } else if product.is_some_and(|p| !p.active) {
+            Some(format!("The price `{price_id}` is not available to be purchased because its product is not active."))
+        } else {
+            None
+        };
+        if let Some(message) = refused {
+            return Err(ApiError::invalid(message, Some(&param("price"))));
+        }
+        let name = product.map(|p| p.name.clone()).unwrap_or_default();
         return Ok(LineItem {
             id: new_id("li_"),
             price_id: price.id.clone(),

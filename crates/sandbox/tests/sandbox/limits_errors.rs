@@ -216,6 +216,18 @@ async fn methods_errors_3ds_and_limits_as_the_python_sdk_sees_them() {
         refusal(&s["line_items"]["too_many"]),
         ("", 400, "line_items".into())
     );
+    assert_eq!(
+        refusal(&s["line_items"]["inactive_price"]),
+        ("", 400, "line_items[1][price]".into())
+    );
+    assert_eq!(
+        s["line_items"]["inactive_price"]["type"],
+        "invalid_request_error"
+    );
+    assert_eq!(
+        refusal(&s["line_items"]["inactive_product"]),
+        ("", 400, "line_items[0][price]".into())
+    );
     for currency in ["bhd", "jod", "kwd", "omr", "tnd"] {
         let [accepted, refused] = [0, 1].map(|i| s["three_decimal"][currency][i].clone());
         assert_eq!(accepted, 10_240, "{currency}");

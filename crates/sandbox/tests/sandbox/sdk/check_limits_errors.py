@@ -228,9 +228,12 @@ summary["control_3ds"] = {
 
 # 7. Limits: 100 line items in payment mode; three-decimal currencies in multiples of 10.
 line = {"price": std.id, "quantity": 1}
+of_old = stripe.Price.create(product=old.id, unit_amount=900, currency="eur")
 summary["line_items"] = {
     "hundred": session(line_items=[line] * 100).amount_total,
     "too_many": refused(lambda: session(line_items=[line] * 101)),
+    "inactive_price": refused(lambda: session(line_items=[line, {"price": usd.id, "quantity": 1}])),
+    "inactive_product": refused(lambda: session(line_items=[{"price": of_old.id, "quantity": 1}])),
 }
 
 
