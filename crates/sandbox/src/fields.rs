@@ -131,8 +131,20 @@ pub(crate) fn strings(params: &Value, key: &str) -> Vec<String> {
     }
 }
 
-/// An address the sandbox takes as an email: an `@`, at most 512 bytes. Loose on purpose: a
-/// sandbox stricter than Stripe would refuse what caisse may rightly send.
+/// An address the sandbox takes as an email: one `@` between a local part and a domain with a
+/// dot inside it, no space, double quote or angle bracket, at most 512 bytes. Loose otherwise on
+/// purpose (an apostrophe, a `+` pass): a sandbox stricter than Stripe would refuse what caisse
+/// may rightly send.
 pub(crate) fn is_email(value: &str) -> bool {
-    value.contains('@') && value.len() <= 512
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    let dotted = domain
+        .split_once('.')
+        .is_some_and(|(host, rest)| !host.is_empty() && !rest.is_empty() && !rest.ends_with('.'));
+    !local.is_empty()
+        && dotted
+        && !domain.contains('@')
+        && !value.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>'))
+        && value.len() <= 512
 }

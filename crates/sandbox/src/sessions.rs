@@ -180,10 +180,16 @@ fn payment_intent_text(data: &Value) -> Result<Map<String, Value>, ApiError> {
             continue;
         };
         let param = format!("payment_intent_data[{key}]");
+        // Stripe's statement descriptor requirements: a length, and none of `< > \ ' " *`.
+        let allowed_characters = || !value.contains(['<', '>', '\\', '\'', '"', '*']);
         let ok = match key {
             "receipt_email" => is_email(value),
-            "statement_descriptor" => (5..=22).contains(&value.chars().count()),
-            "statement_descriptor_suffix" => (1..=22).contains(&value.chars().count()),
+            "statement_descriptor" => {
+                (5..=22).contains(&value.chars().count()) && allowed_characters()
+            }
+            "statement_descriptor_suffix" => {
+                (1..=22).contains(&value.chars().count()) && allowed_characters()
+            }
             _ => value.chars().count() <= 1000,
         };
         if !ok {

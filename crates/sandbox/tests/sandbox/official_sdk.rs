@@ -336,6 +336,29 @@ async fn the_official_python_sdk_works_unchanged() {
         i["descriptor"]["param"],
         "payment_intent_data[statement_descriptor]"
     );
+    let params: Vec<_> = i["descriptor_chars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["param"].as_str().unwrap(), e["http_status"].as_u64()))
+        .collect();
+    let descriptor = ("payment_intent_data[statement_descriptor]", Some(400));
+    let suffix = (
+        "payment_intent_data[statement_descriptor_suffix]",
+        Some(400),
+    );
+    assert_eq!(params, [[descriptor; 6], [suffix; 6]].concat());
+    let emails: Vec<_> = i["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str())
+        .collect();
+    assert_eq!(
+        emails,
+        [[Some("email_invalid"); 7].as_slice(), &[None]].concat(),
+        "an apostrophe and a + are an address's"
+    );
     sandbox.stop().await.unwrap();
 }
 

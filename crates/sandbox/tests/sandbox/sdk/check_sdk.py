@@ -263,6 +263,13 @@ summary["invalid"] = {
     "zero": refused(lambda: stripe.Refund.create(payment_intent=paid.payment_intent, amount=0)),
     "descriptor": refused(lambda: stripe.checkout.Session.create(
         **base, payment_intent_data={"statement_descriptor": "ab"})),
+    "descriptor_chars": [refused(lambda: stripe.checkout.Session.create(
+        **base, payment_intent_data={key: f"Shop {c}7"})) for key in ["statement_descriptor",
+                                                                    "statement_descriptor_suffix"]
+                         for c in "<>\\'\"*"],
+    "emails": [refused(lambda: stripe.checkout.Session.create(**base, customer_email=e))
+               for e in ["notanemail", 'a"><script>x</script>@b.c', "a b@c.de", "a@b@c.de", "a@bc",
+                         "a@.bc", "@b.cd", "o'brien+shop@example.com"]],
 }
 # A URL Stripe does not serve: its JSON 404, as the SDK's raw request sees it.
 client = stripe.StripeClient(api_key, base_addresses={"api": api_base}, max_network_retries=0)
