@@ -211,10 +211,10 @@ impl Account {
                 })
             }
             Behaviour::Decline(code, decline_code, message) => {
-                self.fail_payment_intent(&pi_id, code, decline_code, message, cause);
+                self.fail_payment_intent(&pi_id, code, Some(decline_code), message, cause);
                 Ok(Outcome::Declined {
                     payment_intent: pi_id,
-                    code: decline_code.unwrap_or(code),
+                    code: decline_code,
                     message,
                 })
             }

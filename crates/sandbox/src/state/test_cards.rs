@@ -17,8 +17,8 @@ pub(super) enum Behaviour {
     Succeed,
     /// Pays, then the cardholder disputes the charge (`charge.dispute.created`).
     Dispute,
-    /// code, decline_code, message
-    Decline(&'static str, Option<&'static str>, &'static str),
+    /// code, decline_code (Stripe's test-card table gives one for every declined card), message
+    Decline(&'static str, &'static str, &'static str),
     /// A delayed method: settles later, to success (true) or failure.
     Delayed(bool),
     /// 3-D Secure: the customer must complete (or fail) a challenge first.
@@ -79,20 +79,20 @@ impl Method {
                 | "5200828282828210" | "378282246310005" | "6011111111111117" => Behaviour::Succeed,
                 "4000000000000002" => Behaviour::Decline(
                     "card_declined",
-                    Some("generic_decline"),
+                    "generic_decline",
                     "Your card was declined.",
                 ),
                 "4000000000009995" => Behaviour::Decline(
                     "card_declined",
-                    Some("insufficient_funds"),
+                    "insufficient_funds",
                     "Your card has insufficient funds.",
                 ),
                 "4000000000000069" => {
-                    Behaviour::Decline("expired_card", None, "Your card has expired.")
+                    Behaviour::Decline("expired_card", "expired_card", "Your card has expired.")
                 }
                 "4000000000000119" => Behaviour::Decline(
                     "processing_error",
-                    None,
+                    "processing_error",
                     "An error occurred while processing your card. Try again in a little bit.",
                 ),
                 "4000002760003184" => Behaviour::Authenticate,

@@ -149,15 +149,22 @@ async fn methods_errors_3ds_and_limits_as_the_python_sdk_sees_them() {
         s["insufficient_funds"],
         json!(["card_declined", "insufficient_funds"])
     );
-    assert_eq!(
-        s["expired_card"],
-        json!([
-            "expired_card",
-            "https://stripe.com/docs/error-codes/expired-card",
-            false
-        ]),
-        "no decline_code where the bank gave none"
-    );
+    for code in ["expired_card", "processing_error"] {
+        assert_eq!(
+            s[code],
+            json!([
+                code,
+                format!(
+                    "https://stripe.com/docs/error-codes/{}",
+                    code.replace('_', "-")
+                ),
+                code,
+                code,
+                code
+            ]),
+            "error code, doc_url, decline_code, the control call's, the charge's failure_code"
+        );
+    }
     assert_eq!(
         s["authentication_failed"],
         json!([

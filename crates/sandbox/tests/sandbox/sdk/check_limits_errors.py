@@ -145,16 +145,17 @@ summary["session_update"] = {
 
 
 # 4. Payment errors as Stripe gives them: the failed charge, the PaymentMethod in full, doc_url,
-# decline_code where the bank gave one.
+# the decline_code of Stripe's test-card table.
 def error_of(card):
+    """The PaymentIntent, its error (and as a dict), and the decline_code the control call gave."""
     s = session(customer_email="ann@example.com")
     outcome = control(f"checkout/sessions/{s.id}/pay", {"card": card})
     pi = stripe.PaymentIntent.retrieve(outcome["payment_intent"])
     e = pi.last_payment_error
-    return pi, e, e.to_dict()
+    return pi, e, e.to_dict(), outcome["decline_code"]
 
 
-pi, e, raw = error_of("4000000000000002")
+pi, e, raw, _ = error_of("4000000000000002")
 summary["declined"] = {
     "type": e.type, "code": e.code, "decline_code": e.decline_code, "doc_url": e.doc_url,
     "message": e.message, "charge_is_latest": e.charge == pi.latest_charge,
@@ -167,12 +168,14 @@ summary["declined"] = {
     "pm_keys": sorted(e.payment_method.to_dict().keys()),
     "keys": sorted(raw.keys()),
 }
-_, again, _ = error_of("4000 0000 0000 0002")
+_, again, _, _ = error_of("4000 0000 0000 0002")
 summary["same_card_same_fingerprint"] = again.payment_method.card.fingerprint == e.payment_method.card.fingerprint
-_, funds, _ = error_of("4000000000009995")
+_, funds, _, _ = error_of("4000000000009995")
 summary["insufficient_funds"] = [funds.code, funds.decline_code]
-_, expired_card, raw = error_of("4000000000000069")
-summary["expired_card"] = [expired_card.code, expired_card.doc_url, "decline_code" in raw]
+for card, name in [("4000000000000069", "expired_card"), ("4000000000000119", "processing_error")]:
+    _, error, _, answered = error_of(card)
+    summary[name] = [error.code, error.doc_url, error.decline_code, answered,
+                     stripe.Charge.retrieve(error.charge).failure_code]
 
 secure = session()
 control(f"checkout/sessions/{secure.id}/pay", {"card": "4000002760003184"})
