@@ -60,6 +60,10 @@ pub fn routes(shared: Shared) -> Router<Shared> {
         )
         .route("/v1/charges", get(payments::list_charges))
         .route("/v1/charges/{id}", get(payments::retrieve_charge))
+        .route(
+            "/v1/charges/{id}/refunds",
+            get(refunds::list_charge_refunds),
+        )
         .route("/v1/events", get(events::list_events))
         .route("/v1/events/{id}", get(events::retrieve_event))
         .route(

@@ -206,6 +206,18 @@ pub const RETRIEVE: Params = Params {
     not_emulated: &[],
 };
 
+/// A charge's refunds are listed on it (`refunds`, whose `url` pages them).
+pub const RETRIEVE_CHARGE: Params = Params {
+    takes: &["expand[]=refunds"],
+    not_emulated: &[],
+};
+
+/// `GET /v1/charges/{id}/refunds`.
+pub const LIST_CHARGE_REFUNDS: Params = Params {
+    takes: &["limit", "starting_after", "ending_before", "expand[]="],
+    not_emulated: &[],
+};
+
 pub const LIST_SESSIONS: Params = Params {
     takes: &[
         "limit",
@@ -235,7 +247,7 @@ pub const LIST_CHARGES: Params = Params {
         "created[gte]",
         "created[lt]",
         "created[lte]",
-        "expand[]=",
+        "expand[]=data.refunds",
     ],
     not_emulated: &["customer", "transfer_group"],
 };

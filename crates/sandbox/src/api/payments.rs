@@ -82,7 +82,7 @@ pub(super) async fn retrieve_charge(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    query(raw, &params::RETRIEVE)?;
+    query(raw, &params::RETRIEVE_CHARGE)?;
     let charge = shared.with_account(|a| {
         a.find_charge(&id)
             .map(|(pi, c)| Account::charge_json(pi, c))

@@ -410,3 +410,61 @@ async fn a_disputed_charge_says_so_and_is_not_refunded() {
     assert_eq!(intent["latest_charge"]["disputed"], false);
     sandbox.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_charge_expands_and_pages_its_refunds() {
+    let sandbox = caisse_sandbox::start(fast_options(None, Vec::new()))
+        .await
+        .unwrap();
+    let pi = paid(&sandbox, Method::Card("4242424242424242".into())).await;
+    let other = paid(&sandbox, Method::Card("4242424242424242".into())).await;
+    let mut refunds = Vec::new();
+    for amount in [100, 200, 300] {
+        let body = format!("payment_intent={pi}&amount={amount}");
+        refunds.push(post(&sandbox, "/v1/refunds", &body).await["id"].clone());
+    }
+    post(&sandbox, "/v1/refunds", &format!("payment_intent={other}")).await;
+    let get = |path: String| {
+        let sandbox = &sandbox;
+        async move { raw(sandbox, Http::GET, &path, Some(KEY), "").await }
+    };
+    let (_, intent, _) = get(format!("/v1/payment_intents/{pi}")).await;
+    let charge = intent["latest_charge"].as_str().unwrap();
+
+    let (status, expanded, _) = get(format!("/v1/charges/{charge}?expand[]=refunds")).await;
+    assert_eq!(status, 200, "{expanded}");
+    assert_eq!(expanded["refunds"]["total_count"], 3);
+    let url = format!("/v1/charges/{charge}/refunds");
+    assert_eq!(expanded["refunds"]["url"], url.as_str());
+    let (status, listed, _) = get(format!(
+        "/v1/charges?payment_intent={pi}&expand[]=data.refunds"
+    ))
+    .await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["data"][0]["refunds"]["data"][0]["id"], refunds[2]);
+
+    let (status, first, _) = get(format!("{url}?limit=2")).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["data"][0]["id"], refunds[2], "newest first");
+    assert_eq!(first["data"][1]["id"], refunds[1]);
+    assert_eq!(first["has_more"], true);
+    assert_eq!(first["url"], url.as_str());
+    let after = refunds[1].as_str().unwrap();
+    let (_, rest, _) = get(format!("{url}?starting_after={after}")).await;
+    let ids: Vec<_> = rest["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["id"])
+        .collect();
+    assert_eq!(ids, [&refunds[0]], "only this charge's refunds");
+    assert_eq!(rest["has_more"], false);
+
+    let (status, e, _) = get("/v1/charges/ch_missing/refunds".into()).await;
+    assert_eq!(status, 404, "{e}");
+    assert_eq!(e["error"]["code"], "resource_missing");
+    let (status, e, _) = get(format!("{url}?charge=x")).await;
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(e["error"]["code"], "parameter_unknown");
+    sandbox.stop().await.unwrap();
+}
