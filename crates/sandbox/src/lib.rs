@@ -18,6 +18,7 @@
 mod api;
 mod catalog;
 mod control;
+mod countries;
 mod currencies;
 pub mod delivery;
 pub mod disputes;

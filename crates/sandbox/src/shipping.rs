@@ -1,11 +1,12 @@
 //! Shipping on a Checkout Session, as Stripe does it: `shipping_address_collection` (the
-//! countries the page accepts), `shipping_options[][shipping_rate_data]` (each becomes a `shr_`
+//! countries the page accepts, from Stripe's list), `shipping_options[][shipping_rate_data]` (each becomes a `shr_`
 //! rate; the first is chosen until the customer picks another), `phone_number_collection`; and
 //! what the customer enters on the page, refused as Stripe's page refuses it (a missing address,
 //! a country outside the list, a rate the session does not offer, a missing phone number).
 
 use serde_json::{json, Value};
 
+use crate::countries::SHIPPING_COUNTRIES;
 use crate::error::ApiError;
 use crate::fields::{boolean, currency, integer, metadata, strings, text};
 use crate::state::{new_id, Account, Metadata, SessionStatus};
@@ -86,12 +87,17 @@ pub fn setup(params: &Value, session_currency: &str, now: i64) -> Result<Shippin
                 "shipping_address_collection[allowed_countries]",
             ));
         }
-        for country in &allowed_countries {
-            if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+        for (i, country) in allowed_countries.iter().enumerate() {
+            if !SHIPPING_COUNTRIES.contains(&country.as_str()) {
+                let param = format!("shipping_address_collection[allowed_countries][{i}]");
                 return Err(ApiError::invalid(
-                    format!("Invalid allowed_countries: {country}"),
-                    Some("shipping_address_collection[allowed_countries]"),
-                ));
+                    format!(
+                        "Invalid {param}: must be one of {}",
+                        SHIPPING_COUNTRIES.join(", ")
+                    ),
+                    Some(&param),
+                )
+                .with_code("parameter_invalid_string"));
             }
         }
     }

@@ -348,6 +348,21 @@ async fn the_official_python_sdk_works_unchanged() {
         Some(400),
     );
     assert_eq!(params, [[descriptor; 6], [suffix; 6]].concat());
+    let countries: Vec<_> = i["countries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["code"].as_str(), e["param"].as_str()))
+        .collect();
+    let refused = (
+        Some("parameter_invalid_string"),
+        Some("shipping_address_collection[allowed_countries][1]"),
+    );
+    assert_eq!(
+        countries,
+        [refused, refused, refused, (None, None)],
+        "XX, IR (Stripe does not ship there) and fr refused; Kosovo's XK taken"
+    );
     let emails: Vec<_> = i["emails"]
         .as_array()
         .unwrap()

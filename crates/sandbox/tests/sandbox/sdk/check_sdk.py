@@ -267,6 +267,8 @@ summary["invalid"] = {
         **base, payment_intent_data={key: f"Shop {c}7"})) for key in ["statement_descriptor",
                                                                     "statement_descriptor_suffix"]
                          for c in "<>\\'\"*"],
+    "countries": [refused(lambda: stripe.checkout.Session.create(
+        **base, shipping_address_collection={"allowed_countries": ["FR", c]})) for c in ["XX", "IR", "fr", "XK"]],
     "emails": [refused(lambda: stripe.checkout.Session.create(**base, customer_email=e))
                for e in ["notanemail", 'a"><script>x</script>@b.c', "a b@c.de", "a@b@c.de", "a@bc",
                          "a@.bc", "@b.cd", "o'brien+shop@example.com"]],
