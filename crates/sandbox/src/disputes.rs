@@ -2,8 +2,9 @@
 //! (`4000 0000 0000 0259`) pays and is then disputed — the dispute opens a moment later
 //! (`charge.dispute.created`, reason `fraudulent`, evidence due in a week) — and the control API
 //! closes a dispute won or lost (`charge.dispute.closed`) or fails a refund Stripe had accepted,
-//! pending or succeeded (`refund.failed`, `refund.updated` and `charge.refund.updated`, the charge's refunded amount
-//! lowered back).
+//! pending or succeeded (`refund.failed`, `refund.updated` and `charge.refund.updated`, the
+//! charge's refunded amount lowered back). A disputed charge says so (`disputed`) from the
+//! dispute's opening on.
 
 use serde_json::{json, Value};
 

@@ -1,5 +1,6 @@
 //! Refunds: creating one of a PaymentIntent's successful charge, whole or in part, with
-//! Stripe's checks (a disputed charge is not refunded: `charge_disputed`), and the `refund.created` and `charge.refunded` events it causes; a SEPA
+//! Stripe's checks (a three-decimal currency's amount in tens; a disputed charge is not refunded:
+//! `charge_disputed`), and the `refund.created` and `charge.refunded` events it causes; a SEPA
 //! debit's refund is `pending` until it succeeds later on the sandbox clock, as Stripe's
 //! asynchronous methods are; updating a refund's metadata. Every change of a refund is announced
 //! by `refund.updated` and `charge.refund.updated`, with `previous_attributes`.
