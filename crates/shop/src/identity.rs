@@ -153,6 +153,13 @@ pub fn verify_jwt(
     if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
         return Err(IdentityError::InvalidToken("only HS256 is accepted"));
     }
+    // `crit` names header extensions the verifier must understand or refuse (RFC 7515, 4.1.11):
+    // caisse understands none.
+    if header.get("crit").is_some() {
+        return Err(IdentityError::InvalidToken(
+            "a crit header names extensions caisse does not understand",
+        ));
+    }
     let sig = b64
         .decode(sig)
         .map_err(|_| IdentityError::InvalidToken("unreadable signature"))?;
@@ -251,6 +258,22 @@ mod tests {
     use super::test_config::{config, KEY};
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_token_with_critical_extensions_is_refused() {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let head = b64.encode(br#"{"alg":"HS256","typ":"JWT","crit":["exp"],"exp":1}"#);
+        let body = b64.encode(json!({"sub": "42", "exp": 2000}).to_string());
+        let mut mac = HmacSha256::new_from_slice(KEY).unwrap();
+        mac.update(format!("{head}.{body}").as_bytes());
+        let token = format!("{head}.{body}.{}", b64.encode(mac.finalize().into_bytes()));
+        assert_eq!(
+            verify_jwt(&token, KEY, &JwtRules::default(), 1000),
+            Err(IdentityError::InvalidToken(
+                "a crit header names extensions caisse does not understand"
+            ))
+        );
+    }
 
     #[test]
     fn a_valid_token_names_the_customer() {

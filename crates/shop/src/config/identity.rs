@@ -57,6 +57,12 @@ pub(super) fn identity_settings(r: &mut Reader<'_>, mode: Mode) -> IdentityConfi
     let mut trusted_proxies = Vec::new();
     for p in proxies.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match IpRange::parse(p) {
+            // Trusting every address lets any client name itself in X-Forwarded-For, and so
+            // step around every per-network cap.
+            Ok(range) if range.is_everything() => r.fail(
+                TRUSTED_PROXIES,
+                "must not trust every address (0.0.0.0/0, ::/0): any client could then choose its own address in X-Forwarded-For; name your proxies' addresses or range",
+            ),
             Ok(range) => trusted_proxies.push(range),
             Err(_) => r.fail(
                 TRUSTED_PROXIES,

@@ -371,7 +371,13 @@ fn return_urls_and_trusted_proxies_are_checked_at_start() {
 
     let proxies = with(&[(TRUSTED_PROXIES, "127.0.0.1, 10.0.0.0/8, fd00::/8")]).unwrap();
     assert_eq!(proxies.identity.trusted_proxies.len(), 3);
-    for bad in ["10.0.0.0/33", "10.0.0.1/8", "proxy.internal"] {
+    for bad in [
+        "10.0.0.0/33",
+        "10.0.0.1/8",
+        "proxy.internal",
+        "0.0.0.0/0",
+        "::/0",
+    ] {
         assert_eq!(
             with(&[(TRUSTED_PROXIES, bad)]).unwrap_err()[0].variable,
             TRUSTED_PROXIES,

@@ -44,6 +44,11 @@ impl IpRange {
         Ok(range)
     }
 
+    /// `0.0.0.0/0` or `::/0`: every address of its family.
+    pub fn is_everything(&self) -> bool {
+        self.prefix == 0
+    }
+
     /// Whether `ip` (compared in canonical form) lies in this range.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
