@@ -3,12 +3,11 @@
 //! the orders list applies too.
 
 use caisse_sandbox::shipping::Entered;
-use caisse_sandbox::Method;
 use caisse_shop::config;
 use serde_json::json;
 
 use crate::admin::{client, sign_in, PASSWORD};
-use crate::support::{raw, scalar, wait_for, TestApp, LOOSE};
+use crate::support::{raw, TestApp, LOOSE};
 
 const HEADER: &str = "number,created_at,status,fulfilment,email,name,phone,shipping_line1,shipping_line2,shipping_postal_code,shipping_city,shipping_country,items,subtotal,shipping,total,refunded,currency,payment_intent";
 
@@ -32,15 +31,7 @@ async fn the_csv_has_the_issue_s_columns_and_a_shipped_order_s_figures() {
         (config::SHIPPING_COUNTRIES, "FR,BE"),
     ]);
     let app = TestApp::spawn_with(&extra).await;
-    let (status, body, _) = app
-        .checkout(
-            json!({"items": [{"product_id": "mug-enamel", "quantity": 2}, {"product_id": "sticker-pack", "quantity": 1}], "email": "ada@example.com"}),
-            &[],
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let session = body["checkout_session_id"].as_str().unwrap();
-    let entered = Entered {
+    let ixelles = Entered {
         shipping_name: "Ada Lovelace".into(),
         shipping_line1: "3 place Flagey".into(),
         shipping_line2: "Boîte 2".into(),
@@ -49,17 +40,10 @@ async fn the_csv_has_the_issue_s_columns_and_a_shipped_order_s_figures() {
         shipping_country: "BE".into(),
         ..Entered::default()
     };
-    app.sandbox
-        .pay_with(session, Method::Card("4242424242424242".into()), &entered)
-        .unwrap();
-    wait_for(20, "the order with its address", || async {
-        let n = scalar(
-            &app.store,
-            "SELECT COUNT(*) FROM orders WHERE shipping_city = 'Ixelles'",
-        )
-        .await;
-        (n == 1).then_some(())
-    })
+    app.paid_order_with(
+        json!({"items": [{"product_id": "mug-enamel", "quantity": 2}, {"product_id": "sticker-pack", "quantity": 1}], "email": "ada@example.com"}),
+        &ixelles,
+    )
     .await;
     // Without a session: the sign-in page, not the file.
     let (status, _) = csv(&app, "", "").await;

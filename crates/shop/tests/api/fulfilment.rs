@@ -4,7 +4,6 @@
 
 use caisse_sandbox::shipping::Entered;
 use caisse_sandbox::smtp::SmtpServer;
-use caisse_sandbox::Method;
 use caisse_shop::config;
 use caisse_shop::orders::{self, FulfilmentError, Shipment};
 use caisse_shop::store::unix_now;
@@ -15,15 +14,7 @@ use crate::support::{scalar, wait_for, TestApp, LOOSE};
 
 /// Pays for a mug with an address in France; returns the order's number once it has the address.
 async fn buy_with_address(app: &TestApp, email: &str) -> i64 {
-    let (status, body, _) = app
-        .checkout(
-            json!({"items": [{"product_id": "mug-enamel", "quantity": 1}], "email": email}),
-            &[],
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let session = body["checkout_session_id"].as_str().unwrap();
-    let entered = Entered {
+    let paris = Entered {
         shipping_name: "Ada Lovelace".into(),
         shipping_line1: "12 rue de la Paix".into(),
         shipping_postal_code: "75002".into(),
@@ -31,17 +22,10 @@ async fn buy_with_address(app: &TestApp, email: &str) -> i64 {
         shipping_country: "FR".into(),
         ..Entered::default()
     };
-    app.sandbox
-        .pay_with(session, Method::Card("4242424242424242".into()), &entered)
-        .unwrap();
-    wait_for(20, "the order with its address", || async {
-        let n = scalar(
-            &app.store,
-            "SELECT COALESCE(MAX(number), 0) FROM orders WHERE shipping_city = 'Paris'",
-        )
-        .await;
-        (n > 0).then_some(n)
-    })
+    app.paid_order_with(
+        json!({"items": [{"product_id": "mug-enamel", "quantity": 1}], "email": email}),
+        &paris,
+    )
     .await
 }
 

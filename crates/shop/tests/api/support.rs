@@ -385,21 +385,39 @@ impl TestApp {
     /// A checkout of `request` paid with 4242 on the sandbox, once its webhooks made the order:
     /// the order's number.
     pub async fn paid_order(&self, request: serde_json::Value) -> i64 {
+        self.paid_order_with(request, &caisse_sandbox::shipping::Entered::default())
+            .await
+    }
+
+    /// [`TestApp::paid_order`] with the payment page's shipping and phone fields filled in. When
+    /// an address was typed, waits until the order has it too: the order can come from the
+    /// PaymentIntent's event before the session's brings the address.
+    pub async fn paid_order_with(
+        &self,
+        request: serde_json::Value,
+        entered: &caisse_sandbox::shipping::Entered,
+    ) -> i64 {
         let (status, body, _) = self.checkout(request, &[]).await;
         assert_eq!(status, 201, "{body}");
         let session = body["checkout_session_id"].as_str().unwrap().to_string();
         self.sandbox
-            .pay(
+            .pay_with(
                 &session,
                 caisse_sandbox::Method::Card("4242424242424242".into()),
+                entered,
             )
             .unwrap();
+        let address = if entered.shipping_line1.is_empty() {
+            ""
+        } else {
+            " AND o.shipping_line1 IS NOT NULL"
+        };
         let number = format!(
             "SELECT COALESCE(MAX(o.number), 0) FROM orders o JOIN holds h ON h.id = o.hold_id \
-             WHERE h.checkout_session_id = '{session}'"
+             WHERE h.checkout_session_id = '{session}'{address}"
         );
         let store = self.store.clone();
-        wait_for(10, "the order", || {
+        wait_for(20, "the order", || {
             let (store, number) = (store.clone(), number.clone());
             async move { Some(scalar(&store, &number).await).filter(|n| *n > 0) }
         })
