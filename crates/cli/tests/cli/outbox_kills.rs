@@ -53,8 +53,7 @@ async fn checkout(base: &str, email: &str) -> (String, String) {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let cookie = r.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_string();
+    let cookie = crate::support::cookie_pair(&r);
     let body: serde_json::Value = r.json().await.unwrap();
     (body["checkout_session_id"].as_str().unwrap().into(), cookie)
 }

@@ -61,7 +61,7 @@ async fn caisse_dev_turns_a_payment_on_the_hosted_page_into_an_order() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let created_cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    let cookie = crate::support::cookie_pair(&r);
     let created: serde_json::Value = r.json().await.unwrap();
     let url = created["url"].as_str().unwrap();
     assert!(!url.starts_with(&base), "the hosted page is the sandbox's");
@@ -74,7 +74,6 @@ async fn caisse_dev_turns_a_payment_on_the_hosted_page_into_an_order() {
 
     // Paying on the hosted page: the sandbox's signed webhooks turn the hold into an order that
     // the success page (the guest who made the checkout) can see.
-    let cookie = cookie_pair(&created_cookie);
     let no_redirect = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -188,11 +187,6 @@ async fn caisse_dev_on_every_interface_hands_out_links_the_host_reaches() {
         success.starts_with(&format!("http://localhost:{port}/")),
         "{success}"
     );
-}
-
-/// The `name=value` part of a `Set-Cookie` header.
-fn cookie_pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap_or_default().to_string()
 }
 
 /// The secret from a file, so that `ps` does not show it.

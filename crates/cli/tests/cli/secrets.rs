@@ -383,13 +383,7 @@ fn secrets_appear_nowhere_in_real_flows() {
             .send()
             .await
             .unwrap();
-        let cookie = login.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
+        let cookie = crate::support::cookie_pair(&login);
         let page = login.text().await.unwrap();
         let field = |html: &str, name: &str| {
             let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
@@ -403,13 +397,7 @@ fn secrets_appear_nowhere_in_real_flows() {
             .await
             .unwrap();
         assert_eq!(signed_in.status(), 303);
-        let session_cookie = signed_in.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
+        let session_cookie = crate::support::cookie_pair(&signed_in);
         all += &keep(signed_in).await;
         let order_page = client
             .get(format!("{base}/admin/orders/1"))

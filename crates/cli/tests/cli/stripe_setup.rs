@@ -121,13 +121,7 @@ async fn setup_registers_one_endpoint_whose_secret_signs_the_payments_caisse_rec
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = crate::support::cookie_pair(&r);
     let session = r.json::<serde_json::Value>().await.unwrap()["checkout_session_id"]
         .as_str()
         .unwrap()

@@ -107,3 +107,14 @@ pub fn serve(dir: &std::path::Path, port: u16, api_base: &str, extra: &[(&str, &
             .unwrap(),
     )
 }
+
+/// The `name=value` part of a response's (first) `Set-Cookie` header, to send back.
+pub fn cookie_pair(response: &reqwest::Response) -> String {
+    response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
