@@ -8,37 +8,19 @@ usage: check_limits_errors.py API_BASE API_KEY WEBHOOK_SECRET RECEIVER_PORT
 """
 import json
 import os
-import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import stripe
 
-api_base, api_key, port = sys.argv[1], sys.argv[2], int(sys.argv[4])
-stripe.api_key = api_key
-stripe.api_base = api_base
-stripe.max_network_retries = 0
+import sandbox_sdk
 
-
-class Hook(BaseHTTPRequestHandler):
-    """Takes the sandbox's webhooks (another test checks them)."""
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-server = HTTPServer(("127.0.0.1", port), Hook)
-threading.Thread(target=server.serve_forever, daemon=True).start()
+api_base, _, port = sandbox_sdk.configure()
+# Takes the sandbox's webhooks (another test checks them).
+sandbox_sdk.receive(port, lambda payload, signature: 200)
 
 summary = {}
 
@@ -56,9 +38,7 @@ def refused(call):
 
 
 def control(path, body):
-    req = urllib.request.Request(f"{api_base}/_sandbox/{path}", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(req).read())
+    return sandbox_sdk.control(api_base, path, body)
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -6,43 +6,28 @@ line for the Rust test.
 usage: check_refunds_capture.py API_BASE API_KEY WEBHOOK_SECRET RECEIVER_PORT
 """
 import json
-import sys
-import threading
 import time
-import urllib.request
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import stripe
 
-api_base, api_key, webhook_secret, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-stripe.api_key = api_key
-stripe.api_base = api_base
-stripe.max_network_retries = 0
+import sandbox_sdk
 
+api_base, webhook_secret, port = sandbox_sdk.configure()
 received = []
 
 
-class Hook(BaseHTTPRequestHandler):
-    def do_POST(self):
-        payload = self.rfile.read(int(self.headers["Content-Length"]))
-        event = stripe.Webhook.construct_event(payload, self.headers["Stripe-Signature"], webhook_secret)
-        received.append({"id": event.id, "type": event.type,
-                         "previous": event.data.to_dict().get("previous_attributes")})
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
+def on_webhook(payload, signature):
+    event = stripe.Webhook.construct_event(payload, signature, webhook_secret)
+    received.append({"id": event.id, "type": event.type,
+                     "previous": event.data.to_dict().get("previous_attributes")})
+    return 200
 
 
-server = HTTPServer(("127.0.0.1", port), Hook)
-threading.Thread(target=server.serve_forever, daemon=True).start()
+sandbox_sdk.receive(port, on_webhook)
 
 
 def control(path, body):
-    req = urllib.request.Request(f"{api_base}/_sandbox/{path}", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(req).read())
+    return sandbox_sdk.control(api_base, path, body)
 
 
 def refused(call):

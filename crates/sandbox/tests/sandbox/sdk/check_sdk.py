@@ -4,40 +4,28 @@ webhooks with the SDK's own construct_event. Prints one JSON summary line for th
 usage: check_sdk.py API_BASE API_KEY WEBHOOK_SECRET RECEIVER_PORT
 """
 import json
-import sys
-import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import stripe
 
-api_base, api_key, webhook_secret, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-stripe.api_key = api_key
-stripe.api_base = api_base
-stripe.max_network_retries = 0
+import sandbox_sdk
 
+api_base, webhook_secret, port = sandbox_sdk.configure()
 received, rejected = [], []
 
 
-class Hook(BaseHTTPRequestHandler):
-    def do_POST(self):
-        payload = self.rfile.read(int(self.headers["Content-Length"]))
-        try:
-            event = stripe.Webhook.construct_event(payload, self.headers["Stripe-Signature"], webhook_secret)
-            received.append({"id": event.id, "type": event.type, "object_id": event.data.object.id})
-            self.send_response(200)
-        except (ValueError, stripe.SignatureVerificationError) as e:
-            rejected.append(str(e))
-            self.send_response(400)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
+def on_webhook(payload, signature):
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, webhook_secret)
+    except (ValueError, stripe.SignatureVerificationError) as e:
+        rejected.append(str(e))
+        return 400
+    received.append({"id": event.id, "type": event.type, "object_id": event.data.object.id})
+    return 200
 
 
-server = HTTPServer(("127.0.0.1", port), Hook)
-threading.Thread(target=server.serve_forever, daemon=True).start()
+sandbox_sdk.receive(port, on_webhook)
 
 summary = {"sdk_version": stripe.VERSION}
 
@@ -179,9 +167,7 @@ summary["shapes"] = {
 
 
 def control(path, body):
-    req = urllib.request.Request(f"{api_base}/_sandbox/checkout/sessions/{path}", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(req).read())
+    return sandbox_sdk.control(api_base, "checkout/sessions/" + path, body)
 
 
 # 3-D Secure: the PaymentIntent requires_action until the challenge ends; failed, the session
@@ -274,7 +260,7 @@ summary["invalid"] = {
                          "a@.bc", "@b.cd", "o'brien+shop@example.com"]],
 }
 # A URL Stripe does not serve: its JSON 404, as the SDK's raw request sees it.
-client = stripe.StripeClient(api_key, base_addresses={"api": api_base}, max_network_retries=0)
+client = stripe.StripeClient(stripe.api_key, base_addresses={"api": api_base}, max_network_retries=0)
 try:
     client.raw_request("delete", "/v1/checkout/sessions")
     summary["unknown_route"] = None
