@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use caisse_bench::{free_port, scalar, SECRET_KEY, WEBHOOK_SECRET};
+use caisse_shop::store::STOCK_NOW;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde_json::{json, Value};
@@ -417,7 +418,7 @@ async fn main() {
             &format!("stock on hand of {id}"),
             scalar(
                 &url,
-                &format!("SELECT stock_on_hand FROM products WHERE id = '{id}'"),
+                &format!("SELECT on_hand FROM ({STOCK_NOW}) s WHERE id = '{id}'"),
             )
             .await,
             STOCK - sold[i],
@@ -427,7 +428,7 @@ async fn main() {
         "units still reserved",
         scalar(
             &url,
-            "SELECT CAST(COALESCE(SUM(stock_reserved), 0) AS BIGINT) FROM products",
+            &format!("SELECT CAST(COALESCE(SUM(held), 0) AS BIGINT) FROM ({STOCK_NOW}) s"),
         )
         .await,
         0,

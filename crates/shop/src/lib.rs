@@ -26,6 +26,7 @@ pub mod replay;
 pub mod retention;
 pub mod secret;
 pub mod signature_alarm;
+pub mod stock_settle;
 pub mod store;
 pub mod stripe_log;
 pub mod telemetry;

@@ -8,10 +8,7 @@ use crate::store::{Hold, HoldLink, StoreError, Tx};
 
 pub(super) enum Plan {
     /// Create the order; `stock_taken` is false when a released hold's stock is gone.
-    Create {
-        decision: Decision,
-        stock_taken: bool,
-    },
+    Create { stock_taken: bool },
     /// Nothing to create.
     Settled(Fulfilment),
 }
@@ -79,8 +76,5 @@ pub(super) async fn decide(
             return Ok(Plan::Settled(Fulfilment::AlreadyDone(order)));
         }
     };
-    Ok(Plan::Create {
-        decision,
-        stock_taken,
-    })
+    Ok(Plan::Create { stock_taken })
 }

@@ -8,7 +8,8 @@
 //! - [`decide`]: what the payment means for this hold (a new order, one that exists, a payment
 //!   that already paid another hold's order), and whether the stock can be taken;
 //! - [`record`]: the order (sequential number) with the hold's items at the hold's prices, its
-//!   payment, the hold `converted`, the stock taken for good, the audit sentence, and from
+//!   payment, the hold `converted` (its units sold: settled into the products' figures by the
+//!   settle worker, [`crate::store::Tx::settle_sales`]), the audit sentence, and from
 //!   Stripe's session the customer's name, phone, address and shipping ([`shipping`]: the amount
 //!   check is subtotal = the hold's, total = subtotal + the chosen rate's shipping);
 //! - [`notify`]: the confirmation email in the outbox, or the operators' alert (and a refund
@@ -34,7 +35,7 @@ pub use ship::{deliver, ship, FulfilmentError, Shipment};
 use caisse_stripe::objects::CheckoutSession;
 
 use crate::config::WebhookConfig;
-use crate::domain::lifecycle::{self, Decision};
+use crate::domain::lifecycle;
 use crate::store::{Hold, OrderSummary, StoreError, Tx};
 
 /// What Stripe says was paid, from a verified event.
@@ -71,22 +72,15 @@ pub async fn fulfil(
     actor: &str,
     now: i64,
 ) -> Result<Fulfilment, StoreError> {
-    let (decision, stock_taken) = match decide::decide(tx, hold, paid, now).await? {
+    let stock_taken = match decide::decide(tx, hold, paid, now).await? {
         decide::Plan::Settled(outcome) => return Ok(outcome),
-        decide::Plan::Create {
-            decision,
-            stock_taken,
-        } => (decision, stock_taken),
+        decide::Plan::Create { stock_taken } => stock_taken,
     };
     let (amount_ok, amount_shipping) = shipping::check(hold, paid);
     let attention = lifecycle::order_status(amount_ok, stock_taken);
     let order = record::record(tx, hold, paid, attention, amount_shipping, now).await?;
     let said = notify::notify(tx, policy, hold, paid, &order, attention, now).await?;
     record::audit(tx, hold, paid, &order, &said, actor, now).await?;
-    if decision == Decision::FulfilFromHold && stock_taken {
-        // Last: on PostgreSQL the hot product rows stay locked from here to the commit only.
-        tx.sell_reserved(&order.items, now).await?;
-    }
     metrics::counter!("caisse_orders_total", "status" => order.summary.status.as_str())
         .increment(1);
     Ok(Fulfilment::Created(order.summary))

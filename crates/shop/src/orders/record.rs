@@ -7,14 +7,11 @@ use super::Paid;
 use crate::domain::lifecycle::Attention;
 use crate::domain::money::format_amount;
 use crate::domain::status::OrderStatus;
-use crate::store::{
-    AuditEntry, Hold, HoldItem, NewOrder, NewPayment, OrderSummary, StoreError, Tx,
-};
+use crate::store::{AuditEntry, Hold, NewOrder, NewPayment, OrderSummary, StoreError, Tx};
 
 /// An order just written.
 pub(super) struct Recorded {
     pub summary: OrderSummary,
-    pub items: Vec<HoldItem>,
 }
 
 pub(super) async fn record(
@@ -28,7 +25,6 @@ pub(super) async fn record(
     let amount_total = hold.amount_total + amount_shipping;
     let order_id = format!("ord_{}", uuid::Uuid::now_v7().simple());
     let payment_id = format!("pay_{}", uuid::Uuid::now_v7().simple());
-    let items = tx.hold_items_tx(&hold.id).await?;
     let number = tx
         .insert_order(
             &NewOrder {
@@ -39,7 +35,6 @@ pub(super) async fn record(
                 attention_reason: attention.map(Attention::as_str),
                 amount_total,
                 currency: &hold.currency,
-                items: &items,
                 payment: NewPayment {
                     id: &payment_id,
                     payment_intent_id: paid.payment_intent_id,
@@ -73,7 +68,6 @@ pub(super) async fn record(
             amount_total,
             currency: hold.currency.clone(),
         },
-        items,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Products: the catalog the shop sells from, and the only source of prices.
 
 use super::statement::{args, tx_row};
+use super::stock_settle::unsettled_units;
 use super::{on_conn, Store, StoreError, Tx};
 use crate::domain::product::ValidProduct;
 
@@ -33,9 +34,16 @@ impl Product {
     }
 }
 
-const COLUMNS: &str = "id, name, description, unit_amount, currency, stock_on_hand, \
-                       stock_reserved, stripe_price_id, active, shipping, created_at, updated_at, \
-                       low_stock_threshold";
+/// A product as reads show it: its stock with the sold units not yet settled taken off
+/// ([`super::stock_settle`]).
+const COLUMNS: &str = concat!(
+    "id, name, description, unit_amount, currency, stock_on_hand - ",
+    unsettled_units!("products.id"),
+    " AS stock_on_hand, stock_reserved - ",
+    unsettled_units!("products.id"),
+    " AS stock_reserved, stripe_price_id, active, shipping, created_at, updated_at, \
+     low_stock_threshold"
+);
 
 impl Store {
     pub async fn active_products(&self) -> Result<Vec<Product>, StoreError> {
@@ -83,23 +91,39 @@ impl Store {
 }
 
 impl Tx {
+    /// The product, locked. The lock comes first and the figures after, in a statement of their
+    /// own: on PostgreSQL a statement that waited for the row (a settle committing) would still
+    /// see the sold holds as unsettled and take their units off twice.
     pub async fn product_for_update(&mut self, id: &str) -> Result<Option<Product>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM products WHERE id = $1{}",
-            self.for_update()
-        );
+        self.lock_product(id).await?;
+        let sql = format!("SELECT {COLUMNS} FROM products WHERE id = $1");
         self.row(&sql, args![id]).await
     }
 
+    /// Locks the product's row (on SQLite the transaction's write lock already excludes others).
+    async fn lock_product(&mut self, id: &str) -> Result<(), StoreError> {
+        if matches!(self, Tx::Postgres(_)) {
+            let _: Option<String> = self
+                .opt_value(
+                    "SELECT id FROM products WHERE id = $1 FOR UPDATE",
+                    args![id],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Inserts the product or updates every field the catalog owns; an existing product's
-    /// `stock_on_hand` only when `set_stock`. Stock held by open checkouts is kept; a new
-    /// `stock_on_hand` below it is refused by the database's CHECK.
+    /// `stock_on_hand` only when `set_stock` (to the file's figure: the units sold and not yet
+    /// settled are added, as the settle will take them off). Stock held by open checkouts is
+    /// kept; a new `stock_on_hand` below it is refused by the database's CHECK.
     pub async fn upsert_product(
         &mut self,
         p: &ValidProduct,
         set_stock: bool,
         now: i64,
     ) -> Result<Product, StoreError> {
+        self.lock_product(&p.id).await?;
         let sql = format!(
             "INSERT INTO products (id, name, description, unit_amount, currency, stock_on_hand, \
                                    stock_reserved, stripe_price_id, active, shipping, created_at, updated_at, \
@@ -107,13 +131,14 @@ impl Tx {
              VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $11, $9, $9, $12) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
                  unit_amount = excluded.unit_amount, currency = excluded.currency, \
-                 stock_on_hand = CASE WHEN $10 THEN excluded.stock_on_hand ELSE products.stock_on_hand END, \
+                 stock_on_hand = CASE WHEN $10 THEN excluded.stock_on_hand + {unsettled} \
+                     ELSE products.stock_on_hand END, \
                  stripe_price_id = excluded.stripe_price_id, \
                  active = excluded.active, shipping = excluded.shipping, updated_at = excluded.updated_at, \
-                 low_stock_threshold = excluded.low_stock_threshold \
-             RETURNING {COLUMNS}"
+                 low_stock_threshold = excluded.low_stock_threshold",
+            unsettled = unsettled_units!("products.id")
         );
-        self.one(
+        self.run(
             &sql,
             args![
                 &p.id,
@@ -130,6 +155,8 @@ impl Tx {
                 p.low_stock_threshold
             ],
         )
-        .await
+        .await?;
+        let sql = format!("SELECT {COLUMNS} FROM products WHERE id = $1");
+        self.one(&sql, args![&p.id]).await
     }
 }

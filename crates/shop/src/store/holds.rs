@@ -249,9 +249,11 @@ impl Tx {
     }
 
     /// Marks an active hold `converted` and records `link` in the same statement; false when it
-    /// was no longer active. Its reserved stock is sold by [`Tx::sell_reserved`], which the caller
-    /// runs last: the product rows are the hottest rows of a sale, and on PostgreSQL their lock is
-    /// held from that update to the commit.
+    /// was no longer active. Its reserved units are sold without touching the products: the hold
+    /// is marked `stock_unsettled`, and the settle worker ([`Tx::settle_sales`]) moves them out of
+    /// `stock_on_hand` and `stock_reserved` later, many sales in one update. The product rows are
+    /// the hottest rows of a sale: on PostgreSQL an update would hold each one's lock to the
+    /// commit, one paying transaction after the other.
     pub async fn convert_active_hold(
         &mut self,
         hold_id: &str,
@@ -260,12 +262,6 @@ impl Tx {
     ) -> Result<bool, StoreError> {
         self.set_converted(hold_id, ConvertFrom::Open, link, now)
             .await
-    }
-
-    /// Turns a converted hold's reserved stock into sold stock (`stock_on_hand -= q`,
-    /// `stock_reserved -= q`).
-    pub async fn sell_reserved(&mut self, items: &[HoldItem], now: i64) -> Result<(), StoreError> {
-        self.move_stock(items, Stock::SoldFromReserved, now).await
     }
 
     /// A payment for a hold that was already released: the hold becomes `converted`, and its
@@ -308,12 +304,13 @@ impl Tx {
         link: &HoldLink<'_>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let condition = match from {
-            ConvertFrom::Open => "status IN ('active', 'awaiting_payment')",
-            ConvertFrom::Released => "status = 'released'",
+        // A released hold's units are taken from free stock at once (`convert_released_hold`).
+        let (condition, unsettled) = match from {
+            ConvertFrom::Open => ("status IN ('active', 'awaiting_payment')", "TRUE"),
+            ConvertFrom::Released => ("status = 'released'", "FALSE"),
         };
         let sql = format!(
-            "UPDATE holds SET status = 'converted', updated_at = $1, \
+            "UPDATE holds SET status = 'converted', updated_at = $1, stock_unsettled = {unsettled}, \
                               checkout_session_id = COALESCE(checkout_session_id, $3), \
                               payment_intent_id = COALESCE(payment_intent_id, $4), \
                               email = COALESCE(email, $5) \
@@ -345,7 +342,6 @@ impl Tx {
         // How many units leave `stock_on_hand` and `stock_reserved` per unit held.
         let (on_hand, reserved) = match movement {
             Stock::Released => (0, 1),
-            Stock::SoldFromReserved => (1, 1),
             Stock::SoldFromFree => (1, 0),
         };
         for item in items {
@@ -390,8 +386,6 @@ enum ConvertFrom {
 enum Stock {
     /// Back from reserved to free (a release).
     Released,
-    /// Sold out of what the hold reserved.
-    SoldFromReserved,
     /// Sold out of free stock (a payment after the release).
     SoldFromFree,
 }

@@ -33,6 +33,7 @@ mod sqlite_writer;
 mod statement;
 mod status_columns;
 mod stock;
+mod stock_settle;
 mod stripe_requests;
 mod unit_of_work;
 mod webhook_events;
@@ -69,6 +70,7 @@ pub use shipping::OrderShipping;
 pub use sqlite_writer::{SqliteWriter, WriterTurn};
 pub use statement::{Arg, Column, TxRow};
 pub use stock::{BelowHeld, ProductStock};
+pub use stock_settle::{SETTLE_BATCH, STOCK_NOW};
 pub use stripe_requests::StripeRequestRow;
 pub use unit_of_work::{forbid_network_in_transaction, in_transaction, Outage, OutageAlarm};
 pub use webhook_events::{Claim, EventRow, NewEvent};
@@ -109,15 +111,16 @@ macro_rules! on_conn {
 }
 pub(crate) use on_conn;
 
-/// What every PostgreSQL write transaction sets for itself (`set_config(…, true)` is `SET LOCAL`,
-/// so that it holds on a pooled server connection behind PgBouncer too), in one statement:
+/// How every PostgreSQL write transaction begins: `BEGIN` and what the transaction sets for
+/// itself (`SET LOCAL`, so that it holds on a pooled server connection behind PgBouncer too),
+/// sent together as one simple query, one round trip:
 /// - `synchronous_commit = on`: a 2xx is a promise, so the commit is durable before it is
 ///   answered, whatever the server's or the database's default;
 /// - `lock_timeout`: a row lock held too long (a stuck session) fails this transaction as
 ///   transient — a webhook answers 503 and Stripe retries — instead of piling up connections;
 /// - `statement_timeout`: no statement runs past the request time limit's order of magnitude.
-pub const POSTGRES_TX_SETTINGS: &str = "SELECT set_config('synchronous_commit', 'on', true), \
-     set_config('lock_timeout', '5s', true), set_config('statement_timeout', '15s', true)";
+pub const POSTGRES_BEGIN: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
+     SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = '15s'";
 
 /// How long a connection waits for SQLite's write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -245,8 +248,7 @@ impl Store {
                 Tx::Sqlite(turn)
             }
             Store::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query(POSTGRES_TX_SETTINGS).execute(&mut *tx).await?;
+                let tx = pool.begin_with(POSTGRES_BEGIN).await?;
                 metrics::histogram!("caisse_db_write_wait_seconds", "db" => "postgres")
                     .record(asked.elapsed().as_secs_f64());
                 Tx::Postgres(tx)

@@ -6,6 +6,7 @@
 use crate::domain::status::AlertKind;
 
 use super::statement::args;
+use super::stock_settle::unsettled_units;
 use super::{on_conn, NewAlert, Severity, Store, StoreError, Tx};
 
 /// One product's line on the products page.
@@ -42,13 +43,14 @@ impl Store {
     /// Every product with its stock figures, by name; "sold" counts order lines since `since`.
     pub async fn product_stock(&self, since: i64) -> Result<Vec<ProductStock>, StoreError> {
         Ok(on_conn!(pool self, |c| sqlx::query_as(
-            "SELECT p.id, p.name, p.unit_amount, p.currency, p.active, p.stock_on_hand, \
-                    p.stock_reserved, p.low_stock_threshold, p.stripe_price_id, \
+            concat!("SELECT p.id, p.name, p.unit_amount, p.currency, p.active, \
+                    p.stock_on_hand - ", unsettled_units!("p.id"), " AS stock_on_hand, \
+                    p.stock_reserved - ", unsettled_units!("p.id"), " AS stock_reserved, p.low_stock_threshold, p.stripe_price_id, \
                     CAST(COALESCE((SELECT SUM(i.quantity) FROM order_items i \
                                    JOIN orders o ON o.id = i.order_id \
                                    WHERE i.product_id = p.id AND o.created_at >= $1), 0) AS BIGINT) \
                       AS sold_30_days \
-             FROM products p ORDER BY p.name, p.id",
+             FROM products p ORDER BY p.name, p.id"),
         )
         .bind(since)
         .fetch_all(c)
@@ -89,9 +91,10 @@ impl Tx {
                 held: p.stock_reserved,
             })));
         }
+        // By the difference: the column still counts the sold units not yet settled.
         self.run(
-            "UPDATE products SET stock_on_hand = $2, updated_at = $3 WHERE id = $1",
-            args![product_id, on_hand, now],
+            "UPDATE products SET stock_on_hand = stock_on_hand + $2, updated_at = $3 WHERE id = $1",
+            args![product_id, on_hand - p.stock_on_hand, now],
         )
         .await?;
         self.watch_low_stock(product_id, now).await?;

@@ -35,6 +35,7 @@ mod replay_pages;
 mod retention;
 mod server_side;
 mod shipping;
+mod stock_settle;
 mod store_constraints;
 mod stripe_refusals;
 mod stripe_trigger;
