@@ -19,13 +19,16 @@ use super::statement::args;
 use super::{Store, StoreError, Tx};
 
 /// The units of a product (the SQL expression naming its id) in sold holds not yet settled.
+/// Written so that both planners start from the unsettled holds (the partial index, a second's
+/// sales at most) and look each one's line up by its key: as a join, SQLite, and PostgreSQL
+/// before its statistics, scanned every hold item ever made (164 ms a read over 200,000).
 macro_rules! unsettled_units {
     ($product_id:literal) => {
         concat!(
-            "CAST((SELECT COALESCE(SUM(u.quantity), 0) FROM holds h JOIN hold_items u \
-             ON u.hold_id = h.id WHERE h.stock_unsettled AND u.product_id = ",
+            "CAST(COALESCE((SELECT SUM((SELECT u.quantity FROM hold_items u \
+             WHERE u.hold_id = h.id AND u.product_id = ",
             $product_id,
-            ") AS BIGINT)"
+            ")) FROM holds h WHERE h.stock_unsettled), 0) AS BIGINT)"
         )
     };
 }
@@ -65,15 +68,16 @@ impl Tx {
         }
         // The ids as one JSON array: one statement text whatever their number.
         let ids = serde_json::to_string(&settled).expect("strings serialize");
-        let in_ids = match self {
-            Tx::Postgres(_) => "SELECT jsonb_array_elements_text(CAST($1 AS jsonb))",
-            Tx::Sqlite(_) => "SELECT value FROM json_each($1)",
+        // As an array on PostgreSQL: `IN (SELECT …)` hashed them and scanned every hold item.
+        let of_ids = match self {
+            Tx::Postgres(_) => "= ANY(ARRAY(SELECT jsonb_array_elements_text(CAST($1 AS jsonb))))",
+            Tx::Sqlite(_) => "IN (SELECT value FROM json_each($1))",
         };
         let units: Vec<(String, i64)> = self
             .rows(
                 &format!(
                     "SELECT product_id, CAST(SUM(quantity) AS BIGINT) FROM hold_items \
-                     WHERE hold_id IN ({in_ids}) GROUP BY product_id ORDER BY product_id"
+                     WHERE hold_id {of_ids} GROUP BY product_id ORDER BY product_id"
                 ),
                 args![ids.as_str()],
             )
