@@ -18,6 +18,10 @@ pub(crate) fn venv() -> PathBuf {
     let python = dir.join("bin/python");
     // Written only after a complete install, so a half-made environment is made again.
     let done = dir.join("installed.ok");
+    // One maker at a time: on a fresh machine the SDK tests start together, and each would
+    // remove the environment the other is making (seen on a new CI machine: ensurepip failed).
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     if !done.exists() {
         let _ = std::fs::remove_dir_all(&dir);
         let ok = Command::new("python3")
