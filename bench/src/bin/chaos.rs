@@ -418,7 +418,7 @@ async fn main() {
             &format!("stock on hand of {id}"),
             scalar(
                 &url,
-                &format!("SELECT on_hand FROM ({STOCK_NOW}) s WHERE id = '{id}'"),
+                &format!("SELECT stock_on_hand FROM ({STOCK_NOW}) s WHERE id = '{id}'"),
             )
             .await,
             STOCK - sold[i],
@@ -428,7 +428,9 @@ async fn main() {
         "units still reserved",
         scalar(
             &url,
-            &format!("SELECT CAST(COALESCE(SUM(held), 0) AS BIGINT) FROM ({STOCK_NOW}) s"),
+            &format!(
+                "SELECT CAST(COALESCE(SUM(stock_reserved), 0) AS BIGINT) FROM ({STOCK_NOW}) s"
+            ),
         )
         .await,
         0,

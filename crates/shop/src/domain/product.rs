@@ -49,19 +49,26 @@ pub struct ValidProduct {
 /// Largest unit price accepted: Stripe's own limit for a Checkout amount (99,999,999 minor units).
 pub const MAX_UNIT_AMOUNT: i64 = 99_999_999;
 
+/// An id the shop's files give (a product's, a shipping rate's): trimmed, 1 to 64 ASCII letters,
+/// digits, `-` or `_`, so that it is safe in a URL, a CSV cell and Stripe's metadata.
+pub fn catalog_id(what: &str, raw: &str) -> Result<String, String> {
+    let id = raw.trim();
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "{what} id `{id}` must be 1 to 64 letters, digits, - or _"
+        ));
+    }
+    Ok(id.to_string())
+}
+
 impl ProductInput {
     pub fn validate(self) -> Result<ValidProduct, String> {
-        let id = self.id.trim().to_string();
-        if id.is_empty()
-            || id.len() > 64
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(format!(
-                "product id `{id}` must be 1 to 64 letters, digits, - or _"
-            ));
-        }
+        let id = catalog_id("product", &self.id)?;
         let name = self.name.trim().to_string();
         if name.is_empty() {
             return Err(format!("product `{id}` has no name"));

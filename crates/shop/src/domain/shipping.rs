@@ -38,17 +38,7 @@ pub struct ShippingRate {
 
 impl ShippingRateInput {
     pub fn validate(self) -> Result<ShippingRate, String> {
-        let id = self.id.trim().to_string();
-        if id.is_empty()
-            || id.len() > 64
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(format!(
-                "shipping rate id `{id}` must be 1 to 64 letters, digits, - or _"
-            ));
-        }
+        let id = super::product::catalog_id("shipping rate", &self.id)?;
         let name = self.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(format!(

@@ -1,7 +1,7 @@
 //! Products: the catalog the shop sells from, and the only source of prices.
 
 use super::statement::{args, tx_row};
-use super::stock_settle::unsettled_units;
+use super::stock_settle::{stock_now, unsettled_units};
 use super::{on_conn, Store, StoreError, Tx};
 use crate::domain::product::ValidProduct;
 
@@ -37,12 +37,9 @@ impl Product {
 /// A product as reads show it: its stock with the sold units not yet settled taken off
 /// ([`super::stock_settle`]).
 const COLUMNS: &str = concat!(
-    "id, name, description, unit_amount, currency, stock_on_hand - ",
-    unsettled_units!("products.id"),
-    " AS stock_on_hand, stock_reserved - ",
-    unsettled_units!("products.id"),
-    " AS stock_reserved, stripe_price_id, active, shipping, created_at, updated_at, \
-     low_stock_threshold"
+    "id, name, description, unit_amount, currency, ",
+    stock_now!("products.id"),
+    ", stripe_price_id, active, shipping, created_at, updated_at, low_stock_threshold"
 );
 
 impl Store {

@@ -70,7 +70,7 @@ pub use shipping::OrderShipping;
 pub use sqlite_writer::{SqliteWriter, WriterTurn};
 pub use statement::{Arg, Column, TxRow};
 pub use stock::{BelowHeld, ProductStock};
-pub use stock_settle::{SETTLE_BATCH, STOCK_NOW};
+pub use stock_settle::STOCK_NOW;
 pub use stripe_requests::StripeRequestRow;
 pub use unit_of_work::{forbid_network_in_transaction, in_transaction, Outage, OutageAlarm};
 pub use webhook_events::{Claim, EventRow, NewEvent};

@@ -6,7 +6,7 @@
 use crate::domain::status::AlertKind;
 
 use super::statement::args;
-use super::stock_settle::unsettled_units;
+use super::stock_settle::stock_now;
 use super::{on_conn, NewAlert, Severity, Store, StoreError, Tx};
 
 /// One product's line on the products page.
@@ -43,9 +43,8 @@ impl Store {
     /// Every product with its stock figures, by name; "sold" counts order lines since `since`.
     pub async fn product_stock(&self, since: i64) -> Result<Vec<ProductStock>, StoreError> {
         Ok(on_conn!(pool self, |c| sqlx::query_as(
-            concat!("SELECT p.id, p.name, p.unit_amount, p.currency, p.active, \
-                    p.stock_on_hand - ", unsettled_units!("p.id"), " AS stock_on_hand, \
-                    p.stock_reserved - ", unsettled_units!("p.id"), " AS stock_reserved, p.low_stock_threshold, p.stripe_price_id, \
+            concat!("SELECT p.id, p.name, p.unit_amount, p.currency, p.active, ",
+                    stock_now!("p.id"), ", p.low_stock_threshold, p.stripe_price_id, \
                     CAST(COALESCE((SELECT SUM(i.quantity) FROM order_items i \
                                    JOIN orders o ON o.id = i.order_id \
                                    WHERE i.product_id = p.id AND o.created_at >= $1), 0) AS BIGINT) \

@@ -34,18 +34,27 @@ macro_rules! unsettled_units {
 }
 pub(crate) use unsettled_units;
 
-/// Every product's stock as reads show it, unsettled sales taken off: columns `id`, `on_hand`,
-/// `held`. For checks from outside the shop's code (the chaos proof).
-pub const STOCK_NOW: &str = concat!(
-    "SELECT id, stock_on_hand - ",
-    unsettled_units!("products.id"),
-    " AS on_hand, stock_reserved - ",
-    unsettled_units!("products.id"),
-    " AS held FROM products"
-);
+/// A product's `stock_on_hand` and `stock_reserved` as reads show them (the SQL expression naming
+/// its id), under their own names: the one spelling of the figures for every read.
+macro_rules! stock_now {
+    ($product_id:literal) => {
+        concat!(
+            "stock_on_hand - ",
+            $crate::store::stock_settle::unsettled_units!($product_id),
+            " AS stock_on_hand, stock_reserved - ",
+            $crate::store::stock_settle::unsettled_units!($product_id),
+            " AS stock_reserved"
+        )
+    };
+}
+pub(crate) use stock_now;
+
+/// Every product's `id`, `stock_on_hand` and `stock_reserved` as reads show them. For checks from
+/// outside the shop's code (the chaos proof).
+pub const STOCK_NOW: &str = concat!("SELECT id, ", stock_now!("products.id"), " FROM products");
 
 /// How many sold holds one settle transaction takes at most.
-pub const SETTLE_BATCH: i64 = 500;
+const SETTLE_BATCH: i64 = 500;
 
 impl Tx {
     /// Settles up to `limit` sold holds: clears their mark and takes their units out of their

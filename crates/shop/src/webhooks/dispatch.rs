@@ -74,6 +74,19 @@ pub(super) struct Ctx<'a> {
     pub(super) now: i64,
 }
 
+impl<'a> Ctx<'a> {
+    /// The transaction, and who acts and when, for the disputes' handlers.
+    fn tx_and_act(&mut self) -> (&mut Tx, Act<'_>) {
+        let act = Act {
+            actor: &self.actor,
+            now: self.now,
+            created: self.event.created,
+            zone: self.policy.time_zone,
+        };
+        (self.tx, act)
+    }
+}
+
 pub async fn apply(
     policy: &Policy<'_>,
     tx: &mut Tx,
@@ -200,43 +213,17 @@ pub async fn apply(
             release(&mut cx, &hold, "canceled", "its PaymentIntent was canceled").await
         }
         ("charge.refunded", EventObject::Charge(charge)) => refunded(&mut cx, &charge).await,
-        ("charge.dispute.created", EventObject::Dispute(d)) => disputes::opened(
-            cx.tx,
-            Act {
-                actor: &cx.actor,
-                now: cx.now,
-                created: cx.event.created,
-                zone: cx.policy.time_zone,
-            },
-            &d,
-        )
-        .await
-        .map(Effect::from),
-        ("charge.dispute.closed", EventObject::Dispute(d)) => disputes::closed(
-            cx.tx,
-            Act {
-                actor: &cx.actor,
-                now: cx.now,
-                created: cx.event.created,
-                zone: cx.policy.time_zone,
-            },
-            &d,
-        )
-        .await
-        .map(Effect::from),
+        ("charge.dispute.created", EventObject::Dispute(d)) => {
+            let (tx, act) = cx.tx_and_act();
+            disputes::opened(tx, act, &d).await.map(Effect::from)
+        }
+        ("charge.dispute.closed", EventObject::Dispute(d)) => {
+            let (tx, act) = cx.tx_and_act();
+            disputes::closed(tx, act, &d).await.map(Effect::from)
+        }
         ("refund.failed" | "charge.refund.updated", EventObject::Refund(r)) => {
-            disputes::refund_failed(
-                cx.tx,
-                Act {
-                    actor: &cx.actor,
-                    now: cx.now,
-                    created: cx.event.created,
-                    zone: cx.policy.time_zone,
-                },
-                &r,
-            )
-            .await
-            .map(Effect::from)
+            let (tx, act) = cx.tx_and_act();
+            disputes::refund_failed(tx, act, &r).await.map(Effect::from)
         }
         (kind, _) if HANDLED.contains(&kind) => ignored(format!(
             "a {kind} event whose object is not the expected type"
