@@ -134,11 +134,20 @@ async fn settles_running_at_the_same_moment_as_adjustments_leave_every_unit_coun
         // All at once, as two servers' settle workers and an owner: on PostgreSQL the adjustment
         // waits for a settle's lock on the row, or a settle for the adjustment's, and the two
         // settles take different holds (each settled once, or the figures below are off).
-        let (first, second, adjusted) = tokio::join!(
-            store.settle_all_sales(10),
-            store.settle_all_sales(10),
-            caisse_shop::products::adjust_stock(&store, "p1", 3, "count", "test", 10),
-        );
+        // The adjustment is asked first in every other round (SQLite's writer serves in order).
+        let adjust = async {
+            if round % 2 == 0 {
+                tokio::task::yield_now().await;
+            }
+            caisse_shop::products::adjust_stock(&store, "p1", 3, "count", "test", 10).await
+        };
+        let settle = || async {
+            if round % 2 == 1 {
+                tokio::task::yield_now().await;
+            }
+            store.settle_all_sales(10).await
+        };
+        let (adjusted, first, second) = tokio::join!(adjust, settle(), settle());
         assert_eq!(
             first.unwrap() + second.unwrap(),
             per_round,
