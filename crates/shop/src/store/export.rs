@@ -4,7 +4,7 @@
 
 use futures_util::stream::{BoxStream, StreamExt};
 
-use super::{Store, StoreError};
+use super::{on_conn, Store, StoreError};
 use crate::domain::status::{FulfilmentStatus, OrderStatus};
 
 /// Which orders: created in `[from, to)` (unix seconds), of this status and fulfilment.
@@ -60,23 +60,13 @@ impl Store {
     ) -> BoxStream<'_, Result<ExportRow, StoreError>> {
         let status = filter.status.map(|s| s.as_str());
         let fulfilment = filter.fulfilment.map(|s| s.as_str());
-        match self {
-            Store::Sqlite(pool, _) => sqlx::query_as(EXPORT)
-                .bind(filter.from)
-                .bind(filter.to)
-                .bind(status)
-                .bind(fulfilment)
-                .fetch(pool)
-                .map(|r| r.map_err(StoreError::from))
-                .boxed(),
-            Store::Postgres(pool) => sqlx::query_as(EXPORT)
-                .bind(filter.from)
-                .bind(filter.to)
-                .bind(status)
-                .bind(fulfilment)
-                .fetch(pool)
-                .map(|r| r.map_err(StoreError::from))
-                .boxed(),
-        }
+        on_conn!(pool self, |c| sqlx::query_as(EXPORT)
+            .bind(filter.from)
+            .bind(filter.to)
+            .bind(status)
+            .bind(fulfilment)
+            .fetch(c)
+            .map(|r| r.map_err(StoreError::from))
+            .boxed())
     }
 }
