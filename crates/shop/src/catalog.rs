@@ -30,6 +30,12 @@ pub enum ImportError {
     Parse(String),
     #[error("row {row}: {message}")]
     Invalid { row: usize, message: String },
+    /// `--set-stock` below what open checkouts hold (their units are promised).
+    #[error(
+        "product `{id}`: {on_hand} on hand would be fewer than the {held} that open checkouts \
+         hold; nothing was imported (count again, or import once those checkouts end)"
+    )]
+    BelowHeld { id: String, on_hand: i64, held: i64 },
     #[error("product `{id}`: the database refused it ({source})")]
     Refused { id: String, source: StoreError },
     #[error(transparent)]
@@ -270,8 +276,17 @@ pub async fn import(
                     report.unchanged += 1;
                     continue;
                 }
+                if let Some(b) = before.as_ref() {
+                    if stock == Stock::Set && p.stock_on_hand < b.stock_reserved {
+                        return Err(ImportError::BelowHeld {
+                            id: p.id.clone(),
+                            on_hand: p.stock_on_hand,
+                            held: b.stock_reserved,
+                        });
+                    }
+                }
                 let after = tx
-                    .upsert_product(p, stock == Stock::Set, now)
+                    .upsert_product(p, before.as_ref(), stock == Stock::Set, now)
                     .await
                     .map_err(|source| match source {
                         StoreError::Constraint { .. } => ImportError::Refused {

@@ -111,16 +111,26 @@ impl Tx {
     }
 
     /// Inserts the product or updates every field the catalog owns; an existing product's
-    /// `stock_on_hand` only when `set_stock` (to the file's figure: the units sold and not yet
-    /// settled are added, as the settle will take them off). Stock held by open checkouts is
-    /// kept; a new `stock_on_hand` below it is refused by the database's CHECK.
+    /// `stock_on_hand` only when `set_stock`. Stock held by open checkouts is kept; a new
+    /// `stock_on_hand` below it is refused by the database's CHECK.
+    ///
+    /// `before` is the product as the caller read it under [`Tx::product_for_update`]'s lock,
+    /// and the stock is set relative to it (the column moves by the file's figure less
+    /// `before`'s): payments do not take the product's lock (they mark their hold, see
+    /// [`super::stock_settle`]), so a sale may commit between that read and this write, and it
+    /// then counts after the import, as it does in the audit, whose `before` is that read. The
+    /// product returned is the write's, in the same frame: its stock is what the import set.
     pub async fn upsert_product(
         &mut self,
         p: &ValidProduct,
+        before: Option<&Product>,
         set_stock: bool,
         now: i64,
     ) -> Result<Product, StoreError> {
         self.lock_product(&p.id).await?;
+        // Without a `before` the row is new to this transaction (or another import made it a
+        // moment ago, and nothing was sold from it yet).
+        let moved_by = before.map(|b| p.stock_on_hand - b.stock_on_hand);
         let sql = format!(
             "INSERT INTO products (id, name, description, unit_amount, currency, stock_on_hand, \
                                    stock_reserved, stripe_price_id, active, shipping, created_at, updated_at, \
@@ -128,8 +138,8 @@ impl Tx {
              VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $11, $9, $9, $12) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
                  unit_amount = excluded.unit_amount, currency = excluded.currency, \
-                 stock_on_hand = CASE WHEN $10 THEN excluded.stock_on_hand + {unsettled} \
-                     ELSE products.stock_on_hand END, \
+                 stock_on_hand = CASE WHEN $10 THEN COALESCE(products.stock_on_hand + $13, \
+                     excluded.stock_on_hand + {unsettled}) ELSE products.stock_on_hand END, \
                  stripe_price_id = excluded.stripe_price_id, \
                  active = excluded.active, shipping = excluded.shipping, updated_at = excluded.updated_at, \
                  low_stock_threshold = excluded.low_stock_threshold",
@@ -149,11 +159,17 @@ impl Tx {
                 now,
                 set_stock,
                 p.shipping,
-                p.low_stock_threshold
+                p.low_stock_threshold,
+                moved_by
             ],
         )
         .await?;
         let sql = format!("SELECT {COLUMNS} FROM products WHERE id = $1");
-        self.one(&sql, args![&p.id]).await
+        let mut after: Product = self.one(&sql, args![&p.id]).await?;
+        if let Some(b) = before {
+            after.stock_on_hand = b.stock_on_hand + moved_by.filter(|_| set_stock).unwrap_or(0);
+            after.stock_reserved = b.stock_reserved;
+        }
+        Ok(after)
     }
 }

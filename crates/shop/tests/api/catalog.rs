@@ -73,9 +73,12 @@ async fn an_import_below_reserved_stock_changes_nothing() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, ImportError::Refused { ref id, .. } if id == "b"),
+        matches!(err, ImportError::BelowHeld { ref id, on_hand: 2, held: 3 } if id == "b"),
         "{err}"
     );
+    assert!(err
+        .to_string()
+        .contains("2 on hand would be fewer than the 3"));
     // All or nothing: the valid change to `a` was rolled back with the refused one.
     assert_eq!(store.product("a").await.unwrap().unwrap().unit_amount, 100);
     assert_eq!(scalar(&store, "SELECT COUNT(*) FROM audit_log").await, 2);

@@ -190,3 +190,43 @@ async fn every_server_settles_paid_holds_by_itself() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_sale_that_commits_during_a_stock_count_counts_after_it() {
+    let (_db, store) = fresh().await;
+    seeded(&store, 10, 2).await;
+    let file = catalog::parse(
+        "id,name,unit_amount,currency,stock_on_hand\np1,P1,1000,eur,7\n",
+        Format::Csv,
+    )
+    .unwrap();
+    let payments = store.clone();
+    // On PostgreSQL a payment does not wait for the product's lock: it commits between the
+    // count's read and its write. SQLite's one writer runs them one after the other.
+    let sold_meanwhile = if store.is_postgres() { 1 } else { 0 };
+    let (before, after) = store
+        .write(async |tx| {
+            let before = tx.product_for_update("p1").await?.unwrap();
+            if sold_meanwhile == 1 {
+                sell(&payments, 0..1).await;
+            }
+            let after = tx
+                .upsert_product(&file.products[0], Some(&before), true, 5)
+                .await?;
+            Ok::<_, caisse_shop::store::StoreError>((before, after))
+        })
+        .await
+        .unwrap();
+    // One story for the audit and the figures: 10 on hand, set to 7, then the sale.
+    assert_eq!((before.stock_on_hand, before.stock_reserved), (10, 2));
+    assert_eq!((after.stock_on_hand, after.stock_reserved), (7, 2));
+    assert_eq!(
+        shown(&store).await,
+        (7 - sold_meanwhile, 2 - sold_meanwhile)
+    );
+    store.settle_all_sales(6).await.unwrap();
+    assert_eq!(
+        columns(&store).await,
+        (7 - sold_meanwhile, 2 - sold_meanwhile)
+    );
+}
