@@ -47,7 +47,8 @@ pub(super) async fn decide(
         session_id: paid.checkout_session_id,
         payment_intent_id: Some(paid.payment_intent_id),
         email: paid.email,
-    };
+    }
+    .missing_from(hold);
     let stock_taken = match decision {
         Decision::FulfilFromHold => tx.convert_active_hold(&hold.id, &link, now).await?,
         Decision::FulfilAfterRelease => tx.convert_released_hold(&hold.id, &link, now).await?,

@@ -6,7 +6,7 @@
 //! of the hold's status (`WHERE status IN ('active', 'awaiting_payment')`), so two releasers (a webhook and the sweeper, two
 //! instances) give stock back once.
 
-use super::statement::{args, tx_row};
+use super::statement::{args, tx_row, Arg};
 use super::{on_conn, Store, StoreError, Tx};
 use crate::domain::status::HoldStatus;
 
@@ -309,25 +309,26 @@ impl Tx {
             ConvertFrom::Open => ("status IN ('active', 'awaiting_payment')", "TRUE"),
             ConvertFrom::Released => ("status = 'released'", "FALSE"),
         };
-        let sql = format!(
-            "UPDATE holds SET status = 'converted', updated_at = $1, stock_unsettled = {unsettled}, \
-                              checkout_session_id = COALESCE(checkout_session_id, $3), \
-                              payment_intent_id = COALESCE(payment_intent_id, $4), \
-                              email = COALESCE(email, $5) \
-             WHERE id = $2 AND {condition}"
+        // Only what the hold lacks is assigned: SQLite rewrites the entries of every index whose
+        // column a statement assigns, even to the value it has (the checkout session's unique
+        // index and the PaymentIntent's, 5 of a conversion's 19 µs).
+        let mut sql = format!(
+            "UPDATE holds SET status = 'converted', updated_at = $1, stock_unsettled = {unsettled}"
         );
-        let rows = self
-            .run(
-                &sql,
-                args![
-                    now,
-                    hold_id,
-                    link.session_id,
-                    link.payment_intent_id,
-                    link.email
-                ],
-            )
-            .await?;
+        let mut values: Vec<Arg> = vec![now.into(), hold_id.into()];
+        for (column, value) in [
+            ("checkout_session_id", link.session_id),
+            ("payment_intent_id", link.payment_intent_id),
+            ("email", link.email),
+        ] {
+            if let Some(value) = value {
+                values.push(value.into());
+                let n = values.len();
+                sql.push_str(&format!(", {column} = COALESCE({column}, ${n})"));
+            }
+        }
+        sql.push_str(&format!(" WHERE id = $2 AND {condition}"));
+        let rows = self.run(&sql, &values).await?;
         Ok(rows == 1)
     }
 
@@ -370,6 +371,21 @@ pub struct HoldLink<'a> {
     pub session_id: Option<&'a str>,
     pub payment_intent_id: Option<&'a str>,
     pub email: Option<&'a str>,
+}
+
+impl<'a> HoldLink<'a> {
+    /// Of this link, what `hold` (as read in the same transaction) does not know yet.
+    pub fn missing_from(self, hold: &Hold) -> HoldLink<'a> {
+        HoldLink {
+            session_id: self
+                .session_id
+                .filter(|_| hold.checkout_session_id.is_none()),
+            payment_intent_id: self
+                .payment_intent_id
+                .filter(|_| hold.payment_intent_id.is_none()),
+            email: self.email.filter(|_| hold.email.is_none()),
+        }
+    }
 }
 
 /// The statuses a hold is converted from.

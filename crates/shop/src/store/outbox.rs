@@ -54,14 +54,22 @@ impl Tx {
             Tx::Sqlite(..) => "",
             Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
         };
+        // The kinds as literals (the enum's own names): `outbox_due` is (status, kind,
+        // next_attempt_at), so a claim reads the due messages of these kinds only, however many of
+        // a skipped kind wait.
+        let kinds = OutboxKind::ALL
+            .iter()
+            .filter(|k| Some(**k) != skip_kind)
+            .map(|k| format!("'{}'", k.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
             "UPDATE outbox SET next_attempt_at = $1, lease_token = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 \
-                          AND kind <> COALESCE($5, '') ORDER BY next_attempt_at, id LIMIT $4{skip_locked}) \
+             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND kind IN ({kinds}) \
+                          AND next_attempt_at <= $3 ORDER BY next_attempt_at, id LIMIT $4{skip_locked}) \
              RETURNING id, kind, dedup_key, payload, status, attempts, next_attempt_at, last_error"
         );
-        self.rows(&sql, args![now + lease, token, now, limit, skip_kind])
-            .await
+        self.rows(&sql, args![now + lease, token, now, limit]).await
     }
 
     /// Marks a claimed message sent; false when the lease was lost (another worker took it after
