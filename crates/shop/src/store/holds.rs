@@ -114,13 +114,8 @@ impl Tx {
             Owner::Customer(id) => ("customer_id", *id),
             Owner::Network(net) => ("client_net", *net),
         };
-        let sql = format!(
-            "SELECT COUNT(DISTINCT h.id), CAST(COALESCE(SUM(i.quantity), 0) AS BIGINT), MIN(h.expires_at) \
-             FROM holds h JOIN hold_items i ON i.hold_id = h.id \
-             WHERE h.{column} = $1 AND h.status IN ('active', 'awaiting_payment') AND h.expires_at > $2"
-        );
         let (holds, units, first_expiry): (i64, i64, Option<i64>) =
-            self.one(&sql, args![value, now]).await?;
+            self.one(&open_holds_sql(column), args![value, now]).await?;
         Ok(OpenHolds {
             holds,
             units,
@@ -364,6 +359,25 @@ impl Tx {
     }
 }
 
+/// An owner's open holds (`column`: `customer_id` or `client_net`): how many, their units, the
+/// first expiry. Checked at every checkout.
+pub(super) fn open_holds_sql(column: &str) -> String {
+    format!(
+        "SELECT COUNT(DISTINCT h.id), CAST(COALESCE(SUM(i.quantity), 0) AS BIGINT), MIN(h.expires_at) \
+         FROM holds h JOIN hold_items i ON i.hold_id = h.id \
+         WHERE h.{column} = $1 AND h.status IN ('active', 'awaiting_payment') AND h.expires_at > $2"
+    )
+}
+
+/// The reconciler's next open holds past their expiry ([`Store::holds_to_check`]).
+pub(super) fn holds_to_check_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM holds WHERE status IN ('active', 'awaiting_payment') \
+         AND expires_at <= $1 AND COALESCE(next_check_at, expires_at) <= $2 \
+         ORDER BY COALESCE(next_check_at, expires_at), id LIMIT $3"
+    )
+}
+
 /// What a paid event tells about its hold, recorded without overwriting what is already known
 /// (see [`Tx::link_hold`]).
 #[derive(Clone, Copy, Debug, Default)]
@@ -457,11 +471,7 @@ impl Store {
         due: i64,
         limit: i64,
     ) -> Result<Vec<Hold>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM holds WHERE status IN ('active', 'awaiting_payment') \
-             AND expires_at <= $1 AND COALESCE(next_check_at, expires_at) <= $2 \
-             ORDER BY COALESCE(next_check_at, expires_at), id LIMIT $3"
-        );
+        let sql = holds_to_check_sql();
         Ok(
             on_conn!(pool self, |c| sqlx::query_as(&sql).bind(now).bind(due).bind(limit).fetch_all(c).await)?,
         )

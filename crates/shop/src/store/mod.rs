@@ -26,6 +26,8 @@ mod holds;
 mod operators;
 mod orders;
 mod outbox;
+#[cfg(test)]
+mod query_plans;
 mod readiness;
 mod retention;
 mod shipping;

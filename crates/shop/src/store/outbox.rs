@@ -6,6 +6,31 @@ use super::statement::{args, tx_row};
 use super::{on_conn, Store, StoreError, Tx};
 use crate::domain::status::{OutboxKind, OutboxStatus};
 
+/// The outbox worker's claim: up to `$4` messages due by `$3`, of every kind but `skip_kind`,
+/// leased until `$1` under the token `$2` ([`Tx::claim_outbox`]).
+pub(super) fn claim_outbox_sql(skip_kind: Option<OutboxKind>, postgres: bool) -> String {
+    // The kinds as literals (the enum's own names): `outbox_due` is (status, kind,
+    // next_attempt_at), so a claim reads the due messages of these kinds only, however many of a
+    // skipped kind wait.
+    let kinds = OutboxKind::ALL
+        .iter()
+        .filter(|k| Some(**k) != skip_kind)
+        .map(|k| format!("'{}'", k.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let skip_locked = if postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    format!(
+        "UPDATE outbox SET next_attempt_at = $1, lease_token = $2, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND kind IN ({kinds}) \
+                      AND next_attempt_at <= $3 ORDER BY next_attempt_at, id LIMIT $4{skip_locked}) \
+         RETURNING id, kind, dedup_key, payload, status, attempts, next_attempt_at, last_error"
+    )
+}
+
 impl Tx {
     /// Queues a message due now; false when one with this key already exists.
     pub async fn enqueue(
@@ -50,25 +75,7 @@ impl Tx {
         skip_kind: Option<OutboxKind>,
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
-        let skip_locked = match self {
-            Tx::Sqlite(..) => "",
-            Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-        };
-        // The kinds as literals (the enum's own names): `outbox_due` is (status, kind,
-        // next_attempt_at), so a claim reads the due messages of these kinds only, however many of
-        // a skipped kind wait.
-        let kinds = OutboxKind::ALL
-            .iter()
-            .filter(|k| Some(**k) != skip_kind)
-            .map(|k| format!("'{}'", k.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "UPDATE outbox SET next_attempt_at = $1, lease_token = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND kind IN ({kinds}) \
-                          AND next_attempt_at <= $3 ORDER BY next_attempt_at, id LIMIT $4{skip_locked}) \
-             RETURNING id, kind, dedup_key, payload, status, attempts, next_attempt_at, last_error"
-        );
+        let sql = claim_outbox_sql(skip_kind, matches!(self, Tx::Postgres(_)));
         self.rows(&sql, args![now + lease, token, now, limit]).await
     }
 
