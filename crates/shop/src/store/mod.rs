@@ -150,7 +150,9 @@ fn sqlite_process_options() {
 /// 64 KiB, and the file's writes were a quarter of an effect's CPU. `temp_store = memory` kept it
 /// in memory too, but in 1 KiB chunks, five allocations and five frees per page: 7 % of the CPU
 /// (perf, issue 23). Under this size the journal is one allocation per transaction; a larger one
-/// (a big catalog import) spills to a file as it always did.
+/// (a big catalog import) spills to a file in SQLite's temporary directory, as do sorts past its
+/// cache (`SQLITE_TMPDIR`, else `TMPDIR`, else `/var/tmp` or `/tmp`; the systemd unit gives a
+/// private one).
 const SUB_JOURNAL_IN_MEMORY: std::ffi::c_int = 1 << 20;
 
 /// How long a connection waits for SQLite's write lock before giving up.
