@@ -191,6 +191,14 @@ impl Config {
                 (PUBLISHABLE_KEY, &keys.publishable_key),
                 (WEBHOOK_SECRET, &keys.webhook_secret),
             ] {
+                // A signing secret of the developer's own (to sign test events by hand) is kept,
+                // and the sandbox's added beside it, as during a rotation: the sandbox signs
+                // every payment's events with its own.
+                let given = source.get_raw(name).filter(|v| !v.trim().is_empty());
+                if let (WEBHOOK_SECRET, Some(given)) = (name, given) {
+                    source.set(name, &format!("{given},{value}"));
+                    continue;
+                }
                 if source.get(name).is_none()
                     && !(name == PUBLISHABLE_KEY && source.get(PUBLISHABLE_KEY_ALIAS).is_some())
                 {

@@ -412,3 +412,28 @@ fn the_time_zone_is_an_iana_name_of_the_bundled_database() {
     );
     assert_eq!(default.unwrap().time_zone.iana_name(), Some("UTC"));
 }
+
+#[test]
+fn dev_keeps_a_webhook_secret_it_is_given_beside_the_sandbox_s() {
+    let keys = DevKeys::generate();
+    let source = Source::from_pairs([(WEBHOOK_SECRET, "whsec_mine_0123456789")]);
+    let c = Config::load(&source, Mode::Dev, Some(&keys)).unwrap();
+    let secrets: Vec<&str> = c
+        .stripe
+        .webhook_secrets
+        .iter()
+        .map(|s| s.expose())
+        .collect();
+    assert_eq!(
+        secrets,
+        ["whsec_mine_0123456789", keys.webhook_secret.as_str()]
+    );
+    let alone = Config::load(&Source::default(), Mode::Dev, Some(&keys)).unwrap();
+    let secrets: Vec<&str> = alone
+        .stripe
+        .webhook_secrets
+        .iter()
+        .map(|s| s.expose())
+        .collect();
+    assert_eq!(secrets, [keys.webhook_secret.as_str()]);
+}
