@@ -19,11 +19,11 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cdp::{chromium, Browser};
-use crate::support::{caisse, free_port, Running};
+use crate::support::{caisse, free_port_pair, Running};
 
 /// `caisse dev` on a free port; the printed dashboard password.
 fn start_dev(dir: &std::path::Path) -> (Running, String, String) {
-    let port = free_port();
+    let port = free_port_pair();
     let mut child = caisse(
         dir,
         &["dev", "--listen", &format!("127.0.0.1:{port}")],

@@ -4,14 +4,14 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{caisse, free_port, run, text, wait_for, Running};
+use crate::support::{caisse, free_port, free_port_pair, run, text, wait_for, Running};
 
 /// The README's run command: no setup, the demo catalog, a checkout that lands on the sandbox's
 /// hosted page for the database's prices, and a payment there that becomes order #1.
 #[tokio::test]
 async fn caisse_dev_turns_a_payment_on_the_hosted_page_into_an_order() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = free_port_pair();
     let listen = format!("127.0.0.1:{port}");
     let mut child = caisse(dir.path(), &["dev", "--listen", &listen], &[])
         .stdout(Stdio::piped())
@@ -143,7 +143,7 @@ async fn caisse_dev_turns_a_payment_on_the_hosted_page_into_an_order() {
 #[tokio::test]
 async fn caisse_dev_on_every_interface_hands_out_links_the_host_reaches() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = free_port_pair();
     let _dev = Running(
         caisse(
             dir.path(),

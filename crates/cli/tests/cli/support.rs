@@ -41,6 +41,19 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A port free on every interface whose next one is free too: `caisse dev` puts its sandbox on
+/// the port after its own, and tests run side by side (a next port taken by another test's
+/// process made `caisse dev` exit before it answered).
+pub fn free_port_pair() -> u16 {
+    loop {
+        let first = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let port = first.local_addr().unwrap().port();
+        if port < u16::MAX && std::net::TcpListener::bind(("0.0.0.0", port + 1)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// A child process stopped with SIGTERM (then killed) when dropped.
 pub struct Running(pub Child);
 
