@@ -416,24 +416,18 @@ fn the_time_zone_is_an_iana_name_of_the_bundled_database() {
 #[test]
 fn dev_keeps_a_webhook_secret_it_is_given_beside_the_sandbox_s() {
     let keys = DevKeys::generate();
-    let source = Source::from_pairs([(WEBHOOK_SECRET, "whsec_mine_0123456789")]);
-    let c = Config::load(&source, Mode::Dev, Some(&keys)).unwrap();
-    let secrets: Vec<&str> = c
-        .stripe
-        .webhook_secrets
-        .iter()
-        .map(|s| s.expose())
-        .collect();
+    let secrets = |source: &Source| -> Vec<String> {
+        let c = Config::load(source, Mode::Dev, Some(&keys)).unwrap();
+        c.stripe
+            .webhook_secrets
+            .iter()
+            .map(|s| s.expose().to_string())
+            .collect()
+    };
+    let given = Source::from_pairs([(WEBHOOK_SECRET, "whsec_mine_0123456789")]);
     assert_eq!(
-        secrets,
+        secrets(&given),
         ["whsec_mine_0123456789", keys.webhook_secret.as_str()]
     );
-    let alone = Config::load(&Source::default(), Mode::Dev, Some(&keys)).unwrap();
-    let secrets: Vec<&str> = alone
-        .stripe
-        .webhook_secrets
-        .iter()
-        .map(|s| s.expose())
-        .collect();
-    assert_eq!(secrets, [keys.webhook_secret.as_str()]);
+    assert_eq!(secrets(&Source::default()), [keys.webhook_secret.as_str()]);
 }

@@ -1,6 +1,7 @@
 //! The confirmation email through a real SMTP conversation (the sandbox's SMTP server): one email
 //! per order, temporary refusals retried, a permanent refusal marked failed with an alert, and two
-//! workers on one database sending each email once.
+//! workers on one database sending each email once; with mail off, the claim that leaves the
+//! confirmations waiting.
 
 use caisse_sandbox::smtp::{Behaviour, SmtpServer};
 use caisse_shop::config;
@@ -171,4 +172,60 @@ async fn two_workers_on_one_database_send_each_email_once() {
     assert_eq!(smtp.mails().len(), 8);
     second.stop().await;
     first.stop().await;
+}
+
+/// With mail off, the worker's claim leaves the confirmations waiting (sent once mail is on) and
+/// still takes the other messages (a refund for Stripe), however many confirmations wait.
+#[tokio::test]
+async fn a_claim_without_mail_takes_the_other_kinds_and_leaves_confirmations_waiting() {
+    use caisse_shop::domain::status::OutboxKind;
+    let (_db, store) = crate::support::fresh().await;
+    store
+        .write(async |tx| {
+            for i in 0..30 {
+                let order = format!("ord_{i}");
+                tx.enqueue(
+                    OutboxKind::OrderConfirmation,
+                    &order,
+                    &json!({ "order_id": order }),
+                    1,
+                )
+                .await?;
+            }
+            tx.enqueue(
+                OutboxKind::StripeRefund,
+                "ord_x",
+                &json!({ "order_id": "ord_x" }),
+                2,
+            )
+            .await?;
+            Ok::<_, caisse_shop::store::StoreError>(())
+        })
+        .await
+        .unwrap();
+    let claim = |skip: Option<OutboxKind>, token: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .write(async |tx| tx.claim_outbox(10, 60, token, skip, 20).await)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.kind)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        claim(Some(OutboxKind::OrderConfirmation), "a").await,
+        [OutboxKind::StripeRefund]
+    );
+    let with_mail = claim(None, "b").await;
+    assert_eq!(
+        with_mail.len(),
+        20,
+        "the confirmations are due for a mailer"
+    );
+    assert!(with_mail
+        .iter()
+        .all(|k| *k == OutboxKind::OrderConfirmation));
 }
