@@ -31,6 +31,7 @@ mod query_plans;
 mod readiness;
 mod retention;
 mod shipping;
+mod sqlite_files;
 mod sqlite_writer;
 mod statement;
 mod status_columns;
@@ -124,20 +125,38 @@ pub(crate) use on_conn;
 pub const POSTGRES_BEGIN: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
      SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = '15s'";
 
-/// Turns SQLite's memory statistics off, once per process, before its first connection: they
-/// put a global mutex around every allocation SQLite makes, a lock and an unlock that were 8 %
-/// of a webhook's CPU (perf, issue 23), for figures caisse never reads. Refused (and harmless)
-/// once SQLite has started, as its documentation says of every `sqlite3_config`.
-fn sqlite_without_memory_statistics() {
+/// Sets SQLite's process-wide options, once per process, before its first connection, then
+/// registers caisse's VFS ([`sqlite_files`]), which starts SQLite. Memory statistics off: they put
+/// a global mutex around every allocation SQLite makes, a lock and an unlock that were 8 % of a
+/// webhook's CPU (perf, issue 23), for figures caisse never reads. The savepoints' sub-journals in
+/// memory up to [`SUB_JOURNAL_IN_MEMORY`]. Refused (and harmless) once SQLite has started, as its
+/// documentation says of every `sqlite3_config`.
+fn sqlite_process_options() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        // SAFETY: a start-up option with an int argument, as SQLite documents it; called
+        // SAFETY: start-up options with an int argument, as SQLite documents them; called
         // before this process opens any SQLite connection (the store opens them all).
         unsafe {
             rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0);
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_STMTJRNL_SPILL,
+                SUB_JOURNAL_IN_MEMORY,
+            );
         }
+        sqlite_files::register();
     });
 }
+
+/// How large a savepoint's sub-journal grows in memory, in one buffer, before SQLite moves it to
+/// a temporary file. Every transaction of the writer is a savepoint (group commit), which keeps
+/// the first version of each page it changes: an effect changes about 30 (120 KiB), past SQLite's
+/// default of 64 KiB, and the file's writes were a quarter of an effect's CPU. `temp_store =
+/// memory` keeps it in memory too, but in 1 KiB chunks, five allocations and five frees per page:
+/// 7 % of the CPU (perf, issue 23). A larger journal (a big catalog import) spills to a file in
+/// SQLite's temporary directory, as do sorts past its cache (`SQLITE_TMPDIR`, else `TMPDIR`, else
+/// `/var/tmp` or `/tmp`; the systemd unit gives a private one), written in pieces by
+/// [`sqlite_files`]: SQLite's unix files alone cut the spill's one large write short.
+const SUB_JOURNAL_IN_MEMORY: std::ffi::c_int = 1 << 20;
 
 /// How long a connection waits for SQLite's write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -146,7 +165,7 @@ impl Store {
     /// Opens the pool named by `url` (`sqlite://path`, `postgres://…`).
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
-            sqlite_without_memory_statistics();
+            sqlite_process_options();
             if url.contains(":memory:") || url.contains("mode=memory") {
                 // The writer has its own connection, which would be another, empty database.
                 return Err(StoreError::Config(
@@ -160,14 +179,7 @@ impl Store {
                 // FULL: a webhook's commit is on disk before its 2xx leaves (DESIGN.md 1.3, 5).
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                // The writer's transactions are savepoints (group commit), and a savepoint keeps
-                // the pages it changes in a sub-journal: a temporary file once past 64 KiB, whose
-                // writes were a quarter of an effect's CPU. In memory it costs a few pages, in
-                // 1 KiB chunks (7 % of the CPU). A larger spill threshold in one buffer
-                // (`SQLITE_CONFIG_STMTJRNL_SPILL`) is not an option: SQLite spills the buffer in
-                // one write, and its unix files cut every write to 128 KiB − 1, so a transaction
-                // past the threshold failed as "database or disk is full" (issue 23's notes).
-                .pragma("temp_store", "memory")
+                // (The savepoints' sub-journals stay in memory: `SUB_JOURNAL_IN_MEMORY`.)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT);
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)

@@ -143,7 +143,8 @@ async fn re_importing_the_same_file_does_not_bring_sold_units_back() {
 /// A shop's whole catalog in one file is one transaction, however large: on SQLite its
 /// savepoint keeps the first version of every page it changes (about 4 MB here), which must stay
 /// possible (an outside probe found imports of 5,000 products and more refused with "database or
-/// disk is full" once that journal spilled to a temporary file past 1 MiB).
+/// disk is full" once that journal spilled to a temporary file past 1 MiB: SQLite's one large
+/// write, which `store/sqlite_files.rs` now hands on in pieces).
 #[tokio::test]
 async fn a_large_catalog_imports_and_recounts_in_one_transaction() {
     let (_db, store) = fresh().await;
