@@ -232,7 +232,15 @@ pub async fn reprocess_event(
         let event: caisse_stripe::Event = serde_json::from_str(&row.payload).map_err(|e| {
             ActionError::Refused(format!("the stored payload is not an event: {e}"))
         })?;
-        match webhooks::receive(app, &event, &row.payload, Source::Replay).await {
+        match webhooks::receive(
+            app,
+            &event,
+            webhooks::typed_object(&event),
+            &row.payload,
+            Source::Replay,
+        )
+        .await
+        {
             Ok(webhooks::Received::Duplicate) => "already done; nothing changed".to_string(),
             Ok(webhooks::Received::Applied(webhooks::Outcome::Processed(what))) => {
                 format!("processed: {what}")

@@ -55,7 +55,15 @@ pub async fn replay_in_pages(
         let next = page.last().map(|e| e.event.id.clone());
         page.reverse();
         for RawEvent { event, payload } in &page {
-            match webhooks::receive(app, event, payload, Source::Replay).await {
+            match webhooks::receive(
+                app,
+                event,
+                webhooks::typed_object(event),
+                payload,
+                Source::Replay,
+            )
+            .await
+            {
                 Ok(Received::Applied(Outcome::Processed(_))) => report.processed += 1,
                 Ok(Received::Applied(Outcome::Ignored(_))) => report.ignored += 1,
                 Ok(Received::Duplicate) => report.duplicate += 1,

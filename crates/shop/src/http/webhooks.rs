@@ -92,16 +92,17 @@ async fn receive(State(app): State<App>, req: Request) -> Response {
     // Whatever step refuses a signed body, it is from Stripe: either Stripe sends a shape caisse
     // does not read (a bug of ours, fixed by a deploy, after which Stripe's retry goes through)
     // or something is very wrong. Either way Stripe retries it for days: an operator must know.
-    let parsed = parse(&body)
-        .and_then(|(event, payload)| webhooks::typed_object(&event).map(|_| (event, payload)));
-    let (event, payload) = match parsed {
+    let parsed = parse(&body).and_then(|(event, payload)| {
+        webhooks::typed_object(&event).map(|object| (event, object, payload))
+    });
+    let (event, object, payload) = match parsed {
         Ok(parsed) => parsed,
         Err(why) => {
             unparseable(&app, &body, &why, now).await;
             return ApiError::new(StatusCode::BAD_REQUEST, "invalid_payload", why).into_response();
         }
     };
-    match webhooks::receive(&app, &event, payload, Source::Webhook).await {
+    match webhooks::receive(&app, &event, Ok(object), payload, Source::Webhook).await {
         Ok(Received::Duplicate) => Json(json!({"status": "duplicate"})).into_response(),
         Ok(Received::Applied(Outcome::Processed(what))) => {
             Json(json!({"status": EventStatus::Processed, "detail": what})).into_response()

@@ -91,6 +91,7 @@ pub async fn apply(
     policy: &Policy<'_>,
     tx: &mut Tx,
     event: &Event,
+    object: Result<EventObject, String>,
     now: i64,
 ) -> Result<Effect, InboxError> {
     let live = policy.live;
@@ -118,7 +119,7 @@ pub async fn apply(
             event.livemode
         ));
     }
-    let object = match typed_object(event) {
+    let object = match object {
         Ok(o) => o,
         // The endpoint refuses these before the inbox; a replayed one fails loudly too.
         Err(why) => return Err(InboxError::Malformed(why)),

@@ -12,7 +12,7 @@ mod disputes;
 mod event_hold;
 
 use crate::domain::status::AlertKind;
-use caisse_stripe::Event;
+use caisse_stripe::{Event, EventObject};
 
 use crate::app::App;
 use crate::config::KeyMode;
@@ -75,10 +75,14 @@ pub enum Received {
 }
 
 /// Claims, applies and records `event` in one transaction. An `Err` means nothing was applied and
-/// the delivery should be retried (answer 5xx).
+/// the delivery should be retried (answer 5xx). `object` is the event's object as
+/// [`typed_object`] reads it, typed by the caller before the transaction: on SQLite the writer's
+/// turn is the one section that runs one at a time, and the endpoint has typed it already to
+/// refuse what it cannot read.
 pub async fn receive(
     app: &App,
     event: &Event,
+    object: Result<EventObject, String>,
     payload: &str,
     source: Source,
 ) -> Result<Received, InboxError> {
@@ -92,7 +96,7 @@ pub async fn receive(
         source: source.as_str(),
     };
     let now = unix_now();
-    match apply(app, event, &record, now).await {
+    match apply(app, event, object, &record, now).await {
         Ok((received, outbox_queued)) => {
             // Committed, or found finished: either way it never changes again.
             app.finished_events.insert(&event.id);
@@ -155,6 +159,7 @@ pub fn known_duplicate(app: &App, id: &str, kind: &str) -> bool {
 async fn apply(
     app: &App,
     event: &Event,
+    object: Result<EventObject, String>,
     record: &NewEvent<'_>,
     now: i64,
 ) -> Result<(Received, bool), InboxError> {
@@ -180,7 +185,7 @@ async fn apply(
             let dispatch::Effect {
                 outcome,
                 outbox_queued,
-            } = dispatch::apply(&policy, tx, event, now).await?;
+            } = dispatch::apply(&policy, tx, event, object, now).await?;
             let (status, reason) = match &outcome {
                 Outcome::Processed(what) => (EventStatus::Processed, what.as_str()),
                 Outcome::Ignored(why) => (EventStatus::Ignored, why.as_str()),
