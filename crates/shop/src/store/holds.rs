@@ -299,30 +299,7 @@ impl Tx {
         link: &HoldLink<'_>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        // A released hold's units are taken from free stock at once (`convert_released_hold`).
-        let (condition, unsettled) = match from {
-            ConvertFrom::Open => ("status IN ('active', 'awaiting_payment')", "TRUE"),
-            ConvertFrom::Released => ("status = 'released'", "FALSE"),
-        };
-        // Only what the hold lacks is assigned: SQLite rewrites the entries of every index whose
-        // column a statement assigns, even to the value it has (the checkout session's unique
-        // index and the PaymentIntent's, 5 of a conversion's 19 µs).
-        let mut sql = format!(
-            "UPDATE holds SET status = 'converted', updated_at = $1, stock_unsettled = {unsettled}"
-        );
-        let mut values: Vec<Arg> = vec![now.into(), hold_id.into()];
-        for (column, value) in [
-            ("checkout_session_id", link.session_id),
-            ("payment_intent_id", link.payment_intent_id),
-            ("email", link.email),
-        ] {
-            if let Some(value) = value {
-                values.push(value.into());
-                let n = values.len();
-                sql.push_str(&format!(", {column} = COALESCE({column}, ${n})"));
-            }
-        }
-        sql.push_str(&format!(" WHERE id = $2 AND {condition}"));
+        let (sql, values) = set_converted_sql(hold_id, from, link, now);
         let rows = self.run(&sql, &values).await?;
         Ok(rows == 1)
     }
@@ -404,7 +381,7 @@ impl<'a> HoldLink<'a> {
 
 /// The statuses a hold is converted from.
 #[derive(Clone, Copy)]
-enum ConvertFrom {
+pub(super) enum ConvertFrom {
     /// `active` or `awaiting_payment`: its stock is reserved.
     Open,
     /// Released: its stock went back and must be taken again.
@@ -508,4 +485,38 @@ impl Store {
             .await)?,
         )
     }
+}
+
+/// [`Tx::set_converted`]'s statement and its arguments.
+pub(super) fn set_converted_sql<'a>(
+    hold_id: &'a str,
+    from: ConvertFrom,
+    link: &HoldLink<'a>,
+    now: i64,
+) -> (String, Vec<Arg<'a>>) {
+    // A released hold's units are taken from free stock at once (`convert_released_hold`).
+    let (condition, unsettled) = match from {
+        ConvertFrom::Open => ("status IN ('active', 'awaiting_payment')", "TRUE"),
+        ConvertFrom::Released => ("status = 'released'", "FALSE"),
+    };
+    // Only what the hold lacks is assigned: SQLite rewrites the entries of every index whose
+    // column a statement assigns, even to the value it has (the checkout session's unique
+    // index and the PaymentIntent's, 5 of a conversion's 19 µs).
+    let mut sql = format!(
+        "UPDATE holds SET status = 'converted', updated_at = $1, stock_unsettled = {unsettled}"
+    );
+    let mut values: Vec<Arg> = vec![now.into(), hold_id.into()];
+    for (column, value) in [
+        ("checkout_session_id", link.session_id),
+        ("payment_intent_id", link.payment_intent_id),
+        ("email", link.email),
+    ] {
+        if let Some(value) = value {
+            values.push(value.into());
+            let n = values.len();
+            sql.push_str(&format!(", {column} = COALESCE({column}, ${n})"));
+        }
+    }
+    sql.push_str(&format!(" WHERE id = $2 AND {condition}"));
+    (sql, values)
 }

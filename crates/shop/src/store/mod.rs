@@ -31,6 +31,8 @@ mod query_plans;
 mod readiness;
 mod retention;
 mod shipping;
+#[cfg(test)]
+mod sqlite_checks;
 mod sqlite_files;
 mod sqlite_writer;
 mod statement;

@@ -31,6 +31,10 @@ pub(super) fn claim_outbox_sql(skip_kind: Option<OutboxKind>, postgres: bool) ->
     )
 }
 
+pub(super) const ENQUEUE: &str =
+    "INSERT INTO outbox (kind, dedup_key, payload, status, next_attempt_at, created_at) \
+     VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT (dedup_key) DO NOTHING";
+
 impl Tx {
     /// Queues a message due now; false when one with this key already exists.
     pub async fn enqueue(
@@ -42,8 +46,9 @@ impl Tx {
     ) -> Result<bool, StoreError> {
         let dedup_key = kind.key(subject);
         let payload = payload.to_string();
-        let rows = self.run("INSERT INTO outbox (kind, dedup_key, payload, status, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT (dedup_key) DO NOTHING", args![kind, &dedup_key, &payload, now]).await?;
+        let rows = self
+            .run(ENQUEUE, args![kind, &dedup_key, &payload, now])
+            .await?;
         Ok(rows == 1)
     }
 }

@@ -45,6 +45,16 @@ pub struct EventRow {
     pub processed_at: Option<i64>,
 }
 
+/// SQLite's claim and finish of an event in one statement ([`Tx::finish_event`]).
+pub(super) const FINISH_ON_SQLITE: &str =
+    "INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_created, \
+                                 payload, status, reason, attempts, received_at, processed_at, source) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10) \
+     ON CONFLICT (stripe_event_id) DO UPDATE SET status = excluded.status, \
+         reason = excluded.reason, last_error = NULL, processed_at = excluded.processed_at, \
+         attempts = webhook_events.attempts + 1 \
+     WHERE webhook_events.status IN ('received', 'failed')";
+
 impl Tx {
     /// Claims the event for this transaction. On SQLite the claim is the insert of
     /// [`Tx::finish_event`], at the end of the same transaction, and this only reads whether the
@@ -100,14 +110,19 @@ impl Tx {
     ) -> Result<bool, StoreError> {
         let rows = if matches!(self, Tx::Sqlite(_)) {
             self.run(
-                "INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_created, \
-                                             payload, status, reason, attempts, received_at, processed_at, source) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10) \
-                 ON CONFLICT (stripe_event_id) DO UPDATE SET status = excluded.status, \
-                     reason = excluded.reason, last_error = NULL, processed_at = excluded.processed_at, \
-                     attempts = webhook_events.attempts + 1 \
-                 WHERE webhook_events.status IN ('received', 'failed')",
-                args![e.id, e.kind, e.livemode, e.api_version, e.created, e.payload, status, reason, now, e.source],
+                FINISH_ON_SQLITE,
+                args![
+                    e.id,
+                    e.kind,
+                    e.livemode,
+                    e.api_version,
+                    e.created,
+                    e.payload,
+                    status,
+                    reason,
+                    now,
+                    e.source
+                ],
             )
             .await?
         } else {
