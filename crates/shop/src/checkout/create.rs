@@ -26,6 +26,15 @@ enum HoldError {
     KeyTaken,
 }
 
+impl std::fmt::Display for HoldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HoldError::Checkout(e) => e.fmt(f),
+            HoldError::KeyTaken => f.write_str("another checkout took the Idempotency-Key first"),
+        }
+    }
+}
+
 impl From<StoreError> for HoldError {
     fn from(e: StoreError) -> HoldError {
         HoldError::Checkout(e.into())

@@ -48,7 +48,7 @@ impl Store {
     /// once what `work` saw is durable.
     pub async fn write<T, E>(&self, work: impl AsyncFnOnce(&mut Tx) -> Result<T, E>) -> Result<T, E>
     where
-        E: From<StoreError>,
+        E: From<StoreError> + std::fmt::Display,
     {
         let mut tx = self.begin().await?;
         match IN_TRANSACTION.scope((), work(&mut tx)).await {
@@ -56,10 +56,23 @@ impl Store {
                 tx.commit().await?;
                 Ok(value)
             }
-            Err(e) => {
-                tx.rollback().await?;
-                Err(e)
-            }
+            Err(e) => match tx.rollback().await {
+                Ok(()) => Err(e),
+                // The transaction is lost (its group with it, on SQLite): a transient failure.
+                // SQLite may have ended it because of `work`'s own error (a full disk does, and
+                // takes the savepoint with it), when the rollback's error says only "no such
+                // savepoint": the cause is told too.
+                Err(lost) => {
+                    let lost = match lost {
+                        StoreError::Unavailable(why) => why,
+                        other => other.to_string(),
+                    };
+                    Err(StoreError::Unavailable(format!(
+                        "{lost}; the transaction had failed with: {e}"
+                    ))
+                    .into())
+                }
+            },
         }
     }
 }

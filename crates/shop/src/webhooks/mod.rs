@@ -211,6 +211,15 @@ enum Attempt {
     Overtaken,
 }
 
+impl std::fmt::Display for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Attempt::Failed(e) => e.fmt(f),
+            Attempt::Overtaken => f.write_str("another delivery finished the event first"),
+        }
+    }
+}
+
 impl From<InboxError> for Attempt {
     fn from(e: InboxError) -> Attempt {
         Attempt::Failed(e)

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use caisse_shop::store::{SqliteWriter, WriterTurn};
+use caisse_shop::store::{SqliteWriter, StoreError, WriterTurn};
 use caisse_shop::Store;
 
 use crate::support::{scalar, wait_for};
@@ -229,4 +229,36 @@ async fn a_caller_that_gives_up_mid_turn_leaves_the_writer_usable() {
     .await
     .expect("the writer let the lock go");
     assert_eq!(rows(&store).await, 7 + 8);
+}
+
+/// SQLite may end a whole transaction on a statement's error (a full disk does), and the
+/// savepoint with it: the caller hears that cause as well as the rollback's "no such savepoint",
+/// as a transient failure, and the writer goes on.
+#[tokio::test]
+async fn a_transaction_sqlite_ended_is_told_with_its_own_cause() {
+    let (_dir, store, _writer) = sqlite().await;
+    let told = store
+        .write(async |tx| {
+            tx.run("INSERT INTO t (id) VALUES (1)", &[]).await?;
+            // What SQLite does to the transaction of a statement that fills the disk.
+            tx.run("ROLLBACK", &[]).await?;
+            Err::<(), _>(StoreError::Database {
+                message: "database or disk is full".into(),
+            })
+        })
+        .await
+        .unwrap_err();
+    assert!(told.is_transient(), "{told}");
+    let told = told.to_string();
+    assert!(told.contains("no such savepoint"), "{told}");
+    assert!(told.contains("database or disk is full"), "{told}");
+    store
+        .write(async |tx| {
+            tx.run("INSERT INTO t (id) VALUES (2)", &[])
+                .await
+                .map(|_| ())
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows(&store).await, 2);
 }
