@@ -106,10 +106,12 @@ enum Command {
         /// Base of the URLs handed out, when customers reach the sandbox at another address.
         #[arg(long)]
         public_url: Option<String>,
-        /// The webhook endpoint's API version, stamped on every event (default: the version
-        /// Stripe's official SDKs pin).
-        #[arg(long, default_value = caisse_sandbox::SDK_API_VERSION)]
-        api_version: String,
+        /// The account's API version, stamped on every event of an endpoint made without one
+        /// and on the --forward-to endpoint's (default: with --forward-to, the version caisse
+        /// reads, as `caisse stripe setup` registers it, so that `caisse doctor` passes; without,
+        /// the version Stripe's official SDKs pin).
+        #[arg(long)]
+        api_version: Option<String>,
         /// Deliver one copy of each event, in order (by default, as Stripe, events may come out
         /// of order and a few twice).
         #[arg(long)]
@@ -369,6 +371,13 @@ fn main() -> ExitCode {
                     Err(_) if none_given && forward_to.is_none() => Vec::new(),
                     Err(e) => return Err(commands::Failure::Config(vec![e])),
                 };
+                let api_version = api_version.unwrap_or_else(|| {
+                    match forward_to {
+                        Some(_) => caisse_stripe::API_VERSION,
+                        None => caisse_sandbox::SDK_API_VERSION,
+                    }
+                    .to_string()
+                });
                 let chaos = if strict_order {
                     caisse_sandbox::Chaos::strict()
                 } else {

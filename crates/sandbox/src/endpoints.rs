@@ -92,8 +92,16 @@ impl Registry {
     }
 
     /// Points the `--forward-to` endpoint at `url` (made with `secrets`, every event type and
-    /// the account's version when there is none), or deletes it (`None`).
-    pub fn set_forward(&mut self, url: Option<String>, secrets: &[String], now: i64) {
+    /// `api_version`, the account's, when there is none), or deletes it (`None`). Its version is
+    /// written out, as for an endpoint made with one: what it sends is pinned, which is what
+    /// `caisse doctor` checks.
+    pub fn set_forward(
+        &mut self,
+        url: Option<String>,
+        secrets: &[String],
+        api_version: &str,
+        now: i64,
+    ) {
         let current = self.forward.clone();
         match (url, current) {
             (Some(url), Some(id)) if self.get(&id).is_some() => {
@@ -110,7 +118,7 @@ impl Registry {
                         secrets.to_vec()
                     },
                     enabled_events: vec!["*".into()],
-                    api_version: None,
+                    api_version: Some(api_version.to_string()),
                     disabled: false,
                     description: Some("--forward-to".into()),
                     metadata: Map::new(),

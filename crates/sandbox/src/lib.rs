@@ -174,13 +174,14 @@ impl Shared {
         result
     }
 
-    /// Points the `--forward-to` endpoint at `url` (made with the delivery's secrets when there
-    /// is none), or deletes it (`None`).
+    /// Points the `--forward-to` endpoint at `url` (made with the delivery's secrets and the
+    /// account's API version when there is none), or deletes it (`None`).
     pub(crate) fn set_forward_to(&self, url: Option<String>) {
         let secrets = &self.deliverer.config.secrets;
         self.with_account(|a| {
             let now = a.now();
-            a.endpoints.lock().set_forward(url, secrets, now)
+            let version = a.api_version.clone();
+            a.endpoints.lock().set_forward(url, secrets, &version, now)
         });
     }
 

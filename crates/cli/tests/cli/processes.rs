@@ -219,6 +219,42 @@ async fn caisse_sandbox_needs_a_secret_only_to_forward() {
     assert!(text(&refused).1.contains("no signing secret"));
 }
 
+/// `caisse sandbox --forward-to` feeds a caisse: its endpoint sends events in the version caisse
+/// reads (what `caisse doctor` checks), unless `--api-version` names another.
+#[tokio::test]
+async fn caisse_sandbox_forwards_in_the_version_caisse_reads_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let forward = [
+        "--forward-to",
+        "http://127.0.0.1:9/api/webhooks/stripe",
+        "--webhook-secret",
+        "whsec_cli_test_0123",
+    ];
+    let version_of_forward = |listen: String| async move {
+        let list: serde_json::Value = reqwest::Client::new()
+            .get(format!("http://{listen}/v1/webhook_endpoints"))
+            .bearer_auth("sk_test_cli")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let endpoint = &list["data"][0];
+        assert_eq!(endpoint["description"], "--forward-to", "{list}");
+        endpoint["api_version"]
+            .as_str()
+            .expect(&list.to_string())
+            .to_string()
+    };
+    let (_default, listen) = sandbox_answers(dir.path(), &forward).await;
+    assert_eq!(version_of_forward(listen).await, caisse_stripe::API_VERSION);
+    let mut told = forward.to_vec();
+    told.extend(["--api-version", "2024-06-20"]);
+    let (_told, listen) = sandbox_answers(dir.path(), &told).await;
+    assert_eq!(version_of_forward(listen).await, "2024-06-20");
+}
+
 /// `--rate-limit`: past Stripe's test-mode rate (25 reads a second), Stripe's `429` with
 /// `code: rate_limit`, and the next second reads go through again; without it, no limit.
 #[tokio::test]
