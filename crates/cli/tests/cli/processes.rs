@@ -244,7 +244,7 @@ async fn caisse_sandbox_forwards_in_the_version_caisse_reads_unless_told_otherwi
         assert_eq!(endpoint["description"], "--forward-to", "{list}");
         endpoint["api_version"]
             .as_str()
-            .expect(&list.to_string())
+            .unwrap_or_else(|| panic!("no api_version: {list}"))
             .to_string()
     };
     let (_default, listen) = sandbox_answers(dir.path(), &forward).await;
