@@ -186,7 +186,7 @@ async fn finish(
 ///
 /// Passes start at least [`COALESCE`] apart unless the last one claimed a full batch: under load
 /// every effect wakes the worker, and a pass per effect (two write transactions and a read each,
-/// for usually one message) took a tenth of the process's CPU in the benchmark (issue 23), while a
+/// for usually one message) took 5–6 % of the process's CPU in the benchmark (issue 23), while a
 /// pass every 50 ms takes what arrived in between at once. The `caisse_outbox_pending` gauge counts
 /// every waiting message, so it is refreshed at most every [`GAUGE_EVERY`].
 pub async fn run(app: App) {
