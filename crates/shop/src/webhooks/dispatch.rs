@@ -255,20 +255,28 @@ pub fn typed_object(event: &Event) -> Result<EventObject, String> {
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     };
     let amount_ok = |a: Option<i64>| a.is_none_or(|a| (0..=99_999_999_999).contains(&a));
+    // Stripe's currencies are three lower-case letters (ISO 4217); anything else would only be
+    // refused later by the tables' checks, as a failure Stripe would retry for days.
+    let currency_ok = |c: &str| c.len() == 3 && c.bytes().all(|b| b.is_ascii_lowercase());
     let valid = match &object {
         EventObject::CheckoutSession(s) => {
             id_ok(&s.id, "cs_")
                 && amount_ok(s.amount_total)
+                && s.currency.as_deref().is_none_or(currency_ok)
                 && s.payment_intent
                     .as_deref()
                     .is_none_or(|pi| id_ok(pi, "pi_"))
         }
         EventObject::PaymentIntent(pi) => {
-            id_ok(&pi.id, "pi_") && amount_ok(Some(pi.amount)) && amount_ok(pi.amount_received)
+            id_ok(&pi.id, "pi_")
+                && amount_ok(Some(pi.amount))
+                && amount_ok(pi.amount_received)
+                && currency_ok(&pi.currency)
         }
         EventObject::Charge(c) => {
             amount_ok(Some(c.amount))
                 && amount_ok(Some(c.amount_refunded))
+                && currency_ok(&c.currency)
                 && c.payment_intent
                     .as_deref()
                     .is_none_or(|pi| id_ok(pi, "pi_"))
@@ -276,12 +284,14 @@ pub fn typed_object(event: &Event) -> Result<EventObject, String> {
         EventObject::Dispute(d) => {
             id_ok(&d.id, "dp_")
                 && amount_ok(Some(d.amount))
+                && currency_ok(&d.currency)
                 && d.payment_intent
                     .as_deref()
                     .is_none_or(|pi| id_ok(pi, "pi_"))
         }
         EventObject::Refund(r) => {
             amount_ok(Some(r.amount))
+                && currency_ok(&r.currency)
                 && r.payment_intent
                     .as_deref()
                     .is_none_or(|pi| id_ok(pi, "pi_"))
@@ -292,7 +302,7 @@ pub fn typed_object(event: &Event) -> Result<EventObject, String> {
         Ok(object)
     } else {
         Err(format!(
-            "the {} object is not one Stripe sends (ids, amounts)",
+            "the {} object is not one Stripe sends (ids, amounts, currencies)",
             event.kind
         ))
     }
