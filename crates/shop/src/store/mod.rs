@@ -160,6 +160,29 @@ fn sqlite_process_options() {
 /// [`sqlite_files`]: SQLite's unix files alone cut the spill's one large write short.
 const SUB_JOURNAL_IN_MEMORY: std::ffi::c_int = 1 << 20;
 
+/// One run of the SQLite migrations. SQLite changes a table's constraints by rebuilding it, which
+/// needs foreign keys off (a PRAGMA that is ignored inside the migration's transaction). The
+/// connection is detached afterwards, so the pool never gets it back in that state.
+async fn migrate_sqlite(pool: &SqlitePool, migrator: &Migrator) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?.detach();
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut conn)
+        .await?;
+    let result = migrator.run(&mut conn).await;
+    let checked: Result<Vec<(String,)>, sqlx::Error> =
+        sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+            .fetch_all(&mut conn)
+            .await;
+    let _ = sqlx::Connection::close(conn).await;
+    result?;
+    if let Some((table,)) = checked?.into_iter().next() {
+        return Err(StoreError::Migration(format!(
+            "a migration left rows of {table} without their parent"
+        )));
+    }
+    Ok(())
+}
+
 /// How long a connection waits for SQLite's write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -219,29 +242,31 @@ impl Store {
     }
 
     /// Applies the pending migrations of this backend. Safe to run from several instances at once:
-    /// sqlx takes an advisory lock on PostgreSQL, and SQLite serialises writers.
+    /// sqlx takes an advisory lock on PostgreSQL; on SQLite, whose migrations take no lock, an
+    /// instance that meets another's migration (the file locked, or a table the other just made)
+    /// tries again, and finds it applied.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = self.migrator();
         match self {
             Store::Sqlite(pool, _) => {
-                // SQLite changes a table's constraints by rebuilding it, which needs foreign keys
-                // off (a PRAGMA that is ignored inside the migration's transaction). The
-                // connection is detached afterwards, so the pool never gets it back in that state.
-                let mut conn = pool.acquire().await?.detach();
-                sqlx::query("PRAGMA foreign_keys = OFF")
-                    .execute(&mut conn)
-                    .await?;
-                let result = migrator.run(&mut conn).await;
-                let checked: Result<Vec<(String,)>, sqlx::Error> =
-                    sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
-                        .fetch_all(&mut conn)
-                        .await;
-                let _ = sqlx::Connection::close(conn).await;
-                result?;
-                if let Some((table,)) = checked?.into_iter().next() {
-                    return Err(StoreError::Migration(format!(
-                        "a migration left rows of {table} without their parent"
-                    )));
+                let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+                let mut conflicts = 0;
+                loop {
+                    let Err(e) = migrate_sqlite(pool, migrator).await else {
+                        return Ok(());
+                    };
+                    let why = e.to_string();
+                    let locked = ["database is locked", "(code: 5)", "(code: 517)"]
+                        .iter()
+                        .any(|m| why.contains(m));
+                    let raced = why.contains("already exists") || why.contains("duplicate column");
+                    conflicts += usize::from(raced);
+                    if !(locked || raced) || conflicts > 10 || std::time::Instant::now() > deadline
+                    {
+                        return Err(e);
+                    }
+                    let pause = 50 + rand::random::<u64>() % 200;
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
             }
             Store::Postgres(pool) => migrator.run(pool).await?,

@@ -197,6 +197,25 @@ async fn migrations_are_idempotent_and_readiness_follows_them() {
     assert!(store.is_ready().await.unwrap());
 }
 
+/// Instances started together on a fresh database all come up: on SQLite, whose migrations take
+/// no lock, the ones that meet another's migration try again (they exited with "database is
+/// locked" or "table products already exists").
+#[tokio::test]
+async fn instances_migrating_one_database_at_once_all_succeed() {
+    let db = TestDb::new().await;
+    let mut stores = Vec::new();
+    for _ in 0..6 {
+        stores.push(caisse_shop::Store::connect(&db.url).await.unwrap());
+    }
+    let results = futures_util::future::join_all(stores.iter().map(|store| store.migrate())).await;
+    for result in results {
+        result.unwrap();
+    }
+    for store in &stores {
+        assert!(store.is_ready().await.unwrap());
+    }
+}
+
 #[tokio::test]
 async fn foreign_keys_are_enforced() {
     let (_db, store) = seeded().await;
