@@ -68,6 +68,10 @@ impl From<sqlx::Error> for StoreError {
                     _ => {
                         let code = db.code().map(|c| c.to_string()).unwrap_or_default();
                         let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+                        let message = match (sqlite, code.parse()) {
+                            (true, Ok(extended)) => sqlite_message(extended, message),
+                            _ => message,
+                        };
                         return if is_transient_code(&code, sqlite) {
                             StoreError::Unavailable(message)
                         } else {
@@ -113,6 +117,20 @@ pub(super) fn is_transient_code(code: &str, sqlite: bool) -> bool {
         )
 }
 
+/// SQLite's message for an error, and what to do about it when its words alone do not say:
+/// SQLite answers "disk I/O error" when it finds no writable temporary directory (a large
+/// transaction's journal, a big sort), whatever the disk holding the database.
+pub(super) fn sqlite_message(extended_code: i32, message: String) -> String {
+    // SQLITE_IOERR_GETTEMPPATH.
+    if extended_code == 6410 {
+        return format!(
+            "{message}: SQLite found no writable temporary directory \
+             (set SQLITE_TMPDIR or TMPDIR to one)"
+        );
+    }
+    message
+}
+
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
         StoreError::Migration(e.to_string())
@@ -121,7 +139,23 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 
 #[cfg(test)]
 mod tests {
-    use super::is_transient_code;
+    use super::{is_transient_code, StoreError};
+
+    /// An outside probe ran a large import with every temporary directory read-only and read
+    /// only "disk I/O error".
+    #[test]
+    fn no_writable_temporary_directory_is_said_in_words() {
+        let failure = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(6410), None);
+        let told = StoreError::from(failure);
+        assert!(told.is_transient());
+        assert!(
+            told.to_string()
+                .contains("no writable temporary directory (set SQLITE_TMPDIR or TMPDIR"),
+            "{told}"
+        );
+        let full = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(13), None);
+        assert!(!StoreError::from(full).to_string().contains("TMPDIR"));
+    }
 
     #[test]
     fn outages_and_time_outs_are_transient_and_bugs_are_not() {

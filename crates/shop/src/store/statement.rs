@@ -238,11 +238,12 @@ impl From<rusqlite::Error> for StoreError {
             ffi::SQLITE_CONSTRAINT_NOTNULL => ConstraintKind::NotNull,
             code if code & 0xff == ffi::SQLITE_CONSTRAINT => ConstraintKind::Other,
             code => {
+                let message = super::error::sqlite_message(code, message);
                 return if super::error::is_transient_code(&code.to_string(), true) {
                     StoreError::Unavailable(message)
                 } else {
                     StoreError::Database { message }
-                }
+                };
             }
         };
         StoreError::Constraint { kind, message }
