@@ -203,9 +203,11 @@ pub async fn create(
             local_time(expires_at, &app.config.time_zone)
         ),
     };
+    // Provisional: nobody outside learns of the hold before the session is recorded on it,
+    // durably, which makes the hold durable too (see `Store::write_provisional`).
     let held = app
         .store
-        .write(async |tx| {
+        .write_provisional(async |tx| {
             if let Some(key) = idempotency_key {
                 tx.retire_idempotency_key(&scope, key, key_since).await?;
             }
@@ -277,8 +279,17 @@ pub async fn create(
     let stored = app
         .store
         .write(async |tx| {
-            tx.set_hold_session(&hold_id, &session.id, &url, expires_at, now)
-                .await
+            if tx
+                .set_hold_session(&hold_id, &session.id, &url, expires_at, now)
+                .await?
+            {
+                Ok(())
+            } else {
+                // Its provisional commit was undone (a failed group commit): no URL leaves.
+                Err(StoreError::Unavailable(format!(
+                    "hold {hold_id} was lost before its Checkout Session could be recorded"
+                )))
+            }
         })
         .await;
     if let Err(e) = stored {

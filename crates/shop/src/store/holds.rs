@@ -159,7 +159,7 @@ impl Tx {
     }
 
     /// Links a hold to its Checkout Session, whose `expires_at` (taken when Stripe was called)
-    /// becomes the hold's.
+    /// becomes the hold's. False when there is no such hold: its provisional commit was lost.
     pub async fn set_hold_session(
         &mut self,
         hold_id: &str,
@@ -167,9 +167,9 @@ impl Tx {
         url: &str,
         expires_at: i64,
         now: i64,
-    ) -> Result<(), StoreError> {
-        self.run("UPDATE holds SET checkout_session_id = $1, checkout_url = $2, expires_at = $3, updated_at = $4 WHERE id = $5", args![session_id, url, expires_at, now, hold_id]).await?;
-        Ok(())
+    ) -> Result<bool, StoreError> {
+        let changed = self.run("UPDATE holds SET checkout_session_id = $1, checkout_url = $2, expires_at = $3, updated_at = $4 WHERE id = $5", args![session_id, url, expires_at, now, hold_id]).await?;
+        Ok(changed == 1)
     }
 
     pub async fn hold_for_update(&mut self, hold_id: &str) -> Result<Option<Hold>, StoreError> {

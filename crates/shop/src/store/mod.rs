@@ -77,6 +77,7 @@ pub use statement::{Arg, Column, TxRow};
 pub use stock::{BelowHeld, ProductStock};
 pub use stock_settle::STOCK_NOW;
 pub use stripe_requests::StripeRequestRow;
+use unit_of_work::Durability;
 pub use unit_of_work::{forbid_network_in_transaction, in_transaction, Outage, OutageAlarm};
 pub use webhook_events::{Claim, EventRow, NewEvent};
 
@@ -116,6 +117,13 @@ macro_rules! on_conn {
 }
 pub(crate) use on_conn;
 
+/// What every PostgreSQL write transaction sets besides its durability (see [`POSTGRES_BEGIN`]).
+macro_rules! postgres_limits {
+    () => {
+        "SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = '15s'"
+    };
+}
+
 /// How every PostgreSQL write transaction begins: `BEGIN` and what the transaction sets for
 /// itself (`SET LOCAL`, so that it holds on a pooled server connection behind PgBouncer too),
 /// sent together as one simple query, one round trip:
@@ -124,8 +132,17 @@ pub(crate) use on_conn;
 /// - `lock_timeout`: a row lock held too long (a stuck session) fails this transaction as
 ///   transient — a webhook answers 503 and Stripe retries — instead of piling up connections;
 /// - `statement_timeout`: no statement runs past the request time limit's order of magnitude.
-pub const POSTGRES_BEGIN: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
-     SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = '15s'";
+pub const POSTGRES_BEGIN: &str = concat!(
+    "BEGIN; SET LOCAL synchronous_commit = on; ",
+    postgres_limits!()
+);
+
+/// How a [`Store::write_provisional`] begins on PostgreSQL: its commit does not wait for the
+/// log's flush, which the next durable commit's flush covers.
+const POSTGRES_BEGIN_PROVISIONAL: &str = concat!(
+    "BEGIN; SET LOCAL synchronous_commit = off; ",
+    postgres_limits!()
+);
 
 /// Sets SQLite's process-wide options, once per process, before its first connection, then
 /// registers caisse's VFS ([`sqlite_files`]), which starts SQLite. Memory statistics off: they put
@@ -297,7 +314,7 @@ impl Store {
 
     /// Begins a write transaction: on SQLite a savepoint in the writer's group. Private: every
     /// write goes through [`Store::write`].
-    async fn begin(&self) -> Result<Tx, StoreError> {
+    async fn begin(&self, durability: Durability) -> Result<Tx, StoreError> {
         let asked = std::time::Instant::now();
         Ok(match self {
             // Where a write's time goes, for `caisse-bench` and operators: waiting for a
@@ -309,7 +326,12 @@ impl Store {
                 Tx::Sqlite(turn)
             }
             Store::Postgres(pool) => {
-                let tx = pool.begin_with(POSTGRES_BEGIN).await?;
+                let tx = pool
+                    .begin_with(match durability {
+                        Durability::BeforeAnswer => POSTGRES_BEGIN,
+                        Durability::WithNextDurableWrite => POSTGRES_BEGIN_PROVISIONAL,
+                    })
+                    .await?;
                 metrics::histogram!("caisse_db_write_wait_seconds", "db" => "postgres")
                     .record(asked.elapsed().as_secs_f64());
                 Tx::Postgres(tx)
@@ -352,9 +374,12 @@ impl Tx {
         }
     }
 
-    async fn commit(self) -> Result<(), StoreError> {
+    async fn commit(self, durability: Durability) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(turn) => turn.commit().await?,
+            Tx::Sqlite(turn) => match durability {
+                Durability::BeforeAnswer => turn.commit().await?,
+                Durability::WithNextDurableWrite => turn.commit_provisional()?,
+            },
             Tx::Postgres(tx) => {
                 let committing = std::time::Instant::now();
                 tx.commit().await?;

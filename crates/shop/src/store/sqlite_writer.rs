@@ -10,7 +10,9 @@
 //!   waiting (and the group is not full), the turn passes on and the committer waits. The last one
 //!   of the group commits the outer transaction: one fsync for all of them.
 //! - Each committer is answered only after that `COMMIT` is durable. A crash before it loses the
-//!   whole group, none of which was answered, so every caller (a webhook: Stripe) retries.
+//!   whole group, none of which was answered, so every caller (a webhook: Stripe) retries. The
+//!   one exception asks for it: a provisional commit ([`WriterTurn::commit_provisional`]) is
+//!   answered as soon as its savepoint is released into the group.
 //! - A transaction that fails or is dropped rolls back to its savepoint, so one failure undoes only
 //!   itself. If SQLite lost the outer transaction (an I/O error, a full disk), every member of the
 //!   group is told its commit failed, as a transient error.
@@ -247,21 +249,29 @@ impl WriterTurn {
 
     /// Commits this transaction with its group; returns once that commit is durable.
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.settle(true).await
+        let group = self.settle(true)?;
+        group.durable().await
+    }
+
+    /// Commits this transaction with its group, and returns at once: every later turn sees it,
+    /// the pool's readers once the group commits, and it is durable with the group (see
+    /// `Store::write_provisional`). If the group's commit fails, it is undone after this answer.
+    pub fn commit_provisional(self) -> Result<(), StoreError> {
+        self.settle(true).map(drop)
     }
 
     /// Rolls this transaction back, then waits until what it read of earlier members of its group
     /// is durable: a caller that answers from those reads (a lost race) answers nothing that a
     /// failed group commit could take back.
     pub async fn rollback(self) -> Result<(), StoreError> {
-        self.settle(false).await
+        self.settle(false)?.durable().await
     }
 
     /// Releases (`keep`) or rolls back this transaction's savepoint, joins its group (a rollback
-    /// only when there is a group whose writes it may have read), hands the turn on, and waits
-    /// for the group's commit: made by this member, on a task of its own, when nobody else is
-    /// queued or the group is full.
-    async fn settle(mut self, keep: bool) -> Result<(), StoreError> {
+    /// only when there is a group whose writes it may have read) and hands the turn on. The
+    /// group's commit is made by this member, on a task of its own, when nobody else is queued
+    /// or the group is full; the [`Group`] returned tells when it is durable.
+    fn settle(mut self, keep: bool) -> Result<Group, StoreError> {
         let mut state = self.state.take().expect("a turn holds the writer");
         self.in_savepoint = false;
         self.end_turn();
@@ -279,7 +289,7 @@ impl WriterTurn {
             )));
         }
         if !keep && state.group.is_empty() {
-            return Ok(());
+            return Ok(Group(None));
         }
         let (told, outcome) = oneshot::channel();
         state.group.push(told);
@@ -289,6 +299,24 @@ impl WriterTurn {
             // The next turn holds the group open, and its last member commits it.
             drop(state);
         }
+        Ok(Group(Some(outcome)))
+    }
+
+    fn end_turn(&self) {
+        metrics::histogram!("caisse_db_write_turn_seconds", "db" => "sqlite")
+            .record(self.since.elapsed().as_secs_f64());
+    }
+}
+
+/// The group a settled transaction joined (none: a rollback that read nothing of anyone's).
+struct Group(Option<oneshot::Receiver<Result<(), String>>>);
+
+impl Group {
+    /// Waits until the group's commit is durable.
+    async fn durable(self) -> Result<(), StoreError> {
+        let Some(outcome) = self.0 else {
+            return Ok(());
+        };
         match outcome.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Unavailable(format!(
@@ -298,11 +326,6 @@ impl WriterTurn {
                 "the group commit was abandoned".into(),
             )),
         }
-    }
-
-    fn end_turn(&self) {
-        metrics::histogram!("caisse_db_write_turn_seconds", "db" => "sqlite")
-            .record(self.since.elapsed().as_secs_f64());
     }
 }
 

@@ -10,7 +10,8 @@
 //! path rather than a shop under load.
 //!
 //! It commits when the closure returns `Ok` and rolls back when it returns `Err`. Either way it
-//! returns only once what the caller saw is durable: on SQLite, a transaction may have read what
+//! returns only once what the caller saw is durable (but for [`Store::write_provisional`]'s
+//! commit, which asks not to wait): on SQLite, a transaction may have read what
 //! earlier members of its group wrote (see [`super::sqlite_writer`]), so a rollback waits for that
 //! group's commit too, and fails as transient if the group is lost.
 //!
@@ -43,6 +44,15 @@ pub fn forbid_network_in_transaction(what: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// When a committed unit of work is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Durability {
+    /// Once its commit is durable: what a promise rests on (a webhook's 2xx, a checkout's 201).
+    BeforeAnswer,
+    /// Once every later write sees it; durable with the first durable commit after it.
+    WithNextDurableWrite,
+}
+
 impl Store {
     /// Runs `work` in one write transaction: commit on `Ok`, roll back on `Err`, and answer only
     /// once what `work` saw is durable.
@@ -50,10 +60,41 @@ impl Store {
     where
         E: From<StoreError> + std::fmt::Display,
     {
-        let mut tx = self.begin().await?;
+        self.unit(Durability::BeforeAnswer, work).await
+    }
+
+    /// Runs `work` like [`Store::write`], but a commit is answered once every later write sees
+    /// it, without waiting for it to be durable: it becomes durable with the first durable commit
+    /// after it, since SQLite's WAL and PostgreSQL's log are written and synced in order (on
+    /// SQLite it is committed with its group; on PostgreSQL with `synchronous_commit = off`).
+    /// Until then a crash, or on SQLite a failed group commit, can still take it back.
+    ///
+    /// For a write that nobody outside the process learns of before a durable write that depends
+    /// on it and checks that it is still there: the checkout's hold, which only its Stripe call
+    /// follows before the session is recorded on the hold's row (durably) and the 201 leaves. It
+    /// takes one commit's wait off every checkout.
+    pub async fn write_provisional<T, E>(
+        &self,
+        work: impl AsyncFnOnce(&mut Tx) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError> + std::fmt::Display,
+    {
+        self.unit(Durability::WithNextDurableWrite, work).await
+    }
+
+    async fn unit<T, E>(
+        &self,
+        durability: Durability,
+        work: impl AsyncFnOnce(&mut Tx) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError> + std::fmt::Display,
+    {
+        let mut tx = self.begin(durability).await?;
         match IN_TRANSACTION.scope((), work(&mut tx)).await {
             Ok(value) => {
-                tx.commit().await?;
+                tx.commit(durability).await?;
                 Ok(value)
             }
             Err(e) => match tx.rollback().await {

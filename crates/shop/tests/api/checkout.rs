@@ -478,6 +478,43 @@ async fn signed_in_customers_are_identified_by_their_token() {
     app.stop().await;
 }
 
+/// The hold is committed provisionally before Stripe is called (answered without waiting for
+/// its durability, which the session's durable write then brings). If it is lost in between (a
+/// failed group commit, a crash), recording the session finds no hold, and the customer gets a
+/// 503: never a session URL whose payment would find no hold.
+#[tokio::test]
+async fn a_hold_lost_before_its_session_is_recorded_gives_no_session_url() {
+    let app = TestApp::spawn().await;
+    app.sandbox.set_latency(800);
+    let lose_the_hold = async {
+        let hold = crate::support::wait_for(5, "the hold", || async {
+            let found: Option<String> = match &app.store {
+                caisse_shop::Store::Sqlite(p, _) => sqlx::query_scalar("SELECT id FROM holds")
+                    .fetch_optional(p)
+                    .await
+                    .unwrap(),
+                caisse_shop::Store::Postgres(p) => sqlx::query_scalar("SELECT id FROM holds")
+                    .fetch_optional(p)
+                    .await
+                    .unwrap(),
+            };
+            found
+        })
+        .await;
+        for table in ["hold_items WHERE hold_id", "holds WHERE id"] {
+            raw(&app.store, &format!("DELETE FROM {table} = '{hold}'"))
+                .await
+                .unwrap();
+        }
+    };
+    let ((status, body, _), ()) =
+        tokio::join!(app.checkout(cart(&[("tote-bag", 1)]), &[]), lose_the_hold);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.get("url").is_none(), "{body}");
+    assert_eq!(scalar(&app.store, "SELECT COUNT(*) FROM holds").await, 0);
+    app.stop().await;
+}
+
 /// A Stripe slower than the configured limit is a failure like any other: the customer hears
 /// `payment_provider_unavailable` and the stock is back at once.
 #[tokio::test]

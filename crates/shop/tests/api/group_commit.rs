@@ -88,6 +88,60 @@ async fn queued_transactions_share_one_commit_and_each_is_answered_once_it_is_du
     assert_eq!(rows(&store).await, 1 + 2);
 }
 
+/// A provisional write (`Store::write_provisional`) is answered once its savepoint is released
+/// into the group, before the group is durable (while a durable member of the same group still
+/// waits), sees and is seen by the group's other members, and is committed with the group.
+#[tokio::test]
+async fn a_provisional_write_is_answered_before_its_group_is_durable() {
+    let (_dir, store, writer) = sqlite().await;
+    let mut a = writer.begin().await.unwrap();
+    insert(&mut a, 1).await.unwrap();
+    let s = store.clone();
+    let b = tokio::spawn(async move {
+        s.write_provisional(async |tx| {
+            let seen: i64 = tx.value("SELECT COUNT(*) FROM t WHERE id = 1", &[]).await?;
+            tx.run("INSERT INTO t (id) VALUES (2)", &[]).await?;
+            Ok::<_, StoreError>(seen)
+        })
+        .await
+    });
+    until_queued(&writer, 1).await;
+    let s = writer.clone();
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    let (in_turn, c_has_turn) = tokio::sync::oneshot::channel::<i64>();
+    let c = tokio::spawn(async move {
+        let mut c = s.begin().await.unwrap();
+        let seen: i64 = c
+            .sqlite()
+            .query_row("SELECT COUNT(*) FROM t WHERE id = 2", [], |r| r.get(0))
+            .unwrap();
+        insert(&mut c, 4).await.unwrap();
+        in_turn.send(seen).unwrap();
+        wait.await.unwrap();
+        c.commit().await
+    });
+    until_queued(&writer, 2).await;
+    // A commits durably: it hands the turn to B, B to C, and C keeps the group open.
+    let a = tokio::spawn(a.commit());
+    assert_eq!(c_has_turn.await.unwrap(), 1, "C sees B's provisional row");
+    assert!(!still_waiting(&b).await, "B is answered at once");
+    assert_eq!(b.await.unwrap().unwrap(), 1, "B saw A's row");
+    assert!(still_waiting(&a).await, "A waits for the group's commit");
+    assert_eq!(
+        rows(&store).await,
+        0,
+        "nothing is committed before the group"
+    );
+    go.send(()).unwrap();
+    c.await.unwrap().unwrap();
+    a.await.unwrap().unwrap();
+    assert_eq!(
+        rows(&store).await,
+        1 + 2 + 4,
+        "B is committed with its group"
+    );
+}
+
 #[tokio::test]
 async fn a_failed_member_undoes_only_itself() {
     let (_dir, store, writer) = sqlite().await;
