@@ -260,8 +260,9 @@ impl Store {
 
     /// Applies the pending migrations of this backend. Safe to run from several instances at once:
     /// sqlx takes an advisory lock on PostgreSQL; on SQLite, whose migrations take no lock, an
-    /// instance that meets another's migration (the file locked, or a table the other just made)
-    /// tries again, and finds it applied.
+    /// instance that meets another's migration (the file locked, or a migration that fails
+    /// because the other one applied it meanwhile: a table that already exists, an index that
+    /// is already gone) tries again, and finds it applied.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = self.migrator();
         match self {
@@ -269,6 +270,7 @@ impl Store {
                 let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
                 let mut conflicts = 0;
                 loop {
+                    let before = self.applied_version().await.ok();
                     let Err(e) = migrate_sqlite(pool, migrator).await else {
                         return Ok(());
                     };
@@ -276,7 +278,9 @@ impl Store {
                     let locked = ["database is locked", "(code: 5)", "(code: 517)"]
                         .iter()
                         .any(|m| why.contains(m));
-                    let raced = why.contains("already exists") || why.contains("duplicate column");
+                    // Another instance applied a migration while this one ran it.
+                    let after = self.applied_version().await.ok();
+                    let raced = matches!((before, after), (Some(b), Some(a)) if a > b);
                     conflicts += usize::from(raced);
                     if !(locked || raced) || conflicts > 10 || std::time::Instant::now() > deadline
                     {
@@ -294,7 +298,12 @@ impl Store {
     /// True when the database answers and every migration this binary knows is applied.
     pub async fn is_ready(&self) -> Result<bool, StoreError> {
         let latest = self.migrator().iter().map(|m| m.version).max().unwrap_or(0);
-        let applied: Option<i64> = on_conn!(pool self, |c| {
+        Ok(self.applied_version().await? == Some(latest))
+    }
+
+    /// The latest migration applied; none before the first.
+    async fn applied_version(&self) -> Result<Option<i64>, StoreError> {
+        on_conn!(pool self, |c| {
             sqlx::query_scalar(
                 "SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE",
             )
@@ -308,8 +317,7 @@ impl Store {
                 Ok(None)
             }
             other => Err(StoreError::from(other)),
-        })?;
-        Ok(applied == Some(latest))
+        })
     }
 
     /// Begins a write transaction: on SQLite a savepoint in the writer's group. Private: every
