@@ -106,6 +106,16 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
         .with_context(|| format!("cannot listen on {addr}"))
 }
 
+/// Where a browser on this machine reaches a listener: an address bound on every interface
+/// (`0.0.0.0`, `::`) is no address to browse, `localhost` is.
+fn browsable(bound: SocketAddr) -> String {
+    if bound.ip().is_unspecified() {
+        format!("localhost:{}", bound.port())
+    } else {
+        bound.to_string()
+    }
+}
+
 /// Serves `app` until a signal, after printing its addresses (and `extra` lines: dev's sandbox).
 async fn run(
     app: App,
@@ -113,8 +123,13 @@ async fn run(
     extra: &[String],
     admin_password: Option<String>,
 ) -> Result<()> {
-    let addr = listener.local_addr().context("no local address")?;
-    say!("caisse is listening on http://{addr}");
+    let bound = listener.local_addr().context("no local address")?;
+    let addr = browsable(bound);
+    if bound.ip().is_unspecified() {
+        say!("caisse is listening on {bound} (every interface), this machine's links:");
+    } else {
+        say!("caisse is listening on http://{addr}");
+    }
     if app.config.storefront {
         say!("  shop       http://{addr}/  (demo storefront)");
     }
@@ -136,7 +151,7 @@ async fn run(
         let server = caisse_shop::http::spawn_metrics(app.clone(), listen)
             .await
             .with_context(|| format!("cannot listen on {listen} (CAISSE_METRICS_LISTEN)"))?;
-        say!("  metrics    http://{}/metrics", server.addr);
+        say!("  metrics    http://{}/metrics", browsable(server.addr));
         Some(server)
     } else {
         say!("  metrics    http://{addr}/metrics");

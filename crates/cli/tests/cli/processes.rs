@@ -139,24 +139,40 @@ async fn caisse_dev_turns_a_payment_on_the_hosted_page_into_an_order() {
 }
 
 /// In a container (`--listen 0.0.0.0:P`), the links handed out are the host's: caisse at
-/// `http://localhost:P`, the sandbox's payment pages at `http://localhost:P+1`, where it listens.
+/// `http://localhost:P`, the sandbox's payment pages at `http://localhost:P+1`, where it listens;
+/// and the links it prints too, never `http://0.0.0.0:P`, which no browser opens.
 #[tokio::test]
 async fn caisse_dev_on_every_interface_hands_out_links_the_host_reaches() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port_pair();
-    let _dev = Running(
+    let mut dev = Running(
         caisse(
             dir.path(),
             &["dev", "--listen", &format!("0.0.0.0:{port}")],
             &[],
         )
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap(),
     );
     let base = format!("http://127.0.0.1:{port}");
     wait_for(&format!("{base}/readyz")).await;
+    let banner = {
+        use std::io::BufRead;
+        let stdout = std::io::BufReader::new(dev.0.stdout.take().unwrap());
+        let lines: Vec<String> = stdout
+            .lines()
+            .map_while(Result::ok)
+            .take_while(|l| !l.contains("health"))
+            .collect();
+        lines.join("\n")
+    };
+    assert!(
+        banner.contains(&format!("  shop       http://localhost:{port}/")),
+        "{banner}"
+    );
+    assert!(!banner.contains("http://0.0.0.0"), "{banner}");
     let created: serde_json::Value = reqwest::Client::new()
         .post(format!("{base}/api/checkout"))
         .json(&serde_json::json!({"items": [{"product_id": "tee-classic", "quantity": 1}]}))
