@@ -137,8 +137,12 @@ pub async fn create(
         .map(|o| serde_json::to_string(o).unwrap_or_default());
     let hold_id = format!("hold_{}", uuid::Uuid::now_v7().simple());
     let tag = intent_tag::new_tag();
-    // The hold's expiry until Stripe's session gives the final one (see `session::open`).
-    let expires_at = now + app.config.checkout.hold_ttl.as_secs() as i64;
+    // The hold's expiry until Stripe's session gives the final one (see `session::open`): no
+    // later than this request can still be running, so that a hold its process died with (a
+    // crash between the hold and its session) goes back to the reconciler within minutes, its
+    // key freed for the client's retry, instead of holding stock to the end of the session's
+    // lifetime.
+    let expires_at = now + provisional_lifetime(app);
     let items: Vec<HoldItem> = cart
         .lines
         .iter()
@@ -285,9 +289,10 @@ pub async fn create(
             {
                 Ok(())
             } else {
-                // Its provisional commit was undone (a failed group commit): no URL leaves.
+                // Its provisional commit was undone (a failed group commit, a crash), or the
+                // reconciler released it past its provisional expiry: no URL leaves.
                 Err(StoreError::Unavailable(format!(
-                    "hold {hold_id} was lost before its Checkout Session could be recorded"
+                    "hold {hold_id} was lost or released before its Checkout Session could be recorded"
                 )))
             }
         })
@@ -296,13 +301,24 @@ pub async fn create(
         // Stripe has a session the hold does not know: end it at Stripe and free the hold and
         // its key, rather than leave the key answering `checkout_in_progress` until expiry.
         tracing::error!(hold_id, session = %session.id, error = %e, "could not record the Checkout Session");
-        if let Ok(Some(mut hold)) = app.store.hold(&hold_id).await {
-            hold.checkout_session_id = Some(session.id.clone());
-            if holds::expire_at_stripe(&app.stripe, &hold, Purpose::Expire).await
-                == Verdict::Expired
-            {
-                session::release_failed(app, &hold_id, now).await?;
+        match app.store.hold(&hold_id).await {
+            Ok(Some(mut hold)) => {
+                hold.checkout_session_id = Some(session.id.clone());
+                if holds::expire_at_stripe(&app.stripe, &hold, Purpose::Expire).await
+                    == Verdict::Expired
+                {
+                    session::release_failed(app, &hold_id, now).await?;
+                }
             }
+            // No hold any more (its provisional commit was lost): nobody has the session's
+            // URL, and it is ended at Stripe all the same.
+            Ok(None) => {
+                let key = Purpose::Expire.key(&hold_id);
+                if let Err(e) = app.stripe.expire_checkout_session(&session.id, &key).await {
+                    tracing::warn!(hold_id, session = %session.id, error = %e, "could not expire the session of a lost hold");
+                }
+            }
+            Err(_) => {}
         }
         return Err(e.into());
     }
@@ -321,6 +337,16 @@ pub async fn create(
         amount_total: cart.amount_total,
         currency: cart.currency,
     })
+}
+
+/// Seconds a hold keeps its provisional expiry: longer than a checkout can take to record its
+/// session (three tries at Stripe, each within its time limit, and the writer's waits), at most
+/// the hold's own lifetime. The session's write checks that its hold is still open, so a hold
+/// released meanwhile never gets a URL.
+fn provisional_lifetime(app: &App) -> i64 {
+    let stripe = app.config.stripe.timeout.as_secs() as i64;
+    let longest_checkout = 3 * stripe + 2 * 30 + 60;
+    longest_checkout.min(app.config.checkout.hold_ttl.as_secs() as i64)
 }
 
 async fn validate(app: &App, requested: &[RequestedLine]) -> Result<ValidCart, CheckoutError> {

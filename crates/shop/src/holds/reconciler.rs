@@ -132,6 +132,23 @@ async fn settle(app: &App, hold: &Hold, due: i64, now: i64) -> Result<Settled, S
     }
     Ok(
         match release::expire_at_stripe(&app.stripe, hold, Purpose::Expire).await {
+            Verdict::Expired if hold.checkout_session_id.is_none() => {
+                // Its checkout never recorded a session (the process died between the two): no
+                // URL was ever answered, so the client's retry with its key is a new checkout.
+                let released = app
+                    .store
+                    .write(async |tx| {
+                        let why = "its checkout ended without a Checkout Session";
+                        let released =
+                            release::release_in(tx, &hold.id, "expired", ACTOR, why, now).await?;
+                        if released {
+                            tx.clear_hold_idempotency_key(&hold.id).await?;
+                        }
+                        Ok::<_, StoreError>(released)
+                    })
+                    .await?;
+                here(released, Settled::Released)
+            }
             Verdict::Expired => {
                 let why = format!(
                     "expired at {} without payment",

@@ -159,7 +159,8 @@ impl Tx {
     }
 
     /// Links a hold to its Checkout Session, whose `expires_at` (taken when Stripe was called)
-    /// becomes the hold's. False when there is no such hold: its provisional commit was lost.
+    /// becomes the hold's. False when there is no such open hold: its provisional commit was
+    /// lost, or the reconciler released it (see `checkout::create`'s provisional expiry).
     pub async fn set_hold_session(
         &mut self,
         hold_id: &str,
@@ -168,7 +169,7 @@ impl Tx {
         expires_at: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let changed = self.run("UPDATE holds SET checkout_session_id = $1, checkout_url = $2, expires_at = $3, updated_at = $4 WHERE id = $5", args![session_id, url, expires_at, now, hold_id]).await?;
+        let changed = self.run("UPDATE holds SET checkout_session_id = $1, checkout_url = $2, expires_at = $3, updated_at = $4 WHERE id = $5 AND status = 'active'", args![session_id, url, expires_at, now, hold_id]).await?;
         Ok(changed == 1)
     }
 

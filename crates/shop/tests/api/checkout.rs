@@ -481,7 +481,8 @@ async fn signed_in_customers_are_identified_by_their_token() {
 /// The hold is committed provisionally before Stripe is called (answered without waiting for
 /// its durability, which the session's durable write then brings). If it is lost in between (a
 /// failed group commit, a crash), recording the session finds no hold, and the customer gets a
-/// 503: never a session URL whose payment would find no hold.
+/// 503: never a session URL whose payment would find no hold, and the session is ended at
+/// Stripe.
 #[tokio::test]
 async fn a_hold_lost_before_its_session_is_recorded_gives_no_session_url() {
     let app = TestApp::spawn().await;
@@ -512,6 +513,45 @@ async fn a_hold_lost_before_its_session_is_recorded_gives_no_session_url() {
     assert_eq!(status, 503, "{body}");
     assert!(body.get("url").is_none(), "{body}");
     assert_eq!(scalar(&app.store, "SELECT COUNT(*) FROM holds").await, 0);
+    app.sandbox.set_latency(0);
+    let sessions = app.stripe_get("/v1/checkout/sessions?limit=10").await;
+    assert_eq!(sessions["data"][0]["status"], "expired", "{sessions}");
+    app.stop().await;
+}
+
+/// Until its session is recorded a hold expires within minutes (so that one a crash left goes
+/// back soon, see `holds::a_hold_its_checkout_died_with_is_released_and_its_key_freed`); one
+/// released meanwhile (by the reconciler, past that expiry) never gets a session URL: the
+/// checkout answers 503 and ends the session at Stripe.
+#[tokio::test]
+async fn a_hold_released_before_its_session_is_recorded_gives_no_url_and_ends_the_session() {
+    let app = TestApp::spawn().await;
+    app.sandbox.set_latency(800);
+    let release_the_hold = async {
+        crate::support::wait_for(5, "the hold", || async {
+            (scalar(&app.store, "SELECT COUNT(*) FROM holds").await == 1).then_some(())
+        })
+        .await;
+        let provisional = scalar(&app.store, "SELECT expires_at - created_at FROM holds").await;
+        assert!(
+            (60..1800).contains(&provisional),
+            "a provisional expiry of minutes, not the session's half hour: {provisional} s"
+        );
+        raw(&app.store, "UPDATE holds SET status = 'released'")
+            .await
+            .unwrap();
+    };
+    let ((status, body, _), ()) = tokio::join!(
+        app.checkout(cart(&[("tote-bag", 1)]), &[]),
+        release_the_hold
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(body.get("url").is_none(), "{body}");
+    app.sandbox.set_latency(0);
+    let sessions = app.stripe_get("/v1/checkout/sessions?limit=10").await;
+    let made = sessions["data"].as_array().cloned().unwrap_or_default();
+    assert_eq!(made.len(), 1, "{sessions}");
+    assert_eq!(made[0]["status"], "expired", "{sessions}");
     app.stop().await;
 }
 

@@ -438,3 +438,41 @@ async fn a_pass_settles_holds_side_by_side_and_starts_none_after_its_deadline() 
     assert_eq!(app.reserved("sticker-pack").await, 0);
     app.stop().await;
 }
+
+/// A hold whose checkout died between the hold and its session (a crash: the provisional hold
+/// became durable with another request's commit, its session was never recorded) expires within
+/// minutes, not at the end of a session's lifetime, and the reconciler frees its
+/// Idempotency-Key with its stock: no URL was ever answered, so the client's retry is a new
+/// checkout, not `checkout_in_progress` then `checkout_closed` for half an hour.
+#[tokio::test]
+async fn a_hold_its_checkout_died_with_is_released_and_its_key_freed() {
+    let app = TestApp::spawn().await;
+    let key = [("idempotency-key", "crash-retry-1")];
+    let (status, first, _) = app.checkout(cart(&[("tote-bag", 2)]), &key).await;
+    assert_eq!(status, 201, "{first}");
+    let hold = first["hold_id"].as_str().unwrap().to_string();
+    // What the crash leaves: the hold as it was before its session was recorded.
+    let now = caisse_shop::store::unix_now();
+    raw(
+        &app.store,
+        &format!(
+            "UPDATE holds SET checkout_session_id = NULL, checkout_url = NULL, \
+             expires_at = created_at + 144 WHERE id = '{hold}'"
+        ),
+    )
+    .await
+    .unwrap();
+    let report = caisse_shop::holds::reconciler::reconcile(
+        &app.app,
+        now + 145,
+        caisse_shop::holds::reconciler::Pass::Scheduled,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.released, 1);
+    assert_eq!(app.reserved("tote-bag").await, 0);
+    let (status, again, _) = app.checkout(cart(&[("tote-bag", 2)]), &key).await;
+    assert_eq!(status, 201, "{again}");
+    assert_ne!(again["hold_id"], first["hold_id"], "a new checkout");
+    app.stop().await;
+}
