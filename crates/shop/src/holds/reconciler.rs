@@ -138,6 +138,12 @@ async fn settle(app: &App, hold: &Hold, due: i64, now: i64) -> Result<Settled, S
                 let released = app
                     .store
                     .write(async |tx| {
+                        // Unless its checkout, slower than the provisional expiry, recorded
+                        // the session since it was read: that hold waits for its session's end.
+                        let locked = tx.hold_for_update(&hold.id).await?;
+                        if locked.is_none_or(|h| h.checkout_session_id.is_some()) {
+                            return Ok(false);
+                        }
                         let why = "its checkout ended without a Checkout Session";
                         let released =
                             release::release_in(tx, &hold.id, "expired", ACTOR, why, now).await?;
