@@ -102,6 +102,13 @@ fn cases() -> Vec<Case> {
         "unsupported_media_type",
     );
     wrong_type.headers = vec![("content-type", "application/x-www-form-urlencoded".into())];
+    let mut wrong_charset = checkout(
+        "JSON declared in another charset than UTF-8",
+        line("tee-classic", json!(1)),
+        415,
+        "unsupported_media_type",
+    );
+    wrong_charset.headers = vec![("content-type", "application/json; charset=utf-16".into())];
     let mut bad_key = checkout(
         "an Idempotency-Key that is not visible ASCII",
         line("tee-classic", json!(1)),
@@ -124,6 +131,7 @@ fn cases() -> Vec<Case> {
     vec![
         checkout("truncated JSON", "{\"items\": [", 400, "invalid_request"),
         wrong_type,
+        wrong_charset,
         checkout("JSON of the wrong shape", json!({"items": "tee-classic"}).to_string(), 400, "invalid_request"),
         checkout("a field caisse does not take: a price", json!({"items": [{"product_id": "tee-classic", "quantity": 1, "unit_amount": 1}]}).to_string(), 400, "invalid_request"),
         checkout("a negative quantity", line("tee-classic", json!(-3)), 422, "quantity_out_of_range"),
