@@ -48,33 +48,6 @@ fn is_utf8_json(content_type: &str) -> bool {
         })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::is_utf8_json;
-
-    #[test]
-    fn json_is_utf8_whatever_the_case_and_quotes() {
-        for ok in [
-            "application/json",
-            "Application/JSON",
-            "application/json; charset=utf-8",
-            "application/json;charset=\"UTF-8\"",
-            "application/json; foo=bar",
-        ] {
-            assert!(is_utf8_json(ok), "{ok}");
-        }
-        for refused in [
-            "application/json; charset=utf-16",
-            "application/json; charset=latin1",
-            "text/json",
-            "application/jsonx",
-            "",
-        ] {
-            assert!(!is_utf8_json(refused), "{refused}");
-        }
-    }
-}
-
 /// The largest body of any request but a webhook's: a cart, a sign-in or dashboard form fits in
 /// a few kilobytes, and these bodies are read before (or without) any authentication, so that a
 /// few hundred slow clients each sending the webhook limit (1 MiB) would hold hundreds of MB.
@@ -112,4 +85,31 @@ pub async fn read_body(req: Request, limit: usize) -> Result<axum::body::Bytes, 
                 ApiError::invalid_request("the request body could not be read")
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_utf8_json;
+
+    #[test]
+    fn json_is_utf8_whatever_the_case_and_quotes() {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=\"UTF-8\"",
+            "application/json; foo=bar",
+        ] {
+            assert!(is_utf8_json(ok), "{ok}");
+        }
+        for refused in [
+            "application/json; charset=utf-16",
+            "application/json; charset=latin1",
+            "text/json",
+            "application/jsonx",
+            "",
+        ] {
+            assert!(!is_utf8_json(refused), "{refused}");
+        }
+    }
 }
