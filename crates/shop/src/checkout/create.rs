@@ -340,12 +340,14 @@ pub async fn create(
 }
 
 /// Seconds a hold keeps its provisional expiry: longer than a checkout can take to record its
-/// session (three tries at Stripe, each within its time limit, and the writer's waits), at most
+/// session (three tries at Stripe, each within its time limit, and its two writes' longest
+/// wait for the database, SQLite's being the longer), at most
 /// the hold's own lifetime. The session's write checks that its hold is still open, so a hold
 /// released meanwhile never gets a URL.
 fn provisional_lifetime(app: &App) -> i64 {
     let stripe = app.config.stripe.timeout.as_secs() as i64;
-    let longest_checkout = 3 * stripe + 2 * 30 + 60;
+    let writer_wait = crate::store::SQLITE_BUSY_TIMEOUT.as_secs() as i64;
+    let longest_checkout = 3 * stripe + 2 * writer_wait + 60;
     longest_checkout.min(app.config.checkout.hold_ttl.as_secs() as i64)
 }
 

@@ -201,7 +201,7 @@ async fn migrate_sqlite(pool: &SqlitePool, migrator: &Migrator) -> Result<(), St
 }
 
 /// How long a connection waits for SQLite's write lock before giving up.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Store {
     /// Opens the pool named by `url` (`sqlite://path`, `postgres://…`).
