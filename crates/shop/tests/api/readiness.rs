@@ -1,11 +1,12 @@
 //! `/readyz` tells whether a write can complete, and `/healthz` only that the process answers:
 //! an outside process holding what every write needs — SQLite's write lock, or a lock on a
-//! PostgreSQL table the payments write — makes the instance not ready until it lets go.
+//! PostgreSQL table the payments write — makes the instance not ready until it lets go. A
+//! PostgreSQL server that closed the pool's idle connections costs no request.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 
-use crate::support::{wait_for, TestApp};
+use crate::support::{raw, wait_for, TestApp};
 
 /// `sqlite3` with `BEGIN IMMEDIATE`, or `psql` with `LOCK TABLE orders IN SHARE MODE` (what an
 /// operator's long report or a migration by hand takes), in a transaction left open until
@@ -66,5 +67,41 @@ async fn readyz_is_503_while_an_outside_process_holds_the_write_lock_and_200_aft
         (status("/readyz").await == 200).then_some(())
     })
     .await;
+    app.stop().await;
+}
+
+/// A restart of PostgreSQL, or a proxy that drops idle connections, leaves the pool holding dead
+/// ones: those idle for `POSTGRES_PING_AFTER_IDLE` are tested before they are lent, so the next
+/// requests get live ones. (SQLite has no server to hang up.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_after_postgresql_closed_the_idle_connections_succeed() {
+    let app = TestApp::spawn().await;
+    if !app.store.is_postgres() {
+        return app.stop().await;
+    }
+    let products = || {
+        let req = app.http.get(app.url("/api/products"));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    // Several connections in the pool, all idle afterwards.
+    let warm = futures_util::future::join_all((0..12).map(|_| products())).await;
+    assert!(warm.iter().all(|s| *s == 200), "{warm:?}");
+
+    // Every session of the database but the one asking, as a restart would.
+    let closed = raw(
+        &app.store,
+        "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a \
+         WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()",
+    )
+    .await
+    .unwrap();
+    assert!(closed >= 2, "{closed} connections closed");
+    tokio::time::sleep(
+        caisse_shop::store::POSTGRES_PING_AFTER_IDLE + std::time::Duration::from_millis(300),
+    )
+    .await;
+
+    let after = futures_util::future::join_all((0..12).map(|_| products())).await;
+    assert!(after.iter().all(|s| *s == 200), "{after:?}");
     app.stop().await;
 }
