@@ -159,19 +159,6 @@ impl Store {
         .await
     }
 
-    /// True when the event is already `processed` or `ignored`: a status that never changes
-    /// again, so a read outside any transaction can answer a duplicate without taking the write
-    /// lock (a redelivery storm then costs reads, not serialised write transactions).
-    pub async fn event_is_done(&self, id: &str) -> Result<bool, StoreError> {
-        let status: Option<EventStatus> = on_conn!(pool self, |c| sqlx::query_scalar(
-            "SELECT status FROM webhook_events WHERE stripe_event_id = $1",
-        )
-        .bind(id)
-        .fetch_optional(c)
-        .await)?;
-        Ok(status.is_some_and(EventStatus::is_final))
-    }
-
     pub async fn webhook_event(&self, id: &str) -> Result<Option<EventRow>, StoreError> {
         Ok(on_conn!(pool self, |c| sqlx::query_as(
             "SELECT stripe_event_id, type, status, attempts, last_error, reason, source, received_at, \
