@@ -222,6 +222,8 @@ pub async fn create(
                     return Err(HoldError::Checkout(refusal));
                 }
             }
+            // Before the hold: its reservations lock the products to the commit.
+            tx.audit(audit, now).await?;
             match tx.create_hold(&new_hold, now).await {
                 Ok(Ok(())) => {}
                 Ok(Err(shortage)) => {
@@ -245,7 +247,6 @@ pub async fn create(
                 }
                 Err(e) => return Err(e.into()),
             }
-            tx.audit(audit, now).await?;
             Ok(())
         })
         .await;

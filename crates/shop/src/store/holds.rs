@@ -125,35 +125,50 @@ impl Tx {
 
     /// Reserves every item and writes the hold, or reserves nothing and names the first product
     /// that ran short. Items must be sorted by product id (one lock order for every checkout).
+    ///
+    /// The reservations are the transaction's last statements: on PostgreSQL a reservation locks
+    /// its product's row until the commit, and every checkout of a popular product waits for
+    /// that lock, so nothing but the commit runs while it is held. The items' foreign key to the
+    /// product is checked at the commit there (migration 0017), when the row is already this
+    /// transaction's. The caller writes what else the transaction needs (the audit) before
+    /// calling this.
     pub async fn create_hold(
         &mut self,
         hold: &NewHold<'_>,
         now: i64,
     ) -> Result<Result<(), Shortage>, StoreError> {
-        for item in hold.items {
-            let reserved = self
-                .run(
-                    "UPDATE products SET stock_reserved = stock_reserved + $1, updated_at = $2 \
-                 WHERE id = $3 AND active = TRUE AND stock_on_hand - stock_reserved >= $1",
-                    args![item.quantity, now, &item.product_id],
-                )
-                .await?;
-            if reserved == 0 {
-                let available: Option<i64> = self.opt_value("SELECT stock_on_hand - stock_reserved FROM products WHERE id = $1 AND active = TRUE", args![&item.product_id]).await?;
-                return Ok(Err(Shortage {
-                    product_id: item.product_id.clone(),
-                    requested: item.quantity,
-                    available: available.unwrap_or(0).max(0),
-                }));
-            }
-            self.watch_low_stock(&item.product_id, now).await?;
-        }
         self.run("INSERT INTO holds (id, customer_id, client_ip, email, status, amount_total, currency, \
                                 expires_at, idempotency_key, created_at, updated_at, client_net, \
                                 idempotency_scope, intent_tag, shipping_offer) \
              VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10, $11, $12, $13)", args![hold.id, hold.customer_id, hold.client_ip, hold.email, hold.amount_total, hold.currency, hold.expires_at, hold.idempotency_key, now, hold.client_net, hold.idempotency_scope, hold.intent_tag, hold.shipping_offer]).await?;
+        let (sql, values) = insert_items_sql(hold.id, hold.items);
+        self.run(&sql, &values).await?;
         for item in hold.items {
-            self.run("INSERT INTO hold_items (hold_id, product_id, quantity, unit_amount) VALUES ($1, $2, $3, $4)", args![hold.id, &item.product_id, item.quantity, item.unit_amount]).await?;
+            // Whether the low-stock watch has anything to change (its own condition, on the
+            // row as reserved): usually not, and then it costs no statement.
+            let watch: Option<bool> = self
+                .opt_value(
+                    "UPDATE products SET stock_reserved = stock_reserved + $1, updated_at = $2 \
+                     WHERE id = $3 AND active = TRUE AND stock_on_hand - stock_reserved >= $1 \
+                     RETURNING low_stock_alerted <> (low_stock_threshold IS NOT NULL \
+                         AND stock_on_hand - stock_reserved <= low_stock_threshold)",
+                    args![item.quantity, now, &item.product_id],
+                )
+                .await?;
+            match watch {
+                None => {
+                    let available: Option<i64> = self.opt_value("SELECT stock_on_hand - stock_reserved FROM products WHERE id = $1 AND active = TRUE", args![&item.product_id]).await?;
+                    return Ok(Err(Shortage {
+                        product_id: item.product_id.clone(),
+                        requested: item.quantity,
+                        available: available.unwrap_or(0).max(0),
+                    }));
+                }
+                Some(true) => {
+                    self.watch_low_stock(&item.product_id, now).await?;
+                }
+                Some(false) => {}
+            }
         }
         Ok(Ok(()))
     }
@@ -519,5 +534,25 @@ pub(super) fn set_converted_sql<'a>(
         }
     }
     sql.push_str(&format!(" WHERE id = $2 AND {condition}"));
+    (sql, values)
+}
+
+/// One `INSERT` of every item of a hold (`$1` is the hold's id).
+fn insert_items_sql<'a>(hold_id: &'a str, items: &'a [HoldItem]) -> (String, Vec<Arg<'a>>) {
+    let mut sql =
+        String::from("INSERT INTO hold_items (hold_id, product_id, quantity, unit_amount) VALUES ");
+    let mut values = vec![Arg::from(hold_id)];
+    for (n, item) in items.iter().enumerate() {
+        let first = 2 + 3 * n;
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("($1, ${first}, ${}, ${})", first + 1, first + 2));
+        values.extend([
+            Arg::from(&item.product_id),
+            Arg::from(item.quantity),
+            Arg::from(item.unit_amount),
+        ]);
+    }
     (sql, values)
 }
