@@ -123,8 +123,9 @@ impl Tx {
         })
     }
 
-    /// Reserves every item and writes the hold, or reserves nothing and names the first product
-    /// that ran short. Items must be sorted by product id (one lock order for every checkout).
+    /// Writes the hold and reserves every item, or names the first product that ran short (the
+    /// caller then rolls back, and the hold and the reservations before the shortage with it).
+    /// Items must be sorted by product id (one lock order for every checkout).
     ///
     /// The reservations are the transaction's last statements: on PostgreSQL a reservation locks
     /// its product's row until the commit, and every checkout of a popular product waits for
