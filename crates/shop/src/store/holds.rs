@@ -125,7 +125,10 @@ impl Tx {
 
     /// Writes the hold and reserves every item, or names the first product that ran short (the
     /// caller then rolls back, and the hold and the reservations before the shortage with it).
-    /// Items must be sorted by product id (one lock order for every checkout).
+    /// Items must be sorted by product id (one lock order for every checkout). Returns the
+    /// products whose low-stock watch has something to change now: the caller runs it once the
+    /// checkout stands (a checkout that fails gives its stock straight back, and is no fall of
+    /// the stock to alert anyone about).
     ///
     /// The reservations are the transaction's last statements: on PostgreSQL a reservation locks
     /// its product's row until the commit, and every checkout of a popular product waits for
@@ -137,17 +140,18 @@ impl Tx {
         &mut self,
         hold: &NewHold<'_>,
         now: i64,
-    ) -> Result<Result<(), Shortage>, StoreError> {
+    ) -> Result<Result<Vec<String>, Shortage>, StoreError> {
         self.run("INSERT INTO holds (id, customer_id, client_ip, email, status, amount_total, currency, \
                                 expires_at, idempotency_key, created_at, updated_at, client_net, \
                                 idempotency_scope, intent_tag, shipping_offer) \
              VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10, $11, $12, $13)", args![hold.id, hold.customer_id, hold.client_ip, hold.email, hold.amount_total, hold.currency, hold.expires_at, hold.idempotency_key, now, hold.client_net, hold.idempotency_scope, hold.intent_tag, hold.shipping_offer]).await?;
         let (sql, values) = insert_items_sql(hold.id, hold.items);
         self.run(&sql, &values).await?;
+        let mut watch = Vec::new();
         for item in hold.items {
             // Whether the low-stock watch has anything to change (its own condition, on the
-            // row as reserved): usually not, and then it costs no statement.
-            let watch: Option<bool> = self
+            // row as reserved): usually not.
+            let changes: Option<bool> = self
                 .opt_value(
                     "UPDATE products SET stock_reserved = stock_reserved + $1, updated_at = $2 \
                      WHERE id = $3 AND active = TRUE AND stock_on_hand - stock_reserved >= $1 \
@@ -156,7 +160,7 @@ impl Tx {
                     args![item.quantity, now, &item.product_id],
                 )
                 .await?;
-            match watch {
+            match changes {
                 None => {
                     let available: Option<i64> = self.opt_value("SELECT stock_on_hand - stock_reserved FROM products WHERE id = $1 AND active = TRUE", args![&item.product_id]).await?;
                     return Ok(Err(Shortage {
@@ -165,13 +169,11 @@ impl Tx {
                         available: available.unwrap_or(0).max(0),
                     }));
                 }
-                Some(true) => {
-                    self.watch_low_stock(&item.product_id, now).await?;
-                }
+                Some(true) => watch.push(item.product_id.clone()),
                 Some(false) => {}
             }
         }
-        Ok(Ok(()))
+        Ok(Ok(watch))
     }
 
     /// Links a hold to its Checkout Session, whose `expires_at` (taken when Stripe was called)

@@ -204,6 +204,48 @@ async fn low_stock_is_raised_once_per_crossing() {
     app.stop().await;
 }
 
+/// A checkout that Stripe fails gives its stock back in the same request: no fall of the stock,
+/// and no alert, however many times a customer retries it (an outside probe saw one alert per
+/// failed try). The one that stands raises it.
+#[tokio::test]
+async fn a_checkout_that_fails_at_stripe_raises_no_low_stock_alert() {
+    let app = with_operators().await;
+    let (owner, csrf) = sign_in_as(&app, OWNER, OWNER_PW).await;
+    // 30 on hand; alert at 29 or fewer: a one-unit checkout crosses.
+    let saved = post_form(
+        &app,
+        "/admin/products/tote-bag",
+        &owner,
+        &[
+            ("csrf", &csrf),
+            ("price", "15.00"),
+            ("low_stock_threshold", "29"),
+            ("active", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status(), 303);
+    for _ in 0..3 {
+        app.sandbox.fail_next(3, 500);
+        let (status, body, _) = app
+            .checkout(
+                json!({"items": [{"product_id": "tote-bag", "quantity": 1}]}),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (503, Some("payment_provider_unavailable")),
+            "{body}"
+        );
+    }
+    assert_eq!(app.reserved("tote-bag").await, 0);
+    assert_eq!(low_stock_alerts(&app, "tote-bag").await, 0);
+    hold(&app, "tote-bag", 1).await;
+    assert_eq!(low_stock_alerts(&app, "tote-bag").await, 1);
+    app.stop().await;
+}
+
 async fn low_stock_message(app: &TestApp) -> String {
     let alerts = app.store.alerts_page(false, None).await.unwrap();
     alerts
