@@ -15,6 +15,7 @@
 
 mod cancel;
 mod create;
+mod hold;
 mod replay;
 mod session;
 mod shipping;

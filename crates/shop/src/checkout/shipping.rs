@@ -6,22 +6,20 @@
 use crate::app::App;
 use crate::domain::cart::ValidCart;
 use crate::domain::shipping::{self, OfferedRate};
-use crate::store::StoreError;
+use crate::store::{StoreError, Tx};
 
 /// The rates to offer, or `None` when the checkout asks for no address (nothing ships here, or
-/// nothing in the cart needs a parcel). `Some(empty)` asks for an address at no cost.
+/// nothing in the cart needs a parcel: `ships`). `Some(empty)` asks for an address at no cost.
 pub(super) async fn offer(
     app: &App,
+    tx: &mut Tx,
     cart: &ValidCart,
+    ships: bool,
 ) -> Result<Option<Vec<OfferedRate>>, StoreError> {
-    if app.config.checkout.shipping_countries.is_empty() {
+    if app.config.checkout.shipping_countries.is_empty() || !ships {
         return Ok(None);
     }
-    let ids: Vec<&str> = cart.lines.iter().map(|l| l.product_id.as_str()).collect();
-    if !app.store.any_ships(&ids).await? {
-        return Ok(None);
-    }
-    let rates = app.store.shipping_rates().await?;
+    let rates = tx.shipping_rates_tx().await?;
     Ok(Some(shipping::offer(
         &rates,
         &cart.currency,

@@ -1,6 +1,6 @@
 //! Products: the catalog the shop sells from, and the only source of prices.
 
-use super::statement::{args, tx_row};
+use super::statement::{args, tx_row, Arg};
 use super::stock_settle::{stock_now, unsettled_units};
 use super::{on_conn, Store, StoreError, Tx};
 use crate::domain::product::ValidProduct;
@@ -53,25 +53,6 @@ impl Store {
         Ok(on_conn!(pool self, |c| sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?)
     }
 
-    /// The products among `ids` that exist, in one query.
-    pub async fn products_by_ids(&self, ids: &[&str]) -> Result<Vec<Product>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT {COLUMNS} FROM products WHERE id IN ({})",
-            placeholders.join(", ")
-        );
-        Ok(on_conn!(pool self, |c| {
-            let mut q = sqlx::query_as(&sql);
-            for id in ids {
-                q = q.bind(*id);
-            }
-            q.fetch_all(c).await
-        })?)
-    }
-
     /// Every product, active or not, by id.
     pub async fn all_products(&self) -> Result<Vec<Product>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM products ORDER BY id");
@@ -88,6 +69,20 @@ impl Store {
 }
 
 impl Tx {
+    /// The products among `ids` that exist, in one query.
+    pub async fn products_by_ids(&mut self, ids: &[&str]) -> Result<Vec<Product>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM products WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let args: Vec<Arg> = ids.iter().map(|id| Arg::from(*id)).collect();
+        self.rows(&sql, &args).await
+    }
+
     /// The product, locked. The lock comes first and the figures after, in a statement of their
     /// own: on PostgreSQL a statement that waited for the row (a settle committing) would still
     /// see the sold holds as unsettled and take their units off twice.

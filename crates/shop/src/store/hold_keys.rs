@@ -4,7 +4,7 @@
 
 use super::holds::COLUMNS;
 use super::statement::args;
-use super::{on_conn, Hold, Store, StoreError, Tx};
+use super::{Hold, StoreError, Tx};
 
 impl Tx {
     /// Frees a key whose 24 hours are over, so that the client may use it again.
@@ -35,10 +35,10 @@ impl Tx {
     }
 }
 
-impl Store {
+impl Tx {
     /// The hold a client made with `key` since `since` (keys live 24 hours).
     pub async fn hold_by_idempotency_key(
-        &self,
+        &mut self,
         scope: &str,
         key: &str,
         since: i64,
@@ -46,18 +46,13 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM holds WHERE idempotency_scope = $1 AND idempotency_key = $2 AND created_at > $3"
         );
-        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql)
-            .bind(scope)
-            .bind(key)
-            .bind(since)
-            .fetch_optional(c)
-            .await)?)
+        self.row(&sql, args![scope, key, since]).await
     }
 
     /// The newest hold `customer_id` made with `key` since `since`, from whichever network: a
     /// guest that kept its cookie and moved from Wi-Fi to 4G retries from another scope.
     pub async fn customer_hold_by_key(
-        &self,
+        &mut self,
         customer_id: &str,
         key: &str,
         since: i64,
@@ -66,11 +61,6 @@ impl Store {
             "SELECT {COLUMNS} FROM holds WHERE customer_id = $1 AND idempotency_key = $2 AND created_at > $3 \
              ORDER BY created_at DESC, id DESC LIMIT 1"
         );
-        Ok(on_conn!(pool self, |c| sqlx::query_as(&sql)
-            .bind(customer_id)
-            .bind(key)
-            .bind(since)
-            .fetch_optional(c)
-            .await)?)
+        self.row(&sql, args![customer_id, key, since]).await
     }
 }

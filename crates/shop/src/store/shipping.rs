@@ -59,26 +59,6 @@ impl Store {
         let rows: Vec<RateRow> = on_conn!(pool self, |c| sqlx::query_as(RATES).fetch_all(c).await)?;
         Ok(rows.into_iter().map(ShippingRate::from).collect())
     }
-
-    /// Whether any of `ids` is a product that ships (not a gift card or a download).
-    pub async fn any_ships(&self, ids: &[&str]) -> Result<bool, StoreError> {
-        if ids.is_empty() {
-            return Ok(false);
-        }
-        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT COUNT(*) FROM products WHERE shipping = TRUE AND id IN ({})",
-            placeholders.join(", ")
-        );
-        let n: i64 = on_conn!(pool self, |c| {
-            let mut q = sqlx::query_scalar(&sql);
-            for id in ids {
-                q = q.bind(*id);
-            }
-            q.fetch_one(c).await
-        })?;
-        Ok(n > 0)
-    }
 }
 
 impl Tx {
