@@ -33,9 +33,7 @@ impl Tx {
         .await?;
         Ok(())
     }
-}
 
-impl Tx {
     /// The hold a client made with `key` since `since` (keys live 24 hours).
     pub async fn hold_by_idempotency_key(
         &mut self,
