@@ -173,19 +173,7 @@ async fn low_stock_is_raised_once_per_crossing() {
         }
     };
     // 30 on hand; alert at 5 or fewer.
-    let saved = post_form(
-        &app,
-        "/admin/products/tote-bag",
-        &owner,
-        &[
-            ("csrf", &csrf),
-            ("price", "15.00"),
-            ("low_stock_threshold", "5"),
-            ("active", "on"),
-        ],
-    )
-    .await;
-    assert_eq!(saved.status(), 303);
+    set_tote_bag_threshold(&app, &owner, &csrf, "5").await;
     adjust("-24").await; // 6: above
     assert_eq!(low_stock_alerts(&app, "tote-bag").await, 0);
     hold(&app, "tote-bag", 1).await; // 5 available: crossing by a checkout
@@ -212,19 +200,7 @@ async fn a_checkout_that_fails_at_stripe_raises_no_low_stock_alert() {
     let app = with_operators().await;
     let (owner, csrf) = sign_in_as(&app, OWNER, OWNER_PW).await;
     // 30 on hand; alert at 29 or fewer: a one-unit checkout crosses.
-    let saved = post_form(
-        &app,
-        "/admin/products/tote-bag",
-        &owner,
-        &[
-            ("csrf", &csrf),
-            ("price", "15.00"),
-            ("low_stock_threshold", "29"),
-            ("active", "on"),
-        ],
-    )
-    .await;
-    assert_eq!(saved.status(), 303);
+    set_tote_bag_threshold(&app, &owner, &csrf, "29").await;
     for _ in 0..3 {
         app.sandbox.fail_next(3, 500);
         let (status, body, _) = app
@@ -244,6 +220,23 @@ async fn a_checkout_that_fails_at_stripe_raises_no_low_stock_alert() {
     hold(&app, "tote-bag", 1).await;
     assert_eq!(low_stock_alerts(&app, "tote-bag").await, 1);
     app.stop().await;
+}
+
+/// The tote bag's low-stock threshold, as an owner sets it on the products page.
+async fn set_tote_bag_threshold(app: &TestApp, owner: &str, csrf: &str, threshold: &str) {
+    let saved = post_form(
+        app,
+        "/admin/products/tote-bag",
+        owner,
+        &[
+            ("csrf", csrf),
+            ("price", "15.00"),
+            ("low_stock_threshold", threshold),
+            ("active", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status(), 303);
 }
 
 async fn low_stock_message(app: &TestApp) -> String {
