@@ -62,16 +62,10 @@ pub async fn create(
     };
     // Provisional: nobody outside learns of the hold before the session is recorded on it,
     // durably, which makes the hold durable too (see `Store::write_provisional`).
-    let mut held = app
+    let held = app
         .store
         .write_provisional(async |tx| hold::hold(tx, &ask).await)
         .await;
-    if matches!(held, Err(HoldError::KeyTaken)) {
-        held = app
-            .store
-            .write_provisional(async |tx| hold::hold(tx, &ask).await)
-            .await;
-    }
     let Held {
         cart,
         shipping_offer,
@@ -82,7 +76,7 @@ pub async fn create(
         Err(HoldError::Existing(hold)) => {
             return replay(app, customer, *hold, &request.items, email.as_deref(), now).await
         }
-        // A third request with the key took it between the lookup and the insert of the second\n        // try: the client's next retry finds its checkout.
+        // The client's retry finds the checkout that holds the key.
         Err(HoldError::KeyTaken) => return Err(CheckoutError::InProgress),
     };
     let session::Opened {

@@ -53,8 +53,8 @@ pub(super) enum HoldError {
     Checkout(CheckoutError),
     /// The key's checkout, to answer again.
     Existing(Box<Hold>),
-    /// On PostgreSQL, a concurrent first use of the key passed the lookup and committed first:
-    /// a second try finds its hold.
+    /// The key's unique index refused the hold: a request with the key committed its own
+    /// between the lookup and the insert (which the key's lock, taken first, rules out).
     KeyTaken,
 }
 
@@ -100,6 +100,7 @@ pub(super) fn cart_size<'a>(
 pub(super) async fn hold(tx: &mut Tx, ask: &Ask<'_>) -> Result<Held, HoldError> {
     let (app, now) = (ask.app, ask.now);
     if let Some(key) = ask.idempotency_key {
+        tx.lock_idempotency_key(ask.scope, key).await?;
         if let Some(hold) = existing(tx, ask, key).await? {
             return Err(HoldError::Existing(Box::new(hold)));
         }

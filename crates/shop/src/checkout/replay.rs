@@ -50,6 +50,14 @@ pub(super) async fn replay(
     let deadline = tokio::time::Instant::now() + REPLAY_WAIT;
     let mut hold = hold;
     loop {
+        if !hold.status.is_open() && hold.idempotency_key.is_none() {
+            // The first request failed at Stripe while this one waited, and freed the key: its
+            // answer, and the client's retry starts afresh.
+            return Err(match hold.release_reason.as_deref() {
+                Some(super::session::RELEASED_REFUSED) => CheckoutError::ProviderRefused,
+                _ => CheckoutError::ProviderUnavailable,
+            });
+        }
         if !hold.status.is_open() {
             // The first answer's URL is dead now: say what became of that checkout.
             let status = super::status::status_of(app, hold.clone()).await?;

@@ -159,13 +159,18 @@ fn params(
     form
 }
 
+/// Why a checkout that failed at Stripe released its hold (and freed its key): the reasons its
+/// repeats, waiting for its session ([`super::replay`]), answer with the first request's error.
+pub(super) const RELEASED_UNAVAILABLE: &str = "payment_provider_unavailable";
+pub(super) const RELEASED_REFUSED: &str = "payment_provider_refused";
+
 /// A checkout Stripe did not answer: its stock goes back now, and its key is freed so the same
 /// request can be retried.
 pub(super) async fn release_failed(app: &App, hold_id: &str, now: i64) -> Result<(), StoreError> {
     release(
         app,
         hold_id,
-        "payment_provider_unavailable",
+        RELEASED_UNAVAILABLE,
         "Stripe did not create its Checkout Session".into(),
         now,
     )
@@ -179,7 +184,7 @@ async fn release_refused(
     now: i64,
 ) -> Result<(), StoreError> {
     let why = format!("Stripe refused its Checkout Session ({})", code_of(e));
-    release(app, hold_id, "payment_provider_refused", why, now).await
+    release(app, hold_id, RELEASED_REFUSED, why, now).await
 }
 
 async fn release(

@@ -34,6 +34,15 @@ impl Tx {
         Ok(())
     }
 
+    /// Makes the transactions of one client's key run one after the other, from before the
+    /// key's lookup: on PostgreSQL a second request with the key would otherwise miss the first's
+    /// uncommitted hold, then wait for it on the owner's or the product's lock, and be refused
+    /// for the caps or the stock the first one took instead of answered with its checkout.
+    pub async fn lock_idempotency_key(&mut self, scope: &str, key: &str) -> Result<(), StoreError> {
+        self.lock_name(&format!("idempotency_key:{scope}:{key}"))
+            .await
+    }
+
     /// The hold a client made with `key` since `since` (keys live 24 hours).
     pub async fn hold_by_idempotency_key(
         &mut self,

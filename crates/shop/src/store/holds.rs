@@ -91,13 +91,20 @@ impl Tx {
     /// its open holds and adding one is a single step. SQLite's `BEGIN IMMEDIATE` already
     /// serialises every writer.
     pub async fn lock_owner(&mut self, owner: &Owner<'_>) -> Result<(), StoreError> {
+        let name = match owner {
+            Owner::Customer(id) => format!("customer:{id}"),
+            Owner::Network(net) => format!("network:{net}"),
+        };
+        self.lock_name(&name).await
+    }
+
+    /// Takes a lock on `name` until the transaction ends: on PostgreSQL an advisory lock (two
+    /// names may share one, which only serialises them); on SQLite the transaction's write lock
+    /// already excludes every other writer.
+    pub(super) async fn lock_name(&mut self, name: &str) -> Result<(), StoreError> {
         if let Tx::Postgres(tx) = self {
-            let key = match owner {
-                Owner::Customer(id) => format!("customer:{id}"),
-                Owner::Network(net) => format!("network:{net}"),
-            };
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(key)
+                .bind(name)
                 .execute(&mut **tx)
                 .await?;
         }
