@@ -196,10 +196,10 @@ async fn release(
 ) -> Result<(), StoreError> {
     app.store
         .write(async |tx| {
-            holds::release_in(tx, hold_id, reason, "system:checkout", &why, now).await?;
-            tx.clear_hold_idempotency_key(hold_id).await
+            holds::release_freeing_key(tx, hold_id, reason, "system:checkout", &why, now).await
         })
-        .await
+        .await?;
+    Ok(())
 }
 
 /// Stripe's error code (`resource_missing`), else its type, else its HTTP status.

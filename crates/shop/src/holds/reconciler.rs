@@ -145,12 +145,7 @@ async fn settle(app: &App, hold: &Hold, due: i64, now: i64) -> Result<Settled, S
                             return Ok(false);
                         }
                         let why = "its checkout ended without a Checkout Session";
-                        let released =
-                            release::release_in(tx, &hold.id, "expired", ACTOR, why, now).await?;
-                        if released {
-                            tx.clear_hold_idempotency_key(&hold.id).await?;
-                        }
-                        Ok::<_, StoreError>(released)
+                        release::release_freeing_key(tx, &hold.id, "expired", ACTOR, why, now).await
                     })
                     .await?;
                 here(released, Settled::Released)

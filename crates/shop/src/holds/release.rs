@@ -179,6 +179,25 @@ pub async fn release(
         .await
 }
 
+/// [`release_in`], and frees the hold's `Idempotency-Key` if it released it: for a checkout that
+/// ended before any URL was answered (Stripe failed it, or its process died before its session
+/// was recorded), whose client's retry with the key must be a new checkout. A hold that moved on
+/// meanwhile (paid, released by another) keeps its key, so a retry replays what became of it.
+pub async fn release_freeing_key(
+    tx: &mut Tx,
+    hold_id: &str,
+    reason: &str,
+    actor: &str,
+    why: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let released = release_in(tx, hold_id, reason, actor, why, now).await?;
+    if released {
+        tx.clear_hold_idempotency_key(hold_id).await?;
+    }
+    Ok(released)
+}
+
 /// Gives the hold's stock back in the caller's transaction, with the audit sentence "Hold … released:
 /// {why}"; false when it was no longer active.
 pub async fn release_in(
