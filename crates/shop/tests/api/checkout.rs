@@ -488,18 +488,8 @@ async fn a_hold_lost_before_its_session_is_recorded_gives_no_session_url() {
     let app = TestApp::spawn().await;
     app.sandbox.set_latency(800);
     let lose_the_hold = async {
-        let hold = crate::support::wait_for(5, "the hold", || async {
-            let found: Option<String> = match &app.store {
-                caisse_shop::Store::Sqlite(p, _) => sqlx::query_scalar("SELECT id FROM holds")
-                    .fetch_optional(p)
-                    .await
-                    .unwrap(),
-                caisse_shop::Store::Postgres(p) => sqlx::query_scalar("SELECT id FROM holds")
-                    .fetch_optional(p)
-                    .await
-                    .unwrap(),
-            };
-            found
+        let hold = crate::support::wait_for(5, "the hold", || {
+            crate::support::text(&app.store, "SELECT id FROM holds")
         })
         .await;
         for table in ["hold_items WHERE hold_id", "holds WHERE id"] {

@@ -68,23 +68,11 @@ async fn two_hundred_concurrent_checkouts_for_ten_items() {
 
     // Nothing happens before the holds expire…
     let now = caisse_shop::store::unix_now();
-    let early = caisse_shop::holds::reconciler::reconcile(
-        &app.app,
-        now,
-        caisse_shop::holds::reconciler::Pass::Scheduled,
-    )
-    .await
-    .unwrap();
+    let early = reconcile_at(&app, now).await;
     assert_eq!(early, caisse_shop::holds::reconciler::Report::default());
     // …then the sweeper expires each session at Stripe and gives the stock back.
     let later = now + 1860 + 1;
-    let report = caisse_shop::holds::reconciler::reconcile(
-        &app.app,
-        later,
-        caisse_shop::holds::reconciler::Pass::Scheduled,
-    )
-    .await
-    .unwrap();
+    let report = reconcile_at(&app, later).await;
     assert_eq!(report.released, 10);
     assert_eq!(app.reserved("tee-classic").await, 0);
     for id in &sessions {
@@ -105,13 +93,7 @@ async fn two_hundred_concurrent_checkouts_for_ten_items() {
     assert_eq!(released, 10);
     // A second pass, or a second instance, finds nothing left to do.
     assert_eq!(
-        caisse_shop::holds::reconciler::reconcile(
-            &app.app,
-            later,
-            caisse_shop::holds::reconciler::Pass::Scheduled
-        )
-        .await
-        .unwrap(),
+        reconcile_at(&app, later).await,
         caisse_shop::holds::reconciler::Report::default()
     );
     app.stop().await;
@@ -130,13 +112,7 @@ async fn a_session_paid_whose_webhooks_never_came_is_fulfilled_by_the_reconciler
             Method::Card("4242424242424242".into()),
         )
         .unwrap();
-    let report = caisse_shop::holds::reconciler::reconcile(
-        &app.app,
-        caisse_shop::store::unix_now() + 4000,
-        caisse_shop::holds::reconciler::Pass::Scheduled,
-    )
-    .await
-    .unwrap();
+    let report = reconcile_at(&app, caisse_shop::store::unix_now() + 4000).await;
     assert_eq!((report.released, report.fulfilled), (1, 1), "{report:?}");
     let status = |id: &str| {
         let id = id.to_string();
@@ -177,13 +153,7 @@ async fn a_session_stripe_does_not_know_is_released_with_an_alert() {
     )
     .await
     .unwrap();
-    let report = caisse_shop::holds::reconciler::reconcile(
-        &app.app,
-        caisse_shop::store::unix_now() + 4000,
-        caisse_shop::holds::reconciler::Pass::Scheduled,
-    )
-    .await
-    .unwrap();
+    let report = reconcile_at(&app, caisse_shop::store::unix_now() + 4000).await;
     assert_eq!(report.missing, 1, "{report:?}");
     assert_eq!(app.reserved("tote-bag").await, 0);
     let alerts = app.store.alerts(true, 10).await.unwrap();
@@ -222,20 +192,8 @@ async fn a_delayed_payment_waits_then_is_fulfilled_and_no_batch_starves_the_othe
         sessions.push(session);
     }
     let later = caisse_shop::store::unix_now() + 4000;
-    let first = caisse_shop::holds::reconciler::reconcile(
-        &app.app,
-        later,
-        caisse_shop::holds::reconciler::Pass::Scheduled,
-    )
-    .await
-    .unwrap();
-    let second = caisse_shop::holds::reconciler::reconcile(
-        &app.app,
-        later,
-        caisse_shop::holds::reconciler::Pass::Scheduled,
-    )
-    .await
-    .unwrap();
+    let first = reconcile_at(&app, later).await;
+    let second = reconcile_at(&app, later).await;
     // The sandbox settles debits on its own clock too: a hold looked at is either still
     // awaiting its payment or already an order.
     let looked = |r: &caisse_shop::holds::reconciler::Report| r.awaiting + r.fulfilled;
@@ -266,13 +224,7 @@ async fn a_delayed_payment_waits_then_is_fulfilled_and_no_batch_starves_the_othe
     // The debits settle; the next checks make the orders.
     app.sandbox.advance_clock(10);
     for _ in 0..2 {
-        caisse_shop::holds::reconciler::reconcile(
-            &app.app,
-            later + 121,
-            caisse_shop::holds::reconciler::Pass::Scheduled,
-        )
-        .await
-        .unwrap();
+        reconcile_at(&app, later + 121).await;
     }
     assert_eq!(app.reserved("sticker-pack").await, 0);
     assert_eq!(scalar(&app.store, "SELECT COUNT(*) FROM orders").await, 230);
@@ -288,19 +240,7 @@ async fn two_sweepers_at_once_release_each_hold_once() {
         assert_eq!(app.checkout(cart(&[("sticker-pack", 3)]), &[]).await.0, 201);
     }
     let later = caisse_shop::store::unix_now() + 4000;
-    let (a, b) = tokio::join!(
-        caisse_shop::holds::reconciler::reconcile(
-            &app.app,
-            later,
-            caisse_shop::holds::reconciler::Pass::Scheduled
-        ),
-        caisse_shop::holds::reconciler::reconcile(
-            &app.app,
-            later,
-            caisse_shop::holds::reconciler::Pass::Scheduled
-        )
-    );
-    let (a, b) = (a.unwrap(), b.unwrap());
+    let (a, b) = tokio::join!(reconcile_at(&app, later), reconcile_at(&app, later));
     assert_eq!(a.released + b.released, 5, "{a:?} {b:?}");
     assert_eq!(app.reserved("sticker-pack").await, 0);
     assert_eq!(
@@ -348,13 +288,7 @@ async fn a_hold_stranded_by_a_crash_is_swept_after_its_expiry() {
     assert_eq!(app.reserved("poster-a2").await, 1);
     assert_eq!(app.checkout(cart(&[("poster-a2", 1)]), &[]).await.0, 409);
 
-    let report = caisse_shop::holds::reconciler::reconcile(
-        &app.app,
-        now + 1831,
-        caisse_shop::holds::reconciler::Pass::Scheduled,
-    )
-    .await
-    .unwrap();
+    let report = reconcile_at(&app, now + 1831).await;
     assert_eq!(report.released, 1);
     assert_eq!(app.reserved("poster-a2").await, 0);
     assert_eq!(
@@ -462,17 +396,22 @@ async fn a_hold_its_checkout_died_with_is_released_and_its_key_freed() {
     )
     .await
     .unwrap();
-    let report = caisse_shop::holds::reconciler::reconcile(
-        &app.app,
-        now + 145,
-        caisse_shop::holds::reconciler::Pass::Scheduled,
-    )
-    .await
-    .unwrap();
+    let report = reconcile_at(&app, now + 145).await;
     assert_eq!(report.released, 1);
     assert_eq!(app.reserved("tote-bag").await, 0);
     let (status, again, _) = app.checkout(cart(&[("tote-bag", 2)]), &key).await;
     assert_eq!(status, 201, "{again}");
     assert_ne!(again["hold_id"], first["hold_id"], "a new checkout");
     app.stop().await;
+}
+
+/// One scheduled pass of the reconciler, as if run at `now`.
+async fn reconcile_at(app: &TestApp, now: i64) -> caisse_shop::holds::reconciler::Report {
+    caisse_shop::holds::reconciler::reconcile(
+        &app.app,
+        now,
+        caisse_shop::holds::reconciler::Pass::Scheduled,
+    )
+    .await
+    .unwrap()
 }

@@ -84,6 +84,14 @@ pub async fn scalar(store: &Store, sql: &str) -> i64 {
     }
 }
 
+/// The one text value `sql` reads, if it finds a row.
+pub async fn text(store: &Store, sql: &str) -> Option<String> {
+    match store {
+        Store::Sqlite(p, _) => sqlx::query_scalar(sql).fetch_optional(p).await.unwrap(),
+        Store::Postgres(p) => sqlx::query_scalar(sql).fetch_optional(p).await.unwrap(),
+    }
+}
+
 pub fn config(db: &TestDb, extra: &[(&str, &str)]) -> Config {
     let mut source = Source::from_pairs([
         (config::DATABASE_URL, db.url.as_str()),
