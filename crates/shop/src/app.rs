@@ -7,6 +7,7 @@ use caisse_stripe::{Client, ClientOptions};
 
 use crate::config::Config;
 use crate::email::Mailer;
+use crate::failure_alarm::FailureAlarm;
 use crate::finished_events::FinishedEvents;
 use crate::password_checks::PasswordChecks;
 use crate::ratelimit::{RateLimiter, RedisLimiter};
@@ -53,6 +54,8 @@ pub struct AppParts {
     /// The KiB of webhook bodies read but not yet verified, across deliveries: the memory a
     /// flood of forged deliveries can take.
     pub webhook_bodies: Arc<tokio::sync::Semaphore>,
+    /// The `internal_error` alerts this instance raised this hour.
+    pub internal_failures: Arc<FailureAlarm>,
 }
 
 /// The budget of unverified webhook bytes, in KiB: 64 MiB, thousands of Stripe's deliveries
@@ -91,6 +94,7 @@ impl App {
             password_checks,
             write_probe: Arc::default(),
             webhook_bodies: Arc::new(tokio::sync::Semaphore::new(WEBHOOK_BODY_BUDGET_KIB)),
+            internal_failures: Arc::default(),
         })))
     }
 }

@@ -17,7 +17,15 @@ pub struct ApiError {
     /// Extra fields beside code and message (which product, how many are left).
     pub details: Option<Value>,
     pub retry_after_secs: Option<u64>,
+    /// A failure of ours that an alert already covers (the inbox's `webhook_failed`): its 500
+    /// is not reported again as an `internal_error` (`http/failures.rs`).
+    pub reported: bool,
 }
+
+/// Carried by a 500 response whose failure an alert already covers: `http/failures.rs` raises an
+/// `internal_error` alert for every other one.
+#[derive(Clone, Copy, Debug)]
+pub struct AlertRaised;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
@@ -27,6 +35,7 @@ impl ApiError {
             message: message.into(),
             details: None,
             retry_after_secs: None,
+            reported: false,
         }
     }
 
@@ -92,8 +101,13 @@ impl From<crate::store::StoreError> for ApiError {
 impl From<crate::webhooks::InboxError> for ApiError {
     fn from(e: crate::webhooks::InboxError) -> ApiError {
         use crate::webhooks::InboxError;
+        // The inbox raised `webhook_failed` for a failure that will not pass by itself.
+        let reported = |mut e: ApiError| {
+            e.reported = true;
+            e
+        };
         match e {
-            InboxError::Store(e) => e.into(),
+            InboxError::Store(e) => reported(e.into()),
             // Told apart from an outage in the log: nothing is wrong, the event came early.
             InboxError::NotYet(why) => {
                 tracing::info!(%why, "webhook event cannot apply yet; Stripe will retry");
@@ -101,7 +115,7 @@ impl From<crate::webhooks::InboxError> for ApiError {
             }
             InboxError::Malformed(why) => {
                 tracing::error!(%why, "webhook event cannot be applied");
-                ApiError::internal()
+                reported(ApiError::internal())
             }
         }
     }
@@ -114,6 +128,9 @@ impl IntoResponse for ApiError {
             obj.extend(extra);
         }
         let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        if self.reported {
+            response.extensions_mut().insert(AlertRaised);
+        }
         if let Some(secs) = self.retry_after_secs {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);

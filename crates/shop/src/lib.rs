@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod failure_alarm;
 pub mod finished_events;
 pub mod holds;
 pub mod http;

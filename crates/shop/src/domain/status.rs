@@ -210,6 +210,8 @@ stored_as_text! {
         LowStock = "low_stock",
         /// An alert email or webhook was given up (a warning, so that it is not itself sent).
         AlertDeliveryFailed = "alert_delivery_failed",
+        /// A request failed on caisse's side (a 500 no other alert covers): one per route and hour.
+        InternalError = "internal_error",
     }
 }
 

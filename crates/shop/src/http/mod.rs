@@ -7,6 +7,7 @@ mod caller;
 mod checkout;
 pub mod connections;
 mod cookies;
+mod failures;
 mod fd_limit;
 mod health;
 mod json;
@@ -65,6 +66,10 @@ pub fn router(app: App) -> Router {
         ))
         .layer(middleware::from_fn_with_state(app.clone(), time_limit))
         .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            failures::alert_internal_failures,
+        ))
         .layer(middleware::from_fn_with_state(app.clone(), security_headers))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -269,6 +274,20 @@ async fn security_headers(State(app): State<App>, req: Request, next: Next) -> R
     response
 }
 
+/// A request's method from a closed set (what a label or an alert may carry).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
 async fn record_metrics(req: Request, next: Next) -> Response {
     // Labels from closed sets only: the route template (never the raw path) and a known method.
     let route = req
@@ -276,20 +295,11 @@ async fn record_metrics(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = match *req.method() {
-        Method::GET
-        | Method::POST
-        | Method::HEAD
-        | Method::OPTIONS
-        | Method::PUT
-        | Method::DELETE
-        | Method::PATCH => req.method().as_str().to_string(),
-        _ => "other".to_string(),
-    };
+    let method = method_label(req.method());
     let started = Instant::now();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
-    metrics::counter!("caisse_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+    metrics::counter!("caisse_http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("caisse_http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());

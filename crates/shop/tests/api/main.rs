@@ -23,6 +23,7 @@ mod fulfilment;
 mod group_commit;
 mod holds;
 mod http_basics;
+mod internal_failures;
 mod key_races;
 mod lifecycle;
 mod networks;
