@@ -54,6 +54,25 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A URL that is its own credential (an incoming webhook's: Slack's carries its token in the
+/// path), fit for display: its scheme and host only (`https://hooks.slack.com/****`).
+pub fn redact_capability_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Secret::new(url.to_string()).masked();
+    };
+    // The host starts after the last `@`, whatever a password holds.
+    let from = rest.rfind('@').map_or(0, |at| at + 1);
+    let end = rest[from..]
+        .find(['/', '?', '#'])
+        .map_or(rest.len(), |i| from + i);
+    let shown = redact_authority(&format!("{scheme}://{}", &rest[..end]));
+    if end < rest.len() {
+        format!("{shown}/****")
+    } else {
+        shown
+    }
+}
+
 /// A query parameter that carries a secret: its name, percent-decoded and in any case, mentions a
 /// password, a secret or a token (`password`, `sslpassword`, `pass%77ord`, `auth_token` …).
 fn is_secret_name(name: &str) -> bool {
@@ -111,6 +130,27 @@ impl fmt::Display for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_capability_url_shows_its_host_only() {
+        assert_eq!(
+            redact_capability_url("https://hooks.slack.com/services/T000/B000/XXXXsecretpath"),
+            "https://hooks.slack.com/****"
+        );
+        assert_eq!(
+            redact_capability_url("ftp://h.example?token=abc"),
+            "ftp://h.example/****"
+        );
+        assert_eq!(
+            redact_capability_url("https://u:pa/ss@h.example:8443/x"),
+            "https://u:****@h.example:8443/****"
+        );
+        assert_eq!(
+            redact_capability_url("https://h.example"),
+            "https://h.example"
+        );
+        assert!(!redact_capability_url("secretpath-without-scheme").contains("secretpath"));
+    }
 
     #[test]
     fn urls_keep_everything_but_the_password() {

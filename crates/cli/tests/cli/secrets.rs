@@ -28,10 +28,18 @@ fn config_check_masks_every_secret() {
             ("SMTP_URL", "smtps://shop:CLISMTPPASSWORD@mail.internal:465"),
             ("CAISSE_GUEST_COOKIE_SECRET", GUEST),
             ("CAISSE_MAIL_FROM", "Shop <orders@shop.example>"),
+            (
+                "CAISSE_ALERT_WEBHOOK_URL",
+                "https://hooks.slack.com/services/T000/B000/CLIHOOKPATHTOKEN",
+            ),
         ],
     );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("https://hooks.slack.com/****"),
+        "an incoming webhook's URL is its credential: {stdout}"
+    );
     assert!(
         stdout.contains("sk_test_****") && stdout.contains("whsec_****"),
         "{stdout}"
@@ -51,6 +59,7 @@ fn config_check_masks_every_secret() {
         jwt,
         "CLIDBPASSWORD",
         "CLISMTPPASSWORD",
+        "CLIHOOKPATHTOKEN",
     ] {
         assert!(
             !stdout.contains(secret) && !stderr.contains(secret),

@@ -52,6 +52,8 @@ impl<'a> Reader<'a> {
         let secret = declared(name).is_some_and(|s| s.secret);
         let shown = if value.is_empty() {
             "(not set)".to_string()
+        } else if secret && super::settings::CAPABILITY_URLS.contains(&name) {
+            crate::secret::redact_capability_url(&value)
         } else if secret && value.contains("://") {
             crate::secret::redact_url(&value)
         } else if secret {

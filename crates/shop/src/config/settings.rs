@@ -161,6 +161,10 @@ pub const ALIASES: &[(&str, &str)] = &[(PUBLISHABLE_KEY_ALIAS, PUBLISHABLE_KEY)]
 pub const NOT_SETTINGS: &[&str] = &["CAISSE_CONFIG", "CAISSE_SCREENSHOT_DIR", "CAISSE_CHROMIUM"];
 
 /// The declaration of `name`, when it is a setting.
+/// Secret settings whose URL is its own credential, all of it (an incoming webhook's): shown as
+/// scheme and host only, where a connection URL shows everything but its password.
+pub const CAPABILITY_URLS: &[&str] = &[ALERT_WEBHOOK_URL];
+
 pub fn declared(name: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.name == name)
 }
