@@ -29,6 +29,7 @@ pub use stripe_setup::setup as stripe_setup;
 use anyhow::Context;
 use caisse_shop::catalog;
 use caisse_shop::config::{self, Config, ConfigError, DevKeys, LogFormat, Mode, Source};
+use caisse_shop::store::Missing;
 use caisse_shop::{App, Store};
 
 /// How a command fails: a configuration problem (exit 2, one line per problem) or anything else.
@@ -75,8 +76,8 @@ fn init_logs(format: LogFormat) {
     };
 }
 
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(config.database_url.expose())
+async fn open_store(config: &Config, missing: Missing) -> anyhow::Result<Store> {
+    let store = Store::open(config.database_url.expose(), missing)
         .await
         .context("cannot open the database named by DATABASE_URL")?;
     store.migrate().await.context("cannot apply migrations")?;
@@ -96,7 +97,7 @@ pub async fn serve(file: Option<&Path>, listen: Option<&str>) -> Result<()> {
     )?;
     init_logs(config.log_format);
     let listener = bind(config.listen).await?;
-    let store = open_store(&config).await?;
+    let store = open_store(&config, Missing::Create).await?;
     run(App::new(config, store)?, listener, &[], None).await
 }
 
@@ -197,9 +198,8 @@ async fn run(
 /// The configuration and store of a one-shot command that talks to Stripe: the secret key, not
 /// the webhook secret (it verifies no webhook), nor serve's mail transport or guest-cookie key.
 async fn tool_app(file: Option<&Path>) -> Result<App> {
-    let config = load(file, Mode::Stripe, |_| {}, None)?;
-    init_logs(config.log_format);
-    let store = open_store(&config).await?;
+    let config = tool_config(file, Mode::Stripe)?;
+    let store = open_store(&config, Missing::Refuse).await?;
     Ok(App::new(config, store)?)
 }
 
@@ -221,9 +221,8 @@ pub async fn reconcile(file: Option<&Path>) -> Result<()> {
 }
 
 pub async fn prune(file: Option<&Path>, dry_run: bool) -> Result<()> {
-    let config = load(file, Mode::Tool, |_| {}, None)?;
-    init_logs(config.log_format);
-    let store = open_store(&config).await?;
+    let config = tool_config(file, Mode::Tool)?;
+    let store = open_store(&config, Missing::Refuse).await?;
     let days = config.operations.retention_days;
     let now = caisse_shop::store::unix_now();
     let p = caisse_shop::retention::prune(&store, days, now, dry_run)
@@ -240,13 +239,12 @@ pub async fn prune(file: Option<&Path>, dry_run: bool) -> Result<()> {
 }
 
 pub async fn backup(file: Option<&Path>, path: &Path) -> Result<()> {
-    let config = load(file, Mode::Tool, |_| {}, None)?;
-    init_logs(config.log_format);
+    let config = tool_config(file, Mode::Tool)?;
     if !config.database_url.expose().starts_with("sqlite:") {
         return Err(anyhow::Error::from(caisse_shop::store::BackupError::Postgres).into());
     }
     // No migration: a backup copies the database as it is.
-    let store = Store::connect(config.database_url.expose())
+    let store = Store::open(config.database_url.expose(), Missing::Refuse)
         .await
         .context("cannot open the database named by DATABASE_URL")?;
     store.backup_to(path).await.map_err(anyhow::Error::from)?;
@@ -290,13 +288,13 @@ pub const DEV_LISTEN: &str = "127.0.0.1:8080";
 /// Where `caisse dev` keeps its data by default (`--data-dir`).
 pub const DEV_DATA_DIR: &str = "caisse-data";
 
-/// The configuration of a database tool (`migrate`, `catalog import|export`), saying on standard
-/// error which database it uses. Without `DATABASE_URL`, run where `caisse dev` ran (a
-/// `caisse-data/caisse.db` and no `./caisse.db`), that is dev's database.
-fn tool_config(file: Option<&Path>) -> Result<Config> {
+/// The configuration of a one-shot command on the database (every one but `serve`, `dev` and
+/// `doctor`), saying on standard error which database it uses. Without `DATABASE_URL`, run where
+/// `caisse dev` ran (a `caisse-data/caisse.db` and no `./caisse.db`), that is dev's database.
+fn tool_config(file: Option<&Path>, mode: Mode) -> Result<Config> {
     let config = load(
         file,
-        Mode::Tool,
+        mode,
         |s| {
             let dev = Path::new(DEV_DATA_DIR).join("caisse.db");
             if s.get_raw(config::DATABASE_URL).is_none()
@@ -317,20 +315,20 @@ fn tool_config(file: Option<&Path>) -> Result<Config> {
 }
 
 pub async fn migrate(file: Option<&Path>) -> Result<()> {
-    let config = tool_config(file)?;
-    open_store(&config).await?;
+    let config = tool_config(file, Mode::Tool)?;
+    open_store(&config, Missing::Create).await?;
     say!("migrations applied");
     Ok(())
 }
 
 pub async fn catalog_import(file: Option<&Path>, path: &Path, set_stock: bool) -> Result<()> {
-    let config = tool_config(file)?;
+    let config = tool_config(file, Mode::Tool)?;
     let format =
         catalog::Format::from_path(path).context("the catalog file must end in .json or .csv")?;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let parsed = catalog::parse(&text, format).map_err(anyhow::Error::from)?;
-    let store = open_store(&config).await?;
+    let store = open_store(&config, Missing::Create).await?;
     let stock = if set_stock {
         catalog::Stock::Set
     } else {
@@ -359,8 +357,8 @@ pub async fn catalog_import(file: Option<&Path>, path: &Path, set_stock: bool) -
 }
 
 pub async fn catalog_export(file: Option<&Path>, path: &Path) -> Result<()> {
-    let config = tool_config(file)?;
-    let store = open_store(&config).await?;
+    let config = tool_config(file, Mode::Tool)?;
+    let store = open_store(&config, Missing::Refuse).await?;
     let text = catalog::export(&store).await.map_err(anyhow::Error::from)?;
     if path == Path::new("-") {
         say!("{text}");

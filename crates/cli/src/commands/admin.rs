@@ -12,6 +12,8 @@ use caisse_shop::operators;
 use caisse_shop::store::unix_now;
 
 use super::{open_store, tool_config, Failure, Result};
+use caisse_shop::config::Mode;
+use caisse_shop::store::Missing;
 
 /// Who the operators' changes made here are audited as.
 const ACTOR: &str = "cli:admin";
@@ -64,7 +66,7 @@ pub fn admin_hash_password(argument_given: bool) -> Result<()> {
 /// `caisse admin add-user EMAIL --role owner|staff`, the password on standard input.
 pub async fn admin_add_user(file: Option<&Path>, email: &str, role: OperatorRole) -> Result<()> {
     let password = read_password()?;
-    let store = open_store(&tool_config(file)?).await?;
+    let store = open_store(&tool_config(file, Mode::Tool)?, Missing::Create).await?;
     let email = operators::add(&store, email, role, password, ACTOR, unix_now())
         .await
         .map_err(anyhow::Error::from)?;
@@ -74,7 +76,7 @@ pub async fn admin_add_user(file: Option<&Path>, email: &str, role: OperatorRole
 
 /// `caisse admin remove-user EMAIL`: their sessions end at once.
 pub async fn admin_remove_user(file: Option<&Path>, email: &str) -> Result<()> {
-    let store = open_store(&tool_config(file)?).await?;
+    let store = open_store(&tool_config(file, Mode::Tool)?, Missing::Refuse).await?;
     let email = operators::remove(&store, email, ACTOR, unix_now())
         .await
         .map_err(anyhow::Error::from)?;
@@ -84,7 +86,7 @@ pub async fn admin_remove_user(file: Option<&Path>, email: &str) -> Result<()> {
 
 /// `caisse admin list-users`: one line each, email, role and whether TOTP is on.
 pub async fn admin_list_users(file: Option<&Path>) -> Result<()> {
-    let store = open_store(&tool_config(file)?).await?;
+    let store = open_store(&tool_config(file, Mode::Tool)?, Missing::Refuse).await?;
     let rows = store.operators().await.map_err(anyhow::Error::from)?;
     if rows.is_empty() {
         say!("no named operator (CAISSE_ADMIN_PASSWORD_HASH, when set, is the one owner)");
@@ -103,7 +105,7 @@ pub async fn admin_list_users(file: Option<&Path>) -> Result<()> {
 /// `caisse admin totp EMAIL [--off]`: prints the `otpauth://` URI once (it holds the secret: add
 /// it to an authenticator app, then clear the terminal).
 pub async fn admin_totp(file: Option<&Path>, email: &str, off: bool) -> Result<()> {
-    let store = open_store(&tool_config(file)?).await?;
+    let store = open_store(&tool_config(file, Mode::Tool)?, Missing::Refuse).await?;
     if off {
         let email = operators::totp_off(&store, email, ACTOR, unix_now())
             .await

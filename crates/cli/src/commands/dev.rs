@@ -17,6 +17,7 @@ use caisse_shop::config::{self, DevKeys, Mode, Source};
 use caisse_shop::App;
 
 use super::{bind, init_logs, load, open_store, run, Result};
+use caisse_shop::store::Missing;
 
 /// Where caisse and its sandbox are reached from a browser.
 pub(super) struct DevAddresses {
@@ -181,7 +182,7 @@ pub async fn dev(
         Some(&keys),
     )?;
     init_logs(config.log_format);
-    let store = open_store(&config).await?;
+    let store = open_store(&config, Missing::Create).await?;
     if catalog::load_demo_if_empty(&store, caisse_shop::store::unix_now())
         .await
         .map_err(anyhow::Error::from)?

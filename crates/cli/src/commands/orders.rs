@@ -6,7 +6,8 @@ use std::path::Path;
 use anyhow::Context;
 use caisse_shop::config::{ConfigError, Mode};
 
-use super::{init_logs, load, open_store, tool_app, Failure, Result};
+use super::{open_store, tool_app, tool_config, Failure, Result};
+use caisse_shop::store::Missing;
 
 /// `caisse orders ship`: marks the order shipped and sends its shipping email now (one outbox
 /// pass, which may send other due messages too — a refund to Stripe — so it reads the server's
@@ -49,9 +50,8 @@ pub async fn orders_ship(
 
 /// `caisse orders deliver`: the database is all it needs.
 pub async fn orders_deliver(file: Option<&Path>, number: i64) -> Result<()> {
-    let config = load(file, Mode::Tool, |_| {}, None)?;
-    init_logs(config.log_format);
-    let store = open_store(&config).await?;
+    let config = tool_config(file, Mode::Tool)?;
+    let store = open_store(&config, Missing::Refuse).await?;
     let order = caisse_shop::orders::deliver(
         &store,
         number,
@@ -79,8 +79,7 @@ pub async fn orders_export(
             problem,
         }])
     };
-    let config = load(file, Mode::Tool, |_| {}, None)?;
-    init_logs(config.log_format);
+    let config = tool_config(file, Mode::Tool)?;
     // Days are the shop's (`CAISSE_TIME_ZONE`), as the dashboard shows them.
     let zone = &config.time_zone;
     let filter = caisse_shop::store::ExportFilter {
@@ -100,9 +99,7 @@ pub async fn orders_export(
         })?,
         fulfilment: None,
     };
-    let config = load(file, Mode::Tool, |_| {}, None)?;
-    init_logs(config.log_format);
-    let store = open_store(&config).await?;
+    let store = open_store(&config, Missing::Refuse).await?;
     let mut out: Box<dyn std::io::Write> = if path == Path::new("-") {
         Box::new(std::io::stdout().lock())
     } else {

@@ -3,7 +3,7 @@
 
 use sqlx::Connection;
 
-use crate::support::{run, text};
+use crate::support::{run, text, GUEST, SK, WH};
 
 const DAY: i64 = 86_400;
 
@@ -127,4 +127,55 @@ async fn backup_writes_a_copy_that_opens_and_never_overwrites() {
         text(&on_postgres)
     );
     assert!(!dir.path().join("pg.db").exists());
+}
+
+#[test]
+fn tools_refuse_a_sqlite_database_that_is_not_there_instead_of_making_an_empty_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [("DATABASE_URL", "sqlite://typo.db")];
+    for args in [
+        &["backup", "copy.db"][..],
+        &["orders", "export", "-"],
+        &["orders", "deliver", "1"],
+        &["prune", "--dry-run"],
+        &["catalog", "export"],
+        &["admin", "list-users"],
+    ] {
+        let out = run(dir.path(), args, &vars);
+        let (stdout, stderr) = text(&out);
+        assert!(!out.status.success(), "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("there is no SQLite database at typo.db"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!dir.path().join("typo.db").exists(), "{args:?} made it");
+    }
+    assert!(!dir.path().join("copy.db").exists());
+    // `caisse doctor` says so too, and makes nothing.
+    let doctor = run(
+        dir.path(),
+        &["doctor"],
+        &[
+            vars[0],
+            ("STRIPE_SECRET_KEY", SK),
+            ("STRIPE_WEBHOOK_SECRET", WH),
+            ("CAISSE_GUEST_COOKIE_SECRET", GUEST),
+            ("CAISSE_MAIL", "off"),
+            ("STRIPE_API_BASE", "http://127.0.0.1:1"),
+        ],
+    );
+    assert!(
+        text(&doctor)
+            .0
+            .contains("there is no SQLite database at typo.db"),
+        "{:?}",
+        text(&doctor)
+    );
+    assert!(!dir.path().join("typo.db").exists());
+    // What sets a shop up creates it.
+    assert!(run(dir.path(), &["migrate"], &vars).status.success());
+    assert!(dir.path().join("typo.db").exists());
+    assert!(run(dir.path(), &["prune", "--dry-run"], &vars)
+        .status
+        .success());
 }

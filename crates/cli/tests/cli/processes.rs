@@ -136,6 +136,42 @@ async fn caisse_dev_turns_a_payment_on_the_hosted_page_into_an_order() {
         stderr.contains("database: sqlite://caisse-data/caisse.db"),
         "{stderr}"
     );
+    // Every one of them, and none makes a `./caisse.db` of its own.
+    for args in [
+        &["backup", "copy.db"][..],
+        &["orders", "export", "-"],
+        &["prune", "--dry-run"],
+        &["admin", "list-users"],
+    ] {
+        let out = run(dir.path(), args, &[]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("database: sqlite://caisse-data/caisse.db"),
+            "{args:?}: {stderr}"
+        );
+        if args[0] == "orders" {
+            assert_eq!(
+                stdout.lines().count(),
+                2,
+                "the header and order #1: {stdout}"
+            );
+        }
+    }
+    assert!(!dir.path().join("caisse.db").exists());
+    // The backup is dev's database: its order is there.
+    let out = run(
+        dir.path(),
+        &["orders", "export", "-"],
+        &[("DATABASE_URL", "sqlite://copy.db")],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stdout.lines().count(),
+        2,
+        "the header and order #1: {stdout}"
+    );
 }
 
 /// In a container (`--listen 0.0.0.0:P`), the links handed out are the host's: caisse at

@@ -211,9 +211,25 @@ pub const POSTGRES_PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// How long a connection waits for SQLite's write lock before giving up.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What opening a SQLite database does when its file is not there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// Creates it (serve, dev, and the tools that set a shop up).
+    Create,
+    /// Refuses: a tool that reads or acts on a shop's data would otherwise work on a new, empty
+    /// file (a mistyped path, the wrong folder) and report success.
+    Refuse,
+}
+
 impl Store {
-    /// Opens the pool named by `url` (`sqlite://path`, `postgres://…`).
+    /// Opens the pool named by `url` (`sqlite://path`, `postgres://…`), creating a SQLite file
+    /// that is not there.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::open(url, Missing::Create).await
+    }
+
+    /// Opens the pool named by `url`; `missing` says what a SQLite file that is not there does.
+    pub async fn open(url: &str, missing: Missing) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
             sqlite_process_options();
             if url.contains(":memory:") || url.contains("mode=memory") {
@@ -223,8 +239,17 @@ impl Store {
                         .into(),
                 ));
             }
-            let options = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
+            let options = SqliteConnectOptions::from_str(url)?;
+            let file = options.get_filename();
+            if missing == Missing::Refuse && !file.exists() {
+                return Err(StoreError::Config(format!(
+                    "there is no SQLite database at {} (`caisse migrate` creates one; a shop's \
+                     database is where `caisse serve` or `caisse dev` ran)",
+                    file.display()
+                )));
+            }
+            let options = options
+                .create_if_missing(missing == Missing::Create)
                 .journal_mode(SqliteJournalMode::Wal)
                 // FULL: a webhook's commit is on disk before its 2xx leaves (DESIGN.md 1.3, 5).
                 .synchronous(SqliteSynchronous::Full)
