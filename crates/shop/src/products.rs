@@ -7,8 +7,8 @@
 use serde_json::json;
 
 use crate::domain::money::{format_amount, Currency};
-use crate::domain::product::MAX_UNIT_AMOUNT;
-use crate::store::{AuditEntry, BelowHeld, Store, StoreError};
+use crate::domain::product::{MAX_STOCK_ON_HAND, MAX_UNIT_AMOUNT};
+use crate::store::{AuditEntry, StockRefusal, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProductError {
@@ -44,7 +44,10 @@ pub async fn adjust_stock(
                 .into(),
         ));
     }
-    let result: Option<Result<i64, BelowHeld>> = store
+    if delta.unsigned_abs() > MAX_STOCK_ON_HAND.unsigned_abs() {
+        return Err(too_much());
+    }
+    let result: Option<Result<i64, StockRefusal>> = store
         .write(async |tx| {
             let Some(adjusted) = tx.adjust_stock(product_id, delta, now).await? else {
                 return Ok(None);
@@ -75,7 +78,8 @@ pub async fn adjust_stock(
     match result {
         None => Err(ProductError::NotFound),
         Some(Ok(on_hand)) => Ok(on_hand),
-        Some(Err(b)) => Err(ProductError::Refused(format!(
+        Some(Err(StockRefusal::AboveMax)) => Err(too_much()),
+        Some(Err(StockRefusal::BelowHeld(b))) => Err(ProductError::Refused(format!(
             "{} has {} on hand and open checkouts hold {}: it cannot go below {} (at most {} can be taken away now)",
             b.name,
             b.on_hand,
@@ -84,6 +88,12 @@ pub async fn adjust_stock(
             b.on_hand - b.held
         ))),
     }
+}
+
+fn too_much() -> ProductError {
+    ProductError::Refused(format!(
+        "a product's stock on hand cannot be more than {MAX_STOCK_ON_HAND} units"
+    ))
 }
 
 /// What the products page's form sets for one product.

@@ -49,6 +49,11 @@ pub struct ValidProduct {
 /// Largest unit price accepted: Stripe's own limit for a Checkout amount (99,999,999 minor units).
 pub const MAX_UNIT_AMOUNT: i64 = 99_999_999;
 
+/// Largest stock on hand a product may have: a billion units is more than any shop counts, and
+/// far enough from the integer's end that no sum of stock ever overflows (an adjustment of
+/// +9223372036854775807 was saturated in silence, its audit entry wrong).
+pub const MAX_STOCK_ON_HAND: i64 = 1_000_000_000;
+
 /// An id the shop's files give (a product's, a shipping rate's): trimmed, 1 to 64 ASCII letters,
 /// digits, `-` or `_`, so that it is safe in a URL, a CSV cell and Stripe's metadata.
 pub fn catalog_id(what: &str, raw: &str) -> Result<String, String> {
@@ -88,6 +93,11 @@ impl ProductInput {
         }
         if self.stock_on_hand < 0 {
             return Err(format!("product `{id}`: stock_on_hand cannot be negative"));
+        }
+        if self.stock_on_hand > MAX_STOCK_ON_HAND {
+            return Err(format!(
+                "product `{id}`: stock_on_hand cannot be more than {MAX_STOCK_ON_HAND}"
+            ));
         }
         let stripe_price_id = self
             .stripe_price_id
@@ -167,6 +177,10 @@ mod tests {
                 "multiple of 10 in KWD",
             ),
             (|p| p.stock_on_hand = -2, "negative"),
+            (
+                |p| p.stock_on_hand = MAX_STOCK_ON_HAND + 1,
+                "cannot be more than 1000000000",
+            ),
             (|p| p.stripe_price_id = Some("prod_1".into()), "price_"),
         ];
         for (mutate, expected) in cases {

@@ -74,7 +74,7 @@ pub use retention::Pruned;
 pub use shipping::OrderShipping;
 pub use sqlite_writer::{SqliteWriter, WriterTurn};
 pub use statement::{Arg, Column, TxRow};
-pub use stock::{BelowHeld, ProductStock};
+pub use stock::{BelowHeld, ProductStock, StockRefusal};
 pub use stock_settle::STOCK_NOW;
 pub use stripe_requests::StripeRequestRow;
 use unit_of_work::Durability;

@@ -3,6 +3,7 @@
 //! low-stock threshold), and the low-stock watch that every stock movement runs, which raises one
 //! `low_stock` alert per crossing of the threshold.
 
+use crate::domain::product::MAX_STOCK_ON_HAND;
 use crate::domain::status::AlertKind;
 
 use super::statement::args;
@@ -31,7 +32,16 @@ impl ProductStock {
     }
 }
 
-/// Why an adjustment was refused, in figures the page turns into words.
+/// Why an adjustment was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StockRefusal {
+    /// It would leave less than open checkouts hold.
+    BelowHeld(BelowHeld),
+    /// It would leave more than [`MAX_STOCK_ON_HAND`].
+    AboveMax,
+}
+
+/// An adjustment below what open checkouts hold, in figures the page turns into words.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BelowHeld {
     pub name: String,
@@ -78,17 +88,20 @@ impl Tx {
         product_id: &str,
         delta: i64,
         now: i64,
-    ) -> Result<Option<Result<i64, BelowHeld>>, StoreError> {
+    ) -> Result<Option<Result<i64, StockRefusal>>, StoreError> {
         let Some(p) = self.product_for_update(product_id).await? else {
             return Ok(None);
         };
-        let on_hand = p.stock_on_hand.saturating_add(delta);
+        let on_hand = match p.stock_on_hand.checked_add(delta) {
+            Some(n) if n <= MAX_STOCK_ON_HAND => n,
+            _ => return Ok(Some(Err(StockRefusal::AboveMax))),
+        };
         if on_hand < p.stock_reserved {
-            return Ok(Some(Err(BelowHeld {
+            return Ok(Some(Err(StockRefusal::BelowHeld(BelowHeld {
                 name: p.name,
                 on_hand: p.stock_on_hand,
                 held: p.stock_reserved,
-            })));
+            }))));
         }
         // By the difference: the column still counts the sold units not yet settled.
         self.run(

@@ -102,6 +102,23 @@ async fn the_products_page_shows_every_products_stock_and_refuses_an_adjustment_
         .await;
         assert_eq!(r.status(), 422, "{bad}");
     }
+    // More than a billion on hand is refused in words, never saturated at the integer's end.
+    for too_much in ["9223372036854775807", "999999981", "1000000000"] {
+        let r = post_form(
+            &app,
+            path,
+            &owner,
+            &[("csrf", &csrf), ("delta", too_much), ("reason", "delivery")],
+        )
+        .await;
+        assert_eq!(r.status(), 422, "{too_much}");
+        let words = r.text().await.unwrap();
+        assert!(
+            words.contains("cannot be more than 1000000000 units"),
+            "{too_much}: {words}"
+        );
+    }
+    assert_eq!(on_hand(&app, "mug-enamel").await, 20, "nothing changed");
 
     // Staff see the page but cannot adjust, even with a valid form.
     let (staff, staff_csrf) = sign_in_as(&app, STAFF, STAFF_PW).await;
