@@ -14,7 +14,7 @@ use crate::app::App;
 /// The hash-cost check lives with the configuration, which refuses a bad hash at start-up.
 pub use crate::config::check_hash;
 use crate::domain::money::format_amount;
-use crate::store::{AuditEntry, StoreError};
+use crate::store::{AuditEntry, OrderRow, StoreError};
 use crate::webhooks::{self, Source};
 
 /// How long a dashboard session lasts after sign-in.
@@ -124,6 +124,28 @@ pub struct RefundForm<'a> {
     pub session_key: &'a str,
 }
 
+/// What a refund of `amount` (all that is left when `None`) of `order` comes to, in minor units,
+/// or why there can be none: the confirmation step and the refund itself say the same.
+pub fn refund_amount(order: &OrderRow, amount: Option<i64>) -> Result<i64, ActionError> {
+    let (Some(_), Some(paid)) = (&order.payment_intent_id, order.amount_paid) else {
+        return Err(ActionError::Refused("this order has no payment".into()));
+    };
+    let left = paid - order.amount_refunded.unwrap_or(0);
+    if left <= 0 {
+        return Err(ActionError::Refused(
+            "nothing is left to refund on this order".into(),
+        ));
+    }
+    let amount = amount.unwrap_or(left);
+    if amount <= 0 || amount > left {
+        return Err(ActionError::Refused(format!(
+            "the amount must be more than zero and at most {} (what is left to refund)",
+            format_amount(left, &order.currency)
+        )));
+    }
+    Ok(amount)
+}
+
 /// Asks Stripe to refund the form's amount of order `number`. The key is the order's plus the
 /// form's token, so a form sent twice refunds once and a second form can refund more. The
 /// payment's refunded amount changes when `charge.refunded` arrives.
@@ -151,22 +173,10 @@ pub async fn refund(
         .order_by_number(number)
         .await?
         .ok_or(ActionError::NotFound)?;
-    let (Some(pi), Some(paid)) = (&order.payment_intent_id, order.amount_paid) else {
+    let amount = refund_amount(&order, amount)?;
+    let Some(pi) = &order.payment_intent_id else {
         return Err(ActionError::Refused("this order has no payment".into()));
     };
-    let left = paid - order.amount_refunded.unwrap_or(0);
-    if left <= 0 {
-        return Err(ActionError::Refused(
-            "nothing is left to refund on this order".into(),
-        ));
-    }
-    let amount = amount.unwrap_or(left);
-    if amount <= 0 || amount > left {
-        return Err(ActionError::Refused(format!(
-            "the amount must be more than zero and at most {} (what is left to refund)",
-            format_amount(left, &order.currency)
-        )));
-    }
     // The form's token is what makes a resent form one refund: only a token this dashboard
     // issued for this session and order names one.
     let Some(nonce) = refund_form_nonce(session_key, &order.id, form_token) else {

@@ -247,6 +247,24 @@ async fn a_dashboard_refund_is_confirmed_with_stripe_s_reason_before_it_is_sent(
     let html = confirm.text().await.unwrap();
     assert!(html.contains("5.00"), "{html}");
     assert!(html.contains("value=\"fraudulent\""), "{html}");
+    // The confirmation refuses what the refund would: more than was paid, or nothing.
+    for (amount, refusal) in [
+        ("500.01", "at most"),
+        ("0", "more than zero"),
+        ("abc", "is not an amount"),
+    ] {
+        let r = post_form(
+            &app,
+            "/admin/orders/1/refund/confirm",
+            &cookie,
+            &[("csrf", &csrf), ("token", &token), ("amount", amount)],
+        )
+        .await;
+        assert_eq!(r.status(), 422, "{amount}");
+        let words = r.text().await.unwrap();
+        assert!(words.contains(refusal), "{amount}: {words}");
+        assert!(!words.contains("cannot be undone"), "{amount}: {words}");
+    }
     // Nothing was sent to Stripe yet.
     let none = app.stripe_get("/v1/events?type=refund.created").await;
     assert_eq!(none["data"], json!([]));

@@ -103,16 +103,17 @@ pub(super) async fn refund_confirm(
         Ok(None) => return refused(c, ActionError::NotFound, &back),
         Err(e) => return failure(&e.to_string()),
     };
-    let left = order.amount_paid.unwrap_or(0) - order.amount_refunded.unwrap_or(0);
+    let refunded = match admin::refund_amount(&order, amount) {
+        Ok(a) => a,
+        Err(e) => return refused(c, e, &back),
+    };
+    let shown = crate::domain::money::format_amount(refunded, &order.currency);
     super::render(&Confirm {
         c,
         number,
         amount_text: match amount {
-            Some(a) => crate::domain::money::format_amount(a, &order.currency),
-            None => format!(
-                "{} (all that is left)",
-                crate::domain::money::format_amount(left, &order.currency)
-            ),
+            Some(_) => shown,
+            None => format!("{shown} (all that is left)"),
         },
         amount_field: f.amount.trim().to_string(),
         token: f.token,
