@@ -15,6 +15,7 @@ mod outbox_kills;
 mod processes;
 mod readme_postgres;
 mod readme_typescript;
+mod readme_webhooks;
 mod recovery;
 mod secrets;
 mod stripe_setup;
