@@ -125,23 +125,21 @@ pub struct RefundForm<'a> {
 }
 
 /// What a refund of `amount` (all that is left when `None`) of `order` comes to, in minor units,
-/// or why there can be none: the confirmation step and the refund itself say the same.
-pub fn refund_amount(order: &OrderRow, amount: Option<i64>) -> Result<i64, ActionError> {
+/// or why there can be none, in words: the confirmation step and the refund itself say the same.
+pub fn refund_amount(order: &OrderRow, amount: Option<i64>) -> Result<i64, String> {
     let (Some(_), Some(paid)) = (&order.payment_intent_id, order.amount_paid) else {
-        return Err(ActionError::Refused("this order has no payment".into()));
+        return Err("this order has no payment".into());
     };
     let left = paid - order.amount_refunded.unwrap_or(0);
     if left <= 0 {
-        return Err(ActionError::Refused(
-            "nothing is left to refund on this order".into(),
-        ));
+        return Err("nothing is left to refund on this order".into());
     }
     let amount = amount.unwrap_or(left);
     if amount <= 0 || amount > left {
-        return Err(ActionError::Refused(format!(
+        return Err(format!(
             "the amount must be more than zero and at most {} (what is left to refund)",
             format_amount(left, &order.currency)
-        )));
+        ));
     }
     Ok(amount)
 }
@@ -173,7 +171,7 @@ pub async fn refund(
         .order_by_number(number)
         .await?
         .ok_or(ActionError::NotFound)?;
-    let amount = refund_amount(&order, amount)?;
+    let amount = refund_amount(&order, amount).map_err(ActionError::Refused)?;
     let Some(pi) = &order.payment_intent_id else {
         return Err(ActionError::Refused("this order has no payment".into()));
     };

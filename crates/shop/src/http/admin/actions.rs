@@ -105,7 +105,7 @@ pub(super) async fn refund_confirm(
     };
     let refunded = match admin::refund_amount(&order, amount) {
         Ok(a) => a,
-        Err(e) => return refused(c, e, &back),
+        Err(why) => return refused(c, ActionError::Refused(why), &back),
     };
     let shown = crate::domain::money::format_amount(refunded, &order.currency);
     super::render(&Confirm {
