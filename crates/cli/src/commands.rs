@@ -79,7 +79,7 @@ fn init_logs(format: LogFormat) {
 async fn open_store(config: &Config, missing: Missing) -> anyhow::Result<Store> {
     let store = Store::open(config.database_url.expose(), missing)
         .await
-        .context("cannot open the database named by DATABASE_URL")?;
+        .context("cannot open the database")?;
     store.migrate().await.context("cannot apply migrations")?;
     Ok(store)
 }
@@ -246,7 +246,7 @@ pub async fn backup(file: Option<&Path>, path: &Path) -> Result<()> {
     // No migration: a backup copies the database as it is.
     let store = Store::open(config.database_url.expose(), Missing::Refuse)
         .await
-        .context("cannot open the database named by DATABASE_URL")?;
+        .context("cannot open the database")?;
     store.backup_to(path).await.map_err(anyhow::Error::from)?;
     say!("backup written to {}", path.display());
     Ok(())

@@ -129,8 +129,8 @@ async fn backup_writes_a_copy_that_opens_and_never_overwrites() {
     assert!(!dir.path().join("pg.db").exists());
 }
 
-#[test]
-fn tools_refuse_a_sqlite_database_that_is_not_there_instead_of_making_an_empty_one() {
+#[tokio::test]
+async fn tools_refuse_a_sqlite_database_that_is_not_there_instead_of_making_an_empty_one() {
     let dir = tempfile::tempdir().unwrap();
     let vars = [("DATABASE_URL", "sqlite://typo.db")];
     for args in [
@@ -150,6 +150,56 @@ fn tools_refuse_a_sqlite_database_that_is_not_there_instead_of_making_an_empty_o
         );
         assert!(!dir.path().join("typo.db").exists(), "{args:?} made it");
     }
+    assert!(!dir.path().join("copy.db").exists());
+    // Nor do they take an empty file, or another program's database, for a shop's: nothing in it
+    // changes, not even its journal mode.
+    std::fs::write(dir.path().join("zero.db"), b"").unwrap();
+    let other = dir.path().join("other.db");
+    {
+        use sqlx::ConnectOptions;
+        let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&other)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE foo (x)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO foo VALUES (1)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    }
+    let before = std::fs::read(&other).unwrap();
+    for (file, url) in [
+        ("zero.db", "sqlite://zero.db"),
+        ("other.db", "sqlite://other.db"),
+    ] {
+        for args in [
+            &["backup", "copy.db"][..],
+            &["orders", "export", "-"],
+            &["catalog", "export"],
+            &["prune", "--dry-run"],
+        ] {
+            let out = run(dir.path(), args, &[("DATABASE_URL", url)]);
+            let (stdout, stderr) = text(&out);
+            assert!(!out.status.success(), "{file} {args:?}: {stdout}{stderr}");
+            assert!(
+                stderr.contains("has no migration of caisse's"),
+                "{file} {args:?}: {stderr}"
+            );
+        }
+    }
+    assert_eq!(std::fs::read(dir.path().join("zero.db")).unwrap(), b"");
+    assert_eq!(
+        std::fs::read(&other).unwrap(),
+        before,
+        "another program's database untouched"
+    );
+    assert!(!dir.path().join("other.db-wal").exists());
     assert!(!dir.path().join("copy.db").exists());
     // `caisse doctor` says so too, and makes nothing.
     let doctor = run(
@@ -178,4 +228,50 @@ fn tools_refuse_a_sqlite_database_that_is_not_there_instead_of_making_an_empty_o
     assert!(run(dir.path(), &["prune", "--dry-run"], &vars)
         .status
         .success());
+}
+
+/// On PostgreSQL too: a database with no migration of caisse's (a fresh `CREATE DATABASE`) is not
+/// a shop's for a tool that reads one, and stays empty; `caisse migrate` makes it one.
+#[tokio::test]
+async fn tools_refuse_a_postgresql_database_caisse_never_migrated() {
+    let Some(admin) = std::env::var("CAISSE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("SKIPPED: CAISSE_TEST_POSTGRES_URL is not set (.ci/run sets it)");
+        return;
+    };
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let name = format!(
+        "caisse_not_a_shop_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let url = format!("{base}/{name}");
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [("DATABASE_URL", url.as_str())];
+    let out = run(dir.path(), &["orders", "export", "-"], &vars);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert!(stderr.contains("has no migration of caisse's"), "{stderr}");
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(tables, 0, "nothing was migrated");
+    db.close().await.unwrap();
+    assert!(run(dir.path(), &["migrate"], &vars).status.success());
+    let out = run(dir.path(), &["orders", "export", "-"], &vars);
+    assert!(out.status.success(), "{:?}", text(&out));
 }

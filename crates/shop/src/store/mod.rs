@@ -211,13 +211,15 @@ pub const POSTGRES_PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// How long a connection waits for SQLite's write lock before giving up.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What opening a SQLite database does when its file is not there.
+/// What opening a database does when it is not a shop's yet: no SQLite file there, or a database
+/// (an empty file, another program's, a new PostgreSQL database) with no migration of caisse's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Missing {
-    /// Creates it (serve, dev, and the tools that set a shop up).
+    /// Makes it one (serve, dev, and the tools that set a shop up, which migrate it).
     Create,
     /// Refuses: a tool that reads or acts on a shop's data would otherwise work on a new, empty
-    /// file (a mistyped path, the wrong folder) and report success.
+    /// database (a mistyped path, the wrong folder), or migrate another program's, and report
+    /// success.
     Refuse,
 }
 
@@ -228,8 +230,17 @@ impl Store {
         Store::open(url, Missing::Create).await
     }
 
-    /// Opens the pool named by `url`; `missing` says what a SQLite file that is not there does.
+    /// Opens the pool named by `url`; `missing` says what a database that is not a shop's does.
     pub async fn open(url: &str, missing: Missing) -> Result<Store, StoreError> {
+        let store = Store::open_pool(url, missing).await?;
+        if missing == Missing::Refuse && store.applied_version().await?.is_none() {
+            store.close().await;
+            return Err(not_a_shop(&crate::secret::redact_url(url)));
+        }
+        Ok(store)
+    }
+
+    async fn open_pool(url: &str, missing: Missing) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
             sqlite_process_options();
             if url.contains(":memory:") || url.contains("mode=memory") {
@@ -241,12 +252,19 @@ impl Store {
             }
             let options = SqliteConnectOptions::from_str(url)?;
             let file = options.get_filename();
-            if missing == Missing::Refuse && !file.exists() {
-                return Err(StoreError::Config(format!(
-                    "there is no SQLite database at {} (`caisse migrate` creates one; a shop's \
-                     database is where `caisse serve` or `caisse dev` ran)",
-                    file.display()
-                )));
+            if missing == Missing::Refuse {
+                if !file.exists() {
+                    return Err(StoreError::Config(format!(
+                        "there is no SQLite database at {} (`caisse migrate` creates one; a \
+                         shop's database is where `caisse serve` or `caisse dev` ran)",
+                        file.display()
+                    )));
+                }
+                // Read-only, before the pool's connections set the journal mode: another
+                // program's database is left exactly as it was.
+                if !has_migrations_table(file) {
+                    return Err(not_a_shop(&format!("the SQLite file {}", file.display())));
+                }
             }
             let options = options
                 .create_if_missing(missing == Missing::Create)
@@ -401,6 +419,30 @@ impl Store {
             Store::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+fn not_a_shop(what: &str) -> StoreError {
+    StoreError::Config(format!(
+        "{what} has no migration of caisse's: it is not a shop's database (`caisse migrate` makes \
+         it one)"
+    ))
+}
+
+/// Whether the SQLite file holds sqlx's migrations table, read without writing anything.
+fn has_migrations_table(file: &std::path::Path) -> bool {
+    use rusqlite::OpenFlags;
+    let Ok(conn) = rusqlite::Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    ) else {
+        return false;
+    };
+    conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        [],
+        |row| row.get::<_, i64>(0),
+    )
+    .is_ok_and(|n| n == 1)
 }
 
 /// PostgreSQL's `undefined_table`, or SQLite's "no such table" (a generic error code 1).
