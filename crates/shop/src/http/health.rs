@@ -26,7 +26,16 @@ pub fn metrics_routes() -> Router<App> {
 }
 
 async fn readyz(State(app): State<App>) -> Result<impl IntoResponse, ApiError> {
-    match app.store.is_ready().await {
+    // Bounded like the write probe: a database that is down is a 503 within the probe's time,
+    // which a load balancer's health check waits for.
+    let ready = tokio::time::timeout(crate::store::PROBE_TIMEOUT, app.store.is_ready())
+        .await
+        .unwrap_or_else(|_| {
+            Err(crate::store::StoreError::Unavailable(
+                "no answer within the probe's time".into(),
+            ))
+        });
+    match ready {
         Ok(true) => match app.write_probe.check(&app.store).await {
             Ok(()) => Ok(Json(json!({ "status": "ready" }))),
             Err(why) => {

@@ -131,6 +131,32 @@ impl Store {
         .await
     }
 
+    /// Raises the alert of an outage that began at `since`, unless an alert of its kind was raised
+    /// at or after `since`: another instance told the same outage when the database came back (a
+    /// lock on the kind makes them take turns). An earlier outage's alert, raised before this one
+    /// began, does not stand for it.
+    pub async fn raise_outage_alert(
+        &self,
+        a: &NewAlert<'_>,
+        since: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(async |tx| {
+            tx.lock_name(&format!("alert:{}", a.kind.as_str())).await?;
+            let told: i64 = tx
+                .value(
+                    "SELECT COUNT(*) FROM alerts WHERE kind = $1 AND created_at >= $2",
+                    args![a.kind, since],
+                )
+                .await?;
+            if told > 0 {
+                return Ok(false);
+            }
+            tx.raise_alert(a, now).await
+        })
+        .await
+    }
+
     /// The newest alerts first, unacknowledged only when `open_only`.
     pub async fn alerts(&self, open_only: bool, limit: i64) -> Result<Vec<Alert>, StoreError> {
         Ok(on_conn!(pool self, |c| sqlx::query_as(

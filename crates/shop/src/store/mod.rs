@@ -69,7 +69,7 @@ pub use holds::{Hold, HoldItem, HoldLink, HoldReference, NewHold, OpenHolds, Own
 pub use operators::{OperatorCredentials, OperatorRow};
 pub use orders::{NewOrder, NewPayment, OrderLine, OrderSummary, PaymentRow};
 pub use outbox::OutboxRow;
-pub use readiness::WriteProbe;
+pub use readiness::{WriteProbe, PROBE_TIMEOUT};
 pub use retention::Pruned;
 pub use shipping::OrderShipping;
 pub use sqlite_writer::{SqliteWriter, WriterTurn};
@@ -208,6 +208,11 @@ async fn migrate_sqlite(pool: &SqlitePool, migrator: &Migrator) -> Result<(), St
 /// way.
 pub const POSTGRES_PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
+/// How long a PostgreSQL request waits for a connection from the pool: a server that is down (or
+/// refuses connections) is a 503 with `Retry-After` in 3 s, not after a load balancer's patience
+/// ran out; a busy pool lends one within milliseconds (16 connections, transactions of a few ms).
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// How long a connection waits for SQLite's write lock before giving up.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -299,7 +304,7 @@ impl Store {
                         Ok(true)
                     })
                 })
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                 .connect_with(options)
                 .await?;
             Ok(Store::Postgres(pool))

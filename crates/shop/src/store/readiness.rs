@@ -8,7 +8,7 @@ use super::statement::args;
 use super::{unix_now, Store, StoreError, Tx};
 
 /// How long the probe's write may take before the instance says it is not ready.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// A probe's answer serves the probes of the next second: a load balancer polling every instance
 /// often, or a flood of `/readyz`, costs one write a second.
 const PROBE_FRESH: Duration = Duration::from_secs(1);

@@ -110,23 +110,33 @@ pub async fn receive(
                 app.outbox_wake.notify_one();
             }
             if let Some(outage) = app.db_outage.recovered() {
-                outage_alert(app, outage, now).await;
+                outage_alert(app, outage, unix_now()).await;
             }
             Ok(received)
         }
         Err(e) => {
             count(&event.kind, "failed");
             tracing::warn!(event = %event.id, kind = %event.kind, error = %e, "webhook event failed; Stripe will retry");
-            if let Err(again) = app
-                .store
-                .record_event_failure(&record, &e.to_string(), now)
-                .await
-            {
-                tracing::warn!(event = %event.id, error = %again, "could not record the failed attempt");
+            // Bounded: with the database down, Stripe's retry is the record that matters, and
+            // the 503 must not wait a second time for a connection that will not come.
+            let recorded = tokio::time::timeout(
+                RECORD_FAILURE_WITHIN,
+                app.store.record_event_failure(&record, &e.to_string(), now),
+            )
+            .await;
+            match recorded {
+                Ok(Ok(())) => {}
+                Ok(Err(again)) => {
+                    tracing::warn!(event = %event.id, error = %again, "could not record the failed attempt")
+                }
+                Err(_) => {
+                    tracing::warn!(event = %event.id, "could not record the failed attempt in time")
+                }
             }
             if matches!(&e, InboxError::Store(s) if s.is_transient()) {
-                // One alert per outage, raised once the database answers again.
-                app.db_outage.failed(now);
+                // One alert per outage, raised once the database answers again; timed when
+                // the failure is seen, not when its request arrived.
+                app.db_outage.failed(unix_now());
             } else if !e.is_transient() {
                 // Not a passing outage: it will fail again at every redelivery until someone
                 // looks.
@@ -230,7 +240,11 @@ impl From<StoreError> for Attempt {
     }
 }
 
-/// The alert of a database outage this instance saw, once the database answers again.
+/// How long a failed delivery waits to be recorded as `failed` before its 503 leaves anyway.
+const RECORD_FAILURE_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The alert of a database outage this instance saw, once the database answers again: one per
+/// outage, however many instances saw it ([`crate::store::Store::raise_outage_alert`]).
 async fn outage_alert(app: &App, outage: Outage, now: i64) {
     let alert = NewAlert {
         kind: AlertKind::DatabaseUnavailable,
@@ -241,10 +255,13 @@ async fn outage_alert(app: &App, outage: Outage, now: i64) {
             outage.failures
         ),
         entity: None,
-        // Instances that saw the same outage raise one alert.
-        dedup_key: format!("database_unavailable:{}", outage.since / 3600),
+        dedup_key: format!("database_unavailable:{}", outage.since),
     };
-    if let Err(e) = app.store.raise_alert(&alert, now).await {
+    if let Err(e) = app
+        .store
+        .raise_outage_alert(&alert, outage.since, now)
+        .await
+    {
         tracing::warn!(error = %e, "could not raise the database outage alert");
     }
 }

@@ -29,6 +29,7 @@ mod lifecycle;
 mod networks;
 mod openapi;
 mod operators;
+mod postgres_down;
 mod products;
 mod ratelimits;
 mod readiness;

@@ -55,6 +55,14 @@ impl TestDb {
         }
     }
 
+    /// The same database reached at another URL (through a proxy of the test's).
+    pub fn reached_at(&self, url: String) -> TestDb {
+        TestDb {
+            url,
+            _dir: self._dir.clone(),
+        }
+    }
+
     pub async fn store(&self) -> Store {
         let store = Store::connect(&self.url).await.expect("connect");
         store.migrate().await.expect("migrate");
