@@ -129,6 +129,15 @@ async fn a_staff_members_refund_is_refused_and_an_owners_goes_through_each_audit
         .await
         .unwrap()
         .contains("This needs an owner"));
+    // Its confirmation step too: no page that says a refund will be made.
+    let confirm = post_form(
+        &app,
+        &format!("{path}/confirm"),
+        &staff,
+        &[("csrf", &staff_csrf), ("token", "x.y"), ("amount", "1.00")],
+    )
+    .await;
+    assert_eq!(confirm.status(), 403);
     // The staff member's pages and their other actions still work.
     assert_eq!(get(&app, "/admin/orders", &staff).await.status(), 200);
     assert_eq!(get(&app, "/admin/users", &staff).await.status(), 403);

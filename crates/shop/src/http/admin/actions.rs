@@ -85,6 +85,7 @@ async fn typed_amount(app: &App, number: i64, text: &str) -> Result<Option<i64>,
 pub(super) async fn refund_confirm(
     State(app): State<App>,
     Path(number): Path<String>,
+    _owner: Owner,
     CheckedForm {
         operator: Operator { c, .. },
         fields: f,
