@@ -99,6 +99,10 @@ pub async fn create(
                 .set_hold_session(&hold_id, &session.id, &url, expires_at, now)
                 .await?
             {
+                let actor = format!("customer:{}", customer.id);
+                let entry =
+                    hold::created_entry(app, &actor, &hold_id, &cart, &session.id, expires_at);
+                tx.audit(entry, now).await?;
                 Ok(())
             } else {
                 // Its provisional commit was undone (a failed group commit, a crash), or the

@@ -154,23 +154,6 @@ pub(super) async fn hold(tx: &mut Tx, ask: &Ask<'_>) -> Result<Held, HoldError> 
     }
 
     let (hold_id, expires_at) = (ask.hold_id, ask.expires_at);
-    let audit = AuditEntry {
-        actor: &format!("customer:{}", ask.customer.id),
-        action: "hold.created",
-        entity_type: "hold",
-        entity_id: hold_id,
-        before: None,
-        after: Some(
-            json!({ "items": items, "amount_total": cart.amount_total, "currency": cart.currency, "expires_at": expires_at }),
-        ),
-        message: format!(
-            "Hold {hold_id} created: {}, expires at {}",
-            describe(&cart),
-            local_time(expires_at, &app.config.time_zone)
-        ),
-    };
-    // Before the hold: its reservations lock the products to the commit.
-    tx.audit(audit, now).await?;
     let new_hold = NewHold {
         id: hold_id,
         customer_id: &ask.customer.id,
@@ -299,6 +282,40 @@ fn over_cap(
         max,
         retry_after: open.first_expiry.map_or(1, |t| (t - now).max(1)),
     })
+}
+
+/// The audit entry of a checkout that stands, written with its Checkout Session: the hold's final
+/// expiry is the session's, which Stripe's call fixed after the hold was written (the hold itself
+/// first carried a provisional one of minutes).
+pub(super) fn created_entry<'a>(
+    app: &App,
+    actor: &'a str,
+    hold_id: &'a str,
+    cart: &ValidCart,
+    session_id: &str,
+    expires_at: i64,
+) -> AuditEntry<'a> {
+    let items: Vec<_> = cart
+        .lines
+        .iter()
+        .map(|l| json!({ "product_id": l.product_id, "quantity": l.quantity, "unit_amount": l.unit_amount }))
+        .collect();
+    AuditEntry {
+        actor,
+        action: "hold.created",
+        entity_type: "hold",
+        entity_id: hold_id,
+        before: None,
+        after: Some(json!({
+            "items": items, "amount_total": cart.amount_total, "currency": cart.currency,
+            "checkout_session_id": session_id, "expires_at": expires_at,
+        })),
+        message: format!(
+            "Hold {hold_id} created: {}, Checkout Session {session_id}, expires at {}",
+            describe(cart),
+            local_time(expires_at, &app.config.time_zone)
+        ),
+    }
 }
 
 fn describe(cart: &ValidCart) -> String {

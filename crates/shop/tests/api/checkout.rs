@@ -84,6 +84,16 @@ async fn a_checkout_holds_stock_and_opens_a_stripe_session_priced_by_the_databas
         .unwrap();
     assert_eq!(trail[0].action, "hold.created");
     assert!(trail[0].actor.starts_with("customer:guest:"));
+    // With the expiry Stripe enforces and the customer was told, not the hold's provisional one.
+    let after: serde_json::Value =
+        serde_json::from_str(trail[0].after.as_deref().unwrap()).unwrap();
+    assert_eq!(after["expires_at"], body["expires_at"]);
+    assert_eq!(after["checkout_session_id"], session_id);
+    assert!(
+        trail[0].message.contains(session_id),
+        "{}",
+        trail[0].message
+    );
     assert!(
         trail[0].message.contains("2 × tee-classic at 25.00 EUR"),
         "{}",
