@@ -176,7 +176,7 @@ async fn run(
         }
         caisse_shop::config::MailTransport::Smtp(url) => say!(
             "  mail       {}",
-            caisse_shop::secret::redact_url(url.expose())
+            caisse_shop::secret::redact_url_user(url.expose())
         ),
         caisse_shop::config::MailTransport::Off => say!("  mail       off (CAISSE_MAIL=off)"),
     }

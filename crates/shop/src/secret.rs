@@ -65,12 +65,36 @@ pub fn redact_capability_url(url: &str) -> String {
     let end = rest[from..]
         .find(['/', '?', '#'])
         .map_or(rest.len(), |i| from + i);
-    let shown = redact_authority(&format!("{scheme}://{}", &rest[..end]));
+    let host = &rest[from..end];
+    let shown = if from > 0 {
+        format!("{scheme}://****@{host}")
+    } else {
+        format!("{scheme}://{host}")
+    };
     if end < rest.len() {
         format!("{shown}/****")
     } else {
         shown
     }
+}
+
+/// A connection URL whose user name may be the credential itself (an SMTP relay's API token as
+/// the user, as Postmark's and others' are), fit for display: user and password masked, host,
+/// port and path kept (`smtps://****:****@mail.example:465`).
+pub fn redact_url_user(url: &str) -> String {
+    let shown = redact_url(url);
+    let Some((scheme, rest)) = shown.split_once("://") else {
+        return shown;
+    };
+    let Some(at) = rest.rfind('@') else {
+        return shown;
+    };
+    let masked = if rest[..at].contains(':') {
+        "****:****"
+    } else {
+        "****"
+    };
+    format!("{scheme}://{masked}{}", &rest[at..])
 }
 
 /// A query parameter that carries a secret: its name, percent-decoded and in any case, mentions a
@@ -143,13 +167,33 @@ mod tests {
         );
         assert_eq!(
             redact_capability_url("https://u:pa/ss@h.example:8443/x"),
-            "https://u:****@h.example:8443/****"
+            "https://****@h.example:8443/****"
+        );
+        assert_eq!(
+            redact_capability_url("https://xoxb-TOKEN@hooks.example.com/x"),
+            "https://****@hooks.example.com/****"
         );
         assert_eq!(
             redact_capability_url("https://h.example"),
             "https://h.example"
         );
         assert!(!redact_capability_url("secretpath-without-scheme").contains("secretpath"));
+    }
+
+    #[test]
+    fn an_smtp_url_hides_its_user_too() {
+        assert_eq!(
+            redact_url_user("smtp://apikey-SECRETUSER@smtp.example.com:587"),
+            "smtp://****@smtp.example.com:587"
+        );
+        assert_eq!(
+            redact_url_user("smtps://TOKEN:TOKEN@smtp.example.com:465?auth=plain"),
+            "smtps://****:****@smtp.example.com:465?auth=plain"
+        );
+        assert_eq!(
+            redact_url_user("smtp://mail.example:25"),
+            "smtp://mail.example:25"
+        );
     }
 
     #[test]

@@ -30,14 +30,14 @@ fn config_check_masks_every_secret() {
             ("CAISSE_MAIL_FROM", "Shop <orders@shop.example>"),
             (
                 "CAISSE_ALERT_WEBHOOK_URL",
-                "https://hooks.slack.com/services/T000/B000/CLIHOOKPATHTOKEN",
+                "https://CLIHOOKUSERTOKEN@hooks.slack.com/services/T000/B000/CLIHOOKPATHTOKEN",
             ),
         ],
     );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
-        stdout.contains("https://hooks.slack.com/****"),
+        stdout.contains("https://****@hooks.slack.com/****"),
         "an incoming webhook's URL is its credential: {stdout}"
     );
     assert!(
@@ -49,7 +49,7 @@ fn config_check_masks_every_secret() {
         "the publishable key is public and shown"
     );
     assert!(
-        stdout.contains("smtps://shop:****@mail.internal:465"),
+        stdout.contains("smtps://****:****@mail.internal:465"),
         "{stdout}"
     );
     for secret in [
@@ -60,6 +60,7 @@ fn config_check_masks_every_secret() {
         "CLIDBPASSWORD",
         "CLISMTPPASSWORD",
         "CLIHOOKPATHTOKEN",
+        "CLIHOOKUSERTOKEN",
     ] {
         assert!(
             !stdout.contains(secret) && !stderr.contains(secret),

@@ -54,6 +54,8 @@ impl<'a> Reader<'a> {
             "(not set)".to_string()
         } else if secret && super::settings::CAPABILITY_URLS.contains(&name) {
             crate::secret::redact_capability_url(&value)
+        } else if secret && super::settings::USER_IS_SECRET_URLS.contains(&name) {
+            crate::secret::redact_url_user(&value)
         } else if secret && value.contains("://") {
             crate::secret::redact_url(&value)
         } else if secret {

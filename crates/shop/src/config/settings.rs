@@ -165,6 +165,10 @@ pub const NOT_SETTINGS: &[&str] = &["CAISSE_CONFIG", "CAISSE_SCREENSHOT_DIR", "C
 /// scheme and host only, where a connection URL shows everything but its password.
 pub const CAPABILITY_URLS: &[&str] = &[ALERT_WEBHOOK_URL];
 
+/// Secret connection URLs whose user name may be a credential (an SMTP relay's API token): user
+/// and password masked, where a database URL shows its user.
+pub const USER_IS_SECRET_URLS: &[&str] = &[SMTP_URL];
+
 pub fn declared(name: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.name == name)
 }
