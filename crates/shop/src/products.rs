@@ -45,7 +45,9 @@ pub async fn adjust_stock(
         ));
     }
     if delta.unsigned_abs() > MAX_STOCK_ON_HAND.unsigned_abs() {
-        return Err(too_much());
+        return Err(ProductError::Refused(format!(
+            "the quantity must be between -{MAX_STOCK_ON_HAND} and +{MAX_STOCK_ON_HAND}"
+        )));
     }
     let result: Option<Result<i64, StockRefusal>> = store
         .write(async |tx| {
@@ -78,7 +80,9 @@ pub async fn adjust_stock(
     match result {
         None => Err(ProductError::NotFound),
         Some(Ok(on_hand)) => Ok(on_hand),
-        Some(Err(StockRefusal::AboveMax)) => Err(too_much()),
+        Some(Err(StockRefusal::AboveMax)) => Err(ProductError::Refused(format!(
+            "a product's stock on hand cannot be more than {MAX_STOCK_ON_HAND} units"
+        ))),
         Some(Err(StockRefusal::BelowHeld(b))) => Err(ProductError::Refused(format!(
             "{} has {} on hand and open checkouts hold {}: it cannot go below {} (at most {} can be taken away now)",
             b.name,
@@ -88,12 +92,6 @@ pub async fn adjust_stock(
             b.on_hand - b.held
         ))),
     }
-}
-
-fn too_much() -> ProductError {
-    ProductError::Refused(format!(
-        "a product's stock on hand cannot be more than {MAX_STOCK_ON_HAND} units"
-    ))
 }
 
 /// What the products page's form sets for one product.
