@@ -283,7 +283,7 @@ fn shipping_fields(s: &Session) -> String {
 fn page(title: &str, body: &str) -> String {
     format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <style>body{{font-family:system-ui,sans-serif;max-width:30rem;margin:2rem auto;padding:0 1rem}}
 table{{width:100%;margin-bottom:1rem}}td:last-child,th:last-child{{text-align:right}}
 form{{margin:1rem 0}}input{{width:100%;padding:.4rem;margin:.3rem 0}}input[type=radio]{{width:auto;margin-right:.4rem}}button{{padding:.5rem 1rem}}
