@@ -80,9 +80,11 @@ async fn a_shipped_order_is_exported_and_shipped_once_from_the_command_line() {
     let (csv, stderr) = text(&export);
     assert!(export.status.success(), "{csv}{stderr}");
     let row = csv.lines().nth(1).unwrap_or_default();
-    assert!(row.starts_with("1,"), "{csv}");
+    assert!(row.starts_with("\"1\","), "{csv}");
     assert!(
-        row.contains(",12 rue de la Paix,,75002,Paris,FR,mug×1,12.00,4.90,16.90,0.00,EUR,pi_"),
+        row.contains(
+            r#","12 rue de la Paix","","75002","Paris","FR","mug×1","12.00","4.90","16.90","0.00","EUR","pi_"#
+        ),
         "{csv}"
     );
 

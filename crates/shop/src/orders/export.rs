@@ -2,7 +2,10 @@
 //! email, name, phone, shipping_line1, shipping_line2, shipping_postal_code, shipping_city,
 //! shipping_country, items, subtotal, shipping, total, refunded, currency, payment_intent` —
 //! `created_at` in ISO 8601 UTC, `items` as `id×quantity; …`, amounts in major units with a dot
-//! (three decimals for three-decimal currencies). Filters by date take the shop's days
+//! (three decimals for three-decimal currencies). Every cell is quoted: a spreadsheet that splits
+//! on `;` (Excel in French and other locales) would otherwise read `x;=1+1` typed by a customer as
+//! a cell `=1+1`, past the leading-`'` guard of [`typed`]. UTF-8, no byte-order mark.
+//! Filters by date take the shop's days
 //! (`CAISSE_TIME_ZONE`). Rows are read as a stream and written in
 //! chunks of [`CHUNK_ROWS`], so memory stays bounded whatever the number of orders
 //! (`caisse orders export` and `GET /admin/orders.csv` share this).
@@ -52,13 +55,30 @@ fn iso(unix: i64) -> String {
 /// starts like a formula (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`,
 /// as OWASP advises against CSV injection, so `=HYPERLINK(…)` typed on Stripe's page is shown,
 /// never run, by the accountant's spreadsheet. (A phone `+33…` reads `'+33…`.)
+///
+/// A cell may also begin inside the text, where a reader splits it: after a `;` (Excel in French
+/// and other locales splits on it, quotes or not, for some readers), a `,`, a tab or a line
+/// break. What follows such a separator (and spaces) gets the same `'` when it starts like a
+/// formula: `x;=1+1` reads `x;'=1+1`.
 fn typed(v: Option<String>) -> String {
+    const FORMULA: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+    const SEPARATORS: [char; 5] = [';', ',', '\t', '\n', '\r'];
     let v = v.unwrap_or_default();
-    if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{v}")
-    } else {
-        v
+    let mut out = String::with_capacity(v.len() + 2);
+    // At the start of a cell, as a reader may cut it: the text's start, or past a separator.
+    let mut cell_start = true;
+    for c in v.chars() {
+        if cell_start && FORMULA.contains(&c) {
+            out.push('\'');
+            cell_start = SEPARATORS.contains(&c);
+        } else if SEPARATORS.contains(&c) {
+            cell_start = true;
+        } else if c != ' ' {
+            cell_start = false;
+        }
+        out.push(c);
     }
+    out
 }
 
 fn record(r: ExportRow) -> [String; 19] {
@@ -76,7 +96,8 @@ fn record(r: ExportRow) -> [String; 19] {
         typed(r.shipping_line2),
         typed(r.shipping_postal_code),
         typed(r.shipping_city),
-        text(r.shipping_country),
+        // A country comes from Stripe's list, but a forged event's could be anything.
+        typed(r.shipping_country),
         text(r.items),
         money(
             r.amount_subtotal
@@ -91,7 +112,9 @@ fn record(r: ExportRow) -> [String; 19] {
 }
 
 fn writer() -> csv::Writer<Vec<u8>> {
-    csv::Writer::from_writer(Vec::with_capacity(64 * 1024))
+    csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(Vec::with_capacity(64 * 1024))
 }
 
 fn take(w: csv::Writer<Vec<u8>>) -> Vec<u8> {
@@ -153,7 +176,12 @@ mod tests {
             ("+33 6 12 34 56 78", "'+33 6 12 34 56 78"),
             ("-1+2", "'-1+2"),
             ("@SUM(A1)", "'@SUM(A1)"),
-            ("\t=1", "'\t=1"),
+            ("\t=1", "'\t'=1"),
+            ("x;=1+1;y", "x;'=1+1;y"),
+            ("a, -b", "a, '-b"),
+            ("line\n@cmd", "line\n'@cmd"),
+            ("a;b;c", "a;b;c"),
+            ("Rue du 8-Mai", "Rue du 8-Mai"),
             ("Ada Lovelace", "Ada Lovelace"),
             ("12 rue de la Paix", "12 rue de la Paix"),
         ] {

@@ -11,6 +11,20 @@ use crate::support::{raw, TestApp, LOOSE};
 
 const HEADER: &str = "number,created_at,status,fulfilment,email,name,phone,shipping_line1,shipping_line2,shipping_postal_code,shipping_city,shipping_country,items,subtotal,shipping,total,refunded,currency,payment_intent";
 
+/// The CSV's records, as a spreadsheet or a CSV reader reads them.
+fn records(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+fn header(text: &str) -> String {
+    records(text)[0].join(",")
+}
+
 async fn csv(app: &TestApp, cookie: &str, query: &str) -> (u16, String) {
     let r = client()
         .get(app.url(&format!("/admin/orders.csv{query}")))
@@ -52,11 +66,13 @@ async fn the_csv_has_the_issue_s_columns_and_a_shipped_order_s_figures() {
     let (cookie, _) = sign_in(&app).await;
     let (status, text) = csv(&app, &cookie, "").await;
     assert_eq!(status, 200, "{text}");
-    let mut lines = text.lines();
-    assert_eq!(lines.next(), Some(HEADER));
-    let row = lines.next().unwrap();
-    assert!(lines.next().is_none(), "{text}");
-    let fields: Vec<&str> = row.split(',').collect();
+    // Every cell quoted: a spreadsheet that splits on `;` keeps each whole.
+    assert!(text.starts_with("\"number\",\"created_at\","), "{text}");
+    let all = records(&text);
+    assert_eq!(header(&text), HEADER);
+    assert_eq!(all.len(), 2, "{text}");
+    let row = all[1].join(",");
+    let fields: Vec<&str> = all[1].iter().map(String::as_str).collect();
     assert_eq!(fields[0], "1");
     assert!(fields[1].ends_with('Z') && fields[1].contains('T'), "{row}");
     assert_eq!(&fields[2..4], ["paid", "unfulfilled"]);
@@ -72,11 +88,11 @@ async fn the_csv_has_the_issue_s_columns_and_a_shipped_order_s_figures() {
 
     // Filters: another status, a range that ends before today, a bad date.
     let (_, refunded) = csv(&app, &cookie, "?status=refunded").await;
-    assert_eq!(refunded.trim_end(), HEADER);
+    assert_eq!(records(&refunded).len(), 1, "{refunded}");
     let (_, old) = csv(&app, &cookie, "?to=2020-01-01").await;
-    assert_eq!(old.trim_end(), HEADER);
+    assert_eq!(records(&old).len(), 1, "{old}");
     let (_, today) = csv(&app, &cookie, "?from=2020-01-01&fulfilment=unfulfilled").await;
-    assert_eq!(today.lines().count(), 2);
+    assert_eq!(records(&today).len(), 2);
     let (status, _) = csv(&app, &cookie, "?from=yesterday").await;
     assert_eq!(status, 400);
 
@@ -115,6 +131,51 @@ async fn the_csv_has_the_issue_s_columns_and_a_shipped_order_s_figures() {
         .await
         .unwrap();
     let (_, after) = csv(&app, &cookie, "").await;
-    assert!(after.contains(",32.90,5.00,EUR,"), "{after}");
+    assert!(after.contains("\"32.90\",\"5.00\",\"EUR\","), "{after}");
+    app.stop().await;
+}
+
+/// A name typed on Stripe's page cannot become a formula in a spreadsheet that splits on `;`
+/// (Excel in French and other locales) any more than in one that splits on `,`.
+#[tokio::test]
+async fn a_customer_s_text_is_no_formula_whatever_the_separator() {
+    let hash = caisse_shop::admin::hash_password(PASSWORD).unwrap();
+    let mut extra = LOOSE.to_vec();
+    extra.extend_from_slice(&[
+        (config::ADMIN_PASSWORD_HASH, hash.as_str()),
+        (config::SHIPPING_COUNTRIES, "FR,BE"),
+    ]);
+    let app = TestApp::spawn_with(&extra).await;
+    let typed = Entered {
+        shipping_name: "x;=1+1;y".into(),
+        shipping_line1: "1 rue;@SUM(A1)".into(),
+        shipping_postal_code: "75002".into(),
+        shipping_city: "Paris".into(),
+        shipping_country: "FR".into(),
+        ..Entered::default()
+    };
+    app.paid_order_with(
+        json!({"items": [{"product_id": "sticker-pack", "quantity": 1}]}),
+        &typed,
+    )
+    .await;
+    let (cookie, _) = sign_in(&app).await;
+    let (status, text) = csv(&app, &cookie, "").await;
+    assert_eq!(status, 200, "{text}");
+    for separator in [b',', b';'] {
+        let cells: Vec<String> = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(separator)
+            .from_reader(text.as_bytes())
+            .records()
+            .flat_map(|r| r.unwrap().iter().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        assert!(
+            cells.iter().all(|c| !c.starts_with(['=', '+', '-', '@'])),
+            "split on {}: {cells:?}",
+            separator as char
+        );
+    }
     app.stop().await;
 }
