@@ -76,11 +76,29 @@ fn init_logs(format: LogFormat) {
     };
 }
 
+/// The shop's database. What sets a shop up (`Missing::Create`) migrates it; every other tool
+/// takes it as it is and refuses one whose migrations are not exactly this caisse's (pending, or
+/// a newer caisse's): a tool run for an export must not change the schema under a running
+/// server of another version.
 async fn open_store(config: &Config, missing: Missing) -> anyhow::Result<Store> {
     let store = Store::open(config.database_url.expose(), missing)
         .await
         .context("cannot open the database")?;
-    store.migrate().await.context("cannot apply migrations")?;
+    match missing {
+        Missing::Create => store.migrate().await.context("cannot apply migrations")?,
+        Missing::Refuse => {
+            if !store
+                .is_ready()
+                .await
+                .context("cannot read the database's migrations")?
+            {
+                anyhow::bail!(
+                    "the database's migrations are not this caisse's: `caisse migrate` with this \
+                     version applies them (as `caisse serve` does at start-up)"
+                );
+            }
+        }
+    }
     Ok(store)
 }
 

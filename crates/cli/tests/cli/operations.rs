@@ -163,14 +163,17 @@ async fn tools_refuse_a_sqlite_database_that_is_not_there_instead_of_making_an_e
             .connect()
             .await
             .unwrap();
-        sqlx::query("CREATE TABLE foo (x)")
-            .execute(&mut c)
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO foo VALUES (1)")
-            .execute(&mut c)
-            .await
-            .unwrap();
+        // Another program that migrates with sqlx too: its own `_sqlx_migrations`, version 1.
+        for sql in [
+            "CREATE TABLE foo (x)",
+            "INSERT INTO foo VALUES (1)",
+            "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
+             installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, \
+             checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)",
+            "INSERT INTO _sqlx_migrations VALUES (1, 'init', '2024-01-01', 1, x'00', 5)",
+        ] {
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
         c.close().await.unwrap();
     }
     let before = std::fs::read(&other).unwrap();
@@ -201,6 +204,43 @@ async fn tools_refuse_a_sqlite_database_that_is_not_there_instead_of_making_an_e
     );
     assert!(!dir.path().join("other.db-wal").exists());
     assert!(!dir.path().join("copy.db").exists());
+    // A shop's database one migration behind this caisse: the tools leave the schema to
+    // `caisse migrate` (a server of the older version may be running on it).
+    let shop = dir.path().join("behind.db");
+    let behind = [("DATABASE_URL", "sqlite://behind.db")];
+    assert!(run(dir.path(), &["migrate"], &behind).status.success());
+    {
+        let mut c = sqlite(&shop).await;
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    }
+    let out = run(dir.path(), &["orders", "export", "-"], &behind);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("migrations are not this caisse's"),
+        "{stderr}"
+    );
+    let mut c = sqlite(&shop).await;
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+    assert!(run(dir.path(), &["migrate"], &behind).status.success());
+    let mut c = sqlite(&shop).await;
+    let all: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+    assert_eq!(applied + 1, all, "the export applied no migration");
+    assert!(run(dir.path(), &["orders", "export", "-"], &behind)
+        .status
+        .success());
     // `caisse doctor` says so too, and makes nothing.
     let doctor = run(
         dir.path(),

@@ -238,11 +238,32 @@ impl Store {
     /// Opens the pool named by `url`; `missing` says what a database that is not a shop's does.
     pub async fn open(url: &str, missing: Missing) -> Result<Store, StoreError> {
         let store = Store::open_pool(url, missing).await?;
-        if missing == Missing::Refuse && store.applied_version().await?.is_none() {
+        if missing == Missing::Refuse && !store.is_a_shop().await? {
             store.close().await;
             return Err(not_a_shop(&crate::secret::redact_url(url)));
         }
         Ok(store)
+    }
+
+    /// Whether caisse's first migration is applied here, by its checksum: another program's
+    /// database may keep sqlx's migrations table too.
+    async fn is_a_shop(&self) -> Result<bool, StoreError> {
+        let (version, checksum) = first_migration(self.migrator());
+        let found: Option<Vec<u8>> = on_conn!(pool self, |c| {
+            sqlx::query_scalar(
+                "SELECT checksum FROM _sqlx_migrations WHERE version = $1 AND success = TRUE",
+            )
+            .bind(version)
+            .fetch_optional(c)
+            .await
+        })
+        .or_else(|e| match e {
+            sqlx::Error::Database(db) if is_missing_table(db.code().as_deref(), db.message()) => {
+                Ok(None)
+            }
+            other => Err(StoreError::from(other)),
+        })?;
+        Ok(found.as_deref() == Some(checksum))
     }
 
     async fn open_pool(url: &str, missing: Missing) -> Result<Store, StoreError> {
@@ -267,7 +288,7 @@ impl Store {
                 }
                 // Read-only, before the pool's connections set the journal mode: another
                 // program's database is left exactly as it was.
-                if !has_migrations_table(file) {
+                if !is_a_shop_file(file) {
                     return Err(not_a_shop(&format!("the SQLite file {}", file.display())));
                 }
             }
@@ -433,8 +454,17 @@ fn not_a_shop(what: &str) -> StoreError {
     ))
 }
 
-/// Whether the SQLite file holds sqlx's migrations table, read without writing anything.
-fn has_migrations_table(file: &std::path::Path) -> bool {
+/// The version and checksum of a migrator's first migration: what makes a database caisse's.
+fn first_migration(migrator: &Migrator) -> (i64, &[u8]) {
+    migrator
+        .iter()
+        .next()
+        .map_or((0, &[][..]), |m| (m.version, &m.checksum[..]))
+}
+
+/// [`Store::is_a_shop`] for a SQLite file, read without writing anything (not even the journal
+/// mode that the pool's connections set).
+fn is_a_shop_file(file: &std::path::Path) -> bool {
     use rusqlite::OpenFlags;
     let Ok(conn) = rusqlite::Connection::open_with_flags(
         file,
@@ -442,12 +472,13 @@ fn has_migrations_table(file: &std::path::Path) -> bool {
     ) else {
         return false;
     };
+    let (version, checksum) = first_migration(&SQLITE_MIGRATIONS);
     conn.query_row(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-        [],
-        |row| row.get::<_, i64>(0),
+        "SELECT checksum FROM _sqlx_migrations WHERE version = ?1 AND success = TRUE",
+        [version],
+        |row| row.get::<_, Vec<u8>>(0),
     )
-    .is_ok_and(|n| n == 1)
+    .is_ok_and(|found| found == checksum)
 }
 
 /// PostgreSQL's `undefined_table`, or SQLite's "no such table" (a generic error code 1).
