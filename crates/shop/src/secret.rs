@@ -62,8 +62,9 @@ pub fn redact_capability_url(url: &str) -> String {
     };
     // The host starts after the last `@`, whatever a password holds.
     let from = rest.rfind('@').map_or(0, |at| at + 1);
+    // A `\` is a `/` to browsers and WHATWG URL parsers.
     let end = rest[from..]
-        .find(['/', '?', '#'])
+        .find(['/', '?', '#', '\\'])
         .map_or(rest.len(), |i| from + i);
     let host = &rest[from..end];
     let shown = if from > 0 {
@@ -176,6 +177,10 @@ mod tests {
         assert_eq!(
             redact_capability_url("https://h.example"),
             "https://h.example"
+        );
+        assert_eq!(
+            redact_capability_url("https://hooks.example.com\\SECRETBS"),
+            "https://hooks.example.com/****"
         );
         assert!(!redact_capability_url("secretpath-without-scheme").contains("secretpath"));
     }

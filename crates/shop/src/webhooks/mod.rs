@@ -250,7 +250,7 @@ async fn outage_alert(app: &App, outage: Outage, now: i64) {
         kind: AlertKind::DatabaseUnavailable,
         severity: Severity::Critical,
         message: format!(
-            "The database was unavailable for about {} s: {} webhook deliveries were answered 503 (Stripe retries them)",
+            "The database was unavailable for about {} s: this instance answered {} webhook deliveries 503 (Stripe retries them; other instances may have refused more)",
             (now - outage.since).max(1),
             outage.failures
         ),
