@@ -21,24 +21,25 @@ pub(super) async fn alert_internal_failures(
     req: Request,
     next: Next,
 ) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("an unknown route", |p| p.as_str())
-        .to_string();
+    // Reference-counted copies: every request passes here, and only a failure reads them.
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let method = super::method_label(req.method());
-    let request_id = req
-        .headers()
-        .get(&super::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_string();
+    let request_id = req.headers().get(&super::REQUEST_ID).cloned();
     let response = next.run(req).await;
     if response.status() != StatusCode::INTERNAL_SERVER_ERROR
         || response.extensions().get::<AlertRaised>().is_some()
     {
         return response;
     }
+    let route = route
+        .as_ref()
+        .map_or("an unknown route", |p| p.as_str())
+        .to_string();
+    let request_id = request_id
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string();
     let now = unix_now();
     let hour = now / 3600;
     let key = format!("internal_error:{method} {route}:{hour}");
