@@ -224,20 +224,22 @@ async fn tools_refuse_a_sqlite_database_that_is_not_there_instead_of_making_an_e
         stderr.contains("migrations are not this caisse's"),
         "{stderr}"
     );
-    let mut c = sqlite(&shop).await;
-    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-    c.close().await.unwrap();
+    let migrations = async || {
+        let mut c = sqlite(&shop).await;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+        n
+    };
+    let applied = migrations().await;
     assert!(run(dir.path(), &["migrate"], &behind).status.success());
-    let mut c = sqlite(&shop).await;
-    let all: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-    c.close().await.unwrap();
-    assert_eq!(applied + 1, all, "the export applied no migration");
+    assert_eq!(
+        applied + 1,
+        migrations().await,
+        "the export applied no migration"
+    );
     assert!(run(dir.path(), &["orders", "export", "-"], &behind)
         .status
         .success());
@@ -274,11 +276,7 @@ async fn tools_refuse_a_sqlite_database_that_is_not_there_instead_of_making_an_e
 /// a shop's for a tool that reads one, and stays empty; `caisse migrate` makes it one.
 #[tokio::test]
 async fn tools_refuse_a_postgresql_database_caisse_never_migrated() {
-    let Some(admin) = std::env::var("CAISSE_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("SKIPPED: CAISSE_TEST_POSTGRES_URL is not set (.ci/run sets it)");
+    let Some(admin) = crate::support::postgres_admin_url() else {
         return;
     };
     let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();

@@ -20,11 +20,7 @@ fn readme_block() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_s_postgresql_commands_work_as_written() {
-    let Some(admin) = std::env::var("CAISSE_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("SKIPPED: CAISSE_TEST_POSTGRES_URL is not set (.ci/run sets it)");
+    let Some(admin) = crate::support::postgres_admin_url() else {
         return;
     };
     // postgres://USER@HOST:PORT/DB, for createdb's PG* variables.

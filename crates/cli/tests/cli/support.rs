@@ -131,3 +131,15 @@ pub fn cookie_pair(response: &reqwest::Response) -> String {
         .unwrap()
         .to_string()
 }
+
+/// `CAISSE_TEST_POSTGRES_URL` when CI asks for PostgreSQL; a test that needs it says `SKIPPED`
+/// without it.
+pub fn postgres_admin_url() -> Option<String> {
+    let url = std::env::var("CAISSE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("SKIPPED: CAISSE_TEST_POSTGRES_URL is not set (.ci/run sets it)");
+    }
+    url
+}

@@ -36,15 +36,20 @@ async fn csv(app: &TestApp, cookie: &str, query: &str) -> (u16, String) {
     (status, r.text().await.unwrap())
 }
 
-#[tokio::test]
-async fn the_csv_has_the_issue_s_columns_and_a_shipped_order_s_figures() {
+/// A shop with the dashboard and shipping to France and Belgium (the address columns).
+async fn shop_that_ships() -> TestApp {
     let hash = caisse_shop::admin::hash_password(PASSWORD).unwrap();
     let mut extra = LOOSE.to_vec();
     extra.extend_from_slice(&[
         (config::ADMIN_PASSWORD_HASH, hash.as_str()),
         (config::SHIPPING_COUNTRIES, "FR,BE"),
     ]);
-    let app = TestApp::spawn_with(&extra).await;
+    TestApp::spawn_with(&extra).await
+}
+
+#[tokio::test]
+async fn the_csv_has_the_issue_s_columns_and_a_shipped_order_s_figures() {
+    let app = shop_that_ships().await;
     let ixelles = Entered {
         shipping_name: "Ada Lovelace".into(),
         shipping_line1: "3 place Flagey".into(),
@@ -139,13 +144,7 @@ async fn the_csv_has_the_issue_s_columns_and_a_shipped_order_s_figures() {
 /// (Excel in French and other locales) any more than in one that splits on `,`.
 #[tokio::test]
 async fn a_customer_s_text_is_no_formula_whatever_the_separator() {
-    let hash = caisse_shop::admin::hash_password(PASSWORD).unwrap();
-    let mut extra = LOOSE.to_vec();
-    extra.extend_from_slice(&[
-        (config::ADMIN_PASSWORD_HASH, hash.as_str()),
-        (config::SHIPPING_COUNTRIES, "FR,BE"),
-    ]);
-    let app = TestApp::spawn_with(&extra).await;
+    let app = shop_that_ships().await;
     let typed = Entered {
         shipping_name: "x;=1+1;y".into(),
         shipping_line1: "1 rue;@SUM(A1)".into(),
