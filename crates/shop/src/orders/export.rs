@@ -62,7 +62,19 @@ fn iso(unix: i64) -> String {
 /// formula: `x;=1+1` reads `x;'=1+1`.
 fn typed(v: Option<String>) -> String {
     const FORMULA: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-    const SEPARATORS: [char; 5] = [';', ',', '\t', '\n', '\r'];
+    let separator = |c: char| {
+        matches!(
+            c,
+            ';' | ',' | '\t' | '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+        )
+    };
+    // What a reader may drop before a cell's first character: spaces of any width, invisible
+    // characters, and a quote (`;"=1` is an empty quoted part, then `=1`, to a lenient reader).
+    let skipped = |c: char| {
+        c.is_whitespace()
+            || c == '"'
+            || matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}')
+    };
     let v = v.unwrap_or_default();
     let mut out = String::with_capacity(v.len() + 2);
     // At the start of a cell, as a reader may cut it: the text's start, or past a separator.
@@ -70,10 +82,10 @@ fn typed(v: Option<String>) -> String {
     for c in v.chars() {
         if cell_start && FORMULA.contains(&c) {
             out.push('\'');
-            cell_start = SEPARATORS.contains(&c);
-        } else if SEPARATORS.contains(&c) {
+            cell_start = separator(c);
+        } else if separator(c) {
             cell_start = true;
-        } else if c != ' ' {
+        } else if !skipped(c) {
             cell_start = false;
         }
         out.push(c);
@@ -182,6 +194,11 @@ mod tests {
             ("line\n@cmd", "line\n'@cmd"),
             ("a;b;c", "a;b;c"),
             ("Rue du 8-Mai", "Rue du 8-Mai"),
+            ("x;\"=1+1;y", "x;\"'=1+1;y"),
+            ("x; \"\" -2", "x; \"\" '-2"),
+            ("x;\u{a0}=1", "x;\u{a0}'=1"),
+            ("\u{feff}=1", "\u{feff}'=1"),
+            ("a\u{2028}@b", "a\u{2028}'@b"),
             ("Ada Lovelace", "Ada Lovelace"),
             ("12 rue de la Paix", "12 rue de la Paix"),
         ] {
