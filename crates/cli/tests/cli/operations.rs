@@ -177,25 +177,37 @@ async fn tools_refuse_a_sqlite_database_that_is_not_there_instead_of_making_an_e
         c.close().await.unwrap();
     }
     let before = std::fs::read(&other).unwrap();
-    for (file, url) in [
-        ("zero.db", "sqlite://zero.db"),
-        ("other.db", "sqlite://other.db"),
+    std::fs::write(dir.path().join("notes.db"), b"not a database at all").unwrap();
+    for (file, refusal) in [
+        ("zero.db", "has no migration of caisse's"),
+        ("other.db", "holds another program's tables"),
+        ("notes.db", "is not a SQLite database caisse can read"),
     ] {
+        let url = format!("sqlite://{file}");
         for args in [
             &["backup", "copy.db"][..],
             &["orders", "export", "-"],
             &["catalog", "export"],
             &["prune", "--dry-run"],
         ] {
-            let out = run(dir.path(), args, &[("DATABASE_URL", url)]);
+            let out = run(dir.path(), args, &[("DATABASE_URL", &url)]);
             let (stdout, stderr) = text(&out);
             assert!(!out.status.success(), "{file} {args:?}: {stdout}{stderr}");
-            assert!(
-                stderr.contains("has no migration of caisse's"),
-                "{file} {args:?}: {stderr}"
-            );
+            assert!(stderr.contains(refusal), "{file} {args:?}: {stderr}");
         }
     }
+    // Nor does `caisse migrate` make another program's database a shop.
+    let out = run(
+        dir.path(),
+        &["migrate"],
+        &[("DATABASE_URL", "sqlite://other.db")],
+    );
+    assert!(!out.status.success(), "{:?}", text(&out));
+    assert!(
+        text(&out).1.contains("holds another program's tables"),
+        "{:?}",
+        text(&out)
+    );
     assert_eq!(std::fs::read(dir.path().join("zero.db")).unwrap(), b"");
     assert_eq!(
         std::fs::read(&other).unwrap(),

@@ -31,6 +31,7 @@ mod query_plans;
 mod readiness;
 mod retention;
 mod shipping;
+mod shop_database;
 #[cfg(test)]
 mod sqlite_checks;
 mod sqlite_files;
@@ -72,6 +73,8 @@ pub use outbox::OutboxRow;
 pub use readiness::{WriteProbe, PROBE_TIMEOUT};
 pub use retention::Pruned;
 pub use shipping::OrderShipping;
+pub use shop_database::Missing;
+use shop_database::{inspect_file, not_a_shop, FileState};
 pub use sqlite_writer::{SqliteWriter, WriterTurn};
 pub use statement::{Arg, Column, TxRow};
 pub use stock::{BelowHeld, ProductStock, StockRefusal};
@@ -216,18 +219,6 @@ pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a connection waits for SQLite's write lock before giving up.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What opening a database does when it is not a shop's yet: no SQLite file there, or a database
-/// (an empty file, another program's, a new PostgreSQL database) with no migration of caisse's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Missing {
-    /// Makes it one (serve, dev, and the tools that set a shop up, which migrate it).
-    Create,
-    /// Refuses: a tool that reads or acts on a shop's data would otherwise work on a new, empty
-    /// database (a mistyped path, the wrong folder), or migrate another program's, and report
-    /// success.
-    Refuse,
-}
-
 impl Store {
     /// Opens the pool named by `url` (`sqlite://path`, `postgres://…`), creating a SQLite file
     /// that is not there.
@@ -245,27 +236,6 @@ impl Store {
         Ok(store)
     }
 
-    /// Whether caisse's first migration is applied here, by its checksum: another program's
-    /// database may keep sqlx's migrations table too.
-    async fn is_a_shop(&self) -> Result<bool, StoreError> {
-        let (version, checksum) = first_migration(self.migrator());
-        let found: Option<Vec<u8>> = on_conn!(pool self, |c| {
-            sqlx::query_scalar(
-                "SELECT checksum FROM _sqlx_migrations WHERE version = $1 AND success = TRUE",
-            )
-            .bind(version)
-            .fetch_optional(c)
-            .await
-        })
-        .or_else(|e| match e {
-            sqlx::Error::Database(db) if is_missing_table(db.code().as_deref(), db.message()) => {
-                Ok(None)
-            }
-            other => Err(StoreError::from(other)),
-        })?;
-        Ok(found.as_deref() == Some(checksum))
-    }
-
     async fn open_pool(url: &str, missing: Missing) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
             sqlite_process_options();
@@ -278,18 +248,35 @@ impl Store {
             }
             let options = SqliteConnectOptions::from_str(url)?;
             let file = options.get_filename();
-            if missing == Missing::Refuse {
-                if !file.exists() {
-                    return Err(StoreError::Config(format!(
-                        "there is no SQLite database at {} (`caisse migrate` creates one; a \
-                         shop's database is where `caisse serve` or `caisse dev` ran)",
-                        file.display()
-                    )));
-                }
-                // Read-only, before the pool's connections set the journal mode: another
-                // program's database is left exactly as it was.
-                if !is_a_shop_file(file) {
-                    return Err(not_a_shop(&format!("the SQLite file {}", file.display())));
+            if missing == Missing::Refuse && !file.exists() {
+                return Err(StoreError::Config(format!(
+                    "there is no SQLite database at {} (`caisse migrate` creates one; a shop's \
+                     database is where `caisse serve` or `caisse dev` ran)",
+                    file.display()
+                )));
+            }
+            // Read-only, before the pool's connections set the journal mode: a file that is not
+            // a shop's is left exactly as it was, and is never made one by mistake.
+            if file.exists() {
+                let what = format!("the SQLite file {}", file.display());
+                match inspect_file(file) {
+                    FileState::Shop => {}
+                    FileState::Empty if missing == Missing::Create => {}
+                    FileState::Empty => return Err(not_a_shop(&what)),
+                    FileState::Foreign => {
+                        return Err(StoreError::Config(format!(
+                            "{what} holds another program's tables, not a shop's: caisse keeps a \
+                             database of its own (name another file in DATABASE_URL)"
+                        )))
+                    }
+                    // serve and dev never refuse to start on what a read-only look could not
+                    // tell: opening it for real says what is wrong, if anything.
+                    FileState::Unreadable(_) if missing == Missing::Create => {}
+                    FileState::Unreadable(why) => {
+                        return Err(StoreError::Config(format!(
+                            "{what} is not a SQLite database caisse can read ({why})"
+                        )))
+                    }
                 }
             }
             let options = options
@@ -445,40 +432,6 @@ impl Store {
             Store::Postgres(pool) => pool.close().await,
         }
     }
-}
-
-fn not_a_shop(what: &str) -> StoreError {
-    StoreError::Config(format!(
-        "{what} has no migration of caisse's: it is not a shop's database (`caisse migrate` makes \
-         it one)"
-    ))
-}
-
-/// The version and checksum of a migrator's first migration: what makes a database caisse's.
-fn first_migration(migrator: &Migrator) -> (i64, &[u8]) {
-    migrator
-        .iter()
-        .next()
-        .map_or((0, &[][..]), |m| (m.version, &m.checksum[..]))
-}
-
-/// [`Store::is_a_shop`] for a SQLite file, read without writing anything (not even the journal
-/// mode that the pool's connections set).
-fn is_a_shop_file(file: &std::path::Path) -> bool {
-    use rusqlite::OpenFlags;
-    let Ok(conn) = rusqlite::Connection::open_with_flags(
-        file,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    ) else {
-        return false;
-    };
-    let (version, checksum) = first_migration(&SQLITE_MIGRATIONS);
-    conn.query_row(
-        "SELECT checksum FROM _sqlx_migrations WHERE version = ?1 AND success = TRUE",
-        [version],
-        |row| row.get::<_, Vec<u8>>(0),
-    )
-    .is_ok_and(|found| found == checksum)
 }
 
 /// PostgreSQL's `undefined_table`, or SQLite's "no such table" (a generic error code 1).
