@@ -124,10 +124,11 @@ pub struct RefundForm<'a> {
     pub session_key: &'a str,
 }
 
-/// What a refund of `amount` (all that is left when `None`) of `order` comes to, in minor units,
-/// or why there can be none, in words: the confirmation step and the refund itself say the same.
-pub fn refund_amount(order: &OrderRow, amount: Option<i64>) -> Result<i64, String> {
-    let (Some(_), Some(paid)) = (&order.payment_intent_id, order.amount_paid) else {
+/// The PaymentIntent and the minor units a refund of `amount` (all that is left when `None`) of
+/// `order` comes to, or why there can be none, in words: the confirmation step and the refund
+/// itself say the same.
+pub fn refund_amount(order: &OrderRow, amount: Option<i64>) -> Result<(&str, i64), String> {
+    let (Some(pi), Some(paid)) = (&order.payment_intent_id, order.amount_paid) else {
         return Err("this order has no payment".into());
     };
     let left = paid - order.amount_refunded.unwrap_or(0);
@@ -141,7 +142,7 @@ pub fn refund_amount(order: &OrderRow, amount: Option<i64>) -> Result<i64, Strin
             format_amount(left, &order.currency)
         ));
     }
-    Ok(amount)
+    Ok((pi, amount))
 }
 
 /// Asks Stripe to refund the form's amount of order `number`. The key is the order's plus the
@@ -171,10 +172,7 @@ pub async fn refund(
         .order_by_number(number)
         .await?
         .ok_or(ActionError::NotFound)?;
-    let amount = refund_amount(&order, amount).map_err(ActionError::Refused)?;
-    let Some(pi) = &order.payment_intent_id else {
-        return Err(ActionError::Refused("this order has no payment".into()));
-    };
+    let (pi, amount) = refund_amount(&order, amount).map_err(ActionError::Refused)?;
     // The form's token is what makes a resent form one refund: only a token this dashboard
     // issued for this session and order names one.
     let Some(nonce) = refund_form_nonce(session_key, &order.id, form_token) else {

@@ -386,14 +386,7 @@ impl Store {
             .fetch_one(c)
             .await
         })
-        .or_else(|e| match e {
-            // No migrations table yet: reachable but not migrated. Any other error is the
-            // database's, and says so.
-            sqlx::Error::Database(db) if is_missing_table(db.code().as_deref(), db.message()) => {
-                Ok(None)
-            }
-            other => Err(StoreError::from(other)),
-        })
+        .or_else(none_without_migrations)
     }
 
     /// Begins a write transaction: on SQLite a savepoint in the writer's group. Private: every
@@ -431,6 +424,17 @@ impl Store {
             }
             Store::Postgres(pool) => pool.close().await,
         }
+    }
+}
+
+/// A read of sqlx's migrations table on a database that has none: reachable but never migrated,
+/// so nothing is found. Any other error is the database's, and says so.
+fn none_without_migrations<T>(e: sqlx::Error) -> Result<Option<T>, StoreError> {
+    match e {
+        sqlx::Error::Database(db) if is_missing_table(db.code().as_deref(), db.message()) => {
+            Ok(None)
+        }
+        other => Err(StoreError::from(other)),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use sqlx::migrate::Migrator;
 
-use super::{is_missing_table, on_conn, Store, StoreError, SQLITE_MIGRATIONS};
+use super::{none_without_migrations, on_conn, Store, StoreError, SQLITE_MIGRATIONS};
 
 /// What opening a database does when it is not a shop's yet: no SQLite file there, or a database
 /// (an empty file, another program's, a new PostgreSQL database) with no migration of caisse's.
@@ -32,12 +32,7 @@ impl Store {
             .fetch_optional(c)
             .await
         })
-        .or_else(|e| match e {
-            sqlx::Error::Database(db) if is_missing_table(db.code().as_deref(), db.message()) => {
-                Ok(None)
-            }
-            other => Err(StoreError::from(other)),
-        })?;
+        .or_else(none_without_migrations)?;
         Ok(found.as_deref() == Some(checksum))
     }
 }

@@ -105,7 +105,7 @@ pub(super) async fn refund_confirm(
         Err(e) => return failure(&e.to_string()),
     };
     let refunded = match admin::refund_amount(&order, amount) {
-        Ok(a) => a,
+        Ok((_, a)) => a,
         Err(why) => return refused(c, ActionError::Refused(why), &back),
     };
     let shown = crate::domain::money::format_amount(refunded, &order.currency);
