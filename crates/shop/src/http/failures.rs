@@ -5,15 +5,22 @@
 //! secret or a customer's data cannot reach the dashboard or an alert email.
 //!
 //! The inbox's own `webhook_failed` already covers a webhook's 500 ([`AlertRaised`]).
+//!
+//! A handler that panics is such a failure too: [`answer_panics`] turns the panic into the same
+//! JSON 500 (`internal_error`), which the alert then covers, where hyper would drop the
+//! connection and leave the client, the metrics and the operators with nothing.
+
+use std::panic::AssertUnwindSafe;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
 
 use crate::app::App;
 use crate::domain::status::AlertKind;
-use crate::error::AlertRaised;
+use crate::error::{AlertRaised, ApiError};
 use crate::store::{unix_now, NewAlert, Severity};
 
 pub(super) async fn alert_internal_failures(
@@ -61,4 +68,23 @@ pub(super) async fn alert_internal_failures(
         });
     }
     response
+}
+
+/// A panic below this layer answers `500 internal_error`, logged with its message and the
+/// request's id (the span the trace layer opened), instead of a connection dropped unanswered.
+pub(super) async fn answer_panics(req: Request, next: Next) -> Response {
+    // Unwind safety: what the handler shared (the store, the pools) is reference-counted state
+    // whose own locks are poison-checked or async; a dropped transaction rolls back.
+    match AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(response) => response,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("a panic without a message");
+            tracing::error!(panic = %what, "a request handler panicked");
+            ApiError::internal().into_response()
+        }
+    }
 }

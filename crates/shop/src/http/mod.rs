@@ -1,5 +1,6 @@
 //! The HTTP surface: the router, the layers every request goes through (request id, tracing,
-//! metrics, body limit, time limit), JSON fallbacks, and a server with graceful shutdown.
+//! metrics, failures and panics, body limit, time limit), JSON fallbacks, and a server with
+//! graceful shutdown.
 
 mod admin;
 mod api;
@@ -41,30 +42,43 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application as one router.
 pub fn router(app: App) -> Router {
-    // Webhooks read their body themselves, up to CAISSE_MAX_BODY_BYTES; every other body (forms)
-    // is held to the small limit.
-    let body_limit = json::small_body_limit(app.config.max_body_bytes);
     // In serve, metrics live on their own listener only: what they tell is for operators.
     let metrics = if app.config.mode == crate::config::Mode::Serve {
         Router::new()
     } else {
         health::metrics_routes()
     };
-    Router::new()
+    let routes = Router::new()
         .merge(public().router)
         .merge(admin::routes(&app))
         .merge(storefront::routes(&app))
         .merge(metrics)
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed here")
-        })
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed here",
+            )
+        });
+    layered(app, routes)
+}
+
+/// `routes` inside the layers every request of the public listener goes through: request id,
+/// trace, security headers, the `internal_error` alert, metrics, an answer for a panic, the time
+/// limit, CORS for the API and the body limit.
+pub fn layered(app: App, routes: Router<App>) -> Router {
+    // Webhooks read their body themselves, up to CAISSE_MAX_BODY_BYTES; every other body (forms)
+    // is held to the small limit.
+    let body_limit = json::small_body_limit(app.config.max_body_bytes);
+    routes
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
             cors(&app.config.cors_origins),
             api_cors,
         ))
         .layer(middleware::from_fn_with_state(app.clone(), time_limit))
+        .layer(middleware::from_fn(failures::answer_panics))
         .layer(middleware::from_fn(record_metrics))
         .layer(middleware::from_fn_with_state(
             app.clone(),

@@ -77,3 +77,50 @@ async fn a_failure_of_ours_raises_one_internal_error_alert_per_route() {
     );
     app.stop().await;
 }
+
+/// A handler that panics: the client gets the JSON 500, and the operators the alert, where the
+/// connection used to be dropped unanswered.
+#[tokio::test]
+async fn a_panic_is_answered_as_a_failure_of_ours_and_alerted() {
+    let app = TestApp::spawn().await;
+    let routes = axum::Router::new().route(
+        "/api/boom/{n}",
+        // A bug of the kind a handler can have: an index taken from the request.
+        axum::routing::get(
+            |axum::extract::Path(n): axum::extract::Path<usize>| async move {
+                let lines: Vec<&str> = Vec::new();
+                lines[n]
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = caisse_shop::http::layered(app.app.clone(), routes);
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let response = reqwest::get(format!("http://{addr}/api/boom/3"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "internal_error", "{body}");
+    assert!(!body.to_string().contains("index"), "{body}");
+    let message = wait_for(5, "the internal_error alert", || async {
+        text(
+            &app.store,
+            "SELECT message FROM alerts WHERE kind = 'internal_error'",
+        )
+        .await
+    })
+    .await;
+    assert!(
+        message.contains("GET /api/boom/{n}") && message.contains(&id),
+        "{message}"
+    );
+    server.abort();
+    app.stop().await;
+}
