@@ -9,7 +9,10 @@ use caisse_shop::orders::{self, FulfilmentError, Shipment};
 use caisse_shop::store::unix_now;
 use serde_json::json;
 
-use crate::admin::{client, post_form, sign_in, PASSWORD};
+use caisse_shop::domain::status::OperatorRole;
+
+use crate::admin::{client, post_form, PASSWORD};
+use crate::operators::{self, STAFF, STAFF_PW};
 use crate::support::{scalar, wait_for, TestApp, LOOSE};
 
 /// Pays for a mug with an address in France; returns the order's number once it has the address.
@@ -161,7 +164,10 @@ async fn the_dashboard_marks_an_order_shipped_once_then_delivered() {
     ]);
     let app = TestApp::spawn_with(&extra).await;
     let number = buy_with_address(&app, "grace@example.com").await;
-    let (cookie, csrf) = sign_in(&app).await;
+    // A named staff member does it all: each step is audited under their name, not `admin`'s
+    // (the owner of CAISSE_ADMIN_PASSWORD_HASH).
+    operators::add(&app, STAFF, OperatorRole::Staff, STAFF_PW).await;
+    let (cookie, csrf) = operators::sign_in_as(&app, STAFF, STAFF_PW).await;
     let page = client()
         .get(app.url(&format!("/admin/orders/{number}")))
         .header("cookie", &cookie)
@@ -189,7 +195,7 @@ async fn the_dashboard_marks_an_order_shipped_once_then_delivered() {
     assert!(again.text().await.unwrap().contains("already shipped"));
     let shipped = scalar(
         &app.store,
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'order.shipped' AND actor = 'admin'",
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'order.shipped' AND actor = 'admin:staff@shop.example'",
     )
     .await;
     assert_eq!(shipped, 1);
@@ -232,5 +238,12 @@ async fn the_dashboard_marks_an_order_shipped_once_then_delivered() {
         .await,
         1
     );
+    let audited = scalar(
+        &app.store,
+        "SELECT COUNT(DISTINCT action) FROM audit_log WHERE actor = 'admin:staff@shop.example' \
+         AND action IN ('order.delivered', 'email.resend_requested')",
+    )
+    .await;
+    assert_eq!(audited, 2, "delivered and resent, by the staff member");
     app.stop().await;
 }

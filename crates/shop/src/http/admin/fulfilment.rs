@@ -1,7 +1,7 @@
 //! The dashboard's fulfilment forms on an order's page: "Mark shipped" (carrier, tracking code,
 //! optional tracking link), "Mark delivered" and "Resend confirmation email". Each takes a [`CheckedForm`] (signed in, CSRF
 //! token checked), calls [`crate::orders::ship`] / [`crate::orders::deliver`] as the operator
-//! `admin`, and answers 303 to the order's page, or an error page saying why not (shipped twice,
+//! signed in (`admin:EMAIL`, audited under that name), and answers 303 to the order's page, or an error page saying why not (shipped twice,
 //! not shipped yet, a bad link).
 
 use axum::extract::{Path, State};
@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::app::App;
 use crate::orders::{self, FulfilmentError, Shipment};
-use crate::store::{unix_now, ADMIN};
+use crate::store::unix_now;
 
 use super::session::{CheckedForm, Operator};
 use super::{error_page, failure, Chrome};
@@ -48,7 +48,7 @@ pub(super) async fn ship(
     State(app): State<App>,
     Path(text): Path<String>,
     CheckedForm {
-        operator: Operator { c, .. },
+        operator: Operator { c, actor, .. },
         fields: f,
     }: CheckedForm<Ship>,
 ) -> Response {
@@ -60,7 +60,7 @@ pub(super) async fn ship(
     };
     let notify = !app.mailer.is_off();
     let result = match number(&text) {
-        Ok(n) => orders::ship(&app.store, n, &shipment, notify, ADMIN, unix_now())
+        Ok(n) => orders::ship(&app.store, n, &shipment, notify, &actor, unix_now())
             .await
             .map(|o| o.number),
         Err(e) => Err(e),
@@ -75,12 +75,12 @@ pub(super) async fn deliver(
     State(app): State<App>,
     Path(text): Path<String>,
     CheckedForm {
-        operator: Operator { c, .. },
+        operator: Operator { c, actor, .. },
         ..
     }: CheckedForm<()>,
 ) -> Response {
     let result = match number(&text) {
-        Ok(n) => orders::deliver(&app.store, n, ADMIN, unix_now())
+        Ok(n) => orders::deliver(&app.store, n, &actor, unix_now())
             .await
             .map(|o| o.number),
         Err(e) => Err(e),
@@ -99,12 +99,12 @@ pub(super) async fn resend(
     State(app): State<App>,
     Path(text): Path<String>,
     CheckedForm {
-        operator: Operator { c, .. },
+        operator: Operator { c, actor, .. },
         fields: f,
     }: CheckedForm<Resend>,
 ) -> Response {
     let result = match number(&text) {
-        Ok(n) => orders::resend_confirmation(&app.store, n, &f.token, ADMIN, unix_now())
+        Ok(n) => orders::resend_confirmation(&app.store, n, &f.token, &actor, unix_now())
             .await
             .map(|_| n),
         Err(e) => Err(e),
