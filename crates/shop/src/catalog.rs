@@ -126,11 +126,12 @@ pub fn parse(text: &str, format: Format) -> Result<Catalog, ImportError> {
             }
             let mut rows = Vec::new();
             for (i, row) in reader.deserialize::<CsvRow>().enumerate() {
-                let row = row.map_err(|e| ImportError::Invalid {
+                let invalid = |message| ImportError::Invalid {
                     row: i + 1,
-                    message: e.to_string(),
-                })?;
-                rows.push(row.into());
+                    message,
+                };
+                let row = row.map_err(|e| invalid(e.to_string()))?;
+                rows.push(ProductInput::try_from(row).map_err(invalid)?);
             }
             rows
         }
@@ -212,16 +213,27 @@ struct CsvRow {
     low_stock_threshold: Option<i64>,
 }
 
-impl From<CsvRow> for ProductInput {
-    fn from(r: CsvRow) -> Self {
-        let yes = |v: Option<String>| {
-            !matches!(
-                v.as_deref().map(str::to_ascii_lowercase).as_deref(),
-                Some("false" | "0" | "no")
-            )
-        };
-        let active = yes(r.active);
-        ProductInput {
+/// A CSV yes/no column: `true`/`false`, `1`/`0`, `yes`/`no` in any case, empty for `true` (the
+/// JSON default). Anything else is refused by name: a typo such as `off` must not put on sale a
+/// product meant to be off.
+fn yes_or_no(column: &str, value: Option<String>) -> Result<bool, String> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(_) => Err(format!(
+            "`{column}` is `{}`: it takes true or false (also 1/0, yes/no)",
+            value.unwrap_or_default()
+        )),
+    }
+}
+
+impl TryFrom<CsvRow> for ProductInput {
+    type Error = String;
+
+    fn try_from(r: CsvRow) -> Result<Self, String> {
+        Ok(ProductInput {
+            active: yes_or_no("active", r.active)?,
+            shipping: yes_or_no("shipping", r.shipping)?,
             id: r.id,
             name: r.name,
             description: r.description,
@@ -229,10 +241,8 @@ impl From<CsvRow> for ProductInput {
             currency: r.currency,
             stock_on_hand: r.stock_on_hand,
             stripe_price_id: r.stripe_price_id,
-            active,
-            shipping: yes(r.shipping),
             low_stock_threshold: r.low_stock_threshold,
-        }
+        })
     }
 }
 
@@ -438,6 +448,46 @@ mod tests {
             parse(csv, Format::Csv).unwrap(),
             parse(json, Format::Json).unwrap()
         );
+    }
+
+    #[test]
+    fn a_csv_yes_or_no_is_one_of_the_six_words_or_refused() {
+        let row = |active: &str, shipping: &str| {
+            let csv = format!(
+                "id,name,unit_amount,currency,stock_on_hand,active,shipping\nmug,Mug,1200,eur,4,{active},{shipping}\n"
+            );
+            parse(&csv, Format::Csv).map(|c| (c.products[0].active, c.products[0].shipping))
+        };
+        assert_eq!(row("", "").unwrap(), (true, true), "empty is the default");
+        assert_eq!(row("YES", "1").unwrap(), (true, true));
+        assert_eq!(row("No", "FALSE").unwrap(), (false, false));
+        assert_eq!(row("0", "true").unwrap(), (false, true));
+        let err = row("off", "true").unwrap_err().to_string();
+        assert!(err.starts_with("row 1: `active` is `off`"), "{err}");
+        let err = row("true", "nope").unwrap_err().to_string();
+        assert!(err.starts_with("row 1: `shipping` is `nope`"), "{err}");
+    }
+
+    #[test]
+    fn a_control_character_in_a_name_is_refused_whatever_the_database() {
+        let json = |name: &str, description: &str| {
+            serde_json::json!([{"id": "mug", "name": name, "description": description,
+                "unit_amount": 1200, "currency": "eur", "stock": 4}])
+            .to_string()
+        };
+        let err = parse(&json("Bad\u{0}Name", ""), Format::Json).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "row 1: product `mug`: name holds a control character (U+0000)"
+        );
+        let err = parse(&json("Red\u{1b}[31m", ""), Format::Json).unwrap_err();
+        assert!(err.to_string().contains("(U+001B)"), "{err}");
+        assert!(parse(&json("Mug", "two\tcolumns\nand lines"), Format::Json).is_ok());
+        let err = parse(&json("Mug", "a\u{7}bell"), Format::Json).unwrap_err();
+        assert!(err.to_string().contains("description holds"), "{err}");
+        let rates = r#"{"products": [], "shipping_rates": [{"id": "std", "name": "Std\u0000", "amount": 500, "currency": "eur"}]}"#;
+        let err = parse(rates, Format::Json).unwrap_err();
+        assert!(err.to_string().contains("name holds a control"), "{err}");
     }
 
     #[test]

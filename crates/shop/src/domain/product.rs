@@ -71,6 +71,23 @@ pub fn catalog_id(what: &str, raw: &str) -> Result<String, String> {
     Ok(id.to_string())
 }
 
+/// Refuses a control character (a NUL, an escape sequence, a line break in a name) in text that
+/// pages, emails and Stripe's payment page show, but those of `allowed`: what one database
+/// would store and the other refuse (PostgreSQL's `text` holds no NUL) is refused by both, in
+/// words, before either sees it.
+pub fn no_control_characters(what: &str, text: &str, allowed: &str) -> Result<(), String> {
+    match text
+        .chars()
+        .find(|c| c.is_control() && !allowed.contains(*c))
+    {
+        Some(c) => Err(format!(
+            "{what} holds a control character (U+{:04X})",
+            c as u32
+        )),
+        None => Ok(()),
+    }
+}
+
 impl ProductInput {
     pub fn validate(self) -> Result<ValidProduct, String> {
         let id = catalog_id("product", &self.id)?;
@@ -78,6 +95,13 @@ impl ProductInput {
         if name.is_empty() {
             return Err(format!("product `{id}` has no name"));
         }
+        no_control_characters(&format!("product `{id}`: name"), &name, "")?;
+        let description = self.description.trim().to_string();
+        no_control_characters(
+            &format!("product `{id}`: description"),
+            &description,
+            "\n\t",
+        )?;
         if !(0..=MAX_UNIT_AMOUNT).contains(&self.unit_amount) {
             return Err(format!(
                 "product `{id}`: unit_amount must be 0 to {MAX_UNIT_AMOUNT} minor units"
@@ -118,7 +142,7 @@ impl ProductInput {
         Ok(ValidProduct {
             id,
             name,
-            description: self.description.trim().to_string(),
+            description,
             unit_amount: self.unit_amount,
             currency,
             stock_on_hand: self.stock_on_hand,
