@@ -14,6 +14,7 @@ use crate::app::App;
 /// The hash-cost check lives with the configuration, which refuses a bad hash at start-up.
 pub use crate::config::check_hash;
 use crate::domain::money::format_amount;
+use crate::domain::status::DisputeStatus;
 use crate::store::{AuditEntry, OrderRow, StoreError};
 use crate::webhooks::{self, Source};
 
@@ -124,6 +125,21 @@ pub struct RefundForm<'a> {
     pub session_key: &'a str,
 }
 
+/// Why a payment with this dispute is not refunded, if it is not: Stripe refuses to refund a
+/// charge under an open dispute (`charge_disputed`), and a lost one already gave the money back.
+/// A won dispute leaves the payment refundable.
+pub fn dispute_forbids_refund(dispute: Option<DisputeStatus>) -> Option<&'static str> {
+    match dispute? {
+        DisputeStatus::Open => Some(
+            "the payment is disputed: Stripe refunds no disputed charge; answer the dispute in Stripe's dashboard (or accept it, which gives the money back)",
+        ),
+        DisputeStatus::Lost => {
+            Some("the payment's dispute was lost: the money already went back to the customer")
+        }
+        DisputeStatus::Won => None,
+    }
+}
+
 /// The PaymentIntent and the minor units a refund of `amount` (all that is left when `None`) of
 /// `order` comes to, or why there can be none, in words: the confirmation step and the refund
 /// itself say the same.
@@ -131,6 +147,9 @@ pub fn refund_amount(order: &OrderRow, amount: Option<i64>) -> Result<(&str, i64
     let (Some(pi), Some(paid)) = (&order.payment_intent_id, order.amount_paid) else {
         return Err("this order has no payment".into());
     };
+    if let Some(why) = dispute_forbids_refund(order.dispute) {
+        return Err(why.into());
+    }
     let left = paid - order.amount_refunded.unwrap_or(0);
     if left <= 0 {
         return Err("nothing is left to refund on this order".into());

@@ -318,6 +318,7 @@ mod tests {
             carrier: None,
             tracking_code: None,
             tracking_url: None,
+            dispute: None,
         };
         let r = render(&config(Locale::En), &order, &lines, Some(&delivery)).unwrap();
         assert!(r.text.contains("Subtotal: €1,258.50"), "{}", r.text);

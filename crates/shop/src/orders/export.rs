@@ -1,6 +1,7 @@
 //! Orders out, for accounting: CSV with the columns `number, created_at, status, fulfilment,
 //! email, name, phone, shipping_line1, shipping_line2, shipping_postal_code, shipping_city,
-//! shipping_country, items, subtotal, shipping, total, refunded, currency, payment_intent` —
+//! shipping_country, items, subtotal, shipping, total, refunded, currency, payment_intent,
+//! dispute` (`open`, `won`, `lost` or empty) —
 //! `created_at` in ISO 8601 UTC, `items` as `id×quantity; …`, amounts in major units with a dot
 //! (three decimals for three-decimal currencies). Every cell is quoted: a spreadsheet that splits
 //! on `;` (Excel in French and other locales) would otherwise read `x;=1+1` typed by a customer as
@@ -17,7 +18,7 @@ use crate::domain::local_time::day_bounds;
 use crate::domain::money::major_units;
 use crate::store::{ExportFilter, ExportRow, Store, StoreError};
 
-pub const COLUMNS: [&str; 19] = [
+pub const COLUMNS: [&str; 20] = [
     "number",
     "created_at",
     "status",
@@ -37,6 +38,7 @@ pub const COLUMNS: [&str; 19] = [
     "refunded",
     "currency",
     "payment_intent",
+    "dispute",
 ];
 
 /// Rows written per chunk handed to the sink.
@@ -93,7 +95,7 @@ fn typed(v: Option<String>) -> String {
     out
 }
 
-fn record(r: ExportRow) -> [String; 19] {
+fn record(r: ExportRow) -> [String; 20] {
     let money = |a: i64| major_units(a, &r.currency);
     let text = |v: Option<String>| v.unwrap_or_default();
     [
@@ -120,6 +122,7 @@ fn record(r: ExportRow) -> [String; 19] {
         money(r.refunded),
         r.currency.to_ascii_uppercase(),
         text(r.payment_intent_id),
+        r.dispute.map(|d| d.to_string()).unwrap_or_default(),
     ]
 }
 

@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use crate::domain::status::{FulfilmentStatus, OrderStatus, OutboxKind};
+use crate::domain::status::{DisputeStatus, FulfilmentStatus, OrderStatus, OutboxKind};
 use crate::store::{AuditEntry, OrderDelivery, Store, StoreError};
 
 /// What an operator typed to ship an order.
@@ -29,6 +29,10 @@ pub enum FulfilmentError {
     },
     #[error("order #{0} was refunded: it is not to be shipped")]
     Refunded(i64),
+    #[error(
+        "order #{0} was charged back (its payment's dispute was lost): it is not to be shipped"
+    )]
+    ChargedBack(i64),
     #[error("order #{0} has not been shipped: mark it shipped first")]
     NotShipped(i64),
     #[error("order #{0} was already marked delivered")]
@@ -56,8 +60,12 @@ impl Shipment<'_> {
             ));
         }
         if let Some(url) = self.tracking_url {
+            if url.len() > 500 {
+                return Err(FulfilmentError::Invalid(
+                    "the tracking URL must be at most 500 characters".into(),
+                ));
+            }
             let ok = (url.starts_with("https://") || url.starts_with("http://"))
-                && url.len() <= 500
                 && !url.chars().any(|c| c.is_whitespace() || c.is_control());
             if !ok {
                 return Err(FulfilmentError::Invalid(
@@ -89,6 +97,11 @@ pub async fn ship(
                 .ok_or(FulfilmentError::NoOrder(number))?;
             if order.status == OrderStatus::Refunded {
                 return Err(FulfilmentError::Refunded(number));
+            }
+            // An open dispute may be answered with the parcel's tracking: it ships. A lost one
+            // gave the money back.
+            if order.dispute == Some(DisputeStatus::Lost) {
+                return Err(FulfilmentError::ChargedBack(number));
             }
             if order.fulfilment != FulfilmentStatus::Unfulfilled
                 || !tx

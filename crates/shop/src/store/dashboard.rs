@@ -6,7 +6,7 @@
 //! exists, and its key is not needed (the last shown row's key is the cursor).
 
 use super::{on_conn, Alert, AuditRecord, Hold, OutboxRow, Store, StoreError, StripeRequestRow};
-use crate::domain::status::OutboxKind;
+use crate::domain::status::{DisputeStatus, OutboxKind};
 
 /// Rows on one page of a list.
 pub const PAGE: i64 = 50;
@@ -27,6 +27,8 @@ pub struct OrderRow {
     pub checkout_session_id: Option<String>,
     pub amount_paid: Option<i64>,
     pub amount_refunded: Option<i64>,
+    /// Where a chargeback of its payment stands, if there was one.
+    pub dispute: Option<DisputeStatus>,
 }
 
 /// What the orders page searches by, read from one search box.
@@ -132,7 +134,7 @@ pub struct AuditFilter {
 
 const ORDER_ROW: &str = "SELECT o.number, o.id, o.hold_id, o.status, o.attention_reason, o.email, \
      o.amount_total, o.currency, o.created_at, p.payment_intent_id, p.checkout_session_id, \
-     p.amount AS amount_paid, p.amount_refunded \
+     p.amount AS amount_paid, p.amount_refunded, o.dispute \
      FROM orders o LEFT JOIN payments p ON p.order_id = o.id";
 
 const EVENT_ROW: &str = "SELECT stripe_event_id, type, status, attempts, reason, last_error, \

@@ -5,7 +5,7 @@
 use futures_util::stream::{BoxStream, StreamExt};
 
 use super::{on_conn, Store, StoreError};
-use crate::domain::status::{FulfilmentStatus, OrderStatus};
+use crate::domain::status::{DisputeStatus, FulfilmentStatus, OrderStatus};
 
 /// Which orders: created in `[from, to)` (unix seconds), of this status and fulfilment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,6 +37,7 @@ pub struct ExportRow {
     pub refunded: i64,
     pub currency: String,
     pub payment_intent_id: Option<String>,
+    pub dispute: Option<DisputeStatus>,
 }
 
 // `string_agg(… ORDER BY …)` is PostgreSQL's and SQLite's (3.44+) alike.
@@ -46,7 +47,7 @@ const EXPORT: &str = "SELECT o.number, o.created_at, o.status, o.fulfilment, o.e
      (SELECT string_agg(i.product_id || '×' || CAST(i.quantity AS TEXT), '; ' ORDER BY i.product_id) \
         FROM order_items i WHERE i.order_id = o.id) AS items, \
      o.amount_subtotal, o.amount_shipping, o.amount_total, \
-     COALESCE(p.amount_refunded, 0) AS refunded, o.currency, p.payment_intent_id \
+     COALESCE(p.amount_refunded, 0) AS refunded, o.currency, p.payment_intent_id, o.dispute \
      FROM orders o LEFT JOIN payments p ON p.order_id = o.id \
      WHERE ($1 IS NULL OR o.created_at >= $1) AND ($2 IS NULL OR o.created_at < $2) \
        AND ($3 IS NULL OR o.status = $3) AND ($4 IS NULL OR o.fulfilment = $4) \

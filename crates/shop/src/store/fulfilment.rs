@@ -5,7 +5,7 @@
 
 use super::statement::{args, tx_row};
 use super::{on_conn, Store, StoreError, Tx};
-use crate::domain::status::{FulfilmentStatus, OrderStatus};
+use crate::domain::status::{DisputeStatus, FulfilmentStatus, OrderStatus};
 
 tx_row! {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -32,6 +32,7 @@ pub struct OrderDelivery {
     pub carrier: Option<String>,
     pub tracking_code: Option<String>,
     pub tracking_url: Option<String>,
+    pub dispute: Option<DisputeStatus>,
 }
 }
 
@@ -70,7 +71,7 @@ const DELIVERY: &str =
     "SELECT id, number, status, email, currency, amount_subtotal, amount_shipping, \
      amount_total, customer_name, phone, shipping_name, shipping_line1, shipping_line2, \
      shipping_postal_code, shipping_city, shipping_country, shipping_rate_name, fulfilment, \
-     carrier, tracking_code, tracking_url FROM orders";
+     carrier, tracking_code, tracking_url, dispute FROM orders";
 
 impl Store {
     pub async fn order_delivery(

@@ -48,9 +48,23 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
     scalar(&app.store, sql).await
 }
 
+/// The order's dashboard page, for the signed-in `cookie`.
+async fn order_page(app: &TestApp, cookie: &str) -> String {
+    crate::admin::client()
+        .get(app.url("/admin/orders/1"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_disputed_payment_alerts_the_operators_and_a_lost_dispute_is_recorded() {
-    let app = TestApp::spawn().await;
+    use crate::admin::{post_form, sign_in, with_dashboard};
+    let app = with_dashboard().await;
     let pi = buy(&app, "4000 0000 0000 0259").await;
     // Stripe opens the dispute a moment after the payment.
     app.sandbox.advance_clock(3);
@@ -75,6 +89,51 @@ async fn a_disputed_payment_alerts_the_operators_and_a_lost_dispute_is_recorded(
     assert_eq!(dispute["payment_intent"], pi.as_str());
     let id = dispute["id"].as_str().unwrap();
 
+    // The operators see it on the order, and are offered no refund Stripe would refuse.
+    let (cookie, csrf) = sign_in(&app).await;
+    let page = order_page(&app, &cookie).await;
+    assert!(
+        page.contains("data-testid=\"dispute\">dispute open"),
+        "{page}"
+    );
+    assert!(!page.contains("data-testid=\"refund-form\""), "{page}");
+    assert!(page.contains("data-testid=\"refund-disputed\""), "{page}");
+    let order_id = app
+        .store
+        .payment_by_intent(&pi)
+        .await
+        .unwrap()
+        .unwrap()
+        .order_id;
+    let token = caisse_shop::admin::refund_form_token(&csrf, &order_id);
+    let refused = post_form(
+        &app,
+        "/admin/orders/1/refund",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("token", &token),
+            ("amount", ""),
+            ("reason", "duplicate"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("the payment is disputed"));
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM stripe_requests WHERE path = '/v1/refunds'"
+        )
+        .await,
+        0,
+        "nothing asked of Stripe"
+    );
+
     control(
         &app,
         &format!("/_sandbox/disputes/{id}/close"),
@@ -94,6 +153,35 @@ async fn a_disputed_payment_alerts_the_operators_and_a_lost_dispute_is_recorded(
         .await,
         1
     );
+    // Charged back: the page says so, the goods do not ship, the accounts show it.
+    let page = order_page(&app, &cookie).await;
+    assert!(page.contains("dispute lost"), "{page}");
+    assert!(!page.contains("data-testid=\"ship-form\""), "{page}");
+    let shipment = caisse_shop::orders::Shipment {
+        carrier: "Colissimo",
+        tracking_code: "6A1",
+        tracking_url: None,
+    };
+    let shipped = caisse_shop::orders::ship(&app.store, 1, &shipment, true, "cli:test", 0).await;
+    assert!(
+        matches!(
+            shipped,
+            Err(caisse_shop::orders::FulfilmentError::ChargedBack(1))
+        ),
+        "{shipped:?}"
+    );
+    let csv = crate::admin::client()
+        .get(app.url("/admin/orders.csv"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().ends_with(",\"dispute\""), "{csv}");
+    assert!(lines.next().unwrap().ends_with(",\"lost\""), "{csv}");
     app.stop().await;
 }
 

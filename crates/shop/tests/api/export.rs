@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::admin::{client, sign_in, PASSWORD};
 use crate::support::{raw, TestApp, LOOSE};
 
-const HEADER: &str = "number,created_at,status,fulfilment,email,name,phone,shipping_line1,shipping_line2,shipping_postal_code,shipping_city,shipping_country,items,subtotal,shipping,total,refunded,currency,payment_intent";
+const HEADER: &str = "number,created_at,status,fulfilment,email,name,phone,shipping_line1,shipping_line2,shipping_postal_code,shipping_city,shipping_country,items,subtotal,shipping,total,refunded,currency,payment_intent,dispute";
 
 /// The CSV's records, as a spreadsheet or a CSV reader reads them.
 fn records(text: &str) -> Vec<Vec<String>> {

@@ -9,7 +9,7 @@ use axum::response::Response;
 
 use crate::app::App;
 use crate::domain::money::format_amount;
-use crate::domain::status::{FulfilmentStatus, OrderStatus};
+use crate::domain::status::{DisputeStatus, FulfilmentStatus, OrderStatus};
 use crate::http::admin::{error_page, failure, render, Chrome};
 use crate::store::OrderDelivery;
 
@@ -67,7 +67,8 @@ impl From<&OrderDelivery> for DeliveryView {
             },
             tracking_url: d.tracking_url.clone().unwrap_or_default(),
             can_ship: d.fulfilment == FulfilmentStatus::Unfulfilled
-                && d.status != OrderStatus::Refunded,
+                && d.status != OrderStatus::Refunded
+                && d.dispute != Some(DisputeStatus::Lost),
             can_deliver: d.fulfilment == FulfilmentStatus::Shipped,
         }
     }
@@ -88,6 +89,8 @@ struct OrderPage {
     can_refund: bool,
     /// What a staff member reads instead.
     refund_needs_owner: bool,
+    /// Why a refund is not offered: the payment's dispute (empty when there is none to tell).
+    refund_disputed: String,
     refundable: String,
     currency: String,
     refund_token: String,
@@ -121,7 +124,8 @@ pub(in super::super) async fn page(
         Err(e) => return failure(&e.to_string()),
     };
     let left = row.amount_paid.unwrap_or(0) - row.amount_refunded.unwrap_or(0);
-    let refundable = row.payment_intent_id.is_some() && left > 0;
+    let refund_disputed = crate::admin::dispute_forbids_refund(row.dispute).unwrap_or_default();
+    let refundable = row.payment_intent_id.is_some() && left > 0 && refund_disputed.is_empty();
     let owner = c.owner;
     let refund_token = crate::admin::refund_form_token(&c.csrf, &row.id);
     render(&OrderPage {
@@ -161,6 +165,7 @@ pub(in super::super) async fn page(
         delivery: delivery.as_ref().map(DeliveryView::from),
         can_refund: refundable && owner,
         refund_needs_owner: refundable && !owner,
+        refund_disputed: refund_disputed.to_string(),
         refundable: format_amount(left, &row.currency),
         currency: row.currency.to_ascii_uppercase(),
         refund_token,

@@ -29,6 +29,8 @@ pub(super) struct OrderView {
     pub session: String,
     pub paid: String,
     pub refunded: String,
+    /// `open`, `won` or `lost`; empty when the payment was never disputed.
+    pub dispute: String,
 }
 
 impl OrderView {
@@ -50,6 +52,7 @@ impl OrderView {
                 .map(|a| format_amount(a, &o.currency))
                 .unwrap_or_else(|| "—".into()),
             refunded: format_amount(o.amount_refunded.unwrap_or(0), &o.currency),
+            dispute: o.dispute.map(|d| d.to_string()).unwrap_or_default(),
         }
     }
 }
