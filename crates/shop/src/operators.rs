@@ -8,7 +8,7 @@ use rand::RngCore;
 use crate::admin::hash_password;
 use crate::domain::status::OperatorRole;
 use crate::domain::totp;
-use crate::store::{Store, StoreError, ADMIN};
+use crate::store::{Removal, Store, StoreError, ADMIN};
 
 /// The shortest password an operator may have.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -21,6 +21,8 @@ pub enum OperatorError {
     Exists(String),
     #[error("{0} is not an operator")]
     NotFound(String),
+    #[error("{0} is the last owner: add another owner first (caisse admin add-user EMAIL --role owner), or set CAISSE_ADMIN_PASSWORD_HASH")]
+    LastOwner(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -86,18 +88,24 @@ pub async fn add(
     }
 }
 
-/// Removes an operator; their sessions end with them.
+/// Removes an operator; their sessions end with them. The last owner is not removed unless
+/// `hash_owner` (`CAISSE_ADMIN_PASSWORD_HASH` is set: its holder is an owner too): a shop with
+/// no owner has nobody to refund, adjust stock, manage operators or receive critical alerts.
 pub async fn remove(
     store: &Store,
     email: &str,
+    hash_owner: bool,
     actor: &str,
     now: i64,
 ) -> Result<String, OperatorError> {
     let email = normalize_email(email)?;
-    if store.remove_operator(&email, actor, now).await? {
-        Ok(email)
-    } else {
-        Err(OperatorError::NotFound(email))
+    match store
+        .remove_operator(&email, !hash_owner, actor, now)
+        .await?
+    {
+        Removal::Removed => Ok(email),
+        Removal::NotFound => Err(OperatorError::NotFound(email)),
+        Removal::LastOwner => Err(OperatorError::LastOwner(email)),
     }
 }
 

@@ -76,8 +76,10 @@ pub async fn admin_add_user(file: Option<&Path>, email: &str, role: OperatorRole
 
 /// `caisse admin remove-user EMAIL`: their sessions end at once.
 pub async fn admin_remove_user(file: Option<&Path>, email: &str) -> Result<()> {
-    let store = open_store(&tool_config(file, Mode::Tool)?, Missing::Refuse).await?;
-    let email = operators::remove(&store, email, ACTOR, unix_now())
+    let config = tool_config(file, Mode::Tool)?;
+    let store = open_store(&config, Missing::Refuse).await?;
+    let hash_owner = config.admin_password_hash.is_some();
+    let email = operators::remove(&store, email, hash_owner, ACTOR, unix_now())
         .await
         .map_err(anyhow::Error::from)?;
     say!("{email} removed; their sessions ended");

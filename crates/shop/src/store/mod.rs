@@ -67,7 +67,7 @@ pub use error::{ConstraintKind, StoreError};
 pub use export::{ExportFilter, ExportRow};
 pub use fulfilment::OrderDelivery;
 pub use holds::{Hold, HoldItem, HoldLink, HoldReference, NewHold, OpenHolds, Owner, Shortage};
-pub use operators::{OperatorCredentials, OperatorRow};
+pub use operators::{OperatorCredentials, OperatorRow, Removal};
 pub use orders::{NewOrder, NewPayment, OrderLine, OrderSummary, PaymentRow};
 pub use outbox::OutboxRow;
 pub use readiness::{WriteProbe, PROBE_TIMEOUT};

@@ -27,6 +27,15 @@ pub struct OperatorCredentials {
     pub totp_last_step: Option<i64>,
 }
 
+/// What [`Store::remove_operator`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    Removed,
+    NotFound,
+    /// Refused: nobody would be left to refund, adjust stock or manage the operators.
+    LastOwner,
+}
+
 impl Store {
     /// Adds an operator; false (nothing written) when the email is already one.
     pub async fn add_operator(
@@ -66,14 +75,28 @@ impl Store {
         .await
     }
 
-    /// Removes an operator and ends their sessions; false when there is no such operator.
+    /// Removes an operator and ends their sessions, unless `keep_an_owner` and they are the last
+    /// owner.
     pub async fn remove_operator(
         &self,
         email: &str,
+        keep_an_owner: bool,
         actor: &str,
         now: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Removal, StoreError> {
         self.write(async |tx| {
+            if keep_an_owner {
+                // Every owner's row locked: two owners removing each other at once are taken
+                // one after the other, and the second finds itself the last.
+                let sql = format!(
+                    "SELECT email FROM admin_operators WHERE role = $1 ORDER BY email{}",
+                    tx.for_update()
+                );
+                let owners: Vec<String> = tx.values(&sql, args![OperatorRole::Owner]).await?;
+                if owners == [email] {
+                    return Ok(Removal::LastOwner);
+                }
+            }
             let role: Option<OperatorRole> = tx
                 .opt_value(
                     "DELETE FROM admin_operators WHERE email = $1 RETURNING role",
@@ -81,7 +104,7 @@ impl Store {
                 )
                 .await?;
             let Some(role) = role else {
-                return Ok(false);
+                return Ok(Removal::NotFound);
             };
             tx.run(
                 "DELETE FROM admin_sessions WHERE operator_email = $1",
@@ -101,7 +124,7 @@ impl Store {
                 now,
             )
             .await?;
-            Ok(true)
+            Ok(Removal::Removed)
         })
         .await
     }

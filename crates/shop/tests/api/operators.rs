@@ -326,6 +326,67 @@ async fn owners_manage_operators_and_a_removed_operators_session_ends() {
     app.stop().await;
 }
 
+/// The last owner stays: removing them is refused in words, and two owners who remove each other
+/// at once leave one (their rows are locked in turn).
+#[tokio::test]
+async fn the_last_owner_is_never_removed_even_by_two_owners_removing_each_other_at_once() {
+    const SECOND: &str = "second@shop.example";
+    const SECOND_PW: &str = "second owner's passphrase";
+    let app = with_operators().await;
+    add(&app, SECOND, OperatorRole::Owner, SECOND_PW).await;
+    let (first, first_csrf) = sign_in_as(&app, OWNER, OWNER_PW).await;
+    let (second, second_csrf) = sign_in_as(&app, SECOND, SECOND_PW).await;
+    let first_form = [("csrf", first_csrf.as_str()), ("email", SECOND)];
+    let second_form = [("csrf", second_csrf.as_str()), ("email", OWNER)];
+    let (a, b) = tokio::join!(
+        post_form(&app, "/admin/users/remove", &first, &first_form),
+        post_form(&app, "/admin/users/remove", &second, &second_form),
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    // The loser's session may have ended with its operator (a 303 to the sign-in page), or the
+    // removal of the last owner was refused (409).
+    let owners = "SELECT COUNT(*) FROM admin_operators WHERE role = 'owner'";
+    assert_eq!(scalar(&app.store, owners).await, 1, "{statuses:?}");
+
+    let last: String = if scalar(
+        &app.store,
+        &format!("SELECT COUNT(*) FROM admin_operators WHERE email = '{OWNER}'"),
+    )
+    .await
+        == 1
+    {
+        OWNER.into()
+    } else {
+        SECOND.into()
+    };
+    let (cookie, csrf) = if last == OWNER {
+        (first, first_csrf)
+    } else {
+        (second, second_csrf)
+    };
+    let refused = post_form(
+        &app,
+        "/admin/users/remove",
+        &cookie,
+        &[("csrf", &csrf), ("email", &last)],
+    )
+    .await;
+    assert_eq!(refused.status(), 409);
+    assert!(refused.text().await.unwrap().contains("is the last owner"));
+    assert_eq!(scalar(&app.store, owners).await, 1);
+    // The staff member goes: only an owner is kept.
+    let removed = post_form(
+        &app,
+        "/admin/users/remove",
+        &cookie,
+        &[("csrf", &csrf), ("email", STAFF)],
+    )
+    .await;
+    assert_eq!(removed.status(), 303);
+    app.stop().await;
+}
+
 /// The secret inside the URI `caisse admin totp` prints.
 fn secret_of(uri: &str) -> Vec<u8> {
     let secret = uri

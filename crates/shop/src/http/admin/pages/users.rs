@@ -65,7 +65,7 @@ pub(in super::super) struct NewUser {
 fn refused(c: Chrome, e: OperatorError) -> Response {
     let status = match &e {
         OperatorError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        OperatorError::Exists(_) => StatusCode::CONFLICT,
+        OperatorError::Exists(_) | OperatorError::LastOwner(_) => StatusCode::CONFLICT,
         OperatorError::NotFound(_) => StatusCode::NOT_FOUND,
         OperatorError::Store(e) => return failure(&e.to_string()),
     };
@@ -111,7 +111,8 @@ pub(in super::super) async fn remove(
         fields: f,
     }: CheckedForm<Removal>,
 ) -> Response {
-    match operators::remove(&app.store, &f.email, &actor, unix_now()).await {
+    let hash_owner = app.config.admin_password_hash.is_some();
+    match operators::remove(&app.store, &f.email, hash_owner, &actor, unix_now()).await {
         Ok(_) => Redirect::to("/admin/users?notice=operator_removed").into_response(),
         Err(e) => refused(c, e),
     }
