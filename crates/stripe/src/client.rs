@@ -512,7 +512,14 @@ fn parse_response<T: DeserializeOwned>(
     }
     let body: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
     let error = &body["error"];
-    let text = |k: &str| error.get(k).and_then(Value::as_str).map(str::to_string);
+    // Stripe's refusal of a key echoes part of it, and a proxy or an emulator may echo all of
+    // it: the error's text goes to logs, `stripe_requests`, alerts and the dashboard.
+    let text = |k: &str| {
+        error
+            .get(k)
+            .and_then(Value::as_str)
+            .map(redact_keys)
+    };
     Err(StripeError::Api {
         status: status.as_u16(),
         kind: text("type").unwrap_or_else(|| "api_error".into()),
@@ -524,9 +531,69 @@ fn parse_response<T: DeserializeOwned>(
     })
 }
 
+/// `text` with every secret or restricted API key (`sk_…`, `rk_…`) and webhook secret
+/// (`whsec_…`) in it masked: `sk_test_****`, `whsec_****`.
+pub fn redact_keys(text: &str) -> String {
+    const SECRETS: [&str; 3] = ["sk_", "rk_", "whsec_"];
+    let key_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((at, prefix)) = SECRETS
+        .iter()
+        .filter_map(|p| rest.find(p).map(|i| (i, *p)))
+        .min()
+    {
+        // Only at the start of a word: `disk_test` is no key.
+        let starts_word = !rest[..at].chars().next_back().is_some_and(key_char);
+        let after = &rest[at + prefix.len()..];
+        let end = after.find(|c: char| !key_char(c)).unwrap_or(after.len());
+        out.push_str(&rest[..at]);
+        if starts_word && end > 0 {
+            let mode = ["test_", "live_"]
+                .into_iter()
+                .find(|m| after.starts_with(m) && prefix != "whsec_")
+                .unwrap_or("");
+            out.push_str(prefix);
+            out.push_str(mode);
+            out.push_str("****");
+        } else {
+            out.push_str(prefix);
+            out.push_str(&after[..end]);
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_echoed_key_is_masked_wherever_it_stands() {
+        assert_eq!(
+            redact_keys("Invalid API Key provided: sk_test_51abcDEF123"),
+            "Invalid API Key provided: sk_test_****"
+        );
+        assert_eq!(
+            redact_keys("keys rk_live_x9 and sk_abc, secret whsec_Zz09."),
+            "keys rk_live_**** and sk_****, secret whsec_****."
+        );
+        assert_eq!(
+            redact_keys("No such price: 'price_x' on disk_test_1"),
+            "No such price: 'price_x' on disk_test_1"
+        );
+        assert_eq!(redact_keys("sk_"), "sk_");
+    }
+
+    #[test]
+    fn an_api_error_never_carries_the_key_it_echoes() {
+        let body = br#"{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_test_PROBE1234567890"}}"#;
+        let e = parse_response::<Value>(StatusCode::UNAUTHORIZED, body, None).unwrap_err();
+        assert!(!e.to_string().contains("PROBE"), "{e}");
+        assert!(e.to_string().contains("sk_test_****"), "{e}");
+    }
 
     #[test]
     fn retries_wait_with_jitter_and_honour_retry_after() {
