@@ -514,12 +514,7 @@ fn parse_response<T: DeserializeOwned>(
     let error = &body["error"];
     // Stripe's refusal of a key echoes part of it, and a proxy or an emulator may echo all of
     // it: the error's text goes to logs, `stripe_requests`, alerts and the dashboard.
-    let text = |k: &str| {
-        error
-            .get(k)
-            .and_then(Value::as_str)
-            .map(redact_keys)
-    };
+    let text = |k: &str| error.get(k).and_then(Value::as_str).map(redact_keys);
     Err(StripeError::Api {
         status: status.as_u16(),
         kind: text("type").unwrap_or_else(|| "api_error".into()),

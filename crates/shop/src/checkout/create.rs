@@ -126,15 +126,16 @@ pub async fn create(
                     session::release_failed(app, &hold_id, now).await?;
                 }
             }
-            // No hold any more (its provisional commit was lost): nobody has the session's
-            // URL, and it is ended at Stripe all the same.
-            Ok(None) => {
+            // No hold any more (its provisional commit was lost), or no database to read it
+            // from: nobody has the session's URL, and it is ended at Stripe all the same (the
+            // hold, if any, is released by the reconciler at its provisional expiry, or by the
+            // session's `checkout.session.expired` event, whichever comes first).
+            Ok(None) | Err(_) => {
                 let key = Purpose::Expire.key(&hold_id);
                 if let Err(e) = app.stripe.expire_checkout_session(&session.id, &key).await {
                     tracing::warn!(hold_id, session = %session.id, error = %e, "could not expire the session of a lost hold");
                 }
             }
-            Err(_) => {}
         }
         return Err(e.into());
     }

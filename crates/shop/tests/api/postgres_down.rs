@@ -1,6 +1,7 @@
 //! PostgreSQL down (its port refuses connections, its sessions cut): `/readyz`, a checkout and a
 //! webhook answer 503 within seconds, not after a load balancer's health check gave up, and each
-//! outage the webhooks saw is one `database_unavailable` alert once the database is back.
+//! outage the webhooks saw is one `database_unavailable` alert once the database is back; a
+//! checkout whose session Stripe made while the database went away ends that session at Stripe.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -75,20 +76,28 @@ async fn outage_alerts(app: &TestApp) -> i64 {
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_postgresql_down_requests_answer_503_promptly_and_each_outage_is_one_alert() {
+/// A caisse whose PostgreSQL is reached through a [`Switch`], the switch, and a store that reaches
+/// the server directly (the test's own queries); `None` on SQLite.
+async fn behind_a_switch() -> Option<(TestApp, Switch, caisse_shop::store::Store)> {
     let db = TestDb::new().await;
     if !db.url.starts_with("postgres") {
-        return;
+        return None;
     }
     // postgres://user@host:port/name → the proxy's port instead.
     let (scheme_user, rest) = db.url.split_once('@').unwrap();
     let (authority, name) = rest.split_once('/').unwrap();
     let switch = Switch::start(authority.to_string()).await;
     let proxied = db.reached_at(format!("{scheme_user}@127.0.0.1:{}/{name}", switch.port));
-    // The test's own queries go straight to the server.
     let direct = db.store().await;
     let app = TestApp::spawn_on(proxied, LOOSE).await;
+    Some((app, switch, direct))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_postgresql_down_requests_answer_503_promptly_and_each_outage_is_one_alert() {
+    let Some((app, switch, direct)) = behind_a_switch().await else {
+        return;
+    };
     app.sandbox.set_forward_to(None);
     let ignored = || {
         event(
@@ -140,6 +149,42 @@ async fn with_postgresql_down_requests_answer_503_promptly_and_each_outage_is_on
         assert_eq!(alerts, outage, "one alert per outage, one for each");
     }
     assert_eq!(outage_alerts(&app).await, 2);
+    app.stop().await;
+    switch.down();
+}
+
+/// The database goes away while Stripe makes the session: the session cannot be recorded on its
+/// hold, nor the hold even read, and the session is ended at Stripe all the same (it needs no
+/// database), so that no one can pay for a hold the reconciler will release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_made_as_the_database_went_away_is_ended_at_stripe() {
+    let Some((app, switch, _direct)) = behind_a_switch().await else {
+        return;
+    };
+    app.sandbox.set_forward_to(None);
+    app.sandbox.set_latency(2_000);
+    let checkout = tokio::spawn({
+        let (http, url) = (app.http.clone(), app.url("/api/checkout"));
+        async move {
+            http.post(url)
+                .json(&cart(&[("tee-classic", 1)]))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    // The hold is written at once; Stripe takes two seconds to make the session.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    switch.down();
+    assert_eq!(checkout.await.unwrap(), 503);
+    app.sandbox.set_latency(0);
+    let sessions = app.stripe_get("/v1/checkout/sessions?limit=10").await;
+    let all = sessions["data"].as_array().unwrap();
+    assert_eq!(all.len(), 1, "{sessions}");
+    assert_eq!(all[0]["status"], "expired", "{sessions}");
+    switch.up().await;
     app.stop().await;
     switch.down();
 }
