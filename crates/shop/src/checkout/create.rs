@@ -77,7 +77,7 @@ pub async fn create(
             return replay(app, customer, *hold, &request.items, email.as_deref(), now).await
         }
         // The client's retry finds the checkout that holds the key.
-        Err(HoldError::KeyTaken) => return Err(CheckoutError::InProgress),
+        Err(HoldError::KeyTaken) => return Err(CheckoutError::InProgress { first_guest: None }),
     };
     let session::Opened {
         session,

@@ -71,12 +71,16 @@ pub enum CheckoutError {
     /// Why the key cannot be this request's: another customer's, or another cart or email.
     #[error("{0}")]
     KeyReused(&'static str),
+    /// `first_guest`: the guest whose double click this request repeats, when it is not the
+    /// caller (a browser whose first click got no cookie): the answer makes the browser that
+    /// guest, as a replayed success does, so that its next retry is the same customer's.
     #[error("the checkout with this Idempotency-Key is still being created")]
-    InProgress,
+    InProgress { first_guest: Option<String> },
     #[error("the checkout with this Idempotency-Key is over ({status}); start a new one with another key")]
     Closed {
         status: status::Outcome,
         checkout_session_id: Option<String>,
+        first_guest: Option<String>,
     },
     #[error("the payment provider is unavailable")]
     ProviderUnavailable,
@@ -85,6 +89,17 @@ pub enum CheckoutError {
     ProviderRefused,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl CheckoutError {
+    /// The guest the caller turns out to be (see [`CheckoutError::InProgress`]), if another.
+    pub fn first_guest(&self) -> Option<&str> {
+        match self {
+            CheckoutError::InProgress { first_guest }
+            | CheckoutError::Closed { first_guest, .. } => first_guest.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// How long an Idempotency-Key names its checkout (Stripe keeps its own keys 24 hours too).

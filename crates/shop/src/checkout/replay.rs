@@ -47,6 +47,10 @@ pub(super) async fn replay(
             "this Idempotency-Key was used for another cart or email",
         ));
     }
+    let first_guest = (!same_customer).then(|| hold.customer_id.clone());
+    let in_progress = || CheckoutError::InProgress {
+        first_guest: first_guest.clone(),
+    };
     let deadline = tokio::time::Instant::now() + REPLAY_WAIT;
     let mut hold = hold;
     loop {
@@ -64,6 +68,7 @@ pub(super) async fn replay(
             return Err(CheckoutError::Closed {
                 status: status.status,
                 checkout_session_id: hold.checkout_session_id,
+                first_guest,
             });
         }
         if let (Some(session), Some(url)) = (&hold.checkout_session_id, &hold.checkout_url) {
@@ -78,13 +83,9 @@ pub(super) async fn replay(
             });
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(CheckoutError::InProgress);
+            return Err(in_progress());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        hold = app
-            .store
-            .hold(&hold.id)
-            .await?
-            .ok_or(CheckoutError::InProgress)?;
+        hold = app.store.hold(&hold.id).await?.ok_or_else(in_progress)?;
     }
 }

@@ -124,22 +124,27 @@ async fn create_for(app: &App, caller: &Caller, req: Request) -> Response {
         checkout::create(&task_app, &task_customer, client, body, key, unix_now()).await
     })
     .await;
+    // A replay of another guest's click (the first one, before its cookie was set): this browser
+    // is that guest, whatever the answer.
+    let as_first_guest = |mut response: Response, owner: &str| {
+        if owner != customer.id {
+            if let Some(v) = identity::guest_cookie_for(owner, &app.config.identity)
+                .and_then(|cookie| guest_set_cookie(app, &cookie))
+            {
+                response.headers_mut().insert(header::SET_COOKIE, v);
+            }
+        }
+        response
+    };
     let mut response = match outcome {
         Ok(Ok(created)) => {
             let owner = created.customer_id.clone();
-            let mut response = (StatusCode::CREATED, Json(created)).into_response();
-            // A replay of another guest's click (the first one, before its cookie was set):
-            // this browser is that guest.
-            if owner != customer.id {
-                if let Some(v) = identity::guest_cookie_for(&owner, &app.config.identity)
-                    .and_then(|cookie| guest_set_cookie(app, &cookie))
-                {
-                    response.headers_mut().insert(header::SET_COOKIE, v);
-                }
-            }
-            response
+            as_first_guest((StatusCode::CREATED, Json(created)).into_response(), &owner)
         }
-        Ok(Err(e)) => checkout_error(e).into_response(),
+        Ok(Err(e)) => match e.first_guest().map(str::to_string) {
+            Some(owner) => as_first_guest(checkout_error(e).into_response(), &owner),
+            None => checkout_error(e).into_response(),
+        },
         Err(e) => {
             tracing::error!(error = %e, "checkout task failed");
             ApiError::internal().into_response()
@@ -190,8 +195,8 @@ fn checkout_error(e: CheckoutError) -> ApiError {
         CheckoutError::KeyReused(_) => {
             ApiError::new(unprocessable, "idempotency_key_reused", message)
         }
-        CheckoutError::InProgress => ApiError::new(StatusCode::CONFLICT, "checkout_in_progress", message),
-        CheckoutError::Closed { status, checkout_session_id } => ApiError::new(StatusCode::CONFLICT, "checkout_closed", message)
+        CheckoutError::InProgress { .. } => ApiError::new(StatusCode::CONFLICT, "checkout_in_progress", message),
+        CheckoutError::Closed { status, checkout_session_id, .. } => ApiError::new(StatusCode::CONFLICT, "checkout_closed", message)
             .with_details(json!({"status": status, "checkout_session_id": checkout_session_id})),
         CheckoutError::ProviderUnavailable => provider_unavailable(
             "the payment provider is unavailable; nothing was charged and no stock is held — try again in a moment",

@@ -72,3 +72,43 @@ async fn a_repeat_of_a_checkout_stripe_fails_gets_its_error_and_a_retry_starts_a
     assert_eq!(app.reserved("mug-enamel").await, 1);
     app.stop().await;
 }
+
+/// A cookieless repeat that waits past the replay's ten seconds (the first click still at Stripe,
+/// or its process killed) is told `checkout_in_progress` as the first click's guest, as a
+/// replayed success is: its retry with that cookie is the same customer's and gets the checkout.
+/// It used to carry a new guest's cookie, with which every retry was `idempotency_key_reused`
+/// (found by an outside probe, after a SIGKILL).
+#[tokio::test]
+async fn a_cookieless_repeat_told_in_progress_becomes_the_first_click_s_guest() {
+    // Stripe answers after the repeat's ten seconds, within the call's time limit.
+    let app = TestApp::spawn_setting(config::STRIPE_TIMEOUT, "20").await;
+    app.sandbox.set_latency(11_000);
+    let headers = [("idempotency-key", "slow-first-click")];
+    let send = || app.checkout(cart(&[("mug-enamel", 1)]), &headers);
+    let repeat = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        send().await
+    };
+    let (first, repeat) = tokio::join!(send(), repeat);
+    assert_eq!(first.0, 201, "{}", first.1);
+    assert_eq!(
+        (repeat.0, repeat.1["error"]["code"].as_str()),
+        (409, Some("checkout_in_progress")),
+        "{}",
+        repeat.1
+    );
+    let cookie = guest_cookie(&repeat.2);
+    assert_eq!(cookie, guest_cookie(&first.2), "the first click's guest");
+    app.sandbox.set_latency(0);
+    let with_cookie = [
+        ("cookie", cookie.as_str()),
+        ("idempotency-key", "slow-first-click"),
+    ];
+    let (status, retried, _) = app.checkout(cart(&[("mug-enamel", 1)]), &with_cookie).await;
+    assert_eq!(status, 201, "{retried}");
+    assert_eq!(
+        retried["checkout_session_id"],
+        first.1["checkout_session_id"]
+    );
+    app.stop().await;
+}
