@@ -30,6 +30,7 @@ mod networks;
 mod openapi;
 mod operators;
 mod postgres_down;
+mod postgres_tls;
 mod products;
 mod ratelimits;
 mod readiness;
