@@ -251,7 +251,7 @@ async fn settle_complete(
         email: email.as_deref(),
         session: Some(session),
     };
-    let policy = &app.config.webhooks;
+    let policy = orders::Policy::of(app);
     let result = app
         .store
         .write(async |tx| match tx.hold_for_update(&hold.id).await? {

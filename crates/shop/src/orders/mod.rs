@@ -34,9 +34,28 @@ pub use ship::{deliver, ship, FulfilmentError, Shipment};
 
 use caisse_stripe::objects::CheckoutSession;
 
-use crate::config::WebhookConfig;
 use crate::domain::lifecycle;
 use crate::store::{Hold, OrderSummary, StoreError, Tx};
+
+/// What a new order may set going beyond the database, as the shop is configured.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// Refund a payment that came after its hold's stock was gone
+    /// (`CAISSE_REFUND_UNFULFILLABLE`).
+    pub refund_unfulfillable: bool,
+    /// Mail is on: the customer's confirmation is queued. With `CAISSE_MAIL=off` none is (the
+    /// shop sends its own), so that turning mail on later does not send every past order's.
+    pub mail_on: bool,
+}
+
+impl Policy {
+    pub fn of(app: &crate::app::App) -> Policy {
+        Policy {
+            refund_unfulfillable: app.config.webhooks.refund_unfulfillable,
+            mail_on: !app.mailer.is_off(),
+        }
+    }
+}
 
 /// What Stripe says was paid, from a verified event.
 #[derive(Clone, Debug)]
@@ -66,7 +85,7 @@ pub enum Fulfilment {
 
 pub async fn fulfil(
     tx: &mut Tx,
-    policy: &WebhookConfig,
+    policy: Policy,
     hold: &Hold,
     paid: &Paid<'_>,
     actor: &str,

@@ -5,8 +5,7 @@
 use serde_json::json;
 
 use super::record::{created_sentence, Recorded};
-use super::Paid;
-use crate::config::WebhookConfig;
+use super::{Paid, Policy};
 use crate::domain::lifecycle::{Attention, HoldState};
 use crate::domain::money::format_amount;
 use crate::domain::status::OutboxKind;
@@ -15,7 +14,7 @@ use crate::store::{Hold, NewAlert, Severity, StoreError, Tx};
 /// Queues what the order calls for; returns what to add to the order's audit sentence.
 pub(super) async fn notify(
     tx: &mut Tx,
-    policy: &WebhookConfig,
+    policy: Policy,
     hold: &Hold,
     paid: &Paid<'_>,
     order: &Recorded,
@@ -24,18 +23,26 @@ pub(super) async fn notify(
 ) -> Result<String, StoreError> {
     let o = &order.summary;
     let Some(reason) = attention else {
-        tx.enqueue(
-            OutboxKind::OrderConfirmation,
-            &o.id,
-            &json!({ "order_id": o.id }),
-            now,
-        )
-        .await?;
-        return Ok(if HoldState::from(hold.status) == HoldState::Released {
-            ": its hold had been released, and the stock was taken again".into()
+        if policy.mail_on {
+            tx.enqueue(
+                OutboxKind::OrderConfirmation,
+                &o.id,
+                &json!({ "order_id": o.id }),
+                now,
+            )
+            .await?;
+        }
+        let retaken = if HoldState::from(hold.status) == HoldState::Released {
+            ": its hold had been released, and the stock was taken again"
         } else {
-            String::new()
-        });
+            ""
+        };
+        let mail = if policy.mail_on {
+            ""
+        } else {
+            " (mail is off: no confirmation email)"
+        };
+        return Ok(format!("{retaken}{mail}"));
     };
     let refund = reason == Attention::PaidWithoutStock && policy.refund_unfulfillable;
     let why = match reason {

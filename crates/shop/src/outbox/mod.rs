@@ -58,7 +58,8 @@ pub async fn run_once(app: &App, now: i64) -> Result<Report, StoreError> {
     alert_notices::queue(app, now).await?;
     let token = uuid::Uuid::new_v4().simple().to_string();
     let lease = app.config.mail.lease.as_secs() as i64;
-    // With mail off, confirmations wait in the outbox (sent if mail is turned on later).
+    // With mail off, no confirmation is queued; one queued before mail was turned off waits
+    // (sent if mail is turned on again).
     let skip = app.mailer.is_off().then_some(OutboxKind::OrderConfirmation);
     let claimed = app
         .store

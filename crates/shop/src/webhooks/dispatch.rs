@@ -367,7 +367,11 @@ async fn session_paid(cx: &mut Ctx<'_>, s: &CheckoutSession) -> Result<Effect, I
 }
 
 async fn fulfil(cx: &mut Ctx<'_>, hold: &Hold, paid: &Paid<'_>) -> Result<Effect, InboxError> {
-    let result = orders::fulfil(cx.tx, cx.policy.webhooks, hold, paid, &cx.actor, cx.now).await?;
+    let policy = orders::Policy {
+        refund_unfulfillable: cx.policy.webhooks.refund_unfulfillable,
+        mail_on: cx.policy.mail_on,
+    };
+    let result = orders::fulfil(cx.tx, policy, hold, paid, &cx.actor, cx.now).await?;
     Ok(match result {
         Fulfilment::Created(order) => Effect {
             outcome: Outcome::Processed(format!(

@@ -1,7 +1,8 @@
 //! The confirmation email through a real SMTP conversation (the sandbox's SMTP server): one email
 //! per order, temporary refusals retried, a permanent refusal marked failed with an alert, and two
-//! workers on one database sending each email once; with mail off, the claim that leaves the
-//! confirmations waiting.
+//! workers on one database sending each email once; with mail off, no confirmation queued (the
+//! shop sends its own: turning mail on later must not send every past order's), and the claim
+//! that leaves confirmations queued before waiting.
 
 use caisse_sandbox::smtp::{Behaviour, SmtpServer};
 use caisse_shop::config;
@@ -172,6 +173,41 @@ async fn two_workers_on_one_database_send_each_email_once() {
     assert_eq!(smtp.mails().len(), 8);
     second.stop().await;
     first.stop().await;
+}
+
+/// `CAISSE_MAIL=off`: a paid order queues no confirmation, and says so in its audit sentence; an
+/// instance with mail on, on the same database, finds nothing to send. (It used to queue it, and
+/// the shop that turned mail on after sending its own emails sent every past order's again.)
+#[tokio::test]
+async fn with_mail_off_an_order_queues_no_confirmation_to_send_later() {
+    let mut extra = LOOSE.to_vec();
+    extra.push((config::MAIL, "off"));
+    let db = TestDb::new().await;
+    let off = TestApp::spawn_on(db.clone(), &extra).await;
+    let number = off
+        .paid_order(json!({"items": [{"product_id": "mug-enamel", "quantity": 1}], "email": "ada@example.com"}))
+        .await;
+    assert_eq!(number, 1);
+    let said = scalar(
+        &off.store,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'order.created' \
+         AND message LIKE '%(mail is off: no confirmation email)%'",
+    )
+    .await;
+    assert_eq!(said, 1);
+    off.stop().await;
+
+    let smtp = SmtpServer::start().await.unwrap();
+    let on = app_with_mail(Some(db), &smtp).await;
+    caisse_shop::outbox::run_once(&on.app, caisse_shop::store::unix_now())
+        .await
+        .unwrap();
+    assert_eq!(
+        outbox_status(&on, "pending").await + outbox_status(&on, "sent").await,
+        0
+    );
+    assert!(smtp.mails().is_empty());
+    on.stop().await;
 }
 
 /// With mail off, the worker's claim leaves the confirmations waiting (sent once mail is on) and

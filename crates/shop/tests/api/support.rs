@@ -11,11 +11,12 @@ pub const WEBHOOK_SECRET: &str = "whsec_caisse_test_webhook_secret_0123456789";
 /// One guest secret for every instance, as a deployment of several sets it.
 pub const GUEST_SECRET: &str = "caisse-test-guest-cookie-secret-0123456789";
 
-/// A database of its own: a SQLite file in a temporary directory, or a new PostgreSQL database.
+/// A database of its own: a SQLite file in a temporary directory, or a new PostgreSQL database
+/// (with a temporary directory too, where the instances on it write their emails).
 #[derive(Clone)]
 pub struct TestDb {
     pub url: String,
-    _dir: Option<std::sync::Arc<tempfile::TempDir>>,
+    dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 impl TestDb {
@@ -41,7 +42,7 @@ impl TestDb {
                     .unwrap_or(&admin_url);
                 TestDb {
                     url: format!("{base}/{name}"),
-                    _dir: None,
+                    dir: std::sync::Arc::new(tempfile::tempdir().expect("temp dir")),
                 }
             }
             _ => {
@@ -49,7 +50,7 @@ impl TestDb {
                 let url = format!("sqlite://{}", dir.path().join("caisse.db").display());
                 TestDb {
                     url,
-                    _dir: Some(std::sync::Arc::new(dir)),
+                    dir: std::sync::Arc::new(dir),
                 }
             }
         }
@@ -59,7 +60,7 @@ impl TestDb {
     pub fn reached_at(&self, url: String) -> TestDb {
         TestDb {
             url,
-            _dir: self._dir.clone(),
+            dir: self.dir.clone(),
         }
     }
 
@@ -101,14 +102,15 @@ pub async fn text(store: &Store, sql: &str) -> Option<String> {
 }
 
 pub fn config(db: &TestDb, extra: &[(&str, &str)]) -> Config {
+    let mail = db.dir.path().join("mail");
     let mut source = Source::from_pairs([
         (config::DATABASE_URL, db.url.as_str()),
         (config::LISTEN, "127.0.0.1:0"),
         (config::SECRET_KEY, SECRET_KEY),
         (config::PUBLISHABLE_KEY, PUBLISHABLE_KEY),
         (config::WEBHOOK_SECRET, WEBHOOK_SECRET),
-        // Tests about email set SMTP_URL; the others send none.
-        (config::MAIL, "off"),
+        // Emails as files, as `caisse dev` writes them; tests about email set SMTP_URL.
+        (config::MAIL_DIR, mail.to_str().unwrap()),
         (config::GUEST_SECRET, GUEST_SECRET),
     ]);
     for (k, v) in extra {
