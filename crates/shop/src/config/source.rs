@@ -36,7 +36,7 @@ impl Source {
         if let Some(path) = path {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| problem("--config", format!("cannot read {}: {e}", path.display())))?;
-            (source.file, source.problems) = parse_file(&text)?;
+            (source.file, source.problems) = parse_file(&text, &path.display().to_string());
             source.file_path = Some(path);
         }
         Ok(source)
@@ -133,14 +133,27 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// The file's settings, and a problem for each key that is none; a file that is not TOML, or a
-/// value that is neither text nor a number, is an error.
-pub(super) fn parse_file(
-    text: &str,
-) -> Result<(BTreeMap<String, String>, Vec<ConfigError>), ConfigError> {
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| problem("caisse.toml", e.message().to_string()))?;
+/// The settings of the file named `name`, and a problem (named after the file) for each key that
+/// is none, each value that is neither text nor a number, and a file that is not TOML (with its
+/// line and column; then nothing of it is read, and the environment's settings stand alone, so
+/// that `config check` still shows them).
+pub(super) fn parse_file(text: &str, name: &str) -> (BTreeMap<String, String>, Vec<ConfigError>) {
+    let table: toml::Table = match text.parse() {
+        Ok(table) => table,
+        Err(e) => {
+            let e: toml::de::Error = e;
+            let at = e.span().map_or(String::new(), |span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!("line {line}, column {column}: ")
+            });
+            return (
+                BTreeMap::new(),
+                vec![problem(name, format!("{at}{}", e.message()))],
+            );
+        }
+    };
     let known: Vec<String> = SETTINGS
         .iter()
         .map(|s| s.name)
@@ -151,7 +164,7 @@ pub(super) fn parse_file(
     let mut unknown = Vec::new();
     for (key, value) in table {
         if !known.contains(&key) {
-            unknown.push(problem("caisse.toml", format!("unknown setting `{key}`")));
+            unknown.push(problem(name, format!("unknown setting `{key}`")));
             continue;
         }
         let text = match value {
@@ -159,13 +172,14 @@ pub(super) fn parse_file(
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
             _ => {
-                return Err(problem(
-                    "caisse.toml",
+                unknown.push(problem(
+                    name,
                     format!("`{key}` must be a string or a number"),
-                ))
+                ));
+                continue;
             }
         };
         out.insert(key, text);
     }
-    Ok((out, unknown))
+    (out, unknown)
 }

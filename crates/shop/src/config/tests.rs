@@ -255,22 +255,46 @@ fn the_report_comes_with_the_problems() {
 #[test]
 fn the_file_is_below_the_environment_and_rejects_unknown_keys() {
     let mut source = Source::from_pairs([(LISTEN, "127.0.0.1:9000")]);
-    source.file = parse_file("caisse_listen = \"127.0.0.1:7000\"\ncaisse_hold_ttl_secs = 3600\n")
-        .unwrap()
-        .0;
+    source.file = parse_file(
+        "caisse_listen = \"127.0.0.1:7000\"\ncaisse_hold_ttl_secs = 3600\n",
+        "caisse.toml",
+    )
+    .0;
     let c = Config::load(&source, Mode::Tool, None).unwrap();
     assert_eq!(c.listen.port(), 9000);
     assert_eq!(c.checkout.hold_ttl, Duration::from_secs(3600));
-    let (known, unknown) = parse_file("nope = 1\ncaisse_listen = \"127.0.0.1:7000\"").unwrap();
+    let (known, unknown) = parse_file(
+        "nope = 1\ncaisse_listen = \"127.0.0.1:7000\"",
+        "caisse.toml",
+    );
     assert_eq!(known.len(), 1, "the rest of the file is read");
     assert_eq!(
         unknown[0].to_string(),
         "caisse.toml: unknown setting `nope`"
     );
     let mut source = Source::default();
-    (source.file, source.problems) = parse_file("nope = 1").unwrap();
+    (source.file, source.problems) = parse_file("nope = 1", "caisse.toml");
     let errors = Config::load(&source, Mode::Tool, None).unwrap_err();
     assert_eq!(errors[0].to_string(), "caisse.toml: unknown setting `nope`");
+}
+
+#[test]
+fn a_file_that_is_not_toml_is_named_with_the_place_of_its_mistake() {
+    let (read, problems) = parse_file(
+        "caisse_listen = \"127.0.0.1:7000\"\ncaisse_hold_ttl_secs = \"3600\n",
+        "/etc/caisse/prod.toml",
+    );
+    assert!(read.is_empty(), "nothing of a broken file is read");
+    let said = problems[0].to_string();
+    assert!(
+        said.starts_with("/etc/caisse/prod.toml: line 2, column "),
+        "{said}"
+    );
+    let (_, problems) = parse_file("caisse_listen = [1]", "other.toml");
+    assert_eq!(
+        problems[0].to_string(),
+        "other.toml: `caisse_listen` must be a string or a number"
+    );
 }
 
 #[test]
