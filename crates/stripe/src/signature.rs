@@ -20,7 +20,7 @@ pub enum SignatureError {
     MissingHeader,
     #[error("malformed Stripe-Signature header: {0}")]
     Malformed(&'static str),
-    #[error("the Stripe-Signature header has no v1 signature")]
+    #[error("the Stripe-Signature header has no v1 signature of 64 hex digits (an HMAC-SHA256)")]
     NoV1,
     #[error("no v1 signature matches the payload with any configured secret")]
     NoMatch,

@@ -151,6 +151,17 @@ async fn tools_refuse_a_sqlite_database_that_is_not_there_instead_of_making_an_e
         assert!(!dir.path().join("typo.db").exists(), "{args:?} made it");
     }
     assert!(!dir.path().join("copy.db").exists());
+    // A database in a folder that is not there is named, with the folder, even by what creates.
+    let out = run(
+        dir.path(),
+        &["migrate"],
+        &[("DATABASE_URL", "sqlite://sub/new.db")],
+    );
+    let stderr = text(&out).1;
+    assert!(
+        stderr.contains("the folder of the SQLite database sub/new.db does not exist"),
+        "{stderr}"
+    );
     // Nor do they take an empty file, or another program's database, for a shop's: nothing in it
     // changes, not even its journal mode.
     std::fs::write(dir.path().join("zero.db"), b"").unwrap();

@@ -217,6 +217,9 @@ impl Config {
         {
             r.fail(DATABASE_URL, "must start with sqlite: or postgres://");
         }
+        if let Some(why) = crate::store::unsupported_url(&database_url) {
+            r.fail(DATABASE_URL, why);
+        }
         let addresses = http::addresses(&mut r);
         let stripe = stripe_keys::stripe_keys(&mut r, mode);
         let webhook_tolerance = webhooks::tolerance(&mut r);

@@ -56,7 +56,8 @@ impl<'a> Reader<'a> {
             crate::secret::redact_capability_url(&value)
         } else if secret && super::settings::USER_IS_SECRET_URLS.contains(&name) {
             crate::secret::redact_url_user(&value)
-        } else if secret && value.contains("://") {
+        } else if secret && (value.contains("://") || name == super::settings::DATABASE_URL) {
+            // (`sqlite:caisse.db` too: a URL without `//`, with nothing secret in it.)
             crate::secret::redact_url(&value)
         } else if secret {
             Secret::new(value.clone()).masked()

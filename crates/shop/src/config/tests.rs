@@ -455,3 +455,28 @@ fn dev_keeps_a_webhook_secret_it_is_given_beside_the_sandbox_s() {
     );
     assert_eq!(secrets(&Source::default()), [keys.webhook_secret.as_str()]);
 }
+
+#[test]
+fn a_database_url_is_shown_with_its_password_masked_and_an_in_memory_one_is_refused() {
+    let shown = |url: &str| {
+        let c = load(&[(DATABASE_URL, url)], Mode::Tool).unwrap();
+        c.report
+            .iter()
+            .find(|(n, _, _)| *n == DATABASE_URL)
+            .map(|(_, v, _)| v.clone())
+            .unwrap()
+    };
+    assert_eq!(shown("sqlite:rel.db"), "sqlite:rel.db");
+    assert_eq!(shown("sqlite://caisse.db"), "sqlite://caisse.db");
+    assert_eq!(
+        shown("postgres://caisse:hunter2@db/shop?sslmode=require"),
+        "postgres://caisse:****@db/shop?sslmode=require"
+    );
+    for memory in ["sqlite::memory:", "sqlite:x.db?mode=memory"] {
+        let errors = load(&[(DATABASE_URL, memory)], Mode::Tool).unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "DATABASE_URL: an in-memory SQLite database is not supported; name a file"
+        );
+    }
+}

@@ -239,12 +239,8 @@ impl Store {
     async fn open_pool(url: &str, missing: Missing) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
             sqlite_process_options();
-            if url.contains(":memory:") || url.contains("mode=memory") {
-                // The writer has its own connection, which would be another, empty database.
-                return Err(StoreError::Config(
-                    "DATABASE_URL: an in-memory SQLite database is not supported; name a file"
-                        .into(),
-                ));
+            if let Some(why) = unsupported_url(url) {
+                return Err(StoreError::Config(format!("DATABASE_URL: {why}")));
             }
             let options = SqliteConnectOptions::from_str(url)?;
             let file = options.get_filename();
@@ -252,6 +248,14 @@ impl Store {
                 return Err(StoreError::Config(format!(
                     "there is no SQLite database at {} (`caisse migrate` creates one; a shop's \
                      database is where `caisse serve` or `caisse dev` ran)",
+                    file.display()
+                )));
+            }
+            let folder = file.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(folder) = folder.filter(|f| !f.is_dir()) {
+                return Err(StoreError::Config(format!(
+                    "the folder of the SQLite database {} does not exist (caisse creates the file, \
+                     not its folder)",
                     file.display()
                 )));
             }
@@ -425,6 +429,14 @@ impl Store {
             Store::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Why a database URL that names a backend cannot be a shop's, if it cannot: an in-memory SQLite
+/// database (the writer has its own connection, which would be another, empty database).
+/// `config check` says it too, before any command tries.
+pub fn unsupported_url(url: &str) -> Option<&'static str> {
+    (url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory")))
+        .then_some("an in-memory SQLite database is not supported; name a file")
 }
 
 /// A read of sqlx's migrations table on a database that has none: reachable but never migrated,
