@@ -252,7 +252,7 @@ impl Store {
                 )));
             }
             let folder = file.parent().filter(|p| !p.as_os_str().is_empty());
-            if let Some(folder) = folder.filter(|f| !f.is_dir()) {
+            if folder.is_some_and(|f| !f.is_dir()) {
                 return Err(StoreError::Config(format!(
                     "the folder of the SQLite database {} does not exist (caisse creates the file, \
                      not its folder)",
