@@ -229,10 +229,10 @@ enum OrdersCommand {
     Deliver { number: i64 },
     /// Write the orders as CSV (for accounting), streamed: FILE, or stdout by default.
     Export {
-        /// First day (2026-11-01, UTC) or RFC 3339 time.
+        /// First day (2026-11-01, a day of CAISSE_TIME_ZONE) or RFC 3339 time.
         #[arg(long)]
         from: Option<String>,
-        /// Last day, included (2026-11-30), or an RFC 3339 time (excluded).
+        /// Last day, included (2026-11-30, of CAISSE_TIME_ZONE), or an RFC 3339 time (excluded).
         #[arg(long)]
         to: Option<String>,
         /// Only orders in this status: paid, needs_attention or refunded.

@@ -82,23 +82,14 @@ pub async fn orders_export(
     let config = tool_config(file, Mode::Tool)?;
     // Days are the shop's (`CAISSE_TIME_ZONE`), as the dashboard shows them.
     let zone = &config.time_zone;
-    let filter = caisse_shop::store::ExportFilter {
-        from: from
-            .map(|d| export::parse_date(d, false, zone))
-            .transpose()
-            .map_err(|e| problem("--from", e))?,
-        to: to
-            .map(|d| export::parse_date(d, true, zone))
-            .transpose()
-            .map_err(|e| problem("--to", e))?,
-        status: status.map(str::parse).transpose().map_err(|_| {
-            problem(
-                "--status",
-                "must be paid, needs_attention or refunded".into(),
-            )
-        })?,
+    let asked = export::Asked {
+        from,
+        to,
+        status,
         fulfilment: None,
     };
+    let filter =
+        export::filter(asked, zone).map_err(|(part, why)| problem(&format!("--{part}"), why))?;
     let store = open_store(&config, Missing::Refuse).await?;
     let mut out: Box<dyn std::io::Write> = if path == Path::new("-") {
         Box::new(std::io::stdout().lock())

@@ -87,6 +87,23 @@ async fn a_shipped_order_is_exported_and_shipped_once_from_the_command_line() {
         ),
         "{csv}"
     );
+    // A first day after the last is refused in words, not an empty file and success.
+    let backwards = tool(&[
+        "orders",
+        "export",
+        "--from",
+        "2026-12-06",
+        "--to",
+        "2026-12-01",
+    ]);
+    assert_eq!(backwards.status.code(), Some(2));
+    assert!(
+        text(&backwards)
+            .1
+            .contains("--to: `2026-12-01` comes before `2026-12-06`"),
+        "{:?}",
+        text(&backwards)
+    );
 
     let ship = [
         "orders",

@@ -16,6 +16,7 @@ use jiff::tz::TimeZone;
 
 use crate::domain::local_time::day_bounds;
 use crate::domain::money::major_units;
+use crate::domain::status::{FulfilmentStatus, OrderStatus};
 use crate::store::{ExportFilter, ExportRow, Store, StoreError};
 
 pub const COLUMNS: [&str; 20] = [
@@ -170,6 +171,72 @@ where
 
 /// `2026-11-20`, a day of the shop's time zone (its start, or with `end` the next day's start,
 /// so that `--to` includes its day), or an RFC 3339 time, as unix seconds.
+/// What an operator typed to choose the orders (the dashboard's list and export, `caisse orders
+/// export`), each part optional.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Asked<'a> {
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub fulfilment: Option<&'a str>,
+}
+
+/// The filter `asked` means, days in `zone`; or the part that is wrong (`from`, `to`, `status`,
+/// `fulfilment`) and why, in words. A first day after the last is wrong too: it would select
+/// nothing, and an empty export that says nothing is a wrong one.
+pub fn filter<'a>(
+    asked: Asked<'a>,
+    zone: &TimeZone,
+) -> Result<ExportFilter, (&'static str, String)> {
+    let given = |v: Option<&'a str>| v.map(str::trim).filter(|v| !v.is_empty());
+    let from = given(asked.from)
+        .map(|d| parse_date(d, false, zone))
+        .transpose()
+        .map_err(|e| ("from", e))?;
+    let to = given(asked.to)
+        .map(|d| parse_date(d, true, zone))
+        .transpose()
+        .map_err(|e| ("to", e))?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if f >= t {
+            return Err((
+                "to",
+                format!(
+                    "`{}` comes before `{}`: no order can be in between",
+                    given(asked.to).unwrap_or_default(),
+                    given(asked.from).unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    let names = |all: &[&str]| all.join(", ");
+    let status = given(asked.status)
+        .map(|s| {
+            s.parse::<OrderStatus>().map_err(|_| {
+                let all: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
+                ("status", format!("no order status `{s}` ({})", names(&all)))
+            })
+        })
+        .transpose()?;
+    let fulfilment = given(asked.fulfilment)
+        .map(|s| {
+            s.parse::<FulfilmentStatus>().map_err(|_| {
+                let all: Vec<&str> = FulfilmentStatus::ALL.iter().map(|s| s.as_str()).collect();
+                (
+                    "fulfilment",
+                    format!("no fulfilment status `{s}` ({})", names(&all)),
+                )
+            })
+        })
+        .transpose()?;
+    Ok(ExportFilter {
+        from,
+        to,
+        status,
+        fulfilment,
+    })
+}
+
 pub fn parse_date(text: &str, end: bool, zone: &TimeZone) -> Result<i64, String> {
     let text = text.trim();
     if let Some((start, next)) = day_bounds(text, zone) {

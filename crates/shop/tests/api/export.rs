@@ -130,6 +130,27 @@ async fn the_csv_has_the_issue_s_columns_and_a_shipped_order_s_figures() {
         ),
         "{shown}"
     );
+    // A filter that cannot be is refused in words by the list as by the export, never ignored
+    // (a mistyped date showed every order as if it were the ones asked for).
+    for (query, words) in [
+        ("?from=2026-02-30", "`2026-02-30` is not a date"),
+        (
+            "?status=bogus",
+            "no order status `bogus` (paid, needs_attention, refunded)",
+        ),
+        ("?fulfilment=lost", "no fulfilment status `lost`"),
+        (
+            "?from=2026-12-06&to=2026-12-01",
+            "`2026-12-01` comes before `2026-12-06`",
+        ),
+    ] {
+        let page = list(query).await;
+        assert!(page.contains(words), "{query}: {page}");
+        assert_eq!(rows(&page), 0, "{query}");
+        let (status, body) = csv(&app, &cookie, query).await;
+        assert_eq!(status, 400, "{query}");
+        assert!(body.contains(words), "{query}: {body}");
+    }
 
     // A refund shows in major units.
     raw(&app.store, "UPDATE payments SET amount_refunded = 500")

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::tz::TimeZone;
 
 use crate::app::App;
-use crate::orders::export::{export, parse_date};
+use crate::orders::export::{self, export, Asked};
 use crate::store::ExportFilter;
 
 use super::session::Operator;
@@ -28,28 +28,19 @@ pub(super) struct Params {
     fulfilment: Option<String>,
 }
 
-fn given(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
+/// The filter the parameters ask for, or why not (the orders page says the same).
 fn filter(p: &Params, zone: &TimeZone) -> Result<ExportFilter, String> {
-    Ok(ExportFilter {
-        from: given(&p.from)
-            .map(|d| parse_date(d, false, zone))
-            .transpose()?,
-        to: given(&p.to)
-            .map(|d| parse_date(d, true, zone))
-            .transpose()?,
-        status: given(&p.status)
-            .map(|s| s.parse().map_err(|_| format!("no order status `{s}`")))
-            .transpose()?,
-        fulfilment: given(&p.fulfilment)
-            .map(|s| s.parse().map_err(|_| format!("no fulfilment status `{s}`")))
-            .transpose()?,
-    })
+    let asked = Asked {
+        from: p.from.as_deref(),
+        to: p.to.as_deref(),
+        status: p.status.as_deref(),
+        fulfilment: p.fulfilment.as_deref(),
+    };
+    export::filter(asked, zone).map_err(|(_, why)| why)
 }
 
-fn refused(c: Chrome, why: &str) -> Response {
+/// The answer to a filter that cannot be: in words, back to the orders.
+pub(super) fn refused(c: Chrome, why: &str) -> Response {
     error_page(StatusCode::BAD_REQUEST, c, why, "/admin/orders")
 }
 

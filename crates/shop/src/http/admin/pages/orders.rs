@@ -11,8 +11,8 @@ use crate::app::App;
 use crate::domain::money::format_amount;
 use crate::domain::status::{FulfilmentStatus, OrderStatus};
 use crate::http::admin::{failure, render, Chrome};
-use crate::orders::export::parse_date;
-use crate::store::{ExportFilter, OrderRow, OrderSearch};
+use crate::orders::export::{self, Asked};
+use crate::store::{OrderRow, OrderSearch};
 
 use super::{enc, next_link, when, PageRequest};
 
@@ -86,12 +86,17 @@ pub(in super::super) async fn page(
         given(&q.from),
         given(&q.to),
     );
-    // An unknown status or a date that does not parse filters nothing rather than failing.
-    let filter = ExportFilter {
-        from: parse_date(&from, false, &app.config.time_zone).ok(),
-        to: parse_date(&to, true, &app.config.time_zone).ok(),
-        status: status.parse().ok(),
-        fulfilment: fulfilment.parse().ok(),
+    // Refused in words, as the export refuses it: a list that ignored a mistyped date would
+    // show every order as if they were the ones asked for.
+    let asked = Asked {
+        from: Some(&from),
+        to: Some(&to),
+        status: Some(&status),
+        fulfilment: Some(&fulfilment),
+    };
+    let filter = match export::filter(asked, &app.config.time_zone) {
+        Ok(f) => f,
+        Err((_, why)) => return super::super::export::refused(c, &why),
     };
     let before = q.before_id();
     let mut rows = match app
