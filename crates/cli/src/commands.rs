@@ -157,9 +157,17 @@ async fn run(
             say!("  dashboard  http://{addr}/admin  (password for this run: {password})")
         }
         (Some(_), None) => say!("  dashboard  http://{addr}/admin  (CAISSE_ADMIN_PASSWORD_HASH)"),
-        (None, _) => say!(
-            "  dashboard  http://{addr}/admin  for the operators of caisse admin add-user (none yet: 404; or set CAISSE_ADMIN_PASSWORD_HASH)"
-        ),
+        (None, _) => {
+            // What the dashboard answers now: an operator added later opens it without a restart.
+            let operators = app.store.operators().await.map_or(0, |o| o.len());
+            if operators == 0 {
+                say!(
+                    "  dashboard  http://{addr}/admin  for the operators of caisse admin add-user (none yet: 404; or set CAISSE_ADMIN_PASSWORD_HASH)"
+                )
+            } else {
+                say!("  dashboard  http://{addr}/admin  for the {operators} operator(s) of caisse admin add-user")
+            }
+        }
     }
     say!("  products   http://{addr}/api/products");
     say!("  checkout   POST http://{addr}/api/checkout");

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::support::{caisse, free_port, run, serve, text, wait_for};
+use crate::support::{caisse, free_port, run, serve, serve_command, text, wait_for, Running};
 
 const PW: &str = "staff's own passphrase";
 
@@ -100,7 +100,33 @@ async fn an_operator_added_from_the_command_line_signs_in_with_a_code_and_is_rem
     let unknown = admin(dir.path(), &["admin", "totp", "nobody@shop.example"], "");
     assert_ne!(unknown.status.code(), Some(0));
 
-    // No CAISSE_ADMIN_PASSWORD_HASH: the named operator is what makes the dashboard.
+    // No CAISSE_ADMIN_PASSWORD_HASH: the named operator is what makes the dashboard, and serve's
+    // banner says so (it said "none yet: 404").
+    let banner = {
+        use std::io::BufRead;
+        let mut child = Running(
+            serve_command(
+                dir.path(),
+                free_port(),
+                "http://127.0.0.1:9",
+                &[("CAISSE_MAIL", "off")],
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        );
+        let out = std::io::BufReader::new(child.0.stdout.take().unwrap());
+        let line = out
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("dashboard"));
+        line.unwrap_or_default()
+    };
+    assert!(
+        banner.ends_with("/admin  for the 1 operator(s) of caisse admin add-user"),
+        "{banner}"
+    );
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let server = serve(

@@ -100,6 +100,22 @@ pub async fn wait_for(url: &str) {
 /// `caisse serve` on `port` with its SQLite file in `dir`, the sandbox at `api_base` and extra
 /// settings (a later `DATABASE_URL` among them wins).
 pub fn serve(dir: &std::path::Path, port: u16, api_base: &str, extra: &[(&str, &str)]) -> Running {
+    Running(
+        serve_command(dir, port, api_base, extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// The command [`serve`] runs.
+pub fn serve_command(
+    dir: &std::path::Path,
+    port: u16,
+    api_base: &str,
+    extra: &[(&str, &str)],
+) -> Command {
     let db = format!("sqlite://{}", dir.join("caisse.db").display());
     let listen = format!("127.0.0.1:{port}");
     let mut vars = vec![
@@ -112,13 +128,7 @@ pub fn serve(dir: &std::path::Path, port: u16, api_base: &str, extra: &[(&str, &
         ("CAISSE_METRICS_LISTEN", "127.0.0.1:0"),
     ];
     vars.extend_from_slice(extra);
-    Running(
-        caisse(dir, &["serve"], &vars)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+    caisse(dir, &["serve"], &vars)
 }
 
 /// The `name=value` part of a response's (first) `Set-Cookie` header, to send back.

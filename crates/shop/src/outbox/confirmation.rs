@@ -22,7 +22,13 @@ pub async fn send(app: &App, row: &OutboxRow) -> Attempt {
         }
         Err(e) => return Attempt::Failed(SendError::Temporary(e.to_string())),
     };
-    let file = format!("order-{}-{}", order.number, order.id);
+    // A confirmation sent again (the dashboard's "Resend") is a file of its own: the first one's
+    // stays as it was.
+    let file = if row.dedup_key.contains(":resend:") {
+        format!("order-{}-{}-resent-{}", order.number, order.id, row.id)
+    } else {
+        format!("order-{}-{}", order.number, order.id)
+    };
     let message = email::confirmation::message(&app.config.mail, &order, &lines, delivery.as_ref());
     order_email::send(
         app,

@@ -226,6 +226,22 @@ async fn the_dashboard_marks_an_order_shipped_once_then_delivered() {
     .await;
     assert_eq!(r.status(), 303);
     assert_eq!(scalar(&app.store, confirmations).await, 3);
+    // Written as files (the tests' mail transport, as caisse dev's): each resend is a file of its
+    // own, the first confirmation's left as it was.
+    let caisse_shop::config::MailTransport::Files(dir) = &app.app.config.mail.transport else {
+        panic!("the tests write their emails as files");
+    };
+    wait_for(10, "three confirmation files", || async {
+        let files = std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|f| f.file_name().to_string_lossy().starts_with("order-"))
+                    .count()
+            })
+            .unwrap_or(0);
+        (files == 3).then_some(())
+    })
+    .await;
 
     let deliver = format!("/admin/orders/{number}/deliver");
     let r = post_form(&app, &deliver, &cookie, &[("csrf", csrf.as_str())]).await;
