@@ -208,7 +208,29 @@ pub async fn refund(
                     .into(),
             ))
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            // Who asked for what, and why Stripe said no, beside the trace of the call: a
+            // refusal will not pass by itself (a passing failure is only retried).
+            if !e.is_transient() {
+                let entry = AuditEntry {
+                    actor,
+                    action: "refund.refused",
+                    entity_type: "order",
+                    entity_id: &order.id,
+                    before: Some(json!({ "amount_refunded": order.amount_refunded })),
+                    after: Some(json!({ "amount": amount, "reason": reason, "error": e.to_string() })),
+                    message: format!(
+                        "Refund of {} for order #{number} refused by Stripe: {e}",
+                        format_amount(amount, &order.currency)
+                    ),
+                };
+                let audited = app.store.write(async |tx| tx.audit(entry, now).await).await;
+                if let Err(again) = audited {
+                    tracing::warn!(error = %again, "could not audit a refused refund");
+                }
+            }
+            return Err(e.into());
+        }
     };
     app.store.write(async |tx| {
         // A form sent again gets Stripe's same refund back: audited once.

@@ -98,6 +98,29 @@ fn serve_logs_no_secret_and_stops_on_sigterm() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
+    // Read as they come: debug logs past a pipe's 64 KiB would block the server on its next
+    // line, and it could not stop.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let answers = runtime.block_on(async {
@@ -142,19 +165,10 @@ fn serve_logs_no_secret_and_stops_on_sigterm() {
         .unwrap();
     assert!(status.success());
     let exit = wait(&mut child, Duration::from_secs(20));
-    let mut logs = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    if exit.is_none() {
+        let _ = child.kill();
+    }
+    let logs = stdout.join().unwrap() + &stderr.join().unwrap();
     assert_eq!(
         exit,
         Some(0),

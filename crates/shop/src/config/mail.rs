@@ -22,6 +22,10 @@ pub enum MailTransport {
 
 #[derive(Clone, Debug)]
 pub struct MailConfig {
+    /// `CAISSE_MAIL` is not `off`: the shop sends its customers' emails, so an order queues its
+    /// confirmation whoever makes it (a tool without a transport of its own, `caisse events
+    /// replay`, leaves it to the server's worker).
+    pub enabled: bool,
     pub transport: MailTransport,
     pub from: String,
     pub shop_name: String,
@@ -97,6 +101,7 @@ pub(super) fn mail_settings(r: &mut Reader<'_>, mode: Mode) -> MailConfig {
         MailTransport::Off
     };
     MailConfig {
+        enabled: on,
         transport,
         from: if from.is_empty() {
             format!("{shop_name} <orders@localhost>")

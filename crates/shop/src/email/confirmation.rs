@@ -211,6 +211,7 @@ mod tests {
 
     fn config(lang: Locale) -> MailConfig {
         MailConfig {
+            enabled: true,
             transport: MailTransport::Off,
             from: "Shop <orders@shop.example>".into(),
             shop_name: "Ateliers <Lumière> & Fils".into(),

@@ -43,8 +43,9 @@ pub struct Policy {
     /// Refund a payment that came after its hold's stock was gone
     /// (`CAISSE_REFUND_UNFULFILLABLE`).
     pub refund_unfulfillable: bool,
-    /// Mail is on: the customer's confirmation is queued. With `CAISSE_MAIL=off` none is (the
-    /// shop sends its own), so that turning mail on later does not send every past order's.
+    /// Mail is on (`MailConfig::enabled`): the customer's confirmation is queued. With
+    /// `CAISSE_MAIL=off` none is (the shop sends its own), so that turning mail on later does not
+    /// send every past order's.
     pub mail_on: bool,
 }
 
@@ -52,7 +53,7 @@ impl Policy {
     pub fn of(app: &crate::app::App) -> Policy {
         Policy {
             refund_unfulfillable: app.config.webhooks.refund_unfulfillable,
-            mail_on: !app.mailer.is_off(),
+            mail_on: app.config.mail.enabled,
         }
     }
 }

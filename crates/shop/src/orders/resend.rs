@@ -36,6 +36,11 @@ pub async fn resend_confirmation(
                     "order #{number} needs attention: it was never confirmed to the customer"
                 )));
             }
+            if order.status == OrderStatus::Refunded {
+                return Err(FulfilmentError::Invalid(format!(
+                    "order #{number} was refunded: a confirmation would tell the customer otherwise"
+                )));
+            }
             if order.email.is_none() {
                 return Err(FulfilmentError::Invalid(format!(
                     "order #{number} has no email address"

@@ -59,7 +59,9 @@ pub struct Policy<'a> {
     /// caisse runs with live keys.
     pub live: bool,
     pub webhooks: &'a WebhookConfig,
-    /// Emails can be sent: a refund Stripe confirms gets its email to the customer.
+    /// The shop sends its customers' emails (`CAISSE_MAIL` is not `off`; by the server's
+    /// worker when this process has no transport): an order queues its confirmation, a refund
+    /// Stripe confirms its email.
     pub mail_on: bool,
     /// The zone dates in audit sentences and alerts are written in.
     pub time_zone: &'a TimeZone,

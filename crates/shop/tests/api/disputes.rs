@@ -378,5 +378,30 @@ async fn a_dashboard_refund_is_confirmed_with_stripe_s_reason_before_it_is_sent(
         "{sent}"
     );
     assert_eq!(sent["data"][0]["data"]["object"]["amount"], 500);
+
+    // A refund Stripe refuses is in the audit trail too: who asked, how much, Stripe's words.
+    let page = order_page(&app, &cookie).await;
+    let token = field(&page, "token");
+    app.sandbox.fail_next(1, 400);
+    let refused = post_form(
+        &app,
+        path,
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("token", &token),
+            ("amount", "1"),
+            ("reason", "duplicate"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), 502);
+    let audited = count(
+        &app,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'refund.refused' AND actor = 'admin' \
+         AND message LIKE 'Refund of 1.00 EUR for order #1 refused by Stripe: %told to fail%'",
+    )
+    .await;
+    assert_eq!(audited, 1);
     app.stop().await;
 }
