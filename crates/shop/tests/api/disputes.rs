@@ -50,20 +50,30 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 
 /// The order's dashboard page, for the signed-in `cookie`.
 async fn order_page(app: &TestApp, cookie: &str) -> String {
-    crate::admin::client()
-        .get(app.url("/admin/orders/1"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    let page = crate::operators::get(app, "/admin/orders/1", cookie).await;
+    page.text().await.unwrap()
+}
+
+/// The dashboard's refund of `amount` ("" for all that is left) of order #1 with the form's
+/// `token`, for a duplicate.
+async fn refund_form(
+    app: &TestApp,
+    (cookie, csrf): (&str, &str),
+    token: &str,
+    amount: &str,
+) -> reqwest::Response {
+    let fields = [
+        ("csrf", csrf),
+        ("token", token),
+        ("amount", amount),
+        ("reason", "duplicate"),
+    ];
+    crate::admin::post_form(app, "/admin/orders/1/refund", cookie, &fields).await
 }
 
 #[tokio::test]
 async fn a_disputed_payment_alerts_the_operators_and_a_lost_dispute_is_recorded() {
-    use crate::admin::{post_form, sign_in, with_dashboard};
+    use crate::admin::{sign_in, with_dashboard};
     let app = with_dashboard().await;
     let pi = buy(&app, "4000 0000 0000 0259").await;
     // Stripe opens the dispute a moment after the payment.
@@ -106,18 +116,7 @@ async fn a_disputed_payment_alerts_the_operators_and_a_lost_dispute_is_recorded(
         .unwrap()
         .order_id;
     let token = caisse_shop::admin::refund_form_token(&csrf, &order_id);
-    let refused = post_form(
-        &app,
-        "/admin/orders/1/refund",
-        &cookie,
-        &[
-            ("csrf", &csrf),
-            ("token", &token),
-            ("amount", ""),
-            ("reason", "duplicate"),
-        ],
-    )
-    .await;
+    let refused = refund_form(&app, (&cookie, &csrf), &token, "").await;
     assert_eq!(refused.status(), 422);
     assert!(refused
         .text()
@@ -383,18 +382,7 @@ async fn a_dashboard_refund_is_confirmed_with_stripe_s_reason_before_it_is_sent(
     let page = order_page(&app, &cookie).await;
     let token = field(&page, "token");
     app.sandbox.fail_next(1, 400);
-    let refused = post_form(
-        &app,
-        path,
-        &cookie,
-        &[
-            ("csrf", &csrf),
-            ("token", &token),
-            ("amount", "1"),
-            ("reason", "duplicate"),
-        ],
-    )
-    .await;
+    let refused = refund_form(&app, (&cookie, &csrf), &token, "1").await;
     assert_eq!(refused.status(), 502);
     let audited = count(
         &app,
