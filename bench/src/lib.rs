@@ -103,16 +103,9 @@ pub fn sandbox(caisse: &Path, port: u16) -> Child {
 }
 
 /// The settings of a `caisse serve` on `port` under load: the database, the sandbox as Stripe,
-/// emails written as files in `mail` (each order queues its confirmation and the worker sends
-/// it, as in a shop with mail on; with mail off none is queued), warnings only, and limits no
+/// no mail (which queues no confirmation: README, Performance), warnings only, and limits no
 /// load of one client network meets.
-pub fn serve_env(
-    url: &str,
-    port: u16,
-    metrics_port: u16,
-    stripe: &str,
-    mail: &Path,
-) -> Vec<(String, String)> {
+pub fn serve_env(url: &str, port: u16, metrics_port: u16, stripe: &str) -> Vec<(String, String)> {
     [
         ("DATABASE_URL", url.to_string()),
         ("CAISSE_LISTEN", format!("127.0.0.1:{port}")),
@@ -124,7 +117,7 @@ pub fn serve_env(
             "CAISSE_GUEST_COOKIE_SECRET",
             "harness-guest-cookie-secret-0123456789-0123".into(),
         ),
-        ("CAISSE_MAIL_DIR", mail.display().to_string()),
+        ("CAISSE_MAIL", "off".into()),
         ("CAISSE_LOG_FORMAT", "json".into()),
         ("RUST_LOG", "warn".into()),
         ("CAISSE_CHECKOUT_RATE_PER_CUSTOMER", "100000/sec".into()),

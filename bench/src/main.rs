@@ -272,8 +272,7 @@ async fn main() {
     let sandbox = Proc(caisse_bench::sandbox(&caisse, sandbox_port));
     // Checkouts come from many networks, as a shop's customers do (through a trusted proxy's
     // X-Forwarded-For): one network's open holds are counted at each of its checkouts.
-    let mail = dir.path().join("mail");
-    let mut env = caisse_bench::serve_env(&url, port, metrics_port, &stripe, &mail);
+    let mut env = caisse_bench::serve_env(&url, port, metrics_port, &stripe);
     env.push(("CAISSE_TRUSTED_PROXIES".into(), "127.0.0.1".into()));
     let server = Proc(caisse_bench::serve(&caisse, &env, Stdio::null()));
     let pid = server.0.id();

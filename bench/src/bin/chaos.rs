@@ -135,9 +135,11 @@ async fn main() {
         (0..instances)
             .map(|i| {
                 let port = free_port();
-                let mut env = caisse_bench::serve_env(&url, port, 0, &stripe, &mail);
-                // Emails are written as files, to count them; short leases so that a killed
-                // instance's emails are sent again soon.
+                let mut env = caisse_bench::serve_env(&url, port, 0, &stripe);
+                // Emails are written as files (to count them), not off; short leases so that a
+                // killed instance's emails are sent again soon.
+                env.retain(|(k, _)| k != "CAISSE_MAIL");
+                env.push(("CAISSE_MAIL_DIR".into(), mail.display().to_string()));
                 env.push(("CAISSE_OUTBOX_LEASE_SECS".into(), "5".into()));
                 if let Some(redis) = &args.redis {
                     env.push(("REDIS_URL".into(), redis.clone()));
