@@ -485,6 +485,35 @@ mod tests {
         assert!(parse(&json("Mug", "two\tcolumns\nand lines"), Format::Json).is_ok());
         let err = parse(&json("Mug", "a\u{7}bell"), Format::Json).unwrap_err();
         assert!(err.to_string().contains("description holds"), "{err}");
+        for sneaky in ["a\u{2028}b", "a\u{2029}b", "\u{202e}gum", "a\u{2066}b"] {
+            let err = parse(&json(sneaky, ""), Format::Json).unwrap_err();
+            assert!(err.to_string().contains("name holds a control"), "{err}");
+        }
+        let price = |p: &str| {
+            serde_json::json!([{"id": "mug", "name": "Mug", "unit_amount": 1200,
+                "currency": "eur", "stock": 4, "stripe_price_id": p}])
+            .to_string()
+        };
+        assert!(parse(&price("price_1AbC_2"), Format::Json).is_ok());
+        for bad in [
+            "price_a\u{0}b",
+            "price_a\u{1b}[2Jb",
+            "price_",
+            "prod_x",
+            "price_a b",
+        ] {
+            let err = parse(&price(bad), Format::Json).unwrap_err();
+            assert!(
+                err.to_string().contains("stripe_price_id must be price_"),
+                "{bad}: {err}"
+            );
+        }
+        let err = parse(
+            r#"[{"id": "y\u001b[2J", "name": "Y", "unit_amount": 1, "currency": "eur", "stock": 1}]"#,
+            Format::Json,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains(r"y\u{1b}[2J"), "escaped: {err}");
         let rates = r#"{"products": [], "shipping_rates": [{"id": "std", "name": "Std\u0000", "amount": 500, "currency": "eur"}]}"#;
         let err = parse(rates, Format::Json).unwrap_err();
         assert!(err.to_string().contains("name holds a control"), "{err}");

@@ -100,7 +100,7 @@ async fn a_shipped_order_is_exported_and_shipped_once_from_the_command_line() {
     assert!(
         text(&backwards)
             .1
-            .contains("--to: `2026-12-01` comes before `2026-12-06`"),
+            .contains("--to: `2026-12-01` is not after `2026-12-06`"),
         "{:?}",
         text(&backwards)
     );

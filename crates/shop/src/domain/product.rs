@@ -64,22 +64,26 @@ pub fn catalog_id(what: &str, raw: &str) -> Result<String, String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
+        // Escaped: a crafted file must not write into the operator's terminal.
         return Err(format!(
-            "{what} id `{id}` must be 1 to 64 letters, digits, - or _"
+            "{what} id `{}` must be 1 to 64 letters, digits, - or _",
+            id.escape_debug()
         ));
     }
     Ok(id.to_string())
 }
 
-/// Refuses a control character (a NUL, an escape sequence, a line break in a name) in text that
-/// pages, emails and Stripe's payment page show, but those of `allowed`: what one database
-/// would store and the other refuse (PostgreSQL's `text` holds no NUL) is refused by both, in
-/// words, before either sees it.
+/// Refuses a control character (a NUL, an escape sequence, a line break in a name, Unicode's
+/// line and paragraph separators, a bidirectional override that makes a name read backwards on
+/// Stripe's page) in text that pages, emails and Stripe's payment page show, but those of
+/// `allowed`: what one database would store and the other refuse (PostgreSQL's `text` holds no
+/// NUL) is refused by both, in words, before either sees it.
 pub fn no_control_characters(what: &str, text: &str, allowed: &str) -> Result<(), String> {
-    match text
-        .chars()
-        .find(|c| c.is_control() && !allowed.contains(*c))
-    {
+    let control = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    match text.chars().find(|c| control(*c) && !allowed.contains(*c)) {
         Some(c) => Err(format!(
             "{what} holds a control character (U+{:04X})",
             c as u32
@@ -128,9 +132,10 @@ impl ProductInput {
             .map(|p| p.trim().to_string())
             .filter(|p| !p.is_empty());
         if let Some(price) = &stripe_price_id {
-            if !price.starts_with("price_") {
+            let rest = price.strip_prefix("price_").unwrap_or_default();
+            if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 return Err(format!(
-                    "product `{id}`: stripe_price_id must start with price_"
+                    "product `{id}`: stripe_price_id must be price_ then letters and digits"
                 ));
             }
         }

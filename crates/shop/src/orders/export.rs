@@ -202,7 +202,7 @@ pub fn filter<'a>(
             return Err((
                 "to",
                 format!(
-                    "`{}` comes before `{}`: no order can be in between",
+                    "`{}` is not after `{}`: no order can be in between",
                     given(asked.to).unwrap_or_default(),
                     given(asked.from).unwrap_or_default()
                 ),

@@ -434,7 +434,16 @@ async fn release(
     let state = HoldState::from(hold.status);
     match lifecycle::decide(state, order.is_some(), Signal::Release) {
         Decision::Release => {
-            release::release_in(cx.tx, &hold.id, reason, &cx.actor, why, cx.now).await?;
+            if hold.checkout_session_id.is_none() {
+                // Its checkout never recorded its session (the database went away, or the
+                // process died, before it could): no URL was answered, and the client was told
+                // to try again, so its retry with the key is a new checkout (as the reconciler
+                // frees it).
+                release::release_freeing_key(cx.tx, &hold.id, reason, &cx.actor, why, cx.now)
+                    .await?;
+            } else {
+                release::release_in(cx.tx, &hold.id, reason, &cx.actor, why, cx.now).await?;
+            }
             processed(format!("hold {} released ({reason})", hold.id))
         }
         Decision::KeepOrder => keep_order(cx, hold, order.map_or(0, |o| o.number), why).await,

@@ -141,7 +141,7 @@ async fn the_csv_has_the_issue_s_columns_and_a_shipped_order_s_figures() {
         ("?fulfilment=lost", "no fulfilment status `lost`"),
         (
             "?from=2026-12-06&to=2026-12-01",
-            "`2026-12-01` comes before `2026-12-06`",
+            "`2026-12-01` is not after `2026-12-06`",
         ),
     ] {
         let page = list(query).await;

@@ -155,7 +155,9 @@ async fn with_postgresql_down_requests_answer_503_promptly_and_each_outage_is_on
 
 /// The database goes away while Stripe makes the session: the session cannot be recorded on its
 /// hold, nor the hold even read, and the session is ended at Stripe all the same (it needs no
-/// database), so that no one can pay for a hold the reconciler will release.
+/// database), so that no one can pay for a hold the reconciler will release. Once the database
+/// is back, the session's `checkout.session.expired` releases the hold and frees its key: the
+/// client was told to try again, and its retry with the key is a new checkout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_made_as_the_database_went_away_is_ended_at_stripe() {
     let Some((app, switch, _direct)) = behind_a_switch().await else {
@@ -167,6 +169,7 @@ async fn a_session_made_as_the_database_went_away_is_ended_at_stripe() {
         let (http, url) = (app.http.clone(), app.url("/api/checkout"));
         async move {
             http.post(url)
+                .header("idempotency-key", "went-away")
                 .json(&cart(&[("tee-classic", 1)]))
                 .send()
                 .await
@@ -185,6 +188,24 @@ async fn a_session_made_as_the_database_went_away_is_ended_at_stripe() {
     assert_eq!(all.len(), 1, "{sessions}");
     assert_eq!(all[0]["status"], "expired", "{sessions}");
     switch.up().await;
+    let expired = event("checkout.session.expired", all[0].clone());
+    let mut answered = 0;
+    for _ in 0..100 {
+        answered = app.deliver(&expired).await.0;
+        if answered == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answered, 200);
+    let (status, retried, _) = app
+        .checkout(
+            cart(&[("tee-classic", 1)]),
+            &[("idempotency-key", "went-away")],
+        )
+        .await;
+    assert_eq!(status, 201, "the retry is a new checkout: {retried}");
+    assert_ne!(retried["checkout_session_id"], all[0]["id"]);
     app.stop().await;
     switch.down();
 }
