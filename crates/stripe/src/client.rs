@@ -297,7 +297,9 @@ impl Client {
                             .and_then(|v| v.to_str().ok())
                             .map(str::to_string)
                     };
-                    let request_id = header("request-id");
+                    // Masked like the error text: an answer that echoes a key anywhere is not
+                    // kept with it.
+                    let request_id = header("request-id").map(|id| redact_keys(&id));
                     let should_retry = header("stripe-should-retry").map(|v| v == "true");
                     retry_after = header("retry-after")
                         .and_then(|v| v.trim().parse::<u64>().ok())
