@@ -169,15 +169,8 @@ async fn a_disputed_payment_alerts_the_operators_and_a_lost_dispute_is_recorded(
         ),
         "{shipped:?}"
     );
-    let csv = crate::admin::client()
-        .get(app.url("/admin/orders.csv"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = crate::operators::get(&app, "/admin/orders.csv", &cookie).await;
+    let csv = csv.text().await.unwrap();
     let mut lines = csv.lines();
     assert!(lines.next().unwrap().ends_with(",\"dispute\""), "{csv}");
     assert!(lines.next().unwrap().ends_with(",\"lost\""), "{csv}");
@@ -308,19 +301,11 @@ async fn a_refund_stripe_fails_is_taken_off_the_refunded_amount_once() {
 
 #[tokio::test]
 async fn a_dashboard_refund_is_confirmed_with_stripe_s_reason_before_it_is_sent() {
-    use crate::admin::{client, field, post_form, sign_in, with_dashboard};
+    use crate::admin::{field, post_form, sign_in, with_dashboard};
     let app = with_dashboard().await;
     buy(&app, "4242424242424242").await;
     let (cookie, csrf) = sign_in(&app).await;
-    let page = client()
-        .get(app.url("/admin/orders/1"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = order_page(&app, &cookie).await;
     assert!(page.contains("/admin/orders/1/refund/confirm"), "{page}");
     let token = field(&page, "token");
     let confirm = post_form(
