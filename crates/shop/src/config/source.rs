@@ -143,7 +143,7 @@ pub(super) fn parse_file(text: &str, name: &str) -> (BTreeMap<String, String>, V
         Err(e) => {
             let e: toml::de::Error = e;
             let at = e.span().map_or(String::new(), |span| {
-                let before = &text[..span.start.min(text.len())];
+                let before = text.get(..span.start).unwrap_or(text);
                 let line = before.matches('\n').count() + 1;
                 let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
                 format!("line {line}, column {column}: ")

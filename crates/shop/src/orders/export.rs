@@ -169,8 +169,6 @@ where
     Ok(written)
 }
 
-/// `2026-11-20`, a day of the shop's time zone (its start, or with `end` the next day's start,
-/// so that `--to` includes its day), or an RFC 3339 time, as unix seconds.
 /// What an operator typed to choose the orders (the dashboard's list and export, `caisse orders
 /// export`), each part optional.
 #[derive(Clone, Copy, Debug, Default)]
@@ -237,6 +235,8 @@ pub fn filter<'a>(
     })
 }
 
+/// `2026-11-20`, a day of the shop's time zone (its start, or with `end` the next day's start,
+/// so that `--to` includes its day), or an RFC 3339 time, as unix seconds.
 pub fn parse_date(text: &str, end: bool, zone: &TimeZone) -> Result<i64, String> {
     let text = text.trim();
     if let Some((start, next)) = day_bounds(text, zone) {

@@ -1,8 +1,9 @@
 //! The dashboard's fulfilment forms on an order's page: "Mark shipped" (carrier, tracking code,
-//! optional tracking link), "Mark delivered" and "Resend confirmation email". Each takes a [`CheckedForm`] (signed in, CSRF
-//! token checked), calls [`crate::orders::ship`] / [`crate::orders::deliver`] as the operator
-//! signed in (`admin:EMAIL`, audited under that name), and answers 303 to the order's page, or an error page saying why not (shipped twice,
-//! not shipped yet, a bad link).
+//! optional tracking link), "Mark delivered" and "Resend confirmation email". Each takes a
+//! [`CheckedForm`] (signed in, CSRF token checked), calls [`crate::orders::ship`] /
+//! [`crate::orders::deliver`] / [`crate::orders::resend_confirmation`] as the operator signed in
+//! (audited as `admin:EMAIL`), and answers 303 to the order's page, or an error page saying why
+//! not (shipped twice, not shipped yet, a bad link).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
