@@ -73,25 +73,6 @@ pub fn catalog_id(what: &str, raw: &str) -> Result<String, String> {
     Ok(id.to_string())
 }
 
-/// Refuses a control character (a NUL, an escape sequence, a line break in a name, Unicode's
-/// line and paragraph separators, a bidirectional override that makes a name read backwards on
-/// Stripe's page) in text that pages, emails and Stripe's payment page show, but those of
-/// `allowed`: what one database would store and the other refuse (PostgreSQL's `text` holds no
-/// NUL) is refused by both, in words, before either sees it.
-pub fn no_control_characters(what: &str, text: &str, allowed: &str) -> Result<(), String> {
-    let control = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    match text.chars().find(|c| control(*c) && !allowed.contains(*c)) {
-        Some(c) => Err(format!(
-            "{what} holds a control character (U+{:04X})",
-            c as u32
-        )),
-        None => Ok(()),
-    }
-}
-
 impl ProductInput {
     pub fn validate(self) -> Result<ValidProduct, String> {
         let id = catalog_id("product", &self.id)?;
@@ -99,9 +80,9 @@ impl ProductInput {
         if name.is_empty() {
             return Err(format!("product `{id}` has no name"));
         }
-        no_control_characters(&format!("product `{id}`: name"), &name, "")?;
+        super::text::no_control_characters(&format!("product `{id}`: name"), &name, "")?;
         let description = self.description.trim().to_string();
-        no_control_characters(
+        super::text::no_control_characters(
             &format!("product `{id}`: description"),
             &description,
             "\n\t",

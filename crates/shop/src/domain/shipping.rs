@@ -45,7 +45,7 @@ impl ShippingRateInput {
                 "shipping rate `{id}` needs a name of 1 to 100 characters (Stripe's display_name)"
             ));
         }
-        super::product::no_control_characters(&format!("shipping rate `{id}`: name"), &name, "")?;
+        super::text::no_control_characters(&format!("shipping rate `{id}`: name"), &name, "")?;
         if !(0..=super::product::MAX_UNIT_AMOUNT).contains(&self.amount) {
             return Err(format!(
                 "shipping rate `{id}`: amount must be 0 to {} minor units",

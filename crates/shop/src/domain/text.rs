@@ -2,6 +2,9 @@
 //! customer typed on its page, NUL included (`\u0000` in a name field), and PostgreSQL's `text`
 //! cannot hold a NUL. Such a value is kept, with each NUL replaced by U+FFFD, rather than the
 //! whole event refused (Stripe would retry it for three days, and nothing would change).
+//!
+//! Text an operator gives (a catalog's names, a carrier), on the other hand, is refused when it
+//! holds what would make it read wrong where it is shown: [`no_control_characters`].
 
 use serde_json::Value;
 
@@ -32,6 +35,25 @@ pub fn without_nul(value: &Value) -> Value {
     }
 }
 
+/// Refuses a control character (a NUL, an escape sequence, a line break in a name, Unicode's
+/// line and paragraph separators, a bidirectional override that makes a name read backwards on
+/// Stripe's page) in text that pages, emails and Stripe's payment page show, but those of
+/// `allowed`: what one database would store and the other refuse (PostgreSQL's `text` holds no
+/// NUL) is refused by both, in words, before either sees it.
+pub fn no_control_characters(what: &str, text: &str, allowed: &str) -> Result<(), String> {
+    let control = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    match text.chars().find(|c| control(*c) && !allowed.contains(*c)) {
+        Some(c) => Err(format!(
+            "{what} holds a control character (U+{:04X})",
+            c as u32
+        )),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +71,26 @@ mod tests {
         assert_eq!(cleaned["customer_details"]["name"], "Ann\u{FFFD}e");
         assert_eq!(cleaned["customer_details"]["email"], "a@b.fr");
         assert_eq!(cleaned["k\u{FFFD}"][1], "\u{FFFD}");
+    }
+
+    #[test]
+    fn controls_separators_and_bidi_overrides_are_refused_but_what_is_allowed() {
+        for bad in [
+            "a\u{0}",
+            "a\u{1b}[2J",
+            "a\nb",
+            "a\u{85}b",
+            "a\u{2028}b",
+            "\u{202e}gum",
+            "a\u{2069}",
+        ] {
+            let err = no_control_characters("name", bad, "").unwrap_err();
+            assert!(
+                err.starts_with("name holds a control character (U+"),
+                "{bad:?}: {err}"
+            );
+        }
+        assert!(no_control_characters("description", "two\tcolumns\nand lines", "\n\t").is_ok());
+        assert!(no_control_characters("name", "Tasse émaillée — 350 ml", "").is_ok());
     }
 }

@@ -43,7 +43,8 @@ pub struct Policy {
     /// Refund a payment that came after its hold's stock was gone
     /// (`CAISSE_REFUND_UNFULFILLABLE`).
     pub refund_unfulfillable: bool,
-    /// Mail is on (`MailConfig::enabled`): the customer's confirmation is queued. With
+    /// The shop sends its customers' emails (`MailConfig::enabled`, by the server's worker when
+    /// this process has no transport of its own): the confirmation is queued. With
     /// `CAISSE_MAIL=off` none is (the shop sends its own), so that turning mail on later does not
     /// send every past order's.
     pub mail_on: bool,

@@ -45,9 +45,13 @@ pub enum FulfilmentError {
 
 impl Shipment<'_> {
     fn check(&self) -> Result<(), FulfilmentError> {
+        // What the shipping email and the order page show: no control character, line separator
+        // or bidirectional override, as for the catalog's names.
         let text_ok = |t: &str| {
             let t = t.trim();
-            !t.is_empty() && t.chars().count() <= 100 && !t.chars().any(char::is_control)
+            !t.is_empty()
+                && t.chars().count() <= 100
+                && crate::domain::text::no_control_characters("", t, "").is_ok()
         };
         if !text_ok(self.carrier) {
             return Err(FulfilmentError::Invalid(

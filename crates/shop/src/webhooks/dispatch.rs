@@ -59,10 +59,9 @@ pub struct Policy<'a> {
     /// caisse runs with live keys.
     pub live: bool,
     pub webhooks: &'a WebhookConfig,
-    /// The shop sends its customers' emails (`CAISSE_MAIL` is not `off`; by the server's
-    /// worker when this process has no transport): an order queues its confirmation, a refund
-    /// Stripe confirms its email.
-    pub mail_on: bool,
+    /// What a new order may set going (a refund, the customer's emails); its `mail_on` also
+    /// says whether a refund Stripe confirms queues its email.
+    pub orders: orders::Policy,
     /// The zone dates in audit sentences and alerts are written in.
     pub time_zone: &'a TimeZone,
 }
@@ -369,11 +368,7 @@ async fn session_paid(cx: &mut Ctx<'_>, s: &CheckoutSession) -> Result<Effect, I
 }
 
 async fn fulfil(cx: &mut Ctx<'_>, hold: &Hold, paid: &Paid<'_>) -> Result<Effect, InboxError> {
-    let policy = orders::Policy {
-        refund_unfulfillable: cx.policy.webhooks.refund_unfulfillable,
-        mail_on: cx.policy.mail_on,
-    };
-    let result = orders::fulfil(cx.tx, policy, hold, paid, &cx.actor, cx.now).await?;
+    let result = orders::fulfil(cx.tx, cx.policy.orders, hold, paid, &cx.actor, cx.now).await?;
     Ok(match result {
         Fulfilment::Created(order) => Effect {
             outcome: Outcome::Processed(format!(
@@ -526,7 +521,7 @@ async fn refunded(cx: &mut Ctx<'_>, charge: &Charge) -> Result<Effect, InboxErro
     let full = charge.amount_refunded >= payment.amount;
     let refunded_now = charge.amount_refunded.min(payment.amount) - payment.amount_refunded;
     // The customer hears of it once Stripe confirms it: one email per refunded total reached.
-    let emailed = cx.policy.mail_on
+    let emailed = cx.policy.orders.mail_on
         && cx
             .tx
             .enqueue(

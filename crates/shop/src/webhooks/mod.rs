@@ -180,7 +180,7 @@ async fn apply(
     let policy = dispatch::Policy {
         live: app.config.stripe.mode == KeyMode::Live,
         webhooks: &app.config.webhooks,
-        mail_on: app.config.mail.enabled,
+        orders: crate::orders::Policy::of(app),
         time_zone: &app.config.time_zone,
     };
     let attempt = app

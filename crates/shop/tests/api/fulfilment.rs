@@ -151,6 +151,16 @@ async fn ship_refuses_an_unknown_order_and_a_bad_tracking_url() {
     };
     let refused = orders::ship(&app.store, 42, &bad, true, "admin:ops", unix_now()).await;
     assert!(matches!(refused, Err(FulfilmentError::Invalid(_))));
+    // A carrier that would read backwards in the shipping email, as a catalog name may not.
+    let backwards = Shipment {
+        carrier: "\u{202e}omissiloC",
+        ..shipment
+    };
+    let refused = orders::ship(&app.store, 42, &backwards, true, "admin:ops", unix_now()).await;
+    assert!(
+        matches!(refused, Err(FulfilmentError::Invalid(_))),
+        "{refused:?}"
+    );
     app.stop().await;
 }
 
@@ -261,5 +271,29 @@ async fn the_dashboard_marks_an_order_shipped_once_then_delivered() {
     )
     .await;
     assert_eq!(audited, 2, "delivered and resent, by the staff member");
+    app.stop().await;
+}
+
+/// A refunded order gets no confirmation sent again: it would tell the customer the order stands.
+#[tokio::test]
+async fn a_refunded_order_s_confirmation_is_not_sent_again() {
+    let app = TestApp::spawn().await;
+    let number = app
+        .paid_order(json!({"items": [{"product_id": "mug-enamel", "quantity": 1}], "email": "ada@example.com"}))
+        .await;
+    let store = &app.store;
+    let resend = |form: String| async move {
+        orders::resend_confirmation(store, number, &form, "admin:ops", unix_now()).await
+    };
+    let sent = resend(caisse_shop::admin::random_token()).await;
+    assert!(matches!(sent, Ok(true)), "a paid order's is: {sent:?}");
+    crate::support::raw(&app.store, "UPDATE orders SET status = 'refunded'")
+        .await
+        .unwrap();
+    let refused = resend(caisse_shop::admin::random_token()).await;
+    assert!(
+        matches!(&refused, Err(FulfilmentError::Invalid(why)) if why.contains("was refunded")),
+        "{refused:?}"
+    );
     app.stop().await;
 }
